@@ -1,0 +1,50 @@
+# voicebot — developer entry points. Every target is idempotent and quick when nothing changed.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# Debian packages the real peers and engines come from (see README, "Dependencies").
+APT_PACKAGES := espeak-ng libespeak-ng1 libopus0 sip-tester kamailio redis-server graphviz
+STAMP  := $(VENV)/.voicebot-installed
+
+.PHONY: setup system-packages test unit lint bench demo clean
+
+setup: system-packages $(STAMP)
+
+# Installs only what is missing; as non-root it prints the exact command instead.
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "voicebot needs these Debian packages; run as root:"; \
+	    echo "  sudo apt-get install -y$$missing"; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+test: setup
+	$(PY) -m pytest -q
+
+unit: setup
+	$(PY) -m pytest -q tests/unit
+
+lint: setup
+	$(VENV)/bin/ruff check voicebot codecs tests benchmarks examples
+	$(VENV)/bin/mypy
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+demo: setup
+	$(PY) -m voicebot demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,53 @@
+"""Fixtures shared by every test area. Area-specific fixtures live in each area's conftest."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def corpora_dir() -> Path | None:
+    """The shared test corpora: ``$VOICEBOT_CORPORA`` or ``../shared/corpora`` beside the repo."""
+    env = os.environ.get("VOICEBOT_CORPORA")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO_ROOT.parent / "shared" / "corpora")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def corpora() -> Path:
+    path = corpora_dir()
+    if path is None:
+        pytest.skip(
+            "shared SIP corpora not found: set VOICEBOT_CORPORA or place them at ../shared/corpora "
+            "(they are present in CI; on a user's machine these tests are skipped)"
+        )
+    return path
+
+
+def free_port(kind: int = socket.SOCK_DGRAM, host: str = "127.0.0.1") -> int:
+    """A port that is free for both UDP and TCP on ``host`` right now."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+        try:
+            with socket.socket(socket.AF_INET, other) as s2:
+                s2.bind((host, port))
+        except OSError:
+            continue
+        return port
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
