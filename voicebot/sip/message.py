@@ -1,0 +1,653 @@
+"""SIP messages: parsing, serialisation, stream framing and response construction.
+
+Implements RFC 3261 §7 (message format: start line, header fields, folding, body), §7.5 and
+§18.3 (framing: Content-Length, required on stream transports, CRLFs between messages
+ignored; over UDP bytes after Content-Length are discarded and a missing Content-Length
+means "to the end of the datagram"), §8.2.6 (constructing a UAS response: Via, From, To,
+Call-ID, CSeq copied, a To tag added, Timestamp echoed in 100), §20 (header fields) and §21
+(reason phrases). RFC 4475 §3.1.1.8 (trailing octets) and the RFC 4475 invalid messages
+(start-line LWS, negative or multiple Content-Length, version 505) are handled here;
+the remaining per-request checks are in ``voicebot.sip.validate``.
+
+Input is capped (``MAX_MESSAGE_SIZE``, ``MAX_HEADERS``). Only ``RemoteProtocolError``
+(as ``SipParseError``) leaves the parser on bad input.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from voicebot.errors import LocalProtocolError, RemoteProtocolError
+from voicebot.sip.headers import (
+    COMPACT_FORMS,
+    DISPLAY_NAMES,
+    CSeq,
+    Headers,
+    Via,
+)
+from voicebot.sip.uri import (
+    _TOKEN_RE,
+    AbsoluteUri,
+    NameAddr,
+    SipUri,
+    TelUri,
+    parse_uri,
+)
+
+__all__ = [
+    "MAX_HEADERS",
+    "MAX_MESSAGE_SIZE",
+    "REASON_PHRASES",
+    "Message",
+    "Request",
+    "Response",
+    "SipParseError",
+    "StreamParser",
+    "build_response",
+    "new_branch",
+    "new_call_id",
+    "new_tag",
+    "parse_message",
+]
+
+MAX_MESSAGE_SIZE = 65535
+"""Largest message accepted (UDP datagram limit; also the cap per message on streams)."""
+MAX_HEADERS = 256
+"""Most header fields (lines after unfolding) one message may carry."""
+
+REASON_PHRASES: dict[int, str] = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 199: "Early Dialog Terminated",
+    200: "OK", 202: "Accepted", 204: "No Notification",
+    300: "Multiple Choices", 301: "Moved Permanently", 302: "Moved Temporarily",
+    305: "Use Proxy", 380: "Alternative Service",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    412: "Conditional Request Failed", 413: "Request Entity Too Large",
+    414: "Request-URI Too Long", 415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme", 417: "Unknown Resource-Priority", 420: "Bad Extension",
+    421: "Extension Required", 422: "Session Interval Too Small", 423: "Interval Too Brief",
+    428: "Use Identity Header", 429: "Provide Referrer Identity", 430: "Flow Failed",
+    433: "Anonymity Disallowed", 436: "Bad Identity-Info", 437: "Unsupported Certificate",
+    438: "Invalid Identity Header", 439: "First Hop Lacks Outbound Support",
+    440: "Max-Breadth Exceeded", 469: "Bad Info Package", 470: "Consent Needed",
+    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected", 483: "Too Many Hops", 484: "Address Incomplete", 485: "Ambiguous",
+    486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here",
+    489: "Bad Event", 491: "Request Pending", 493: "Undecipherable",
+    494: "Security Agreement Required",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 555: "Push Notification Service Not Supported",
+    580: "Precondition Failure",
+    600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist Anywhere",
+    606: "Not Acceptable", 607: "Unwanted", 608: "Rejected",
+}
+
+_VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.I)
+_FOLD_RE = re.compile(r"\r\n[ \t]+")
+_KNOWN_METHODS = frozenset(
+    ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO",
+     "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE", "PUBLISH"]
+)
+
+T = TypeVar("T")
+
+
+class SipParseError(RemoteProtocolError):
+    """A message that cannot be accepted. ``request`` is a best-effort view of it (start line
+    and headers as far as they could be read) so a server can still answer with
+    ``build_response(err.request, err.status)``; None when not even that was possible or the
+    message was a response."""
+
+    def __init__(self, message: str, *, status: int = 400, request: Request | None = None) -> None:
+        super().__init__(message, status=status)
+        self.request = request
+
+
+class Message:
+    """Common part of Request and Response: headers, body and parsed-on-demand header views."""
+
+    __slots__ = ("_cache", "body", "headers", "version")
+
+    headers: Headers
+    body: bytes
+    version: str
+    _cache: dict[str, tuple[int, Any, Headers]]
+
+    def _start_line(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _cached(self, key: str, fn: Callable[[], T]) -> T:
+        rev = self.headers._rev
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == rev and hit[2] is self.headers:
+            return hit[1]  # type: ignore[no-any-return]
+        value = fn()
+        self._cache[key] = (rev, value, self.headers)
+        return value
+
+    def _required(self, name: str) -> str:
+        v = self.headers.get(name)
+        if v is None:
+            raise RemoteProtocolError(f"missing {name} header", status=400)
+        return v
+
+    @property
+    def vias(self) -> list[Via]:
+        """Every Via value in order (parsed)."""
+        return self._cached("vias", lambda: [Via.parse(v) for v in self.headers.get_all("via")])
+
+    @property
+    def top_via(self) -> Via:
+        vias = self.vias
+        if not vias:
+            raise RemoteProtocolError("missing Via header", status=400)
+        return vias[0]
+
+    @property
+    def call_id(self) -> str:
+        def parse() -> str:
+            v = self._required("Call-ID")
+            if not v or any(c in v for c in " \t"):
+                raise RemoteProtocolError(f"malformed Call-ID {v[:60]!r}", status=400)
+            return v
+
+        return self._cached("call_id", parse)
+
+    @property
+    def cseq(self) -> CSeq:
+        return self._cached("cseq", lambda: CSeq.parse(self._required("CSeq")))
+
+    @property
+    def from_(self) -> NameAddr:
+        return self._cached("from", lambda: NameAddr.parse(self._required("From")))
+
+    @property
+    def to(self) -> NameAddr:
+        return self._cached("to", lambda: NameAddr.parse(self._required("To")))
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        """Contact values parsed; empty when absent or ``*`` (see ``contact_star``)."""
+
+        def parse() -> list[NameAddr]:
+            values = self.headers.get_all("contact")
+            if values == ["*"]:
+                return []
+            return [NameAddr.parse(v) for v in values]
+
+        return self._cached("contacts", parse)
+
+    @property
+    def contact_star(self) -> bool:
+        """True for ``Contact: *`` (REGISTER remove-all)."""
+        return self.headers.get_all("contact") == ["*"]
+
+    @property
+    def record_routes(self) -> list[NameAddr]:
+        return self._cached(
+            "rr", lambda: [NameAddr.parse(v) for v in self.headers.get_all("record-route")]
+        )
+
+    @property
+    def routes(self) -> list[NameAddr]:
+        return self._cached(
+            "route", lambda: [NameAddr.parse(v) for v in self.headers.get_all("route")]
+        )
+
+    @property
+    def max_forwards(self) -> int | None:
+        def parse() -> int | None:
+            v = self.headers.get("Max-Forwards")
+            if v is None:
+                return None
+            if not v.isdigit() or not v.isascii() or len(v) > 6 or int(v) > 255:
+                raise RemoteProtocolError(f"invalid Max-Forwards {v[:20]!r}", status=400)
+            return int(v)
+
+        return self._cached("mf", parse)
+
+    @property
+    def content_type(self) -> str | None:
+        """Lowercased media type without parameters, e.g. ``application/sdp``."""
+        v = self.headers.get("Content-Type")
+        if v is None:
+            return None
+        return v.split(";", 1)[0].strip().lower()
+
+    @property
+    def expires(self) -> int | None:
+        def parse() -> int | None:
+            v = self.headers.get("Expires")
+            if v is None:
+                return None
+            if not v.isdigit() or not v.isascii() or len(v) > 10 or int(v) >= 2**32:
+                raise RemoteProtocolError(f"invalid Expires {v[:20]!r}", status=400)
+            return int(v)
+
+        return self._cached("expires", parse)
+
+    def __bytes__(self) -> bytes:
+        body = self.body
+        parts = [self._start_line()]
+        cl_done = False
+        for name, key, value in zip(
+            self.headers._names, self.headers._keys, self.headers._values, strict=True
+        ):
+            if key == "content-length":
+                if not cl_done:
+                    parts.append(f"Content-Length: {len(body)}")
+                    cl_done = True
+                continue
+            parts.append(f"{name}: {value}")
+        if not cl_done:
+            parts.append(f"Content-Length: {len(body)}")
+        parts.append("\r\n")
+        return "\r\n".join(parts).encode("utf-8", "surrogateescape") + body
+
+
+def _same_headers(a: Headers, b: Headers) -> bool:
+    """Header equality ignoring Content-Length (``__bytes__`` always rewrites it)."""
+    if a == b:
+        return True
+    fa = [(k, v) for k, v in zip(a._keys, a._values, strict=True) if k != "content-length"]
+    fb = [(k, v) for k, v in zip(b._keys, b._values, strict=True) if k != "content-length"]
+    return fa == fb
+
+
+class Request(Message):
+    """A SIP request. ``uri`` may be given as text (it is parsed)."""
+
+    __slots__ = ("method", "uri")
+
+    def __init__(
+        self,
+        method: str,
+        uri: SipUri | TelUri | AbsoluteUri | str,
+        headers: Headers | Iterable[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        version: str = "SIP/2.0",
+    ) -> None:
+        self.method = method
+        self.uri = parse_uri(uri) if isinstance(uri, str) else uri
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
+        self.body = body
+        self.version = version
+        self._cache: dict[str, tuple[int, Any, Headers]] = {}
+
+    def _start_line(self) -> str:
+        return f"{self.method} {self.uri} {self.version}"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Request):
+            return NotImplemented
+        return (
+            self.method == other.method
+            and str(self.uri) == str(other.uri)
+            and self.version == other.version
+            and _same_headers(self.headers, other.headers)
+            and self.body == other.body
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri}>"
+
+
+class Response(Message):
+    """A SIP response."""
+
+    __slots__ = ("reason", "status")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str | None = None,
+        headers: Headers | Iterable[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        version: str = "SIP/2.0",
+    ) -> None:
+        self.status = status
+        self.reason = REASON_PHRASES.get(status, "") if reason is None else reason
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
+        self.body = body
+        self.version = version
+        self._cache: dict[str, tuple[int, Any, Headers]] = {}
+
+    def _start_line(self) -> str:
+        return f"{self.version} {self.status} {self.reason}"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (
+            self.status == other.status
+            and self.reason == other.reason
+            and self.version == other.version
+            and _same_headers(self.headers, other.headers)
+            and self.body == other.body
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason}>"
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _parse_head(head_bytes: bytes) -> tuple[Request | Response, int | None]:
+    """Parse start line and header fields; return the message (empty body) and Content-Length."""
+    try:
+        head = head_bytes.decode("utf-8", "surrogateescape")
+    except UnicodeError:  # pragma: no cover - surrogateescape never fails
+        raise SipParseError("undecodable header section") from None
+    if "\r\n " in head or "\r\n\t" in head:
+        head = _FOLD_RE.sub(" ", head)
+    lines = head.split("\r\n")
+    if "\r" in head.replace("\r\n", "") or "\n" in head.replace("\r\n", ""):
+        raise SipParseError("bare CR or LF in the header section")
+    if len(lines) > MAX_HEADERS + 1:
+        raise SipParseError(f"more than {MAX_HEADERS} header fields", status=513)
+
+    # header fields first, so a bad start line still yields a best-effort request
+    headers = Headers()
+    names = headers._names
+    keys = headers._keys
+    values = headers._values
+    content_length: int | None = None
+    cl_count = 0
+    header_error: str | None = None
+    for line in lines[1:]:
+        colon = line.find(":")
+        if colon <= 0:
+            header_error = header_error or f"malformed header line {line[:60]!r}"
+            continue
+        name = line[:colon]
+        if name[-1] in " \t":
+            name = name.rstrip(" \t")
+        lname = name.lower()
+        key = COMPACT_FORMS.get(lname, lname)
+        display = DISPLAY_NAMES.get(key)
+        if display is None:
+            if _TOKEN_RE.fullmatch(name) is None:
+                header_error = header_error or f"invalid header name {name[:60]!r}"
+                continue
+            display = name
+        elif key == "content-length":
+            cl_count += 1
+            cl_text = line[colon + 1 :].strip(" \t")
+            if not cl_text.isdigit() or not cl_text.isascii() or len(cl_text) > 9:
+                header_error = header_error or f"invalid Content-Length {cl_text[:20]!r}"
+                continue
+            content_length = int(cl_text)
+        names.append(display)
+        keys.append(key)
+        values.append(line[colon + 1 :].strip(" \t"))
+
+    first = lines[0]
+    msg: Request | Response
+    if first.startswith("SIP/") or first[:4].upper() == "SIP/":
+        parts = first.split(" ", 2)
+        if len(parts) < 2:
+            raise SipParseError(f"malformed status line {first[:60]!r}")
+        version = parts[0]
+        if version.upper() != "SIP/2.0":
+            if _VERSION_RE.fullmatch(version):
+                raise SipParseError(f"unsupported SIP version {version!r}", status=505)
+            raise SipParseError(f"malformed status line {first[:60]!r}")
+        code = parts[1]
+        if len(code) != 3 or not code.isdigit() or not code.isascii() or not (
+            100 <= int(code) <= 699
+        ):
+            raise SipParseError(f"invalid status code {code[:20]!r}")
+        msg = Response(int(code), parts[2] if len(parts) == 3 else "", headers, b"", "SIP/2.0")
+        if header_error is not None:
+            raise SipParseError(header_error)
+    else:
+        parts = first.split(" ")
+        if len(parts) != 3 and first.endswith(" "):
+            parts = first.rstrip(" ").split(" ")  # RFC 4475 §3.1.2.10: tolerate trailing SP
+        if len(parts) != 3 or not parts[0] or _TOKEN_RE.fullmatch(parts[0]) is None:
+            partial = None
+            if parts and parts[0] and _TOKEN_RE.fullmatch(parts[0]):
+                partial = Request(parts[0], AbsoluteUri("", " ".join(parts[1:-1])), headers)
+            raise SipParseError(f"malformed request line {first[:80]!r}", request=partial)
+        method, uri_text, version = parts
+        try:
+            uri: SipUri | TelUri | AbsoluteUri = parse_uri(uri_text)
+        except RemoteProtocolError as e:
+            partial = Request(method, AbsoluteUri("", uri_text), headers)
+            raise SipParseError(f"invalid Request-URI: {e}", request=partial) from None
+        msg = Request(method, uri, headers, b"", "SIP/2.0")
+        if header_error is not None:
+            raise SipParseError(header_error, request=msg)
+        if version != "SIP/2.0" and version.upper() != "SIP/2.0":
+            if _VERSION_RE.fullmatch(version):
+                msg.version = version
+                raise SipParseError(f"unsupported SIP version {version!r}", status=505, request=msg)
+            raise SipParseError(f"malformed SIP version {version[:20]!r}", request=msg)
+    if cl_count > 1:
+        raise SipParseError(
+            "several Content-Length header fields",
+            request=msg if isinstance(msg, Request) else None,
+        )
+    return msg, content_length
+
+
+def parse_message(data: bytes) -> Request | Response:
+    """Parse one SIP message received as a datagram (RFC 3261 §18.3).
+
+    Leading CRLFs are skipped; bytes beyond Content-Length are ignored; without
+    Content-Length the body runs to the end of the datagram. Raises ``SipParseError``
+    (a ``RemoteProtocolError``) with ``status`` 400, 505 or 513.
+    """
+    if len(data) > MAX_MESSAGE_SIZE:
+        raise SipParseError(f"message larger than {MAX_MESSAGE_SIZE} bytes", status=513)
+    start = 0
+    while data.startswith(b"\r\n", start):
+        start += 2
+    end = data.find(b"\r\n\r\n", start)
+    if end < 0:
+        raise SipParseError(
+            "no empty line after the header section" if data[start:] else "empty message"
+        )
+    msg, content_length = _parse_head(data[start:end])
+    body_start = end + 4
+    if content_length is None:
+        msg.body = data[body_start:]
+    else:
+        if body_start + content_length > len(data):
+            raise SipParseError(
+                f"Content-Length {content_length} exceeds the "
+                f"{len(data) - body_start} body bytes received",
+                request=msg if isinstance(msg, Request) else None,
+            )
+        msg.body = data[body_start : body_start + content_length]
+    return msg
+
+
+class StreamParser:
+    """Frames SIP messages on a stream transport (TCP/TLS) by Content-Length (RFC 3261 §18.3).
+
+    ``feed`` accepts any chunking and returns the messages completed so far. A message whose
+    framing cannot be known (no or bad Content-Length, oversize) breaks the stream: the error
+    is raised now and on every later ``feed``; the connection should be closed. A message that
+    is framed correctly but otherwise invalid is consumed and its error raised, after the
+    messages completed before it were returned (an error found behind good messages in the
+    same chunk is raised by the next ``feed`` call, which still buffers its data).
+    """
+
+    def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
+        self._buf = bytearray()
+        self._max = max_message_size
+        self._pending: list[SipParseError] = []
+        self._broken: SipParseError | None = None
+        # parsed head (or the error it gave), body start offset, body length
+        self._head: tuple[Request | Response | SipParseError, int, int] | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet part of a complete message."""
+        return len(self._buf)
+
+    @property
+    def broken(self) -> bool:
+        """True once framing was lost; the connection should be closed."""
+        return self._broken is not None
+
+    def feed(self, data: bytes) -> list[Request | Response]:
+        if self._broken is not None:
+            raise self._broken
+        self._buf += data
+        if self._pending:
+            raise self._pending.pop(0)
+        out: list[Request | Response] = []
+        while True:
+            try:
+                msg = self._next()
+            except SipParseError as e:
+                if out:
+                    self._pending.append(e)
+                    return out
+                raise
+            if msg is None:
+                return out
+            out.append(msg)
+
+    def _fail(self, err: SipParseError) -> SipParseError:
+        self._broken = err
+        self._buf.clear()
+        self._head = None
+        return err
+
+    def _next(self) -> Request | Response | None:
+        buf = self._buf
+        if self._head is None:
+            # RFC 3261 §7.5: CRLFs before a start line are ignored (also keep-alives)
+            skip = 0
+            while buf.startswith(b"\r\n", skip):
+                skip += 2
+            if skip:
+                del buf[:skip]
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > self._max:
+                    raise self._fail(SipParseError("header section too large", status=513))
+                return None
+            if end + 4 > self._max:
+                raise self._fail(SipParseError("header section too large", status=513))
+            head = bytes(buf[:end])
+            try:
+                msg, length = _parse_head(head)
+            except SipParseError as e:
+                cl = _sniff_content_length(head)
+                if cl is None:
+                    raise self._fail(e) from None
+                if end + 4 + cl > self._max:
+                    raise self._fail(e) from None
+                self._head = (e, end + 4, cl)
+            else:
+                if length is None:
+                    raise self._fail(
+                        SipParseError(
+                            "Content-Length is required on stream transports",
+                            request=msg if isinstance(msg, Request) else None,
+                        )
+                    )
+                if end + 4 + length > self._max:
+                    raise self._fail(SipParseError("message too large", status=513))
+                self._head = (msg, end + 4, length)
+        item, body_start, length = self._head
+        if len(buf) < body_start + length:
+            return None
+        body = bytes(buf[body_start : body_start + length])
+        del buf[: body_start + length]
+        self._head = None
+        if isinstance(item, SipParseError):
+            raise item
+        item.body = body
+        return item
+
+
+def _sniff_content_length(head: bytes) -> int | None:
+    """Content-Length of a header section that failed to parse, when unambiguous."""
+    found: list[int] = []
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep and name.strip(b" \t").lower() in (b"content-length", b"l"):
+            v = value.strip(b" \t")
+            if not v.isdigit() or len(v) > 9:
+                return None
+            found.append(int(v))
+    return found[0] if len(found) == 1 else None
+
+
+# --------------------------------------------------------------------------- building
+
+
+def new_branch() -> str:
+    """A fresh RFC 3261 branch: the magic cookie and 96 unpredictable bits."""
+    return "z9hG4bK" + secrets.token_urlsafe(12)
+
+
+def new_tag() -> str:
+    """A fresh From/To tag (64 unpredictable bits)."""
+    return secrets.token_hex(8)
+
+
+def new_call_id(host: str | None = None) -> str:
+    """A fresh Call-ID (128 unpredictable bits), ``@host`` appended when given."""
+    cid = secrets.token_urlsafe(16)
+    return f"{cid}@{host}" if host else cid
+
+
+def build_response(
+    request: Request,
+    status: int,
+    reason: str | None = None,
+    *,
+    to_tag: str | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+    content_type: str | None = None,
+) -> Response:
+    """A response to ``request`` per RFC 3261 §8.2.6: Via fields, From, To, Call-ID and CSeq
+    copied; ``to_tag`` added to To when it has no tag; Timestamp echoed in a 100."""
+    if not 100 <= status <= 699:
+        raise LocalProtocolError(f"invalid status code {status}")
+    rh = request.headers
+    out = Headers()
+    for key, value in zip(rh._keys, rh._values, strict=True):
+        if key == "via":
+            out._append("Via", "via", value)
+    for key, disp in (("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq")):
+        found = rh.get(key)
+        if found is None:
+            continue
+        value = found
+        if key == "to" and to_tag is not None:
+            try:
+                has_tag = request.to.tag is not None
+            except RemoteProtocolError:
+                has_tag = ";tag=" in value.replace(" ", "").lower()
+            if not has_tag:
+                value = f"{value};tag={to_tag}"
+        out._append(disp, key, value)
+    if status == 100:
+        ts = rh.get("timestamp")
+        if ts is not None:
+            out._append("Timestamp", "timestamp", ts)
+    for name, value in headers:
+        out.add(name, value)
+    if content_type is not None:
+        out.set("Content-Type", content_type)
+    resp = Response(status, reason, out, body)
+    return resp

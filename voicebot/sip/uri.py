@@ -1,0 +1,393 @@
+"""SIP, SIPS and tel URIs, name-addr and the shared lexical helpers of the SIP grammar.
+
+Implements RFC 3261 §19.1 (SIP and SIPS URI components), §20.10/§20.20/§20.39 name-addr and
+addr-spec forms of Contact/From/To, §25.1 (token, quoted-string, quoted-pair, generic-param),
+RFC 3966 tel URIs (number and parameters, kept as text), RFC 3986 absolute URIs for any other
+scheme (kept verbatim), and RFC 5118 IPv6 references (``[2001:db8::1]``, validated; a bare
+IPv6 address as a SIP host is rejected).
+
+Values are kept as they appear on the wire (escapes are not decoded, quoted parameter
+values keep their quotes) so ``str(parse(x))`` re-creates an equivalent text. Parameter names
+are case-insensitive and stored lowercased. Every malformed input raises
+``RemoteProtocolError(status=400)``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from voicebot.errors import RemoteProtocolError
+
+__all__ = [
+    "AbsoluteUri",
+    "NameAddr",
+    "SipUri",
+    "TelUri",
+    "Uri",
+    "is_token",
+    "parse_header_params",
+    "parse_uri",
+    "quote_string",
+    "split_list",
+    "unquote_string",
+]
+
+# RFC 3261 §25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
+# hostname / IPv4address (IPv6 references are checked with the ipaddress module)
+_HOSTNAME_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_.])?")
+# user / password: unreserved, escaped and user-unreserved characters; '#' and a '%' that is
+# not an escape are tolerated because deployed phones send them.
+_USER_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/%#]+")
+_PASSWORD_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,%]*")
+_URI_PARAM_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+")
+_HEADER_PART_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/?:+$%]*")
+# a header parameter: ; name [= value]; value = token / host / quoted-string (RFC 3261 §25.1
+# generic-param). Values are allowed ':' '[' ']' '/' '=' so IPv6 received= values and other
+# deployed forms pass; quoted strings may hold any octet via quoted-pair.
+_HPARAM_RE = re.compile(
+    r'[ \t]*;[ \t]*([^\s;=,"<>?]+)(?:[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^\s;,"<>]+))?[ \t]*',
+    re.S,
+)
+_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
+_UNESCAPE_RE = re.compile(r"\\(.)", re.S)
+_NEEDS_ESCAPE_RE = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"\\]')
+
+
+def _bad(message: str) -> RemoteProtocolError:
+    return RemoteProtocolError(message, status=400)
+
+
+def is_token(text: str) -> bool:
+    """True when ``text`` is a non-empty RFC 3261 token."""
+    return _TOKEN_RE.fullmatch(text) is not None
+
+
+def unquote_string(text: str) -> str:
+    """Remove the quotes of a quoted-string and decode its quoted-pairs; other text as is."""
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        inner = text[1:-1]
+        return _UNESCAPE_RE.sub(r"\1", inner) if "\\" in inner else inner
+    return text
+
+
+def quote_string(text: str) -> str:
+    """Make a quoted-string; CR and LF (which no quoted-pair may carry) become spaces."""
+    if "\r" in text or "\n" in text:
+        text = text.replace("\r", " ").replace("\n", " ")
+    return '"' + _NEEDS_ESCAPE_RE.sub(lambda m: "\\" + m.group(0), text) + '"'
+
+
+def split_list(value: str) -> list[str]:
+    """Split a comma-separated header value; commas inside quotes or <...> do not split.
+
+    Empty elements are dropped; every element is stripped of surrounding whitespace.
+    """
+    if '"' not in value and "<" not in value:
+        if "," not in value:
+            v = value.strip()
+            return [v] if v else []
+        return [p for p in (x.strip() for x in value.split(",")) if p]
+    out: list[str] = []
+    start = 0
+    i = 0
+    n = len(value)
+    while i < n:
+        c = value[i]
+        if c == '"':
+            i += 1
+            while i < n:
+                c2 = value[i]
+                if c2 == "\\":
+                    i += 2
+                    continue
+                if c2 == '"':
+                    break
+                i += 1
+            i += 1
+        elif c == "<":
+            j = value.find(">", i)
+            i = n if j < 0 else j + 1
+        elif c == ",":
+            out.append(value[start:i])
+            i += 1
+            start = i
+        else:
+            i += 1
+    out.append(value[start:])
+    return [p for p in (x.strip() for x in out) if p]
+
+
+def parse_header_params(text: str, pos: int = 0) -> dict[str, str | None]:
+    """Parse ``*( SEMI generic-param )`` from ``text[pos:]`` (LWS allowed around ';' and '=').
+
+    Names are lowercased; values are kept as on the wire (quoted strings keep their quotes).
+    """
+    params: dict[str, str | None] = {}
+    n = len(text)
+    match = _HPARAM_RE.match
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            if text[pos:].strip(" \t") == "":
+                break
+            raise _bad(f"malformed parameter near {text[pos:pos + 40]!r}")
+        params[m.group(1).lower()] = m.group(2)
+        pos = m.end()
+    return params
+
+
+def _format_params(params: dict[str, str | None]) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+
+
+def _check_host(host: str) -> None:
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise _bad(f"unterminated IPv6 reference {host!r}")
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise _bad(f"invalid IPv6 reference {host!r}") from None
+    elif _HOSTNAME_RE.fullmatch(host) is None:
+        raise _bad(f"invalid host {host!r}")
+
+
+def _split_hostport(text: str) -> tuple[str, int | None]:
+    """``host [":" port]`` with host a hostname, IPv4 address or IPv6 reference."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise _bad(f"unterminated IPv6 reference in {text!r}")
+        host, rest = text[: end + 1], text[end + 1 :]
+        if rest and rest[0] != ":":
+            raise _bad(f"junk after IPv6 reference in {text!r}")
+        port_text = rest[1:] if rest else None
+    else:
+        host, sep, port_text_s = text.partition(":")
+        port_text = port_text_s if sep else None
+    _check_host(host)
+    if port_text is None:
+        return host, None
+    if not port_text.isdigit() or not port_text.isascii() or len(port_text) > 5:
+        raise _bad(f"invalid port in {text!r}")
+    port = int(port_text)
+    if port > 65535:
+        raise _bad(f"port out of range in {text!r}")
+    return host, port
+
+
+@dataclass
+class SipUri:
+    """A ``sip:`` or ``sips:`` URI (RFC 3261 §19.1.1). ``host`` keeps IPv6 brackets."""
+
+    scheme: str
+    user: str | None
+    password: str | None
+    host: str
+    port: int | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> SipUri:
+        colon = text.find(":")
+        scheme = text[:colon].lower()
+        if colon < 0 or scheme not in ("sip", "sips"):
+            raise _bad(f"not a SIP URI: {text[:60]!r}")
+        rest = text[colon + 1 :]
+        user: str | None = None
+        password: str | None = None
+        at = rest.find("@")
+        if at >= 0:
+            userinfo = rest[:at]
+            rest = rest[at + 1 :]
+            u, sep, pw = userinfo.partition(":")
+            if not u or _USER_RE.fullmatch(u) is None:
+                raise _bad(f"invalid user part in {text[:60]!r}")
+            if sep:
+                if _PASSWORD_RE.fullmatch(pw) is None:
+                    raise _bad(f"invalid password in {text[:60]!r}")
+                password = pw
+            user = u
+        headers: dict[str, str] = {}
+        q = rest.find("?")
+        if q >= 0:
+            for part in rest[q + 1 :].split("&"):
+                hname, sep, hvalue = part.partition("=")
+                if not hname or not sep or _HEADER_PART_RE.fullmatch(hname) is None or (
+                    _HEADER_PART_RE.fullmatch(hvalue) is None
+                ):
+                    raise _bad(f"invalid URI header in {text[:60]!r}")
+                headers[hname] = hvalue
+            rest = rest[:q]
+        params: dict[str, str | None] = {}
+        semi = rest.find(";")
+        if semi >= 0:
+            for part in rest[semi + 1 :].split(";"):
+                pname, sep, pvalue = part.partition("=")
+                if _URI_PARAM_RE.fullmatch(pname) is None or (
+                    sep and _URI_PARAM_RE.fullmatch(pvalue) is None
+                ):
+                    raise _bad(f"invalid URI parameter in {text[:60]!r}")
+                params[pname.lower()] = pvalue if sep else None
+            rest = rest[:semi]
+        host, port = _split_hostport(rest)
+        return cls(scheme, user, password, host, port, params, headers)
+
+    def __str__(self) -> str:
+        out = [self.scheme, ":"]
+        if self.user is not None:
+            out.append(self.user)
+            if self.password is not None:
+                out.append(":" + self.password)
+            out.append("@")
+        out.append(self.host)
+        if self.port is not None:
+            out.append(f":{self.port}")
+        if self.params:
+            out.append(_format_params(self.params))
+        if self.headers:
+            out.append("?" + "&".join(f"{k}={v}" for k, v in self.headers.items()))
+        return "".join(out)
+
+    @property
+    def transport(self) -> str | None:
+        """The ``transport`` parameter, lowercased; None when absent (caller picks a default)."""
+        t = self.params.get("transport")
+        return t.lower() if t else None
+
+    @property
+    def bare_host(self) -> str:
+        """The host without IPv6 brackets (what a socket address needs)."""
+        h = self.host
+        return h[1:-1] if h.startswith("[") else h
+
+
+@dataclass
+class TelUri:
+    """A ``tel:`` URI (RFC 3966): the number (global ``+...`` or local) and its parameters."""
+
+    number: str
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> TelUri:
+        if text[:4].lower() != "tel:":
+            raise _bad(f"not a tel URI: {text[:60]!r}")
+        number, sep, rest = text[4:].partition(";")
+        if not number or re.fullmatch(r"\+?[0-9A-Fa-f*#.()\-]+", number) is None:
+            raise _bad(f"invalid telephone number in {text[:60]!r}")
+        params: dict[str, str | None] = {}
+        if sep:
+            for part in rest.split(";"):
+                pname, psep, pvalue = part.partition("=")
+                if _URI_PARAM_RE.fullmatch(pname) is None or (
+                    psep and _URI_PARAM_RE.fullmatch(pvalue) is None
+                ):
+                    raise _bad(f"invalid tel URI parameter in {text[:60]!r}")
+                params[pname.lower()] = pvalue if psep else None
+        return cls(number, params)
+
+    def __str__(self) -> str:
+        return "tel:" + self.number + _format_params(self.params)
+
+
+@dataclass
+class AbsoluteUri:
+    """A URI of any other scheme (``http:``, ``urn:``, ``mailto:`` ...), kept verbatim."""
+
+    scheme: str
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> AbsoluteUri:
+        colon = text.find(":")
+        if colon <= 0 or _SCHEME_RE.fullmatch(text[:colon]) is None or colon == len(text) - 1:
+            raise _bad(f"not a URI: {text[:60]!r}")
+        for ch in text:
+            if ch <= " " or ch in '<>"\x7f':
+                raise _bad(f"invalid character in URI {text[:60]!r}")
+        return cls(text[:colon].lower(), text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Uri = SipUri | TelUri | AbsoluteUri
+
+
+def parse_uri(text: str) -> SipUri | TelUri | AbsoluteUri:
+    """Parse any URI a SIP message can carry: SIP/SIPS, tel, or another absolute URI."""
+    lower4 = text[:5].lower()
+    if lower4.startswith("sip:") or lower4 == "sips:":
+        for ch in text:
+            if ch <= " " or ch in '<>"\x7f':
+                raise _bad(f"invalid character in URI {text[:60]!r}")
+        return SipUri.parse(text)
+    if lower4.startswith("tel:"):
+        return TelUri.parse(text)
+    return AbsoluteUri.parse(text)
+
+
+@dataclass
+class NameAddr:
+    """``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)`` (From, To, Contact, Route...).
+
+    ``display`` is the decoded display name (quotes and quoted-pairs removed) or None.
+    ``__str__`` always writes the ``<>`` form with a quoted display name.
+    """
+
+    display: str | None
+    uri: SipUri | TelUri | AbsoluteUri
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str | None:
+        return self.params.get("tag")
+
+    @classmethod
+    def parse(cls, text: str) -> NameAddr:
+        s = text.strip(" \t")
+        display: str | None = None
+        if not s:
+            raise _bad("empty address")
+        if s[0] == '"':
+            m = _QUOTED_RE.match(s)
+            if m is None:
+                raise _bad(f"unterminated quoted display name in {s[:60]!r}")
+            raw = m.group(1)
+            display = _UNESCAPE_RE.sub(r"\1", raw) if "\\" in raw else raw
+            lt = m.end()
+            while lt < len(s) and s[lt] in " \t":
+                lt += 1
+            if lt >= len(s) or s[lt] != "<":
+                raise _bad(f"display name without <URI> in {s[:60]!r}")
+        else:
+            lt = s.find("<")
+            if lt > 0:
+                words = s[:lt].split()
+                for w in words:
+                    if _TOKEN_RE.fullmatch(w) is None:
+                        raise _bad(f"display name must be tokens or quoted: {s[:lt]!r}")
+                display = " ".join(words) or None
+        if lt >= 0:
+            gt = s.find(">", lt)
+            if gt < 0:
+                raise _bad(f"missing '>' in {s[:60]!r}")
+            uri = parse_uri(s[lt + 1 : gt])
+            params = parse_header_params(s, gt + 1)
+        else:
+            semi = s.find(";")
+            uri_text = s if semi < 0 else s[:semi].rstrip(" \t")
+            uri = parse_uri(uri_text)
+            params = parse_header_params(s, semi) if semi >= 0 else {}
+        return cls(display, uri, params)
+
+    def __str__(self) -> str:
+        head = f"{quote_string(self.display)} <{self.uri}>" if self.display else f"<{self.uri}>"
+        return head + _format_params(self.params) if self.params else head
