@@ -1,0 +1,160 @@
+"""Opus (RFC 6716) as RTP payload ``opus/48000/2`` (RFC 7587), through libopus via opuslib.
+
+We send mono, 20 ms frames, with the VoIP application profile and in-band FEC on. The RTP
+clock is always 48 kHz (RFC 7587 §4.1) and so is the PCM our encoder takes and our decoder
+returns; the media layer resamples to and from its 16 kHz internal rate. Bandwidth and
+bitrate can change at run time so the media layer can move between narrowband and wideband
+as the network gets worse or better.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+from typing import Any
+
+import numpy as np
+
+from voicebot_codecs.base import PCM, Codec, CodecInfo, Decoder, Encoder, check_frame, check_payload
+from voicebot_codecs.errors import CodecError, CodecUnavailable
+
+OPUS_RATE = 48000
+MAX_PACKET = 1275  # RFC 6716 §3.2.1: the largest single Opus frame
+
+# libopus CTL values (opus_defines.h)
+BANDWIDTHS = {
+    "narrowband": 1101,  # 4 kHz audio bandwidth
+    "mediumband": 1102,
+    "wideband": 1103,  # 8 kHz
+    "superwideband": 1104,
+    "fullband": 1105,
+}
+_APPLICATION_VOIP = 2048
+
+_INSTALL_HINT = (
+    "the Opus codec needs the libopus shared library, which was not found; install the "
+    "package that provides it (Debian/Ubuntu: `apt-get install libopus0`, Fedora: "
+    "`dnf install opus`, macOS: `brew install opus`)"
+)
+
+
+def _opuslib() -> Any:
+    """Import opuslib, turning its bare Exception about a missing libopus into a clear error."""
+    if ctypes.util.find_library("opus") is None:
+        raise CodecUnavailable(_INSTALL_HINT)
+    try:
+        import opuslib
+    except Exception as exc:  # opuslib raises a bare Exception when the library is absent
+        raise CodecUnavailable(f"{_INSTALL_HINT} ({exc})") from exc
+    return opuslib
+
+
+class OpusEncoder(Encoder):
+    def __init__(self, bitrate: int = 24000, bandwidth: str = "wideband") -> None:
+        lib = _opuslib()
+        self._enc = lib.Encoder(OPUS_RATE, 1, _APPLICATION_VOIP)
+        self._ctl = lib.api.ctl
+        self._encoder_ctl = lib.api.encoder.encoder_ctl
+        # opuslib 3.0.1's ``inband_fec`` property setter drops its value; call the CTLs directly
+        self._set(self._ctl.set_inband_fec, 1)
+        self._set(self._ctl.set_packet_loss_perc, 5)
+        self._frame = OPUS_RATE // 50
+        self.set_bitrate(bitrate)
+        self.set_bandwidth(bandwidth)
+
+    def _set(self, request: Any, value: int) -> None:
+        self._encoder_ctl(self._enc.encoder_state, request, value)
+
+    def _get(self, request: Any) -> int:
+        return int(self._encoder_ctl(self._enc.encoder_state, request))
+
+    @property
+    def inband_fec(self) -> bool:
+        return bool(self._get(self._ctl.get_inband_fec))
+
+    @property
+    def bandwidth(self) -> str:
+        return self._bandwidth
+
+    @property
+    def bitrate(self) -> int:
+        return self._bitrate
+
+    def set_bandwidth(self, bandwidth: str) -> None:
+        """Limit the coded audio band: "narrowband" (8 kHz-like), "wideband" (16 kHz-like), ..."""
+        if bandwidth not in BANDWIDTHS:
+            raise CodecError(f"unknown Opus bandwidth {bandwidth!r}; choose one of {sorted(BANDWIDTHS)}")
+        if getattr(self, "_bandwidth", None) == bandwidth:
+            return
+        self._set(self._ctl.set_max_bandwidth, BANDWIDTHS[bandwidth])
+        self._set(self._ctl.set_bandwidth, BANDWIDTHS[bandwidth])
+        # Measured with libopus 1.3: a running SILK encoder keeps its internal rate after
+        # OPUS_SET_BANDWIDTH (packets stay wideband for seconds). Resetting the coding state
+        # (the CTL settings survive) makes the next packet use the new band at once.
+        self._enc.reset_state()
+        self._bandwidth = bandwidth
+
+    def set_bitrate(self, bitrate: int) -> None:
+        if not 6000 <= bitrate <= 510000:
+            raise CodecError(f"Opus bitrate must be 6000..510000 bit/s, got {bitrate}")
+        self._set(self._ctl.set_bitrate, bitrate)
+        self._bitrate = bitrate
+
+    def set_expected_loss(self, percent: int) -> None:
+        """Tell the encoder how much loss to protect against with in-band FEC (0..100)."""
+        self._set(self._ctl.set_packet_loss_perc, max(0, min(100, int(percent))))
+
+    def encode(self, pcm: PCM) -> bytes:
+        frame = check_frame(pcm, self._frame)
+        return bytes(self._enc.encode(frame.tobytes(), self._frame))
+
+
+class OpusDecoder(Decoder):
+    def __init__(self) -> None:
+        lib = _opuslib()
+        self._lib = lib
+        self._dec = lib.Decoder(OPUS_RATE, 1)
+        self._frame = OPUS_RATE // 50
+
+    def _run(self, payload: bytes, fec: bool) -> PCM:
+        try:
+            out = self._dec.decode(payload, self._frame, fec)
+        except self._lib.exceptions.OpusError as exc:
+            raise CodecError(f"corrupt Opus payload ({len(payload)} bytes): {exc}") from exc
+        return np.frombuffer(out, dtype=np.int16).copy()
+
+    def decode(self, payload: bytes) -> PCM:
+        data = check_payload(payload)
+        if len(data) > MAX_PACKET * 3:
+            raise CodecError(f"Opus payload of {len(data)} bytes is larger than any valid packet")
+        return self._run(data, False)
+
+    def decode_fec(self, next_payload: bytes) -> PCM:
+        """Recover the frame lost just before ``next_payload`` from that packet's in-band FEC.
+
+        When the next packet carries no FEC data, libopus falls back to concealment, so the
+        result is always one frame.
+        """
+        return self._run(check_payload(next_payload), True)
+
+    def conceal(self) -> PCM:
+        return self._run(b"", False)
+
+
+class Opus(Codec):
+    def __init__(self, payload_type: int = 111) -> None:
+        super().__init__(
+            CodecInfo(
+                name="opus/48000/2",
+                encoding="opus",
+                payload_type=payload_type,
+                sample_rate=OPUS_RATE,
+                clock_rate=OPUS_RATE,
+                channels=2,
+            )
+        )
+
+    def encoder(self) -> OpusEncoder:
+        return OpusEncoder()
+
+    def decoder(self) -> OpusDecoder:
+        return OpusDecoder()
