@@ -296,6 +296,10 @@ class TelUri:
     def __str__(self) -> str:
         return "tel:" + self.number + _format_params(self.params)
 
+    @property
+    def scheme(self) -> str:
+        return "tel"
+
 
 @dataclass
 class AbsoluteUri:
