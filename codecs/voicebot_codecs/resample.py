@@ -88,11 +88,21 @@ class Resampler:
         x = np.concatenate([self._hist, data.astype(np.float64)])
         base = self.samples_in - self._span  # stream index of x[0]
         if last >= first:
-            j = np.arange(first, last + 1) * self.down  # positions in the zero-stuffed stream
-            phase = j % self.up
-            newest = j // self.up - base  # index into x of the newest input each output uses
-            idx = newest[:, None] - np.arange(self._span)[None, :]
-            y: npt.NDArray[np.float64] = np.einsum("ij,ij->i", self._bank[phase], x[idx])
+            # output n uses phase (n*down) % up and, as its newest input, x[(n*down)//up - base]
+            n = np.arange(first, last + 1)
+            j = n * self.down
+            newest = j // self.up - base
+            y: npt.NDArray[np.float64]
+            if self.down == 1:  # pure upsampling: one convolution per phase, interleaved
+                y = np.empty(len(n))
+                for p in range(self.up):
+                    sel = (j % self.up) == p
+                    y[sel] = np.convolve(x, self._bank[p])[newest[sel]]
+            elif self.up == 1:  # pure decimation: one convolution, every down-th sample
+                y = np.convolve(x, self._bank[0])[newest]
+            else:  # general L/M: gather the taps each output needs
+                idx = newest[:, None] - np.arange(self._span)[None, :]
+                y = np.einsum("ij,ij->i", self._bank[j % self.up], x[idx])
             out = np.clip(np.rint(y), -32768, 32767).astype(np.int16)
         else:
             out = np.zeros(0, dtype=np.int16)
