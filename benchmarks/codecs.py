@@ -16,9 +16,9 @@ import numpy as np
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import per_call_us, write_results  # noqa: E402
+from _common import per_call_us, write_results
 
-from voicebot_codecs import Resampler, get_codec  # noqa: E402
+from voicebot_codecs import Resampler, get_codec
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -30,60 +30,60 @@ def frame(rate: int) -> np.ndarray:
     return (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
 
 
-def main() -> None:
-    rows: list[dict[str, object]] = []
-    for name in ("PCMU/8000", "PCMA/8000", "L16/16000", "opus/48000/2"):
-        codec = get_codec(name)
-        pcm = frame(codec.sample_rate)
-        enc, dec = codec.encoder(), codec.decoder()
-        payload = enc.encode(pcm)
-        row: dict[str, object] = {
-            "codec": name,
-            "encode_us": per_call_us(lambda: enc.encode(pcm)),
-            "decode_us": per_call_us(lambda: dec.decode(payload)),
-            "conceal_us": per_call_us(dec.conceal),
-        }
-        raw = pcm.tobytes()
-        if name.startswith("PCMU"):
-            row["baseline"] = "bare audioop"
-            row["baseline_encode_us"] = per_call_us(lambda: audioop.lin2ulaw(raw, 2))
-            row["baseline_decode_us"] = per_call_us(lambda: audioop.ulaw2lin(payload, 2))
-        elif name.startswith("PCMA"):
-            row["baseline"] = "bare audioop"
-            row["baseline_encode_us"] = per_call_us(lambda: audioop.lin2alaw(raw, 2))
-            row["baseline_decode_us"] = per_call_us(lambda: audioop.alaw2lin(payload, 2))
-        elif name.startswith("opus"):
-            import opuslib
-
-            bare_enc = opuslib.Encoder(48000, 1, "voip")
-            bare_dec = opuslib.Decoder(48000, 1)
-            row["baseline"] = "bare opuslib"
-            row["baseline_encode_us"] = per_call_us(lambda: bare_enc.encode(raw, 960))
-            row["baseline_decode_us"] = per_call_us(lambda: bare_dec.decode(payload, 960))
-        rows.append(row)
-
-    resample_rows: list[dict[str, object]] = []
-    for a, b in ((8000, 16000), (16000, 8000), (16000, 48000), (48000, 16000)):
-        pcm = frame(a)
-        raw = pcm.tobytes()
-        r = Resampler(a, b)
-        state: list[object] = [None]
-
-        def ratecv(a: int = a, b: int = b, raw: bytes = raw) -> None:
-            _, state[0] = audioop.ratecv(raw, 2, 1, a, b, state[0])
-
-        stream = soxr.ResampleStream(a, b, 1, dtype="int16", quality="HQ")
-        resample_rows.append(
-            {
-                "from_hz": a,
-                "to_hz": b,
-                "voicebot_us": per_call_us(lambda r=r, pcm=pcm: r.process(pcm)),
-                "voicebot_delay_ms": r.delay * 1000 / b,
-                "audioop_ratecv_us": per_call_us(ratecv),
-                "soxr_hq_stream_us": per_call_us(lambda s=stream, pcm=pcm: s.resample_chunk(pcm)),
-            }
+def measure_codec(name: str) -> dict[str, object]:
+    codec = get_codec(name)
+    pcm = frame(codec.sample_rate)
+    enc, dec = codec.encoder(), codec.decoder()
+    payload = enc.encode(pcm)
+    row: dict[str, object] = {
+        "codec": name,
+        "encode_us": per_call_us(lambda: enc.encode(pcm)),
+        "decode_us": per_call_us(lambda: dec.decode(payload)),
+        "conceal_us": per_call_us(dec.conceal),
+    }
+    raw = pcm.tobytes()
+    if name.startswith(("PCMU", "PCMA")):
+        law_enc, law_dec = (
+            (audioop.lin2ulaw, audioop.ulaw2lin) if name.startswith("PCMU") else (audioop.lin2alaw, audioop.alaw2lin)
         )
+        row["baseline"] = "bare audioop"
+        row["baseline_encode_us"] = per_call_us(lambda: law_enc(raw, 2))
+        row["baseline_decode_us"] = per_call_us(lambda: law_dec(payload, 2))
+    elif name.startswith("opus"):
+        import opuslib
 
+        bare_enc = opuslib.Encoder(48000, 1, "voip")
+        bare_dec = opuslib.Decoder(48000, 1)
+        row["baseline"] = "bare opuslib"
+        row["baseline_encode_us"] = per_call_us(lambda: bare_enc.encode(raw, 960))
+        row["baseline_decode_us"] = per_call_us(lambda: bare_dec.decode(payload, 960))
+    return row
+
+
+def measure_resample(a: int, b: int) -> dict[str, object]:
+    pcm = frame(a)
+    raw = pcm.tobytes()
+    r = Resampler(a, b)
+    state: list[object] = [None]
+
+    def ratecv() -> None:
+        _, state[0] = audioop.ratecv(raw, 2, 1, a, b, state[0])
+
+    stream = soxr.ResampleStream(a, b, 1, dtype="int16", quality="HQ")
+    return {
+        "from_hz": a,
+        "to_hz": b,
+        "voicebot_us": per_call_us(lambda: r.process(pcm)),
+        "voicebot_delay_ms": r.delay * 1000 / b,
+        "audioop_ratecv_us": per_call_us(ratecv),
+        "soxr_hq_stream_us": per_call_us(lambda: stream.resample_chunk(pcm)),
+    }
+
+
+def main() -> None:
+    rows = [measure_codec(n) for n in ("PCMU/8000", "PCMA/8000", "L16/16000", "opus/48000/2")]
+    pairs = ((8000, 16000), (16000, 8000), (16000, 48000), (48000, 16000))
+    resample_rows = [measure_resample(a, b) for a, b in pairs]
     path = write_results("codecs", {"frame_ms": 20, "codecs": rows, "resample": resample_rows})
     print(f"{'codec':14} {'encode':>8} {'decode':>8} {'conceal':>8}   baseline enc/dec")
     for row in rows:
