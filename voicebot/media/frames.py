@@ -1,0 +1,104 @@
+"""Internal audio frames: 16 kHz mono int16, 20 ms (320 samples), and the helpers that move
+audio in and out of that format (sample FIFOs, WAV loading with resampling)."""
+
+from __future__ import annotations
+
+import wave
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from voicebot.errors import ConfigError
+from voicebot_codecs import resample
+
+RATE = 16000
+FRAME_MS = 20
+FRAME = RATE * FRAME_MS // 1000  # 320 samples
+
+PCM = npt.NDArray[np.int16]
+
+
+def silence(samples: int = FRAME) -> PCM:
+    return np.zeros(samples, dtype=np.int16)
+
+
+class SampleFifo:
+    """A FIFO of int16 samples that hands out fixed-size frames.
+
+    When a frame is asked for and too few samples are queued (a resampler still filling its
+    filter at the start), the shortfall is padded with zeros *in front*, once, so the stream
+    is delayed by that much instead of getting a hole in the middle.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: deque[PCM] = deque()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def push(self, pcm: PCM) -> None:
+        if len(pcm):
+            self._chunks.append(pcm)
+            self._size += len(pcm)
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._size = 0
+
+    def take(self, n: int) -> PCM:
+        if self._size < n:
+            self._chunks.appendleft(silence(n - self._size))
+            self._size = n
+        out = np.empty(n, dtype=np.int16)
+        filled = 0
+        while filled < n:
+            chunk = self._chunks[0]
+            k = min(n - filled, len(chunk))
+            out[filled : filled + k] = chunk[:k]
+            filled += k
+            if k == len(chunk):
+                self._chunks.popleft()
+            else:
+                self._chunks[0] = chunk[k:]
+        self._size -= n
+        return out
+
+
+def mix(a: PCM, b: PCM) -> PCM:
+    """Saturating sum of two equal-length int16 frames."""
+    return np.clip(a.astype(np.int32) + b.astype(np.int32), -32768, 32767).astype(np.int16)
+
+
+def read_wav(path: str | Path, rate: int = RATE) -> PCM:
+    """Load a 16-bit PCM WAV file as mono int16 at ``rate`` (channels averaged, resampled)."""
+    p = Path(path)
+    try:
+        with wave.open(str(p), "rb") as w:
+            width, channels, src_rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+            data = w.readframes(w.getnframes())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{p}: no such WAV file") from exc
+    except (wave.Error, EOFError, OSError) as exc:
+        raise ConfigError(f"{p}: not a readable WAV file ({exc}); write 16-bit PCM WAV") from exc
+    if width != 2:
+        raise ConfigError(f"{p}: {8 * width}-bit samples; voicebot plays 16-bit PCM WAV")
+    pcm = np.frombuffer(data, dtype="<i2").astype(np.int16)
+    if channels > 1:
+        pcm = pcm[: len(pcm) - len(pcm) % channels].reshape(-1, channels).mean(axis=1).astype(np.int16)
+    if src_rate != rate:
+        pcm = resample(np.ascontiguousarray(pcm), src_rate, rate)
+    return pcm
+
+
+def write_wav(path: str | Path, pcm: PCM | npt.NDArray[np.int16], rate: int = RATE) -> None:
+    """Write int16 audio (1-D mono, or 2-D samples x channels) as a 16-bit PCM WAV."""
+    arr = np.asarray(pcm, dtype=np.int16)
+    channels = 1 if arr.ndim == 1 else int(arr.shape[1])
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(arr.astype("<i2").tobytes())

@@ -1,0 +1,461 @@
+"""One call's audio: the asyncio driver around the pure RTP core (DESIGN.md rule 1).
+
+:class:`MediaStream` owns an RTP/RTCP socket pair (:mod:`voicebot.transport.rtp`), the pure
+:class:`~voicebot.rtp.session.RtpSession` (RFC 3550 RTP/RTCP, RFC 4733 DTMF, source
+learning), an adaptive :class:`~voicebot.rtp.jitterbuffer.JitterBuffer`, and the codec layer.
+One timer, re-armed with ``loop.call_at`` at the session's next deadline, drives everything
+on the 20 ms grid of an accumulated monotonic deadline: each tick plays one frame out of the
+jitter buffer (decode, concealment, resampling to 16 kHz), builds one frame of bot audio
+(playback queue, echo), encodes and sends it, and records both.
+
+Internal audio is 16 kHz mono int16 in 20 ms frames (320 samples) everywhere above the codec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from voicebot.errors import ConfigError, LocalProtocolError
+from voicebot.media.frames import FRAME, PCM, RATE, SampleFifo, mix, read_wav, silence
+from voicebot.media.player import Player
+from voicebot.media.recorder import Recorder
+from voicebot.rtp.adapt import BandwidthController
+from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, SourceLatched
+from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig
+from voicebot.rtp.session import RtpSession, SessionConfig
+from voicebot.transport.rtp import RtpTransport
+from voicebot_codecs import CodecError, OpusEncoder, Resampler, get_codec
+from voicebot_codecs.base import Codec, Decoder, Encoder
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+
+
+class MediaParams(Protocol):
+    """What :meth:`MediaStream.configure` reads (``voicebot.sip.sdp.MediaParams`` fits).
+
+    ``direction`` is this side's negotiated direction: "sendonly" means we send and do not
+    expect media. An optional ``remote_rtcp_address`` overrides RTP port + 1 (RFC 3605).
+    """
+
+    @property
+    def remote_address(self) -> tuple[str, int] | None: ...
+    @property
+    def codec(self) -> str: ...
+    @property
+    def payload_type(self) -> int: ...
+    @property
+    def telephone_event_pt(self) -> int | None: ...
+    @property
+    def ptime(self) -> int: ...
+    @property
+    def direction(self) -> str: ...
+
+
+def _usable(addr: Any) -> Address | None:
+    if not addr:
+        return None
+    host, port = str(addr[0]), int(addr[1])
+    if host in ("0.0.0.0", "::", "") or port == 0:  # RFC 3264 §8.4 old-style hold
+        return None
+    return host, port
+
+
+class MediaStream:
+    """RTP audio for one call. See the module docstring; create with :meth:`open`."""
+
+    def __init__(
+        self,
+        transport: RtpTransport,
+        *,
+        inactivity_timeout: float = 30.0,
+        learn_window: float = 2.0,
+        latch_packets: int = 3,
+        rtcp_interval: float = 5.0,
+        jitter: JitterBufferConfig | None = None,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._transport = transport
+        now = self._loop.time()
+        self.session = RtpSession(
+            now=now,
+            wallclock_offset=time.time() - now,
+            inactivity_timeout=inactivity_timeout,
+            learn_window=learn_window,
+            latch_packets=latch_packets,
+            rtcp_min_interval=rtcp_interval,
+        )
+        self._jb_config = jitter
+        self.dtmf_events: asyncio.Queue[DtmfDigit] = asyncio.Queue()
+        self._player = Player()
+        self._recorder: Recorder | None = None
+        self._echo = False
+        self._subscribers: list[asyncio.Queue[PCM | None]] = []
+        self._inactive_callbacks: list[Callable[[str], None]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._started = False
+        self._closed = False
+        self.params: MediaParams | None = None
+        self.codec: Codec | None = None
+        self._encoder: Encoder | None = None
+        self._decoder: Decoder | None = None
+        self.jitter_buffer: JitterBuffer | None = None
+        self._enc_rs: Resampler | None = None
+        self._dec_rs: Resampler | None = None
+        self._enc_fifo = SampleFifo()
+        self._dec_fifo = SampleFifo()
+        self.bandwidth = BandwidthController()
+        self.decode_errors = 0
+        self.fec_recovered = 0
+        self.frames_out = 0
+        transport.on_rtp = self._on_rtp
+        transport.on_rtcp = self._on_rtcp
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    async def open(cls, host: str, port: int = 0, **options: Any) -> MediaStream:
+        """Bind RTP on an even port of ``host`` (0: any free one) and RTCP on the next port."""
+        transport = await RtpTransport.open(host, port)
+        return cls(transport, **options)
+
+    @property
+    def local_address(self) -> Address:
+        return self._transport.local_address
+
+    def configure(self, params: MediaParams) -> None:
+        """Apply the negotiated media (offer/answer or re-INVITE); re-opens source learning."""
+        direction = str(params.direction)
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"media direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        try:
+            codec = get_codec(params.codec)
+        except CodecError as exc:
+            raise ConfigError(str(exc)) from exc
+        now = self._loop.time()
+        same_codec = self.codec is not None and self.codec.name == codec.name
+        if not same_codec:
+            self.codec = codec
+            self._encoder = codec.encoder()
+            self._decoder = codec.decoder()
+            self._enc_rs = Resampler(RATE, codec.sample_rate)
+            self._dec_rs = Resampler(codec.sample_rate, RATE)
+            self._enc_fifo.clear()
+            self._dec_fifo.clear()
+            self.jitter_buffer = JitterBuffer(
+                codec.clock_rate, codec.info.frame_timestamp_step, self._jb_config or JitterBufferConfig()
+            )
+            self.bandwidth = BandwidthController()
+        remote = _usable(params.remote_address)
+        rtcp_addr = _usable(getattr(params, "remote_rtcp_address", None))
+        if rtcp_addr is None and remote is not None:
+            rtcp_addr = (remote[0], remote[1] + 1)
+        te = params.telephone_event_pt
+        self.session.configure(
+            SessionConfig(
+                payload_type=int(params.payload_type),
+                clock_rate=codec.clock_rate,
+                frame_samples=codec.info.frame_timestamp_step,
+                telephone_event_pt=None if te is None else int(te),
+                send=direction in ("sendrecv", "sendonly"),
+                receive=direction in ("sendrecv", "recvonly"),
+            ),
+            remote_rtp=remote,
+            remote_rtcp=rtcp_addr,
+            now=now,
+        )
+        self.params = params
+        if self._started:
+            self._arm()
+
+    async def start(self) -> None:
+        """Start sending (20 ms packets, silence when nothing is queued) and receiving."""
+        if self.codec is None:
+            raise LocalProtocolError("configure() the stream before start()")
+        if self._started:
+            return
+        self._started = True
+        self.session.start(self._loop.time())
+        self._arm()
+
+    async def close(self) -> None:
+        """Send RTCP BYE, stop the clock, close the sockets and the recording."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.session.close(self._loop.time())
+        self._flush()
+        self._player.stop()
+        self.stop_recording()
+        for q in self._subscribers:
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(None)
+        self._transport.close()
+
+    async def __aenter__(self) -> MediaStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ bot audio
+    def set_echo(self, on: bool) -> None:
+        self._echo = bool(on)
+
+    def play(self, pcm16k: np.ndarray, done: Callable[[], None] | None = None) -> None:
+        """Queue 16 kHz mono int16 audio to send after whatever is queued."""
+        arr = np.asarray(pcm16k)
+        if arr.ndim != 1 or arr.dtype != np.int16:
+            raise ConfigError(f"play() takes 1-D int16 audio at 16 kHz, got {arr.dtype} {arr.shape}")
+        self._player.queue(arr, done)
+
+    async def play_wav(self, path: str | Path) -> None:
+        """Play a 16-bit WAV file (any rate, channels mixed); returns once it has been sent."""
+        pcm = await asyncio.to_thread(read_wav, path, RATE)
+        fut: asyncio.Future[None] = self._loop.create_future()
+
+        def done() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        if self._closed:
+            return
+        self._player.queue(pcm, done)
+        await fut
+
+    def stop_playback(self) -> None:
+        """Drop queued bot audio (barge-in); pending ``play_wav`` calls return."""
+        self._player.stop()
+        self._enc_fifo.clear()
+
+    @property
+    def playing(self) -> bool:
+        return self._player.active
+
+    # ------------------------------------------------------------------ recording
+    def start_recording(self, path: str | Path) -> None:
+        """Record a 16 kHz 16-bit stereo WAV: channel 0 the caller, channel 1 the bot."""
+        self.stop_recording()
+        self._recorder = Recorder(path)
+
+    def stop_recording(self) -> None:
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
+
+    # ------------------------------------------------------------------ caller audio
+    async def frames(self) -> AsyncIterator[PCM]:
+        """Caller audio after the jitter buffer: one 20 ms 16 kHz frame per tick until close."""
+        q: asyncio.Queue[PCM | None] = asyncio.Queue(maxsize=500)
+        self._subscribers.append(q)
+        try:
+            while True:
+                frame = await q.get()
+                if frame is None:
+                    return
+                yield frame
+        finally:
+            self._subscribers.remove(q)
+
+    # ------------------------------------------------------------------ DTMF
+    def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
+        """Send digits as RFC 4733 telephone-events (needs telephone-event in the SDP)."""
+        if self.session.config is None or self.session.config.telephone_event_pt is None:
+            raise LocalProtocolError("the peer did not negotiate telephone-event; send DTMF by SIP INFO")
+        self.session.queue_dtmf(digits, duration_ms)
+
+    def inject_dtmf(self, digit: str, duration_ms: int) -> None:
+        """A digit received by SIP INFO: delivered on ``dtmf_events`` like RFC 4733 digits."""
+        self.session.inject_dtmf(digit, duration_ms)
+        self._drain_events()
+
+    def on_inactive(self, callback: Callable[[str], None]) -> None:
+        """``callback(reason)`` runs when no RTP arrives for the inactivity timeout."""
+        self._inactive_callbacks.append(callback)
+
+    # ------------------------------------------------------------------ the clock
+    def _arm(self) -> None:
+        if self._closed:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(self.session.next_deadline(), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            now = self._loop.time()
+            if self._started:
+                for _ in range(self.session.frames_due(now)):
+                    self._tick(now)
+            self.session.handle_timer(now)
+            self._flush()
+            self._drain_events()
+        except Exception:
+            log.exception("media tick failed")
+        self._arm()
+
+    def _tick(self, now: float) -> None:
+        caller = self._playout(now)
+        bot, active = self._player.read(FRAME)
+        if self._echo:
+            bot = mix(bot, caller)
+            active = active or bool(np.any(caller))
+        payload: bytes | None = None
+        cfg = self.session.config
+        if cfg is not None and cfg.send:
+            payload = self._encode(bot)  # also while DTMF plays: the encoder state stays continuous
+        self.session.send_frame(payload, speech=active)
+        if self._recorder is not None:
+            self._recorder.write(caller, bot)
+        self.frames_out += 1
+        for q in self._subscribers:
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(caller)
+
+    def _encode(self, frame: PCM) -> bytes:
+        assert self.codec is not None and self._encoder is not None and self._enc_rs is not None
+        self._enc_fifo.push(self._enc_rs.process(frame))
+        return self._encoder.encode(self._enc_fifo.take(self.codec.frame_samples))
+
+    def _playout(self, now: float) -> PCM:
+        jb, dec, codec, rs = self.jitter_buffer, self._decoder, self.codec, self._dec_rs
+        assert jb is not None and dec is not None and codec is not None and rs is not None
+        if len(self._dec_fifo) < FRAME:
+            f = jb.pop(now)
+            pcm: PCM
+            if f.kind == "audio" and f.payload is not None:
+                try:
+                    pcm = dec.decode(f.payload)
+                except CodecError:
+                    self.decode_errors += 1
+                    pcm = dec.conceal()
+            elif f.kind == "lost":
+                decode_fec = getattr(dec, "decode_fec", None)
+                if f.next_payload is not None and decode_fec is not None and not f.inserted:
+                    try:
+                        pcm = decode_fec(f.next_payload)
+                        self.fec_recovered += 1
+                    except CodecError:
+                        pcm = dec.conceal()
+                else:
+                    pcm = dec.conceal()
+            else:
+                pcm = silence(codec.frame_samples)
+            self._dec_fifo.push(rs.process(pcm))
+        return self._dec_fifo.take(FRAME)
+
+    # ------------------------------------------------------------------ I/O callbacks
+    def _on_rtp(self, data: bytes, addr: Address) -> None:
+        if self._closed:
+            return
+        now = self._loop.time()
+        pkt = self.session.receive_rtp(data, addr, now)
+        if pkt is not None and self.jitter_buffer is not None:
+            samples = len(pkt.payload) if self.codec is not None and self.codec.clock_rate == 8000 else 0
+            self.jitter_buffer.put(pkt.sequence_number, pkt.timestamp, pkt.payload, now, samples)
+        if self.session.has_events:
+            self._drain_events()
+
+    def _on_rtcp(self, data: bytes, addr: Address) -> None:
+        if self._closed:
+            return
+        self.session.receive_rtcp(data, addr, self._loop.time())
+        self._drain_events()
+
+    def _flush(self) -> None:
+        for data, dest, rtcp in self.session.datagrams_to_send():
+            if rtcp:
+                self._transport.send_rtcp(data, dest)
+            else:
+                self._transport.send_rtp(data, dest)
+
+    def _drain_events(self) -> None:
+        while (ev := self.session.next_event()) is not None:
+            if isinstance(ev, DtmfDigit):
+                self.dtmf_events.put_nowait(ev)
+            elif isinstance(ev, MediaTimeout):
+                for cb in list(self._inactive_callbacks):
+                    try:
+                        cb(ev.reason)
+                    except Exception:
+                        log.exception("on_inactive callback failed")
+            elif isinstance(ev, RemoteReport):
+                self._adapt(ev)
+            elif isinstance(ev, SourceLatched):
+                log.debug("RTP source latched to %s ssrc=%08x", ev.address, ev.ssrc)
+            elif isinstance(ev, RemoteBye):
+                log.debug("RTCP BYE from ssrc=%08x: %s", ev.ssrc, ev.reason)
+
+    def _adapt(self, report: RemoteReport) -> None:
+        setting = self.bandwidth.update(report.fraction_lost)
+        enc = self._encoder
+        if not isinstance(enc, OpusEncoder):
+            return
+        try:
+            if enc.bandwidth != setting.bandwidth:
+                enc.set_bandwidth(setting.bandwidth)
+                enc.set_bitrate(setting.bitrate)
+            enc.set_expected_loss(max(setting.expected_loss_percent, 5))
+        except CodecError:
+            log.exception("could not adapt the Opus encoder")
+
+    # ------------------------------------------------------------------ stats
+    def stats(self) -> dict[str, Any]:
+        """Statistics named as WebRTC names them (RTCStatsReport types as keys)."""
+        s = self.session
+        remote = s.remote
+        inbound: dict[str, Any] = {
+            "ssrc": remote.ssrc if remote else None,
+            "packetsReceived": remote.received if remote else 0,
+            "packetsLost": remote.lost if remote else 0,
+            "bytesReceived": remote.bytes_received if remote else 0,
+            "jitter": (remote.jitter / remote.clock_rate) if remote else 0.0,
+            "packetsMalformed": s.malformed,
+            "packetsFromUnknownSource": s.filter.dropped,
+            "decodeErrors": self.decode_errors,
+            "fecPacketsRecovered": self.fec_recovered,
+        }
+        if self.jitter_buffer is not None:
+            jb = self.jitter_buffer.stats()
+            jb.pop("packetsReceived", None)
+            inbound.update(jb)
+        sender = s.sender
+        outbound = {
+            "ssrc": s.ssrc,
+            "packetsSent": sender.packets_sent if sender else 0,
+            "bytesSent": sender.octets_sent if sender else 0,
+            "framesSkipped": sender.frames_skipped if sender else 0,
+            "encoderBandwidth": self.bandwidth.mode,
+        }
+        remote_inbound = {
+            "fractionLost": s.remote_fraction_lost,
+            "packetsLost": s.remote_cumulative_lost,
+            "jitter": s.remote_jitter,
+            "roundTripTime": s.rtt,
+        }
+        return {
+            "codec": self.codec.name if self.codec else None,
+            "inbound-rtp": inbound,
+            "outbound-rtp": outbound,
+            "remote-inbound-rtp": remote_inbound,
+            "transport": {
+                "localAddress": self.local_address,
+                "remoteAddress": s.filter.send_to,
+                "rtcpPacketsSent": s.rtcp_sent,
+                "rtcpPacketsReceived": s.rtcp_received,
+            },
+        }

@@ -1,0 +1,292 @@
+"""An adaptive jitter buffer for one audio RTP stream (the receiver side of RFC 3550 §6.4.1
+jitter and RFC 3551 playout; behaviour modelled on the ideas of WebRTC NetEq).
+
+Pure: packets are put in with their arrival time and frames are pulled out with the playout
+time, both passed in (seconds). Nothing here decodes audio: :meth:`JitterBuffer.pop` says
+what the playout clock should do next (play this payload, conceal a lost frame with an
+optional next payload for Opus in-band FEC, or stay idle) and the media layer does it.
+
+Delay model. For each packet the *transit* ``arrival - timestamp / clock_rate`` is measured
+(an unknown constant offset cancels out). A frame with timestamp ``ts`` is due at
+``ts / clock_rate + M``, where ``M`` is the playout offset. The target offset is a high
+quantile of the recent transits (plus a small margin), so roughly ``1 - quantile`` of
+packets arrive after their playout time. The target rises as soon as the quantile does
+(fast up: a few late packets are enough), and the buffer follows a falling target slowly,
+removing at most one frame per ``accelerate_interval`` during speech but at once during
+silence or between talk spurts (slow down, shrink in silence). Because the target is taken
+from transits, a sender clock that runs faster or slower than ours (drift) only moves the
+quantile; frames are then inserted or removed to follow it.
+
+Statistics use the WebRTC ``RTCInboundRtpStreamStats`` names (jitterBufferDelay,
+jitterBufferTargetDelay, jitterBufferEmittedCount, concealedSamples, concealmentEvents,
+insertedSamplesForDeceleration, removedSamplesForAcceleration, packetsDiscarded,
+packetsDuplicated) plus ``packetsLate``; sample counts are in RTP clock units, delays in
+seconds summed per emitted sample as WebRTC does.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from voicebot.rtp.packet import Unwrapper
+
+FrameKind = Literal["audio", "lost", "idle"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayoutFrame:
+    """What the playout clock does for the next frame.
+
+    ``audio``: decode ``payload``. ``lost``: conceal one frame; ``next_payload`` (if not None)
+    is the packet after the gap, whose Opus in-band FEC can rebuild the lost frame. ``idle``:
+    nothing is playing (before the first packet, or between talk spurts) — play silence.
+    ``inserted`` marks a concealment frame inserted to grow the delay (not a lost packet).
+    """
+
+    kind: FrameKind
+    timestamp: int = 0
+    samples: int = 0
+    payload: bytes | None = None
+    next_payload: bytes | None = None
+    inserted: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class JitterBufferConfig:
+    quantile: float = 0.985
+    window: int = 500  # transits kept for the quantile (~10 s at 20 ms packets)
+    margin: float = 0.002  # seconds added to the quantile
+    min_delay: float = 0.0  # seconds of offset above the fastest packet, floor of the target
+    max_delay: float = 1.0  # ceiling of the target
+    accelerate_interval: int = 10  # frames between two removals during speech
+    decelerate_hysteresis: float = 0.5  # of a frame: remove only when this far above target
+    idle_after: int = 8  # consecutive empty-buffer frames before the stream counts as paused
+    max_packets: int = 500
+    max_jump: float = 5.0  # a timestamp jump beyond this (s) restarts playout
+
+
+@dataclass(slots=True)
+class _Entry:
+    seq: int
+    payload: bytes
+    arrival: float
+    samples: int
+
+
+class JitterBuffer:
+    """Adaptive playout buffer. ``frame_samples`` is the RTP timestamp step of one frame."""
+
+    def __init__(
+        self,
+        clock_rate: int,
+        frame_samples: int,
+        config: JitterBufferConfig | None = None,
+        *,
+        is_silent: Callable[[bytes], bool] | None = None,
+    ) -> None:
+        self.clock_rate = clock_rate
+        self.frame_samples = frame_samples
+        self.config = config or JitterBufferConfig()
+        self._is_silent = is_silent
+        self._ts = Unwrapper(32)
+        self._seq = Unwrapper(16)
+        self._packets: dict[int, _Entry] = {}
+        self._play_ts: int | None = None
+        self._transits: deque[float] = deque()
+        self._sorted: list[float] = []
+        self._empty_run = 0
+        self._since_accelerate = 0
+        self._concealing = False
+        self._recent_seqs: deque[int] = deque()
+        self._recent_set: set[int] = set()
+        self._last_samples = frame_samples
+        # statistics (WebRTC names)
+        self.packets_received = 0
+        self.packets_late = 0
+        self.packets_discarded = 0
+        self.packets_duplicated = 0
+        self.jitter_buffer_delay = 0.0
+        self.jitter_buffer_target_delay = 0.0
+        self.jitter_buffer_emitted_count = 0
+        self.concealed_samples = 0
+        self.silent_concealed_samples = 0
+        self.concealment_events = 0
+        self.inserted_samples_for_deceleration = 0
+        self.removed_samples_for_acceleration = 0
+
+    # ------------------------------------------------------------------ input
+    def put(self, seq: int, timestamp: int, payload: bytes, arrival: float, samples: int = 0) -> str:
+        """Add one packet. Returns "ok", "duplicate", "late" or "discarded"."""
+        ext_seq = self._seq.unwrap(seq)
+        ts = self._ts.unwrap(timestamp)
+        self.packets_received += 1
+        if ext_seq in self._recent_set or ts in self._packets:
+            self.packets_duplicated += 1
+            self.packets_discarded += 1
+            return "duplicate"
+        self._remember_seq(ext_seq)
+        jump = self.config.max_jump * self.clock_rate
+        if self._play_ts is not None and abs(ts - self._play_ts) > jump:
+            # the sender jumped (restart, new source): start over from this packet
+            self._restart()
+            ts = self._ts.unwrap(timestamp)
+        self._add_transit(arrival - ts / self.clock_rate)
+        if self._play_ts is not None and ts < self._play_ts:
+            self.packets_late += 1
+            self.packets_discarded += 1
+            return "late"
+        if len(self._packets) >= self.config.max_packets:
+            oldest = min(self._packets)
+            del self._packets[oldest]
+            self.packets_discarded += 1
+        self._packets[ts] = _Entry(ext_seq, payload, arrival, samples or self.frame_samples)
+        return "ok"
+
+    def _remember_seq(self, ext_seq: int) -> None:
+        self._recent_seqs.append(ext_seq)
+        self._recent_set.add(ext_seq)
+        if len(self._recent_seqs) > 1000:
+            self._recent_set.discard(self._recent_seqs.popleft())
+
+    def _add_transit(self, transit: float) -> None:
+        self._transits.append(transit)
+        bisect.insort(self._sorted, transit)
+        if len(self._transits) > self.config.window:
+            old = self._transits.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
+
+    def _restart(self) -> None:
+        self._play_ts = None
+        self._packets.clear()
+        self._transits.clear()
+        self._sorted.clear()
+        self._ts.reset()
+
+    # ------------------------------------------------------------------ delay
+    def target_offset(self) -> float | None:
+        """Target playout offset M (seconds, in the transit frame of reference)."""
+        if not self._sorted:
+            return None
+        cfg = self.config
+        n = len(self._sorted)
+        q = self._sorted[min(n - 1, int(cfg.quantile * n))]
+        low = self._sorted[0]
+        return min(max(q + cfg.margin, low + cfg.min_delay), low + cfg.max_delay)
+
+    @property
+    def target_delay(self) -> float:
+        """Target delay above the fastest recent packet, seconds (jitterBufferTargetDelay)."""
+        m = self.target_offset()
+        return 0.0 if m is None or not self._sorted else m - self._sorted[0]
+
+    @property
+    def playing(self) -> bool:
+        return self._play_ts is not None
+
+    @property
+    def buffered(self) -> int:
+        return len(self._packets)
+
+    # ------------------------------------------------------------------ output
+    def pop(self, now: float) -> PlayoutFrame:
+        """The next frame for the playout clock at time ``now``."""
+        target = self.target_offset()
+        if self._play_ts is None:
+            return self._maybe_start(now, target)
+        frame_s = self.frame_samples / self.clock_rate
+        play_ts = self._play_ts
+        offset = now - play_ts / self.clock_rate
+        entry = self._packets.get(play_ts)
+        assert target is not None
+        if entry is None:
+            if not self._packets:
+                self._empty_run += 1
+                if self._empty_run >= self.config.idle_after:
+                    # the sender paused (DTX, hold, end of a talk spurt): restart at the
+                    # target delay when packets come back; this is where the delay shrinks
+                    self._play_ts = None
+                    self._concealing = False
+                    return PlayoutFrame(kind="idle")
+            if offset < target - frame_s / 2:
+                return self._conceal(play_ts, inserted=True)
+            nxt = self._packets.get(play_ts + self._last_samples)
+            self._play_ts = play_ts + self._last_samples
+            self._drop_older(self._play_ts)
+            return self._conceal(play_ts, next_payload=nxt.payload if nxt else None)
+        self._empty_run = 0
+        if offset < target - frame_s * 1.0:
+            # well below target (the delay just rose): insert a frame, fast up
+            return self._conceal(play_ts, inserted=True)
+        self._since_accelerate += 1
+        excess = offset - target
+        if excess > frame_s * (1.0 + self.config.decelerate_hysteresis):
+            nxt = self._packets.get(play_ts + entry.samples)
+            silent = self._is_silent is not None and self._is_silent(entry.payload)
+            if nxt is not None and (silent or self._since_accelerate >= self.config.accelerate_interval):
+                # remove this frame (acceleration) and play the next one instead
+                del self._packets[play_ts]
+                self.removed_samples_for_acceleration += entry.samples
+                self._since_accelerate = 0
+                play_ts += entry.samples
+                entry = nxt
+        return self._emit(play_ts, entry, now, target)
+
+    def _maybe_start(self, now: float, target: float | None) -> PlayoutFrame:
+        if not self._packets or target is None:
+            return PlayoutFrame(kind="idle")
+        first = min(self._packets)
+        if now < first / self.clock_rate + target - self.frame_samples / self.clock_rate / 2:
+            return PlayoutFrame(kind="idle")
+        self._play_ts = first
+        self._empty_run = 0
+        self._since_accelerate = 0
+        return self._emit(first, self._packets[first], now, target)
+
+    def _emit(self, ts: int, entry: _Entry, now: float, target: float) -> PlayoutFrame:
+        del self._packets[ts]
+        self._play_ts = ts + entry.samples
+        self._last_samples = entry.samples
+        self._drop_older(self._play_ts)
+        self._concealing = False
+        self.jitter_buffer_emitted_count += entry.samples
+        self.jitter_buffer_delay += max(0.0, now - entry.arrival) * entry.samples
+        self.jitter_buffer_target_delay += self.target_delay * entry.samples
+        return PlayoutFrame(kind="audio", timestamp=ts, samples=entry.samples, payload=entry.payload)
+
+    def _conceal(self, ts: int, *, inserted: bool = False, next_payload: bytes | None = None) -> PlayoutFrame:
+        n = self._last_samples
+        if inserted:
+            self.inserted_samples_for_deceleration += n
+        else:
+            self.concealed_samples += n
+            if not self._concealing:
+                self.concealment_events += 1
+        self._concealing = not inserted or self._concealing
+        return PlayoutFrame(kind="lost", timestamp=ts, samples=n, next_payload=next_payload, inserted=inserted)
+
+    def _drop_older(self, ts: int) -> None:
+        for old in [t for t in self._packets if t < ts]:
+            del self._packets[old]
+            self.packets_late += 1
+            self.packets_discarded += 1
+
+    def stats(self) -> dict[str, float | int]:
+        return {
+            "packetsReceived": self.packets_received,
+            "packetsLate": self.packets_late,
+            "packetsDiscarded": self.packets_discarded,
+            "packetsDuplicated": self.packets_duplicated,
+            "jitterBufferDelay": self.jitter_buffer_delay,
+            "jitterBufferTargetDelay": self.jitter_buffer_target_delay,
+            "jitterBufferEmittedCount": self.jitter_buffer_emitted_count,
+            "concealedSamples": self.concealed_samples,
+            "silentConcealedSamples": self.silent_concealed_samples,
+            "concealmentEvents": self.concealment_events,
+            "insertedSamplesForDeceleration": self.inserted_samples_for_deceleration,
+            "removedSamplesForAcceleration": self.removed_samples_for_acceleration,
+            "currentTargetDelay": self.target_delay,
+        }
