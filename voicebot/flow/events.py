@@ -1,0 +1,139 @@
+"""Events into a flow session and actions out of it (DESIGN.md rule 4).
+
+A call engine drives a :class:`~voicebot.flow.runtime.Session`: it performs the actions the
+session returns (speak, listen, call a webhook, transfer, hang up) and feeds back what happened
+as events. Everything here is a frozen, keyword-only, slotted dataclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# --- events (caller/engine -> flow) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Utterance:
+    """A final recognition result. ``confidence`` is 0..1 (1.0 when the recogniser gives none)."""
+
+    text: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dtmf:
+    """One DTMF key: ``0``-``9``, ``*``, ``#``, ``A``-``D``."""
+
+    digit: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SilenceTimeout:
+    """The caller said nothing for the ``Listen.timeout_s`` of the last listen action."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookResult:
+    """The outcome of a :class:`Webhook` action. ``ok`` is False on timeout, refusal or non-2xx."""
+
+    ok: bool
+    data: Mapping[str, Any] | None = None
+    status: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferResult:
+    """Optional: tells the flow whether a :class:`Transfer` worked. ``ok=False`` resumes the flow
+    at the transfer state's ``on_failure`` (or a built-in apology and hang-up)."""
+
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallerHangup:
+    """The caller hung up."""
+
+
+Event = Utterance | Dtmf | SilenceTimeout | WebhookResult | TransferResult | CallerHangup
+
+# --- actions (flow -> engine) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Say:
+    """Speak ``text`` (``ssml`` when the flow gave SSML). ``barge_in``: the caller may interrupt."""
+
+    text: str
+    ssml: str | None = None
+    language: str = "en"
+    voice: str | None = None
+    barge_in: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listen:
+    """Listen for the caller. ``grammar`` is the phrase list for a grammar-constrained recogniser
+    (``None``: free speech). ``dtmf`` lists the keys that mean something here; ``max_digits`` > 1
+    means keys are collected into a number (ended by ``#``). Send :class:`SilenceTimeout` after
+    ``timeout_s`` of silence."""
+
+    grammar: tuple[str, ...] | None
+    timeout_s: float
+    dtmf: tuple[str, ...] = ()
+    max_digits: int = 1
+    state: str = ""
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Webhook:
+    """Make an HTTP request and answer with :class:`WebhookResult` (JSON object body)."""
+
+    url: str
+    method: str = "POST"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: Mapping[str, Any] | None = None
+    timeout_s: float = 5.0
+    state: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer:
+    """Transfer the call (SIP REFER or a bridged INVITE) to ``uri``."""
+
+    uri: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hangup:
+    """End the call. ``do_not_call``: the callee asked never to be called again."""
+
+    outcome: str
+    do_not_call: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetSlot:
+    """A slot got a value (for logs and CRM sync; the session already holds it)."""
+
+    name: str
+    value: Any
+
+
+Action = Say | Listen | Webhook | Transfer | Hangup | SetSlot
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Turn:
+    """One line of a call's history: ``who`` is ``bot``, ``caller``, ``dtmf``, ``silence``,
+    ``state``, ``slot``, ``webhook``, ``system``."""
+
+    t: float
+    who: str
+    text: str
+    state: str
+    data: Mapping[str, Any] = field(default_factory=dict)

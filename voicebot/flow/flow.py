@@ -1,0 +1,111 @@
+"""The public :class:`Flow`: a compiled, validated dialog graph ready to run calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voicebot.flow.compiler import Compiled, coerce, compile_file
+from voicebot.flow.context import CalleeProfile
+from voicebot.flow.diagnostics import Diagnostic, FlowError
+from voicebot.flow.model import FlowMeta, Script, Slot, State, Table
+from voicebot.flow.runtime import Session
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A compiled flow. Build with :meth:`Flow.load`; run calls with :meth:`start`."""
+
+    compiled: Compiled
+    path: str
+    warnings: tuple[Diagnostic, ...] = ()
+
+    @staticmethod
+    def load(path: str | Path) -> Flow:
+        """Compile a flow file; raises :class:`FlowError` (a ``ConfigError``) listing every problem."""
+        compiled, diags = compile_file(path)
+        if compiled is None or any(d.is_error for d in diags):
+            raise FlowError(diags)
+        return Flow(compiled, str(path), tuple(diags))
+
+    @staticmethod
+    def check(path: str | Path) -> list[Diagnostic]:
+        """All diagnostics (errors and warnings) for a flow file; empty means perfect."""
+        return compile_file(path)[1]
+
+    # --- what the flow is --------------------------------------------------------------------
+
+    @property
+    def meta(self) -> FlowMeta:
+        return self.compiled.meta
+
+    @property
+    def name(self) -> str:
+        return self.compiled.meta.name
+
+    @property
+    def language(self) -> str:
+        return self.compiled.meta.language
+
+    @property
+    def start_state(self) -> str:
+        return self.compiled.start
+
+    @property
+    def states(self) -> Mapping[str, State]:
+        return self.compiled.states
+
+    @property
+    def slots(self) -> Mapping[str, Slot]:
+        return self.compiled.slots
+
+    @property
+    def table(self) -> Table:
+        """``(state, input) -> edges``; see :mod:`voicebot.flow.model` for the inputs."""
+        return self.compiled.table
+
+    @property
+    def scripts(self) -> tuple[Script, ...]:
+        return self.compiled.scripts
+
+    def phrases(self) -> dict[str, tuple[str, ...]]:
+        """Every intent's phrases in the flow's language (built-in ones included)."""
+        return dict(self.compiled.intent_phrases)
+
+    # --- running -------------------------------------------------------------------------------
+
+    def start(
+        self,
+        context: Mapping[str, Any] | None = None,
+        *,
+        profile: CalleeProfile | None = None,
+        now: float = 0.0,
+        today: dt.date | None = None,
+    ) -> Session:
+        """A new call through this flow. ``context`` fills slots (e.g. customer_name) and must
+        match their types; keys that are not slots stay in ``session.context``."""
+        slots: dict[str, Any] = {n: s.default for n, s in self.compiled.slots.items()}
+        ctx = dict(context or {})
+        day = today or dt.datetime.fromtimestamp(now, tz=dt.UTC).date()
+        for k, v in ctx.items():
+            slot = self.compiled.slots.get(k)
+            if slot is None:
+                continue
+            try:
+                slots[k] = coerce(slot, v, day)
+            except ValueError as exc:
+                raise FlowError(
+                    [
+                        Diagnostic(
+                            file=self.path,
+                            line=slot.pos.line if slot.pos else 1,
+                            col=slot.pos.col if slot.pos else 1,
+                            severity="error",
+                            message=f"context value for slot '{k}': {exc}",
+                        )
+                    ]
+                ) from None
+        return Session(flow=self, slots=slots, context=ctx, profile=profile or CalleeProfile(), now=now, today=today)

@@ -1,0 +1,165 @@
+"""The compiled form of a flow: immutable states and a ``(state, input) -> edges`` table.
+
+Inputs in the table (DESIGN.md rule 3):
+
+``next``
+    leave a ``say``/``set`` state once it is entered;
+``branch``
+    the ordered, guarded edges of a ``branch`` state (the last one unguarded);
+``intent:NAME``
+    a listening state recognised intent NAME (spoken or keyed);
+``filled``
+    a listening state filled its slot with no intent-specific edge;
+``no_input`` / ``no_match``
+    silence / not understood, below the limit (a self-loop that reprompts);
+``no_input_limit`` / ``no_match_limit``
+    the limit was reached;
+``webhook_ok`` / ``webhook_error``
+    a webhook answered / failed;
+``transfer_failed``
+    a transfer did not happen.
+
+A listening state also loops to itself on ``intent:repeat`` (the runtime repeats what was said).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from voicebot.flow.diagnostics import Pos
+from voicebot.flow.expr import Node
+from voicebot.flow.intents import IntentSet
+from voicebot.flow.slots import spoken
+
+STATE_KINDS = ("say", "ask", "set", "branch", "webhook", "transfer", "hangup")
+TERMINAL_KINDS = ("hangup", "transfer")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Template:
+    """Prompt text with ``{slot}`` placeholders, split at compile time."""
+
+    source: str
+    parts: tuple[tuple[bool, str], ...]  # (is_slot, text or slot name)
+
+    def render(self, lookup: Any, language: str) -> str:
+        out: list[str] = []
+        for is_slot, text in self.parts:
+            out.append(spoken(lookup(text), language) if is_slot else text)
+        return "".join(out)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t for s, t in self.parts if s)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Slot:
+    name: str
+    type: str
+    values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # enum: value -> phrases
+    min: float | None = None
+    max: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    default: Any = None
+    pos: Pos | None = None
+
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        return tuple(v for v, _ in self.values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assignment:
+    slot: str
+    expr: Node | None  # None: a literal
+    literal: Any = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookSpec:
+    url: Template
+    method: str
+    headers: tuple[tuple[str, Template], ...]
+    body: tuple[tuple[str, Template | Node], ...] | None
+    timeout_s: float
+    save: tuple[tuple[str, str], ...]  # slot <- dotted path in the JSON response
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Edge:
+    target: str
+    guard: Node | None = None
+    guard_source: str = ""
+    repeat: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class State:
+    name: str
+    kind: str
+    pos: Pos
+    say: tuple[Template, ...] = ()
+    ssml: bool = False
+    assign: tuple[Assignment, ...] = ()
+    # listening
+    slot: str | None = None
+    intents: IntentSet | None = None
+    grammar: tuple[str, ...] | None = None
+    dtmf: tuple[tuple[str, str], ...] = ()  # key -> intent
+    max_digits: int = 1
+    timeout_s: float = 5.0
+    reprompt: tuple[Template, ...] = ()
+    no_input_say: tuple[Template, ...] = ()
+    no_match_say: tuple[Template, ...] = ()
+    no_input_limit: int = 3
+    no_match_limit: int = 3
+    barge_in: bool = True
+    # actions
+    webhook: WebhookSpec | None = None
+    transfer: Template | None = None
+    outcome: str | None = None
+    do_not_call: bool = False
+    builtin: bool = False
+
+    @property
+    def listening(self) -> bool:
+        return self.kind == "ask"
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in TERMINAL_KINDS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Script:
+    """A conversation test written in the flow file: caller turns and what must follow."""
+
+    name: str
+    context: Mapping[str, Any]
+    today: dt.date | None
+    turns: tuple[Mapping[str, Any], ...]
+    expect: Mapping[str, Any]
+    webhooks: Mapping[str, Mapping[str, Any]]
+    pos: Pos
+    turn_pos: tuple[Pos, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowMeta:
+    name: str
+    description: str
+    language: str
+    voice: str | None
+    asr_mode: str  # "grammar" or "free"
+    min_confidence: float
+    match_threshold: float
+    max_turns: int
+    agent: str | None
+
+
+Table = Mapping[tuple[str, str], tuple[Edge, ...]]

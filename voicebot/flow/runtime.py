@@ -1,0 +1,522 @@
+"""The flow runtime: a pure state machine driven by events, answering with actions.
+
+``session = flow.start(context)``, ``actions = session.begin()``, then
+``actions = session.handle(event)`` for every :mod:`voicebot.flow.events` event until
+``session.ended``. Every transition comes from the compiled table; an event the current state
+has no entry for raises :class:`FlowStateError` (DESIGN.md rule 3). Time only enters through the
+``now`` arguments (seconds on any clock the caller likes); dates such as "tomorrow" resolve
+against ``today`` (given, or derived from ``now`` as a UNIX time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from voicebot.errors import LocalProtocolError
+from voicebot.flow import expr as ex
+from voicebot.flow.compiler import coerce
+from voicebot.flow.context import CalleeProfile
+from voicebot.flow.events import (
+    Action,
+    CallerHangup,
+    Dtmf,
+    Event,
+    Hangup,
+    Listen,
+    Say,
+    SetSlot,
+    SilenceTimeout,
+    Transfer,
+    TransferResult,
+    Turn,
+    Utterance,
+    Webhook,
+    WebhookResult,
+)
+from voicebot.flow.intents import normalise
+from voicebot.flow.model import Edge, State, Template
+from voicebot.flow.slots import extract_date, extract_digits, extract_number
+
+if TYPE_CHECKING:
+    from voicebot.flow.flow import Flow
+
+MAX_AUTO_STEPS = 200
+WAIT_INPUT, WAIT_WEBHOOK, WAIT_TRANSFER, WAIT_NONE = "input", "webhook", "transfer", "none"
+
+
+class FlowStateError(LocalProtocolError):
+    """An event arrived that the session's current state has no table entry for."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=500)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallResult:
+    """What a finished (or abandoned) session produced."""
+
+    flow: str
+    outcome: str | None
+    slots: Mapping[str, Any]
+    final_state: str
+    do_not_call: bool
+    turns: int
+    history: tuple[Turn, ...]
+    started_at: float
+    ended_at: float
+
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        """``(who, text)`` for what the bot said and what the caller said or keyed."""
+        return [(t.who, t.text) for t in self.history if t.who in ("bot", "caller", "dtmf", "silence")]
+
+
+@dataclass(slots=True)
+class Session:
+    """One call through a compiled flow. Create with :meth:`Flow.start`."""
+
+    flow: Flow
+    slots: dict[str, Any]
+    context: dict[str, Any]
+    profile: CalleeProfile
+    now: float = 0.0
+    today: dt.date | None = None
+    state: str = ""
+    ended: bool = False
+    outcome: str | None = None
+    do_not_call: bool = False
+    waiting: str = WAIT_NONE
+    turns: int = 0
+    history: list[Turn] = field(default_factory=list)
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    _no_input: int = 0
+    _no_match: int = 0
+    _digits: str = ""
+    _since_listen: list[Say] = field(default_factory=list)
+    _began: bool = False
+    _transfer_state: str = ""
+
+    # --- public ---------------------------------------------------------------------------------
+
+    def begin(self, now: float | None = None) -> list[Action]:
+        """Enter the start state; returns the first actions (greeting, first listen)."""
+        if self._began:
+            raise FlowStateError("session already begun")
+        self._began = True
+        if now is not None:
+            self.now = now
+        self.started_at = self.now
+        return self._enter(self.flow.start_state)
+
+    def handle(self, event: Event, now: float | None = None) -> list[Action]:
+        """Feed one event; returns the actions to perform, in order."""
+        if now is not None:
+            if now < self.now:
+                raise FlowStateError(f"time went backwards: {now} < {self.now}")
+            self.now = now
+        if not self._began:
+            raise FlowStateError("call begin() before handle()")
+        if isinstance(event, CallerHangup):
+            if self.ended:
+                return []
+            self._log("caller", "(hung up)", kind="hangup")
+            self._finish("caller_hangup" if self.outcome is None else self.outcome)
+            return []
+        if isinstance(event, TransferResult):
+            if self.waiting != WAIT_TRANSFER:
+                raise FlowStateError(f"TransferResult in state '{self.state}' which made no transfer")
+            self.waiting = WAIT_NONE
+            if event.ok:
+                return []
+            self._log("system", f"transfer failed: {event.reason}")
+            self.ended = False
+            self.outcome = None
+            return self._follow(self._transfer_state, "transfer_failed")
+        if self.ended:
+            raise FlowStateError(f"{type(event).__name__} after the call ended (outcome {self.outcome})")
+        if isinstance(event, WebhookResult):
+            if self.waiting != WAIT_WEBHOOK:
+                raise FlowStateError(f"WebhookResult in state '{self.state}', which is not waiting for one")
+            return self._webhook_result(event)
+        if self.waiting != WAIT_INPUT:
+            raise FlowStateError(f"{type(event).__name__} in state '{self.state}', which is not listening")
+        self.turns += 1
+        if self.turns > self.flow.meta.max_turns:
+            self._log("system", f"max_turns ({self.flow.meta.max_turns}) reached")
+            return self._enter("_max_turns")
+        if isinstance(event, SilenceTimeout):
+            self._log("silence", "", kind="silence")
+            return self._no_input_event()
+        if isinstance(event, Dtmf):
+            return self._dtmf(event)
+        if isinstance(event, Utterance):
+            return self._utterance(event)
+        raise FlowStateError(f"unknown event {event!r}")
+
+    @property
+    def expecting(self) -> tuple[type, ...]:
+        """Event types the session accepts now (besides CallerHangup)."""
+        if self.waiting == WAIT_INPUT:
+            return (Utterance, Dtmf, SilenceTimeout)
+        if self.waiting == WAIT_WEBHOOK:
+            return (WebhookResult,)
+        if self.waiting == WAIT_TRANSFER:
+            return (TransferResult,)
+        return ()
+
+    def result(self) -> CallResult:
+        return CallResult(
+            flow=self.flow.name,
+            outcome=self.outcome,
+            slots=dict(self.slots),
+            final_state=self.state,
+            do_not_call=self.do_not_call,
+            turns=self.turns,
+            history=tuple(self.history),
+            started_at=self.started_at,
+            ended_at=self.ended_at if self.ended else self.now,
+        )
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _today(self) -> dt.date:
+        if self.today is not None:
+            return self.today
+        return dt.datetime.fromtimestamp(self.now, tz=dt.UTC).date()
+
+    def _lookup(self, name: str) -> Any:
+        if name.startswith("profile."):
+            f = name[len("profile.") :]
+            return {
+                "calls": self.profile.calls,
+                "last_outcome": self.profile.last_outcome,
+                "do_not_call": self.profile.do_not_call,
+            }.get(f)
+        return self.slots.get(name)
+
+    def _render(self, t: Template) -> str:
+        return t.render(self._lookup, self.flow.meta.language)
+
+    def _log(self, who: str, text: str, kind: str = "", **data: Any) -> None:
+        d = dict(data)
+        if kind:
+            d["kind"] = kind
+        self.history.append(Turn(t=self.now, who=who, text=text, state=self.state, data=d))
+
+    def _say(self, st: State, templates: tuple[Template, ...]) -> list[Action]:
+        out: list[Action] = []
+        for t in templates:
+            text = self._render(t)
+            if not text.strip():
+                continue
+            a = Say(
+                text=text if not st.ssml else _strip_tags(text),
+                ssml=text if st.ssml else None,
+                language=self.flow.meta.language,
+                voice=self.flow.meta.voice,
+                barge_in=st.barge_in,
+            )
+            self._log("bot", a.text)
+            self._since_listen.append(a)
+            out.append(a)
+        return out
+
+    def _set(self, name: str, value: Any) -> SetSlot:
+        self.slots[name] = value
+        self._log("slot", f"{name} = {value!r}", slot=name, value=value)
+        return SetSlot(name=name, value=value)
+
+    def _listen(self, st: State) -> Listen:
+        self._since_listen = []
+        return Listen(
+            grammar=st.grammar,
+            timeout_s=st.timeout_s,
+            dtmf=tuple(k for k, _ in st.dtmf) + (tuple("0123456789#*") if st.max_digits > 1 else ()),
+            max_digits=st.max_digits,
+            state=st.name,
+            language=self.flow.meta.language,
+        )
+
+    def _finish(self, outcome: str) -> None:
+        self.ended = True
+        self.outcome = outcome
+        self.ended_at = self.now
+        self.waiting = WAIT_NONE
+
+    def _edges(self, state: str, inp: str) -> tuple[Edge, ...]:
+        edges = self.flow.table.get((state, inp))
+        if edges is None:
+            raise FlowStateError(f"no transition for ({state!r}, {inp!r})")
+        return edges
+
+    def _follow(self, state: str, inp: str) -> list[Action]:
+        edge = self._edges(state, inp)[0]
+        self._log("state", f"{state} --{inp}--> {edge.target}", input=inp)
+        return self._enter(edge.target)
+
+    def _enter(self, name: str) -> list[Action]:
+        actions: list[Action] = []
+        for _ in range(MAX_AUTO_STEPS):
+            st = self.flow.states[name]
+            self.state = name
+            self.waiting = WAIT_NONE
+            for a in st.assign:
+                try:
+                    value = ex.evaluate(a.expr, self._lookup, self._today()) if a.expr is not None else a.literal
+                    slot = self.flow.slots[a.slot]
+                    value = coerce(slot, value, self._today()) if value is not None else None
+                except (ex.ExprRuntimeError, ValueError) as exc:
+                    self._log("system", f"set {a.slot} failed: {exc}")
+                    continue
+                actions.append(self._set(a.slot, value))
+            if st.kind != "ask":
+                actions.extend(self._say(st, st.say))
+            if st.kind in ("say", "set"):
+                name = self._edges(name, "next")[0].target
+                continue
+            if st.kind == "branch":
+                name = self._branch(st)
+                continue
+            if st.kind == "ask":
+                self._no_input = self._no_match = 0
+                self._digits = ""
+                self._since_listen = []
+                actions.extend(self._say(st, st.say))
+                said = list(self._since_listen)
+                actions.append(self._listen(st))
+                self._since_listen = said
+                self.waiting = WAIT_INPUT
+                return actions
+            if st.kind == "webhook":
+                assert st.webhook is not None
+                actions.append(self._webhook(st))
+                self.waiting = WAIT_WEBHOOK
+                return actions
+            if st.kind == "transfer":
+                assert st.transfer is not None
+                uri = self._render(st.transfer)
+                actions.append(Transfer(uri=uri))
+                self._log("system", f"transfer to {uri}")
+                self._transfer_state = name
+                self._finish(st.outcome or "transferred")
+                self.waiting = WAIT_TRANSFER
+                return actions
+            assert st.kind == "hangup"
+            outcome = st.outcome or "completed"
+            if st.do_not_call:
+                self.do_not_call = True
+            actions.append(Hangup(outcome=outcome, do_not_call=self.do_not_call))
+            self._log("system", f"hangup: {outcome}")
+            self._finish(outcome)
+            return actions
+        self._log("system", "too many automatic steps")
+        st = self.flow.states["_max_turns"]
+        actions.append(Hangup(outcome="error"))
+        self.state = st.name
+        self._finish("error")
+        return actions
+
+    def _branch(self, st: State) -> str:
+        for edge in self._edges(st.name, "branch"):
+            if edge.guard is None:
+                self._log("state", f"{st.name} --else--> {edge.target}")
+                return edge.target
+            try:
+                ok = ex.evaluate(edge.guard, self._lookup, self._today())
+            except ex.ExprRuntimeError as exc:
+                self._log("system", f"condition '{edge.guard_source}' failed: {exc}")
+                ok = False
+            if ok is True or (ok not in (None, False, 0, "", [])):
+                self._log("state", f"{st.name} --[{edge.guard_source}]--> {edge.target}")
+                return edge.target
+        raise FlowStateError(f"branch '{st.name}' has no matching edge")
+
+    def _webhook(self, st: State) -> Webhook:
+        spec = st.webhook
+        assert spec is not None
+        body: dict[str, Any] | None = None
+        if spec.body is not None:
+            body = {}
+            for k, v in spec.body:
+                if isinstance(v, Template):
+                    body[k] = self._render(v)
+                else:
+                    try:
+                        val = ex.evaluate(v, self._lookup, self._today())
+                    except ex.ExprRuntimeError:
+                        val = None
+                    body[k] = val.isoformat() if isinstance(val, dt.date) else val
+        w = Webhook(
+            url=self._render(spec.url),
+            method=spec.method,
+            headers=tuple((k, self._render(t)) for k, t in spec.headers),
+            body=body,
+            timeout_s=spec.timeout_s,
+            state=st.name,
+        )
+        self._log("webhook", f"{spec.method} {w.url}")
+        return w
+
+    def _webhook_result(self, ev: WebhookResult) -> list[Action]:
+        st = self.flow.states[self.state]
+        assert st.webhook is not None
+        self._log("webhook", f"result ok={ev.ok} status={ev.status} {ev.error}".strip())
+        if not ev.ok:
+            return self._follow(st.name, "webhook_error")
+        actions: list[Action] = []
+        data: Any = ev.data or {}
+        for slot_name, path in st.webhook.save:
+            value: Any = data
+            for part in path.split("."):
+                if isinstance(value, Mapping) and part in value:
+                    value = value[part]
+                elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                    value = value[int(part)]
+                else:
+                    value = None
+                    break
+            if value is None:
+                continue
+            try:
+                value = coerce(self.flow.slots[slot_name], value, self._today())
+            except ValueError as exc:
+                self._log("system", f"webhook field {path} -> {slot_name}: {exc}")
+                return [*actions, *self._follow(st.name, "webhook_error")]
+            actions.append(self._set(slot_name, value))
+        return [*actions, *self._follow(st.name, "webhook_ok")]
+
+    def _reprompt(self, st: State, kind: str) -> list[Action]:
+        count = self._no_input if kind == "no_input" else self._no_match
+        lead = st.no_input_say if kind == "no_input" else st.no_match_say
+        actions: list[Action] = []
+        self._since_listen = []
+        if lead:
+            actions.extend(self._say(st, (lead[min(count - 1, len(lead) - 1)],)))
+        if st.reprompt:
+            actions.extend(self._say(st, (st.reprompt[min(count - 1, len(st.reprompt) - 1)],)))
+        else:
+            actions.extend(self._say(st, st.say))
+        said = list(self._since_listen)
+        actions.append(self._listen(st))
+        self._since_listen = said
+        return actions
+
+    def _no_input_event(self) -> list[Action]:
+        st = self.flow.states[self.state]
+        self._no_input += 1
+        self._digits = ""
+        if self._no_input >= st.no_input_limit:
+            return self._follow(st.name, "no_input_limit")
+        self._edges(st.name, "no_input")
+        self._log("state", f"{st.name} --no_input ({self._no_input})--> {st.name}")
+        return self._reprompt(st, "no_input")
+
+    def _no_match_event(self) -> list[Action]:
+        st = self.flow.states[self.state]
+        self._no_match += 1
+        self._digits = ""
+        if self._no_match >= st.no_match_limit:
+            return self._follow(st.name, "no_match_limit")
+        self._edges(st.name, "no_match")
+        self._log("state", f"{st.name} --no_match ({self._no_match})--> {st.name}")
+        return self._reprompt(st, "no_match")
+
+    def _intent(self, st: State, intent: str) -> list[Action]:
+        edges = self.flow.table.get((st.name, f"intent:{intent}"))
+        actions: list[Action] = []
+        if st.slot is not None:
+            slot = self.flow.slots[st.slot]
+            if slot.type == "yesno" and intent in ("yes", "no"):
+                actions.append(self._set(slot.name, intent == "yes"))
+            elif slot.type == "enum" and intent in slot.value_names:
+                actions.append(self._set(slot.name, intent))
+        if edges is None:
+            if actions and (st.name, "filled") in self.flow.table:
+                return [*actions, *self._follow(st.name, "filled")]
+            return [*actions, *self._no_match_event()]
+        if edges[0].repeat:
+            self._log("state", f"{st.name} --repeat--> {st.name}")
+            again = list(self._since_listen)
+            for a in again:
+                self._log("bot", a.text)
+            return [*again, self._listen(st)]
+        return [*actions, *self._follow(st.name, f"intent:{intent}")]
+
+    def _fill(self, st: State, value: Any) -> list[Action]:
+        assert st.slot is not None
+        try:
+            value = coerce(self.flow.slots[st.slot], value, self._today())
+        except ValueError as exc:
+            self._log("system", f"slot {st.slot}: {exc}")
+            return self._no_match_event()
+        return [self._set(st.slot, value), *self._follow(st.name, "filled")]
+
+    def _dtmf(self, ev: Dtmf) -> list[Action]:
+        st = self.flow.states[self.state]
+        digit = ev.digit
+        self._log("dtmf", digit, kind="dtmf")
+        mapping = dict(st.dtmf)
+        if digit in mapping:
+            self._digits = ""
+            return self._intent(st, mapping[digit])
+        slot = self.flow.slots.get(st.slot) if st.slot else None
+        if slot is not None and slot.type in ("digits", "number") and (digit.isdigit() or digit == "#"):
+            if digit == "#":
+                got, self._digits = self._digits, ""
+                if not got:
+                    return self._no_match_event()
+                return self._fill(st, got)
+            self._digits += digit
+            if slot.max_length is not None and len(self._digits) >= slot.max_length:
+                got, self._digits = self._digits, ""
+                return self._fill(st, got)
+            return []  # keep collecting; the engine keeps listening
+        return self._no_match_event()
+
+    def _utterance(self, ev: Utterance) -> list[Action]:
+        st = self.flow.states[self.state]
+        text = ev.text[:1000]
+        self._log("caller", text, kind="utterance", confidence=ev.confidence)
+        if not normalise(text):
+            return self._no_input_event()
+        if ev.confidence < self.flow.meta.min_confidence:
+            self._log("system", f"confidence {ev.confidence:.2f} below {self.flow.meta.min_confidence:.2f}")
+            return self._no_match_event()
+        match = st.intents.match(text) if st.intents is not None else None
+        slot = self.flow.slots.get(st.slot) if st.slot else None
+        if match is not None:
+            local = st.intents is not None and match.intent in st.intents.local
+            if local or slot is None or slot.type in ("yesno", "enum") or match.score >= 0.8:
+                self._log("system", f"intent {match.intent} ({match.score:.2f}, '{match.phrase}')")
+                return self._intent(st, match.intent)
+        if slot is not None:
+            value: Any = None
+            lg = self.flow.meta.language
+            if slot.type == "number":
+                value = extract_number(text, lg)
+            elif slot.type == "digits":
+                value = extract_digits(text)
+            elif slot.type == "date":
+                value = extract_date(text, lg, self._today())
+            elif slot.type == "text":
+                value = text.strip()
+            if value is not None:
+                return self._fill(st, value)
+        return self._no_match_event()
+
+
+def _strip_tags(text: str) -> str:
+    out: list[str] = []
+    depth = 0
+    for c in text:
+        if c == "<":
+            depth += 1
+        elif c == ">" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(c)
+    return " ".join("".join(out).split())

@@ -1,0 +1,139 @@
+"""Conversation scripts: run a flow's written test conversations without a phone.
+
+A script gives caller turns (what the caller says, keys, or silence) and what must follow each
+turn (the state the flow is in, words the bot said, slot values, the outcome). Webhook states
+are answered from the script's ``webhooks:`` (``{ok: true, data: {...}}`` per state; by default
+``ok: true`` with no data). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicebot.flow.events import (
+    Action,
+    CallerHangup,
+    Dtmf,
+    Say,
+    SilenceTimeout,
+    TransferResult,
+    Utterance,
+    WebhookResult,
+)
+from voicebot.flow.flow import Flow
+from voicebot.flow.model import Script
+from voicebot.flow.runtime import Session
+
+SCRIPT_TODAY = dt.date(2026, 1, 5)  # a Monday; scripts set 'today:' to choose another
+
+
+@dataclass(slots=True)
+class ScriptReport:
+    name: str
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)
+    outcome: str | None = None
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    if isinstance(actual, dt.date):
+        return str(expected) == actual.isoformat()
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    if isinstance(expected, int | float) and isinstance(actual, int | float):
+        return float(expected) == float(actual)
+    return str(expected) == str(actual)
+
+
+def _texts(actions: list[Action]) -> str:
+    return " ".join(a.text for a in actions if isinstance(a, Say))
+
+
+def _check(where: str, spec: Mapping[str, Any], session: Session, said: str, fails: list[str]) -> None:
+    if "state" in spec and session.state != spec["state"]:
+        fails.append(f"{where}: expected state '{spec['state']}', the flow is in '{session.state}'")
+    if "outcome" in spec and session.outcome != spec["outcome"]:
+        fails.append(f"{where}: expected outcome '{spec['outcome']}', got '{session.outcome}'")
+    if "ended" in spec and session.ended != bool(spec["ended"]):
+        fails.append(f"{where}: expected ended={spec['ended']}, got {session.ended}")
+    if "do_not_call" in spec and session.do_not_call != bool(spec["do_not_call"]):
+        fails.append(f"{where}: expected do_not_call={spec['do_not_call']}, got {session.do_not_call}")
+    says = spec.get("says")
+    if says is not None:
+        for s in [says] if isinstance(says, str) else list(says):
+            if str(s).casefold() not in said.casefold():
+                fails.append(f"{where}: expected the bot to say '{s}', it said: '{said}'")
+    for k, v in (spec.get("slots") or {}).items():
+        if not _same(v, session.slots.get(k)):
+            fails.append(f"{where}: expected slot {k} = {v!r}, got {session.slots.get(k)!r}")
+
+
+def run_script(flow: Flow, script: Script) -> ScriptReport:
+    """Play one script against ``flow``; the report lists every failed expectation."""
+    fails: list[str] = []
+    lines: list[str] = []
+    today = script.today or SCRIPT_TODAY
+    session = flow.start(script.context, today=today)
+    actions = session.begin()
+    all_said: list[str] = []
+
+    def settle(acts: list[Action]) -> list[Action]:
+        out = list(acts)
+        guard = 0
+        while session.waiting == "webhook" and guard < 50:
+            guard += 1
+            spec = script.webhooks.get(session.state, {"ok": True, "data": {}})
+            out += session.handle(
+                WebhookResult(ok=bool(spec.get("ok", True)), data=spec.get("data") or {}, status=spec.get("status"))
+            )
+        return out
+
+    actions = settle(actions)
+    for a in actions:
+        if isinstance(a, Say):
+            lines.append(f"bot: {a.text}")
+    all_said.append(_texts(actions))
+    for i, turn in enumerate(script.turns):
+        pos = script.turn_pos[i] if i < len(script.turn_pos) else script.pos
+        where = f"{pos}: script '{script.name}' turn {i + 1}"
+        events: list[Any] = []
+        if "caller" in turn:
+            events.append(Utterance(text=str(turn["caller"]), confidence=float(turn.get("confidence", 1.0))))
+            lines.append(f"caller: {turn['caller']}")
+        elif "dtmf" in turn:
+            events.extend(Dtmf(digit=d) for d in str(turn["dtmf"]))
+            lines.append(f"caller: [dtmf {turn['dtmf']}]")
+        elif turn.get("silence"):
+            events.append(SilenceTimeout())
+            lines.append("caller: [silence]")
+        elif turn.get("hangup"):
+            events.append(CallerHangup())
+            lines.append("caller: [hangs up]")
+        elif turn.get("transfer_fails"):
+            events.append(TransferResult(ok=False, reason="busy"))
+            lines.append("[transfer failed]")
+        acts: list[Action] = []
+        for ev in events:
+            if session.ended and not isinstance(ev, CallerHangup | TransferResult):
+                fails.append(f"{where}: the call already ended (outcome {session.outcome}) before this turn")
+                break
+            acts += settle(session.handle(ev))
+        for a in acts:
+            if isinstance(a, Say):
+                lines.append(f"bot: {a.text}")
+        said = _texts(acts)
+        all_said.append(said)
+        _check(where, turn, session, said, fails)
+    where = f"{script.pos}: script '{script.name}'"
+    _check(where, script.expect, session, " ".join(all_said), fails)
+    if "outcome" in script.expect and not session.ended:
+        fails.append(f"{where}: the script ended while the call is still in '{session.state}'")
+    return ScriptReport(name=script.name, passed=not fails, failures=fails, transcript=lines, outcome=session.outcome)
+
+
+def run_scripts(flow: Flow) -> list[ScriptReport]:
+    return [run_script(flow, s) for s in flow.scripts]
