@@ -1,0 +1,606 @@
+"""SDP session descriptions and the offer/answer model for audio calls.
+
+Implements RFC 4566 (SDP syntax: v, o, s, c, t and media descriptions with rtpmap, fmtp,
+ptime and the sendrecv/sendonly/recvonly/inactive attributes; other lines are kept and
+written back in RFC 4566 §5 order), RFC 3264 (offer/answer: one answer stream per offered
+stream, rejected streams with port 0, payload types taken from the offer, directions
+mirrored §6.1, hold with sendonly/inactive §8.4 and the legacy c=0.0.0.0 form), RFC 3551
+static payload types, RFC 7587 (opus/48000/2) and RFC 4733 (telephone-event).
+
+No clock is read: session ids come from ``secrets`` or the caller.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from voicebot.errors import RemoteProtocolError
+
+__all__ = [
+    "DEFAULT_CODECS",
+    "DIRECTIONS",
+    "CodecSpec",
+    "Connection",
+    "MediaDescription",
+    "MediaParams",
+    "Origin",
+    "SessionDescription",
+    "make_answer",
+    "make_offer",
+    "negotiated",
+    "with_direction",
+]
+
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+
+# RFC 3551 static payload types we may meet without an rtpmap
+_STATIC_PT: dict[int, tuple[str, int, int]] = {
+    0: ("PCMU", 8000, 1), 3: ("GSM", 8000, 1), 4: ("G723", 8000, 1), 5: ("DVI4", 8000, 1),
+    6: ("DVI4", 16000, 1), 7: ("LPC", 8000, 1), 8: ("PCMA", 8000, 1), 9: ("G722", 8000, 1),
+    10: ("L16", 44100, 2), 11: ("L16", 44100, 1), 12: ("QCELP", 8000, 1), 13: ("CN", 8000, 1),
+    14: ("MPA", 90000, 1), 15: ("G728", 8000, 1), 18: ("G729", 8000, 1),
+}
+
+# plain RTP profiles we can run (SRTP comes with the TLS issue)
+_RTP_PROFILES = ("RTP/AVP", "RTP/AVPF")
+
+# RFC 4566 §5 line order at session level (after v, o, s)
+_SESSION_ORDER = "iuepcbtrzka"
+
+
+def _bad(msg: str) -> RemoteProtocolError:
+    return RemoteProtocolError(msg, status=400)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodecSpec:
+    """An RTP payload format we can send and receive."""
+
+    name: str
+    clock_rate: int
+    channels: int = 1
+    payload_type: int
+    fmtp: str | None = None
+
+    @property
+    def codec_name(self) -> str:
+        """The ``voicebot_codecs`` name, e.g. ``PCMU/8000`` or ``opus/48000/2``."""
+        base = f"{self.name}/{self.clock_rate}"
+        return base if self.channels == 1 else f"{base}/{self.channels}"
+
+    @property
+    def is_telephone_event(self) -> bool:
+        return self.name.lower() == "telephone-event"
+
+    def matches(self, name: str, clock_rate: int, channels: int) -> bool:
+        return (
+            self.name.lower() == name.lower()
+            and self.clock_rate == clock_rate
+            and self.channels == channels
+        )
+
+
+DEFAULT_CODECS: tuple[CodecSpec, ...] = (
+    CodecSpec(name="opus", clock_rate=48000, channels=2, payload_type=111, fmtp="useinbandfec=1"),
+    CodecSpec(name="PCMU", clock_rate=8000, payload_type=0),
+    CodecSpec(name="PCMA", clock_rate=8000, payload_type=8),
+    CodecSpec(name="telephone-event", clock_rate=8000, payload_type=101, fmtp="0-16"),
+)
+
+
+@dataclass
+class Origin:
+    username: str = "-"
+    session_id: str = "0"
+    version: int = 0
+    nettype: str = "IN"
+    addrtype: str = "IP4"
+    address: str = "127.0.0.1"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.username} {self.session_id} {self.version} "
+            f"{self.nettype} {self.addrtype} {self.address}"
+        )
+
+
+@dataclass
+class Connection:
+    address: str
+    addrtype: str = "IP4"
+    nettype: str = "IN"
+
+    @property
+    def host(self) -> str:
+        """The address without a multicast TTL / count suffix."""
+        return self.address.split("/", 1)[0]
+
+    @property
+    def is_hold(self) -> bool:
+        """RFC 2543 hold: c=IN IP4 0.0.0.0 (RFC 3264 §8.4)."""
+        return self.host in ("0.0.0.0", "::")
+
+    def __str__(self) -> str:
+        return f"{self.nettype} {self.addrtype} {self.address}"
+
+    @classmethod
+    def parse(cls, value: str) -> Connection:
+        parts = value.split()
+        if len(parts) != 3:
+            raise _bad(f"malformed c= line {value!r}")
+        return cls(address=parts[2], addrtype=parts[1], nettype=parts[0])
+
+
+def _addrtype(address: str) -> str:
+    return "IP6" if ":" in address else "IP4"
+
+
+@dataclass
+class MediaDescription:
+    """One ``m=`` section with its own lines."""
+
+    media: str
+    port: int
+    proto: str
+    formats: list[str]
+    port_count: int | None = None
+    connection: Connection | None = None
+    attributes: list[tuple[str, str | None]] = field(default_factory=list)
+    extra: list[tuple[str, str]] = field(default_factory=list)  # i=, b=, k= lines
+
+    # --- attribute helpers
+    def attr(self, name: str) -> str | None:
+        for k, v in self.attributes:
+            if k == name:
+                return v if v is not None else ""
+        return None
+
+    def attrs(self, name: str) -> list[str]:
+        return [v or "" for k, v in self.attributes if k == name]
+
+    @property
+    def rtpmap(self) -> dict[int, tuple[str, int, int]]:
+        """payload type -> (encoding name, clock rate, channels), static types included."""
+        out: dict[int, tuple[str, int, int]] = {}
+        for fmt in self.formats:
+            if fmt.isdigit() and int(fmt) in _STATIC_PT:
+                out[int(fmt)] = _STATIC_PT[int(fmt)]
+        for v in self.attrs("rtpmap"):
+            pt_text, _, enc = v.partition(" ")
+            parts = enc.strip().split("/")
+            if not pt_text.isdigit() or len(parts) < 2 or not parts[1].isdigit():
+                continue
+            channels = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
+            out[int(pt_text)] = (parts[0], int(parts[1]), channels)
+        return out
+
+    @property
+    def fmtp(self) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for v in self.attrs("fmtp"):
+            pt_text, _, params = v.partition(" ")
+            if pt_text.isdigit():
+                out[int(pt_text)] = params.strip()
+        return out
+
+    @property
+    def ptime(self) -> int | None:
+        v = self.attr("ptime")
+        if v is None:
+            return None
+        try:
+            p = float(v.strip())
+        except ValueError:
+            return None
+        return int(p) if 0 < p < 1000 else None
+
+    @property
+    def direction(self) -> str | None:
+        """The media-level direction attribute, or None when absent."""
+        for k, v in self.attributes:
+            if v is None and k in DIRECTIONS:
+                return k
+        return None
+
+    def set_direction(self, direction: str) -> None:
+        self.attributes = [(k, v) for k, v in self.attributes if not (v is None and k in DIRECTIONS)]
+        self.attributes.append((direction, None))
+
+    def codecs(self) -> list[CodecSpec]:
+        """The formats as CodecSpecs in m-line order (formats without a known mapping skipped)."""
+        rtpmap = self.rtpmap
+        fmtp = self.fmtp
+        out = []
+        for fmt in self.formats:
+            if not fmt.isdigit() or int(fmt) not in rtpmap:
+                continue
+            pt = int(fmt)
+            name, rate, ch = rtpmap[pt]
+            out.append(
+                CodecSpec(name=name, clock_rate=rate, channels=ch, payload_type=pt, fmtp=fmtp.get(pt))
+            )
+        return out
+
+    def lines(self) -> list[str]:
+        port = f"{self.port}/{self.port_count}" if self.port_count else str(self.port)
+        out = [f"m={self.media} {port} {self.proto} {' '.join(self.formats)}".rstrip()]
+        out += [f"{k}={v}" for k, v in self.extra if k == "i"]
+        if self.connection is not None:
+            out.append(f"c={self.connection}")
+        out += [f"{k}={v}" for k, v in self.extra if k != "i"]
+        out += [f"a={k}" if v is None else f"a={k}:{v}" for k, v in self.attributes]
+        return out
+
+
+@dataclass
+class SessionDescription:
+    """An SDP session description (RFC 4566)."""
+
+    origin: Origin = field(default_factory=Origin)
+    session_name: str = "-"
+    connection: Connection | None = None
+    times: list[str] = field(default_factory=lambda: ["0 0"])
+    attributes: list[tuple[str, str | None]] = field(default_factory=list)
+    media: list[MediaDescription] = field(default_factory=list)
+    extra: list[tuple[str, str]] = field(default_factory=list)  # i u e p b r z k lines
+    version: int = 0
+
+    @classmethod
+    def parse(cls, data: bytes | str) -> SessionDescription:
+        if isinstance(data, bytes):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _bad("SDP is not UTF-8") from None
+        else:
+            text = data
+        sd = cls(times=[])
+        current: MediaDescription | None = None
+        seen_v = seen_o = False
+        for raw in text.replace("\r\n", "\n").split("\n"):
+            if not raw:
+                continue
+            if len(raw) < 2 or raw[1] != "=" or not raw[0].isalpha():
+                raise _bad(f"malformed SDP line {raw[:40]!r}")
+            kind, value = raw[0], raw[2:]
+            if kind == "v":
+                if value.strip() != "0":
+                    raise _bad(f"unsupported SDP version {value!r}")
+                seen_v = True
+            elif kind == "o":
+                p = value.split()
+                if len(p) != 6 or not p[2].isdigit():
+                    raise _bad(f"malformed o= line {value!r}")
+                sd.origin = Origin(p[0], p[1], int(p[2]), p[3], p[4], p[5])
+                seen_o = True
+            elif kind == "s" and current is None:
+                sd.session_name = value
+            elif kind == "t" and current is None:
+                sd.times.append(value)
+            elif kind == "m":
+                p = value.split()
+                if len(p) < 3:
+                    raise _bad(f"malformed m= line {value!r}")
+                port_text, _, count = p[1].partition("/")
+                if not port_text.isdigit() or int(port_text) > 65535 or (
+                    count and not count.isdigit()
+                ):
+                    raise _bad(f"malformed m= port {p[1]!r}")
+                current = MediaDescription(
+                    media=p[0],
+                    port=int(port_text),
+                    proto=p[2],
+                    formats=p[3:],
+                    port_count=int(count) if count else None,
+                )
+                sd.media.append(current)
+            elif kind == "c":
+                conn = Connection.parse(value)
+                if current is None:
+                    sd.connection = conn
+                else:
+                    current.connection = conn
+            elif kind == "a":
+                name, sep, v = value.partition(":")
+                attr = (name, v if sep else None)
+                (sd.attributes if current is None else current.attributes).append(attr)
+            else:
+                (sd.extra if current is None else current.extra).append((kind, value))
+        if not seen_v or not seen_o:
+            raise _bad("SDP without v= or o= line")
+        if not sd.times:
+            sd.times = ["0 0"]
+        return sd
+
+    def lines(self) -> list[str]:
+        out = [f"v={self.version}", f"o={self.origin}", f"s={self.session_name or '-'}"]
+        order = {k: i for i, k in enumerate(_SESSION_ORDER)}
+        extras = sorted(self.extra, key=lambda kv: order.get(kv[0], len(order)))
+        out += [f"{k}={v}" for k, v in extras if order.get(k, 99) < order["c"]]
+        if self.connection is not None:
+            out.append(f"c={self.connection}")
+        out += [f"{k}={v}" for k, v in extras if k == "b"]
+        for t in self.times:
+            out.append(f"t={t}")
+        out += [f"{k}={v}" for k, v in extras if order.get(k, 99) > order["t"]]
+        out += [f"a={k}" if v is None else f"a={k}:{v}" for k, v in self.attributes]
+        for m in self.media:
+            out += m.lines()
+        return out
+
+    def __bytes__(self) -> bytes:
+        return ("\r\n".join(self.lines()) + "\r\n").encode("utf-8")
+
+    def __str__(self) -> str:
+        return bytes(self).decode("utf-8")
+
+    @property
+    def session_direction(self) -> str | None:
+        for k, v in self.attributes:
+            if v is None and k in DIRECTIONS:
+                return k
+        return None
+
+    def media_direction(self, m: MediaDescription) -> str:
+        """Effective direction of a stream (media level, else session level, else sendrecv)."""
+        return m.direction or self.session_direction or "sendrecv"
+
+    def media_connection(self, m: MediaDescription) -> Connection | None:
+        return m.connection or self.connection
+
+    def audio(self) -> MediaDescription | None:
+        """The first audio stream with a non-zero port."""
+        for m in self.media:
+            if m.media == "audio" and m.port != 0:
+                return m
+        return None
+
+
+def _dir_flags(direction: str) -> tuple[bool, bool]:
+    """(send, recv) for a direction attribute value."""
+    return {
+        "sendrecv": (True, True),
+        "sendonly": (True, False),
+        "recvonly": (False, True),
+        "inactive": (False, False),
+    }.get(direction, (True, True))
+
+
+def _dir_name(send: bool, recv: bool) -> str:
+    if send and recv:
+        return "sendrecv"
+    if send:
+        return "sendonly"
+    if recv:
+        return "recvonly"
+    return "inactive"
+
+
+def make_offer(
+    address: str,
+    rtp_port: int,
+    *,
+    codecs: Sequence[CodecSpec] = DEFAULT_CODECS,
+    direction: str = "sendrecv",
+    session_id: str | int | None = None,
+    version: int = 0,
+    ptime: int = 20,
+) -> SessionDescription:
+    """An SDP offer with one audio stream listing ``codecs`` in order of preference."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}")
+    sid = str(secrets.randbelow(2**62) if session_id is None else session_id)
+    addrtype = _addrtype(address)
+    m = MediaDescription(
+        media="audio",
+        port=rtp_port,
+        proto="RTP/AVP",
+        formats=[str(c.payload_type) for c in codecs],
+    )
+    for c in codecs:
+        enc = f"{c.name}/{c.clock_rate}" + (f"/{c.channels}" if c.channels != 1 else "")
+        m.attributes.append(("rtpmap", f"{c.payload_type} {enc}"))
+        if c.fmtp:
+            m.attributes.append(("fmtp", f"{c.payload_type} {c.fmtp}"))
+    m.attributes.append(("ptime", str(ptime)))
+    m.attributes.append((direction, None))
+    return SessionDescription(
+        origin=Origin("voicebot", sid, version, "IN", addrtype, address),
+        session_name="voicebot",
+        connection=Connection(address, addrtype),
+        media=[m],
+    )
+
+
+def _pick(
+    offered: MediaDescription, codecs: Sequence[CodecSpec]
+) -> tuple[CodecSpec, CodecSpec | None] | None:
+    """First offered audio codec we support, plus the offered telephone-event at its clock."""
+    offered_codecs = offered.codecs()
+    chosen: CodecSpec | None = None
+    for oc in offered_codecs:
+        if oc.is_telephone_event:
+            continue
+        if any(c.matches(oc.name, oc.clock_rate, oc.channels) for c in codecs):
+            chosen = oc
+            break
+    if chosen is None:
+        return None
+    te: CodecSpec | None = None
+    if any(c.is_telephone_event for c in codecs):
+        for oc in offered_codecs:
+            if oc.is_telephone_event and oc.clock_rate == chosen.clock_rate:
+                te = oc
+                break
+    return chosen, te
+
+
+def make_answer(
+    offer: SessionDescription,
+    address: str,
+    rtp_port: int,
+    *,
+    codecs: Sequence[CodecSpec] = DEFAULT_CODECS,
+    direction: str | None = None,
+    previous: SessionDescription | None = None,
+    ptime: int = 20,
+) -> SessionDescription:
+    """The RFC 3264 answer: the first audio stream gets the first offered codec we support
+    (with the offer's payload type and telephone-event), every other stream is rejected
+    (port 0). ``direction`` is what we want (default sendrecv); the offered direction is
+    mirrored onto it. ``previous`` (our last SDP in this session) keeps o= id and bumps its
+    version. Raises ``RemoteProtocolError(status=488)`` when no audio codec is acceptable."""
+    if direction is not None and direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}")
+    want_send, want_recv = _dir_flags(direction or "sendrecv")
+    addrtype = _addrtype(address)
+    if previous is not None:
+        origin = replace(previous.origin, version=previous.origin.version + 1)
+        origin.address, origin.addrtype = address, addrtype
+    else:
+        origin = Origin("voicebot", str(secrets.randbelow(2**62)), 0, "IN", addrtype, address)
+    answer = SessionDescription(
+        origin=origin,
+        session_name="voicebot",
+        connection=Connection(address, addrtype),
+        times=list(offer.times) or ["0 0"],
+    )
+    accepted = False
+    for om in offer.media:
+        picked = None
+        if not accepted and om.media == "audio" and om.port != 0 and om.proto in _RTP_PROFILES:
+            picked = _pick(om, codecs)
+        if picked is None:
+            answer.media.append(
+                MediaDescription(media=om.media, port=0, proto=om.proto, formats=om.formats[:1] or ["0"])
+            )
+            continue
+        accepted = True
+        chosen, te = picked
+        offer_send, offer_recv = _dir_flags(offer.media_direction(om))
+        conn = offer.media_connection(om)
+        if conn is not None and conn.is_hold:
+            offer_recv = False
+        send = want_send and offer_recv
+        recv = want_recv and offer_send
+        am = MediaDescription(media="audio", port=rtp_port, proto=om.proto, formats=[])
+        for c in (chosen, te):
+            if c is None:
+                continue
+            am.formats.append(str(c.payload_type))
+            enc = f"{c.name}/{c.clock_rate}" + (f"/{c.channels}" if c.channels != 1 else "")
+            am.attributes.append(("rtpmap", f"{c.payload_type} {enc}"))
+            ours = next((x for x in codecs if x.matches(c.name, c.clock_rate, c.channels)), None)
+            # fmtp describes what we receive: ours for the voice codec, the offered event
+            # range for telephone-event (ours when the offer gave none)
+            fmtp = ours.fmtp if ours is not None else None
+            if c.is_telephone_event and c.fmtp:
+                fmtp = c.fmtp
+            if fmtp:
+                am.attributes.append(("fmtp", f"{c.payload_type} {fmtp}"))
+        am.attributes.append(("ptime", str(om.ptime or ptime)))
+        am.attributes.append((_dir_name(send, recv), None))
+        answer.media.append(am)
+    if not accepted:
+        raise RemoteProtocolError("no acceptable audio codec in the offer", status=488)
+    return answer
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaParams:
+    """What the media engine needs once offer/answer completed (from our point of view).
+
+    ``payload_type`` / ``telephone_event_pt`` are the numbers to SEND (the remote's);
+    ``recv_payload_type`` / ``recv_telephone_event_pt`` the ones we declared to receive.
+    ``ptime`` is the packet time the remote asked for. ``direction`` is ours: "sendonly"
+    means we send but do not receive. ``on_hold`` is True when we must not send.
+    """
+
+    remote_address: tuple[str, int]
+    codec: str
+    payload_type: int
+    telephone_event_pt: int | None
+    ptime: int
+    direction: str
+    recv_payload_type: int | None = None
+    recv_telephone_event_pt: int | None = None
+    clock_rate: int = 8000
+
+    @property
+    def on_hold(self) -> bool:
+        return self.direction in ("recvonly", "inactive")
+
+
+def negotiated(local: SessionDescription, remote: SessionDescription) -> MediaParams:
+    """Media parameters from our SDP and the peer's (either may be the offer).
+
+    The codec is the first non-telephone-event format of the remote stream that our stream
+    also lists (an answer's first format wins). Raises ``RemoteProtocolError(status=488)``
+    when the audio streams share no codec or one side rejected audio.
+    """
+    lm = local.audio()
+    rm = remote.audio()
+    if lm is None or rm is None:
+        raise RemoteProtocolError("no active audio stream", status=488)
+    local_codecs = lm.codecs()
+    chosen: CodecSpec | None = None
+    ours: CodecSpec | None = None
+    for rc in rm.codecs():
+        if rc.is_telephone_event:
+            continue
+        ours = next(
+            (c for c in local_codecs if c.matches(rc.name, rc.clock_rate, rc.channels)), None
+        )
+        if ours is not None:
+            chosen = rc
+            break
+    if chosen is None or ours is None:
+        raise RemoteProtocolError("no common audio codec", status=488)
+    r_te = next(
+        (c for c in rm.codecs() if c.is_telephone_event and c.clock_rate == chosen.clock_rate),
+        None,
+    )
+    l_te = next(
+        (c for c in local_codecs if c.is_telephone_event and c.clock_rate == chosen.clock_rate),
+        None,
+    )
+    if l_te is None:
+        r_te = None
+    conn = remote.media_connection(rm)
+    if conn is None:
+        raise RemoteProtocolError("remote SDP has no connection address", status=400)
+    l_send, l_recv = _dir_flags(local.media_direction(lm))
+    r_send, r_recv = _dir_flags(remote.media_direction(rm))
+    if conn.is_hold:
+        r_recv = False
+    lconn = local.media_connection(lm)
+    if lconn is not None and lconn.is_hold:
+        l_recv = False
+    direction = _dir_name(l_send and r_recv, l_recv and r_send)
+    return MediaParams(
+        remote_address=(conn.host, rm.port),
+        codec=chosen.codec_name,
+        payload_type=chosen.payload_type,
+        telephone_event_pt=r_te.payload_type if r_te else None,
+        ptime=rm.ptime or 20,
+        direction=direction,
+        recv_payload_type=ours.payload_type,
+        recv_telephone_event_pt=l_te.payload_type if l_te else None,
+        clock_rate=chosen.clock_rate,
+    )
+
+
+def with_direction(sd: SessionDescription, direction: str) -> SessionDescription:
+    """A copy of our SDP with every active audio stream set to ``direction`` and o= version+1
+    (hold: "sendonly" or "inactive"; resume: "sendrecv")."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}")
+    new = SessionDescription.parse(bytes(sd))
+    new.origin.version += 1
+    new.attributes = [(k, v) for k, v in new.attributes if not (v is None and k in DIRECTIONS)]
+    for m in new.media:
+        if m.media == "audio" and m.port != 0:
+            m.set_direction(direction)
+    return new
