@@ -414,15 +414,13 @@ def extract_date(text: str, language: str, today: dt.date) -> dt.date | None:
         for name in names:
             hit = (name in norm.split()) if language == "en" else (name in flat)
             if hit:
-                ahead = (idx - today.weekday()) % 7
+                ahead = (idx - today.weekday()) % 7 or 7
                 nxt = lang.NEXT_WORD.get(language, ())
                 is_next = any(
                     (f"{w} {name}" in norm) if language == "en" else (w + name in flat or w in flat) for w in nxt
                 )
-                if ahead == 0 or (is_next and ahead < 7 and language == "en" and ahead <= 0):
-                    ahead = 7
-                if is_next and language != "en":
-                    ahead = (7 - today.weekday()) + idx  # the weekday of next week
+                if is_next:
+                    ahead = (7 - today.weekday()) + idx  # that weekday in the next calendar week
                 return today + dt.timedelta(days=ahead)
     if language == "en" or not any(ord(c) > 0x2E80 for c in flat):
         words = norm.split()

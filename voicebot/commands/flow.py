@@ -1,0 +1,372 @@
+"""``voicebot flow check|graph|chat|test``: validate, draw, try and test dialog flows.
+
+Exit codes: 0 success; 1 a flow has errors, a script failed or a drawing could not be made;
+2 bad arguments (missing file, unknown output format).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from voicebot.errors import DependencyError
+from voicebot.flow import (
+    CallerHangup,
+    Dtmf,
+    Flow,
+    FlowError,
+    Hangup,
+    Listen,
+    Say,
+    SilenceTimeout,
+    Transfer,
+    Utterance,
+    Webhook,
+    WebhookResult,
+)
+from voicebot.flow.diagnostics import Diagnostic
+from voicebot.flow.events import Action
+from voicebot.flow.graph import to_dot, to_mermaid
+from voicebot.flow.runtime import FlowStateError, Session
+from voicebot.flow.scripts import run_scripts
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+GRAPH_FORMATS = ("svg", "png", "pdf", "dot", "gv", "mmd")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "flow",
+        help="check, draw, chat with and test YAML dialog flows",
+        description="Work with YAML dialog flows (see docs/flows.md).",
+        epilog="exit codes: 0 ok, 1 flow errors / failed scripts, 2 bad arguments",
+    )
+    sub = p.add_subparsers(dest="flow_command", metavar="SUBCOMMAND")
+    p.set_defaults(handler=lambda a: _usage(p))
+
+    c = sub.add_parser("check", help="validate flow files; prints file:line:col diagnostics",
+                       epilog="exit codes: 0 no errors, 1 errors found, 2 bad arguments")
+    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+    c.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    c.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    c.set_defaults(handler=cmd_check)
+
+    g = sub.add_parser("graph", help="draw a flow (svg/png/pdf via Graphviz, dot, mmd = Mermaid)",
+                       epilog="exit codes: 0 written, 1 flow errors or Graphviz failed, 2 bad arguments")
+    g.add_argument("file", metavar="FILE")
+    g.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file; its extension picks the format (- prints DOT to stdout)")
+    g.add_argument("--format", choices=GRAPH_FORMATS, help="format when OUT has no usable extension")
+    g.add_argument("--loops", action="store_true", help="also draw reprompt self-loops")
+    g.set_defaults(handler=cmd_graph)
+
+    ch = sub.add_parser("chat", help="talk to a flow as the caller (terminal or pipe)",
+                        description="Type what the caller says. Commands: /dtmf 12#, /silence, /hangup, "
+                        "/state, /slots, /help, /quit.")
+    ch.add_argument("file", metavar="FILE")
+    ch.add_argument("--set", action="append", default=[], metavar="SLOT=VALUE", help="fill a slot from context")
+    ch.add_argument("--today", metavar="YYYY-MM-DD", help="the call's date (default: today)")
+    ch.add_argument("--webhook-fail", action="store_true", help="simulated webhooks fail")
+    ch.add_argument("--live-webhooks", action="store_true", help="really send webhook requests")
+    ch.add_argument("--json", action="store_true", help="print the call result as JSON at the end")
+    ch.set_defaults(handler=cmd_chat)
+
+    t = sub.add_parser("test", help="run the conversation scripts of flow files",
+                       epilog="exit codes: 0 all scripts pass, 1 a flow has errors, no scripts or a failure, "
+                       "2 bad arguments")
+    t.add_argument("files", nargs="+", metavar="FILE")
+    t.add_argument("--json", action="store_true", help="print results as JSON")
+    t.add_argument("-v", "--verbose", action="store_true", help="print every transcript")
+    t.set_defaults(handler=cmd_test)
+
+
+def _usage(p: argparse.ArgumentParser) -> int:
+    p.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def _missing(files: list[str], cmd: str) -> int | None:
+    for f in files:
+        if not Path(f).is_file():
+            print(f"voicebot flow {cmd}: no such file: {f}", file=sys.stderr)
+            return EXIT_USAGE
+    return None
+
+
+def _print_diags(diags: list[Diagnostic], out: TextIO, quiet: bool = False) -> None:
+    for d in diags:
+        if quiet and not d.is_error:
+            continue
+        print(str(d), file=out)
+
+
+def _load(path: str) -> Flow | None:
+    try:
+        flow = Flow.load(path)
+    except FlowError as exc:
+        _print_diags(list(exc.diagnostics), sys.stderr, quiet=True)
+        return None
+    return flow
+
+
+# --- check -------------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    bad = _missing(args.files, "check")
+    if bad is not None:
+        return bad
+    all_diags: list[Diagnostic] = []
+    for f in args.files:
+        all_diags.extend(Flow.check(f))
+    errors = sum(1 for d in all_diags if d.is_error)
+    warnings = len(all_diags) - errors
+    failed = errors > 0 or (args.strict and warnings > 0)
+    if args.json:
+        print(json.dumps({"ok": not failed, "errors": errors, "warnings": warnings,
+                          "diagnostics": [d.as_dict() for d in all_diags]}, ensure_ascii=False, indent=2))
+    else:
+        _print_diags(all_diags, sys.stdout, args.quiet)
+        n = len(args.files)
+        print(f"{n} file{'s' if n != 1 else ''} checked: {errors} error{'s' if errors != 1 else ''}, "
+              f"{warnings} warning{'s' if warnings != 1 else ''}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# --- graph ---------------------------------------------------------------------------------------
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    bad = _missing([args.file], "graph")
+    if bad is not None:
+        return bad
+    out = args.output
+    fmt = args.format or (Path(out).suffix.lstrip(".").lower() if out != "-" else "dot")
+    if fmt not in GRAPH_FORMATS:
+        print(f"voicebot flow graph: unknown output format '{fmt}' (use one of: {', '.join(GRAPH_FORMATS)})",
+              file=sys.stderr)
+        return EXIT_USAGE
+    flow = _load(args.file)
+    if flow is None:
+        return EXIT_FAILED
+    text = to_mermaid(flow, loops=args.loops) if fmt == "mmd" else to_dot(flow, loops=args.loops)
+    if out == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    target = Path(out)
+    if fmt in ("dot", "gv", "mmd"):
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}", file=sys.stderr)
+        return EXIT_OK
+    dot = shutil.which("dot")
+    if dot is None:
+        raise DependencyError("Graphviz 'dot' not found: install the Debian package 'graphviz' "
+                              "(or write -o FILE.dot / FILE.mmd, which need no Graphviz)")
+    proc = subprocess.run([dot, f"-T{fmt}", "-o", str(target)], input=text.encode("utf-8"),
+                          capture_output=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        print(f"voicebot flow graph: dot failed: {proc.stderr.decode(errors='replace').strip()}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {target}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- chat ------------------------------------------------------------------------------------------
+
+
+def _parse_sets(items: list[str]) -> dict[str, str] | None:
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            print(f"voicebot flow chat: --set needs SLOT=VALUE, got '{item}'", file=sys.stderr)
+            return None
+        k, v = item.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def _show(actions: list[Action], out: TextIO) -> None:
+    for a in actions:
+        if isinstance(a, Say):
+            print(f"bot: {a.text}", file=out)
+        elif isinstance(a, Listen):
+            keys = " ".join(a.dtmf)
+            print(f"  (listening in '{a.state}', {a.timeout_s:g} s" + (f", keys {keys}" if keys else "") + ")",
+                  file=out)
+        elif isinstance(a, Transfer):
+            print(f"  (transfer to {a.uri})", file=out)
+        elif isinstance(a, Hangup):
+            print(f"  (hangup: {a.outcome}{', do not call' if a.do_not_call else ''})", file=out)
+        elif isinstance(a, Webhook):
+            print(f"  (webhook {a.method} {a.url})", file=out)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    bad = _missing([args.file], "chat")
+    if bad is not None:
+        return bad
+    ctx = _parse_sets(args.set)
+    if ctx is None:
+        return EXIT_USAGE
+    today = None
+    if args.today:
+        try:
+            today = dt.date.fromisoformat(args.today)
+        except ValueError:
+            print(f"voicebot flow chat: --today needs YYYY-MM-DD, got '{args.today}'", file=sys.stderr)
+            return EXIT_USAGE
+    flow = _load(args.file)
+    if flow is None:
+        return EXIT_FAILED
+    unknown = [k for k in ctx if k not in flow.slots]
+    if unknown:
+        print(f"voicebot flow chat: unknown slot '{unknown[0]}' in --set (slots: {', '.join(flow.slots)})",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        session = flow.start(ctx, today=today or dt.date.today())
+    except FlowError as exc:
+        print(f"voicebot flow chat: {exc.diagnostics[0].message}", file=sys.stderr)
+        return EXIT_USAGE
+    out = sys.stdout
+    interactive = sys.stdin.isatty() and out.isatty()
+    if interactive:
+        print(f"Chatting with '{flow.name}'. Type as the caller; /help for commands.", file=out)
+    _show(_settle(session, session.begin(), args), out)
+    while not session.ended:
+        try:
+            line = input("you> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            line = ""
+        if not interactive and line == "":
+            break  # end of the pipe: the caller hangs up
+        line = line.strip()
+        if not interactive:
+            print(f"you> {line}", file=out)
+        if not line:
+            continue
+        events: list[Any] = []
+        if line.startswith("/"):
+            cmd, _, rest = line.partition(" ")
+            if cmd == "/quit":
+                break
+            if cmd == "/help":
+                print("  /dtmf KEYS  press keys (e.g. /dtmf 1 or /dtmf 1234#)\n  /silence    say nothing until the "
+                      "timeout\n  /hangup     hang up\n  /state /slots  show where the flow is\n  /quit", file=out)
+                continue
+            if cmd == "/state":
+                print(f"  state: {session.state}", file=out)
+                continue
+            if cmd == "/slots":
+                print("  " + json.dumps(_plain(session.slots), ensure_ascii=False), file=out)
+                continue
+            if cmd == "/dtmf":
+                keys = rest.replace(" ", "")
+                if not keys or any(k not in "0123456789*#ABCD" for k in keys):
+                    print("  /dtmf takes keys 0-9 * # A-D", file=out)
+                    continue
+                events = [Dtmf(digit=k) for k in keys]
+            elif cmd == "/silence":
+                events = [SilenceTimeout()]
+            elif cmd == "/hangup":
+                events = [CallerHangup()]
+            else:
+                print(f"  unknown command {cmd}; /help lists them", file=out)
+                continue
+        else:
+            events = [Utterance(text=line)]
+        for ev in events:
+            if session.ended:
+                break
+            try:
+                _show(_settle(session, session.handle(ev), args), out)
+            except FlowStateError as exc:
+                print(f"  ({exc})", file=out)
+    if not session.ended:
+        session.handle(CallerHangup())
+    result = session.result()
+    if args.json:
+        print(json.dumps({"flow": result.flow, "outcome": result.outcome, "slots": _plain(result.slots),
+                          "do_not_call": result.do_not_call, "final_state": result.final_state,
+                          "transcript": result.transcript}, ensure_ascii=False, indent=2), file=out)
+    else:
+        print(f"outcome: {result.outcome}", file=out)
+        filled = {k: v for k, v in _plain(result.slots).items() if v is not None}
+        print(f"slots: {json.dumps(filled, ensure_ascii=False)}", file=out)
+    return EXIT_OK
+
+
+def _plain(slots: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in dict(slots).items()}
+
+
+def _settle(session: Session, actions: list[Action], args: argparse.Namespace) -> list[Action]:
+    out = list(actions)
+    pending = list(actions)
+    while pending:
+        a = pending.pop(0)
+        more: list[Action] = []
+        if isinstance(a, Webhook):
+            if args.live_webhooks:
+                from voicebot.flowio.webhook import execute
+
+                res = execute(a)
+            else:
+                res = WebhookResult(ok=not args.webhook_fail, data={}, status=200 if not args.webhook_fail else 503)
+            print(f"  (webhook {a.method} {a.url} -> {'ok' if res.ok else 'failed'})", file=sys.stdout)
+            more = session.handle(res)
+        out.extend(more)
+        pending.extend(more)
+    return [a for a in out if not isinstance(a, Webhook)]
+
+
+# --- test -----------------------------------------------------------------------------------------
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    bad = _missing(args.files, "test")
+    if bad is not None:
+        return bad
+    results: list[dict[str, Any]] = []
+    failed = False
+    for f in args.files:
+        flow = _load(f)
+        if flow is None:
+            failed = True
+            results.append({"file": f, "ok": False, "error": "flow has errors", "scripts": []})
+            continue
+        reports = run_scripts(flow)
+        if not reports:
+            print(f"{f}: no conversation scripts (add 'tests:' to the flow or a {Path(f).stem}.tests.yaml file)",
+                  file=sys.stderr)
+            failed = True
+        entry: dict[str, Any] = {"file": f, "ok": bool(reports), "scripts": []}
+        for r in reports:
+            entry["scripts"].append({"name": r.name, "passed": r.passed, "failures": r.failures,
+                                     "outcome": r.outcome, "transcript": r.transcript})
+            if not r.passed:
+                failed = True
+                entry["ok"] = False
+            if not args.json:
+                print(f"{'PASS' if r.passed else 'FAIL'} {f} :: {r.name}")
+                for msg in r.failures:
+                    print(f"  {msg}")
+                if args.verbose or not r.passed:
+                    for line in r.transcript:
+                        print(f"    {line}")
+        results.append(entry)
+    if args.json:
+        print(json.dumps({"ok": not failed, "files": results}, ensure_ascii=False, indent=2))
+    else:
+        total = sum(len(e["scripts"]) for e in results)
+        passed = sum(1 for e in results for s in e["scripts"] if s["passed"])
+        print(f"{passed}/{total} scripts passed in {len(results)} file{'s' if len(results) != 1 else ''}",
+              file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
