@@ -87,6 +87,8 @@ SUPPORTED = ("100rel", "timer", "replaces", "norefersub")
 ACCEPT = "application/sdp, application/dtmf-relay, message/sipfrag"
 _DTMF_SIGNAL = re.compile(r"^\s*signal\s*=\s*([0-9A-Da-d*#]|1[0-6])\s*$", re.I | re.M)
 _DTMF_DURATION = re.compile(r"^\s*duration\s*=\s*(\d+)\s*$", re.I | re.M)
+NO_RESPONSE = "No Response"  # reason of the 408 we make up when Timer B/F fires
+TRANSPORT_ERROR = "Transport Error"  # reason of the 503 we make up when sending failed
 _SIPFRAG = re.compile(r"^SIP/2\.0\s+(\d{3})")
 
 
@@ -400,9 +402,9 @@ class UserAgentCore:
                 if isinstance(out.message, Response):
                     self._client_response(client, out.message, now)
             elif isinstance(out, TimedOut):
-                self._client_response(client, build_response(client.tx.request, 408), now)
+                self._client_response(client, build_response(client.tx.request, 408, NO_RESPONSE), now)
             else:
-                self._client_response(client, build_response(client.tx.request, 503, "Transport Error"), now)
+                self._client_response(client, build_response(client.tx.request, 503, TRANSPORT_ERROR), now)
         if client.tx.terminated:
             key = client_key(client.tx.request)
             if self._clients.get(key) is client:
