@@ -1,0 +1,77 @@
+"""Model vocabulary: OpenFst symbol tables and spelling unknown words with known pieces."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from voicebot.asr.vocabulary import load_vosk_vocabulary, read_fst_output_symbols, segment
+from voicebot.errors import DependencyError
+
+
+def _s(b: bytes) -> bytes:
+    return struct.pack("<i", len(b)) + b
+
+
+def _symtab(words: list[str]) -> bytes:
+    out = struct.pack("<i", 2125658996) + _s(b"words") + struct.pack("<qq", len(words), len(words))
+    for i, w in enumerate(words):
+        out += _s(w.encode()) + struct.pack("<q", i)
+    return out
+
+
+def _fst(flags: int, tables: list[list[str]], props: int = 0) -> bytes:
+    head = struct.pack("<i", 2125659606) + _s(b"vector") + _s(b"standard")
+    head += struct.pack("<ii", 2, flags) + struct.pack("<Qqqq", props, 0, 1, 0)
+    return head + b"".join(_symtab(t) for t in tables) + b"\0" * 64
+
+
+def test_reads_output_symbols(tmp_path: Path) -> None:
+    f = tmp_path / "G.fst"
+    f.write_bytes(_fst(3, [["<eps>", "in"], ["<eps>", "취소", "해", "#0"]]))
+    assert read_fst_output_symbols(f) == ["<eps>", "취소", "해", "#0"]
+
+
+def test_acceptor_uses_its_one_table(tmp_path: Path) -> None:
+    f = tmp_path / "G.fst"
+    f.write_bytes(_fst(3, [["<eps>", "a"], ["<eps>", "a"]], props=0x10000))
+    assert read_fst_output_symbols(f) == ["<eps>", "a"]
+
+
+def test_model_vocabulary_drops_markers(tmp_path: Path) -> None:
+    (tmp_path / "graph").mkdir()
+    (tmp_path / "graph" / "Gr.fst").write_bytes(_fst(2, [["<eps>", "!SIL", "네", "#0", "<s>"]]))
+    assert load_vosk_vocabulary(tmp_path) == frozenset({"네"})
+
+
+def test_words_txt_wins(tmp_path: Path) -> None:
+    (tmp_path / "graph").mkdir()
+    (tmp_path / "graph" / "words.txt").write_text("<eps> 0\nhello 1\nworld 2\n#0 3\n", "utf-8")
+    assert load_vosk_vocabulary(tmp_path) == frozenset({"hello", "world"})
+
+
+def test_no_word_list(tmp_path: Path) -> None:
+    assert load_vosk_vocabulary(tmp_path) is None
+
+
+def test_not_an_fst(tmp_path: Path) -> None:
+    f = tmp_path / "x.fst"
+    f.write_bytes(b"\x00" * 40)
+    with pytest.raises(DependencyError):
+        read_fst_output_symbols(f)
+
+
+def test_truncated_fst(tmp_path: Path) -> None:
+    f = tmp_path / "x.fst"
+    f.write_bytes(_fst(2, [["a", "b", "c"]])[:60])
+    with pytest.raises(DependencyError):
+        read_fst_output_symbols(f)
+
+
+def test_segment_prefers_fewest_then_longest_first_pieces() -> None:
+    vocab = {"취", "소", "해", "취소", "소해", "주세요"}
+    assert segment("취소해", vocab) == ["취소", "해"]
+    assert segment("주세요", vocab) == ["주세요"]
+    assert segment("없음", vocab) is None

@@ -1,0 +1,157 @@
+"""The streaming speech-recognition protocol every ASR engine implements.
+
+Audio in: 16 kHz mono int16 PCM (numpy arrays, normally 20 ms = 320 samples, any length
+accepted). Out: ``PartialResult`` while an utterance is in progress and ``FinalResult``
+when it is finished (``finish()``), with word times, confidences and, in grammar mode, the
+closest expected phrase (``FinalResult.match``).
+
+One engine per process and model (it holds the shared, read-only model); one recogniser per
+call (it holds the decoder state). Recognisers are not thread-safe: use each from one
+thread at a time. ``AsyncRecognizer`` runs a recogniser in worker threads so the event
+loop never blocks (DESIGN.md rule 8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from voicebot.asr.events import AsrEvent, FinalResult
+from voicebot.errors import ConfigError
+
+SAMPLE_RATE = 16000
+
+Pcm = npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Grammar:
+    """Expected phrases prepared for one engine.
+
+    ``phrases``: what the flow expects (what ``match`` answers with). ``decoder_phrases``:
+    the same phrases spelled with the engine's vocabulary (out-of-vocabulary words split
+    into known pieces or dropped). ``warnings``: one line per word that had to be changed.
+    """
+
+    phrases: tuple[str, ...]
+    decoder_phrases: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """Decoder state for one call. Feed frames, read partials, ``finish()`` per utterance."""
+
+    grammar: Grammar | None
+
+    def accept(self, pcm: Pcm) -> AsrEvent | None:
+        """Feed audio; returns a ``PartialResult`` when the guess changed, else ``None``."""
+        ...
+
+    def finish(self) -> FinalResult:
+        """End the utterance: its final result. The recogniser is ready for the next one."""
+        ...
+
+    def reset(self) -> None:
+        """Drop the utterance in progress (e.g. a barge-in attempt that was only noise)."""
+        ...
+
+    def close(self) -> None:
+        """Release the decoder."""
+        ...
+
+
+@runtime_checkable
+class AsrEngine(Protocol):
+    """A loaded speech model that makes recognisers."""
+
+    name: str
+    sample_rate: int
+
+    def recognizer(self, grammar: Sequence[str] | None = None) -> Recognizer:
+        """A new recogniser; ``grammar`` = expected phrases (grammar mode) or None (free)."""
+        ...
+
+    def vocabulary_check(self, phrases: Sequence[str]) -> list[str]:
+        """Words of ``phrases`` the model does not know (in order, without duplicates)."""
+        ...
+
+    def prepare_grammar(self, phrases: Sequence[str]) -> Grammar:
+        """The phrases spelled in the model's vocabulary, with a warning per changed word."""
+        ...
+
+
+def check_pcm(pcm: Pcm) -> Pcm:
+    """Reject audio that is not mono int16 (the one internal format)."""
+    if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
+        raise ConfigError("ASR input must be a 1-D numpy int16 array of 16 kHz mono PCM")
+    return pcm
+
+
+_EXECUTOR: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def asr_executor() -> concurrent.futures.ThreadPoolExecutor:
+    """The process-wide worker pool for recognisers (the decoders release the GIL)."""
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        _EXECUTOR = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="voicebot-asr"
+        )
+    return _EXECUTOR
+
+
+class AsyncRecognizer:
+    """Asyncio face of a ``Recognizer``: every decoder call runs in a worker thread.
+
+    Calls on one ``AsyncRecognizer`` are serialised (an ``asyncio.Lock``), so frames are
+    decoded in the order they were given even when many calls share the pool.
+    """
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        executor: concurrent.futures.Executor | None = None,
+    ) -> None:
+        self.recognizer = recognizer
+        self._executor = executor or asr_executor()
+        self._lock = asyncio.Lock()
+
+    async def accept(self, pcm: Pcm) -> AsrEvent | None:
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self.recognizer.accept, pcm)
+
+    async def finish(self) -> FinalResult:
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self.recognizer.finish)
+
+    async def reset(self) -> None:
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self.recognizer.reset)
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self.recognizer.close)
+
+
+__all__ = [
+    "SAMPLE_RATE",
+    "AsrEngine",
+    "AsyncRecognizer",
+    "Grammar",
+    "Pcm",
+    "Recognizer",
+    "asr_executor",
+    "check_pcm",
+]

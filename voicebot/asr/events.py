@@ -1,0 +1,76 @@
+"""Results a speech recogniser produces (DESIGN.md rule 4: frozen keyword-only dataclasses).
+
+Times are seconds from the start of the utterance (the first frame fed after the last
+``reset``/``finish``). Confidences are in ``[0, 1]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WordTiming:
+    """One recognised word with its time span and confidence."""
+
+    word: str
+    start: float
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhraseMatch:
+    """The expected phrase closest to what was heard, or ``phrase=None`` for no-match.
+
+    ``similarity`` is how close the heard text is to ``phrase`` (1.0 = identical after
+    normalisation); ``confidence`` also folds in how sure the recogniser was and how far
+    the runner-up phrase is behind.
+    """
+
+    phrase: str | None
+    confidence: float
+    similarity: float
+    heard: str
+    runner_up: str | None = None
+
+    @property
+    def matched(self) -> bool:
+        return self.phrase is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alternative:
+    """One hypothesis of the recogniser's n-best list, with its posterior weight."""
+
+    text: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartialResult:
+    """The recogniser's current guess for the utterance in progress (may still change)."""
+
+    text: str
+    match: PhraseMatch | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FinalResult:
+    """The recogniser's result for a finished utterance.
+
+    ``match`` is set when the recogniser was given a grammar (the expected phrases).
+    """
+
+    text: str
+    confidence: float
+    words: tuple[WordTiming, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
+    match: PhraseMatch | None = None
+    duration: float = 0.0
+    engine: str = ""
+
+
+AsrEvent = PartialResult | FinalResult
+
+__all__ = ["Alternative", "AsrEvent", "FinalResult", "PartialResult", "PhraseMatch", "WordTiming"]

