@@ -1244,14 +1244,20 @@ class Compiler:
                 dtmf[key] = intent
         max_digits = 1
         if slot is not None and slot.type in ("digits", "number"):
-            max_digits = slot.max_length or 16
-            clash = [k for k in dtmf if k.isdigit()]
+            if slot.type == "digits":
+                max_digits = slot.max_length or 16
+            else:
+                max_digits = len(str(int(abs(slot.max)))) if slot.max is not None and slot.max >= 0 else 16
+            explicit = st.get("dtmf") if isinstance(st.get("dtmf"), YMap) else {}
+            clash = [k for k in explicit if k.isdigit()]
             if clash:
                 self.r.error(
-                    st.vpos("dtmf") if "dtmf" in st else e.pos,
+                    st.vpos("dtmf"),
                     f"DTMF key '{clash[0]}' is mapped to an intent but slot '{slot.name}' takes keyed digits",
                     "map only * or # in this state",
                 )
+            # keyed digits fill the slot here, so intents keyed on digits (e.g. agent on 0) step aside
+            dtmf = {k: v for k, v in dtmf.items() if not k.isdigit()}
         # limits
         ni_lim, ni_t, ni_say = self.limit(st, "no_input", full, prefix)
         nm_lim, nm_t, nm_say = self.limit(st, "no_match", full, prefix)

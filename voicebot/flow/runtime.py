@@ -471,7 +471,7 @@ class Session:
                     return self._no_match_event()
                 return self._fill(st, got)
             self._digits += digit
-            if slot.max_length is not None and len(self._digits) >= slot.max_length:
+            if len(self._digits) >= st.max_digits:
                 got, self._digits = self._digits, ""
                 return self._fill(st, got)
             return []  # keep collecting; the engine keeps listening
