@@ -1248,7 +1248,8 @@ class Compiler:
                 max_digits = slot.max_length or 16
             else:
                 max_digits = len(str(int(abs(slot.max)))) if slot.max is not None and slot.max >= 0 else 16
-            explicit = st.get("dtmf") if isinstance(st.get("dtmf"), YMap) else {}
+            explicit_map = st.get("dtmf")
+            explicit: dict[str, Any] = explicit_map if isinstance(explicit_map, YMap) else {}
             clash = [k for k in explicit if k.isdigit()]
             if clash:
                 self.r.error(
