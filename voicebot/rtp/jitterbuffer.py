@@ -57,13 +57,14 @@ class PlayoutFrame:
 
 @dataclass(slots=True, kw_only=True)
 class JitterBufferConfig:
-    quantile: float = 0.985
-    window: int = 500  # transits kept for the quantile (~10 s at 20 ms packets)
+    quantile: float = 0.995
+    window: int = 3000  # transits kept for the quantile (~60 s at 20 ms packets)
+    short_window: int = 500  # recent transits whose maximum shows a lasting improvement (~10 s)
     margin: float = 0.002  # seconds added to the quantile
     min_delay: float = 0.0  # seconds of offset above the fastest packet, floor of the target
     max_delay: float = 1.0  # ceiling of the target
     accelerate_interval: int = 10  # frames between two removals during speech
-    decelerate_hysteresis: float = 0.5  # of a frame: remove only when this far above target
+    decelerate_hysteresis: float = 1.0  # of a frame: remove only when this far above target
     idle_after: int = 8  # consecutive empty-buffer frames before the stream counts as paused
     max_packets: int = 500
     max_jump: float = 5.0  # a timestamp jump beyond this (s) restarts playout
@@ -98,6 +99,8 @@ class JitterBuffer:
         self._play_ts: int | None = None
         self._transits: deque[float] = deque()
         self._sorted: list[float] = []
+        self._recent: deque[tuple[int, float]] = deque()  # monotonic deque for the short max
+        self._count = 0
         self._empty_run = 0
         self._since_accelerate = 0
         self._concealing = False
@@ -153,6 +156,13 @@ class JitterBuffer:
             self._recent_set.discard(self._recent_seqs.popleft())
 
     def _add_transit(self, transit: float) -> None:
+        self._count += 1
+        recent = self._recent
+        while recent and recent[-1][1] <= transit:
+            recent.pop()
+        recent.append((self._count, transit))
+        while recent[0][0] <= self._count - self.config.short_window:
+            recent.popleft()
         self._transits.append(transit)
         bisect.insort(self._sorted, transit)
         if len(self._transits) > self.config.window:
@@ -164,6 +174,7 @@ class JitterBuffer:
         self._packets.clear()
         self._transits.clear()
         self._sorted.clear()
+        self._recent.clear()
         self._ts.reset()
 
     # ------------------------------------------------------------------ delay
@@ -174,6 +185,11 @@ class JitterBuffer:
         cfg = self.config
         n = len(self._sorted)
         q = self._sorted[min(n - 1, int(cfg.quantile * n))]
+        recent_max = self._recent[0][1]
+        if recent_max < q - self.frame_samples / self.clock_rate:
+            # every packet of the last few seconds beat the long-term quantile by more than a
+            # frame (a route got shorter, a burst of jitter ended): follow the recent maximum
+            q = recent_max
         low = self._sorted[0]
         return min(max(q + cfg.margin, low + cfg.min_delay), low + cfg.max_delay)
 
@@ -211,19 +227,19 @@ class JitterBuffer:
                     self._play_ts = None
                     self._concealing = False
                     return PlayoutFrame(kind="idle")
-            if offset < target - frame_s / 2:
+            if offset < target:
                 return self._conceal(play_ts, inserted=True)
             nxt = self._packets.get(play_ts + self._last_samples)
             self._play_ts = play_ts + self._last_samples
             self._drop_older(self._play_ts)
             return self._conceal(play_ts, next_payload=nxt.payload if nxt else None)
         self._empty_run = 0
-        if offset < target - frame_s * 1.0:
-            # well below target (the delay just rose): insert a frame, fast up
+        if offset < target:
+            # below target (the delay just rose): insert a frame, fast up
             return self._conceal(play_ts, inserted=True)
         self._since_accelerate += 1
         excess = offset - target
-        if excess > frame_s * (1.0 + self.config.decelerate_hysteresis):
+        if excess >= frame_s * (1.0 + self.config.decelerate_hysteresis):
             nxt = self._packets.get(play_ts + entry.samples)
             silent = self._is_silent is not None and self._is_silent(entry.payload)
             if nxt is not None and (silent or self._since_accelerate >= self.config.accelerate_interval):
@@ -239,7 +255,7 @@ class JitterBuffer:
         if not self._packets or target is None:
             return PlayoutFrame(kind="idle")
         first = min(self._packets)
-        if now < first / self.clock_rate + target - self.frame_samples / self.clock_rate / 2:
+        if now < first / self.clock_rate + target:
             return PlayoutFrame(kind="idle")
         self._play_ts = first
         self._empty_run = 0

@@ -156,6 +156,7 @@ class SourceFilter:
         self.expected: Address | None = None
         self.latched: Address | None = None
         self.window_end = 0.0
+        self.sdp_seen = False
         self.dropped = 0
         self._candidate: tuple[Address, int, int] | None = None  # addr, ssrc, last seq
         self._count = 0
@@ -163,21 +164,27 @@ class SourceFilter:
     def configure(self, expected: Address | None, now: float) -> None:
         self.expected = expected
         self.latched = None
+        self.sdp_seen = False
         self.window_end = now + self.learn_window
         self._candidate = None
         self._count = 0
 
     def accept(self, addr: Address, ssrc: int, seq: int, now: float) -> tuple[bool, bool]:
-        """(accepted, newly latched) for one RTP packet from ``addr``."""
-        if self.latched is not None:
-            if addr == self.latched:
-                return True, False
-            self.dropped += 1
-            return False, False
+        """(accepted, newly latched) for one RTP packet from ``addr``.
+
+        The SDP address is always accepted and always takes the latch back. Another source
+        is latched only inside the learning window, only before the SDP address has sent
+        anything, and only after ``latch_packets`` packets of one SSRC with consecutive
+        sequence numbers; every other packet is counted in ``dropped``.
+        """
         if addr == self.expected:
+            self.sdp_seen = True
+            newly = self.latched != addr
             self.latched = addr
-            return True, True
-        if now > self.window_end:
+            return True, newly
+        if addr == self.latched:
+            return True, False
+        if self.sdp_seen or now > self.window_end:
             self.dropped += 1
             return False, False
         cand = self._candidate

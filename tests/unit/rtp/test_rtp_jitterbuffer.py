@@ -1,0 +1,156 @@
+"""The adaptive jitter buffer driven by a synthetic clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from voicebot.rtp.impair import Impairment
+from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig, PlayoutFrame
+
+F = 0.020
+
+
+def run(
+    jb: JitterBuffer, arrivals: Iterable[tuple[float, int]], until: float, phase: float = 0.013
+) -> list[tuple[float, PlayoutFrame]]:
+    pending = sorted(arrivals)
+    out = []
+    k = 0
+    t = phase
+    while t < until:
+        while k < len(pending) and pending[k][0] <= t:
+            a, i = pending[k]
+            jb.put(i & 0xFFFF, (i * 160) & 0xFFFFFFFF, i.to_bytes(4, "big"), a)
+            k += 1
+        out.append((t, jb.pop(t)))
+        t += F
+    return out
+
+
+def played(frames: list[tuple[float, PlayoutFrame]]) -> list[int]:
+    return [int.from_bytes(f.payload, "big") for _, f in frames if f.kind == "audio" and f.payload]
+
+
+def test_in_order_stream_plays_every_packet_once_in_order() -> None:
+    jb = JitterBuffer(8000, 160)
+    frames = run(jb, [(0.010 + i * F, i) for i in range(100)], 0.013 + 100 * F)
+    assert played(frames) == list(range(100))
+    assert jb.packets_late == 0 and jb.concealed_samples == 0
+    # after the stream stops the buffer conceals a few frames, then goes idle
+    more = run(jb, [], 0.013 + 100 * F + 0.5, phase=0.013 + 100 * F)
+    assert [f.kind for _, f in more][:3] == ["lost"] * 3
+    assert more[-1][1].kind == "idle"
+
+
+def test_reordered_and_duplicated_packets() -> None:
+    jb = JitterBuffer(8000, 160, JitterBufferConfig(min_delay=0.060))
+    arrivals = [(0.010 + i * F, i) for i in range(50) if i not in (10, 11)]
+    arrivals += [(0.010 + 12 * F, 11), (0.010 + 12.5 * F, 10)]  # 11 and 10 arrive late, swapped
+    arrivals += [(0.010 + 20 * F, 19), (0.010 + 21 * F, 19)]  # 19 duplicated
+    frames = run(jb, arrivals, 2.0)
+    assert played(frames) == list(range(50))
+    assert jb.packets_duplicated == 2
+    assert jb.packets_late == 0
+
+
+def test_late_packet_is_concealed_then_discarded() -> None:
+    jb = JitterBuffer(8000, 160, JitterBufferConfig(min_delay=0.030))
+    arrivals = [(0.010 + i * F, i) for i in range(60) if i != 30] + [(0.010 + 36 * F, 30)]
+    frames = run(jb, arrivals, 0.013 + 62 * F)
+    assert 30 not in played(frames)
+    assert jb.packets_late == 1 and jb.packets_discarded == 1
+    lost = [f for _, f in frames if f.kind == "lost" and not f.inserted]
+    assert len(lost) == 1
+    assert lost[0].next_payload == (31).to_bytes(4, "big")  # for Opus in-band FEC
+    assert jb.concealment_events == 1 and jb.concealed_samples == 160
+
+
+def test_target_rises_fast_with_jitter_and_falls_slowly_after() -> None:
+    jb = JitterBuffer(8000, 160)
+    calm = Impairment(seed=1, jitter=0.002).apply([(i * F, i) for i in range(500)])
+    rough = Impairment(seed=2, jitter=0.080).apply([(i * F, i) for i in range(500, 1000)])
+    calm2 = Impairment(seed=3, jitter=0.002).apply([(i * F, i) for i in range(1000, 2500)])
+    frames = run(jb, calm + rough + calm2, 52.0)
+    by_time = {round(t, 3): f for t, f in frames}
+    del by_time
+    assert jb.target_delay < 0.080
+    # replay and sample the target through the three phases
+    jb2 = JitterBuffer(8000, 160)
+    samples: dict[str, float] = {}
+    pending = sorted(calm + rough + calm2)
+    k, t = 0, 0.013
+    while t < 52.0:
+        while k < len(pending) and pending[k][0] <= t:
+            a, i = pending[k]
+            jb2.put(i & 0xFFFF, i * 160, b"x", a)
+            k += 1
+        jb2.pop(t)
+        if abs(t - 9.9) < 0.01:
+            samples["calm"] = jb2.target_delay
+        if abs(t - 11.0) < 0.01:
+            samples["one_second_into_jitter"] = jb2.target_delay
+        if abs(t - 21.0) < 0.01:
+            samples["one_second_after"] = jb2.target_delay
+        if abs(t - 51.0) < 0.01:
+            samples["long_after"] = jb2.target_delay
+        t += F
+    assert samples["calm"] < 0.010
+    assert samples["one_second_into_jitter"] > 0.050  # fast up: within a second
+    assert samples["one_second_after"] > 0.050  # slow down: still holding
+    assert samples["long_after"] < 0.010  # but it does come back down
+    assert jb2.removed_samples_for_acceleration > 0
+    assert jb2.inserted_samples_for_deceleration > 0
+
+
+def test_clock_drift_is_followed_without_late_loss() -> None:
+    for ppm in (-500.0, 500.0):
+        jb = JitterBuffer(8000, 160)
+        arrivals = Impairment(seed=4, jitter=0.003, drift_ppm=ppm).apply([(i * F, i) for i in range(6000)])
+        arrival = {i: a for a, i in arrivals}
+        frames = run(jb, arrivals, 121.0)
+        assert jb.packets_late <= 3, ppm
+        assert len(played(frames)) >= 5990
+        # the buffer neither empties nor grows without bound: packets wait < 3 frames
+        tail = [t - arrival[int.from_bytes(f.payload, "big")] for t, f in frames[-2000:] if f.payload]
+        assert max(tail) < 0.060, ppm
+
+
+def test_pause_goes_idle_and_resumes_at_the_target() -> None:
+    jb = JitterBuffer(8000, 160)
+    talk1 = [(0.010 + i * F, i) for i in range(50)]
+    talk2 = [(0.010 + i * F, i) for i in range(150, 200)]  # 2 s of DTX in between
+    frames = run(jb, talk1 + talk2, 5.0)
+    kinds = [f.kind for _, f in frames]
+    assert "idle" in kinds[60:140]
+    assert played(frames) == list(range(50)) + list(range(150, 200))
+    assert jb.packets_late == 0
+
+
+def test_timestamp_jump_restarts() -> None:
+    jb = JitterBuffer(8000, 160)
+    a = [(0.010 + i * F, i) for i in range(50)]
+    b = [(0.010 + (50 + j) * F, 1_000_000 + j) for j in range(50)]  # new timeline, 1.25 h ahead
+    frames = run(jb, a + b, 3.0)
+    p = played(frames)
+    assert p[:50] == list(range(50))
+    assert len(p) >= 95
+
+
+def test_stats_use_webrtc_names() -> None:
+    jb = JitterBuffer(8000, 160)
+    run(jb, [(0.010 + i * F, i) for i in range(20)], 1.0)
+    stats = jb.stats()
+    for name in (
+        "jitterBufferDelay",
+        "jitterBufferTargetDelay",
+        "jitterBufferEmittedCount",
+        "concealedSamples",
+        "concealmentEvents",
+        "packetsDiscarded",
+        "packetsDuplicated",
+        "packetsLate",
+    ):
+        assert name in stats
+    assert stats["jitterBufferEmittedCount"] == 20 * 160
+    avg = float(stats["jitterBufferDelay"]) / float(stats["jitterBufferEmittedCount"])
+    assert 0.0 <= avg < 0.020
