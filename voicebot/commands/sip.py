@@ -90,6 +90,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--register", type=_sip_uri, metavar="URI", help="registrar to REGISTER at")
     serve.add_argument("--auth-user", help="challenge callers: accept only this user (digest)")
     serve.add_argument("--auth-password", help="password for --auth-user")
+    serve.add_argument(
+        "--auth-algorithms",
+        default="SHA-256,MD5",
+        metavar="LIST",
+        help="digest algorithms to challenge with, strongest first (default SHA-256,MD5)",
+    )
     serve.add_argument("--answer-after", type=_seconds, default=0.0, metavar="S", help="ring S seconds first")
     serve.add_argument("--hangup-after", type=_seconds, metavar="S", help="hang up S seconds after answering")
     serve.add_argument("--reject", type=_status, metavar="CODE", help="reject every call with CODE")
@@ -134,6 +140,17 @@ def _check_files(play: Path | None, record: Path | None) -> None:
         raise ConfigError(f"--play: no such file {play}")
     if record is not None and not record.parent.exists():
         raise ConfigError(f"--record: directory {record.parent} does not exist")
+
+
+def _algorithms(text: str) -> tuple[str, ...]:
+    known = {"MD5", "SHA-256", "SHA-512-256", "MD5-SESS", "SHA-256-SESS", "SHA-512-256-SESS"}
+    algos = tuple(a.strip().upper() for a in text.split(",") if a.strip())
+    bad = [a for a in algos if a not in known]
+    if not algos or bad:
+        raise ConfigError(
+            f"--auth-algorithms: unknown {', '.join(bad) or 'empty list'}; use {', '.join(sorted(known))}"
+        )
+    return algos
 
 
 def _install_stop(stop: asyncio.Event) -> None:
@@ -232,6 +249,7 @@ async def _serve(args: argparse.Namespace) -> int:
         password=args.password,
         register=args.register,
         server_credentials=creds,
+        auth_algorithms=_algorithms(args.auth_algorithms),
         media=not args.no_media,
         trace=sys.stdout if args.trace else None,
     )

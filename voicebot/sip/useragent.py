@@ -103,6 +103,7 @@ class UaConfig:
     password: str | None = None
     server_credentials: dict[str, str] | None = None  # challenge callers with these
     realm: str = "voicebot"
+    auth_algorithms: tuple[str, ...] = ("SHA-256", "MD5")  # challenges we offer, strongest first
     proxy: str | None = None  # outbound proxy URI (pre-loaded Route, §8.1.2)
     transport: str = "udp"  # default transport for URIs without ;transport
     timers: Timers = field(default_factory=Timers)
@@ -215,7 +216,9 @@ class UserAgentCore:
             if config.password is not None:
                 self._digest = auth.DigestClient(config.auth_user or config.user, config.password)
             if config.server_credentials:
-                self._digest_server = auth.DigestServer(config.realm, dict(config.server_credentials))
+                self._digest_server = auth.DigestServer(
+                    config.realm, dict(config.server_credentials), algorithms=config.auth_algorithms
+                )
         self.dropped = 0
 
     # ================================================================ driver interface
@@ -638,7 +641,8 @@ class UserAgentCore:
             value = req.headers.get("Authorization")
             stale = False
             if value:
-                verdict = self._digest_server.check(req.method, str(req.uri), value, now, req.body)
+                digest_uri = self._digest_uri(req, value)
+                verdict = self._digest_server.check(req.method, digest_uri, value, now, req.body)
                 user, stale = verdict.username, verdict.stale
             if user is None:
                 challenges = self._digest_server.challenge_headers(stale, now=now)
@@ -663,6 +667,30 @@ class UserAgentCore:
         self._event(
             ev.IncomingCall(call=session.id, request=req, caller=str(req.from_.uri), callee=str(req.to.uri), user=user)
         )
+
+    @staticmethod
+    def _digest_uri(req: Request, authorization: str) -> str:
+        """The digest-uri to verify against: the Request-URI, or the client's own uri when it
+        names the same host and port (SIPp answers with ``sip:host:port``, RFC 7616 §3.4.6
+        lets the server accept an equivalent URI)."""
+        from voicebot.sip.auth import Credentials
+
+        ruri = str(req.uri)
+        try:
+            given = Credentials.parse(authorization).get("uri")
+            if given is None or given == ruri:
+                return ruri
+            theirs, ours = parse_uri(given), req.uri
+        except ProtocolError:
+            return ruri
+        if (
+            isinstance(theirs, SipUri)
+            and isinstance(ours, SipUri)
+            and theirs.host.lower() == ours.host.lower()
+            and (theirs.port or 5060) == (ours.port or 5060)
+        ):
+            return given
+        return ruri
 
     def _check_session_expires(self, req: Request) -> int:
         value = req.headers.get("Session-Expires")

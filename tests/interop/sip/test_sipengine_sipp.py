@@ -1,0 +1,80 @@
+"""SIPp against voicebot: built-in uac/uas scenarios and scenario files (tests/interop/sip/scenarios)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.interop.sip.conftest import SCENARIOS_DIR, Served, run_sipp, sipp_background, voicebot_cmd
+
+pytestmark = pytest.mark.interop
+
+
+def sipp_uac(scenario: str, served: Served, tmp_path: Path, *extra: str) -> list[str]:
+    sn = ["-sn", "uac"] if scenario == "uac" else ["-sf", str(SCENARIOS_DIR / scenario)]
+    return [
+        *sn,
+        f"127.0.0.1:{served.port}",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(free_port()),
+        "-s",
+        served.user,
+        "-m",
+        "1",
+        "-l",
+        "1",
+        "-mi",
+        "127.0.0.1",
+        *extra,
+    ]
+
+
+def test_sipp_builtin_uac_calls_serve(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve()
+    run = run_sipp(sipp_uac("uac", served, tmp_path, "-m", "3", "-l", "3", "-d", "300"), tmp_path)
+    assert run.returncode == 0, run.output + run.errors
+    out = served.stop()
+    assert out.count("ended by remote (remote BYE)") == 3
+
+
+def test_dial_calls_sipp_builtin_uas(tmp_path: Path) -> None:
+    port = free_port()
+    with sipp_background(["-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-m", "1"], tmp_path) as sipp:
+        done = subprocess.run(
+            voicebot_cmd("dial", f"sip:service@127.0.0.1:{port}", "--hangup-after", "0.5", "--json"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result["answered"] and result["ended_by"] == "local"
+        assert sipp.wait(20) == 0
+
+
+def test_sipp_digest_challenge(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve("--auth-user", "alice", "--auth-password", "secret", "--auth-algorithms", "MD5")
+    run = run_sipp(sipp_uac("uac_auth.xml", served, tmp_path), tmp_path)
+    assert run.returncode == 0, run.output + run.errors
+    assert "(user alice)" in served.stop()
+
+
+def test_sipp_wrong_password_is_refused(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve("--auth-user", "alice", "--auth-password", "other", "--auth-algorithms", "MD5")
+    run = run_sipp(sipp_uac("uac_auth.xml", served, tmp_path), tmp_path, timeout=20)
+    assert run.returncode != 0
+    assert "call 1" not in served.stop()
+
+
+def test_sipp_cancel_while_ringing(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve("--answer-after", "10")
+    run = run_sipp(sipp_uac("uac_cancel.xml", served, tmp_path), tmp_path)
+    assert run.returncode == 0, run.output + run.errors
+    assert "cancelled before answer" in served.stop()
