@@ -102,11 +102,13 @@ class SipParseError(RemoteProtocolError):
     """A message that cannot be accepted. ``request`` is a best-effort view of it (start line
     and headers as far as they could be read) so a server can still answer with
     ``build_response(err.request, err.status)``; None when not even that was possible or the
-    message was a response."""
+    message was a response. ``messages``: see ``StreamParser.feed``."""
 
     def __init__(self, message: str, *, status: int = 400, request: Request | None = None) -> None:
         super().__init__(message, status=status)
         self.request = request
+        # StreamParser.feed: the good messages completed in the same call
+        self.messages: list[Request | Response] = []
 
 
 class Message:
@@ -477,18 +479,22 @@ def parse_message(data: bytes) -> Request | Response:
 class StreamParser:
     """Frames SIP messages on a stream transport (TCP/TLS) by Content-Length (RFC 3261 §18.3).
 
-    ``feed`` accepts any chunking and returns the messages completed so far. A message whose
-    framing cannot be known (no or bad Content-Length, oversize) breaks the stream: the error
-    is raised now and on every later ``feed``; the connection should be closed. A message that
-    is framed correctly but otherwise invalid is consumed and its error raised, after the
-    messages completed before it were returned (an error found behind good messages in the
-    same chunk is raised by the next ``feed`` call, which still buffers its data).
+    Any chunking works, down to one byte at a time. ``events(data)`` never raises: it returns
+    the complete messages and the errors (``SipParseError``) in stream order. A message whose
+    framing cannot be known (no or bad Content-Length, oversize) breaks the stream: its error
+    is the last item, ``broken`` becomes True (later data is ignored, ``feed`` raises the
+    error again), and the connection should be closed. A message
+    that is framed correctly but otherwise invalid is consumed and reported, and parsing goes
+    on (its ``request`` attribute lets a server answer it).
+
+    ``feed(data)`` returns only the messages and raises the first error; the messages
+    completed in the same call (before and after the error) are on ``error.messages`` so
+    nothing is lost.
     """
 
     def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
         self._buf = bytearray()
         self._max = max_message_size
-        self._pending: list[SipParseError] = []
         self._broken: SipParseError | None = None
         # parsed head (or the error it gave), body start offset, body length
         self._head: tuple[Request | Response | SipParseError, int, int] | None = None
@@ -503,24 +509,33 @@ class StreamParser:
         """True once framing was lost; the connection should be closed."""
         return self._broken is not None
 
-    def feed(self, data: bytes) -> list[Request | Response]:
+    def events(self, data: bytes) -> list[Request | Response | SipParseError]:
         if self._broken is not None:
-            raise self._broken
+            return []  # the breaking error was already reported
         self._buf += data
-        if self._pending:
-            raise self._pending.pop(0)
-        out: list[Request | Response] = []
+        out: list[Request | Response | SipParseError] = []
         while True:
             try:
                 msg = self._next()
             except SipParseError as e:
-                if out:
-                    self._pending.append(e)
+                out.append(e)
+                if self._broken is not None:
                     return out
-                raise
+                continue
             if msg is None:
                 return out
             out.append(msg)
+
+    def feed(self, data: bytes) -> list[Request | Response]:
+        if self._broken is not None:
+            raise self._broken
+        items = self.events(data)
+        msgs = [m for m in items if not isinstance(m, SipParseError)]
+        for item in items:
+            if isinstance(item, SipParseError):
+                item.messages = msgs
+                raise item
+        return msgs
 
     def _fail(self, err: SipParseError) -> SipParseError:
         self._broken = err
