@@ -785,9 +785,9 @@ class Compiler:
         other = {
             k: f"'{k}' belongs in {' or '.join(kk + ' states' for kk, ks in KIND_KEYS.items() if k in ks)}"
             for k in ALL_STATE_KEYS
-            if k not in allowed and k not in COMMON_STATE_KEYS
+            if k not in allowed and k not in COMMON_STATE_KEYS and k not in MAIN_KEYS
         }
-        self.keys(st, (*COMMON_STATE_KEYS, *allowed), f"in {kind} state '{full}'", other)
+        self.keys(st, (*COMMON_STATE_KEYS, *allowed, *MAIN_KEYS), f"in {kind} state '{full}'", other)
         say: list[Template] = []
         if "say" in st:
             for text, p in self.texts(st["say"], st.vpos("say"), "'say'"):
@@ -1397,8 +1397,10 @@ class Compiler:
         pred: dict[str, set[str]] = {s: set() for s in self.states}
         for s, ts in succ.items():
             for t in ts:
+                if self.states[t].builtin:
+                    continue  # global intents and limits always end a call; the author's paths must too
                 pred.setdefault(t, set()).add(s)
-        good = {s for s, st in self.states.items() if st.terminal}
+        good = {s for s, st in self.states.items() if st.terminal and not st.builtin}
         stack = list(good)
         while stack:
             s = stack.pop()

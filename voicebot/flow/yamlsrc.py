@@ -139,6 +139,8 @@ def load_text(text: str, file: str, report: Reporter) -> Any:
         mark = exc.problem_mark or exc.context_mark
         pos = _pos(file, mark) if mark is not None else Pos(file=file, line=1, col=1)
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context_mark is not None and exc.problem_mark is not None and exc.context:
+            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
         report.error(pos, f"YAML syntax error: {problem}", "check indentation, colons and quotes here")
         return None
     except yaml.YAMLError as exc:

@@ -1,0 +1,1 @@
+"""Persistence: call records and campaign state (SQLite), callee profiles (Redis)."""
