@@ -78,3 +78,49 @@ def test_sipp_cancel_while_ringing(serve: Callable[..., Served], tmp_path: Path)
     run = run_sipp(sipp_uac("uac_cancel.xml", served, tmp_path), tmp_path)
     assert run.returncode == 0, run.output + run.errors
     assert "cancelled before answer" in served.stop()
+
+
+def test_sipp_hold_and_resume_by_reinvite(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve()
+    run = run_sipp(sipp_uac("uac_hold.xml", served, tmp_path), tmp_path)
+    assert run.returncode == 0, run.output + run.errors
+    assert "ended by remote (remote BYE)" in served.stop()
+
+
+def test_sipp_requires_100rel_and_prack(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve()
+    run = run_sipp(sipp_uac("uac_prack.xml", served, tmp_path), tmp_path)
+    assert run.returncode == 0, run.output + run.errors
+    assert "ended by remote (remote BYE)" in served.stop()
+
+
+def test_serve_hangs_up_on_sipp(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve("--hangup-after", "0.5")
+    run = run_sipp(sipp_uac("uac_recv_bye.xml", served, tmp_path), tmp_path)
+    assert run.returncode == 0, run.output + run.errors
+    assert "ended by local (local BYE)" in served.stop()
+
+
+def test_sipp_transfers_serve_by_refer(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve("--hangup-after", "3")
+    run = run_sipp(sipp_uac("uac_refer.xml", served, tmp_path), tmp_path)
+    assert run.returncode == 0, run.output + run.errors
+    out = served.stop()
+    # the transfer target is serve itself: a second call arrives from voicebot
+    assert "call 2 from sip:bot@" in out
+
+
+def test_dial_hung_up_by_sipp(tmp_path: Path) -> None:
+    port = free_port()
+    args = ["-sf", str(SCENARIOS_DIR / "uas_bye.xml"), "-i", "127.0.0.1", "-p", str(port), "-m", "1"]
+    with sipp_background(args, tmp_path) as sipp:
+        done = subprocess.run(
+            voicebot_cmd("dial", f"sip:service@127.0.0.1:{port}", "--json"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result["answered"] and result["ended_by"] == "remote"
+        assert sipp.wait(20) == 0
