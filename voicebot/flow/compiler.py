@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from voicebot.flow import expr as ex
@@ -1046,7 +1047,11 @@ class Compiler:
         if url is None:
             return None
         if not url.startswith(("http://", "https://", "{")):
-            self.r.error(m.vpos("url"), f"webhook url must start with http:// or https://, got '{url}'")
+            self.r.error(
+                m.vpos("url"),
+                f"webhook url must start with http:// or https://, got '{url}'",
+                "e.g. url: https://crm.example.com/api/calls",
+            )
         url_t = self.template(url, m.vpos("url"), m.quoted, "url")
         method = str(m.get("method", "POST")).upper()
         if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
@@ -1637,11 +1642,11 @@ class Compiler:
         return Compiled(
             meta=self.meta,
             start=start_name,
-            slots=dict(self.slots),
-            states=dict(self.states),
-            table=dict(self.table),
+            slots=MappingProxyType(dict(self.slots)),
+            states=MappingProxyType(dict(self.states)),
+            table=MappingProxyType(dict(self.table)),
             scripts=scripts,
-            intent_phrases=dict(self.intent_phrases),
+            intent_phrases=MappingProxyType(dict(self.intent_phrases)),
             files=tuple(dict.fromkeys(self.src.files)),
         )
 

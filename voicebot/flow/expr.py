@@ -58,6 +58,7 @@ class Tok:
 
 _OPS2 = ("==", "!=", "<=", ">=")
 _OPS1 = "<>+-*/%()[],."
+_DIGITS = "0123456789"
 _KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
 
 
@@ -70,12 +71,12 @@ def tokenize(src: str) -> list[Tok]:
         if c.isspace():
             i += 1
             continue
-        if c.isdigit() or (c == "." and i + 1 < n and src[i + 1].isdigit()):
+        if c in _DIGITS or (c == "." and i + 1 < n and src[i + 1] in _DIGITS):
             j = i
             seen_dot = False
-            while j < n and (src[j].isdigit() or (src[j] == "." and not seen_dot)):
+            while j < n and (src[j] in _DIGITS or (src[j] == "." and not seen_dot)):
                 if src[j] == ".":
-                    if j + 1 >= n or not src[j + 1].isdigit():
+                    if j + 1 >= n or src[j + 1] not in _DIGITS:
                         break
                     seen_dot = True
                 j += 1
@@ -100,7 +101,7 @@ def tokenize(src: str) -> list[Tok]:
             continue
         if c.isalpha() or c == "_":
             j = i
-            while j < n and (src[j].isalnum() or src[j] == "_"):
+            while j < n and (src[j].isalpha() or src[j] in _DIGITS or src[j] == "_"):
                 j += 1
             word = src[i:j]
             toks.append(Tok("op" if word in _KEYWORDS else "name", word, word, i))

@@ -40,9 +40,14 @@ def _edges(flow: Flow, loops: bool) -> list[tuple[str, str, str]]:
 
 def to_dot(flow: Flow, *, loops: bool = False) -> str:
     """Graphviz DOT; pass ``loops=True`` to draw the reprompt self-loops too."""
-    lines = [f"digraph {_q(flow.name)} {{", "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=11];',
-             '  edge [fontname="Helvetica", fontsize=9];', '  __start [shape=point, width=0.15];',
-             f"  __start -> {_q(flow.start_state)};"]
+    lines = [
+        f"digraph {_q(flow.name)} {{",
+        "  rankdir=TB;",
+        '  node [fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+        "  __start [shape=point, width=0.15];",
+        f"  __start -> {_q(flow.start_state)};",
+    ]
     for name, st in flow.states.items():
         shape, color = _SHAPES.get(st.kind, ("box", "#ffffff"))
         extra = f"\\n[{st.outcome}]" if st.kind in ("hangup", "transfer") and st.outcome else ""

@@ -74,7 +74,14 @@ def score(utterance: str, phrase: str) -> float:
         return 1.0
     cjk = has_cjk(phrase)
     if cjk:
-        if phrase in utterance or phrase.replace(" ", "") in utterance.replace(" ", ""):
+        flat = utterance.replace(" ", "")
+        if len(phrase) == 1:
+            # one character ("好", "네") is too common inside other words: it must stand alone as a
+            # word, or the whole answer must be very short ("好啊", "对对对")
+            if phrase in utterance.split() or (phrase in flat and len(flat) <= 3):
+                return 0.8 + 0.2 / max(len(flat), 1)
+            return 0.0
+        if phrase in utterance or phrase.replace(" ", "") in flat:
             return 0.8 + 0.2 * len(phrase) / max(len(utterance), 1)
     elif f" {phrase} " in f" {utterance} ":
         return 0.8 + 0.2 * len(phrase) / max(len(utterance), 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 from voicebot.flow import lang
 from voicebot.flow.intents import normalise
@@ -291,11 +292,12 @@ def _ko_token_number(tok: str, require_counter: bool) -> int | None:
 def extract_number(text: str, language: str) -> float | int | None:
     """The first number in ``text``: digits, or numerals of the flow's language."""
     norm = normalise(text)
-    m = _NUM_RE.search(norm)
+    raw = unicodedata.normalize("NFKC", text[:1000])
+    m = _NUM_RE.search(raw)
     candidates: list[tuple[int, float | int]] = []
     if m:
         s = m.group(0)
-        candidates.append((m.start(), float(s) if "." in s else int(s)))
+        candidates.append((len(normalise(raw[: m.start()])), float(s) if "." in s else int(s)))
     if language == "zh" or any("\u4e00" <= c <= "\u9fff" for c in norm):
         for value, start, _ in _zh_numbers(norm):
             candidates.append((start, value))
