@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from voicebot.errors import ConfigError
 from voicebot.flow import Flow, FlowError
 from voicebot.flow.scripts import run_scripts
@@ -248,7 +249,7 @@ def test_ambiguous_phrase_is_a_warning(write_flow: Callable[..., Path]) -> None:
 
 
 def test_empty_and_non_mapping_files(write_flow: Callable[..., Path]) -> None:
-    assert [d.text() for d in Flow.check(write_flow("", "e.yaml"))][0].startswith("1:1: error: empty flow file")
+    assert next(d.text() for d in Flow.check(write_flow("", "e.yaml"))).startswith("1:1: error: empty flow file")
     assert "a flow file must be a mapping" in Flow.check(write_flow("- a\n- b\n", "l.yaml"))[0].message
     missing = Flow.check(write_flow("flow: t\n", "m.yaml"))
     assert any("missing 'states:'" in d.message for d in missing)
