@@ -97,6 +97,7 @@ class Session:
     _no_match: int = 0
     _digits: str = ""
     _since_listen: list[Say] = field(default_factory=list)
+    _last_said: list[Say] = field(default_factory=list)
     _began: bool = False
     _transfer_state: str = ""
 
@@ -231,7 +232,7 @@ class Session:
         return SetSlot(name=name, value=value)
 
     def _listen(self, st: State) -> Listen:
-        self._since_listen = []
+        self._last_said, self._since_listen = self._since_listen, []
         return Listen(
             grammar=st.grammar,
             timeout_s=st.timeout_s,
@@ -284,11 +285,8 @@ class Session:
             if st.kind == "ask":
                 self._no_input = self._no_match = 0
                 self._digits = ""
-                self._since_listen = []
                 actions.extend(self._say(st, st.say))
-                said = list(self._since_listen)
                 actions.append(self._listen(st))
-                self._since_listen = said
                 self.waiting = WAIT_INPUT
                 return actions
             if st.kind == "webhook":
@@ -393,16 +391,13 @@ class Session:
         count = self._no_input if kind == "no_input" else self._no_match
         lead = st.no_input_say if kind == "no_input" else st.no_match_say
         actions: list[Action] = []
-        self._since_listen = []
         if lead:
             actions.extend(self._say(st, (lead[min(count - 1, len(lead) - 1)],)))
         if st.reprompt:
             actions.extend(self._say(st, (st.reprompt[min(count - 1, len(st.reprompt) - 1)],)))
         else:
             actions.extend(self._say(st, st.say))
-        said = list(self._since_listen)
         actions.append(self._listen(st))
-        self._since_listen = said
         return actions
 
     def _no_input_event(self) -> list[Action]:
@@ -440,9 +435,10 @@ class Session:
             return [*actions, *self._no_match_event()]
         if edges[0].repeat:
             self._log("state", f"{st.name} --repeat--> {st.name}")
-            again = list(self._since_listen)
+            again = list(self._last_said)
             for a in again:
                 self._log("bot", a.text)
+            self._since_listen = list(again)
             return [*again, self._listen(st)]
         return [*actions, *self._follow(st.name, f"intent:{intent}")]
 

@@ -1,0 +1,434 @@
+"""The pure runtime: events in, actions out, every step from the table; property tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from voicebot.flow import (
+    CalleeProfile,
+    CallerHangup,
+    CallRecord,
+    Dtmf,
+    Flow,
+    FlowStateError,
+    Hangup,
+    Listen,
+    Say,
+    SetSlot,
+    SilenceTimeout,
+    Transfer,
+    TransferResult,
+    Utterance,
+    Webhook,
+    WebhookResult,
+    events,
+)
+from voicebot.flow.runtime import Session
+
+ROOT = Path(__file__).resolve().parents[3]
+DIALOGS = sorted((ROOT / "dialogs").glob("*.yaml"))
+FLOWS = {p.stem: Flow.load(p) for p in DIALOGS}
+TODAY = dt.date(2026, 1, 5)
+CTX = {"appointment_date": "2026-01-08", "account_id": "1", "account_last4": "1234", "delivery_date": "2026-01-07"}
+
+
+def start(name: str, **kw: Any) -> tuple[Session, list[Any]]:
+    flow = FLOWS[name]
+    ctx = {k: v for k, v in CTX.items() if k in flow.slots}
+    ctx.update(kw.pop("context", {}))
+    s = flow.start(ctx, today=TODAY, **kw)
+    return s, s.begin()
+
+
+def says(actions: list[Any]) -> str:
+    return " ".join(a.text for a in actions if isinstance(a, Say))
+
+
+def test_events_and_actions_are_frozen_kw_only_slotted() -> None:
+    classes = [
+        events.Utterance,
+        events.Dtmf,
+        events.SilenceTimeout,
+        events.WebhookResult,
+        events.TransferResult,
+        events.CallerHangup,
+        events.Say,
+        events.Listen,
+        events.Webhook,
+        events.Transfer,
+        events.Hangup,
+        events.SetSlot,
+        events.Turn,
+    ]
+    for cls in classes:
+        params = cls.__dataclass_params__  # type: ignore[attr-defined]
+        assert params.frozen, cls
+        assert hasattr(cls, "__slots__"), cls
+        assert all(f.kw_only for f in dataclasses.fields(cls)), cls
+    with pytest.raises(TypeError):
+        events.Utterance("hi")  # type: ignore[misc]
+    u = Utterance(text="hi")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        u.text = "x"  # type: ignore[misc]
+
+
+def test_begin_says_greeting_and_listens_with_grammar() -> None:
+    s, acts = start("appointment_reminder", context={"customer_name": "Ann"})
+    assert isinstance(acts[0], Say) and acts[0].text.startswith("Hello Ann")
+    listen = acts[-1]
+    assert isinstance(listen, Listen)
+    assert listen.state == "ask_confirm" and listen.timeout_s == 6
+    assert listen.grammar is not None and "yes" in listen.grammar and "stop calling me" in listen.grammar
+    assert set(listen.dtmf) >= {"1", "2", "3"}
+    assert s.waiting == "input" and s.expecting == (Utterance, Dtmf, SilenceTimeout)
+
+
+def test_free_text_slot_listens_without_grammar() -> None:
+    s, _ = start("satisfaction_survey")
+    s.handle(Utterance(text="five"))
+    acts = s.handle(Utterance(text="speed"))
+    listen = acts[-1]
+    assert isinstance(listen, Listen) and listen.state == "ask_comment" and listen.grammar is None
+
+
+def test_full_call_outcome_slots_history() -> None:
+    s, _ = start("appointment_reminder")
+    acts = s.handle(Utterance(text="yes", confidence=0.9), now=3.0)
+    assert SetSlot(name="confirmed", value=True) in acts
+    hook = next(a for a in acts if isinstance(a, Webhook))
+    assert hook.method == "POST" and hook.body == {"status": "confirmed", "new_date": None, "confirmed": True}
+    assert s.waiting == "webhook" and not s.ended
+    acts = s.handle(WebhookResult(ok=True, data={}), now=3.5)
+    assert isinstance(acts[-1], Hangup) and acts[-1].outcome == "confirmed"
+    res = s.result()
+    assert res.outcome == "confirmed" and res.slots["confirmed"] is True and res.final_state == "bye_confirmed"
+    assert ("caller", "yes") in res.transcript and res.ended_at == 3.5
+    assert res.transcript[0][0] == "bot"
+
+
+def test_input_with_no_table_entry_is_an_error() -> None:
+    s, _ = start("appointment_reminder")
+    with pytest.raises(FlowStateError):
+        s.handle(WebhookResult(ok=True))
+    with pytest.raises(FlowStateError):
+        s.handle(TransferResult(ok=False))
+    s.handle(Utterance(text="yes"))
+    with pytest.raises(FlowStateError):
+        s.handle(Utterance(text="yes"))  # waiting for the webhook, not listening
+    s.handle(WebhookResult(ok=True))
+    assert s.ended
+    with pytest.raises(FlowStateError):
+        s.handle(SilenceTimeout())
+    assert s.handle(CallerHangup()) == []  # a hang-up racing the goodbye is fine
+    with pytest.raises(FlowStateError):
+        s.begin()
+
+
+def test_handle_before_begin_and_time_backwards() -> None:
+    s = FLOWS["appointment_reminder"].start(CTX, today=TODAY)
+    with pytest.raises(FlowStateError):
+        s.handle(SilenceTimeout())
+    s.begin(now=10.0)
+    with pytest.raises(FlowStateError):
+        s.handle(SilenceTimeout(), now=5.0)
+
+
+def test_caller_hangup_midway() -> None:
+    s, _ = start("satisfaction_survey")
+    s.handle(Utterance(text="three"), now=2.0)
+    assert s.handle(CallerHangup(), now=4.0) == []
+    r = s.result()
+    assert r.outcome == "caller_hangup" and r.slots["rating"] == 3 and r.ended_at == 4.0
+
+
+def test_low_confidence_counts_as_no_match() -> None:
+    s, _ = start("appointment_reminder")
+    acts = s.handle(Utterance(text="yes", confidence=0.1))
+    assert "didn't catch that" in says(acts) and s.state == "ask_confirm"
+    assert s.slots["confirmed"] is None
+
+
+def test_empty_utterance_counts_as_no_input() -> None:
+    s, _ = start("appointment_reminder")
+    acts = s.handle(Utterance(text="  ...  "))
+    assert "Can you come on" in says(acts)
+
+
+def test_reprompts_escalate_then_limit() -> None:
+    s, _ = start("appointment_reminder")
+    a1 = s.handle(SilenceTimeout())
+    a2 = s.handle(SilenceTimeout())
+    a3 = s.handle(SilenceTimeout())
+    assert "Say yes or no" in says(a1) and "Please press 1" in says(a2)
+    assert isinstance(a3[-1], Hangup) and a3[-1].outcome == "no_input"
+
+
+def test_repeat_repeats_what_was_said_since_last_listen() -> None:
+    s, first = start("appointment_reminder")
+    acts = s.handle(Utterance(text="can you repeat"))
+    assert says(acts) == says(first)  # the greeting and the question
+    assert isinstance(acts[-1], Listen) and s.state == "ask_confirm"
+
+
+def test_opt_out_marks_do_not_call() -> None:
+    s, _ = start("ko_delivery_confirm")
+    acts = s.handle(Utterance(text="앞으로 전화하지 마세요"))
+    assert acts[-1] == Hangup(outcome="opted_out", do_not_call=True)
+    assert s.result().do_not_call
+
+
+def test_abuse_ends_politely() -> None:
+    s, _ = start("appointment_reminder")
+    acts = s.handle(Utterance(text="shut up you idiot"))
+    assert "end the call" in says(acts) and acts[-1] == Hangup(outcome="abusive")
+
+
+def test_agent_transfer_and_failure() -> None:
+    s, _ = start("appointment_reminder")
+    acts = s.handle(Utterance(text="I want an operator"))
+    assert Transfer(uri="sip:frontdesk@clinic.example") in acts
+    assert s.ended and s.outcome == "transferred" and s.expecting == (TransferResult,)
+    acts = s.handle(TransferResult(ok=False, reason="486 Busy Here"))
+    assert acts[-1] == Hangup(outcome="transfer_failed") and s.outcome == "transfer_failed"
+
+
+def test_transfer_success_is_quiet() -> None:
+    s, _ = start("appointment_reminder")
+    s.handle(Utterance(text="operator"))
+    assert s.handle(TransferResult(ok=True)) == [] and s.outcome == "transferred"
+
+
+def test_dtmf_digits_collect_until_length() -> None:
+    s, _ = start("payment_reminder")
+    assert s.state == "verify.ask_digits"
+    assert s.handle(Dtmf(digit="1")) == []
+    assert s.handle(Dtmf(digit="2")) == []
+    assert s.handle(Dtmf(digit="3")) == []
+    acts = s.handle(Dtmf(digit="4"))
+    assert SetSlot(name="spoken_last4", value="1234") in acts
+    assert any(isinstance(a, Webhook) and a.method == "GET" and a.url.endswith("/accounts/1") for a in acts)
+
+
+def test_dtmf_hash_ends_early_and_short_input_is_no_match() -> None:
+    s, _ = start("payment_reminder")
+    s.handle(Dtmf(digit="1"))
+    acts = s.handle(Dtmf(digit="#"))
+    assert s.state == "verify.ask_digits" and "last four digits" in says(acts)
+
+
+def test_webhook_answer_fills_slots_and_bad_type_goes_to_error() -> None:
+    s, _ = start("payment_reminder")
+    s.handle(Utterance(text="one two three four"))
+    acts = s.handle(WebhookResult(ok=True, data={"balance": "42.5", "due_date": "2025-12-20"}))
+    assert SetSlot(name="balance", value=42.5) in acts and s.slots["due_date"] == dt.date(2025, 12, 20)
+    assert "42.5 dollars" in says(acts)
+    s2, _ = start("payment_reminder")
+    s2.handle(Dtmf(digit="1"))
+    for d in "234":
+        s2.handle(Dtmf(digit=d))
+    acts = s2.handle(WebhookResult(ok=True, data={"balance": "lots"}))
+    assert acts[-1] == Hangup(outcome="system_error")
+
+
+def test_nested_webhook_paths(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        slots:
+          plan: {type: text}
+          first: {type: number}
+        start: hook
+        states:
+          hook:
+            webhook:
+              url: http://127.0.0.1:1/x
+              save: {plan: customer.plan, first: items.0}
+            next: bye
+            on_error: bye
+          bye:
+            say: Plan {plan}, first {first}.
+            hangup: done
+        """
+    )
+    s = Flow.load(p).start()
+    s.begin()
+    acts = s.handle(WebhookResult(ok=True, data={"customer": {"plan": "gold"}, "items": [7, 8]}))
+    assert says(acts) == "Plan gold, first 7."
+
+
+def test_profile_drives_branching() -> None:
+    prof = CalleeProfile(
+        callee="+15550001", records=(CallRecord(flow="appointment_reminder", outcome="no_input", at=1.0),)
+    )
+    _, acts = start("appointment_reminder", profile=prof)
+    assert "We tried to reach you before" in says(acts)
+    _, acts = start("appointment_reminder")
+    assert "We tried to reach you before" not in says(acts)
+
+
+def test_context_type_errors_are_reported() -> None:
+    from voicebot.flow import FlowError
+
+    with pytest.raises(FlowError, match="appointment_date"):
+        FLOWS["appointment_reminder"].start({"appointment_date": "next week"})
+
+
+def test_max_turns_caps_a_looping_caller(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        max_turns: 5
+        start: ask
+        states:
+          ask:
+            ask: Again?
+            reprompt: Again, yes or no?
+            on:
+              yes: ask
+              no: bye
+          bye:
+            hangup: done
+        """
+    )
+    s = Flow.load(p).start()
+    s.begin()
+    for _ in range(5):
+        s.handle(Utterance(text="yes"))
+    acts = s.handle(Utterance(text="yes"))
+    assert acts[-1] == Hangup(outcome="max_turns") and s.ended
+
+
+def test_set_expressions_and_counters(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        slots:
+          tries: {type: number, default: 0}
+        start: ask
+        states:
+          ask:
+            ask: Say the password.
+            reprompt: The password, please.
+            on:
+              yes: bye
+            no_match: {limit: 1, goto: count}
+          count:
+            set: {tries: "= tries + 1"}
+            next: check
+          check:
+            branch:
+              - if: tries >= 2
+                goto: bye
+              - else: ask
+          bye:
+            say: Tries {tries}.
+            hangup: done
+        """
+    )
+    s = Flow.load(p).start()
+    s.begin()
+    s.handle(Utterance(text="banana"))
+    acts = s.handle(Utterance(text="banana"))
+    assert says(acts) == "Tries 2." and s.slots["tries"] == 2
+
+
+def test_ssml_prompt(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        start: s
+        states:
+          s:
+            say: <speak>Hello <break time="300ms"/> there</speak>
+            ssml: true
+            hangup: done
+        """
+    )
+    s = Flow.load(p).start()
+    say = s.begin()[0]
+    assert isinstance(say, Say) and say.text == "Hello there" and say.ssml is not None and "<break" in say.ssml
+
+
+# --- properties ----------------------------------------------------------------------------------
+
+caller_event = st.one_of(
+    st.builds(SilenceTimeout),
+    st.builds(Utterance, text=st.text(max_size=40), confidence=st.floats(0, 1)),
+    st.builds(Dtmf, digit=st.sampled_from(list("0123456789*#"))),
+)
+
+
+def drive(flow: Flow, evs: list[Any]) -> Session:
+    ctx = {k: v for k, v in CTX.items() if k in flow.slots}
+    s = flow.start(ctx, today=TODAY)
+    acts = s.begin()
+    i = 0
+    steps = 0
+    while not s.ended:
+        steps += 1
+        assert steps < 10_000
+        assert s.state in flow.states
+        if s.waiting == "webhook":
+            acts = s.handle(WebhookResult(ok=i % 2 == 0, data={}))
+        else:
+            assert s.waiting == "input" and flow.states[s.state].kind == "ask"
+            ev = evs[i % len(evs)] if evs else SilenceTimeout()
+            i += 1
+            acts = s.handle(ev)
+        for a in acts:
+            assert isinstance(a, Say | Listen | Webhook | Transfer | Hangup | SetSlot)
+    return s
+
+
+def _check_history_follows_table(flow: Flow, s: Session) -> None:
+    for turn in s.history:
+        assert turn.state in flow.states
+        if turn.who == "state" and "--" in turn.text:
+            src, rest = turn.text.split(" --", 1)
+            dst = rest.rsplit("--> ", 1)[1]
+            assert src in flow.states and dst in flow.states
+            assert any(src == a and any(e.target == dst for e in edges) for (a, _), edges in flow.table.items())
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_silent_caller_always_ends_with_an_outcome(name: str) -> None:
+    flow = FLOWS[name]
+    s = drive(flow, [SilenceTimeout()])
+    assert s.ended and s.outcome is not None
+    assert s.turns <= flow.meta.max_turns + 1
+    _check_history_follows_table(flow, s)
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    words=st.lists(
+        st.sampled_from(["banana", "purple", "the weather", "xyzzy", "%%%", "quantum", "블라", "香蕉"]),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_nonsense_caller_always_ends_with_an_outcome(name: str, words: list[str]) -> None:
+    flow = FLOWS[name]
+    s = drive(flow, [Utterance(text=w) for w in words])
+    assert s.ended and s.outcome is not None
+    _check_history_follows_table(flow, s)
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(evs=st.lists(caller_event, min_size=1, max_size=30))
+def test_any_caller_never_leaves_the_table_and_always_ends(name: str, evs: list[Any]) -> None:
+    flow = FLOWS[name]
+    s = drive(flow, evs)
+    assert s.ended and s.outcome is not None
+    assert s.turns <= flow.meta.max_turns + 1
+    _check_history_follows_table(flow, s)
