@@ -75,38 +75,19 @@ class Impairment:
 
     def apply(self, packets: Sequence[tuple[float, T]]) -> list[tuple[float, T]]:
         """Impair ``(send_time, packet)`` pairs; returns ``(arrival_time, packet)`` by arrival."""
-        seeds = random.Random(self.seed)
-        loss_rng = random.Random(seeds.getrandbits(64))
-        jitter_rng = random.Random(seeds.getrandbits(64))
-        reorder_rng = random.Random(seeds.getrandbits(64))
-        dup_rng = random.Random(seeds.getrandbits(64))
-        ge = GilbertElliott(seeds.getrandbits(64), self.burst_loss, self.mean_burst) if self.burst_loss else None
+        channel = self.channel()
         out: list[tuple[float, int, T]] = []
-        order = 0
         for send, pkt in packets:
-            lost = loss_rng.random() < self.loss
-            if ge is not None and ge.step():
-                lost = True
-            extra = self._jitter(jitter_rng)
-            held = reorder_rng.random() < self.reorder
-            dup = dup_rng.random() < self.duplicate
-            if lost:
-                continue
-            delay = self.base_delay + extra
-            if self.route_change_at is not None and send >= self.route_change_at:
-                delay += self.route_change_step
-            if held:
-                delay += self.reorder_delay
-            arrival = (send + max(0.0, delay)) * (1 + self.drift_ppm * 1e-6)
-            out.append((arrival, order, pkt))
-            order += 1
-            if dup:
-                out.append((arrival + 0.001 + 0.01 * dup_rng.random(), order, pkt))
-                order += 1
+            for arrival in channel.arrivals(send):
+                out.append((arrival, len(out), pkt))
         out.sort(key=lambda x: (x[0], x[1]))
         return [(a, p) for a, _, p in out]
 
-    def _jitter(self, rng: random.Random) -> float:
+    def channel(self) -> ImpairedChannel:
+        """A stateful per-packet channel (for impairing live traffic in order)."""
+        return ImpairedChannel(self)
+
+    def jitter_draw(self, rng: random.Random) -> float:
         if self.jitter <= 0:
             rng.random()
             return 0.0
@@ -119,3 +100,40 @@ class Impairment:
             a = self.pareto_shape
             x = self.jitter * (a - 1) * ((1.0 - rng.random()) ** (-1.0 / a) - 1.0)
         return min(x, self.max_jitter)
+
+
+class ImpairedChannel:
+    """Applies an :class:`Impairment` to packets one at a time, in sending order."""
+
+    def __init__(self, imp: Impairment) -> None:
+        self.imp = imp
+        seeds = random.Random(imp.seed)
+        self._loss = random.Random(seeds.getrandbits(64))
+        self._jitter = random.Random(seeds.getrandbits(64))
+        self._reorder = random.Random(seeds.getrandbits(64))
+        self._dup = random.Random(seeds.getrandbits(64))
+        self._ge = GilbertElliott(seeds.getrandbits(64), imp.burst_loss, imp.mean_burst) if imp.burst_loss else None
+        self.sent = 0
+        self.lost = 0
+
+    def arrivals(self, send: float) -> list[float]:
+        """Arrival times of the packet sent at ``send``: none if lost, two if duplicated."""
+        imp = self.imp
+        self.sent += 1
+        lost = self._loss.random() < imp.loss
+        if self._ge is not None and self._ge.step():
+            lost = True
+        extra = imp.jitter_draw(self._jitter)
+        held = self._reorder.random() < imp.reorder
+        dup = self._dup.random() < imp.duplicate
+        dup_gap = 0.001 + 0.01 * self._dup.random() if dup else 0.0
+        if lost:
+            self.lost += 1
+            return []
+        delay = imp.base_delay + extra
+        if imp.route_change_at is not None and send >= imp.route_change_at:
+            delay += imp.route_change_step
+        if held:
+            delay += imp.reorder_delay
+        arrival = (send + max(0.0, delay)) * (1 + imp.drift_ppm * 1e-6)
+        return [arrival, arrival + dup_gap] if dup else [arrival]

@@ -1,0 +1,184 @@
+"""Fixtures for media tests: a real espeak-ng utterance, negotiated-parameter records, an
+impairing UDP relay, and delay-aligned correlation."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicebot.rtp.impair import Impairment
+
+UTTERANCE = "Please say your account number after the tone. Thank you for calling."
+
+
+@dataclass
+class Params:
+    """What the SIP layer hands to MediaStream.configure (a MediaParams-like record)."""
+
+    remote_address: tuple[str, int] | None
+    codec: str = "PCMU/8000"
+    payload_type: int = 0
+    telephone_event_pt: int | None = 101
+    ptime: int = 20
+    direction: str = "sendrecv"
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real utterance synthesised by espeak-ng (about 4 s at 22.05 kHz)."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed (Debian package espeak-ng)")
+    path = tmp_path_factory.mktemp("speech") / "utterance.wav"
+    subprocess.run([exe, "-w", str(path), UTTERANCE], check=True, timeout=60)
+    return path
+
+
+def read_channels(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        return data.reshape(-1, w.getnchannels()).astype(np.float64)
+
+
+def best_lag(ref: np.ndarray, rec: np.ndarray) -> int:
+    """Lag (samples) of ``ref`` inside ``rec`` by FFT cross-correlation."""
+    n = len(ref) + len(rec)
+    size = 1 << (n - 1).bit_length()
+    xc = np.fft.irfft(np.fft.rfft(rec, size) * np.conj(np.fft.rfft(ref, size)), size)
+    return int(np.argmax(xc[: len(rec)]))
+
+
+def aligned_correlation(ref: np.ndarray, rec: np.ndarray) -> float:
+    """Pearson correlation after the best single delay alignment."""
+    ref = ref.astype(np.float64)
+    rec = rec.astype(np.float64)
+    lag = best_lag(ref, rec)
+    seg = rec[lag : lag + len(ref)]
+    r = ref[: len(seg)]
+    if len(seg) < len(ref) // 2 or np.std(seg) == 0:
+        return 0.0
+    return float(np.corrcoef(r, seg)[0, 1])
+
+
+def windowed_correlation(ref: np.ndarray, rec: np.ndarray, rate: int = 16000, win_s: float = 0.25) -> float:
+    """Energy-weighted mean correlation of short windows, each re-aligned within +-100 ms of the
+    global lag: an adaptive jitter buffer inserts and removes frames, so one global lag does not
+    fit the whole call."""
+    ref = ref.astype(np.float64)
+    rec = rec.astype(np.float64)
+    lag = best_lag(ref, rec)
+    win = int(rate * win_s)
+    slack = int(rate * 0.1)
+    total = weight = 0.0
+    for start in range(0, len(ref) - win, win):
+        r = ref[start : start + win]
+        e = float(np.dot(r, r))
+        if e < 1e-6 * win * 32768**2:
+            continue  # silence carries no shape to compare
+        lo = max(0, lag + start - slack)
+        seg = rec[lo : lag + start + win + slack]
+        if len(seg) < win:
+            continue
+        best = max(
+            (float(np.corrcoef(r, seg[k : k + win])[0, 1]) for k in range(0, len(seg) - win + 1, 8)),
+            default=0.0,
+        )
+        total += e * max(best, 0.0)
+        weight += e
+    return total / weight if weight else 0.0
+
+
+@pytest.fixture
+def correlate() -> Callable[[np.ndarray, np.ndarray], float]:
+    return aligned_correlation
+
+
+@pytest.fixture
+def correlate_windowed() -> Callable[[np.ndarray, np.ndarray], float]:
+    return windowed_correlation
+
+
+@pytest.fixture
+def read_wav_channels() -> Callable[[Path], np.ndarray]:
+    return read_channels
+
+
+class _RelaySide(asyncio.DatagramProtocol):
+    def __init__(self, relay: ImpairingRelay, side: str) -> None:
+        self.relay = relay
+        self.side = side
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.relay.forward(self.side, data)
+
+
+class ImpairingRelay:
+    """A UDP relay on loopback: A talks to ``a_side``, B to ``b_side``; A->B is impaired."""
+
+    def __init__(self, impairment: Impairment) -> None:
+        self.channel = impairment.channel()
+        self.a_peer: tuple[str, int] | None = None
+        self.b_peer: tuple[str, int] | None = None
+        self.sides: dict[str, _RelaySide] = {}
+        self.loop = asyncio.get_running_loop()
+        self.t0 = self.loop.time()
+
+    async def open(self) -> None:
+        for side in ("a", "b"):
+            _, proto = await self.loop.create_datagram_endpoint(
+                lambda side=side: _RelaySide(self, side), local_addr=("127.0.0.1", 0)
+            )
+            self.sides[side] = proto
+
+    def address(self, side: str) -> tuple[str, int]:
+        t = self.sides[side].transport
+        assert t is not None
+        host, port = t.get_extra_info("sockname")[:2]
+        return str(host), int(port)
+
+    def forward(self, side: str, data: bytes) -> None:
+        if side == "a":
+            out, dest = self.sides["b"].transport, self.b_peer
+            now = self.loop.time() - self.t0
+            delays = [a - now for a in self.channel.arrivals(now)]
+        else:
+            out, dest = self.sides["a"].transport, self.a_peer
+            delays = [0.0]
+        if out is None or dest is None:
+            return
+        for d in delays:
+            self.loop.call_later(max(0.0, d), out.sendto, data, dest)
+
+    def close(self) -> None:
+        for s in self.sides.values():
+            if s.transport is not None:
+                s.transport.close()
+
+
+@pytest.fixture
+def relay_factory() -> Callable[[Impairment], ImpairingRelay]:
+    return ImpairingRelay
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run ``async def`` tests with ``asyncio.run`` (no pytest-asyncio needed)."""
+    import inspect
+
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(asyncio.wait_for(pyfuncitem.obj(**args), 90))
+        return True
+    return None
