@@ -359,6 +359,7 @@ def test_ssml_prompt(write_flow: Callable[..., Path]) -> None:
 
 # --- properties ----------------------------------------------------------------------------------
 
+NONSENSE = ["banana", "purple", "the weather", "xyzzy", "%%%", "quantum", "블라", "香蕉"]
 caller_event = st.one_of(
     st.builds(SilenceTimeout),
     st.builds(Utterance, text=st.text(max_size=40), confidence=st.floats(0, 1)),
