@@ -95,9 +95,7 @@ class Call:
 
     async def answer(self) -> None:
         """Inbound: answer with 200 OK; returns when the caller's ACK arrived."""
-        if self.media is None:
-            raise LocalProtocolError("no media stream for this call")
-        addr = self.media.local_address
+        addr = self._agent._media_address(self.media)  # signalling-only calls offer port 9
         self._agent._core_call(lambda core, now: core.answer(self.id, now, (addr[0], addr[1])))
         await asyncio.shield(self.answered)
 

@@ -71,7 +71,7 @@ class Dialog:
             raise RemoteProtocolError("a dialog-creating response needs a To tag", status=500)
         target = _contact(request)
         if target is None:
-            raise RemoteProtocolError("a dialog-creating request needs a Contact", status=400)
+            target = request.from_.uri  # RFC 2543 peers may omit Contact: reach them at From
         local = NameAddr(request.to.display, request.to.uri, {})
         remote = NameAddr(request.from_.display, request.from_.uri, {})
         return cls(
@@ -161,11 +161,7 @@ class Dialog:
                     first.password,
                     first.host,
                     first.port,
-                    {
-                        k: v
-                        for k, v in first.params.items()
-                        if k not in ("method", "maddr", "ttl", "transport", "lr")
-                    },
+                    {k: v for k, v in first.params.items() if k not in ("method", "maddr", "ttl", "transport", "lr")},
                     {},
                 )
                 uri = strict

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
 
-from voicebot.errors import LocalProtocolError
-from voicebot.sip.headers import Headers
+from voicebot.errors import LocalProtocolError, RemoteProtocolError
+from voicebot.sip.headers import Headers, Via
 from voicebot.sip.message import Request, Response, build_response
 
 MAGIC_COOKIE = "z9hG4bK"
@@ -301,23 +301,28 @@ def client_key(message: Request | Response) -> tuple[str, str]:
 
 
 def server_key(request: Request) -> tuple[str, ...]:
-    """§17.2.3: branch + sent-by + method (ACK matches INVITE); RFC 2543 fallback without cookie."""
-    via = request.top_via
+    """§17.2.3: branch + sent-by + method (ACK and CANCEL map to INVITE's position 3 / 5).
+
+    Without the magic cookie (or with an unreadable Via), the RFC 2543 fallback: Request-URI,
+    From, Call-ID, CSeq number and the top Via text. Never raises on a bad header.
+    """
     method = "INVITE" if request.method == "ACK" else request.method
+    try:
+        via: Via | None = request.top_via
+    except RemoteProtocolError:
+        via = None
     branch = (via.branch if via is not None else None) or ""
     sent_by = f"{via.host}:{via.port}" if via is not None else ""
+    call_id = request.headers.get("Call-ID") or ""
+    seq = (request.headers.get("CSeq") or "").split(" ", 1)[0]
     if branch.startswith(MAGIC_COOKIE):
-        return ("3261", branch, sent_by.lower(), method)
-    from_tag = request.from_.tag or ""
-    return (
-        "2543",
-        str(request.uri),
-        from_tag,
-        request.call_id,
-        str(request.cseq.seq),
-        method,
-        sent_by,
-    )
+        # Call-ID and CSeq number too: a peer that reuses a branch for a different request
+        # (the RFC 4475 messages do) must not have it taken for a retransmission.
+        return ("3261", branch, sent_by.lower(), method, call_id, seq)
+    from_ = request.headers.get("From") or ""
+    from_tag = from_.split("tag=", 1)[1].split(";", 1)[0].strip() if "tag=" in from_ else ""
+    top_via = (request.headers.get_all("Via") or [""])[0]
+    return ("2543", str(request.uri), from_tag, call_id, seq, method, top_via)
 
 
 # --- the machine ----------------------------------------------------------------------------
@@ -340,16 +345,12 @@ class Transaction:
     @classmethod
     def client(cls, request: Request, dest: Address, timers: Timers | None = None) -> Transaction:
         kind = Kind.INVITE_CLIENT if request.method == "INVITE" else Kind.NON_INVITE_CLIENT
-        return cls(
-            kind=kind, request=request, dest=dest, timers=timers or Timers(), state=INITIAL[kind]
-        )
+        return cls(kind=kind, request=request, dest=dest, timers=timers or Timers(), state=INITIAL[kind])
 
     @classmethod
     def server(cls, request: Request, dest: Address, timers: Timers | None = None) -> Transaction:
         kind = Kind.INVITE_SERVER if request.method == "INVITE" else Kind.NON_INVITE_SERVER
-        return cls(
-            kind=kind, request=request, dest=dest, timers=timers or Timers(), state=INITIAL[kind]
-        )
+        return cls(kind=kind, request=request, dest=dest, timers=timers or Timers(), state=INITIAL[kind])
 
     @property
     def terminated(self) -> bool:
@@ -411,9 +412,7 @@ class Transaction:
 
     # -- the interpreter -----------------------------------------------------------------------
 
-    def fire(
-        self, inp: Input, now: float, message: Request | Response | None = None
-    ) -> list[Output]:
+    def fire(self, inp: Input, now: float, message: Request | Response | None = None) -> list[Output]:
         """Look ``(state, inp)`` up in the table, run its actions, move to the next state."""
         entry = TABLES[self.kind].get((self.state, inp))
         if entry is None:
@@ -439,9 +438,7 @@ class Transaction:
         self._intervals[name] = delay
         self.deadlines[name] = now + delay
 
-    def _run(
-        self, action: Action, now: float, message: Request | Response | None, out: list[Output]
-    ) -> None:
+    def _run(self, action: Action, now: float, message: Request | Response | None, out: list[Output]) -> None:
         t = self.timers
         reliable = self.dest.reliable
         if action is Action.SEND_REQUEST:

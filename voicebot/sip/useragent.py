@@ -523,11 +523,14 @@ class UserAgentCore:
 
     def _on_request(self, req: Request, source: Address, now: float) -> None:
         try:
-            dest = self._response_address(req, source)
             key = server_key(req)
         except RemoteProtocolError:
             self.dropped += 1
             return
+        try:
+            dest = self._response_address(req, source)
+        except RemoteProtocolError:
+            dest = source  # an unreadable Via: answer the source address (the 400 says why)
         if req.method == "ACK":
             stx = self._servers.get(key)
             if stx is not None:

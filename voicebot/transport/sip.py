@@ -99,9 +99,7 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class _Stream(asyncio.Protocol):
-    def __init__(
-        self, owner: SipTransport, transport_name: str, key: Address | None = None
-    ) -> None:
+    def __init__(self, owner: SipTransport, transport_name: str, key: Address | None = None) -> None:
         self.owner = owner
         self.name = transport_name
         self.framer = StreamFramer()
@@ -150,15 +148,11 @@ class SipTransport:
         self._tasks: set[asyncio.Task[None]] = set()
         self.addresses: dict[str, tuple[str, int]] = {}
 
-    async def start(
-        self, host: str, port: int, transports: tuple[str, ...] = ("udp", "tcp")
-    ) -> None:
+    async def start(self, host: str, port: int, transports: tuple[str, ...] = ("udp", "tcp")) -> None:
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         if "udp" in transports:
-            udp, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(self), local_addr=(host, port), family=family
-            )
+            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(host, port), family=family)
             self._udp = udp
             bound = udp.get_extra_info("sockname")
             port = int(bound[1])
@@ -211,9 +205,7 @@ class SipTransport:
             if key.transport != "tcp":
                 raise OSError(f"transport {key.transport} is not supported yet")
             _, proto = await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: _Stream(self, key.transport, key), key.host, key.port
-                ),
+                loop.create_connection(lambda: _Stream(self, key.transport, key), key.host, key.port),
                 timeout=10,
             )
         except (TimeoutError, OSError) as exc:
