@@ -136,3 +136,14 @@ def kamailio(tmp_path: Path) -> Iterator[peers.Kamailio]:
 def kamailio_md5(tmp_path: Path) -> Iterator[peers.Kamailio]:
     with peers.run_kamailio(tmp_path, free_port(), "kpass", "MD5") as k:
         yield k
+
+
+@pytest.fixture(scope="session")
+def pjsua2_peer() -> Iterator[Any]:
+    """One pjsua2 endpoint for the whole session (pjsua2 can be created once per process)."""
+    pjpeer = pytest.importorskip("tests.interop.sip.pjpeer")
+    peer = pjpeer.PjPeer(free_port())
+    try:
+        yield peer
+    finally:
+        peer.destroy()
