@@ -21,12 +21,12 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.last_status = 0
         self.media_dirs: list[int] = []
 
-    def onCallState(self, prm: Any) -> None:  # noqa: N802 - pjsua2 callback name
+    def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
         self.states.append(info.state)
         self.last_status = info.lastStatusCode
 
-    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: Any) -> None:
         info = self.getInfo()
         for m in info.media:
             self.media_dirs.append(m.dir)
@@ -46,7 +46,7 @@ class PjAccount(pj.Account):  # type: ignore[misc]
         self.answer_code = answer_code
         self.calls: list[PjCall] = []
 
-    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
+    def onIncomingCall(self, prm: Any) -> None:
         call = PjCall(self, prm.callId)
         self.calls.append(call)
         op = pj.CallOpParam()
