@@ -276,3 +276,33 @@ def test_quoted_template_columns(write_flow: Callable[..., Path]) -> None:
     )
     # line 7, the quote is at column 10, the text starts at 11, '{name2}' at offset 11
     assert "7:22: error: unknown slot 'name2' in prompt; did you mean 'name'?" in [d.text() for d in Flow.check(p)]
+
+
+def _plain_yaml(path: Path) -> object:
+    from voicebot.flow.compiler import _plain
+    from voicebot.flow.diagnostics import Reporter
+    from voicebot.flow.yamlsrc import load_file
+
+    return _plain(load_file(path, Reporter()))
+
+
+@pytest.mark.parametrize("path", DIALOGS, ids=lambda p: p.name)
+def test_dialogs_validate_against_the_json_schema(path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "flow.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(_plain_yaml(path), schema)
+
+
+def test_json_schema_rejects_what_the_compiler_rejects() -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "flow.schema.json").read_text(encoding="utf-8"))
+    for name in ("unknown_top_key.yaml", "bad_slot_type.yaml", "unknown_key.yaml", "webhook_url.yaml"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(_plain_yaml(ROOT / "tests" / "data" / "flows_broken" / name), schema)
