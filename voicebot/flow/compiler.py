@@ -491,7 +491,7 @@ class Compiler:
                     )
                     continue
                 if not values:
-                    self.r.error(m.vpos("values"), f"enum slot '{e.name}' has no values")
+                    self.r.error(m.vpos("values"), f"enum slot '{e.name}' has no values", "list at least one value")
                     continue
             elif "values" in m:
                 self.r.error(
@@ -516,7 +516,11 @@ class Compiler:
             for k in ("length", "min_length", "max_length"):
                 if k in m:
                     if typ != "digits":
-                        self.r.error(m.kpos(k), f"'{k}' is only for digits slots, and '{e.name}' is {typ}")
+                        self.r.error(
+                            m.kpos(k),
+                            f"'{k}' is only for digits slots, and '{e.name}' is {typ}",
+                            "write type: digits, or remove it",
+                        )
                         continue
                     v = self.want_number(m[k], m.vpos(k), f"'{k}'", 1, 64)
                     if v is None:
@@ -739,7 +743,11 @@ class Compiler:
 
     def resolve(self, target: Any, pos: Pos, prefix: str, what: str) -> str | None:
         if not isinstance(target, str):
-            self.r.error(pos, f"{what} must be a state name, got {_kind_name(target)}")
+            self.r.error(
+                pos,
+                f"{what} must be a state name, got {_kind_name(target)}",
+                "write the name of a state under 'states:'",
+            )
             return None
         full = prefix + target
         if full in self.src.states:
@@ -877,6 +885,7 @@ class Compiler:
                     self.r.error(
                         self.refs.get(first, e.pos),
                         f"subflow start state '{first[len(full) + 1 :]}' is not defined in the subflow",
+                        "add that state to the subflow's states, or fix its 'start'",
                     )
                 else:
                     self.add(full, "next", [Edge(target=first)])
@@ -1484,7 +1493,7 @@ class Compiler:
             self.keys(t, SCRIPT_KEYS, "in a conversation script")
             name = t.get("name", f"script {i + 1}")
             if name in names:
-                self.r.error(t.vpos("name"), f"duplicate script name '{name}'")
+                self.r.error(t.vpos("name"), f"duplicate script name '{name}'", "give every script its own name")
             names.add(str(name))
             ctx = t.get("context", YMap(t.pos))
             if not isinstance(ctx, YMap):

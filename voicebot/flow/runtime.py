@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from voicebot.flow.flow import Flow
 
 MAX_AUTO_STEPS = 200
+DTMF_KEYS = "0123456789*#ABCD"
 WAIT_INPUT, WAIT_WEBHOOK, WAIT_TRANSFER, WAIT_NONE = "input", "webhook", "transfer", "none"
 
 
@@ -453,7 +454,10 @@ class Session:
 
     def _dtmf(self, ev: Dtmf) -> list[Action]:
         st = self.flow.states[self.state]
-        digit = ev.digit
+        digit = ev.digit.upper()
+        if len(digit) != 1 or digit not in DTMF_KEYS:
+            self.turns -= 1
+            raise FlowStateError(f"bad DTMF key {ev.digit!r}: send one of 0-9 * # A-D per Dtmf event")
         self._log("dtmf", digit, kind="dtmf")
         mapping = dict(st.dtmf)
         if digit in mapping:

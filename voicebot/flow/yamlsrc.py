@@ -135,6 +135,9 @@ def load_text(text: str, file: str, report: Reporter) -> Any:
     """Parse YAML text into located values; syntax errors go to ``report`` and give ``None``."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        report.error(Pos(file=file, line=1, col=1), "YAML nested too deeply", "flatten the structure")
+        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = _pos(file, mark) if mark is not None else Pos(file=file, line=1, col=1)
@@ -150,6 +153,9 @@ def load_text(text: str, file: str, report: Reporter) -> Any:
         return None
     try:
         return _Builder(file, report).build(node)
+    except RecursionError:
+        report.error(Pos(file=file, line=1, col=1), "YAML nested too deeply", "flatten the structure")
+        return None
     except _TooBig:
         report.error(Pos(file=file, line=1, col=1), f"flow file too large (more than {MAX_NODES} YAML nodes)")
         return None

@@ -306,3 +306,40 @@ def test_json_schema_rejects_what_the_compiler_rejects() -> None:
     for name in ("unknown_top_key.yaml", "bad_slot_type.yaml", "unknown_key.yaml", "webhook_url.yaml"):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(_plain_yaml(ROOT / "tests" / "data" / "flows_broken" / name), schema)
+
+
+def test_hostile_yaml_is_refused_cleanly(write_flow: Callable[..., Path]) -> None:
+    deep = write_flow("a: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
+    assert [d.text() for d in Flow.check(deep)] == ["1:1: error: YAML nested too deeply; flatten the structure"]
+    rows = ["a: &a [x,x,x,x,x,x,x,x,x]"]
+    for prev, name in zip("abcdef", "bcdefg", strict=True):
+        rows.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    bomb = write_flow("\n".join(rows) + "\n", "bomb.yaml")
+    assert "flow file too large" in Flow.check(bomb)[0].message
+
+
+def test_docs_examples_work(tmp_path: Path) -> None:
+    import re
+
+    text = (ROOT / "docs" / "flows.md").read_text(encoding="utf-8")
+    first_yaml = re.findall(r"```yaml\n(.*?)```", text, re.S)[0]
+    p = tmp_path / "reminder.yaml"
+    p.write_text(first_yaml, encoding="utf-8")
+    assert Flow.check(p) == []
+    assert all(r.passed for r in run_scripts(Flow.load(p)))
+    code = re.findall(r"```python\n(.*?)```", text, re.S)[0]
+    real = "from voicebot.flowio.webhook import execute\n"
+    assert real in code
+    # no network in unit tests: the webhook answers from here (the real executor has its own tests)
+    code = code.replace(real, "execute = lambda action: WebhookResult(ok=True, data={})\n")
+    scope: dict[str, object] = {}
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        exec(compile(code, "docs/flows.md", "exec"), scope)
+    finally:
+        os.chdir(cwd)
+    result = scope["result"]
+    assert getattr(result, "outcome", None) == "confirmed"

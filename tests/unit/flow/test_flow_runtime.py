@@ -433,3 +433,12 @@ def test_any_caller_never_leaves_the_table_and_always_ends(name: str, evs: list[
     assert s.ended and s.outcome is not None
     assert s.turns <= flow.meta.max_turns + 1
     _check_history_follows_table(flow, s)
+
+
+def test_malformed_dtmf_event_is_refused() -> None:
+    s, _ = start("appointment_reminder")
+    with pytest.raises(FlowStateError, match="bad DTMF key"):
+        s.handle(Dtmf(digit="12"))
+    assert s.state == "ask_confirm" and s.turns == 0
+    s.handle(Dtmf(digit="1"))
+    assert s.slots["confirmed"] is True
