@@ -45,7 +45,10 @@ class MediaParams(Protocol):
     """What :meth:`MediaStream.configure` reads (``voicebot.sip.sdp.MediaParams`` fits).
 
     ``direction`` is this side's negotiated direction: "sendonly" means we send and do not
-    expect media. An optional ``remote_rtcp_address`` overrides RTP port + 1 (RFC 3605).
+    expect media. ``payload_type``/``telephone_event_pt`` are the numbers to send (the
+    peer's); optional ``recv_payload_type``/``recv_telephone_event_pt`` are the numbers we
+    declared for receiving (both are accepted). An optional ``remote_rtcp_address``
+    overrides RTP port + 1 (RFC 3605).
     """
 
     @property
@@ -160,6 +163,8 @@ class MediaStream:
         if rtcp_addr is None and remote is not None:
             rtcp_addr = (remote[0], remote[1] + 1)
         te = params.telephone_event_pt
+        recv_pt = getattr(params, "recv_payload_type", None)
+        recv_te = getattr(params, "recv_telephone_event_pt", None)
         self.session.configure(
             SessionConfig(
                 payload_type=int(params.payload_type),
@@ -168,6 +173,8 @@ class MediaStream:
                 telephone_event_pt=None if te is None else int(te),
                 send=direction in ("sendrecv", "sendonly"),
                 receive=direction in ("sendrecv", "recvonly"),
+                recv_payload_type=None if recv_pt is None else int(recv_pt),
+                recv_telephone_event_pt=None if recv_te is None else int(recv_te),
             ),
             remote_rtp=remote,
             remote_rtcp=rtcp_addr,
@@ -457,5 +464,6 @@ class MediaStream:
                 "remoteAddress": s.filter.send_to,
                 "rtcpPacketsSent": s.rtcp_sent,
                 "rtcpPacketsReceived": s.rtcp_received,
+                "rtcpPacketsFromUnknownSource": s.rtcp_dropped,
             },
         }

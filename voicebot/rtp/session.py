@@ -216,6 +216,14 @@ class SessionConfig:
     telephone_event_pt: int | None = None
     send: bool = True
     receive: bool = True
+    recv_payload_type: int | None = None  # the number we declared, if it differs from the peer's
+    recv_telephone_event_pt: int | None = None
+
+    def is_audio(self, pt: int) -> bool:
+        return pt == self.payload_type or pt == self.recv_payload_type
+
+    def is_event(self, pt: int) -> bool:
+        return pt is not None and pt in (self.telephone_event_pt, self.recv_telephone_event_pt)
 
 
 class RtpSession:
@@ -260,6 +268,7 @@ class RtpSession:
         self.avg_rtcp_size = 100.0
         self.rtcp_sent = 0
         self.rtcp_received = 0
+        self.rtcp_dropped = 0
         self._rtcp_initial = True
         self._sent_since_report = False
         self._next_rtcp = now + self._interval()
@@ -327,20 +336,20 @@ class RtpSession:
         if self.remote is None or self.remote.ssrc != pkt.ssrc:
             self.remote = SourceStatistics(ssrc=pkt.ssrc, clock_rate=cfg.clock_rate)
         self.remote.update(pkt.sequence_number, pkt.timestamp, now, len(pkt.payload))
-        if cfg.telephone_event_pt is not None and pkt.payload_type == cfg.telephone_event_pt:
+        if cfg.is_event(pkt.payload_type):
             assert self.dtmf_in is not None
             try:
                 self._events.extend(self.dtmf_in.receive(pkt.timestamp, pkt.payload, now))
             except RemoteProtocolError:
                 self.malformed += 1
             return None
-        if pkt.payload_type != cfg.payload_type:
+        if not cfg.is_audio(pkt.payload_type):
             return None  # comfort noise or an unnegotiated format: not audio we decode
         return pkt
 
     def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         if not self.filter.accepts_rtcp_from(addr, self.remote_rtcp):
-            self.filter.dropped += 1
+            self.rtcp_dropped += 1
             return
         try:
             packets = parse_compound(data)

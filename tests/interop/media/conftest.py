@@ -1,0 +1,171 @@
+"""Fixtures for media interop tests with real peers (SIPp, pjsua2, ``voicebot serve``).
+
+Every process started here runs in its own process group and is stopped on teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE / "scenarios"
+SIPP_CAPTURES = Path("/usr/share/sip-tester")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run ``async def`` tests with ``asyncio.run`` (no pytest-asyncio needed)."""
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(asyncio.wait_for(pyfuncitem.obj(**args), 120))
+        return True
+    return None
+
+
+def free_udp_port() -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                t.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+
+
+def free_even_port_pair() -> int:
+    """An even UDP port whose odd neighbour is free too (SIPp's -mp uses both)."""
+    while True:
+        port = free_udp_port() & ~1
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, socket.socket(
+                socket.AF_INET, socket.SOCK_DGRAM
+            ) as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+class Serve:
+    """``voicebot serve`` as a subprocess with its output in a log file."""
+
+    def __init__(self, tmp: Path, *args: str) -> None:
+        self.port = free_udp_port()
+        self.log = tmp / f"serve-{self.port}.log"
+        cmd = [sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{self.port}", *args]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while "listening" not in self.output():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                stop_process(self.proc)
+                raise RuntimeError(f"voicebot serve did not start:\n{self.output()}")
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> str:
+        stop_process(self.proc)
+        return self.output()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[type[Serve]]:
+    started: list[Serve] = []
+
+    class _Serve(Serve):
+        def __init__(self, *args: str) -> None:
+            super().__init__(tmp_path, *args)
+            started.append(self)
+
+    yield _Serve
+    for s in started:
+        s.stop()
+
+
+def sipp_exe() -> str:
+    import shutil
+
+    exe = shutil.which("sipp")
+    if exe is None:
+        pytest.skip("SIPp is not installed (Debian package sip-tester)")
+    return exe
+
+
+def run_sipp(scenario: str, target: str, *, timeout: float = 60, cwd: Path = SIPP_CAPTURES) -> str:
+    """Run one SIPp call of ``scenario`` against ``target``; returns its output, raises on failure."""
+    cmd = [
+        sipp_exe(), "-sf", str(SCENARIOS / scenario), "-s", "bot", target,
+        "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_even_port_pair()),
+        "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout + 15, start_new_session=True)
+    out = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+    if proc.returncode != 0:
+        raise AssertionError(f"SIPp failed with {proc.returncode}:\n{out[-3000:]}")
+    return out
+
+
+def pcap_rtp(path: Path) -> list[bytes]:
+    """RTP datagrams (UDP payloads) of a classic little-endian Ethernet pcap file."""
+    data = path.read_bytes()
+    pos, out = 24, []
+    while pos + 16 <= len(data):
+        _, _, incl, _ = struct.unpack_from("<IIII", data, pos)
+        frame = data[pos + 16 : pos + 16 + incl]
+        pos += 16 + incl
+        ihl = (frame[14] & 0x0F) * 4
+        out.append(frame[14 + ihl + 8 :])
+    return out
+
+
+def read_channels(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        return data.reshape(-1, w.getnchannels()).astype(np.float64)
+
+
+def aligned_correlation(ref: np.ndarray, rec: np.ndarray) -> float:
+    ref = np.asarray(ref, dtype=np.float64)
+    rec = np.asarray(rec, dtype=np.float64)
+    n = len(ref) + len(rec)
+    size = 1 << (n - 1).bit_length()
+    xc = np.fft.irfft(np.fft.rfft(rec, size) * np.conj(np.fft.rfft(ref, size)), size)
+    lag = int(np.argmax(xc[: len(rec)]))
+    seg = rec[lag : lag + len(ref)]
+    if len(seg) < len(ref) // 2 or np.std(seg) == 0:
+        return 0.0
+    return float(np.corrcoef(ref[: len(seg)], seg)[0, 1])
