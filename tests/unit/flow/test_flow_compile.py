@@ -310,7 +310,8 @@ def test_json_schema_rejects_what_the_compiler_rejects() -> None:
 
 def test_hostile_yaml_is_refused_cleanly(write_flow: Callable[..., Path]) -> None:
     deep = write_flow("a: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
-    assert [d.text() for d in Flow.check(deep)] == ["1:1: error: YAML nested too deeply; flatten the structure"]
+    diags = Flow.check(deep)
+    assert len(diags) == 1 and diags[0].is_error and "nest" in diags[0].message
     rows = ["a: &a [x,x,x,x,x,x,x,x,x]"]
     for prev, name in zip("abcdef", "bcdefg", strict=True):
         rows.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
