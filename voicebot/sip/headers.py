@@ -123,13 +123,22 @@ class Headers:
         """Every value of ``name`` in order; list-valued headers are split at commas."""
         key = name.lower()
         key = COMPACT_FORMS.get(key, key)
-        values = [v for k, v in zip(self._keys, self._values, strict=True) if k == key]
+        keys = self._keys
+        if key not in keys:
+            return []
+        values = [v for k, v in zip(keys, self._values, strict=True) if k == key]
         if key in LIST_HEADERS:
             out: list[str] = []
             for v in values:
                 out.extend(split_list(v))
             return out
         return values
+
+    def get_all_fields(self, name: str) -> list[str]:
+        """Every field value of ``name`` as received, one per header line (no list split)."""
+        key = name.lower()
+        key = COMPACT_FORMS.get(key, key)
+        return [v for k, v in zip(self._keys, self._values, strict=True) if k == key]
 
     def count(self, name: str) -> int:
         """Number of header fields (lines) named ``name``."""

@@ -35,6 +35,7 @@ from voicebot.sip.uri import (
     SipUri,
     TelUri,
     parse_uri,
+    split_list,
 )
 
 __all__ = [
@@ -111,38 +112,134 @@ class SipParseError(RemoteProtocolError):
         self.messages: list[Request | Response] = []
 
 
-class Message:
-    """Common part of Request and Response: headers, body and parsed-on-demand header views."""
+def _parse_call_id(v: str) -> str:
+    if not v or " " in v or "\t" in v:
+        raise RemoteProtocolError(f"malformed Call-ID {v[:60]!r}", status=400)
+    return v
 
-    __slots__ = ("_cache", "body", "headers", "version")
+
+def _parse_max_forwards(v: str) -> int:
+    if not v.isdigit() or not v.isascii() or len(v) > 6 or int(v) > 255:
+        raise RemoteProtocolError(f"invalid Max-Forwards {v[:20]!r}", status=400)
+    return int(v)
+
+
+def _parse_expires(v: str) -> int:
+    if not v.isdigit() or not v.isascii() or len(v) > 10 or int(v) >= 2**32:
+        raise RemoteProtocolError(f"invalid Expires {v[:20]!r}", status=400)
+    return int(v)
+
+
+def _list_field(key: str, value: str, fn: Callable[[str], Any]) -> list[Any]:
+    """Parse one list-valued header field (Via, Contact, Route, Record-Route)."""
+    if "," not in value:
+        if not value:
+            raise RemoteProtocolError(f"empty {key} header", status=400)
+        if key == "contact" and value == "*":
+            return []
+        return [fn(value)]
+    items = split_list(value)
+    if not items:
+        raise RemoteProtocolError(f"empty {key} header", status=400)
+    return [fn(x) for x in items]
+
+
+# header key -> (cache slot, list-valued?, value parser); the typed views of a message
+_FIELDS: dict[str, tuple[str, bool, Callable[[str], Any]]] = {
+    "via": ("vias", True, Via.parse),
+    "contact": ("contacts", True, NameAddr.parse),
+    "route": ("routes", True, NameAddr.parse),
+    "record-route": ("record_routes", True, NameAddr.parse),
+    "from": ("from", False, NameAddr.parse),
+    "to": ("to", False, NameAddr.parse),
+    "call-id": ("call_id", False, _parse_call_id),
+    "cseq": ("cseq", False, CSeq.parse),
+    "max-forwards": ("max_forwards", False, _parse_max_forwards),
+    "expires": ("expires", False, _parse_expires),
+}
+_SLOT_KEY = {slot: key for key, (slot, _, _) in _FIELDS.items()}
+_REQUIRED_DISPLAY = {"from": "From", "to": "To", "call_id": "Call-ID", "cseq": "CSeq"}
+
+
+class Message:
+    """Common part of Request and Response: headers, body and parsed-on-demand header views.
+
+    The typed views (``vias``, ``from_``, ``cseq`` ...) are parsed on first access and cached
+    until ``headers`` changes; a malformed or missing mandatory field raises
+    ``RemoteProtocolError(status=400)``. ``parse_all()`` parses every typed field in one pass.
+    """
+
+    __slots__ = ("_cache", "_cache_headers", "_cache_rev", "body", "headers", "version")
 
     headers: Headers
     body: bytes
     version: str
-    _cache: dict[str, tuple[int, Any, Headers]]
+    _cache: dict[str, Any]
+    _cache_rev: int
+    _cache_headers: Headers | None
 
     def _start_line(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _cached(self, key: str, fn: Callable[[], T]) -> T:
-        rev = self.headers._rev
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == rev and hit[2] is self.headers:
-            return hit[1]  # type: ignore[no-any-return]
-        value = fn()
-        self._cache[key] = (rev, value, self.headers)
+    def _fresh(self) -> dict[str, Any]:
+        h = self.headers
+        if self._cache_headers is not h or self._cache_rev != h._rev:
+            self._cache.clear()
+            self._cache_headers = h
+            self._cache_rev = h._rev
+        return self._cache
+
+    def _field(self, slot: str) -> Any:
+        cache = self._fresh()
+        try:
+            return cache[slot]
+        except KeyError:
+            pass
+        key = _SLOT_KEY[slot]
+        _, is_list, fn = _FIELDS[key]
+        h = self.headers
+        value: Any
+        if is_list:
+            value = []
+            for raw_value in h.get_all_fields(key):
+                value.extend(_list_field(key, raw_value, fn))
+        else:
+            raw = h.get(key)
+            if raw is None:
+                if slot in _REQUIRED_DISPLAY:
+                    raise RemoteProtocolError(f"missing {_REQUIRED_DISPLAY[slot]} header", status=400)
+                value = None
+            else:
+                value = fn(raw)
+        cache[slot] = value
         return value
 
-    def _required(self, name: str) -> str:
-        v = self.headers.get(name)
-        if v is None:
-            raise RemoteProtocolError(f"missing {name} header", status=400)
-        return v
+    def parse_all(self) -> None:
+        """Parse every typed field (Via, From, To, Call-ID, CSeq, Max-Forwards, Expires,
+        Contact, Route, Record-Route) in one pass; raise ``RemoteProtocolError`` on the first
+        malformed one. Missing fields are not an error here (``check_request`` checks those)."""
+        cache = self._fresh()
+        lists: dict[str, list[Any]] = {"vias": [], "contacts": [], "routes": [], "record_routes": []}
+        singles: dict[str, Any] = {"max_forwards": None, "expires": None}
+        seen: set[str] = set()
+        fields = _FIELDS
+        for key, value in zip(self.headers._keys, self.headers._values, strict=True):
+            spec = fields.get(key)
+            if spec is None:
+                continue
+            slot, is_list, fn = spec
+            if is_list:
+                lists[slot].extend(_list_field(key, value, fn))
+            elif slot not in seen:
+                seen.add(slot)
+                singles[slot] = fn(value)
+        cache.update(lists)
+        cache.update(singles)
 
     @property
     def vias(self) -> list[Via]:
         """Every Via value in order (parsed)."""
-        return self._cached("vias", lambda: [Via.parse(v) for v in self.headers.get_all("via")])
+        return self._field("vias")  # type: ignore[no-any-return]
 
     @property
     def top_via(self) -> Via:
@@ -153,37 +250,24 @@ class Message:
 
     @property
     def call_id(self) -> str:
-        def parse() -> str:
-            v = self._required("Call-ID")
-            if not v or any(c in v for c in " \t"):
-                raise RemoteProtocolError(f"malformed Call-ID {v[:60]!r}", status=400)
-            return v
-
-        return self._cached("call_id", parse)
+        return self._field("call_id")  # type: ignore[no-any-return]
 
     @property
     def cseq(self) -> CSeq:
-        return self._cached("cseq", lambda: CSeq.parse(self._required("CSeq")))
+        return self._field("cseq")  # type: ignore[no-any-return]
 
     @property
     def from_(self) -> NameAddr:
-        return self._cached("from", lambda: NameAddr.parse(self._required("From")))
+        return self._field("from")  # type: ignore[no-any-return]
 
     @property
     def to(self) -> NameAddr:
-        return self._cached("to", lambda: NameAddr.parse(self._required("To")))
+        return self._field("to")  # type: ignore[no-any-return]
 
     @property
     def contacts(self) -> list[NameAddr]:
         """Contact values parsed; empty when absent or ``*`` (see ``contact_star``)."""
-
-        def parse() -> list[NameAddr]:
-            values = self.headers.get_all("contact")
-            if values == ["*"]:
-                return []
-            return [NameAddr.parse(v) for v in values]
-
-        return self._cached("contacts", parse)
+        return self._field("contacts")  # type: ignore[no-any-return]
 
     @property
     def contact_star(self) -> bool:
@@ -192,27 +276,19 @@ class Message:
 
     @property
     def record_routes(self) -> list[NameAddr]:
-        return self._cached(
-            "rr", lambda: [NameAddr.parse(v) for v in self.headers.get_all("record-route")]
-        )
+        return self._field("record_routes")  # type: ignore[no-any-return]
 
     @property
     def routes(self) -> list[NameAddr]:
-        return self._cached(
-            "route", lambda: [NameAddr.parse(v) for v in self.headers.get_all("route")]
-        )
+        return self._field("routes")  # type: ignore[no-any-return]
 
     @property
     def max_forwards(self) -> int | None:
-        def parse() -> int | None:
-            v = self.headers.get("Max-Forwards")
-            if v is None:
-                return None
-            if not v.isdigit() or not v.isascii() or len(v) > 6 or int(v) > 255:
-                raise RemoteProtocolError(f"invalid Max-Forwards {v[:20]!r}", status=400)
-            return int(v)
+        return self._field("max_forwards")  # type: ignore[no-any-return]
 
-        return self._cached("mf", parse)
+    @property
+    def expires(self) -> int | None:
+        return self._field("expires")  # type: ignore[no-any-return]
 
     @property
     def content_type(self) -> str | None:
@@ -222,25 +298,11 @@ class Message:
             return None
         return v.split(";", 1)[0].strip().lower()
 
-    @property
-    def expires(self) -> int | None:
-        def parse() -> int | None:
-            v = self.headers.get("Expires")
-            if v is None:
-                return None
-            if not v.isdigit() or not v.isascii() or len(v) > 10 or int(v) >= 2**32:
-                raise RemoteProtocolError(f"invalid Expires {v[:20]!r}", status=400)
-            return int(v)
-
-        return self._cached("expires", parse)
-
     def __bytes__(self) -> bytes:
         body = self.body
         parts = [self._start_line()]
         cl_done = False
-        for name, key, value in zip(
-            self.headers._names, self.headers._keys, self.headers._values, strict=True
-        ):
+        for name, key, value in zip(self.headers._names, self.headers._keys, self.headers._values, strict=True):
             if key == "content-length":
                 if not cl_done:
                     parts.append(f"Content-Length: {len(body)}")
@@ -280,7 +342,9 @@ class Request(Message):
         self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
         self.body = body
         self.version = version
-        self._cache: dict[str, tuple[int, Any, Headers]] = {}
+        self._cache: dict[str, Any] = {}
+        self._cache_rev = -1
+        self._cache_headers: Headers | None = None
 
     def _start_line(self) -> str:
         return f"{self.method} {self.uri} {self.version}"
@@ -320,7 +384,9 @@ class Response(Message):
         self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
         self.body = body
         self.version = version
-        self._cache: dict[str, tuple[int, Any, Headers]] = {}
+        self._cache: dict[str, Any] = {}
+        self._cache_rev = -1
+        self._cache_headers: Headers | None = None
 
     def _start_line(self) -> str:
         return f"{self.version} {self.status} {self.reason}"
@@ -345,6 +411,25 @@ class Response(Message):
 # --------------------------------------------------------------------------- parsing
 
 
+_HEADER_RE = re.compile(r"\r\n([^:\r\n]*):[ \t]*([^\r\n]*)")
+# exact header-name spelling -> (canonical display name, lowercased full key); bounded
+_NAME_INFO: dict[str, tuple[str, str]] = {}
+_NAME_INFO_MAX = 2048
+
+
+def _name_info(name: str) -> tuple[str, str] | None:
+    """Display name and key for a header name as received, or None when it is not a token."""
+    stripped = name.rstrip(" \t")
+    if _TOKEN_RE.fullmatch(stripped) is None:
+        return None
+    lname = stripped.lower()
+    key = COMPACT_FORMS.get(lname, lname)
+    info = (DISPLAY_NAMES.get(key, stripped), key)
+    if len(_NAME_INFO) < _NAME_INFO_MAX:
+        _NAME_INFO[name] = info
+    return info
+
+
 def _parse_head(head_bytes: bytes) -> tuple[Request | Response, int | None]:
     """Parse start line and header fields; return the message (empty body) and Content-Length."""
     try:
@@ -353,11 +438,13 @@ def _parse_head(head_bytes: bytes) -> tuple[Request | Response, int | None]:
         raise SipParseError("undecodable header section") from None
     if "\r\n " in head or "\r\n\t" in head:
         head = _FOLD_RE.sub(" ", head)
-    lines = head.split("\r\n")
-    if "\r" in head.replace("\r\n", "") or "\n" in head.replace("\r\n", ""):
+    n_lines = head.count("\r\n")
+    if head.count("\r") != n_lines or head.count("\n") != n_lines:
         raise SipParseError("bare CR or LF in the header section")
-    if len(lines) > MAX_HEADERS + 1:
+    if n_lines > MAX_HEADERS:
         raise SipParseError(f"more than {MAX_HEADERS} header fields", status=513)
+    eol = head.find("\r\n")
+    first = head if eol < 0 else head[:eol]
 
     # header fields first, so a bad start line still yields a best-effort request
     headers = Headers()
@@ -367,34 +454,36 @@ def _parse_head(head_bytes: bytes) -> tuple[Request | Response, int | None]:
     content_length: int | None = None
     cl_count = 0
     header_error: str | None = None
-    for line in lines[1:]:
-        colon = line.find(":")
-        if colon <= 0:
-            header_error = header_error or f"malformed header line {line[:60]!r}"
-            continue
-        name = line[:colon]
-        if name[-1] in " \t":
-            name = name.rstrip(" \t")
-        lname = name.lower()
-        key = COMPACT_FORMS.get(lname, lname)
-        display = DISPLAY_NAMES.get(key)
-        if display is None:
-            if _TOKEN_RE.fullmatch(name) is None:
+    pairs = _HEADER_RE.findall(head, eol) if eol >= 0 else []
+    if len(pairs) != n_lines:
+        pairs = []
+        for line in head.split("\r\n")[1:]:
+            colon = line.find(":")
+            if colon <= 0:
+                header_error = header_error or f"malformed header line {line[:60]!r}"
+                continue
+            pairs.append((line[:colon], line[colon + 1 :].lstrip(" \t")))
+    info_get = _NAME_INFO.get
+    for name, value in pairs:
+        info = info_get(name)
+        if info is None:
+            info = _name_info(name)
+            if info is None:
                 header_error = header_error or f"invalid header name {name[:60]!r}"
                 continue
-            display = name
-        elif key == "content-length":
+        if value and value[-1] in " \t":
+            value = value.rstrip(" \t")
+        key = info[1]
+        if key == "content-length":
             cl_count += 1
-            cl_text = line[colon + 1 :].strip(" \t")
-            if not cl_text.isdigit() or not cl_text.isascii() or len(cl_text) > 9:
-                header_error = header_error or f"invalid Content-Length {cl_text[:20]!r}"
+            if not value.isdigit() or not value.isascii() or len(value) > 9:
+                header_error = header_error or f"invalid Content-Length {value[:20]!r}"
                 continue
-            content_length = int(cl_text)
-        names.append(display)
+            content_length = int(value)
+        names.append(info[0])
         keys.append(key)
-        values.append(line[colon + 1 :].strip(" \t"))
+        values.append(value)
 
-    first = lines[0]
     msg: Request | Response
     if first.startswith("SIP/") or first[:4].upper() == "SIP/":
         parts = first.split(" ", 2)
@@ -406,9 +495,7 @@ def _parse_head(head_bytes: bytes) -> tuple[Request | Response, int | None]:
                 raise SipParseError(f"unsupported SIP version {version!r}", status=505)
             raise SipParseError(f"malformed status line {first[:60]!r}")
         code = parts[1]
-        if len(code) != 3 or not code.isdigit() or not code.isascii() or not (
-            100 <= int(code) <= 699
-        ):
+        if len(code) != 3 or not code.isdigit() or not code.isascii() or not (100 <= int(code) <= 699):
             raise SipParseError(f"invalid status code {code[:20]!r}")
         msg = Response(int(code), parts[2] if len(parts) == 3 else "", headers, b"", "SIP/2.0")
         if header_error is not None:
@@ -458,9 +545,7 @@ def parse_message(data: bytes) -> Request | Response:
         start += 2
     end = data.find(b"\r\n\r\n", start)
     if end < 0:
-        raise SipParseError(
-            "no empty line after the header section" if data[start:] else "empty message"
-        )
+        raise SipParseError("no empty line after the header section" if data[start:] else "empty message")
     msg, content_length = _parse_head(data[start:end])
     body_start = end + 4
     if content_length is None:
@@ -468,8 +553,7 @@ def parse_message(data: bytes) -> Request | Response:
     else:
         if body_start + content_length > len(data):
             raise SipParseError(
-                f"Content-Length {content_length} exceeds the "
-                f"{len(data) - body_start} body bytes received",
+                f"Content-Length {content_length} exceeds the {len(data) - body_start} body bytes received",
                 request=msg if isinstance(msg, Request) else None,
             )
         msg.body = data[body_start : body_start + content_length]

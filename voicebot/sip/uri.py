@@ -45,6 +45,17 @@ _HOSTNAME_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_.])?")
 _USER_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/%#]+")
 _PASSWORD_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,%]*")
 _URI_PARAM_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+")
+_PCHAR = r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]"
+# RFC 3261 §25.1 SIP-URI / SIPS-URI in one pass (IPv6 references are checked afterwards)
+_SIP_URI_RE = re.compile(
+    r"([sS][iI][pP][sS]?):"
+    r"(?:([A-Za-z0-9\-_.!~*'()&=+$,;?/%#]+)(?::([A-Za-z0-9\-_.!~*'()&=+$,%]*))?@)?"
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_.])?)"
+    r"(?::([0-9]{1,5}))?"
+    rf"((?:;{_PCHAR}+(?:={_PCHAR}+)?)*)"
+    r"(?:\?(.*))?",
+    re.S,
+)
 _HEADER_PART_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/?:+$%]*")
 # a header parameter: ; name [= value]; value = token / host / quoted-string (RFC 3261 §25.1
 # generic-param). Values are allowed ':' '[' ']' '/' '=' so IPv6 received= values and other
@@ -53,6 +64,9 @@ _HPARAM_RE = re.compile(
     r'[ \t]*;[ \t]*([^\s;=,"<>?]+)(?:[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^\s;,"<>]+))?[ \t]*',
     re.S,
 )
+# [ "display" | tokens ] <URI>, the common name-addr shape, in one regex
+_NAME_ADDR_FAST = re.compile(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"[ \t]*|([^"<]*?)[ \t]*)<([^<>\s"]+)>', re.S)
+_BAD_URI_CHAR = re.compile(r'[\x00-\x20<>"\x7f]')
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
 _UNESCAPE_RE = re.compile(r"\\(.)", re.S)
 _NEEDS_ESCAPE_RE = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"\\]')
@@ -195,49 +209,32 @@ class SipUri:
 
     @classmethod
     def parse(cls, text: str) -> SipUri:
-        colon = text.find(":")
-        scheme = text[:colon].lower()
-        if colon < 0 or scheme not in ("sip", "sips"):
-            raise _bad(f"not a SIP URI: {text[:60]!r}")
-        rest = text[colon + 1 :]
-        user: str | None = None
-        password: str | None = None
-        at = rest.find("@")
-        if at >= 0:
-            userinfo = rest[:at]
-            rest = rest[at + 1 :]
-            u, sep, pw = userinfo.partition(":")
-            if not u or _USER_RE.fullmatch(u) is None:
-                raise _bad(f"invalid user part in {text[:60]!r}")
-            if sep:
-                if _PASSWORD_RE.fullmatch(pw) is None:
-                    raise _bad(f"invalid password in {text[:60]!r}")
-                password = pw
-            user = u
+        m = _SIP_URI_RE.fullmatch(text)
+        if m is None:
+            raise _bad(f"invalid SIP URI {text[:60]!r}")
+        scheme, user, password, host, port_text, ptext, htext = m.groups()
+        if host[0] == "[":
+            _check_host(host)
+        port = None
+        if port_text is not None:
+            port = int(port_text)
+            if port > 65535:
+                raise _bad(f"port out of range in {text[:60]!r}")
+        params: dict[str, str | None] = {}
+        if ptext:
+            for part in ptext[1:].split(";"):
+                pname, sep, pvalue = part.partition("=")
+                params[pname.lower()] = pvalue if sep else None
         headers: dict[str, str] = {}
-        q = rest.find("?")
-        if q >= 0:
-            for part in rest[q + 1 :].split("&"):
+        if htext is not None:
+            for part in htext.split("&"):
                 hname, sep, hvalue = part.partition("=")
                 if not hname or not sep or _HEADER_PART_RE.fullmatch(hname) is None or (
                     _HEADER_PART_RE.fullmatch(hvalue) is None
                 ):
                     raise _bad(f"invalid URI header in {text[:60]!r}")
                 headers[hname] = hvalue
-            rest = rest[:q]
-        params: dict[str, str | None] = {}
-        semi = rest.find(";")
-        if semi >= 0:
-            for part in rest[semi + 1 :].split(";"):
-                pname, sep, pvalue = part.partition("=")
-                if _URI_PARAM_RE.fullmatch(pname) is None or (
-                    sep and _URI_PARAM_RE.fullmatch(pvalue) is None
-                ):
-                    raise _bad(f"invalid URI parameter in {text[:60]!r}")
-                params[pname.lower()] = pvalue if sep else None
-            rest = rest[:semi]
-        host, port = _split_hostport(rest)
-        return cls(scheme, user, password, host, port, params, headers)
+        return cls(scheme.lower(), user, password, host, port, params, headers)
 
     def __str__(self) -> str:
         out = [self.scheme, ":"]
@@ -286,9 +283,7 @@ class TelUri:
         if sep:
             for part in rest.split(";"):
                 pname, psep, pvalue = part.partition("=")
-                if _URI_PARAM_RE.fullmatch(pname) is None or (
-                    psep and _URI_PARAM_RE.fullmatch(pvalue) is None
-                ):
+                if _URI_PARAM_RE.fullmatch(pname) is None or (psep and _URI_PARAM_RE.fullmatch(pvalue) is None):
                     raise _bad(f"invalid tel URI parameter in {text[:60]!r}")
                 params[pname.lower()] = pvalue if psep else None
         return cls(number, params)
@@ -313,9 +308,8 @@ class AbsoluteUri:
         colon = text.find(":")
         if colon <= 0 or _SCHEME_RE.fullmatch(text[:colon]) is None or colon == len(text) - 1:
             raise _bad(f"not a URI: {text[:60]!r}")
-        for ch in text:
-            if ch <= " " or ch in '<>"\x7f':
-                raise _bad(f"invalid character in URI {text[:60]!r}")
+        if _BAD_URI_CHAR.search(text) is not None:
+            raise _bad(f"invalid character in URI {text[:60]!r}")
         return cls(text[:colon].lower(), text)
 
     def __str__(self) -> str:
@@ -329,10 +323,7 @@ def parse_uri(text: str) -> SipUri | TelUri | AbsoluteUri:
     """Parse any URI a SIP message can carry: SIP/SIPS, tel, or another absolute URI."""
     lower4 = text[:5].lower()
     if lower4.startswith("sip:") or lower4 == "sips:":
-        for ch in text:
-            if ch <= " " or ch in '<>"\x7f':
-                raise _bad(f"invalid character in URI {text[:60]!r}")
-        return SipUri.parse(text)
+        return SipUri.parse(text)  # its grammar admits no space, control, '<', '>' or '"'
     if lower4.startswith("tel:"):
         return TelUri.parse(text)
     return AbsoluteUri.parse(text)
@@ -356,6 +347,22 @@ class NameAddr:
 
     @classmethod
     def parse(cls, text: str) -> NameAddr:
+        m = _NAME_ADDR_FAST.match(text)
+        if m is not None:
+            quoted, tokens, uri_text = m.groups()
+            if quoted is not None:
+                disp: str | None = _UNESCAPE_RE.sub(r"\1", quoted) if "\\" in quoted else quoted
+            elif tokens:
+                words = tokens.split()
+                for w in words:
+                    if _TOKEN_RE.fullmatch(w) is None:
+                        raise _bad(f"display name must be tokens or quoted: {tokens[:60]!r}")
+                disp = " ".join(words)
+            else:
+                disp = None
+            end = m.end()
+            params = parse_header_params(text, end) if end < len(text) else {}
+            return cls(disp, parse_uri(uri_text), params)
         s = text.strip(" \t")
         display: str | None = None
         if not s:

@@ -59,6 +59,9 @@ SINGLE_VALUE_HEADERS = tuple(
 )
 
 
+_SINGLE = frozenset(SINGLE_VALUE_HEADERS)
+
+
 def _reply(
     req: Request, status: int, reason: str | None = None, headers: list[tuple[str, str]] | None = None
 ) -> Response:
@@ -79,23 +82,19 @@ def _bad_request(req: Request, why: str) -> Response:
 
 def _syntax_error(req: Request) -> str | None:
     h = req.headers
-    for key in SINGLE_VALUE_HEADERS:
-        if h.count(key) > 1:
-            return f"more than one {DISPLAY_NAMES.get(key, key)} header"
-    for name in ("To", "From", "Call-ID", "CSeq", "Via"):
-        if name not in h:
-            return f"missing {name}"
+    keys = h._keys
+    seen: set[str] = set()
+    for key in keys:
+        if key in _SINGLE:
+            if key in seen:
+                return f"more than one {DISPLAY_NAMES.get(key, key)} header"
+            seen.add(key)
+    for key in ("to", "from", "call-id", "cseq", "via"):
+        if key not in keys:
+            return f"missing {DISPLAY_NAMES[key]}"
     try:
-        req.vias  # noqa: B018 - parse every Via
-        req.to  # noqa: B018
-        req.from_  # noqa: B018
-        req.call_id  # noqa: B018
+        req.parse_all()
         cseq = req.cseq
-        req.max_forwards  # noqa: B018
-        req.contacts  # noqa: B018
-        req.routes  # noqa: B018
-        req.record_routes  # noqa: B018
-        req.expires  # noqa: B018
     except RemoteProtocolError as e:
         return str(e)
     if cseq.method != req.method:
@@ -143,9 +142,7 @@ def check_request(
     if req.method != "CANCEL":
         ctype = req.content_type
         encodings = [e.lower() for e in req.headers.get_all("Content-Encoding")]
-        if (req.body and ctype is not None and ctype not in accepted_types) or any(
-            e != "identity" for e in encodings
-        ):
+        if (req.body and ctype is not None and ctype not in accepted_types) or any(e != "identity" for e in encodings):
             return _reply(
                 req,
                 415,
@@ -156,11 +153,7 @@ def check_request(
                 ],
             )
 
-    if (
-        req.method == "INVITE"
-        and "Accept" in req.headers
-        and not _accepts_sdp(req.headers.get_all("Accept"))
-    ):
+    if req.method == "INVITE" and "Accept" in req.headers and not _accepts_sdp(req.headers.get_all("Accept")):
         return _reply(req, 406, headers=[("Accept", "application/sdp")])
     return None
 
@@ -172,6 +165,6 @@ def check_response(resp: Response) -> None:
         n = h.count(key)
         if n != 1:
             raise RemoteProtocolError(f"response has {n} {key} headers", status=400)
-    if not resp.vias:
+    if "via" not in h._keys:
         raise RemoteProtocolError("response without Via", status=400)
-    _ = resp.to, resp.from_, resp.call_id, resp.cseq, resp.contacts, resp.record_routes
+    resp.parse_all()
