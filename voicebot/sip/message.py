@@ -300,7 +300,10 @@ class Message:
 
     def __bytes__(self) -> bytes:
         body = self.body
-        parts = [self._start_line()]
+        start = self._start_line()
+        if "\r" in start or "\n" in start:
+            raise LocalProtocolError(f"CR or LF in the start line {start[:60]!r}")
+        parts = [start]
         cl_done = False
         for name, key, value in zip(self.headers._names, self.headers._keys, self.headers._values, strict=True):
             if key == "content-length":
@@ -437,6 +440,9 @@ def _parse_head(head_bytes: bytes) -> tuple[Request | Response, int | None]:
     except UnicodeError:  # pragma: no cover - surrogateescape never fails
         raise SipParseError("undecodable header section") from None
     if "\r\n " in head or "\r\n\t" in head:
+        eol0 = head.find("\r\n")
+        if head[eol0 + 2 : eol0 + 3] in (" ", "\t"):
+            raise SipParseError("the start line cannot be folded")
         head = _FOLD_RE.sub(" ", head)
     n_lines = head.count("\r\n")
     if head.count("\r") != n_lines or head.count("\n") != n_lines:
