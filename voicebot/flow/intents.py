@@ -19,9 +19,10 @@ global ones, then to the longer phrase.
 from __future__ import annotations
 
 import difflib
+import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_THRESHOLD = 0.6
 MAX_UTTERANCE_CHARS = 1000
@@ -66,46 +67,86 @@ def _bigrams(s: str) -> list[str]:
     return [s[i : i + 2] for i in range(len(s) - 1)]
 
 
+@functools.lru_cache(maxsize=65536)
+def _word_ratio(a: str, b: str) -> float:
+    """difflib similarity of two words, skipping the full computation when it cannot reach 0.75."""
+    m = difflib.SequenceMatcher(None, a, b)
+    if m.real_quick_ratio() < 0.75 or m.quick_ratio() < 0.75:
+        return 0.0
+    return m.ratio()
+
+
+@dataclass(frozen=True, slots=True)
+class _Utt:
+    """An utterance prepared once per match: words, padded form, flat form, bigrams."""
+
+    text: str
+    padded: str
+    words: tuple[str, ...]
+    word_set: frozenset[str]
+    flat: str
+    bigrams: frozenset[str]
+
+    @staticmethod
+    def of(text: str) -> _Utt:
+        words = tuple(text.split())
+        return _Utt(text, f" {text} ", words, frozenset(words), text.replace(" ", ""), frozenset(_bigrams(text)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    text: str
+    cjk: bool
+    words: tuple[str, ...]
+    flat: str
+    bigrams: tuple[str, ...]
+
+    @staticmethod
+    def of(text: str) -> _Phrase:
+        return _Phrase(text, has_cjk(text), tuple(text.split()), text.replace(" ", ""), tuple(_bigrams(text)))
+
+
 def score(utterance: str, phrase: str) -> float:
     """Similarity of a normalised utterance and a normalised phrase, 0.0 .. 1.0."""
     if not phrase or not utterance:
         return 0.0
-    if utterance == phrase:
+    return _score(_Utt.of(utterance), _Phrase.of(phrase))
+
+
+def _score(u: _Utt, p: _Phrase) -> float:
+    phrase = p.text
+    if u.text == phrase:
         return 1.0
-    cjk = has_cjk(phrase)
-    if cjk:
-        flat = utterance.replace(" ", "")
+    if p.cjk:
         if len(phrase) == 1:
             # one character ("好", "네") is too common inside other words: it must stand alone as a
             # word, or the whole answer must be very short ("好啊", "对对对")
-            if phrase in utterance.split() or (phrase in flat and len(flat) <= 3):
-                return 0.8 + 0.2 / max(len(flat), 1)
+            if phrase in u.word_set or (phrase in u.flat and len(u.flat) <= 3):
+                return 0.8 + 0.2 / max(len(u.flat), 1)
             return 0.0
-        if phrase in utterance or phrase.replace(" ", "") in flat:
-            return 0.8 + 0.2 * len(phrase) / max(len(utterance), 1)
-    elif f" {phrase} " in f" {utterance} ":
-        return 0.8 + 0.2 * len(phrase) / max(len(utterance), 1)
-    if not cjk:
-        uw = utterance.split()
-        ratios: list[float] = []
-        for pw in phrase.split():
-            best = 0.0
-            for w in uw:
-                if len(pw) <= 3 or len(w) <= 3:
-                    r = 1.0 if w == pw else 0.0
-                else:
-                    r = difflib.SequenceMatcher(None, pw, w).ratio()
-                best = max(best, r)
-            if best < 0.75:
-                return 0.0
-            ratios.append(best)
-        return 0.75 * sum(ratios) / len(ratios)
-    pb = _bigrams(phrase)
-    ub = set(_bigrams(utterance))
-    if len(pb) < 2:
-        return 0.0
-    contained = sum(1 for b in pb if b in ub) / len(pb)
-    return 0.7 * contained if contained >= 0.7 else 0.0
+        if phrase in u.text or p.flat in u.flat:
+            return 0.8 + 0.2 * len(phrase) / max(len(u.text), 1)
+        if len(p.bigrams) < 2:
+            return 0.0
+        contained = sum(1 for b in p.bigrams if b in u.bigrams) / len(p.bigrams)
+        return 0.7 * contained if contained >= 0.7 else 0.0
+    if f" {phrase} " in u.padded:
+        return 0.8 + 0.2 * len(phrase) / max(len(u.text), 1)
+    ratios: list[float] = []
+    for pw in p.words:
+        if pw in u.word_set:
+            ratios.append(1.0)
+            continue
+        if len(pw) <= 3:
+            return 0.0
+        best = 0.0
+        for w in u.word_set:
+            if len(w) > 3 and 8 * min(len(w), len(pw)) >= 3 * (len(w) + len(pw)):
+                best = max(best, _word_ratio(pw, w))
+        if best < 0.75:
+            return 0.0
+        ratios.append(best)
+    return 0.75 * sum(ratios) / len(ratios)
 
 
 def apply_synonyms(text: str, synonyms: Sequence[tuple[str, str]]) -> str:
@@ -135,6 +176,7 @@ class IntentSet:
     local: frozenset[str]
     threshold: float = DEFAULT_THRESHOLD
     synonyms: tuple[tuple[str, str], ...] = ()  # (normalised alternative, canonical word)
+    _prepared: tuple[tuple[str, tuple[_Phrase, ...]], ...] = field(default=(), repr=False, compare=False)
 
     @staticmethod
     def build(
@@ -148,16 +190,20 @@ class IntentSet:
             (name, tuple(dict.fromkeys(apply_synonyms(normalise(p), syn) for p in ps if normalise(p))))
             for name, ps in intents
         )
-        return IntentSet(phrases=items, local=frozenset(local), threshold=threshold, synonyms=syn)
+        prepared = tuple((name, tuple(_Phrase.of(p) for p in ps)) for name, ps in items)
+        return IntentSet(phrases=items, local=frozenset(local), threshold=threshold, synonyms=syn, _prepared=prepared)
 
     def match(self, utterance: str) -> Match | None:
         u = apply_synonyms(normalise(utterance), self.synonyms)
         if not u:
             return None
         best: tuple[float, int, int, str, str] | None = None
-        for name, phrases in self.phrases:
-            for p in phrases:
-                s = score(u, p)
+        utt = _Utt.of(u)
+        prepared = self._prepared or tuple((n, tuple(_Phrase.of(p) for p in ps)) for n, ps in self.phrases)
+        for name, phrases in prepared:
+            for prep in phrases:
+                p = prep.text
+                s = _score(utt, prep)
                 if s < self.threshold:
                     continue
                 key = (round(s, 6), 1 if name in self.local else 0, len(p), name, p)
