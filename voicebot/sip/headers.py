@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
-from voicebot.sip.uri import _TOKEN_RE, _check_host, _format_params, parse_header_params, split_list
+from voicebot.sip.uri import _TOKEN_RE, _check_host, _format_params, ipv6_text, parse_header_params, split_list
 
 __all__ = ["COMPACT_FORMS", "LIST_HEADERS", "CSeq", "Headers", "Via", "canonical_name"]
 
@@ -278,7 +278,7 @@ class Via:
     @property
     def bare_host(self) -> str:
         h = self.host
-        return h[1:-1] if h.startswith("[") else h
+        return ipv6_text(h[1:-1]) if h.startswith("[") else h
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ __all__ = [
     "SipUri",
     "TelUri",
     "Uri",
+    "ipv6_text",
     "is_token",
     "parse_header_params",
     "parse_uri",
@@ -159,12 +160,26 @@ def _format_params(params: dict[str, str | None]) -> str:
     return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
 
 
+# RFC 3261's IPv6address ABNF (from RFC 2373) also derives "hexseq ':::' IPv4address";
+# RFC 5118 §4.10 asks receivers to tolerate that form as the "::" address it means.
+_ABNF_BUG_RE = re.compile(r"([0-9A-Fa-f:]*[0-9A-Fa-f]):::([0-9]{1,3}(?:\.[0-9]{1,3}){3})")
+
+
+def ipv6_text(address: str) -> str:
+    """An IPv6 address as written in a SIP host (no brackets), RFC 5118 §4.10 quirk repaired."""
+    if ":::" in address:
+        m = _ABNF_BUG_RE.fullmatch(address)
+        if m is not None:
+            return f"{m.group(1)}::{m.group(2)}"
+    return address
+
+
 def _check_host(host: str) -> None:
     if host.startswith("["):
         if not host.endswith("]"):
             raise _bad(f"unterminated IPv6 reference {host!r}")
         try:
-            ipaddress.IPv6Address(host[1:-1])
+            ipaddress.IPv6Address(ipv6_text(host[1:-1]))
         except ValueError:
             raise _bad(f"invalid IPv6 reference {host!r}") from None
     elif _HOSTNAME_RE.fullmatch(host) is None:
@@ -262,7 +277,7 @@ class SipUri:
     def bare_host(self) -> str:
         """The host without IPv6 brackets (what a socket address needs)."""
         h = self.host
-        return h[1:-1] if h.startswith("[") else h
+        return ipv6_text(h[1:-1]) if h.startswith("[") else h
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 
 from voicebot.errors import ProtocolError
 from voicebot.sip.message import Request, Response, SipParseError, build_response, parse_message
-from voicebot.sip.uri import SipUri
+from voicebot.sip.uri import SipUri, parse_uri
 from voicebot.sip.validate import check_request, check_response
 
 # what a voicebot UA implements (REGISTER and MESSAGE are not served by a UA)
@@ -73,8 +73,10 @@ RFC4475 = {
     "inv2543": "process",
 }
 
-# RFC 5118 §4: which messages are valid. ipv6-bad (a bare IPv6 address as host) and the
-# three-colon address (RFC 5118 §4.10, an ABNF bug) are invalid -> 400.
+# RFC 5118 §4: which messages are valid. Only ipv6-bad (§4.2, an IPv6 address without
+# brackets as the host) is invalid -> 400. §4.3 (port inside the brackets) is well-formed;
+# §4.5 asks for received= with and without brackets; §4.10 asks receivers to tolerate the
+# three-colon form that RFC 3261's ABNF allows by accident.
 RFC5118 = {
     "ipv6-good": True,
     "ipv6-bad": False,
@@ -86,7 +88,7 @@ RFC5118 = {
     "mult-ip-in-header": True,
     "mult-ip-in-sdp": True,
     "ipv6-in-sdp": True,
-    "ipv6-bug-abnf-3-colons": False,
+    "ipv6-bug-abnf-3-colons": True,
     "ipv6-correct-abnf-2-colons": True,
 }
 
@@ -242,6 +244,15 @@ def test_rfc5118_details(corpora: Path) -> None:
     assert no_delim.top_via.received == "2001:db8::9:255"
     mapped = parse_message((d / "ipv4-mapped-ipv6").read_bytes())
     assert mapped.top_via.host == "[::ffff:192.0.2.10]" and mapped.top_via.port == 19823
+    three = parse_message((d / "ipv6-bug-abnf-3-colons").read_bytes())
+    two = parse_message((d / "ipv6-correct-abnf-2-colons").read_bytes())
+    assert isinstance(three, Request) and isinstance(three.uri, SipUri)
+    assert isinstance(two, Request) and isinstance(two.uri, SipUri)
+    assert three.uri.host == "[2001:db8:::192.0.2.1]"  # kept as received ...
+    assert three.uri.bare_host == two.uri.bare_host == "2001:db8::192.0.2.1"  # ... read as meant
+    for bad in ("sip:[2001:db8::1:::192.0.2.1]", "sip:[1:::2]", "sip:[:::192.0.2.1]", "sip:[2001::db8:::1.2.3.4]"):
+        with pytest.raises(ProtocolError):
+            parse_uri(bad)
     multi = parse_message((d / "mult-ip-in-header").read_bytes())
     assert [v.host for v in multi.vias] == ["[2001:db8::9:1]", "192.0.2.1", "[2001:db8::9:255]"]
     assert multi.vias[2].received == "192.0.2.200"
