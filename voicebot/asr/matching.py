@@ -69,10 +69,22 @@ def similarity(a: Sequence[int], b: Sequence[int]) -> float:
 class PhraseMatcher:
     """Closest-phrase classifier over a fixed list of expected phrases.
 
-    ``threshold``: minimum weighted similarity to accept a phrase (else no-match).
+    A phrase is accepted when its weighted similarity reaches ``threshold``, or reaches
+    ``low_threshold`` while leading the runner-up by ``margin``; else the answer is no-match.
+    The defaults were chosen on 459 espeak-ng utterances (10 expected phrases, 7 unrelated
+    sentences; 3 voices, 3 rates; 16 kHz, G.711 and 5% loss): 80% of in-grammar utterances
+    matched correctly and 83% of unrelated ones rejected, against 69% / 92% for a plain
+    0.6 threshold.
     """
 
-    def __init__(self, phrases: Iterable[str], *, threshold: float = 0.6) -> None:
+    def __init__(
+        self,
+        phrases: Iterable[str],
+        *,
+        threshold: float = 0.6,
+        low_threshold: float = 0.5,
+        margin: float = 0.15,
+    ) -> None:
         seen: dict[str, str] = {}
         for phrase in phrases:
             key = normalize(phrase)
@@ -82,6 +94,8 @@ class PhraseMatcher:
             raise ValueError("a phrase matcher needs at least one non-empty phrase")
         self.phrases: tuple[str, ...] = tuple(seen.values())
         self.threshold = threshold
+        self.low_threshold = min(low_threshold, threshold)
+        self.margin = margin
         self._keys = {normalize(p): p for p in self.phrases}
         self._units = [(p, phonetic_units(p)) for p in self.phrases]
         # A phrase that is a strict prefix of another is never "complete" on its own: the
@@ -119,7 +133,8 @@ class PhraseMatcher:
         second_score, second = scores[1] if len(scores) > 1 else (0.0, None)
         margin = best_score - second_score
         confidence = best_score * min(1.0, 0.5 + 2.5 * margin)
-        if best_score < self.threshold:
+        accepted = best_score >= self.threshold or (best_score >= self.low_threshold and margin >= self.margin)
+        if not accepted:
             return PhraseMatch(
                 phrase=None,
                 confidence=round(1.0 - best_score, 4),

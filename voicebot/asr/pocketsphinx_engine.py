@@ -5,6 +5,10 @@ Grammar mode compiles the expected phrases into a phrase-level JSGF grammar (JSG
 prefix of one; free mode uses the wheel's trigram language model. Words missing from the
 pronunciation dictionary cannot be in a JSGF grammar: they are dropped with a warning.
 
+A quiet white noise bed (``noise_floor``, see ``voicebot.asr.engine.NoiseFloor``) goes under
+the audio: on zero-padded espeak-ng phrases without it the grammar search stopped early
+("talk to an" for "talk to an agent"), and two of five G.711 phrases came back empty.
+
 A pocketsphinx ``Decoder`` loads its acoustic model itself (about half a second), so the
 engine keeps idle decoders in a pool and hands them to new recognisers.
 """
@@ -17,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from voicebot.asr.engine import SAMPLE_RATE, Grammar, Pcm, check_pcm
+from voicebot.asr.engine import SAMPLE_RATE, Grammar, NoiseFloor, Pcm, check_pcm
 from voicebot.asr.events import (
     Alternative,
     AsrEvent,
@@ -52,7 +56,9 @@ class PocketsphinxEngine:
         dictionary: str | None = None,
         match_threshold: float = 0.6,
         partial_every: int = 5,
+        noise_floor: float = 4.0,
     ) -> None:
+        self.noise_floor = NoiseFloor(noise_floor) if noise_floor > 0 else None
         try:
             import pocketsphinx
         except ImportError as exc:  # pragma: no cover - declared dependency
@@ -162,13 +168,15 @@ class PocketsphinxRecognizer:
         self._samples = 0
         self._frames = 0
         self._last_partial = ""
+        self._noise = engine.noise_floor.cursor() if engine.noise_floor is not None else None
 
     def accept(self, pcm: Pcm) -> AsrEvent | None:
         check_pcm(pcm)
         if not self._in_utt:
             self._decoder.start_utt()
             self._in_utt = True
-        self._decoder.process_raw(pcm.tobytes(), False, False)
+        audio = self._noise.apply(pcm) if self._noise is not None else pcm
+        self._decoder.process_raw(audio.tobytes(), False, False)
         self._samples += len(pcm)
         self._frames += 1
         if self._frames % self.engine.partial_every:

@@ -134,28 +134,89 @@ def load_vosk_vocabulary(model_dir: Path) -> frozenset[str] | None:
     return None
 
 
+# Common Korean verb endings and particles. A word the model lacks is usually a known stem
+# plus one of these, so among equally short spellings the one ending in the longest of them
+# wins (맞습니다 -> 맞 + 습니다, not 맞습 + 니다; 취소해 -> 취소 + 해, not 취 + 소해).
+KOREAN_ENDINGS = frozenset(
+    [
+        "습니다",
+        "합니다",
+        "입니다",
+        "니다",
+        "세요",
+        "주세요",
+        "해요",
+        "어요",
+        "아요",
+        "예요",
+        "이에요",
+        "하고",
+        "해서",
+        "하면",
+        "해",
+        "요",
+        "고",
+        "다",
+        "서",
+        "면",
+        "는",
+        "은",
+        "을",
+        "를",
+        "이",
+        "가",
+        "에",
+        "의",
+        "도",
+        "만",
+        "께",
+        "로",
+        "으로",
+        "에서",
+        "했어요",
+        "했습니다",
+        "겠습니다",
+        "할게요",
+    ]
+)
+
+
 def segment(word: str, vocabulary: Collection[str]) -> list[str] | None:
-    """``word`` as the fewest vocabulary pieces (longer first pieces win ties), or None."""
+    """``word`` as the fewest vocabulary pieces, or None if it cannot be spelled.
+
+    Among equally short spellings the one whose last piece is the longest known ending
+    wins, then the one with longer pieces first.
+    """
     if word in vocabulary:
         return [word]
     n = len(word)
-    best: list[list[str] | None] = [None] * (n + 1)
-    best[0] = []
-    for end in range(1, n + 1):
-        for start in range(max(0, end - _MAX_PIECE), end):
-            head = best[start]
-            piece = word[start:end]
-            if head is None or piece not in vocabulary:
-                continue
-            candidate = [*head, piece]
-            current = best[end]
-            if (
-                current is None
-                or len(candidate) < len(current)
-                or (len(candidate) == len(current) and [len(p) for p in candidate] > [len(p) for p in current])
-            ):
-                best[end] = candidate
-    return best[n]
+    # fewest[i]: fewest pieces spelling word[i:] (None: impossible)
+    fewest: list[int | None] = [None] * (n + 1)
+    fewest[n] = 0
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, min(n, i + _MAX_PIECE) + 1):
+            rest, current = fewest[j], fewest[i]
+            if rest is not None and word[i:j] in vocabulary and (current is None or rest + 1 < current):
+                fewest[i] = rest + 1
+    if fewest[0] is None:
+        return None
+
+    def spellings(i: int) -> list[list[str]]:
+        if i == n:
+            return [[]]
+        out: list[list[str]] = []
+        need = fewest[i]
+        for j in range(i + 1, min(n, i + _MAX_PIECE) + 1):
+            rest = fewest[j]
+            if rest is not None and need is not None and rest + 1 == need and word[i:j] in vocabulary:
+                out.extend([word[i:j], *tail] for tail in spellings(j))
+        return out
+
+    def rank(pieces: list[str]) -> tuple[int, list[int]]:
+        last = pieces[-1]
+        return (len(last) if last in KOREAN_ENDINGS else 0, [len(p) for p in pieces])
+
+    return max(spellings(0), key=rank)
 
 
-__all__ = ["load_vosk_vocabulary", "read_fst_output_symbols", "segment"]
+__all__ = ["KOREAN_ENDINGS", "load_vosk_vocabulary", "read_fst_output_symbols", "segment"]

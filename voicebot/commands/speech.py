@@ -19,8 +19,6 @@ import numpy as np
 
 from voicebot.errors import ConfigError
 
-FRAME = 320  # 20 ms at 16 kHz
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     say = subparsers.add_parser(
@@ -100,6 +98,7 @@ def _load_input(path: Path) -> np.ndarray[Any, np.dtype[np.int16]]:
 
 def run_transcribe(args: argparse.Namespace) -> int:
     from voicebot.asr import get_engine
+    from voicebot.asr.engine import recognize_pcm
 
     grammar = None
     if args.grammar is not None:
@@ -110,9 +109,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
     engine = get_engine(args.engine, args.asr_model)
     recognizer = engine.recognizer(grammar)
     started = time.perf_counter()
-    for i in range(0, len(pcm), FRAME):
-        recognizer.accept(pcm[i : i + FRAME])
-    result = recognizer.finish()
+    result = recognize_pcm(recognizer, pcm)
     elapsed = time.perf_counter() - started
     recognizer.close()
     audio_seconds = len(pcm) / 16000

@@ -83,3 +83,14 @@ def test_duplicate_and_empty_phrases() -> None:
     assert m.phrases == ("yes",)
     with pytest.raises(ValueError):
         PhraseMatcher(["", "  "])
+
+
+def test_low_similarity_needs_a_clear_lead() -> None:
+    m = PhraseMatcher(["abcdefghij", "zzzzzzzzzz"], threshold=0.6, low_threshold=0.5, margin=0.15)
+    got = m.match_text("abcdefxxxx")  # similarity 0.6 to the first, 0.0 to the second
+    assert got.phrase == "abcdefghij"
+    got = m.match_text("abcdexxxxx")  # 0.5, lead 0.5: accepted on the margin rule
+    assert got.phrase == "abcdefghij"
+    tight = PhraseMatcher(["abcdefghij", "abcdezzzzz"], threshold=0.6, low_threshold=0.5, margin=0.15)
+    got = tight.match_text("abcdexxxxx")  # 0.5 to both: no lead, no match
+    assert got.phrase is None

@@ -75,3 +75,9 @@ def test_segment_prefers_fewest_then_longest_first_pieces() -> None:
     assert segment("취소해", vocab) == ["취소", "해"]
     assert segment("주세요", vocab) == ["주세요"]
     assert segment("없음", vocab) is None
+
+
+def test_segment_prefers_a_known_korean_ending() -> None:
+    vocab = {"맞", "맞습", "습니다", "니다", "습"}
+    assert segment("맞습니다", vocab) == ["맞", "습니다"]
+    assert segment("hello", {"hel", "lo", "he", "llo"}) == ["hel", "lo"]
