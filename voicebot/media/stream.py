@@ -121,6 +121,7 @@ class MediaStream:
         self.decode_errors = 0
         self.fec_recovered = 0
         self.frames_out = 0
+        self._early: list[tuple[bytes, Address, float]] = []
         transport.on_rtp = self._on_rtp
         transport.on_rtcp = self._on_rtcp
 
@@ -181,6 +182,9 @@ class MediaStream:
             now=now,
         )
         self.params = params
+        early, self._early = self._early, []
+        for data, addr, when in early:
+            self._receive_rtp(data, addr, when)
         if self._started:
             self._arm()
 
@@ -370,6 +374,15 @@ class MediaStream:
         if self._closed:
             return
         now = self._loop.time()
+        if self.params is None:
+            # media can race the signalling (RTP right after our 200 OK, before configure()):
+            # keep a little of it and replay it through the source filter once configured
+            if len(self._early) < 50:
+                self._early.append((data, addr, now))
+            return
+        self._receive_rtp(data, addr, now)
+
+    def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
         pkt = self.session.receive_rtp(data, addr, now)
         if pkt is not None and self.jitter_buffer is not None:
             samples = len(pkt.payload) if self.codec is not None and self.codec.clock_rate == 8000 else 0

@@ -60,7 +60,7 @@ class RtpSender:
         initial_seq: int,
         initial_ts: int,
         ptime: float = 0.020,
-        max_burst: int = 5,
+        max_burst: int = 10,
     ) -> None:
         self.ssrc = ssrc
         self.payload_type = payload_type
@@ -223,7 +223,7 @@ class SessionConfig:
         return pt == self.payload_type or pt == self.recv_payload_type
 
     def is_event(self, pt: int) -> bool:
-        return pt is not None and pt in (self.telephone_event_pt, self.recv_telephone_event_pt)
+        return pt in (self.telephone_event_pt, self.recv_telephone_event_pt)
 
 
 class RtpSession:

@@ -42,7 +42,8 @@ async def pair(codec: str = "PCMU/8000", pt: int = 0, **opts: Any) -> tuple[Medi
 
 @pytest.mark.parametrize(("codec", "pt"), CODECS)
 async def test_play_and_record_both_channels(
-    codec: str, pt: int, speech_wav: Path, tmp_path: Path, correlate: Corr, read_wav_channels: Any
+    codec: str, pt: int, speech_wav: Path, tmp_path: Path, correlate: Corr, correlate_windowed: Corr,
+    read_wav_channels: Any,
 ) -> None:
     a, b = await pair(codec, pt)
     try:
@@ -59,14 +60,16 @@ async def test_play_and_record_both_channels(
     heard = read_wav_channels(tmp_path / "b.wav")
     sent = read_wav_channels(tmp_path / "a.wav")
     assert heard.shape[1] == 2
-    assert correlate(wire_reference(src, codec), heard[:, 0]) >= 0.9  # caller channel at B
+    # caller channel at B; aligned per 250 ms window: on a busy machine the adaptive buffer may
+    # insert or drop a frame, which shifts the rest of the call by 20 ms
+    assert correlate_windowed(wire_reference(src, codec), heard[:, 0]) >= 0.9
     assert correlate(src, sent[:, 1]) >= 0.99  # bot channel at A is exactly what was played
     assert np.abs(heard[:, 1]).max() == 0  # B played nothing
     stats = b.stats()["inbound-rtp"]
     assert stats["packetsLost"] == 0 and stats["packetsMalformed"] == 0
 
 
-async def test_echo_returns_the_callers_audio(speech_wav: Path, tmp_path: Path, correlate: Corr,
+async def test_echo_returns_the_callers_audio(speech_wav: Path, tmp_path: Path, correlate_windowed: Corr,
                                               read_wav_channels: Any) -> None:
     a, b = await pair()
     try:
@@ -80,10 +83,10 @@ async def test_echo_returns_the_callers_audio(speech_wav: Path, tmp_path: Path, 
         await a.close()
         await b.close()
     back = read_wav_channels(tmp_path / "a.wav")[:, 0]
-    assert correlate(wire_reference(read_wav(speech_wav), "PCMU/8000"), back) >= 0.9
+    assert correlate_windowed(wire_reference(read_wav(speech_wav), "PCMU/8000"), back) >= 0.9
 
 
-async def test_frames_iterator_yields_caller_audio(speech_wav: Path, correlate: Corr) -> None:
+async def test_frames_iterator_yields_caller_audio(speech_wav: Path, correlate_windowed: Corr) -> None:
     a, b = await pair("opus/48000/2", 111)
     frames: list[np.ndarray] = []
 
@@ -102,10 +105,10 @@ async def test_frames_iterator_yields_caller_audio(speech_wav: Path, correlate: 
         await a.close()
         await b.close()
     await asyncio.wait_for(task, 5)  # close() ends the iterator
-    assert correlate(read_wav(speech_wav), np.concatenate(frames)) >= 0.9
+    assert correlate_windowed(read_wav(speech_wav), np.concatenate(frames)) >= 0.9
 
 
-async def test_stranger_rtp_during_a_call_is_ignored(speech_wav: Path, tmp_path: Path, correlate: Corr,
+async def test_stranger_rtp_during_a_call_is_ignored(speech_wav: Path, tmp_path: Path, correlate_windowed: Corr,
                                                      read_wav_channels: Any) -> None:
     """A third party sends a loud tone with perfect RTP (consecutive sequence numbers) to B's
     port while A talks: none of it reaches B's frames or recording."""
@@ -151,7 +154,7 @@ async def test_stranger_rtp_during_a_call_is_ignored(speech_wav: Path, tmp_path:
 
     assert tone_share(heard) < 3 * tone_share(src) + 1e-3
     assert tone_share(np.concatenate(frames).astype(np.float64)) < 3 * tone_share(src) + 1e-3
-    assert correlate(wire_reference(src, "PCMU/8000"), heard) >= 0.9
+    assert correlate_windowed(wire_reference(src, "PCMU/8000"), heard) >= 0.9
     assert b.stats()["inbound-rtp"]["packetsFromUnknownSource"] >= 140
 
 
@@ -175,7 +178,8 @@ async def test_dtmf_rfc4733_and_sip_info() -> None:
 
 
 async def test_natted_peer_is_latched_and_answered_symmetrically(speech_wav: Path, tmp_path: Path,
-                                                                 correlate: Corr, read_wav_channels: Any) -> None:
+                                                                 correlate_windowed: Corr,
+                                                                 read_wav_channels: Any) -> None:
     """B's SDP says the peer is at an address nobody sends from (a NAT'd private address); B
     latches to where A's consecutive packets really come from and sends its echo there."""
     a = await MediaStream.open("127.0.0.1")
@@ -194,7 +198,7 @@ async def test_natted_peer_is_latched_and_answered_symmetrically(speech_wav: Pat
         await b.close()
     assert b.stats()["transport"]["remoteAddress"] == a.local_address
     back = read_wav_channels(tmp_path / "a.wav")[:, 0]
-    assert correlate(wire_reference(read_wav(speech_wav), "PCMU/8000"), back) >= 0.9
+    assert correlate_windowed(wire_reference(read_wav(speech_wav), "PCMU/8000"), back) >= 0.9
 
 
 async def test_inactivity_timeout_calls_back_with_a_reason() -> None:
