@@ -50,26 +50,39 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = p.add_subparsers(dest="flow_command", metavar="SUBCOMMAND")
     p.set_defaults(handler=lambda a: _usage(p))
 
-    c = sub.add_parser("check", help="validate flow files; prints file:line:col diagnostics",
-                       epilog="exit codes: 0 no errors, 1 errors found, 2 bad arguments")
-    c.add_argument("files", nargs="+", metavar="FILE")
+    c = sub.add_parser(
+        "check",
+        help="validate flow files; prints file:line:col diagnostics",
+        epilog="exit codes: 0 no errors, 1 errors found, 2 bad arguments",
+    )
+    c.add_argument("files", nargs="+", metavar="FILE", help="flow files or directories of them")
     c.add_argument("--json", action="store_true", help="print diagnostics as JSON")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
     c.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     c.set_defaults(handler=cmd_check)
 
-    g = sub.add_parser("graph", help="draw a flow (svg/png/pdf via Graphviz, dot, mmd = Mermaid)",
-                       epilog="exit codes: 0 written, 1 flow errors or Graphviz failed, 2 bad arguments")
+    g = sub.add_parser(
+        "graph",
+        help="draw a flow (svg/png/pdf via Graphviz, dot, mmd = Mermaid)",
+        epilog="exit codes: 0 written, 1 flow errors or Graphviz failed, 2 bad arguments",
+    )
     g.add_argument("file", metavar="FILE")
-    g.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output file; its extension picks the format (- prints DOT to stdout)")
+    g.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output file; its extension picks the format (- prints DOT to stdout)",
+    )
     g.add_argument("--format", choices=GRAPH_FORMATS, help="format when OUT has no usable extension")
     g.add_argument("--loops", action="store_true", help="also draw reprompt self-loops")
     g.set_defaults(handler=cmd_graph)
 
-    ch = sub.add_parser("chat", help="talk to a flow as the caller (terminal or pipe)",
-                        description="Type what the caller says. Commands: /dtmf 12#, /silence, /hangup, "
-                        "/state, /slots, /help, /quit.")
+    ch = sub.add_parser(
+        "chat",
+        help="talk to a flow as the caller (terminal or pipe)",
+        description="Type what the caller says. Commands: /dtmf 12#, /silence, /hangup, /state, /slots, /help, /quit.",
+    )
     ch.add_argument("file", metavar="FILE")
     ch.add_argument("--set", action="append", default=[], metavar="SLOT=VALUE", help="fill a slot from context")
     ch.add_argument("--today", metavar="YYYY-MM-DD", help="the call's date (default: today)")
@@ -78,10 +91,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ch.add_argument("--json", action="store_true", help="print the call result as JSON at the end")
     ch.set_defaults(handler=cmd_chat)
 
-    t = sub.add_parser("test", help="run the conversation scripts of flow files",
-                       epilog="exit codes: 0 all scripts pass, 1 a flow has errors, no scripts or a failure, "
-                       "2 bad arguments")
-    t.add_argument("files", nargs="+", metavar="FILE")
+    t = sub.add_parser(
+        "test",
+        help="run the conversation scripts of flow files",
+        epilog="exit codes: 0 all scripts pass, 1 a flow has errors, no scripts or a failure, 2 bad arguments",
+    )
+    t.add_argument("files", nargs="+", metavar="FILE", help="flow files or directories of them")
     t.add_argument("--json", action="store_true", help="print results as JSON")
     t.add_argument("-v", "--verbose", action="store_true", help="print every transcript")
     t.set_defaults(handler=cmd_test)
@@ -94,10 +109,25 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 def _missing(files: list[str], cmd: str) -> int | None:
     for f in files:
-        if not Path(f).is_file():
+        if not Path(f).is_file() and not Path(f).is_dir():
             print(f"voicebot flow {cmd}: no such file: {f}", file=sys.stderr)
             return EXIT_USAGE
     return None
+
+
+def _expand(files: list[str]) -> list[str]:
+    """Directories become their *.yaml flows; NAME.tests.yaml stands for its flow NAME.yaml."""
+    out: list[str] = []
+    for f in files:
+        p = Path(f)
+        paths = sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+        for q in paths:
+            if q.name.endswith(".tests.yaml"):
+                q = q.with_name(q.name[: -len(".tests.yaml")] + ".yaml")
+            s = str(q)
+            if s not in out:
+                out.append(s)
+    return out
 
 
 def _print_diags(diags: list[Diagnostic], out: TextIO, quiet: bool = False) -> None:
@@ -123,6 +153,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     bad = _missing(args.files, "check")
     if bad is not None:
         return bad
+    args.files = _expand(args.files)
     all_diags: list[Diagnostic] = []
     for f in args.files:
         all_diags.extend(Flow.check(f))
@@ -130,13 +161,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     warnings = len(all_diags) - errors
     failed = errors > 0 or (args.strict and warnings > 0)
     if args.json:
-        print(json.dumps({"ok": not failed, "errors": errors, "warnings": warnings,
-                          "diagnostics": [d.as_dict() for d in all_diags]}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    "errors": errors,
+                    "warnings": warnings,
+                    "diagnostics": [d.as_dict() for d in all_diags],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         _print_diags(all_diags, sys.stdout, args.quiet)
         n = len(args.files)
-        print(f"{n} file{'s' if n != 1 else ''} checked: {errors} error{'s' if errors != 1 else ''}, "
-              f"{warnings} warning{'s' if warnings != 1 else ''}", file=sys.stderr)
+        print(
+            f"{n} file{'s' if n != 1 else ''} checked: {errors} error{'s' if errors != 1 else ''}, "
+            f"{warnings} warning{'s' if warnings != 1 else ''}",
+            file=sys.stderr,
+        )
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -150,8 +194,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
     out = args.output
     fmt = args.format or (Path(out).suffix.lstrip(".").lower() if out != "-" else "dot")
     if fmt not in GRAPH_FORMATS:
-        print(f"voicebot flow graph: unknown output format '{fmt}' (use one of: {', '.join(GRAPH_FORMATS)})",
-              file=sys.stderr)
+        print(
+            f"voicebot flow graph: unknown output format '{fmt}' (use one of: {', '.join(GRAPH_FORMATS)})",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     flow = _load(args.file)
     if flow is None:
@@ -167,10 +213,13 @@ def cmd_graph(args: argparse.Namespace) -> int:
         return EXIT_OK
     dot = shutil.which("dot")
     if dot is None:
-        raise DependencyError("Graphviz 'dot' not found: install the Debian package 'graphviz' "
-                              "(or write -o FILE.dot / FILE.mmd, which need no Graphviz)")
-    proc = subprocess.run([dot, f"-T{fmt}", "-o", str(target)], input=text.encode("utf-8"),
-                          capture_output=True, timeout=120, check=False)
+        raise DependencyError(
+            "Graphviz 'dot' not found: install the Debian package 'graphviz' "
+            "(or write -o FILE.dot / FILE.mmd, which need no Graphviz)"
+        )
+    proc = subprocess.run(
+        [dot, f"-T{fmt}", "-o", str(target)], input=text.encode("utf-8"), capture_output=True, timeout=120, check=False
+    )
     if proc.returncode != 0:
         print(f"voicebot flow graph: dot failed: {proc.stderr.decode(errors='replace').strip()}", file=sys.stderr)
         return EXIT_FAILED
@@ -198,8 +247,9 @@ def _show(actions: list[Action], out: TextIO) -> None:
             print(f"bot: {a.text}", file=out)
         elif isinstance(a, Listen):
             keys = " ".join(a.dtmf)
-            print(f"  (listening in '{a.state}', {a.timeout_s:g} s" + (f", keys {keys}" if keys else "") + ")",
-                  file=out)
+            print(
+                f"  (listening in '{a.state}', {a.timeout_s:g} s" + (f", keys {keys}" if keys else "") + ")", file=out
+            )
         elif isinstance(a, Transfer):
             print(f"  (transfer to {a.uri})", file=out)
         elif isinstance(a, Hangup):
@@ -227,8 +277,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     unknown = [k for k in ctx if k not in flow.slots]
     if unknown:
-        print(f"voicebot flow chat: unknown slot '{unknown[0]}' in --set (slots: {', '.join(flow.slots)})",
-              file=sys.stderr)
+        print(
+            f"voicebot flow chat: unknown slot '{unknown[0]}' in --set (slots: {', '.join(flow.slots)})",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         session = flow.start(ctx, today=today or dt.date.today())
@@ -258,8 +310,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if cmd == "/quit":
                 break
             if cmd == "/help":
-                print("  /dtmf KEYS  press keys (e.g. /dtmf 1 or /dtmf 1234#)\n  /silence    say nothing until the "
-                      "timeout\n  /hangup     hang up\n  /state /slots  show where the flow is\n  /quit", file=out)
+                print(
+                    "  /dtmf KEYS  press keys (e.g. /dtmf 1 or /dtmf 1234#)\n  /silence    say nothing until the "
+                    "timeout\n  /hangup     hang up\n  /state /slots  show where the flow is\n  /quit",
+                    file=out,
+                )
                 continue
             if cmd == "/state":
                 print(f"  state: {session.state}", file=out)
@@ -293,9 +348,21 @@ def cmd_chat(args: argparse.Namespace) -> int:
         session.handle(CallerHangup())
     result = session.result()
     if args.json:
-        print(json.dumps({"flow": result.flow, "outcome": result.outcome, "slots": _plain(result.slots),
-                          "do_not_call": result.do_not_call, "final_state": result.final_state,
-                          "transcript": result.transcript}, ensure_ascii=False, indent=2), file=out)
+        print(
+            json.dumps(
+                {
+                    "flow": result.flow,
+                    "outcome": result.outcome,
+                    "slots": _plain(result.slots),
+                    "do_not_call": result.do_not_call,
+                    "final_state": result.final_state,
+                    "transcript": result.transcript,
+                },
+                ensure_ascii=False,
+                indent=2,
+            ),
+            file=out,
+        )
     else:
         print(f"outcome: {result.outcome}", file=out)
         filled = {k: v for k, v in _plain(result.slots).items() if v is not None}
@@ -334,6 +401,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     bad = _missing(args.files, "test")
     if bad is not None:
         return bad
+    args.files = _expand(args.files)
     results: list[dict[str, Any]] = []
     failed = False
     for f in args.files:
@@ -344,13 +412,22 @@ def cmd_test(args: argparse.Namespace) -> int:
             continue
         reports = run_scripts(flow)
         if not reports:
-            print(f"{f}: no conversation scripts (add 'tests:' to the flow or a {Path(f).stem}.tests.yaml file)",
-                  file=sys.stderr)
+            print(
+                f"{f}: no conversation scripts (add 'tests:' to the flow or a {Path(f).stem}.tests.yaml file)",
+                file=sys.stderr,
+            )
             failed = True
         entry: dict[str, Any] = {"file": f, "ok": bool(reports), "scripts": []}
         for r in reports:
-            entry["scripts"].append({"name": r.name, "passed": r.passed, "failures": r.failures,
-                                     "outcome": r.outcome, "transcript": r.transcript})
+            entry["scripts"].append(
+                {
+                    "name": r.name,
+                    "passed": r.passed,
+                    "failures": r.failures,
+                    "outcome": r.outcome,
+                    "transcript": r.transcript,
+                }
+            )
             if not r.passed:
                 failed = True
                 entry["ok"] = False
@@ -367,6 +444,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     else:
         total = sum(len(e["scripts"]) for e in results)
         passed = sum(1 for e in results for s in e["scripts"] if s["passed"])
-        print(f"{passed}/{total} scripts passed in {len(results)} file{'s' if len(results) != 1 else ''}",
-              file=sys.stderr)
+        print(
+            f"{passed}/{total} scripts passed in {len(results)} file{'s' if len(results) != 1 else ''}", file=sys.stderr
+        )
     return EXIT_FAILED if failed else EXIT_OK

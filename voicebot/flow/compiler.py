@@ -21,7 +21,7 @@ from typing import Any
 from voicebot.flow import expr as ex
 from voicebot.flow import lang
 from voicebot.flow.diagnostics import Pos, Reporter, did_you_mean
-from voicebot.flow.intents import DEFAULT_THRESHOLD, IntentSet
+from voicebot.flow.intents import DEFAULT_THRESHOLD, IntentSet, is_cjk
 from voicebot.flow.model import (
     Assignment,
     Edge,
@@ -482,7 +482,9 @@ class Compiler:
                 elif isinstance(vals, YMap):
                     for v, phrases in vals.items():
                         ps = [t for t, _ in self.texts(phrases, vals.vpos(v), f"phrases of '{v}'")] if phrases else []
-                        values.append((v, tuple(dict.fromkeys([v.replace("_", " "), *ps]))))
+                        # the value's own name is a phrase too when it is a word of the flow's language
+                        own = [v.replace("_", " ")] if self.language == "en" or not ps else []
+                        values.append((v, tuple(dict.fromkeys([*own, *ps]))))
                 else:
                     self.r.error(
                         e.pos if "values" not in m else m.vpos("values"),
@@ -608,6 +610,15 @@ class Compiler:
                     f"intent '{e.name}' has no phrases for language '{self.language}'",
                     "add phrases: [...] (or per language: phrases: {en: [...]})",
                 )
+            for p in got:
+                cjk = any(is_cjk(c) for c in p)
+                if (self.language == "en") == cjk:
+                    self.r.warning(
+                        m.vpos("phrases") if "phrases" in m else e.pos,
+                        f"phrase '{p}' of intent '{e.name}' does not look like language '{self.language}'",
+                        "give per-language phrases: phrases: {en: [...], ko: [...], zh: [...]}",
+                    )
+                    break
             seen = set()
             for p in got:
                 if p.casefold() in seen:

@@ -71,6 +71,13 @@ class Flow:
     def scripts(self) -> tuple[Script, ...]:
         return self.compiled.scripts
 
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """Every outcome a call through this flow can end with (for reports and campaign rules)."""
+        found = {st.outcome for st in self.compiled.states.values() if st.outcome and st.kind in ("hangup", "transfer")}
+        found |= {"caller_hangup", "max_turns", "error"}
+        return tuple(sorted(found))
+
     def phrases(self) -> dict[str, tuple[str, ...]]:
         """Every intent's phrases in the flow's language (built-in ones included)."""
         return dict(self.compiled.intent_phrases)

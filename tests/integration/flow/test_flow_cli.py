@@ -181,3 +181,14 @@ def test_graph_dot_and_mermaid(tmp_path: Path) -> None:
 def test_graph_of_broken_flow_fails() -> None:
     r = vb("graph", "tests/data/flows_broken/dead_end.yaml", "-o", "-")
     assert r.returncode == 1 and "dead end" in r.stderr
+
+
+def test_directories_and_sibling_script_files_expand(tmp_path: Path) -> None:
+    (tmp_path / "g.yaml").write_text(
+        "flow: g\nstart: a\nstates:\n  a:\n    ask: Ok?\n    reprompt: Ok?\n    on: {yes: b}\n  b:\n    hangup: good\n"
+    )
+    (tmp_path / "g.tests.yaml").write_text("tests:\n  - name: yes\n    turns: [yes]\n    expect: {outcome: good}\n")
+    r = vb("check", str(tmp_path))
+    assert r.returncode == 0 and "1 file checked" in r.stderr
+    r = vb("test", str(tmp_path), str(tmp_path / "g.tests.yaml"))
+    assert r.returncode == 0 and r.stdout.count("PASS") == 1

@@ -344,3 +344,37 @@ def test_docs_examples_work(tmp_path: Path) -> None:
         os.chdir(cwd)
     result = scope["result"]
     assert getattr(result, "outcome", None) == "confirmed"
+
+
+def test_phrases_in_the_wrong_language_are_a_warning(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        language: ko
+        intents:
+          later: [call me later]
+        start: ask
+        states:
+          ask:
+            ask: 지금 괜찮으세요?
+            reprompt: 네 또는 아니요로 말씀해 주세요.
+            on:
+              yes: bye
+              later: bye
+          bye:
+            hangup: done
+        """
+    )
+    msgs = [d.text() for d in Flow.check(p)]
+    assert (
+        "4:10: warning: phrase 'call me later' of intent 'later' does not look like language 'ko'; "
+        "give per-language phrases: phrases: {en: [...], ko: [...], zh: [...]}" in msgs
+    ), msgs
+
+
+def test_outcomes_lists_every_ending() -> None:
+    flow = Flow.load(ROOT / "dialogs" / "appointment_reminder.yaml")
+    assert {"confirmed", "rescheduled", "cancelled", "opted_out", "abusive", "transferred", "no_input"} <= set(
+        flow.outcomes
+    )
+    assert "caller_hangup" in flow.outcomes
