@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import shutil
@@ -95,10 +96,8 @@ class Recorder(BaseHTTPRequestHandler):
             self._send(500, b'{"error": "boom"}')
         elif self.path.startswith("/slow"):
             time.sleep(1.5)
-            try:
-                self._send(200, b"{}")
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up, as the test wants
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._send(200, b"{}")  # the client has usually given up, as the test wants
         elif self.path.startswith("/text"):
             self._send(200, b"hello", "text/plain")
         else:
