@@ -818,6 +818,8 @@ class UserAgentCore:
 
     def _on_ack(self, ack: Request, now: float) -> None:
         session = self._by_dialog.get((ack.call_id, ack.to.tag or ""))
+        if session is None:
+            session = self._ack_with_wrong_tag(ack)
         if session is None or session.ok is None or ack.cseq.seq != session.ok.cseq.seq:
             self.dropped += 1
             return
@@ -840,6 +842,20 @@ class UserAgentCore:
             session.state = CallState.CONFIRMED
             self._start_session_timer(session, now)
             self._event(ev.CallAnswered(call=session.id, media=session.media))
+
+    def _ack_with_wrong_tag(self, ack: Request) -> Session | None:
+        """Tolerate an ACK whose To tag is not ours (pyVoIP 1.6.8 makes one up) when Call-ID,
+        From tag and CSeq all match a 2xx that waits for its ACK: dropping it would end the
+        call at Timer H. The Call-ID alone carries 128 unpredictable bits of the caller's."""
+        for session in self.sessions.values():
+            if (
+                session.ok is not None
+                and session.invite.call_id == ack.call_id
+                and (session.invite.from_.tag or "") == (ack.from_.tag or "")
+                and session.ok.cseq.seq == ack.cseq.seq
+            ):
+                return session
+        return None
 
     # -- CANCEL (§9.2) -----------------------------------------------------------------------------
 
@@ -866,6 +882,11 @@ class UserAgentCore:
         if session is None:
             return
         self._reply(stx, 200, now, session=session)
+        if session.ok is not None and session.ok_is_initial:
+            # BYE overtook (or replaced, with a broken peer) the ACK of our 2xx: the call was up
+            session.ok = None
+            session.ok_is_initial = False
+            self._event(ev.CallAnswered(call=session.id, media=session.media))
         if session.invite_tx is not None and session.invite_tx.state.name == "PROCEEDING":
             self._respond(session.invite_tx, build_response(session.invite, 487, to_tag=session.local_tag), now)
         self._end(session, "remote BYE", by_remote=True)

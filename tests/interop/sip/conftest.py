@@ -134,7 +134,8 @@ def kamailio(tmp_path: Path) -> Iterator[peers.Kamailio]:
 
 @pytest.fixture
 def kamailio_md5(tmp_path: Path) -> Iterator[peers.Kamailio]:
-    with peers.run_kamailio(tmp_path, free_port(), "kpass", "MD5") as k:
+    # pyVoIP answers 401 on REGISTER but not 407 on INVITE: only REGISTER is challenged here
+    with peers.run_kamailio(tmp_path, free_port(), "kpass", "MD5", auth_invite=False) as k:
         yield k
 
 
