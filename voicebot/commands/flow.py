@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a flow has errors, a script failed or a drawing could n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import shutil
@@ -290,7 +291,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
     out = sys.stdout
     interactive = sys.stdin.isatty() and out.isatty()
     if interactive:
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401  (line editing and history for input())
         print(f"Chatting with '{flow.name}'. Type as the caller; /help for commands.", file=out)
+    unset = [k for k in flow.context_slots if k not in ctx]
+    if unset:
+        hint = " ".join(f"--set {k}=..." for k in unset)
+        print(f"  (note: the call's context should fill {', '.join(unset)}: add {hint})", file=out)
     _show(_settle(session, session.begin(), args), out)
     while not session.ended:
         try:

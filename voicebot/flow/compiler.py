@@ -155,6 +155,7 @@ class Compiled:
     scripts: tuple[Script, ...]
     intent_phrases: Mapping[str, tuple[str, ...]]
     files: tuple[str, ...]
+    context_slots: tuple[str, ...] = ()
 
 
 def _kind_name(v: Any) -> str:
@@ -1667,6 +1668,13 @@ class Compiler:
             table=MappingProxyType(dict(self.table)),
             scripts=scripts,
             intent_phrases=MappingProxyType(dict(self.intent_phrases)),
+            context_slots=tuple(
+                sorted(
+                    n
+                    for n in self.slot_readers
+                    if n in self.slots and n not in self.slot_writers and self.slots[n].default is None
+                )
+            ),
             files=tuple(dict.fromkeys(self.src.files)),
         )
 

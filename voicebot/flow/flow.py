@@ -72,6 +72,12 @@ class Flow:
         return self.compiled.scripts
 
     @property
+    def context_slots(self) -> tuple[str, ...]:
+        """Slots the flow reads but never fills and that have no default: the call's context
+        (``flow.start(context)``) should provide them, or prompts will have gaps."""
+        return self.compiled.context_slots
+
+    @property
     def outcomes(self) -> tuple[str, ...]:
         """Every outcome a call through this flow can end with (for reports and campaign rules)."""
         found = {st.outcome for st in self.compiled.states.values() if st.outcome and st.kind in ("hangup", "transfer")}

@@ -133,7 +133,7 @@ def test_chat_json_korean_and_eof_hangs_up() -> None:
         "chat", "dialogs/ko_delivery_confirm.yaml", "--json", "--set", "delivery_date=2026-01-07", stdin="/silence\n"
     )
     assert r.returncode == 0, r.stderr
-    data = json.loads(r.stdout[r.stdout.index("{") :])
+    data = json.loads(r.stdout[r.stdout.index("\n{") :])
     assert data["outcome"] == "caller_hangup" and data["transcript"][0][0] == "bot"
 
 
@@ -144,6 +144,7 @@ def test_chat_commands() -> None:
         stdin="/help\n/state\n/dtmf x\n/bogus\n4\n/slots\n/hangup\n",
     )
     assert r.returncode == 0
+    assert "note" not in r.stdout
     assert "state: ask_rating" in r.stdout and "/dtmf takes keys" in r.stdout and "unknown command /bogus" in r.stdout
     assert '"rating": 4' in r.stdout and "outcome: caller_hangup" in r.stdout
 
@@ -192,3 +193,9 @@ def test_directories_and_sibling_script_files_expand(tmp_path: Path) -> None:
     assert r.returncode == 0 and "1 file checked" in r.stderr
     r = vb("test", str(tmp_path), str(tmp_path / "g.tests.yaml"))
     assert r.returncode == 0 and r.stdout.count("PASS") == 1
+
+
+def test_chat_names_missing_context() -> None:
+    r = vb("chat", "dialogs/payment_reminder.yaml", stdin="")
+    assert r.returncode == 0
+    assert "(note: the call's context should fill account_id, account_last4: add --set account_id=..." in r.stdout

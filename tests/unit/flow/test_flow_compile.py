@@ -378,3 +378,9 @@ def test_outcomes_lists_every_ending() -> None:
         flow.outcomes
     )
     assert "caller_hangup" in flow.outcomes
+
+
+def test_context_slots_are_the_ones_only_the_call_can_fill() -> None:
+    assert Flow.load(ROOT / "dialogs" / "appointment_reminder.yaml").context_slots == ("appointment_date",)
+    assert Flow.load(ROOT / "dialogs" / "payment_reminder.yaml").context_slots == ("account_id", "account_last4")
+    assert Flow.load(ROOT / "dialogs" / "satisfaction_survey.yaml").context_slots == ()
