@@ -150,6 +150,7 @@ class Session:
     cancelled: bool = False
     reinvite_token: int | None = None  # our outstanding re-INVITE
     reinvite_dir: str | None = None
+    glare_token: int | None = None  # a re-INVITE that got 491 and waits to be retried
     glare_tries: int = 0
     reliable: bool = False  # UAS: send 1xx reliably (caller requires 100rel)
     rseq: int = 0
@@ -1361,6 +1362,7 @@ class UserAgentCore:
             return
         if status == 491 and session.glare_tries < 3 and session.state is CallState.CONFIRMED:
             session.glare_tries += 1
+            session.glare_token, session.reinvite_token = client.token, None  # nothing pending now
             # §14.1: the Call-ID owner waits 2.1-4 s, the other side 0-2 s
             wait = (2.1 + secrets.randbelow(190) / 100) if session.role == "uac" else secrets.randbelow(200) / 100
             session.deadlines["glare"] = now + wait
@@ -1519,8 +1521,12 @@ class UserAgentCore:
                 session.deadlines["refresh"] = now + session.se_interval / 2
             elif name == "expire" and session.state is CallState.CONFIRMED:
                 self._bye(session, now, "session expired")
-            elif name == "glare" and session.state is CallState.CONFIRMED and session.reinvite_token is not None:
-                self._reinvite(session.id, now, hold=None, token=session.reinvite_token)
+            elif name == "glare" and session.state is CallState.CONFIRMED and session.glare_token is not None:
+                token, session.glare_token = session.glare_token, None
+                if session.reinvite_token is None:
+                    self._reinvite(session.id, now, hold=None, token=token)
+                else:
+                    self._event(ev.RequestDone(call=session.id, token=token, status=491, reason="Request Pending"))
 
     def _peer_allow(self, session: Session) -> str:
         return (session.invite.headers.get("Allow") or "").upper() if session.role == "uas" else ""
