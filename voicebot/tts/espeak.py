@@ -102,6 +102,7 @@ class EspeakEngine:
         self._tmp = tempfile.TemporaryDirectory(prefix="voicebot-tts-")
         self._finalizer = weakref.finalize(self, _shutdown, self._worker, self._tmp)
         self._engine: Any = None
+        self._driver_cls: Any = None
         self._counter = 0
         self._voices: dict[str, str] | None = None
         self._variants: set[str] | None = None
@@ -130,13 +131,20 @@ class EspeakEngine:
         # --json output goes there) by routing that to the debug log instead.
         driver.print = lambda *args, **kwargs: log.debug(" ".join(str(a) for a in args))
         self._engine = pyttsx3.init("espeak")
+        self._driver_cls = driver.EspeakDriver
 
     def _pyttsx3_render(self, text: str, voice: str, rate: int) -> Pcm:
         self._counter += 1
         path = Path(self._tmp.name) / f"p{self._counter}.wav"
         engine = self._engine
-        engine.setProperty("voice", voice)
-        engine.setProperty("rate", rate)
+        # pyttsx3 queues setProperty behind its busy flag, and measured here the queued
+        # settings landed one phrase late (a phrase spoken with the previous phrase's voice
+        # and rate); the driver's own setProperty applies them to espeak-ng at once. The rate
+        # is set twice: right after a voice change (ko+f3 -> ko) a single rate setting was
+        # lost in 2 of 8 switches, never when repeated (test_pyttsx3_and_cli_backends_agree).
+        self._driver_cls.setProperty("voice", voice)
+        self._driver_cls.setProperty("rate", rate)
+        self._driver_cls.setProperty("rate", rate)
         engine.save_to_file(text, str(path))
         engine.runAndWait()
         if not path.exists():
