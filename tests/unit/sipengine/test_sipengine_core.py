@@ -85,7 +85,7 @@ def call_up(net: Net, a: UserAgentCore, b: UserAgentCore) -> tuple[str, str]:
 
 def test_basic_call_offer_answer_and_bye() -> None:
     net, a, b = pair()
-    cid, bid = call_up(net, a, b)
+    cid, _bid = call_up(net, a, b)
     (answered,) = net.of("a", ev.CallAnswered)
     assert isinstance(answered, ev.CallAnswered) and answered.media is not None
     assert answered.media.remote_address == ("127.0.0.1", 6000)
@@ -110,7 +110,6 @@ def test_2xx_retransmitted_until_ack_then_bye_on_ack_timeout() -> None:
     net.run(until=40.0)
     oks = [d for d in net.sent("b", b"SIP/2.0 200") if b"INVITE" in d.split(b"CSeq:")[1][:20]]
     assert len(oks) >= 7  # 0, .5, 1.5, 3.5, 7.5, 11.5, 15.5 ...
-    assert a.sessions == {} or True
     ended = net.of("b", ev.CallEnded)
     assert ended and isinstance(ended[0], ev.CallEnded) and ended[0].reason == "ACK timeout"
     assert net.sent("b", b"BYE")
@@ -256,7 +255,7 @@ def test_in_dialog_request_for_unknown_dialog_gets_481() -> None:
 def test_session_timer_refresh_and_expiry() -> None:
     net, a, b = pair()
     a.config.session_expires = 90
-    cid, bid = call_up(net, a, b)
+    call_up(net, a, b)
     start = net.now
     net.run(until=start + 100)  # refresher (uac) refreshes every 45 s: the call survives
     assert len(net.sent("a", b"INVITE")) + len(net.sent("a", b"UPDATE")) >= 3
@@ -268,7 +267,7 @@ def test_session_timer_refresh_and_expiry() -> None:
 
 
 def test_session_interval_too_small_gets_422_and_retry() -> None:
-    net, a, b = pair(min_se=120)
+    net, a, _b = pair(min_se=120)
     a.config.session_expires = 90
     a.invite("sip:bob@127.0.0.1:5080", 0.0, media_address=("127.0.0.1", 4000))
     net.run()
