@@ -83,12 +83,10 @@ def _bad_request(req: Request, why: str) -> Response:
 def _syntax_error(req: Request) -> str | None:
     h = req.headers
     keys = h._keys
-    seen: set[str] = set()
-    for key in keys:
-        if key in _SINGLE:
-            if key in seen:
-                return f"more than one {DISPLAY_NAMES.get(key, key)} header"
-            seen.add(key)
+    singles = [k for k in keys if k in _SINGLE]
+    if len(singles) != len(set(singles)):
+        dup = next(k for i, k in enumerate(singles) if k in singles[:i])
+        return f"more than one {DISPLAY_NAMES.get(dup, dup)} header"
     for key in ("to", "from", "call-id", "cseq", "via"):
         if key not in keys:
             return f"missing {DISPLAY_NAMES[key]}"
@@ -99,7 +97,7 @@ def _syntax_error(req: Request) -> str | None:
         return str(e)
     if cseq.method != req.method:
         return f"CSeq method {cseq.method} differs from request method"
-    if req.body and req.content_type is None:
+    if req.body and "content-type" not in keys:
         return "body without Content-Type"
     return None
 
@@ -125,24 +123,30 @@ def check_request(
     if why is not None:
         return _bad_request(req, why)
 
-    allow = ", ".join(allowed_methods)
-    if req.method not in allowed_methods:
-        status = 405 if req.method in KNOWN_METHODS else 501
-        return _reply(req, status, headers=[("Allow", allow)])
+    method = req.method
+    if method not in allowed_methods:
+        status = 405 if method in KNOWN_METHODS else 501
+        return _reply(req, status, headers=[("Allow", ", ".join(allowed_methods))])
 
     if req.uri.scheme not in uri_schemes:
         return _reply(req, 416)
 
-    if req.method not in ("ACK", "CANCEL"):
+    keys = req.headers._keys
+    if "require" in keys and method not in ("ACK", "CANCEL"):
         supported_l = {s.lower() for s in supported}
         unknown = [t for t in req.headers.get_all("Require") if t.lower() not in supported_l]
         if unknown:
             return _reply(req, 420, headers=[("Unsupported", ", ".join(unknown))])
 
-    if req.method != "CANCEL":
-        ctype = req.content_type
-        encodings = [e.lower() for e in req.headers.get_all("Content-Encoding")]
-        if (req.body and ctype is not None and ctype not in accepted_types) or any(e != "identity" for e in encodings):
+    if method != "CANCEL":
+        bad_type = False
+        if req.body:
+            ctype = req.content_type
+            bad_type = ctype is not None and ctype not in accepted_types
+        if bad_type or (
+            "content-encoding" in keys
+            and any(e.lower() != "identity" for e in req.headers.get_all("Content-Encoding"))
+        ):
             return _reply(
                 req,
                 415,
@@ -153,7 +157,7 @@ def check_request(
                 ],
             )
 
-    if req.method == "INVITE" and "Accept" in req.headers and not _accepts_sdp(req.headers.get_all("Accept")):
+    if method == "INVITE" and "accept" in keys and not _accepts_sdp(req.headers.get_all("Accept")):
         return _reply(req, 406, headers=[("Accept", "application/sdp")])
     return None
 
