@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.sip.headers import (
@@ -91,12 +91,6 @@ REASON_PHRASES: dict[int, str] = {
 
 _VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.I)
 _FOLD_RE = re.compile(r"\r\n[ \t]+")
-_KNOWN_METHODS = frozenset(
-    ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO",
-     "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE", "PUBLISH"]
-)
-
-T = TypeVar("T")
 
 
 class SipParseError(RemoteProtocolError):

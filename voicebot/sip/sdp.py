@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from voicebot.errors import RemoteProtocolError
+from voicebot.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
     "DEFAULT_CODECS",
@@ -390,7 +390,7 @@ def make_offer(
 ) -> SessionDescription:
     """An SDP offer with one audio stream listing ``codecs`` in order of preference."""
     if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}")
+        raise LocalProtocolError(f"direction must be one of {DIRECTIONS}")
     sid = str(secrets.randbelow(2**62) if session_id is None else session_id)
     addrtype = _addrtype(address)
     m = MediaDescription(
@@ -453,7 +453,7 @@ def make_answer(
     mirrored onto it. ``previous`` (our last SDP in this session) keeps o= id and bumps its
     version. Raises ``RemoteProtocolError(status=488)`` when no audio codec is acceptable."""
     if direction is not None and direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}")
+        raise LocalProtocolError(f"direction must be one of {DIRECTIONS}")
     want_send, want_recv = _dir_flags(direction or "sendrecv")
     addrtype = _addrtype(address)
     if previous is not None:
@@ -596,7 +596,7 @@ def with_direction(sd: SessionDescription, direction: str) -> SessionDescription
     """A copy of our SDP with every active audio stream set to ``direction`` and o= version+1
     (hold: "sendonly" or "inactive"; resume: "sendrecv")."""
     if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}")
+        raise LocalProtocolError(f"direction must be one of {DIRECTIONS}")
     new = SessionDescription.parse(bytes(sd))
     new.origin.version += 1
     new.attributes = [(k, v) for k, v in new.attributes if not (v is None and k in DIRECTIONS)]

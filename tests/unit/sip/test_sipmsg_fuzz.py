@@ -199,3 +199,52 @@ def test_stream_errors_keep_going_or_break() -> None:
     with pytest.raises(SipParseError) as info:
         huge.feed(b"OPTIONS sip:a@b SIP/2.0\r\n" + b"X-Pad: " + b"a" * 2000)
     assert info.value.status == 513 and huge.broken and huge.buffered == 0
+
+
+SDP_LINES = [
+    "v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 192.0.2.1", "c=IN IP6 ::1", "c=IN IP4 0.0.0.0",
+    "t=0 0", "m=audio 4000 RTP/AVP 0 8 101", "m=audio 0 RTP/AVP 0", "m=video 5000 RTP/AVP 31",
+    "m=audio 4000 RTP/SAVP 0", "m=audio x RTP/AVP 0", "m=audio 4000/2 RTP/AVP 111",
+    "a=rtpmap:0 PCMU/8000", "a=rtpmap:111 opus/48000/2", "a=rtpmap:101 telephone-event/8000",
+    "a=rtpmap:x", "a=rtpmap:96", "a=fmtp:101 0-15", "a=ptime:30", "a=ptime:abc", "a=ptime:1e9",
+    "a=sendonly", "a=recvonly", "a=inactive", "a=sendrecv", "b=AS:64", "x", "=", "m=", "o=",
+]
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(SDP_LINES), max_size=14), st.sampled_from(["\r\n", "\n"]))
+def test_sdp_offer_answer_never_crashes(lines: list[str], eol: str) -> None:
+    try:
+        offer = SessionDescription.parse(eol.join(lines).encode())
+    except ProtocolError:
+        return
+    again = SessionDescription.parse(bytes(offer))
+    assert bytes(again) == bytes(offer)
+    try:
+        answer = make_answer(offer, "192.0.2.9", 6000)
+    except ProtocolError as e:
+        assert e.status == 488
+        return
+    try:
+        params = negotiated(answer, offer)
+    except ProtocolError:
+        return
+    assert params.payload_type in range(128) and params.ptime > 0
+
+
+@FUZZ
+@given(st.text(max_size=300), st.binary(max_size=300))
+def test_sdp_and_digest_garbage(text: str, data: bytes) -> None:
+    from voicebot.sip.auth import Challenge, DigestServer, parse_challenges
+
+    with contextlib.suppress(ProtocolError):
+        SessionDescription.parse(data)
+    with contextlib.suppress(ProtocolError):
+        SessionDescription.parse(text)
+    with contextlib.suppress(ProtocolError):
+        Challenge.parse(text)
+    parse_challenges([text, "Digest " + text])
+    server = DigestServer("r", {"u": "p"})
+    server.challenge_headers(now=0.0)
+    for value in (text, "Digest " + text, 'Digest username="u", realm="r", nonce="' + text + '", nc=00000001'):
+        assert server.verify("INVITE", "sip:a@b", value, now=1.0) is None
