@@ -303,7 +303,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         try:
             line = input("you> ") if interactive else sys.stdin.readline()
         except EOFError:
-            line = ""
+            break  # Ctrl-D: the caller hangs up
         if not interactive and line == "":
             break  # end of the pipe: the caller hangs up
         line = line.strip()

@@ -318,6 +318,14 @@ class Compiler:
             m = self.want_map(doc["synonyms"], doc.vpos("synonyms"), "'synonyms'")
             if m is not None:
                 for canon, alts in m.items():
+                    if canon in lang.LANGUAGES and isinstance(alts, YMap):
+                        # per language: synonyms: {en: {appointment: [booking]}, ko: {...}}
+                        if canon != self.language:
+                            continue
+                        for c2, alts2 in alts.items():
+                            for alt, _ in self.texts(alts2, alts.vpos(c2), f"synonyms of '{c2}'"):
+                                self.src.synonyms.append((alt, c2))
+                        continue
                     for alt, _ in self.texts(alts, m.vpos(canon), f"synonyms of '{canon}'"):
                         self.src.synonyms.append((alt, canon))
         if "states" in doc:

@@ -442,3 +442,30 @@ def test_malformed_dtmf_event_is_refused() -> None:
     assert s.state == "ask_confirm" and s.turns == 0
     s.handle(Dtmf(digit="1"))
     assert s.slots["confirmed"] is True
+
+
+def test_synonyms_per_language(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        language: ko
+        synonyms:
+          ko: {예약: [예악, 얘약]}
+          en: {appointment: [booking]}
+        intents:
+          book: [예약 변경]
+        start: ask
+        states:
+          ask:
+            ask: 무엇을 도와드릴까요?
+            reprompt: 예약 변경이라고 말씀해 주세요.
+            on:
+              book: bye
+          bye:
+            hangup: booked
+        """
+    )
+    s = Flow.load(p).start()
+    s.begin()
+    s.handle(Utterance(text="얘약 변경이요"))  # a misrecognised 예약
+    assert s.outcome == "booked"
