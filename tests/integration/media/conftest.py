@@ -68,6 +68,13 @@ def aligned_correlation(ref: np.ndarray, rec: np.ndarray) -> float:
     return float(np.corrcoef(r, seg)[0, 1])
 
 
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation; 0 when either side is constant (digital silence)."""
+    if np.std(a) == 0 or np.std(b) == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
 def windowed_correlation(ref: np.ndarray, rec: np.ndarray, rate: int = 16000, win_s: float = 0.25) -> float:
     """Energy-weighted mean correlation of short windows, each re-aligned within +-100 ms of the
     global lag: an adaptive jitter buffer inserts and removes frames, so one global lag does not
@@ -87,10 +94,7 @@ def windowed_correlation(ref: np.ndarray, rec: np.ndarray, rate: int = 16000, wi
         seg = rec[lo : lag + start + win + slack]
         if len(seg) < win:
             continue
-        best = max(
-            (float(np.corrcoef(r, seg[k : k + win])[0, 1]) for k in range(0, len(seg) - win + 1, 8)),
-            default=0.0,
-        )
+        best = max((_corr(r, seg[k : k + win]) for k in range(0, len(seg) - win + 1, 8)), default=0.0)
         total += e * max(best, 0.0)
         weight += e
     return total / weight if weight else 0.0
