@@ -469,3 +469,75 @@ def test_synonyms_per_language(write_flow: Callable[..., Path]) -> None:
     s.begin()
     s.handle(Utterance(text="얘약 변경이요"))  # a misrecognised 예약
     assert s.outcome == "booked"
+
+
+def test_global_overrides_and_prompts(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        global:
+          agent: human
+          abuse: off
+        prompts:
+          opt_out: Fine, {customer_name}. No more calls.
+        slots:
+          customer_name: {type: text, default: friend}
+        defaults:
+          no_match: {limit: 2, goto: human}
+        start: ask
+        states:
+          ask:
+            ask: Ready?
+            reprompt: Ready, yes or no?
+            on:
+              yes: bye
+          human:
+            say: One moment.
+            transfer: sip:desk@example.com
+          bye:
+            hangup: done
+        """
+    )
+    flow = Flow.load(p)
+    assert ("ask", "intent:abuse") not in flow.table
+    assert flow.table[("ask", "intent:agent")][0].target == "human"
+    s = flow.start()
+    s.begin()
+    acts = s.handle(Utterance(text="shut up"))  # abuse is off: just not understood
+    assert s.state == "ask" and "Ready, yes or no?" in says(acts)
+    acts = s.handle(Utterance(text="talk to a person"))
+    assert Transfer(uri="sip:desk@example.com") in acts
+    s2 = flow.start({"customer_name": "Kim"})
+    s2.begin()
+    acts = s2.handle(Utterance(text="stop calling me"))
+    assert says(acts) == "Fine, Kim. No more calls." and s2.do_not_call
+    s3 = flow.start()
+    s3.begin()
+    s3.handle(Utterance(text="banana"))
+    acts = s3.handle(Utterance(text="banana"))
+    assert Transfer(uri="sip:desk@example.com") in acts
+
+
+def test_global_intents_can_be_switched_off_per_state(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        slots:
+          note: {type: text}
+        start: ask
+        states:
+          ask:
+            ask: Leave a message.
+            reprompt: Please leave a message.
+            slot: note
+            global: false
+            next: bye
+          bye:
+            hangup: done
+        """
+    )
+    s = Flow.load(p).start()
+    listen = s.begin()[-1]
+    assert isinstance(listen, Listen) and listen.grammar is None
+    s.handle(Utterance(text="stop calling me"))
+    assert s.outcome == "done" and s.slots["note"] == "stop calling me" and not s.do_not_call
