@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from voicebot.flow import expr as ex
@@ -26,6 +25,7 @@ from voicebot.flow.model import (
     Assignment,
     Edge,
     FlowMeta,
+    FrozenDict,
     Script,
     Slot,
     State,
@@ -1671,11 +1671,11 @@ class Compiler:
         return Compiled(
             meta=self.meta,
             start=start_name,
-            slots=MappingProxyType(dict(self.slots)),
-            states=MappingProxyType(dict(self.states)),
-            table=MappingProxyType(dict(self.table)),
+            slots=FrozenDict(dict(self.slots)),
+            states=FrozenDict(dict(self.states)),
+            table=FrozenDict(dict(self.table)),
             scripts=scripts,
-            intent_phrases=MappingProxyType(dict(self.intent_phrases)),
+            intent_phrases=FrozenDict(dict(self.intent_phrases)),
             context_slots=tuple(
                 sorted(
                     n

@@ -163,3 +163,17 @@ class FlowMeta:
 
 
 Table = Mapping[tuple[str, str], tuple[Edge, ...]]
+
+
+class FrozenDict(dict[Any, Any]):
+    """A dict that refuses changes (unlike ``MappingProxyType`` it pickles, so a compiled flow can
+    be sent to worker processes)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a compiled flow is immutable")
+
+    __setitem__ = __delitem__ = _refuse  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = __ior__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))

@@ -520,7 +520,9 @@ def grammar_words(slot_type: str, language: str) -> tuple[str, ...]:
         elif language == "zh":
             base = list("零一二两三四五六七八九十百千万")
         else:
-            base = [w for w in _EN_UNITS if w not in ("a", "an", "o", "single", "couple")]
+            base = [w for w, v in _EN_UNITS.items() if w not in ("a", "an", "o", "single", "couple")]
+            if slot_type == "digits":
+                base = [w for w in base if _EN_UNITS[w] < 10]
             if slot_type == "number":
                 base += [*list(_EN_TENS), "hundred", "thousand", "and"]
             else:

@@ -384,3 +384,15 @@ def test_context_slots_are_the_ones_only_the_call_can_fill() -> None:
     assert Flow.load(ROOT / "dialogs" / "appointment_reminder.yaml").context_slots == ("appointment_date",)
     assert Flow.load(ROOT / "dialogs" / "payment_reminder.yaml").context_slots == ("account_id", "account_last4")
     assert Flow.load(ROOT / "dialogs" / "satisfaction_survey.yaml").context_slots == ()
+
+
+def test_compiled_flow_pickles_for_worker_processes() -> None:
+    import pickle
+
+    flow = Flow.load(ROOT / "dialogs" / "payment_reminder.yaml")
+    copy = pickle.loads(pickle.dumps(flow))
+    assert copy.table == flow.table and copy.outcomes == flow.outcomes
+    s = copy.start({"account_id": "1", "account_last4": "1234"})
+    assert s.begin()[-1] == flow.start({"account_id": "1", "account_last4": "1234"}).begin()[-1]
+    with pytest.raises(TypeError):
+        copy.table.clear()
