@@ -172,7 +172,7 @@ class FrozenDict(dict[Any, Any]):
     def _refuse(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("a compiled flow is immutable")
 
-    __setitem__ = __delitem__ = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = _refuse
     clear = pop = popitem = setdefault = update = __ior__ = _refuse  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[Any, ...]:
