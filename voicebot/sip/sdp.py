@@ -5,7 +5,8 @@ ptime and the sendrecv/sendonly/recvonly/inactive attributes; other lines are ke
 written back in RFC 4566 §5 order), RFC 3264 (offer/answer: one answer stream per offered
 stream, rejected streams with port 0, payload types taken from the offer, directions
 mirrored §6.1, hold with sendonly/inactive §8.4 and the legacy c=0.0.0.0 form), RFC 3551
-static payload types, RFC 7587 (opus/48000/2) and RFC 4733 (telephone-event).
+static payload types, RFC 7587 (opus/48000/2), RFC 4733 (telephone-event, at the clock
+rate of the chosen voice codec) and RFC 3605 (a=rtcp).
 
 No clock is read: session ids come from ``secrets`` or the caller.
 """
@@ -527,6 +528,7 @@ class MediaParams:
     recv_payload_type: int | None = None
     recv_telephone_event_pt: int | None = None
     clock_rate: int = 8000
+    remote_rtcp_address: tuple[str, int] | None = None  # RFC 3605 a=rtcp, when given
 
     @property
     def on_hold(self) -> bool:
@@ -579,6 +581,12 @@ def negotiated(local: SessionDescription, remote: SessionDescription) -> MediaPa
     if lconn is not None and lconn.is_hold:
         l_recv = False
     direction = _dir_name(l_send and r_recv, l_recv and r_send)
+    rtcp: tuple[str, int] | None = None
+    rtcp_attr = rm.attr("rtcp")
+    if rtcp_attr:
+        parts = rtcp_attr.split()
+        if parts and parts[0].isdigit() and len(parts[0]) <= 5 and 0 < int(parts[0]) <= 65535:
+            rtcp = (parts[3] if len(parts) >= 4 else conn.host, int(parts[0]))
     return MediaParams(
         remote_address=(conn.host, rm.port),
         codec=chosen.codec_name,
@@ -589,6 +597,7 @@ def negotiated(local: SessionDescription, remote: SessionDescription) -> MediaPa
         recv_payload_type=ours.payload_type,
         recv_telephone_event_pt=l_te.payload_type if l_te else None,
         clock_rate=chosen.clock_rate,
+        remote_rtcp_address=rtcp,
     )
 
 

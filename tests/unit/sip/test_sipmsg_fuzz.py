@@ -208,6 +208,7 @@ SDP_LINES = [
     "a=rtpmap:0 PCMU/8000", "a=rtpmap:111 opus/48000/2", "a=rtpmap:101 telephone-event/8000",
     "a=rtpmap:x", "a=rtpmap:96", "a=fmtp:101 0-15", "a=ptime:30", "a=ptime:abc", "a=ptime:1e9",
     "a=sendonly", "a=recvonly", "a=inactive", "a=sendrecv", "b=AS:64", "x", "=", "m=", "o=",
+    "a=rtcp: ", "a=rtcp:4001", "a=rtcp:99999999999", "a=rtcp:4001 IN IP4 192.0.2.7", "a=rtcp:x",
 ]
 
 

@@ -170,3 +170,27 @@ def test_default_codecs() -> None:
     names = [c.codec_name for c in DEFAULT_CODECS]
     assert names == ["opus/48000/2", "PCMU/8000", "PCMA/8000", "telephone-event/8000"]
     assert [c.payload_type for c in DEFAULT_CODECS] == [111, 0, 8, 101]
+
+
+def test_rtcp_attribute_gives_the_rtcp_address() -> None:
+    offer = SessionDescription.parse(PHONE_OFFER.replace(b"a=ptime:30\r\n", b"a=ptime:30\r\na=rtcp:40007\r\n"))
+    answer = make_answer(offer, "192.0.2.2", 5000)
+    assert negotiated(answer, offer).remote_rtcp_address == ("198.51.100.7", 40007)
+    offer2 = SessionDescription.parse(
+        PHONE_OFFER.replace(b"a=ptime:30\r\n", b"a=rtcp:53020 IN IP4 126.16.64.4\r\n")
+    )
+    assert negotiated(answer, offer2).remote_rtcp_address == ("126.16.64.4", 53020)
+    assert negotiated(answer, SessionDescription.parse(PHONE_OFFER)).remote_rtcp_address is None
+
+
+def test_telephone_event_follows_the_voice_codec_clock() -> None:
+    offer = make_offer("192.0.2.1", 4000)  # opus/48000 + telephone-event/8000
+    answer = make_answer(SessionDescription.parse(bytes(offer)), "192.0.2.2", 5000)
+    assert answer.media[0].formats == ["111"]  # no 48 kHz event format was offered
+    wide = SessionDescription.parse(
+        bytes(offer).replace(b"111 0 8 101", b"111 0 8 101 110")
+        + b"a=rtpmap:110 telephone-event/48000\r\n"
+    )
+    answer = make_answer(wide, "192.0.2.2", 5000)
+    assert answer.media[0].formats == ["111", "110"]
+    assert negotiated(answer, wide).telephone_event_pt == 110
