@@ -70,7 +70,7 @@ class FlowError(ConfigError):
     """A flow file has errors. ``diagnostics`` lists all of them (warnings included)."""
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
-        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        self.diagnostics: list[Diagnostic] = list(diagnostics)
         errors = [d for d in self.diagnostics if d.is_error]
         shown = errors or list(self.diagnostics)
         head = str(shown[0]) if shown else "invalid flow"
