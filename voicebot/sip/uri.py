@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from voicebot.errors import RemoteProtocolError
 
@@ -210,6 +211,26 @@ def _split_hostport(text: str) -> tuple[str, int | None]:
     return host, port
 
 
+_STRICT_URI_PARAMS = frozenset(["user", "ttl", "method", "maddr", "transport"])
+
+
+def _unesc(text: str) -> str:
+    return unquote(text, errors="surrogateescape") if "%" in text else text
+
+
+def _unescape(text: str | None) -> str | None:
+    return None if text is None else _unesc(text)
+
+
+def _host_key(host: str) -> str:
+    if host.startswith("["):
+        try:
+            return "[" + ipaddress.IPv6Address(ipv6_text(host[1:-1])).compressed + "]"
+        except ValueError:
+            return host.lower()
+    return host.lower()
+
+
 @dataclass
 class SipUri:
     """A ``sip:`` or ``sips:`` URI (RFC 3261 §19.1.1). ``host`` keeps IPv6 brackets."""
@@ -266,6 +287,30 @@ class SipUri:
         if self.headers:
             out.append("?" + "&".join(f"{k}={v}" for k, v in self.headers.items()))
         return "".join(out)
+
+    def equivalent(self, other: object) -> bool:
+        """URI comparison of RFC 3261 §19.1.4 (escapes decoded, host case-insensitive,
+        user/ttl/method/maddr/transport parameters must match when either side has them,
+        other parameters only when both have them, URI headers must all match)."""
+        if not isinstance(other, SipUri) or self.scheme != other.scheme:
+            return False
+        if _unescape(self.user) != _unescape(other.user):
+            return False
+        if _unescape(self.password) != _unescape(other.password):
+            return False
+        if _host_key(self.host) != _host_key(other.host) or self.port != other.port:
+            return False
+        a = {k: (v or "") for k, v in ((_unesc(k).lower(), v) for k, v in self.params.items())}
+        b = {k: (v or "") for k, v in ((_unesc(k).lower(), v) for k, v in other.params.items())}
+        for name in set(a) | set(b):
+            if name in _STRICT_URI_PARAMS or (name in a and name in b):
+                if name not in a or name not in b:
+                    return False
+                if _unesc(a[name]).lower() != _unesc(b[name]).lower():
+                    return False
+        ha = {_unesc(k).lower(): _unesc(v) for k, v in self.headers.items()}
+        hb = {_unesc(k).lower(): _unesc(v) for k, v in other.headers.items()}
+        return ha == hb
 
     @property
     def transport(self) -> str | None:

@@ -260,3 +260,30 @@ def test_sipmessage_reads_what_we_write(corpora: Path) -> None:
         assert theirs.content_length == len(ours.body)
         checked += 1
     assert checked == len(messages) >= 14
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # RFC 3261 §19.1.4 examples
+        ("sip:%61lice@atlanta.com;transport=TCP", "sip:alice@AtLanTa.CoM;Transport=tcp", True),
+        ("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5", True),
+        ("sip:carol@chicago.com;security=on", "sip:carol@chicago.com;newparam=5", True),
+        ("sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+         "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com", True),
+        ("sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+         "sip:alice@atlanta.com?priority=urgent&subject=project%20x", True),
+        ("SIP:ALICE@AtLanTa.CoM;Transport=udp", "sip:alice@AtLanTa.CoM;Transport=UDP", False),
+        ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060", False),
+        ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp", False),
+        ("sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp", False),
+        ("sip:carol@chicago.com", "sip:carol@chicago.com?Subject=next%20meeting", False),
+        ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4", False),
+        ("sip:carol@chicago.com;security=on", "sip:carol@chicago.com;security=off", False),
+        ("sip:a@[2001:db8::1]", "sip:a@[2001:DB8:0::1]", True),
+    ],
+)
+def test_uri_equivalence_rfc3261_19_1_4(a: str, b: str, same: bool) -> None:
+    ua, ub = parse_uri(a), parse_uri(b)
+    assert isinstance(ua, SipUri) and isinstance(ub, SipUri)
+    assert ua.equivalent(ub) is same and ub.equivalent(ua) is same
