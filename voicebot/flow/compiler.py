@@ -1365,6 +1365,7 @@ class Compiler:
             self.add(full, "filled", [Edge(target=filled)])
         self.add(full, "no_input", [Edge(target=full)])
         self.add(full, "no_match", [Edge(target=full)])
+        self.add(full, "max_turns", [Edge(target="_max_turns")])
         self.add(full, "no_input_limit", [Edge(target=ni_t)])
         self.add(full, "no_match_limit", [Edge(target=nm_t)])
 

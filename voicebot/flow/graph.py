@@ -31,15 +31,15 @@ def _edges(flow: Flow, loops: bool) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     for (state, inp), edges in flow.table.items():
         for e in edges:
-            if not loops and e.target == state and inp in ("no_input", "no_match"):
-                continue
+            if not loops and (inp == "max_turns" or (e.target == state and inp in ("no_input", "no_match"))):
+                continue  # drawn only with loops=True: they are everywhere and would hide the flow
             label = _label(inp, e.guard_source) or ("else" if inp == "branch" and e.guard is None else "")
             out.append((state, e.target, label))
     return out
 
 
 def to_dot(flow: Flow, *, loops: bool = False) -> str:
-    """Graphviz DOT; pass ``loops=True`` to draw the reprompt self-loops too."""
+    """Graphviz DOT; ``loops=True`` also draws reprompt self-loops and the max-turns exits."""
     lines = [
         f"digraph {_q(flow.name)} {{",
         "  rankdir=TB;",
@@ -49,6 +49,8 @@ def to_dot(flow: Flow, *, loops: bool = False) -> str:
         f"  __start -> {_q(flow.start_state)};",
     ]
     for name, st in flow.states.items():
+        if name == "_max_turns" and not loops:
+            continue
         shape, color = _SHAPES.get(st.kind, ("box", "#ffffff"))
         extra = f"\\n[{st.outcome}]" if st.kind in ("hangup", "transfer") and st.outcome else ""
         slot = f"\\n→ {st.slot}" if st.slot else ""
@@ -73,6 +75,8 @@ def to_mermaid(flow: Flow, *, loops: bool = False) -> str:
     """Mermaid ``flowchart`` text (renders on GitHub and in most Markdown viewers)."""
     lines = ["flowchart TD", "  start((start))", f"  start --> {_mid(flow.start_state)}"]
     for name, st in flow.states.items():
+        if name == "_max_turns" and not loops:
+            continue
         text = _mq(f"{name} ({st.kind})" + (f" [{st.outcome}]" if st.outcome else ""))
         if st.kind == "branch":
             lines.append(f'  {_mid(name)}{{"{text}"}}')

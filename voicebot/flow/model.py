@@ -17,7 +17,9 @@ Inputs in the table (DESIGN.md rule 3):
 ``webhook_ok`` / ``webhook_error``
     a webhook answered / failed;
 ``transfer_failed``
-    a transfer did not happen.
+    a transfer did not happen;
+``max_turns``
+    the caller used up the flow's ``max_turns`` (every listening state has this edge).
 
 A listening state also loops to itself on ``intent:repeat`` (the runtime repeats what was said).
 """

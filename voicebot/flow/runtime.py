@@ -149,7 +149,7 @@ class Session:
         self.turns += 1
         if self.turns > self.flow.meta.max_turns:
             self._log("system", f"max_turns ({self.flow.meta.max_turns}) reached")
-            return self._enter("_max_turns")
+            return self._follow(self.state, "max_turns")
         if isinstance(event, SilenceTimeout):
             self._log("silence", "", kind="silence")
             return self._no_input_event()
@@ -257,7 +257,7 @@ class Session:
 
     def _follow(self, state: str, inp: str) -> list[Action]:
         edge = self._edges(state, inp)[0]
-        self._log("state", f"{state} --{inp}--> {edge.target}", input=inp)
+        self._log("state", f"{state} --{inp}--> {edge.target}", src=state, input=inp, dst=edge.target)
         return self._enter(edge.target)
 
     def _enter(self, name: str) -> list[Action]:
@@ -278,7 +278,9 @@ class Session:
             if st.kind != "ask":
                 actions.extend(self._say(st, st.say))
             if st.kind in ("say", "set"):
-                name = self._edges(name, "next")[0].target
+                target = self._edges(name, "next")[0].target
+                self._log("state", f"{name} --next--> {target}", src=name, input="next", dst=target)
+                name = target
                 continue
             if st.kind == "branch":
                 name = self._branch(st)
@@ -322,7 +324,7 @@ class Session:
     def _branch(self, st: State) -> str:
         for edge in self._edges(st.name, "branch"):
             if edge.guard is None:
-                self._log("state", f"{st.name} --else--> {edge.target}")
+                self._log("state", f"{st.name} --else--> {edge.target}", src=st.name, input="branch", dst=edge.target)
                 return edge.target
             try:
                 ok = ex.evaluate(edge.guard, self._lookup, self._today())
@@ -330,7 +332,13 @@ class Session:
                 self._log("system", f"condition '{edge.guard_source}' failed: {exc}")
                 ok = False
             if ok is True or (ok not in (None, False, 0, "", [])):
-                self._log("state", f"{st.name} --[{edge.guard_source}]--> {edge.target}")
+                self._log(
+                    "state",
+                    f"{st.name} --[{edge.guard_source}]--> {edge.target}",
+                    src=st.name,
+                    input="branch",
+                    dst=edge.target,
+                )
                 return edge.target
         raise FlowStateError(f"branch '{st.name}' has no matching edge")
 
@@ -408,7 +416,9 @@ class Session:
         if self._no_input >= st.no_input_limit:
             return self._follow(st.name, "no_input_limit")
         self._edges(st.name, "no_input")
-        self._log("state", f"{st.name} --no_input ({self._no_input})--> {st.name}")
+        self._log(
+            "state", f"{st.name} --no_input ({self._no_input})--> {st.name}", src=st.name, input="no_input", dst=st.name
+        )
         return self._reprompt(st, "no_input")
 
     def _no_match_event(self) -> list[Action]:
@@ -418,7 +428,9 @@ class Session:
         if self._no_match >= st.no_match_limit:
             return self._follow(st.name, "no_match_limit")
         self._edges(st.name, "no_match")
-        self._log("state", f"{st.name} --no_match ({self._no_match})--> {st.name}")
+        self._log(
+            "state", f"{st.name} --no_match ({self._no_match})--> {st.name}", src=st.name, input="no_match", dst=st.name
+        )
         return self._reprompt(st, "no_match")
 
     def _intent(self, st: State, intent: str) -> list[Action]:
@@ -435,7 +447,7 @@ class Session:
                 return [*actions, *self._follow(st.name, "filled")]
             return [*actions, *self._no_match_event()]
         if edges[0].repeat:
-            self._log("state", f"{st.name} --repeat--> {st.name}")
+            self._log("state", f"{st.name} --repeat--> {st.name}", src=st.name, input="intent:repeat", dst=st.name)
             again = list(self._last_said)
             for a in again:
                 self._log("bot", a.text)
