@@ -351,6 +351,7 @@ class UserAgent:
         """The peer asked us to call ``target`` (REFER): dial it, report with NOTIFY, hang up."""
         try:
             new = await self.dial(target)
+            call.transferred_to = new
         except VoicebotError:
             self._core_call(lambda core, now: core.notify_transfer(call.id, 503, "Service Unavailable", now))
             return
@@ -362,12 +363,6 @@ class UserAgent:
                 self._core_call(lambda core, now: core.notify_transfer(call.id, status, reason, now))
         if answered and not call.finished.done():
             await call.hangup()
-        if self._handler is not None:
-            result = self._handler(new)
-            if inspect.isawaitable(result):
-                await result
-        else:
-            self._incoming.put_nowait(new)
 
     # ------------------------------------------------------------------ media
 

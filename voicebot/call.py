@@ -78,6 +78,7 @@ class Call:
         self.finished: asyncio.Future[CallResult] = loop.create_future()
         self.progress: list[int] = []
         self.transfer_requests: asyncio.Queue[str] = asyncio.Queue()
+        self.transferred_to: Call | None = None  # the call we placed when the peer sent REFER
         self._transfer_waiter: asyncio.Future[int] | None = None
         self._t_start = time.monotonic()
         self._t_answer: float | None = None
@@ -159,7 +160,11 @@ class Call:
         except TimeoutError:
             final = 408
         if 200 <= final < 300 and not self.finished.done():
-            await self.hangup()
+            # the transferee may hang up itself (RFC 5589 §6.1 allows either); give it a moment
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.finished), 2.0)
+            if not self.finished.done():
+                await self.hangup()
         return final
 
     # ------------------------------------------------------------------ from the agent

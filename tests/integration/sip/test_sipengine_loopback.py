@@ -43,3 +43,90 @@ async def test_call_answer_and_bye_from_caller(transport: str) -> None:
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_blind_transfer_by_refer() -> None:
+    bob = await answering_agent()
+    carol = await answering_agent()
+    alice = UserAgent("127.0.0.1:0", user="alice", timers=FAST)
+    await alice.start()
+    try:
+        host, port = bob.local_address
+        call = await alice.dial(f"sip:bob@{host}:{port}")
+        assert await asyncio.wait_for(call.answered, 10)
+        chost, cport = carol.local_address
+        status = await asyncio.wait_for(call.transfer(f"sip:carol@{chost}:{cport}"), 20)
+        assert status == 200
+        result = await asyncio.wait_for(call.finished, 10)
+        assert result.answered and result.ended_by in ("local", "remote")
+        # bob now talks to carol
+        (carol_call,) = carol.calls.values()
+        assert await asyncio.wait_for(carol_call.answered, 10)
+        assert carol_call.remote_uri.startswith("sip:bob@")
+        (bob_call,) = [c for c in bob.calls.values() if c.direction == "inbound"]
+        assert bob_call.transferred_to is not None and await bob_call.transferred_to.answered
+    finally:
+        await alice.close()
+        await bob.close()
+        await carol.close()
+
+
+async def test_ipv6_loopback_call() -> None:
+    try:
+        bob = await answering_agent_v6()
+    except Exception as exc:  # no IPv6 on this host
+        pytest.skip(f"IPv6 loopback unavailable: {exc}")
+    alice = UserAgent("[::1]:0", user="alice", timers=FAST)
+    await alice.start()
+    try:
+        _host, port = bob.local_address
+        call = await alice.dial(f"sip:bob@[::1]:{port}")
+        assert await asyncio.wait_for(call.answered, 10)
+        assert call.media_params is not None and call.media_params.remote_address[0] == "::1"
+        result = await asyncio.wait_for(call.hangup(), 10)
+        assert result.answered
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def answering_agent_v6() -> UserAgent:
+    ua = UserAgent("[::1]:0", user="bob", timers=FAST)
+
+    async def handler(call: Call) -> None:
+        await call.answer()
+
+    ua.on_call(handler)
+    await ua.start()
+    return ua
+
+
+async def test_dtmf_info_hold_and_remote_bye() -> None:
+    got: list[Call] = []
+    bob = UserAgent("127.0.0.1:0", user="bob", timers=FAST)
+
+    async def handler(call: Call) -> None:
+        got.append(call)
+        await call.answer()
+
+    bob.on_call(handler)
+    await bob.start()
+    alice = UserAgent("127.0.0.1:0", user="alice", timers=FAST)
+    await alice.start()
+    try:
+        host, port = bob.local_address
+        call = await alice.dial(f"sip:bob@{host}:{port}")
+        assert await asyncio.wait_for(call.answered, 10)
+        await call.send_dtmf("42", method="info")
+        assert got[0].media is not None
+        digits = [await asyncio.wait_for(got[0].media.dtmf_events.get(), 5) for _ in range(2)]
+        assert "".join(getattr(d, "digit", str(d)) for d in digits) == "42"
+        assert await call.hold() == 200
+        assert got[0].media_params is not None and got[0].media_params.direction == "recvonly"
+        assert await call.resume() == 200
+        await got[0].hangup()
+        result = await asyncio.wait_for(call.finished, 10)
+        assert result.ended_by == "remote"
+    finally:
+        await alice.close()
+        await bob.close()
