@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.interop.sip.conftest import serve  # noqa: F401 - the `voicebot serve` process fixture
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import free_port
-from tests.interop.sip.conftest import Served, serve, voicebot_cmd  # noqa: F401 - fixture
+from tests.interop.sip.conftest import Served, voicebot_cmd
 
 EXIT = {"answered": 0, "usage": 2, "busy": 3, "no_answer": 4, "rejected": 5, "auth": 6, "network": 7}
 
