@@ -29,6 +29,7 @@ class Params:
     telephone_event_pt: int | None = 101
     ptime: int = 20
     direction: str = "sendrecv"
+    remote_rtcp_address: tuple[str, int] | None = None
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +130,8 @@ class _RelaySide(asyncio.DatagramProtocol):
 
 
 class ImpairingRelay:
-    """A UDP relay on loopback: A talks to ``a_side``, B to ``b_side``; A->B is impaired."""
+    """A UDP relay on loopback: A talks to ``a`` sockets, B to ``b`` sockets; RTP from A to B
+    goes through the impairment, everything else (B's RTP, RTCP both ways) passes clean."""
 
     def __init__(self, impairment: Impairment) -> None:
         self.channel = impairment.channel()
@@ -138,13 +140,17 @@ class ImpairingRelay:
         self.sides: dict[str, _RelaySide] = {}
         self.loop = asyncio.get_running_loop()
         self.t0 = self.loop.time()
+        self.forwarded_a_to_b: list[bytes] = []
 
     async def open(self) -> None:
-        for side in ("a", "b"):
+        for side in ("a", "b", "a_rtcp", "b_rtcp"):
             _, proto = await self.loop.create_datagram_endpoint(
                 lambda side=side: _RelaySide(self, side), local_addr=("127.0.0.1", 0)
             )
             self.sides[side] = proto
+
+    def set_impairment(self, impairment: Impairment) -> None:
+        self.channel = impairment.channel()
 
     def address(self, side: str) -> tuple[str, int]:
         t = self.sides[side].transport
@@ -153,15 +159,26 @@ class ImpairingRelay:
         return str(host), int(port)
 
     def forward(self, side: str, data: bytes) -> None:
-        if side == "a":
-            out, dest = self.sides["b"].transport, self.b_peer
-            now = self.loop.time() - self.t0
-            delays = [a - now for a in self.channel.arrivals(now)]
-        else:
-            out, dest = self.sides["a"].transport, self.a_peer
-            delays = [0.0]
-        if out is None or dest is None:
+        if self.a_peer is None or self.b_peer is None:
             return
+        a_rtcp = (self.a_peer[0], self.a_peer[1] + 1)
+        b_rtcp = (self.b_peer[0], self.b_peer[1] + 1)
+        route = {
+            "a": ("b", self.b_peer),
+            "b": ("a", self.a_peer),
+            "a_rtcp": ("b_rtcp", b_rtcp),
+            "b_rtcp": ("a_rtcp", a_rtcp),
+        }
+        out_side, dest = route[side]
+        out = self.sides[out_side].transport
+        if out is None:
+            return
+        delays = [0.0]
+        if side == "a":
+            now = self.loop.time() - self.t0
+            delays = [t - now for t in self.channel.arrivals(now)]
+            if delays:
+                self.forwarded_a_to_b.append(data)
         for d in delays:
             self.loop.call_later(max(0.0, d), out.sendto, data, dest)
 

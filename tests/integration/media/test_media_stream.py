@@ -283,3 +283,61 @@ async def test_speech_survives_bursty_loss_and_jitter(
     assert relay.channel.lost > 0 and stats["concealedSamples"] > 0
     assert stats["packetsLate"] <= 0.02 * stats["packetsReceived"]
     assert score >= 0.85, score
+
+
+def opus_bandwidth(payload: bytes) -> str:
+    """Audio bandwidth from an Opus TOC byte (RFC 6716 §3.1)."""
+    config = payload[0] >> 3
+    if config < 12:
+        return ("narrowband", "mediumband", "wideband")[config // 4]
+    if config < 16:
+        return "superwideband" if config < 14 else "fullband"
+    return ("narrowband", "wideband", "superwideband", "fullband")[(config - 16) // 4]
+
+
+async def test_rtcp_loss_reports_move_opus_to_narrowband_and_back(relay_factory: Any) -> None:
+    """Adaptive 8/16 kHz over a real path: 15 % loss from A to B shows up in B's RTCP receiver
+    reports; A's encoder goes narrowband (the wire TOC says so); once the loss stops, A returns
+    to wideband after consecutive clean reports (hysteresis). RTT comes from LSR/DLSR."""
+    relay = relay_factory(Impairment(seed=5, loss=0.15))
+    await relay.open()
+    a = await MediaStream.open("127.0.0.1", rtcp_interval=0.4)
+    b = await MediaStream.open("127.0.0.1", rtcp_interval=0.4)
+    relay.a_peer, relay.b_peer = a.local_address, b.local_address
+    loop = asyncio.get_running_loop()
+
+    async def wait_for(pred: Callable[[], bool], timeout: float) -> bool:
+        end = loop.time() + timeout
+        while loop.time() < end:
+            if pred():
+                return True
+            await asyncio.sleep(0.05)
+        return pred()
+
+    try:
+        a.configure(Params(relay.address("a"), "opus/48000/2", 111, remote_rtcp_address=relay.address("a_rtcp")))
+        b.configure(Params(relay.address("b"), "opus/48000/2", 111, remote_rtcp_address=relay.address("b_rtcp")))
+        await a.start()
+        await b.start()
+        t = np.arange(16000 * 20) / 16000
+        a.play((np.sin(2 * np.pi * 300 * t) * 3000 + np.sin(2 * np.pi * 2500 * t) * 3000).astype(np.int16))
+        await asyncio.sleep(0.2)
+        first_wire = {opus_bandwidth(p[12:]) for p in relay.forwarded_a_to_b[:5]}
+        went_narrow = await wait_for(lambda: a.stats()["outbound-rtp"]["encoderBandwidth"] == "narrowband", 8)
+        await asyncio.sleep(1.5)  # a few more reports (the first may precede our first SR: no RTT yet)
+        narrow_wire = {opus_bandwidth(p[12:]) for p in relay.forwarded_a_to_b[-5:]}
+        lossy = a.stats()["remote-inbound-rtp"]
+        relay.set_impairment(Impairment(seed=6))
+        came_back = await wait_for(lambda: a.stats()["outbound-rtp"]["encoderBandwidth"] == "wideband", 10)
+        await asyncio.sleep(0.3)
+        wide_wire = {opus_bandwidth(p[12:]) for p in relay.forwarded_a_to_b[-5:]}
+    finally:
+        await a.close()
+        await b.close()
+        relay.close()
+    assert first_wire == {"wideband"}
+    assert went_narrow and narrow_wire == {"narrowband"}
+    assert lossy["fractionLost"] > 0.05 and lossy["packetsLost"] > 5
+    assert lossy["roundTripTime"] is not None and lossy["roundTripTime"] < 0.1
+    assert came_back and wide_wire == {"wideband"}
+    assert a.bandwidth.switches == 2
