@@ -32,9 +32,10 @@ from typing import Any, TextIO, TypeVar
 from voicebot.call import Call
 from voicebot.errors import ConfigError, DependencyError, VoicebotError
 from voicebot.sip import events as ev
+from voicebot.sip.message import SipParseError
 from voicebot.sip.transaction import Address, Timers
 from voicebot.sip.useragent import UaConfig, UserAgentCore
-from voicebot.transport.sip import SipTransport, format_hostport, split_hostport
+from voicebot.transport.sip import Received, SipTransport, format_hostport, split_hostport
 
 log = logging.getLogger(__name__)
 
@@ -233,11 +234,17 @@ class UserAgent:
         self._requests[token] = fut
         return await fut
 
-    def _on_datagram(self, data: bytes, source: Address) -> None:
-        if self._trace is not None:
-            self._write_trace("received from", source, data)
-        loop = self._require_loop()
-        self.core.receive_datagram(data, source, loop.time())
+    def _on_datagram(self, data: Received, source: Address) -> None:
+        now = self._require_loop().time()
+        if isinstance(data, bytes):
+            if self._trace is not None:
+                self._write_trace("received from", source, data)
+            self.core.receive_datagram(data, source, now)
+        else:
+            if self._trace is not None:
+                raw = str(data).encode() if isinstance(data, SipParseError) else bytes(data)
+                self._write_trace("received from", source, raw)
+            self.core.receive_message(data, source, now)
         self._pump()
 
     def _on_transport_error(self, dest: Address, reason: str) -> None:

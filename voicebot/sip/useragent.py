@@ -272,6 +272,13 @@ class UserAgentCore:
         except SipParseError as exc:
             self._answer_unparsable(exc, source)
             return
+        self.receive_message(msg, source, now)
+
+    def receive_message(self, msg: Request | Response | SipParseError, source: Address, now: float) -> None:
+        """A message a stream transport already framed and parsed (or the error it found)."""
+        if isinstance(msg, SipParseError):
+            self._answer_unparsable(msg, source)
+            return
         try:
             if isinstance(msg, Request):
                 self._on_request(msg, source, now)

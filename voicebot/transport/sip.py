@@ -3,8 +3,9 @@
 The only socket code for SIP. A :class:`SipTransport` listens on one host and port for UDP
 and TCP at once and hands every received message to ``on_message(data, source)`` where
 ``source`` is an :class:`~voicebot.sip.transaction.Address`. Stream transports are framed
-here by Content-Length (§18.3) so the core always gets one whole message; messages larger than
-:data:`MAX_MESSAGE` are dropped and the connection closed.
+here by :class:`~voicebot.sip.message.StreamParser` (§18.3: Content-Length) and handed over
+parsed; a stream whose framing is lost (no or bad Content-Length, larger than
+:data:`MAX_MESSAGE`) is closed.
 
 Responses to a request that came over TCP go back over the connection it came on (§18.2.2):
 connections are kept by the peer's address, so sending to the source address reuses it.
@@ -17,19 +18,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import socket
 from collections.abc import Callable
 from typing import Any
 
+from voicebot.sip.message import Request, Response, SipParseError, StreamParser
 from voicebot.sip.transaction import Address
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 65535
-_CL = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 
-MessageCallback = Callable[[bytes, Address], None]
+Received = bytes | Request | Response | SipParseError  # a datagram, or what a stream framed
+MessageCallback = Callable[[Received, Address], None]
 ErrorCallback = Callable[[Address, str], None]
 
 
@@ -56,37 +57,6 @@ def format_hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class StreamFramer:
-    """Cuts a byte stream into SIP messages by the blank line and Content-Length (§18.3)."""
-
-    def __init__(self, limit: int = MAX_MESSAGE) -> None:
-        self._buf = bytearray()
-        self._limit = limit
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        out: list[bytes] = []
-        while True:
-            # RFC 3261 §7.5: CRLFs before a message are ignored (also keep-alive pings).
-            while self._buf[:2] == b"\r\n":
-                del self._buf[:2]
-            end = self._buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self._buf) > self._limit:
-                    raise ValueError("SIP header block larger than the limit")
-                return out
-            head = bytes(self._buf[:end])
-            m = _CL.search(head)
-            length = int(m.group(1)) if m else 0
-            total = end + 4 + length
-            if total > self._limit:
-                raise ValueError("SIP message larger than the limit")
-            if len(self._buf) < total:
-                return out
-            out.append(bytes(self._buf[:total]))
-            del self._buf[:total]
-
-
 class _Udp(asyncio.DatagramProtocol):
     def __init__(self, owner: SipTransport) -> None:
         self.owner = owner
@@ -102,7 +72,7 @@ class _Stream(asyncio.Protocol):
     def __init__(self, owner: SipTransport, transport_name: str, key: Address | None = None) -> None:
         self.owner = owner
         self.name = transport_name
-        self.framer = StreamFramer()
+        self.parser = StreamParser(MAX_MESSAGE)
         self.key = key
         self.transport: asyncio.Transport | None = None
 
@@ -116,15 +86,11 @@ class _Stream(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         assert self.key is not None
-        try:
-            messages = self.framer.feed(data)
-        except ValueError as exc:
-            log.info("closing %s: %s", self.key, exc)
-            if self.transport is not None:
-                self.transport.close()
-            return
-        for msg in messages:
-            self.owner._deliver(msg, self.key)
+        for item in self.parser.events(data):
+            self.owner._deliver(item, self.key)
+        if self.parser.broken and self.transport is not None:
+            log.info("closing %s: the SIP framing was lost", self.key)
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.key is not None and self.owner._streams.get(self.key) is self:
@@ -169,7 +135,7 @@ class SipTransport:
             bound = server.sockets[0].getsockname()
             self.addresses["tcp"] = (host, int(bound[1]))
 
-    def _deliver(self, data: bytes, source: Address) -> None:
+    def _deliver(self, data: Received, source: Address) -> None:
         try:
             self.on_message(data, source)
         except Exception:  # rule 5: nothing a peer sends may kill the transport

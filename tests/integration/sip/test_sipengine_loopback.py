@@ -130,3 +130,30 @@ async def test_dtmf_info_hold_and_remote_bye() -> None:
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_tcp_options_byte_by_byte_and_broken_framing_closes() -> None:
+    ua = UserAgent("127.0.0.1:0", user="bob", media=False)
+    await ua.start()
+    try:
+        host, port = ua.transport.addresses["tcp"]
+        reader, writer = await asyncio.open_connection(host, port)
+        msg = (
+            f"\r\nOPTIONS sip:bob@{host}:{port} SIP/2.0\r\n"
+            f"v: SIP/2.0/TCP {host}:1;branch=z9hG4bKtcp1\r\nMax-Forwards: 70\r\n"
+            f"f: <sip:x@{host}>;tag=1\r\nt: <sip:bob@{host}>\r\ni: tcp1@test\r\nCSeq: 1 OPTIONS\r\n"
+            "l: 0\r\n\r\n"
+        ).encode()
+        for i in range(len(msg)):
+            writer.write(msg[i : i + 1])
+            await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"SIP/2.0 200")
+        # no Content-Length on a stream: the framing is lost and the connection is closed
+        writer.write(b"OPTIONS sip:bob@x SIP/2.0\r\nCall-ID: y\r\n\r\n")
+        await writer.drain()
+        rest = await asyncio.wait_for(reader.read(), 5)
+        assert b"SIP/2.0 200" not in rest
+        writer.close()
+    finally:
+        await ua.close()
