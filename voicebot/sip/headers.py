@@ -218,7 +218,7 @@ _VIA_RE = re.compile(
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Via:
     """One via-parm: ``SIP/2.0/UDP host[:port];branch=...;received=...;rport``."""
 
@@ -281,7 +281,7 @@ class Via:
         return ipv6_text(h[1:-1]) if h.startswith("[") else h
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CSeq:
     """``CSeq: 1*DIGIT LWS Method`` (RFC 3261 §20.16, number below 2**31)."""
 

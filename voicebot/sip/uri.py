@@ -231,7 +231,7 @@ def _host_key(host: str) -> str:
     return host.lower()
 
 
-@dataclass
+@dataclass(slots=True)
 class SipUri:
     """A ``sip:`` or ``sips:`` URI (RFC 3261 §19.1.1). ``host`` keeps IPv6 brackets."""
 
@@ -325,7 +325,7 @@ class SipUri:
         return ipv6_text(h[1:-1]) if h.startswith("[") else h
 
 
-@dataclass
+@dataclass(slots=True)
 class TelUri:
     """A ``tel:`` URI (RFC 3966): the number (global ``+...`` or local) and its parameters."""
 
@@ -356,7 +356,7 @@ class TelUri:
         return "tel"
 
 
-@dataclass
+@dataclass(slots=True)
 class AbsoluteUri:
     """A URI of any other scheme (``http:``, ``urn:``, ``mailto:`` ...), kept verbatim."""
 
@@ -389,7 +389,7 @@ def parse_uri(text: str) -> SipUri | TelUri | AbsoluteUri:
     return AbsoluteUri.parse(text)
 
 
-@dataclass
+@dataclass(slots=True)
 class NameAddr:
     """``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)`` (From, To, Contact, Route...).
 
