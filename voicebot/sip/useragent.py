@@ -150,7 +150,11 @@ class Session:
     cancelled: bool = False
     reinvite_token: int | None = None  # our outstanding re-INVITE
     reinvite_dir: str | None = None
-    glare_token: int | None = None  # a re-INVITE that got 491 and waits to be retried
+    glare_token: int | None = None
+    peer_allow: str = ""  # the peer's Allow (its INVITE, or its 2xx): UPDATE for refreshes?
+    bye_after_ack: bool = (
+        False  # hangup() while our 2xx waited for its ACK  # a re-INVITE that got 491 and waits to be retried
+    )
     glare_tries: int = 0
     reliable: bool = False  # UAS: send 1xx reliably (caller requires 100rel)
     rseq: int = 0
@@ -670,6 +674,7 @@ class UserAgentCore:
         session.remote_sdp = remote
         session.invite_tx = stx
         session.user = user
+        session.peer_allow = ", ".join(req.headers.get_all("Allow"))
         session.reliable = "100rel" in [t.lower() for t in req.headers.get_all("Require")]
         session.se_interval = se
         self.sessions[session.id] = session
@@ -850,6 +855,8 @@ class UserAgentCore:
             session.state = CallState.CONFIRMED
             self._start_session_timer(session, now)
             self._event(ev.CallAnswered(call=session.id, media=session.media))
+            if session.bye_after_ack:
+                self._bye(session, now, "local BYE")
 
     def _ack_with_wrong_tag(self, ack: Request) -> Session | None:
         """Tolerate an ACK whose To tag is not ours (pyVoIP 1.6.8 makes one up) when Call-ID,
@@ -1161,6 +1168,7 @@ class UserAgentCore:
             if session.dialog is None or (resp.to.tag or "") != session.dialog.remote_tag:
                 session.dialog = Dialog.from_uac(session.invite, resp)
             session.dialog.confirm(resp, uac=True)
+            session.peer_allow = ", ".join(resp.headers.get_all("Allow"))
             session.dialog.local_seq = max(session.dialog.local_seq, session.invite.cseq.seq)
             self._send_ack(session, resp, session.invite.cseq.seq, now)
             if session.cancelled:
@@ -1276,6 +1284,8 @@ class UserAgentCore:
             self._send_cancel(session, now)
         elif session.state in (CallState.INCOMING, CallState.EARLY) and session.role == "uas":
             self.reject(call, 603, now)
+        elif session.state is CallState.ANSWERING and session.ok is not None and session.ok_is_initial:
+            session.bye_after_ack = True  # §15: no BYE before the ACK of our 2xx (or Timer H)
         elif session.state in (CallState.CONFIRMED, CallState.ANSWERING):
             self._bye(session, now, "local BYE")
 
@@ -1520,7 +1530,7 @@ class UserAgentCore:
                 self._end(session, "no PRACK", by_remote=True)
             elif name == "refresh" and session.state is CallState.CONFIRMED:
                 if session.reinvite_token is None:
-                    allow = session.remote_sdp is not None and "UPDATE" in (self._peer_allow(session))
+                    allow = "UPDATE" in self._peer_allow(session)
                     if allow:
                         self.update(session.id, now, with_sdp=False)
                     else:
@@ -1536,7 +1546,7 @@ class UserAgentCore:
                     self._event(ev.RequestDone(call=session.id, token=token, status=491, reason="Request Pending"))
 
     def _peer_allow(self, session: Session) -> str:
-        return (session.invite.headers.get("Allow") or "").upper() if session.role == "uas" else ""
+        return session.peer_allow.upper()
 
     # -- REGISTER (§10) ---------------------------------------------------------------------------
 

@@ -363,3 +363,38 @@ def test_register_refresh_and_unregister() -> None:
     a.unregister(net.now)
     net.run()
     assert bindings[-1] == 0
+
+
+def test_uas_hangup_before_ack_waits_for_the_ack() -> None:
+    net, a, b = pair()
+    a.invite("sip:bob@127.0.0.1:5080", 0.0, media_address=("127.0.0.1", 4000))
+    net.run()
+    (inc,) = net.of("b", ev.IncomingCall)
+    assert isinstance(inc, ev.IncomingCall)
+    held: list[bytes] = []
+
+    def hold_ack(d: bytes) -> bool:
+        if d.startswith(b"ACK") and not held:
+            held.append(d)
+            return True
+        return False
+
+    net.drop = hold_ack
+    b.answer(inc.call, net.now, ("127.0.0.1", 6000))
+    net.run()
+    b.hangup(inc.call, net.now)
+    net.run()
+    assert not net.sent("b", b"BYE")  # RFC 3261 §15: not before the ACK
+    src = a.config.addresses["udp"]
+    b.receive_datagram(held[0], Address("udp", src[0], src[1]), net.now)
+    net.run()
+    assert net.sent("b", b"BYE")
+    assert [e.reason for e in net.of("a", ev.CallEnded) if isinstance(e, ev.CallEnded)] == ["remote BYE"]
+
+
+def test_session_refresh_uses_update_when_the_peer_allows_it() -> None:
+    net, a, b = pair()
+    a.config.session_expires = 90
+    call_up(net, a, b)
+    net.run(until=net.now + 50)
+    assert net.sent("a", b"UPDATE") and len(net.sent("a", b"INVITE")) == 1
