@@ -4,9 +4,13 @@ call each other through it."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+from collections.abc import Callable
 
 import pytest
 
+from tests.interop.sip.conftest import Served, voicebot_cmd
 from tests.interop.sip.peers import Kamailio
 from voicebot.agent import RegistrationError, UserAgent
 from voicebot.call import Call
@@ -52,3 +56,20 @@ async def test_wrong_password_fails_registration(kamailio: Kamailio) -> None:
         assert info.value.status in (401, 403)
     finally:
         await ua.close()
+
+
+def test_cli_serve_registers_dial_uses_proxy_and_unregister_on_stop(
+    kamailio: Kamailio, serve: Callable[..., Served]
+) -> None:
+    registrar = f"sip:127.0.0.1:{kamailio.port}"
+    served = serve(
+        "--register", registrar, "--password", kamailio.password, "--no-media", "--hangup-after", "0.3", user="bot"
+    )
+    target = f"sip:bot@127.0.0.1:{kamailio.port}"
+    creds = ["--user", "caller", "--password", kamailio.password, "--proxy", registrar, "--no-media"]
+    done = subprocess.run(voicebot_cmd("dial", target, *creds, "--json"), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["ended_by"] == "remote"
+    served.stop()  # SIGTERM: serve removes its binding before it exits
+    after = subprocess.run(voicebot_cmd("dial", target, *creds, "--json"), capture_output=True, text=True, timeout=60)
+    assert json.loads(after.stdout)["status"] == 404 and after.returncode == 5
