@@ -35,7 +35,7 @@ from voicebot.flow.diagnostics import Diagnostic
 from voicebot.flow.events import Action
 from voicebot.flow.graph import to_dot, to_mermaid
 from voicebot.flow.runtime import FlowStateError, Session
-from voicebot.flow.scripts import run_scripts
+from voicebot.flow.scripts import run_scripts, unvisited_states
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 GRAPH_FORMATS = ("svg", "png", "pdf", "dot", "gv", "mmd")
@@ -424,7 +424,14 @@ def cmd_test(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             failed = True
-        entry: dict[str, Any] = {"file": f, "ok": bool(reports), "scripts": []}
+        missed = unvisited_states(flow, reports)
+        own = [n for n, st in flow.states.items() if not st.builtin]
+        entry: dict[str, Any] = {
+            "file": f,
+            "ok": bool(reports),
+            "scripts": [],
+            "coverage": {"states": len(own), "visited": len(own) - len(missed), "not_visited": missed},
+        }
         for r in reports:
             entry["scripts"].append(
                 {
@@ -445,6 +452,9 @@ def cmd_test(args: argparse.Namespace) -> int:
                 if args.verbose or not r.passed:
                     for line in r.transcript:
                         print(f"    {line}")
+        if not args.json and reports:
+            note = f"; not visited: {', '.join(missed)}" if missed else ""
+            print(f"  coverage {f}: {len(own) - len(missed)}/{len(own)} states visited by its scripts{note}")
         results.append(entry)
     if args.json:
         print(json.dumps({"ok": not failed, "files": results}, ensure_ascii=False, indent=2))

@@ -88,7 +88,8 @@ LIMIT_KEYS = ("limit", "goto", "say")
 WEBHOOK_KEYS = ("url", "method", "headers", "body", "timeout", "save")
 ASR_KEYS = ("mode", "min_confidence", "match_threshold")
 DEFAULT_KEYS = ("timeout", "no_input", "no_match", "barge_in")
-SCRIPT_KEYS = ("name", "context", "today", "turns", "expect", "webhooks")
+SCRIPT_KEYS = ("name", "context", "profile", "today", "turns", "expect", "webhooks")
+PROFILE_KEYS = ("calls", "last_outcome", "do_not_call")
 TURN_INPUT_KEYS = ("caller", "confidence", "dtmf", "silence", "hangup", "transfer_fails")
 TURN_CHECK_KEYS = ("state", "says", "slots", "outcome", "ended")
 EXPECT_KEYS = ("state", "slots", "outcome", "do_not_call", "says")
@@ -1530,6 +1531,15 @@ class Compiler:
                         coerce(self.slots[k], v, dt.date(2000, 1, 1))
                     except ValueError as exc:
                         self.r.error(ctx.vpos(k), f"context '{k}': {exc}")
+            profile = t.get("profile")
+            if profile is not None:
+                if not isinstance(profile, YMap):
+                    self.r.error(
+                        t.vpos("profile"), "'profile' must be a mapping", "e.g. profile: {last_outcome: no_input}"
+                    )
+                    profile = None
+                else:
+                    self.keys(profile, PROFILE_KEYS, "in a script profile")
             today = None
             if "today" in t:
                 try:
@@ -1556,7 +1566,7 @@ class Compiler:
                         "split it into two turns",
                     )
                 self.check_expectations(turn)
-            expect = t.get("expect", {})
+            expect = t.get("expect", YMap(t.pos))
             if not isinstance(expect, YMap):
                 self.r.error(t.vpos("expect"), "'expect' must be a mapping")
                 expect = YMap(t.pos)
@@ -1584,6 +1594,7 @@ class Compiler:
                     webhooks=_plain(hooks),
                     pos=pos,
                     turn_pos=tuple(turns.ipos(j) for j in range(len(turns))),
+                    profile=_plain(profile) if profile is not None else None,
                 )
             )
         return tuple(out)

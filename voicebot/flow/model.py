@@ -149,6 +149,7 @@ class Script:
     webhooks: Mapping[str, Mapping[str, Any]]
     pos: Pos
     turn_pos: tuple[Pos, ...] = ()
+    profile: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicebot.flow.context import CalleeProfile, CallRecord
 from voicebot.flow.events import (
     Action,
     CallerHangup,
@@ -37,6 +38,7 @@ class ScriptReport:
     failures: list[str] = field(default_factory=list)
     transcript: list[str] = field(default_factory=list)
     outcome: str | None = None
+    visited: set[str] = field(default_factory=set)
 
 
 def _same(expected: Any, actual: Any) -> bool:
@@ -77,7 +79,14 @@ def run_script(flow: Flow, script: Script) -> ScriptReport:
     fails: list[str] = []
     lines: list[str] = []
     today = script.today or SCRIPT_TODAY
-    session = flow.start(script.context, today=today)
+    profile = None
+    if script.profile is not None:
+        p = script.profile
+        last = p.get("last_outcome")
+        calls = int(p.get("calls", 1 if last else 0))
+        records = (CallRecord(flow=flow.name, outcome=str(last), at=0.0),) if last else ()
+        profile = CalleeProfile(records=records, total_calls=calls, do_not_call=bool(p.get("do_not_call", False)))
+    session = flow.start(script.context, today=today, profile=profile)
     actions = session.begin()
     all_said: list[str] = []
 
@@ -125,15 +134,29 @@ def run_script(flow: Flow, script: Script) -> ScriptReport:
         for a in acts:
             if isinstance(a, Say):
                 lines.append(f"bot: {a.text}")
-        said = _texts(acts)
-        all_said.append(said)
+        if events:
+            said = _texts(acts)
+            all_said.append(said)
+        else:
+            said = all_said[-1]  # a turn that only checks looks at what the bot said last
         _check(where, turn, session, said, fails)
     where = f"{script.pos}: script '{script.name}'"
     _check(where, script.expect, session, " ".join(all_said), fails)
     if "outcome" in script.expect and not session.ended:
         fails.append(f"{where}: the script ended while the call is still in '{session.state}'")
-    return ScriptReport(name=script.name, passed=not fails, failures=fails, transcript=lines, outcome=session.outcome)
+    visited = {t.state for t in session.history} | {str(t.data["dst"]) for t in session.history if "dst" in t.data}
+    return ScriptReport(
+        name=script.name, passed=not fails, failures=fails, transcript=lines, outcome=session.outcome, visited=visited
+    )
 
 
 def run_scripts(flow: Flow) -> list[ScriptReport]:
     return [run_script(flow, s) for s in flow.scripts]
+
+
+def unvisited_states(flow: Flow, reports: list[ScriptReport]) -> list[str]:
+    """The flow's own states that no script reached (built-in states are not counted)."""
+    seen: set[str] = set()
+    for r in reports:
+        seen |= r.visited
+    return sorted(n for n, st in flow.states.items() if not st.builtin and n not in seen)

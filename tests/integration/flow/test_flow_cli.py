@@ -76,6 +76,7 @@ def test_test_command_runs_every_dialog() -> None:
     r = vb("test", *map(str, DIALOGS))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("PASS ") >= 5 * 4 and "FAIL" not in r.stdout
+    assert "appointment_reminder.yaml: 18/18 states visited by its scripts" in r.stdout
 
 
 def test_test_command_json_and_failure(tmp_path: Path) -> None:
@@ -91,6 +92,7 @@ def test_test_command_json_and_failure(tmp_path: Path) -> None:
     r = vb("test", "--json", str(p))
     out = json.loads(r.stdout)
     assert out["ok"] is False and out["files"][0]["scripts"][0]["passed"] is False
+    assert out["files"][0]["coverage"] == {"states": 3, "visited": 2, "not_visited": ["b"]}
 
 
 def test_test_command_sibling_script_file(tmp_path: Path) -> None:

@@ -396,3 +396,39 @@ def test_compiled_flow_pickles_for_worker_processes() -> None:
     assert s.begin()[-1] == flow.start({"account_id": "1", "account_last4": "1234"}).begin()[-1]
     with pytest.raises(TypeError):
         copy.table.clear()
+
+
+def test_script_mistakes_are_compile_errors(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        slots:
+          n: {type: number}
+        start: ask
+        states:
+          ask:
+            ask: How many?
+            reprompt: A number please.
+            slot: n
+            next: bye
+          bye:
+            hangup: done
+        tests:
+          - name: one
+            profile: {last_outcom: x}
+            context: {m: 1}
+            turns:
+              - caller: three
+                state: byee
+                slots: {nn: 3}
+              - caller: x
+                dtmf: "1"
+        """
+    )
+    msgs = [d.text() for d in Flow.check(p)]
+    assert "15:15: error: unknown key 'last_outcom' in a script profile; did you mean 'last_outcome'?" in msgs
+    assert "16:15: error: unknown slot 'm' in script context; expected one of: n" in msgs
+    assert "19:16: error: unknown state 'byee' in script; did you mean 'bye'?" in msgs
+    assert "20:17: error: unknown slot 'nn' in script; did you mean 'n'?" in msgs
+    assert "22:9: error: a turn has one input, this one has caller and dtmf; split it into two turns" in msgs
+    assert len(msgs) == 5
