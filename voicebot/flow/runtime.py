@@ -99,6 +99,7 @@ class Session:
     _digits: str = ""
     _since_listen: list[Say] = field(default_factory=list)
     _last_said: list[Say] = field(default_factory=list)
+    last_listen: Listen | None = None
     _began: bool = False
     _transfer_state: str = ""
 
@@ -234,7 +235,7 @@ class Session:
 
     def _listen(self, st: State) -> Listen:
         self._last_said, self._since_listen = self._since_listen, []
-        return Listen(
+        self.last_listen = listen = Listen(
             grammar=st.grammar,
             timeout_s=st.timeout_s,
             dtmf=tuple(k for k, _ in st.dtmf) + (tuple("0123456789#*") if st.max_digits > 1 else ()),
@@ -242,6 +243,7 @@ class Session:
             state=st.name,
             language=self.flow.meta.language,
         )
+        return listen
 
     def _finish(self, outcome: str) -> None:
         self.ended = True

@@ -543,3 +543,10 @@ def test_global_intents_can_be_switched_off_per_state(write_flow: Callable[..., 
     assert isinstance(listen, Listen) and listen.grammar is None
     s.handle(Utterance(text="stop calling me"))
     assert s.outcome == "done" and s.slots["note"] == "stop calling me" and not s.do_not_call
+
+
+def test_last_listen_lets_an_engine_resume_listening() -> None:
+    s, acts = start("payment_reminder")
+    assert s.last_listen == acts[-1]
+    assert s.handle(Dtmf(digit="1")) == []  # collecting keys: keep listening with the same settings
+    assert s.last_listen is not None and s.last_listen.max_digits == 4 and s.last_listen.state == "verify.ask_digits"
