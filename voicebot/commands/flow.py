@@ -204,7 +204,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if flow is None:
         return EXIT_FAILED
     text = to_mermaid(flow, loops=args.loops) if fmt == "mmd" else to_dot(flow, loops=args.loops)
-    if out == "-":
+    if out == "-" and fmt in ("dot", "gv", "mmd"):
         sys.stdout.write(text)
         return EXIT_OK
     target = Path(out)
@@ -218,13 +218,17 @@ def cmd_graph(args: argparse.Namespace) -> int:
             "Graphviz 'dot' not found: install the Debian package 'graphviz' "
             "(or write -o FILE.dot / FILE.mmd, which need no Graphviz)"
         )
-    proc = subprocess.run(
-        [dot, f"-T{fmt}", "-o", str(target)], input=text.encode("utf-8"), capture_output=True, timeout=120, check=False
-    )
+    to_stdout = out == "-"
+    cmd = [dot, f"-T{fmt}"] + ([] if to_stdout else ["-o", str(target)])
+    proc = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, timeout=120, check=False)
     if proc.returncode != 0:
         print(f"voicebot flow graph: dot failed: {proc.stderr.decode(errors='replace').strip()}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"wrote {target}", file=sys.stderr)
+    if to_stdout:
+        sys.stdout.buffer.write(proc.stdout)
+        sys.stdout.flush()
+    else:
+        print(f"wrote {target}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -201,3 +201,9 @@ def test_chat_names_missing_context() -> None:
     r = vb("chat", "dialogs/payment_reminder.yaml", stdin="")
     assert r.returncode == 0
     assert "(note: the call's context should fill account_id, account_last4: add --set account_id=..." in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed (Debian package 'graphviz')")
+def test_graph_svg_to_stdout() -> None:
+    r = vb("graph", "dialogs/zh_satisfaction_survey.yaml", "-o", "-", "--format", "svg")
+    assert r.returncode == 0 and "<svg" in r.stdout and "ask_score" in r.stdout
