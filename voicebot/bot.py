@@ -1,0 +1,373 @@
+"""A voice bot on one answered call: it speaks, listens and runs a dialog flow.
+
+This is the seam between the layers: a :class:`~voicebot.call.Call` (signalling + media),
+a :class:`~voicebot.tts.Synthesizer`, an ASR engine from :func:`voicebot.asr.get_engine`,
+the VAD / endpointing / barge-in state machines of :mod:`voicebot.media.endpoint`, and the
+pure flow runtime of :mod:`voicebot.flow`. Everything CPU-heavy (synthesis, decoding) runs in
+worker threads; the event loop only moves frames.
+
+```python
+bot = VoiceBot(call, synthesizer=Synthesizer(voice="en-us"), asr=get_engine("pocketsphinx"))
+await bot.say("Hello!")                                   # False when the caller barged in
+heard = await bot.listen(["yes", "no"], timeout=5)        # Heard(kind="speech", phrase="yes", ...)
+result = await bot.run(Flow.load("dialogs/satisfaction_survey.yaml"))
+```
+
+Turn latency — from the end of the caller's speech to the first frame of the bot's answer
+being queued for sending — is recorded for every turn in :attr:`VoiceBot.turn_latencies`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from voicebot.asr import AsyncRecognizer, FinalResult, PartialResult
+from voicebot.flow import (
+    Action,
+    CallerHangup,
+    Dtmf,
+    Event,
+    Flow,
+    Hangup,
+    Listen,
+    Say,
+    SetSlot,
+    SilenceTimeout,
+    Transfer,
+    TransferResult,
+    Utterance,
+    Webhook,
+    WebhookResult,
+)
+from voicebot.flow import CallResult as FlowResult
+from voicebot.media.endpoint import (
+    BargeInDetector,
+    EndOfUtterance,
+    EndpointConfig,
+    Endpointer,
+    NoInput,
+    SpeechStarted,
+)
+from voicebot.media.vad import Vad
+
+if TYPE_CHECKING:
+    from voicebot.asr import AsrEngine
+    from voicebot.call import Call
+    from voicebot.tts import Synthesizer
+
+log = logging.getLogger(__name__)
+
+Pcm = npt.NDArray[np.int16]
+FRAME = 320  # 20 ms at 16 kHz
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heard:
+    """What one listening turn got.
+
+    ``kind``: "speech" (``text``/``phrase``/``confidence`` set), "dtmf" (``digits``),
+    "no_input" (the caller kept silent for the timeout) or "hangup".
+    ``speech_end``: the loop time at which the caller stopped talking (speech only).
+    """
+
+    kind: str
+    text: str = ""
+    phrase: str | None = None
+    confidence: float = 0.0
+    digits: str = ""
+    speech_end: float | None = None
+    endpoint_reason: str = ""
+
+
+@dataclass(slots=True)
+class _Ears:
+    """The caller's audio as one queue, fed by a single reader task."""
+
+    frames: asyncio.Queue[Pcm | None] = field(default_factory=lambda: asyncio.Queue(maxsize=1500))
+    pending: list[Pcm] = field(default_factory=list)  # audio kept from a barge-in
+
+
+class VoiceBot:
+    """Drives one answered call: ``say``, ``listen``, or ``run`` a whole flow."""
+
+    def __init__(
+        self,
+        call: Call,
+        *,
+        synthesizer: Synthesizer,
+        asr: AsrEngine,
+        endpoint: EndpointConfig | None = None,
+        vad_aggressiveness: int = 2,
+        webhook: Callable[[Webhook], Awaitable[WebhookResult]] | None = None,
+    ) -> None:
+        if call.media is None:
+            raise ValueError("the call has no media stream (was it answered?)")
+        self.call = call
+        self.media = call.media
+        self.synth = synthesizer
+        self.asr = asr
+        self.endpoint = endpoint or EndpointConfig()
+        self.vad = Vad(vad_aggressiveness)
+        self.webhook = webhook
+        self.turn_latencies: list[float] = []
+        self._ears = _Ears()
+        self._reader: asyncio.Task[None] | None = None
+        self._hung_up = asyncio.Event()
+        self._last_speech_end: float | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> VoiceBot:
+        self._start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _start(self) -> None:
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read(), name="voicebot-ears")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+
+    async def _read(self) -> None:
+        frames: AsyncIterator[Pcm] = self.media.frames()
+        try:
+            async for frame in frames:
+                if self._ears.frames.full():  # nobody listening for a long while: keep the newest
+                    self._ears.frames.get_nowait()
+                self._ears.frames.put_nowait(frame)
+        finally:
+            self._hung_up.set()
+            with contextlib.suppress(asyncio.QueueFull):
+                self._ears.frames.put_nowait(None)
+
+    def _drain(self) -> None:
+        """Forget caller audio that arrived while nobody was listening (e.g. during a webhook)."""
+        while not self._ears.frames.empty():
+            if self._ears.frames.get_nowait() is None:
+                self._ears.frames.put_nowait(None)
+                return
+
+    # ------------------------------------------------------------------ speaking
+    async def say(self, text: str, *, ssml: bool = False, voice: str | None = None, barge_in: bool = True) -> bool:
+        """Speak ``text``; returns False when the caller interrupted (the speech is kept for listen)."""
+        self._start()
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        first = True
+        detector = BargeInDetector() if barge_in else None
+        self._drain()
+
+        async def produce() -> None:
+            nonlocal first
+            try:
+                async for chunk in self.synth.stream(text, ssml=ssml, voice=voice):
+                    if first and self._last_speech_end is not None:
+                        self.turn_latencies.append(loop.time() - self._last_speech_end)
+                        self._last_speech_end = None
+                    first = False
+                    self.media.play(chunk)
+            except Exception as exc:  # the call goes on with the fallback audio
+                log.warning("synthesis of %r failed (%s); playing the fallback", text[:60], exc)
+                rendered = await self.synth.render_or_fallback(text, ssml=ssml, voice=voice)
+                self.media.play(rendered.pcm)
+            self.media.play(np.zeros(FRAME, np.int16), done.set)
+
+        producer = asyncio.create_task(produce())
+        interrupted = False
+        try:
+            while not done.is_set():
+                getter = asyncio.ensure_future(self._ears.frames.get())
+                waiter = asyncio.ensure_future(done.wait())
+                finished, _ = await asyncio.wait({getter, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if getter not in finished:
+                    getter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await getter
+                    continue
+                frame = getter.result()
+                if frame is None:
+                    break
+                if detector is not None:
+                    event = detector.feed(now=loop.time(), frame=frame, speech=self.vad.is_speech(frame))
+                    if event is not None:
+                        interrupted = True
+                        self.media.stop_playback()
+                        self._ears.pending = list(event.frames)  # the words that interrupted
+                        break
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+        return not interrupted
+
+    # ------------------------------------------------------------------ listening
+    async def listen(
+        self,
+        grammar: Sequence[str] | None = None,
+        *,
+        timeout: float = 5.0,
+        dtmf: Sequence[str] = (),
+        max_digits: int = 1,
+    ) -> Heard:
+        """One turn: wait for speech (or DTMF), endpoint it, recognise it."""
+        self._start()
+        loop = asyncio.get_running_loop()
+        config = EndpointConfig(
+            trailing_silence=self.endpoint.trailing_silence,
+            early_silence=self.endpoint.early_silence,
+            no_input_timeout=timeout,
+            max_utterance=self.endpoint.max_utterance,
+            start_frames=self.endpoint.start_frames,
+            min_speech=self.endpoint.min_speech,
+        )
+        pending, self._ears.pending = self._ears.pending, []
+        now = loop.time()
+        endpointer = Endpointer(config, started_at=now, in_speech_since=now if pending else None)
+        rec = AsyncRecognizer(self.asr.recognizer(list(grammar) if grammar else None))
+        digits = ""
+        try:
+            for early in pending:
+                await rec.accept(early)
+            while True:
+                while not self.media.dtmf_events.empty():
+                    d = self.media.dtmf_events.get_nowait()
+                    digits += d.digit
+                    if len(digits) >= max_digits or d.digit == "#":
+                        return Heard(kind="dtmf", digits=digits.rstrip("#") or digits)
+                deadline = endpointer.next_deadline()
+                wait = 0.1 if deadline is None else max(0.0, min(0.1, deadline - loop.time()))
+                frame: Pcm | None
+                try:
+                    frame = await asyncio.wait_for(self._ears.frames.get(), timeout=wait + 0.02)
+                except TimeoutError:
+                    events = endpointer.handle_timer(loop.time())
+                else:
+                    if frame is None:
+                        return Heard(kind="hangup")
+                    t = loop.time() - 0.02
+                    event = await rec.accept(frame)
+                    if isinstance(event, PartialResult) and event.match is not None:
+                        complete = event.match.phrase if event.match.similarity >= 0.999 else None
+                        endpointer.partial(complete)
+                    events = endpointer.feed(now=t, speech=self.vad.is_speech(frame))
+                for e in events:
+                    if isinstance(e, NoInput):
+                        if digits:
+                            return Heard(kind="dtmf", digits=digits)
+                        return Heard(kind="no_input")
+                    if isinstance(e, EndOfUtterance):
+                        final: FinalResult = await rec.finish()
+                        self._last_speech_end = e.speech_end
+                        match = final.match
+                        return Heard(
+                            kind="speech",
+                            text=final.text,
+                            phrase=match.phrase if match is not None else None,
+                            confidence=match.confidence if match is not None else final.confidence,
+                            speech_end=e.speech_end,
+                            endpoint_reason=e.reason,
+                        )
+                    if isinstance(e, SpeechStarted):
+                        log.debug("caller speech started at %.3f", e.onset)
+        finally:
+            await rec.aclose()
+
+    # ------------------------------------------------------------------ flows
+    async def run(
+        self,
+        flow: Flow,
+        *,
+        context: Mapping[str, Any] | None = None,
+        on_action: Callable[[Action], None] | None = None,
+    ) -> FlowResult:
+        """Run ``flow`` on this call until it hangs up, transfers or the caller leaves."""
+        self._start()
+        prompts = [s.text for s in _static_prompts(flow)]
+        if prompts:
+            await self.synth.synthesize_all(prompts)
+        session = flow.start(dict(context or {}))
+        clock = time.time
+        actions = session.begin(now=clock())
+        while True:
+            event: Event | None = None
+            for action in actions:
+                if on_action is not None:
+                    on_action(action)
+                event = await self._perform(action)
+                if event is not None:  # input arrived (or the caller left): the flow decides next
+                    break
+            if session.ended:
+                break
+            if event is None:  # nothing came back: the caller left, or treat it as silence
+                event = CallerHangup() if self._hung_up.is_set() else SilenceTimeout()
+            actions = session.handle(event, now=clock())
+            if isinstance(event, CallerHangup):
+                break
+        return session.result()
+
+    async def _perform(self, action: Action) -> Event | None:
+        if isinstance(action, Say):
+            voice = action.voice
+            if action.ssml:
+                await self.say(action.ssml, ssml=True, voice=voice, barge_in=action.barge_in)
+            else:
+                await self.say(action.text, voice=voice, barge_in=action.barge_in)
+            return CallerHangup() if self._hung_up.is_set() else None
+        if isinstance(action, Listen):
+            heard = await self.listen(
+                action.grammar, timeout=action.timeout_s, dtmf=action.dtmf, max_digits=action.max_digits
+            )
+            if heard.kind == "speech":
+                return Utterance(text=heard.phrase or heard.text, confidence=heard.confidence)
+            if heard.kind == "dtmf":
+                return Dtmf(digit=heard.digits)
+            if heard.kind == "hangup":
+                return CallerHangup()
+            return SilenceTimeout()
+        if isinstance(action, Hangup):
+            await self.call.hangup()
+            return None
+        if isinstance(action, Transfer):
+            status = await self.call.transfer(action.uri)
+            return TransferResult(ok=200 <= status < 300, reason=str(status))
+        if isinstance(action, Webhook):
+            if self.webhook is None:
+                from voicebot.flowio.webhook import execute_async
+
+                return await execute_async(action)
+            return await self.webhook(action)
+        if isinstance(action, SetSlot):
+            return None
+        log.warning("unhandled flow action %r", action)
+        return None
+
+
+def _static_prompts(flow: Flow) -> list[Say]:
+    """The prompts of a flow that need no slot values, to synthesise before the call needs them."""
+    out: list[Say] = []
+    for state in flow.states.values():
+        if state.ssml:
+            continue
+        for template in (*state.say, *state.reprompt, *state.no_input_say, *state.no_match_say):
+            if not template.names:
+                out.append(Say(text=template.source, language=flow.language))
+    return out
+
+
+__all__ = ["Heard", "VoiceBot"]
