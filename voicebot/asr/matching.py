@@ -104,11 +104,27 @@ class PhraseMatcher:
         self._prefixes = {k for k in keys if any(o != k and o.startswith(k) for o in keys)}
 
     def complete_phrase(self, text: str) -> str | None:
-        """The expected phrase ``text`` spells exactly, if no longer phrase extends it."""
+        """The expected phrase a partial result already holds completely, or None.
+
+        Exact spellings count, and so does a close match (accepted by ``match_text``) whose
+        last word the partial already ends with: "연결해 주세요" completes "상담원 연결해
+        주세요" (partials often lack a word the final result has), "상담원 연결해" does not.
+        A phrase that is the beginning of a longer one never counts: the caller may be in
+        the middle of the longer one.
+        """
         key = normalize(text)
-        if key in self._prefixes:
+        if not key or key in self._prefixes:
             return None
-        return self._keys.get(key)
+        exact = self._keys.get(key)
+        if exact is not None:
+            return exact
+        found = self.match_text(text)
+        if found.phrase is None or normalize(found.phrase) in self._prefixes:
+            return None
+        words = found.phrase.split()
+        if words and key.endswith(normalize(words[-1])):
+            return found.phrase
+        return None
 
     def match_text(self, text: str) -> PhraseMatch:
         return self.match([Alternative(text=text, weight=1.0)])

@@ -21,6 +21,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from voicebot.asr.engine import SAMPLE_RATE, Grammar, NoiseFloor, Pcm, check_pcm
 from voicebot.asr.events import (
     Alternative,
@@ -36,6 +38,7 @@ from voicebot.errors import ConfigError, DependencyError
 log = logging.getLogger(__name__)
 
 _FRAME_SECONDS = 0.01  # pocketsphinx frame rate: 100 frames per second
+_TAIL_SAMPLES = 4800  # 300 ms of trailing quiet fed at the end of every utterance
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<unk>"}
 
 
@@ -196,6 +199,11 @@ class PocketsphinxRecognizer:
     def finish(self) -> FinalResult:
         if not self._in_utt:
             self._decoder.start_utt()
+        # The JSGF search only reaches the grammar's final state after some silence: without
+        # it a phrase ending right at the end of the audio comes back cut ("talk to an").
+        tail = np.zeros(_TAIL_SAMPLES, dtype=np.int16)
+        tail = self._noise.apply(tail) if self._noise is not None else tail
+        self._decoder.process_raw(tail.tobytes(), False, False)
         self._decoder.end_utt()
         self._in_utt = False
         hyp = self._decoder.hyp()

@@ -12,6 +12,8 @@ events back. Nothing here reads the clock or does I/O, so tests drive a syntheti
     speaking --(partial is a complete phrase and
                 trailing silence >= early_silence)--> done       emits EndOfUtterance("phrase")
     speaking --(speech longer than max_utterance)--> done        emits EndOfUtterance("max_length")
+    speaking --(silence ends a burst shorter than min_speech)--> waiting   (a click or the
+               VAD settling on line noise: dropped, the no-input timer keeps running)
 
 ``BargeInDetector`` (while a prompt plays) keeps a short pre-roll of caller audio and emits
 ``BargeIn`` once speech is confirmed, ``start_frames`` frames after the onset (60 ms with the
@@ -43,11 +45,14 @@ class EndpointConfig:
     no_input_timeout: float = 5.0
     max_utterance: float = 15.0
     start_frames: int = 3
+    min_speech: float = 0.15
     frame_seconds: float = FRAME_SECONDS
 
     def __post_init__(self) -> None:
         if self.start_frames < 1:
             raise ConfigError("start_frames must be at least 1")
+        if self.min_speech < 0:
+            raise ConfigError("min_speech must not be negative")
         if not 0 < self.early_silence <= self.trailing_silence:
             raise ConfigError("need 0 < early_silence <= trailing_silence")
         if self.no_input_timeout <= 0 or self.max_utterance <= 0 or self.frame_seconds <= 0:
@@ -144,7 +149,7 @@ class Endpointer:
             self.state = State.DONE
             return [NoInput(at=now, waited=now - self.started_at)]
         if self.state is State.SPEAKING and now - self._last_speech_end >= self.config.trailing_silence:
-            return [self._end(now, "silence")]
+            return self._end_or_drop(now, "silence")
         return []
 
     def feed(self, *, now: float, speech: bool) -> list[EndpointEvent]:
@@ -178,10 +183,23 @@ class Endpointer:
             return []
         silent = end - self._last_speech_end
         if self._complete_phrase is not None and silent >= cfg.early_silence - 1e-9:
-            return [self._end(end, "phrase")]
+            return self._end_or_drop(end, "phrase")
         if silent >= cfg.trailing_silence - 1e-9:
-            return [self._end(end, "silence")]
+            return self._end_or_drop(end, "silence")
         return []
+
+    def _end_or_drop(self, at: float, reason: str) -> list[EndpointEvent]:
+        assert self.onset is not None
+        if self._last_speech_end - self.onset < self.config.min_speech - 1e-9:
+            self.state = State.WAITING
+            self.onset = None
+            self._run = 0
+            self._complete_phrase = None
+            if at - self.started_at >= self.config.no_input_timeout:
+                self.state = State.DONE
+                return [NoInput(at=at, waited=at - self.started_at)]
+            return []
+        return [self._end(at, reason)]
 
     def _end(self, at: float, reason: str) -> EndOfUtterance:
         assert self.onset is not None

@@ -1,11 +1,16 @@
-"""Local speech synthesis with espeak-ng, driven through pyttsx3.
+"""Local speech synthesis with espeak-ng, through pyttsx3's espeak binding.
 
-pyttsx3 keeps one espeak-ng instance per process and is not thread-safe, so this engine
-gives it a single dedicated worker thread: every pyttsx3 call runs there, one at a time,
-and ``synthesize`` (callable from any thread) waits for its turn. pyttsx3's espeak driver
-can only speak to the sound card or to a file, so synthesis goes through
-``save_to_file`` + ``runAndWait`` into a private temporary directory; the 22.05 kHz WAV is
-read back and resampled to 16 kHz.
+pyttsx3 keeps one libespeak-ng instance per process and is not thread-safe, so this engine
+gives it a single dedicated worker thread: every call into it runs there, one at a time,
+and ``synthesize`` (callable from any thread) waits for its turn.
+
+pyttsx3 starts libespeak-ng (``pyttsx3.init("espeak")``, audio handed back to a callback)
+and sets voice and rate, but its own loop misbehaved headless, measured here: with
+``save_to_file`` + ``runAndWait`` the queued voice/rate settings reached espeak one phrase
+late, and under load a phrase came back empty because the driver writes the file before it
+keeps the samples delivered with the end-of-message event. So the engine registers its own
+audio callback through pyttsx3's binding (``pyttsx3.drivers._espeak``), keeps every sample,
+and waits for end-of-message; the 22.05 kHz audio is resampled to 16 kHz.
 
 Fallback: when pyttsx3 cannot start or fails (no ``libespeak-ng1``, a headless quirk), the
 same engine runs the ``espeak-ng`` command (``--stdout``, one process per phrase) and logs
@@ -15,14 +20,13 @@ which backend it uses (``EspeakEngine.backend``).
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import io
 import logging
 import shutil
 import subprocess
-import tempfile
 import threading
 import wave
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,7 @@ ESPEAK_MISSING = (
     "(pyttsx3 uses libespeak-ng; the `espeak-ng` command is the fallback)"
 )
 SYNTH_TIMEOUT = 30.0
+ESPEAK_RATE = 22050  # libespeak-ng's output rate for its own voices
 
 
 class SynthesisError(VoicebotError):
@@ -88,6 +93,71 @@ def _parse_voice_listing(text: str) -> list[tuple[str, str, str]]:
     return rows
 
 
+class _Pyttsx3:
+    """The process's one pyttsx3/libespeak-ng instance and the one thread that uses it."""
+
+    def __init__(self) -> None:
+        self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicebot-tts")
+        self._chunks: list[bytes] = []
+        self._done = threading.Event()
+        self.worker.submit(self._start).result(timeout=SYNTH_TIMEOUT)
+
+    def _start(self) -> None:
+        import pyttsx3
+        import pyttsx3.drivers.espeak as driver
+        from pyttsx3.drivers import _espeak
+
+        self._engine: Any = pyttsx3.init("espeak")  # initialises libespeak-ng (retrieval mode)
+        self._driver: Any = driver.EspeakDriver
+        self._espeak: Any = _espeak
+        _espeak.SetSynthCallback(self._on_synth)
+
+    def _on_synth(self, wav: Any, numsamples: int, events: Any) -> int:
+        """libespeak-ng's audio callback (its own thread): keep samples, then see events."""
+        if numsamples > 0:
+            self._chunks.append(ctypes.string_at(wav, numsamples * ctypes.sizeof(ctypes.c_short)))
+        i = 0
+        while events[i].type != self._espeak.EVENT_LIST_TERMINATED:
+            if events[i].type == self._espeak.EVENT_MSG_TERMINATED:
+                self._done.set()
+            i += 1
+        return 0
+
+    def render(self, text: str, voice: str, rate: int) -> Pcm:
+        """Blocks until rendered; runs on the worker thread, one phrase at a time."""
+        return self.worker.submit(self._render, text, voice, rate).result(timeout=SYNTH_TIMEOUT + 5)
+
+    def _render(self, text: str, voice: str, rate: int) -> Pcm:
+        # Settings go to espeak-ng through the driver's own setProperty, which applies them
+        # at once (pyttsx3's queued Engine.setProperty landed one phrase late here). The rate
+        # is set twice: right after a voice change (ko+f3 -> ko) a single rate setting was
+        # lost in 2 of 8 switches, never when repeated (test_pyttsx3_and_cli_backends_agree).
+        self._driver.setProperty("voice", voice)
+        self._driver.setProperty("rate", rate)
+        self._driver.setProperty("rate", rate)
+        self._chunks = []
+        self._done.clear()
+        self._espeak.Synth(text.encode("utf-8"), flags=self._espeak.ENDPAUSE | self._espeak.CHARS_UTF8)
+        if not self._done.wait(SYNTH_TIMEOUT):
+            raise SynthesisError(f"espeak-ng did not finish {text[:40]!r} in {SYNTH_TIMEOUT}s")
+        pcm = np.frombuffer(b"".join(self._chunks), dtype="<i2").astype(np.int16)
+        self._chunks = []
+        return to_16k(pcm, ESPEAK_RATE)
+
+
+_PYTTSX3: _Pyttsx3 | None = None
+_PYTTSX3_LOCK = threading.Lock()
+
+
+def _pyttsx3() -> _Pyttsx3:
+    """pyttsx3 and libespeak-ng hold process-wide state: every engine shares one instance."""
+    global _PYTTSX3
+    with _PYTTSX3_LOCK:
+        if _PYTTSX3 is None:
+            _PYTTSX3 = _Pyttsx3()
+        return _PYTTSX3
+
+
 class EspeakEngine:
     """espeak-ng voices at 16 kHz; ``backend`` is "pyttsx3" or "espeak-ng" (or "auto")."""
 
@@ -98,19 +168,14 @@ class EspeakEngine:
         if backend not in {"auto", "pyttsx3", "espeak-ng"}:
             raise ConfigError(f"unknown espeak backend '{backend}': auto, pyttsx3 or espeak-ng")
         self._cli = shutil.which("espeak-ng")
-        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicebot-tts")
-        self._tmp = tempfile.TemporaryDirectory(prefix="voicebot-tts-")
-        self._finalizer = weakref.finalize(self, _shutdown, self._worker, self._tmp)
-        self._engine: Any = None
-        self._driver_cls: Any = None
-        self._counter = 0
+        self._pyttsx3: _Pyttsx3 | None = None
         self._voices: dict[str, str] | None = None
         self._variants: set[str] | None = None
         self._lock = threading.Lock()
         self.backend = "espeak-ng"
         if backend in {"auto", "pyttsx3"}:
             try:
-                self._worker.submit(self._start_pyttsx3).result(timeout=SYNTH_TIMEOUT)
+                self._pyttsx3 = _pyttsx3()
                 self.backend = "pyttsx3"
             except Exception as exc:
                 if backend == "pyttsx3":
@@ -120,38 +185,7 @@ class EspeakEngine:
             raise DependencyError(ESPEAK_MISSING)
 
     def close(self) -> None:
-        self._finalizer()
-
-    # -- pyttsx3 (worker thread only) --------------------------------------------------------
-    def _start_pyttsx3(self) -> None:
-        import pyttsx3
-        import pyttsx3.drivers.espeak as driver
-
-        # The driver announces every saved file with print(); keep stdout clean (the CLI's
-        # --json output goes there) by routing that to the debug log instead.
-        driver.print = lambda *args, **kwargs: log.debug(" ".join(str(a) for a in args))
-        self._engine = pyttsx3.init("espeak")
-        self._driver_cls = driver.EspeakDriver
-
-    def _pyttsx3_render(self, text: str, voice: str, rate: int) -> Pcm:
-        self._counter += 1
-        path = Path(self._tmp.name) / f"p{self._counter}.wav"
-        engine = self._engine
-        # pyttsx3 queues setProperty behind its busy flag, and measured here the queued
-        # settings landed one phrase late (a phrase spoken with the previous phrase's voice
-        # and rate); the driver's own setProperty applies them to espeak-ng at once. The rate
-        # is set twice: right after a voice change (ko+f3 -> ko) a single rate setting was
-        # lost in 2 of 8 switches, never when repeated (test_pyttsx3_and_cli_backends_agree).
-        self._driver_cls.setProperty("voice", voice)
-        self._driver_cls.setProperty("rate", rate)
-        self._driver_cls.setProperty("rate", rate)
-        engine.save_to_file(text, str(path))
-        engine.runAndWait()
-        if not path.exists():
-            raise SynthesisError(f"pyttsx3 produced no audio for {text[:40]!r}")
-        pcm, sr = read_wav(path)
-        path.unlink()
-        return to_16k(pcm, sr)
+        """Nothing to release per engine: the pyttsx3 instance lives as long as the process."""
 
     # -- espeak-ng command ----------------------------------------------------------------
     def _cli_render(self, text: str, voice: str, rate: int) -> Pcm:
@@ -218,21 +252,15 @@ class EspeakEngine:
         if not text.strip():
             return np.zeros(0, dtype=np.int16)
         rate = max(MIN_RATE, min(MAX_RATE, int(rate)))
-        if self.backend == "pyttsx3":
+        if self.backend == "pyttsx3" and self._pyttsx3 is not None:
             try:
-                future = self._worker.submit(self._pyttsx3_render, text, voice, rate)
-                return trim_silence(future.result(timeout=SYNTH_TIMEOUT))
+                return trim_silence(self._pyttsx3.render(text, voice, rate))
             except Exception as exc:
                 if self._cli is None:
                     raise SynthesisError(f"pyttsx3 failed: {exc}") from exc
                 log.warning("pyttsx3 failed (%s); switching to the espeak-ng command", exc)
                 self.backend = "espeak-ng"
         return trim_silence(self._cli_render(text, voice, rate))
-
-
-def _shutdown(worker: concurrent.futures.ThreadPoolExecutor, tmp: tempfile.TemporaryDirectory[str]) -> None:
-    worker.shutdown(wait=False, cancel_futures=True)
-    tmp.cleanup()
 
 
 __all__ = ["EspeakEngine", "SynthesisError", "read_wav", "to_16k", "trim_silence"]

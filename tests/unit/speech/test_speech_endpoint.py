@@ -87,6 +87,22 @@ def test_no_input_timeout_by_frames_and_by_timer() -> None:
     assert ep2.next_deadline() is None
 
 
+def test_short_burst_is_dropped_and_no_input_still_fires() -> None:
+    ep = Endpointer(EndpointConfig(trailing_silence=0.2, min_speech=0.15, no_input_timeout=1.0), started_at=0.0)
+    events = run(ep, "ssss" + "." * 60)  # an 80 ms click, then nothing
+    assert [type(e) for e in events] == [SpeechStarted, NoInput]
+    assert ep.state is State.DONE
+
+
+def test_short_burst_then_real_speech() -> None:
+    ep = Endpointer(EndpointConfig(trailing_silence=0.2, min_speech=0.15), started_at=0.0)
+    events = run(ep, "sss" + "." * 15 + "s" * 20 + "." * 15)
+    kinds = [type(e) for e in events]
+    assert kinds == [SpeechStarted, SpeechStarted, EndOfUtterance]
+    end = events[-1]
+    assert isinstance(end, EndOfUtterance) and end.onset == pytest.approx(0.36)
+
+
 def test_max_utterance() -> None:
     ep = Endpointer(EndpointConfig(max_utterance=1.0), started_at=0.0)
     events = run(ep, "s" * 100)

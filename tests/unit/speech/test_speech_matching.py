@@ -76,6 +76,14 @@ def test_complete_phrase_ignores_prefixes_of_longer_phrases() -> None:
     assert m.complete_phrase("네") is None  # the caller may be saying 네 맞습니다
     assert m.complete_phrase("네 맞습 니다") == "네 맞습니다"
     assert m.complete_phrase("아니") is None
+    assert m.complete_phrase("") is None
+
+
+def test_partial_missing_a_word_completes_when_the_phrase_end_is_heard() -> None:
+    m = PhraseMatcher(["네 맞습니다", "아니요", "나중에 다시 전화 주세요", "상담원 연결해 주세요"])
+    assert m.complete_phrase("연결해 주세요") == "상담원 연결해 주세요"
+    assert m.complete_phrase("상담원 연결해") is None  # a pause before the last word
+    assert m.complete_phrase("주세요") is None  # too little to tell which phrase
 
 
 def test_duplicate_and_empty_phrases() -> None:
