@@ -72,3 +72,32 @@ async def test_pjsua2_busy_is_reported(pjsua2_peer: Any) -> None:
         assert acc.calls
     finally:
         await ua.close()
+
+
+async def test_update_and_blind_transfer_of_pjsua2(pjsua2_peer: Any) -> None:
+    acc = pjsua2_peer.account("xfer")
+    ua = UserAgent("127.0.0.1:0", user="bot")
+    target = UserAgent("127.0.0.1:0", user="target")
+    reached: list[Call] = []
+
+    async def handler(call: Call) -> None:
+        reached.append(call)
+        await call.answer()
+
+    target.on_call(handler)
+    await ua.start()
+    await target.start()
+    try:
+        async with pjsua2_peer.pumping():
+            call = await ua.dial(f"sip:xfer@127.0.0.1:{pjsua2_peer.port}")
+            assert await asyncio.wait_for(call.answered, 10)
+            assert await call.update() == 200  # RFC 3311 UPDATE with a new offer
+            host, port = target.local_address
+            status = await asyncio.wait_for(call.transfer(f"sip:target@{host}:{port}"), 30)
+            assert status == 200
+            assert reached and await asyncio.wait_for(reached[0].answered, 10)
+            assert (await asyncio.wait_for(call.finished, 10)).answered
+            assert acc.calls
+    finally:
+        await ua.close()
+        await target.close()
