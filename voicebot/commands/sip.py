@@ -229,6 +229,7 @@ async def _serve(args: argparse.Namespace) -> int:
                 _say(f"call {n}: not answered ({(await call.finished).reason})")
                 return
             if media is not None:
+                players.add(asyncio.ensure_future(_print_dtmf(n, media)))
                 if args.echo:
                     media.set_echo(True)
                 if args.play is not None:
@@ -262,7 +263,16 @@ async def _serve(args: argparse.Namespace) -> int:
                 await asyncio.wait_for(stop.wait(), args.duration)
         else:
             await stop.wait()
+    for task in players:
+        task.cancel()
     return 0
+
+
+async def _print_dtmf(n: int, media: Any) -> None:
+    """Report every digit the caller sends (RFC 4733 or SIP INFO) until the call ends."""
+    while True:
+        digit = await media.dtmf_events.get()
+        _say(f"call {n}: DTMF {digit.digit} ({digit.source}, {digit.duration_ms} ms)")
 
 
 async def _play(media: Any, path: Path) -> None:

@@ -111,6 +111,8 @@ class UaConfig:
     session_expires: int = 1800  # RFC 4028 interval we ask for; 0 disables session timers
     min_se: int = 90
     codecs: tuple[CodecSpec, ...] = DEFAULT_CODECS
+    incoming_timeout: float = 120.0  # an INVITE nobody answers gets 480 after this long
+    max_sessions: int = 1000  # more concurrent calls get 503 with Retry-After
     addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
@@ -668,6 +670,8 @@ class UserAgentCore:
         if req.body:
             remote = self._parse_sdp(req)
             self._can_answer(remote)
+        if len(self.sessions) >= self.config.max_sessions:
+            raise RemoteProtocolError("too many calls", status=503, extra_headers={"Retry-After": "5"})
         session = Session(id=req.call_id, role="uas", invite=req, state=CallState.INCOMING, local_tag=new_tag())
         if session.id in self.sessions:
             session.id = f"{req.call_id};{session.local_tag}"
@@ -680,6 +684,8 @@ class UserAgentCore:
         self.sessions[session.id] = session
         self._by_dialog[(req.call_id, session.local_tag)] = session
         self._server_session[id(stx)] = session
+        session.deadlines["unanswered"] = now + self.config.incoming_timeout
+        self._watch(session)
         self._event(
             ev.IncomingCall(call=session.id, request=req, caller=str(req.from_.uri), callee=str(req.to.uri), user=user)
         )
@@ -778,6 +784,7 @@ class UserAgentCore:
         stx = session.invite_tx
         if session.state not in (CallState.INCOMING, CallState.EARLY) or stx is None:
             raise LocalProtocolError(f"call {call} cannot be answered in state {session.state.value}")
+        session.deadlines.pop("unanswered", None)
         session.media_address = media_address
         if session.remote_sdp is not None:
             session.local_sdp = make_answer(
@@ -1536,6 +1543,8 @@ class UserAgentCore:
                     else:
                         self._reinvite(session.id, now, hold=None)
                 session.deadlines["refresh"] = now + session.se_interval / 2
+            elif name == "unanswered" and session.state in (CallState.INCOMING, CallState.EARLY):
+                self.reject(session.id, 480, now, "Not Answered")
             elif name == "expire" and session.state is CallState.CONFIRMED:
                 self._bye(session, now, "session expired")
             elif name == "glare" and session.state is CallState.CONFIRMED and session.glare_token is not None:

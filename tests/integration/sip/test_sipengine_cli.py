@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 import subprocess
 import wave
@@ -87,3 +88,15 @@ def test_exit_code_network_failure_and_bad_arguments() -> None:
     assert dial("sip:x@127.0.0.1", "--timeout", "-1").returncode == EXIT["usage"]
     help_text = dial("--help").stdout
     assert "exit codes" in help_text and "network failure" in help_text
+
+
+def test_trace_and_dtmf_reach_serve(serve: Callable[..., Served]) -> None:
+    served = serve()
+    done = dial(served.uri, "--dtmf", "19#", "--hangup-after", "1.5", "--trace")
+    assert done.returncode == EXIT["answered"], done.stdout + done.stderr
+    # every message sent and received, timestamped, both directions
+    assert re.search(r"--- \d\d:\d\d:\d\d\.\d{3} sent to UDP 127\.0\.0\.1:\d+ \(\d+ bytes\)\nINVITE sip:", done.stdout)
+    assert re.search(r"--- \d\d:\d\d:\d\d\.\d{3} received from UDP [^\n]*\nSIP/2\.0 200 OK", done.stdout)
+    out = served.stop()
+    digits = re.findall(r"DTMF (\S) \((rfc4733|info)", out)
+    assert "".join(d for d, _src in digits) == "19#", out

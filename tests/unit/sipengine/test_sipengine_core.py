@@ -398,3 +398,17 @@ def test_session_refresh_uses_update_when_the_peer_allows_it() -> None:
     call_up(net, a, b)
     net.run(until=net.now + 50)
     assert net.sent("a", b"UPDATE") and len(net.sent("a", b"INVITE")) == 1
+
+
+def test_unanswered_call_gets_480_and_too_many_calls_503() -> None:
+    net, a, b = pair(incoming_timeout=10.0, max_sessions=1)
+    a.invite("sip:bob@127.0.0.1:5080", 0.0, media_address=("127.0.0.1", 4000))
+    a.invite("sip:bob@127.0.0.1:5080", 0.0, media_address=("127.0.0.1", 4002))
+    net.run(until=1.0)
+    assert len(net.of("b", ev.IncomingCall)) == 1
+    failed = [e for e in net.of("a", ev.CallFailed) if isinstance(e, ev.CallFailed)]
+    assert [f.status for f in failed] == [503]
+    net.run(until=12.0)
+    failed = [e for e in net.of("a", ev.CallFailed) if isinstance(e, ev.CallFailed)]
+    assert [f.status for f in failed] == [503, 480]
+    assert b.sessions == {}
