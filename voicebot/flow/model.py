@@ -27,7 +27,7 @@ A listening state also loops to itself on ``intent:repeat`` (the runtime repeats
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +47,23 @@ class Template:
     source: str
     parts: tuple[tuple[bool, str], ...]  # (is_slot, text or slot name)
 
-    def render(self, lookup: Any, language: str) -> str:
+    def render(self, lookup: Any, language: str, escape: Callable[[str], str] | None = None) -> str:
+        """The text with slot values filled in. With ``escape`` (machine-facing text such as a
+        URL) values are written plainly (ISO dates, true/false) and escaped."""
         out: list[str] = []
         for is_slot, text in self.parts:
-            out.append(spoken(lookup(text), language) if is_slot else text)
+            if not is_slot:
+                out.append(text)
+                continue
+            value = lookup(text)
+            if escape is None:
+                out.append(spoken(value, language))
+            elif isinstance(value, dt.date):
+                out.append(escape(value.isoformat()))
+            elif isinstance(value, bool):
+                out.append(escape("true" if value else "false"))
+            else:
+                out.append(escape(spoken(value, language)))
         return "".join(out)
 
     @property

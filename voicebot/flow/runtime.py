@@ -11,6 +11,7 @@ against ``today`` (given, or derived from ``now`` as a UNIX time).
 from __future__ import annotations
 
 import datetime as dt
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -360,7 +361,7 @@ class Session:
                         val = None
                     body[k] = val.isoformat() if isinstance(val, dt.date) else val
         w = Webhook(
-            url=self._render(spec.url),
+            url=spec.url.render(self._lookup, self.flow.meta.language, escape=_url_quote),
             method=spec.method,
             headers=tuple((k, self._render(t)) for k, t in spec.headers),
             body=body,
@@ -521,6 +522,10 @@ class Session:
             if value is not None:
                 return self._fill(st, value)
         return self._no_match_event()
+
+
+def _url_quote(value: str) -> str:
+    return urllib.parse.quote(value, safe="")
 
 
 def _strip_tags(text: str) -> str:

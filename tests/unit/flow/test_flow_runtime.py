@@ -550,3 +550,29 @@ def test_last_listen_lets_an_engine_resume_listening() -> None:
     assert s.last_listen == acts[-1]
     assert s.handle(Dtmf(digit="1")) == []  # collecting keys: keep listening with the same settings
     assert s.last_listen is not None and s.last_listen.max_digits == 4 and s.last_listen.state == "verify.ask_digits"
+
+
+def test_slot_values_in_webhook_urls_are_escaped(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        slots:
+          who: {type: text}
+          when: {type: date}
+          ok: {type: yesno}
+        start: hook
+        states:
+          hook:
+            webhook:
+              url: https://crm.example/api/{who}?date={when}&ok={ok}
+              method: GET
+            next: bye
+            on_error: bye
+          bye:
+            hangup: done
+        """
+    )
+    s = Flow.load(p).start({"who": "../admin?x=1 &y", "when": "2026-01-08", "ok": True})
+    hook = s.begin()[0]
+    assert isinstance(hook, Webhook)
+    assert hook.url == "https://crm.example/api/..%2Fadmin%3Fx%3D1%20%26y?date=2026-01-08&ok=true"
