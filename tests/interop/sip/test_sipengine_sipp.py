@@ -124,3 +124,10 @@ def test_dial_hung_up_by_sipp(tmp_path: Path) -> None:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         assert result["answered"] and result["ended_by"] == "remote"
         assert sipp.wait(20) == 0
+
+
+def test_sipp_builtin_uac_over_tcp(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve()
+    run = run_sipp(sipp_uac("uac", served, tmp_path, "-t", "t1", "-d", "200"), tmp_path)
+    assert run.returncode == 0, run.output + run.errors
+    assert "ended by remote (remote BYE)" in served.stop()
