@@ -76,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="output file; its extension picks the format (- prints DOT to stdout)",
     )
     g.add_argument("--format", choices=GRAPH_FORMATS, help="format when OUT has no usable extension")
-    g.add_argument("--loops", action="store_true", help="also draw reprompt self-loops")
+    g.add_argument("--loops", action="store_true", help="also draw reprompt self-loops and max-turns exits")
+    g.add_argument("--compact", action="store_true", help="leave out built-in states (global intents, limits)")
     g.set_defaults(handler=cmd_graph)
 
     ch = sub.add_parser(
@@ -203,7 +204,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
     flow = _load(args.file)
     if flow is None:
         return EXIT_FAILED
-    text = to_mermaid(flow, loops=args.loops) if fmt == "mmd" else to_dot(flow, loops=args.loops)
+    draw = to_mermaid if fmt == "mmd" else to_dot
+    text = draw(flow, loops=args.loops, compact=args.compact)
     if out == "-" and fmt in ("dot", "gv", "mmd"):
         sys.stdout.write(text)
         return EXIT_OK

@@ -207,3 +207,10 @@ def test_chat_names_missing_context() -> None:
 def test_graph_svg_to_stdout() -> None:
     r = vb("graph", "dialogs/zh_satisfaction_survey.yaml", "-o", "-", "--format", "svg")
     assert r.returncode == 0 and "<svg" in r.stdout and "ask_score" in r.stdout
+
+
+def test_graph_compact_leaves_out_builtins() -> None:
+    full = vb("graph", "dialogs/payment_reminder.yaml", "-o", "-").stdout
+    compact = vb("graph", "dialogs/payment_reminder.yaml", "--compact", "-o", "-").stdout
+    assert '"_opt_out"' in full and '"_opt_out"' not in compact
+    assert 'subgraph "cluster_verify"' in compact and '"lookup" -> "check_balance"' in compact
