@@ -130,8 +130,41 @@ def server(cmd: list[str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
+def core_only(n: int) -> dict[str, float]:
+    """The I/O-free core alone: OPTIONS datagrams in, 200 OK datagrams out, no sockets."""
+    sys.path.insert(0, str(ROOT))
+    from voicebot.sip.transaction import Address
+    from voicebot.sip.useragent import UaConfig, UserAgentCore
+
+    core = UserAgentCore(UaConfig(addresses={"udp": ("127.0.0.1", 5080)}))
+    src = Address("udp", "127.0.0.1", 5090)
+    msgs = [
+        (
+            f"OPTIONS sip:bot@127.0.0.1:5080 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bK-{i}-1-0\r\n"
+            f"From: sipp <sip:sipp@127.0.0.1:5090>;tag={i}SIPpTag001\r\nTo: <sip:bot@127.0.0.1:5080>\r\n"
+            f"Call-ID: {i}-1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+        for i in range(n)
+    ]
+    t0 = time.perf_counter()
+    answered = 0
+    for i, m in enumerate(msgs):
+        core.receive_datagram(m, src, i * 1e-4)
+        answered += sum(1 for d, _ in core.datagrams_to_send() if d.startswith(b"SIP/2.0 200"))
+        core.next_deadline()
+    elapsed = time.perf_counter() - t0
+    return {
+        "transactions": answered,
+        "failed": n - answered,
+        "retransmissions": 0,
+        "seconds": round(elapsed, 3),
+        "per_second": round(answered / elapsed, 1),
+    }
+
+
 def main() -> int:
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, float]] = {"voicebot_core_in_process": core_only(OPTIONS_N)}
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         port = free_port()
