@@ -132,6 +132,8 @@ class Session:
             return []
         if isinstance(event, TransferResult):
             if self.waiting != WAIT_TRANSFER:
+                if self.ended and self._transfer_state:
+                    return []  # the caller's leg is already gone (hung up after the transfer)
                 raise FlowStateError(f"TransferResult in state '{self.state}' which made no transfer")
             self.waiting = WAIT_NONE
             if event.ok:

@@ -576,3 +576,22 @@ def test_slot_values_in_webhook_urls_are_escaped(write_flow: Callable[..., Path]
     hook = s.begin()[0]
     assert isinstance(hook, Webhook)
     assert hook.url == "https://crm.example/api/..%2Fadmin%3Fx%3D1%20%26y?date=2026-01-08&ok=true"
+
+
+def test_hangup_after_transfer_keeps_the_outcome() -> None:
+    s, _ = start("appointment_reminder")
+    s.handle(Utterance(text="operator"))
+    assert s.handle(CallerHangup()) == []
+    assert s.outcome == "transferred"
+    assert s.handle(TransferResult(ok=False)) == []  # too late to matter: the caller is gone
+    assert s.outcome == "transferred"
+
+
+def test_hangup_while_waiting_for_a_webhook() -> None:
+    s, _ = start("appointment_reminder")
+    s.handle(Utterance(text="yes"))
+    assert s.waiting == "webhook"
+    s.handle(CallerHangup())
+    assert s.ended and s.outcome == "caller_hangup" and s.slots["confirmed"] is True
+    with pytest.raises(FlowStateError):
+        s.handle(WebhookResult(ok=True))
