@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import wave
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from voicebot.errors import ConfigError
-from voicebot_codecs import resample
+from voicebot_codecs import get_codec, resample
 
 RATE = 16000
 FRAME_MS = 20
@@ -102,3 +103,28 @@ def write_wav(path: str | Path, pcm: PCM | npt.NDArray[np.int16], rate: int = RA
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(arr.astype("<i2").tobytes())
+
+
+SILENCE_RMS = 100.0  # about -50 dBFS
+OPUS_SILENCE_BYTES = 10  # libopus codes digital silence (and DTX) in a handful of bytes
+
+
+def silence_detector(codec_name: str) -> Callable[[bytes], bool] | None:
+    """A cheap "is this payload silence?" test for the jitter buffer, which may then drop the
+    frame at once to shrink its delay. G.711: RMS of the decoded samples (from a 256-entry
+    table, no decoder state touched). Opus: the packet size. Other codecs: None."""
+    name = codec_name.upper()
+    if name.startswith(("PCMU", "PCMA")):
+        table = get_codec(codec_name).decoder().decode(bytes(range(256))).astype(np.float64)
+        power = table * table
+
+        def g711_silent(payload: bytes) -> bool:
+            if not payload:
+                return True
+            idx = np.frombuffer(payload, dtype=np.uint8)
+            return float(power[idx].mean()) < SILENCE_RMS * SILENCE_RMS
+
+        return g711_silent
+    if name.startswith("OPUS"):
+        return lambda payload: len(payload) <= OPUS_SILENCE_BYTES
+    return None

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from voicebot.errors import ConfigError, LocalProtocolError
-from voicebot.media.frames import FRAME, PCM, RATE, SampleFifo, mix, read_wav, silence
+from voicebot.media.frames import FRAME, PCM, RATE, SampleFifo, mix, read_wav, silence, silence_detector
 from voicebot.media.player import Player
 from voicebot.media.recorder import Recorder
 from voicebot.rtp.adapt import BandwidthController
@@ -156,7 +156,10 @@ class MediaStream:
             self._enc_fifo.clear()
             self._dec_fifo.clear()
             self.jitter_buffer = JitterBuffer(
-                codec.clock_rate, codec.info.frame_timestamp_step, self._jb_config or JitterBufferConfig()
+                codec.clock_rate,
+                codec.info.frame_timestamp_step,
+                self._jb_config or JitterBufferConfig(),
+                is_silent=silence_detector(codec.name),
             )
             self.bandwidth = BandwidthController()
         remote = _usable(params.remote_address)
@@ -354,6 +357,8 @@ class MediaStream:
                 except CodecError:
                     self.decode_errors += 1
                     pcm = dec.conceal()
+            elif f.kind == "lost" and self.session.event_active(now):
+                pcm = silence(codec.frame_samples)  # the peer sends a DTMF event instead of audio
             elif f.kind == "lost":
                 decode_fec = getattr(dec, "decode_fec", None)
                 if f.next_payload is not None and decode_fec is not None and not f.inserted:

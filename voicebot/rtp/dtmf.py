@@ -123,10 +123,12 @@ class DtmfReceiver:
         self._current_ts: int | None = None
         self._current: TelephoneEvent | None = None
         self._last_arrival = 0.0
+        self.last_arrival: float | None = None  # of any telephone-event packet
         self._reported: deque[int] = deque(maxlen=16)
 
     def receive(self, timestamp: int, payload: bytes, arrival: float) -> list[DtmfDigit]:
         ev = TelephoneEvent.parse(payload)
+        self.last_arrival = arrival
         out: list[DtmfDigit] = []
         if timestamp in self._reported:
             return out  # retransmitted end packet or a late duplicate

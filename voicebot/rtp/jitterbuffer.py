@@ -239,10 +239,16 @@ class JitterBuffer:
             return self._conceal(play_ts, inserted=True)
         self._since_accelerate += 1
         excess = offset - target
-        if excess >= frame_s * (1.0 + self.config.decelerate_hysteresis):
+        if excess >= frame_s:
+            # above target by a whole frame: remove one, at once in silence, else rate-limited
+            # and only beyond the hysteresis (slow down)
             nxt = self._packets.get(play_ts + entry.samples)
             silent = self._is_silent is not None and self._is_silent(entry.payload)
-            if nxt is not None and (silent or self._since_accelerate >= self.config.accelerate_interval):
+            speech_ok = (
+                excess >= frame_s * (1.0 + self.config.decelerate_hysteresis)
+                and self._since_accelerate >= self.config.accelerate_interval
+            )
+            if nxt is not None and (silent or speech_ok):
                 # remove this frame (acceleration) and play the next one instead
                 del self._packets[play_ts]
                 self.removed_samples_for_acceleration += entry.samples

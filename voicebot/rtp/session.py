@@ -522,6 +522,12 @@ class RtpSession:
             self._out.append((self.build_rtcp(now, bye=reason), dest, True))
         self.closed = True
 
+    def event_active(self, now: float, hold: float = 0.1) -> bool:
+        """True while telephone-events arrive (audio packets pause during a digit)."""
+        return self.dtmf_in is not None and self.dtmf_in.last_arrival is not None and (
+            now - self.dtmf_in.last_arrival <= hold
+        )
+
     @property
     def has_events(self) -> bool:
         return bool(self._events)

@@ -154,3 +154,26 @@ def test_stats_use_webrtc_names() -> None:
     assert stats["jitterBufferEmittedCount"] == 20 * 160
     avg = float(stats["jitterBufferDelay"]) / float(stats["jitterBufferEmittedCount"])
     assert 0.0 <= avg < 0.020
+
+
+def test_delay_shrinks_at_once_in_silence_but_slowly_in_speech() -> None:
+    removed = {}
+    for kind, silent in (("silence", True), ("speech", False)):
+        jb = JitterBuffer(8000, 160, JitterBufferConfig(min_delay=0.120), is_silent=lambda p, s=silent: s)
+        arrivals = [(0.010 + i * F, i) for i in range(400)]
+        pending = sorted(arrivals)
+        k, t = 0, 0.013
+        for tick in range(300):
+            while k < len(pending) and pending[k][0] <= t:
+                a, i = pending[k]
+                jb.put(i, i * 160, b"x", a)
+                k += 1
+            if tick == 100:
+                jb.config.min_delay = 0.0  # the needed delay drops by 120 ms at once
+            jb.pop(t)
+            if tick == 115:
+                removed[kind] = jb.removed_samples_for_acceleration // 160
+            t += F
+        assert jb.packets_late == 0
+    assert removed["silence"] >= 5  # 100+ ms gone within 15 frames of silence
+    assert removed["speech"] <= 2  # at most one frame per 200 ms while someone talks
