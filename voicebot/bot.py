@@ -88,6 +88,26 @@ class Heard:
     endpoint_reason: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnTiming:
+    """Where one turn's latency went (loop-clock seconds).
+
+    ``speech_end``: the caller's last speech frame ended; ``endpointed``: the endpointer
+    decided the utterance was over; ``recognised``: the final ASR result was ready;
+    ``first_audio``: the first chunk of the bot's answer was queued for sending.
+    """
+
+    speech_end: float
+    endpointed: float
+    recognised: float
+    first_audio: float
+    endpoint_reason: str
+
+    @property
+    def total(self) -> float:
+        return self.first_audio - self.speech_end
+
+
 @dataclass(slots=True)
 class _Ears:
     """The caller's audio as one queue, fed by a single reader task."""
@@ -119,10 +139,11 @@ class VoiceBot:
         self.vad = Vad(vad_aggressiveness)
         self.webhook = webhook
         self.turn_latencies: list[float] = []
+        self.turn_timings: list[TurnTiming] = []
         self._ears = _Ears()
         self._reader: asyncio.Task[None] | None = None
         self._hung_up = asyncio.Event()
-        self._last_speech_end: float | None = None
+        self._last_turn: tuple[float, float, float, str] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> VoiceBot:
@@ -176,9 +197,18 @@ class VoiceBot:
             nonlocal first
             try:
                 async for chunk in self.synth.stream(text, ssml=ssml, voice=voice):
-                    if first and self._last_speech_end is not None:
-                        self.turn_latencies.append(loop.time() - self._last_speech_end)
-                        self._last_speech_end = None
+                    if first and self._last_turn is not None:
+                        speech_end, endpointed, recognised, reason = self._last_turn
+                        timing = TurnTiming(
+                            speech_end=speech_end,
+                            endpointed=endpointed,
+                            recognised=recognised,
+                            first_audio=loop.time(),
+                            endpoint_reason=reason,
+                        )
+                        self.turn_timings.append(timing)
+                        self.turn_latencies.append(timing.total)
+                        self._last_turn = None
                     first = False
                     self.media.play(chunk)
             except Exception as exc:  # the call goes on with the fallback audio
@@ -273,7 +303,7 @@ class VoiceBot:
                         return Heard(kind="no_input")
                     if isinstance(e, EndOfUtterance):
                         final: FinalResult = await rec.finish()
-                        self._last_speech_end = e.speech_end
+                        self._last_turn = (e.speech_end, e.at, loop.time(), e.reason)
                         match = final.match
                         return Heard(
                             kind="speech",
@@ -370,4 +400,4 @@ def _static_prompts(flow: Flow) -> list[Say]:
     return out
 
 
-__all__ = ["Heard", "VoiceBot"]
+__all__ = ["Heard", "TurnTiming", "VoiceBot"]

@@ -58,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
     flow_path = Path(args.flow) if args.flow else _dialogs_dir() / DEFAULT_FLOW
     if not flow_path.is_file():
         raise ConfigError(f"flow file {flow_path} not found")
-    report = asyncio.run(_demo(flow_path, args))
+    report = asyncio.run(
+        demo_call(flow_path, script_name=args.script, out_dir=Path(args.out), trace=args.trace)
+    )
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False, default=str))
     else:
@@ -85,7 +87,10 @@ async def _wait_for_prompt_end(frames: Any, vad: Any, silence_s: float = 0.8, li
             return
 
 
-async def _demo(flow_path: Path, args: argparse.Namespace) -> dict[str, Any]:
+async def demo_call(
+    flow_path: Path, *, script_name: str | None = None, out_dir: Path = Path("out"), trace: bool = False
+) -> dict[str, Any]:
+    """Run one loopback call of ``flow_path`` driven by its conversation script; returns the report."""
     from voicebot.agent import UserAgent
     from voicebot.asr import get_engine
     from voicebot.bot import VoiceBot
@@ -95,7 +100,7 @@ async def _demo(flow_path: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     flow = Flow.load(flow_path)
     scripts = {s.name: s for s in flow.scripts}
-    script_name = args.script or (DEFAULT_SCRIPT if DEFAULT_SCRIPT in scripts else next(iter(scripts), None))
+    script_name = script_name or (DEFAULT_SCRIPT if DEFAULT_SCRIPT in scripts else next(iter(scripts), None))
     if script_name not in scripts:
         raise ConfigError(f"flow {flow.name} has no conversation script {script_name!r}; it has {sorted(scripts)}")
     script = scripts[script_name]
@@ -106,7 +111,7 @@ async def _demo(flow_path: Path, args: argparse.Namespace) -> dict[str, Any]:
     bot_synth = Synthesizer(voice=voice)
     caller_synth = Synthesizer(voice=voice, rate=150)
 
-    out = Path(args.out)
+    out = out_dir
     out.mkdir(parents=True, exist_ok=True)
     bot_wav, caller_wav = out / "demo-bot.wav", out / "demo-caller.wav"
     webhooks: list[dict[str, Any]] = []
@@ -116,7 +121,7 @@ async def _demo(flow_path: Path, args: argparse.Namespace) -> dict[str, Any]:
         webhooks.append({"method": action.method, "url": action.url, "body": dict(action.body or {})})
         return WebhookResult(ok=True, data={}, status=200)
 
-    trace = sys.stderr if args.trace else None
+    trace_to = sys.stderr if trace else None
     bot_result: dict[str, Any] = {}
     done = asyncio.Event()
     t0 = time.monotonic()
@@ -129,14 +134,23 @@ async def _demo(flow_path: Path, args: argparse.Namespace) -> dict[str, Any]:
                 result = await bot.run(flow, context=script.context)
                 bot_result["flow"] = result
                 bot_result["latencies"] = list(bot.turn_latencies)
+                bot_result["timings"] = [
+                    {
+                        "endpoint_ms": round(1000 * (t.endpointed - t.speech_end)),
+                        "asr_final_ms": round(1000 * (t.recognised - t.endpointed)),
+                        "flow_and_tts_ms": round(1000 * (t.first_audio - t.recognised)),
+                        "endpoint_reason": t.endpoint_reason,
+                    }
+                    for t in bot.turn_timings
+                ]
                 bot_result["media"] = call.media.stats()
         finally:
             call.media.stop_recording()
             done.set()
 
     async with (
-        UserAgent("127.0.0.1:0", user="bot", trace=trace) as bot_ua,
-        UserAgent("127.0.0.1:0", user="caller", trace=trace) as caller_ua,
+        UserAgent("127.0.0.1:0", user="bot", trace=trace_to) as bot_ua,
+        UserAgent("127.0.0.1:0", user="caller", trace=trace_to) as caller_ua,
     ):
         bot_ua.on_call(answer)
         host, port = bot_ua.local_address
@@ -198,6 +212,7 @@ async def _demo(flow_path: Path, args: argparse.Namespace) -> dict[str, Any]:
         "caller_said": said,
         "webhooks": webhooks,
         "turn_latency_ms": [round(x * 1000) for x in latencies],
+        "turn_breakdown": bot_result.get("timings", []),
         "call_setup_ms": round(setup * 1000),
         "sip": sip_result,
         "rtp": {"caller": _rtp_summary(caller_stats), "bot": _rtp_summary(bot_result.get("media", {}))},
