@@ -126,6 +126,7 @@ class Session:
             raise FlowStateError("call begin() before handle()")
         if isinstance(event, CallerHangup):
             if self.ended:
+                self.waiting = WAIT_NONE  # nothing more can happen on this call
                 return []
             self._log("caller", "(hung up)", kind="hangup")
             self._finish("caller_hangup" if self.outcome is None else self.outcome)
