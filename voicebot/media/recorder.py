@@ -19,9 +19,10 @@ class Recorder:
     def __init__(self, path: str | Path, *, flush_frames: int = 50) -> None:
         self.path = Path(path)
         try:
-            self._wav = wave.open(str(self.path), "wb")  # noqa: SIM115 (kept open for the call)
+            self._file = self.path.open("wb")  # kept open for the whole call
         except OSError as exc:
             raise ConfigError(f"cannot record to {self.path}: {exc.strerror or exc}") from exc
+        self._wav = wave.open(self._file, "wb")  # noqa: SIM115
         self._wav.setnchannels(2)
         self._wav.setsampwidth(2)
         self._wav.setframerate(RATE)
@@ -46,3 +47,4 @@ class Recorder:
     def close(self) -> None:
         self.flush()
         self._wav.close()
+        self._file.close()
