@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from voicebot.errors import ConfigError, LocalProtocolError
 from voicebot.media import MediaStream, read_wav
 from voicebot.rtp.events import DtmfDigit
 from voicebot.rtp.impair import Impairment
@@ -341,3 +342,50 @@ async def test_rtcp_loss_reports_move_opus_to_narrowband_and_back(relay_factory:
     assert lossy["roundTripTime"] is not None and lossy["roundTripTime"] < 0.1
     assert came_back and wide_wire == {"wideband"}
     assert a.bandwidth.switches == 2
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+async def test_ipv6_play_and_record(speech_wav: Path, tmp_path: Path, correlate_windowed: Corr,
+                                    read_wav_channels: Any) -> None:
+    a = await MediaStream.open("::1")
+    b = await MediaStream.open("::1")
+    try:
+        assert a.local_address[0] == "::1" and a.local_address[1] % 2 == 0
+        a.configure(Params(b.local_address))
+        b.configure(Params(a.local_address))
+        b.start_recording(tmp_path / "b.wav")
+        await a.start()
+        await b.start()
+        await a.play_wav(speech_wav)
+        await asyncio.sleep(0.3)
+    finally:
+        await a.close()
+        await b.close()
+    heard = read_wav_channels(tmp_path / "b.wav")[:, 0]
+    assert correlate_windowed(wire_reference(read_wav(speech_wav), "PCMU/8000"), heard) >= 0.9
+
+
+async def test_open_rejects_bad_addresses_and_odd_ports() -> None:
+    with pytest.raises(ConfigError, match="even"):
+        await MediaStream.open("127.0.0.1", 40001)
+    with pytest.raises(ConfigError, match="literal IP"):
+        await MediaStream.open("localhost")
+    s = await MediaStream.open("127.0.0.1")
+    try:
+        with pytest.raises(ConfigError, match="direction"):
+            s.configure(Params(("127.0.0.1", 4000), direction="sideways"))
+        with pytest.raises(ConfigError, match="unsupported codec"):
+            s.configure(Params(("127.0.0.1", 4000), codec="G729/8000", payload_type=18))
+        with pytest.raises(LocalProtocolError):
+            await s.start()  # not configured
+    finally:
+        await s.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, SourceLatched
 from voicebot.rtp.packet import RtpPacket
 from voicebot.rtp.rtcp import Goodbye, ReceiverReport, SenderReport, parse_compound
@@ -197,3 +200,33 @@ def test_remote_bye_is_an_event() -> None:
     s.receive_rtcp(bytes(ReceiverReport(ssrc=0xABC)) + bytes(Goodbye(ssrcs=(0xABC,), reason="bye")),
                    (PEER[0], PEER[1] + 1), 0.1)
     assert events(s) == [RemoteBye(ssrc=0xABC, reason="bye")]
+
+
+def test_declared_receive_payload_numbers_are_accepted_too() -> None:
+    """Offer/answer may leave the peer sending with the numbers we declared (recv) while we
+    send with theirs: both count as audio / events."""
+    s = RtpSession(now=0.0, ssrc=1, rng_seed=1)
+    cfg = SessionConfig(
+        payload_type=96, clock_rate=48000, frame_samples=960, telephone_event_pt=97,
+        recv_payload_type=111, recv_telephone_event_pt=101,
+    )  # fmt: skip
+    s.configure(cfg, remote_rtp=PEER, remote_rtcp=None, now=0.0)
+    assert s.receive_rtp(pkt(1, pt=111), PEER, 0.0) is not None
+    assert s.receive_rtp(pkt(2, pt=96), PEER, 0.02) is not None
+    assert s.receive_rtp(pkt(3, pt=13), PEER, 0.04) is None  # comfort noise: not decoded
+    ev = bytes([9, 0x80, 0x03, 0xC0])
+    for pt, ts in ((101, 48000), (97, 96000)):
+        s.receive_rtp(bytes(RtpPacket(payload_type=pt, sequence_number=ts // 960, timestamp=ts, ssrc=0xABC,
+                                      payload=ev)), PEER, ts / 48000)
+    assert [e.digit for e in events(s) if isinstance(e, DtmfDigit)] == ["9", "9"]
+
+
+@given(st.binary(max_size=300), st.booleans())
+def test_nothing_a_peer_sends_raises(data: bytes, rtcp: bool) -> None:
+    s = session()
+    if rtcp:
+        s.receive_rtcp(data, (PEER[0], PEER[1] + 1), 1.0)
+    else:
+        s.receive_rtp(data, PEER, 1.0)
+    s.handle_timer(2.0)
+    events(s)
