@@ -9,7 +9,8 @@ Inputs in the table (DESIGN.md rule 3):
 ``intent:NAME``
     a listening state recognised intent NAME (spoken or keyed);
 ``filled``
-    a listening state filled its slot with no intent-specific edge;
+    a listening state filled its slot with no intent-specific edge (without a slot: any answer
+    that matched none of its intents);
 ``no_input`` / ``no_match``
     silence / not understood, below the limit (a self-loop that reprompts);
 ``no_input_limit`` / ``no_match_limit``

@@ -493,6 +493,8 @@ class Session:
                 got, self._digits = self._digits, ""
                 return self._fill(st, got)
             return []  # keep collecting; the engine keeps listening
+        if slot is None and (st.name, "filled") in self.flow.table:
+            return self._follow(st.name, "filled")  # 'next' without a slot: any key goes on
         return self._no_match_event()
 
     def _utterance(self, ev: Utterance) -> list[Action]:
@@ -524,6 +526,8 @@ class Session:
                 value = text.strip()
             if value is not None:
                 return self._fill(st, value)
+        elif (st.name, "filled") in self.flow.table:
+            return self._follow(st.name, "filled")  # 'next' without a slot: any other answer goes on
         return self._no_match_event()
 
 

@@ -595,3 +595,34 @@ def test_hangup_while_waiting_for_a_webhook() -> None:
     assert s.ended and s.outcome == "caller_hangup" and s.slots["confirmed"] is True
     with pytest.raises(FlowStateError):
         s.handle(WebhookResult(ok=True))
+
+
+def test_next_without_slot_takes_any_other_answer(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(
+        """
+        flow: t
+        start: ask
+        states:
+          ask:
+            ask: Say anything, or press any key, to hear your balance.
+            reprompt: Say anything to continue.
+            on:
+              no: bye
+            next: balance
+          balance:
+            say: Your balance is zero.
+            hangup: told
+          bye:
+            hangup: declined
+        """
+    )
+    flow = Flow.load(p)
+    for ev in (Utterance(text="go on"), Dtmf(digit="5")):
+        s = flow.start()
+        s.begin()
+        s.handle(ev)
+        assert s.outcome == "told"
+    s = flow.start()
+    s.begin()
+    s.handle(Utterance(text="no"))
+    assert s.outcome == "declined"
