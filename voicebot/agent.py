@@ -35,7 +35,13 @@ from voicebot.sip import events as ev
 from voicebot.sip.message import SipParseError
 from voicebot.sip.transaction import Address, Timers
 from voicebot.sip.useragent import UaConfig, UserAgentCore
-from voicebot.transport.sip import Received, SipTransport, format_hostport, split_hostport
+from voicebot.transport.sip import (
+    Received,
+    SipTransport,
+    advertised_address,
+    format_hostport,
+    split_hostport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +80,13 @@ class UserAgent:
         session_expires: int = 1800,
         timers: Timers | None = None,
         trace: TextIO | Callable[[str], None] | None = None,
+        advertise: str | None = None,
     ) -> None:
         try:
             self._host, self._port = split_hostport(listen, 5060)
         except ValueError as exc:
             raise ConfigError(f"bad listen address {listen!r}: {exc}") from None
+        self._advertise = advertise or advertised_address(self._host)
         self.config = UaConfig(
             user=user,
             display_name=display_name,
@@ -125,13 +133,17 @@ class UserAgent:
             await self.transport.start(self._host, self._port, self._transports)
         except OSError as exc:
             raise ConfigError(f"cannot listen on {format_hostport(self._host, self._port)}: {exc}") from None
-        self.config.addresses.update(self.transport.addresses)
+        self.config.addresses.update(
+            {name: (self._advertise, port) for name, (_h, port) in self.transport.addresses.items()}
+        )
         if self._register_uri:
             await self.register(self._register_uri, expires=self._register_expires)
 
     @property
     def local_address(self) -> tuple[str, int]:
-        return self.transport.addresses.get("udp") or next(iter(self.transport.addresses.values()))
+        """Where peers reach us: the advertised host and the bound port (UDP, else TCP)."""
+        _host, port = self.transport.addresses.get("udp") or next(iter(self.transport.addresses.values()))
+        return (self._advertise, port)
 
     @property
     def contact_uri(self) -> str:
@@ -384,9 +396,8 @@ class UserAgent:
 
     def _media_address(self, media: Any) -> tuple[str, int]:
         if media is None:
-            return (self._host, 9)  # RFC 3264 discard port: signalling-only calls
-        host, port = media.local_address[0], media.local_address[1]
-        return (str(host), int(port))
+            return (self._advertise, 9)  # RFC 3264 discard port: signalling-only calls
+        return (self._advertise, int(media.local_address[1]))
 
 
 __all__ = ["Call", "RegistrationError", "UserAgent"]

@@ -104,6 +104,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--record", type=Path, metavar="OUT.wav", help="record calls (caller + bot, 2 channels)")
     serve.add_argument("--no-media", action="store_true", help="signalling only (no RTP)")
     serve.add_argument("--trace", action="store_true", help="print every SIP message sent/received")
+    serve.add_argument("--advertise", metavar="HOST", help="address for Via/Contact/SDP (default: the listen host)")
     serve.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
     serve.set_defaults(handler=run_serve)
 
@@ -129,6 +130,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dial.add_argument("--no-media", action="store_true", help="signalling only (no RTP)")
     dial.add_argument("--json", action="store_true", help="print the result as JSON")
     dial.add_argument("--trace", action="store_true", help="print every SIP message sent/received")
+    dial.add_argument("--advertise", metavar="HOST", help="address for Via/Contact/SDP (default: the listen host)")
     dial.set_defaults(handler=run_dial)
 
 
@@ -253,6 +255,7 @@ async def _serve(args: argparse.Namespace) -> int:
         auth_algorithms=_algorithms(args.auth_algorithms),
         media=not args.no_media,
         trace=sys.stdout if args.trace else None,
+        advertise=args.advertise,
     )
     ua.on_call(handle)
     async with ua:
@@ -313,6 +316,7 @@ async def _dial(args: argparse.Namespace) -> tuple[CallResult, int]:
         register=args.register,
         media=not args.no_media,
         trace=sys.stdout if args.trace else None,
+        advertise=args.advertise,
     )
     players: set[asyncio.Future[None]] = set()
     async with ua:

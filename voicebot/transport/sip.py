@@ -53,6 +53,24 @@ def split_hostport(text: str, default_port: int = 5060) -> tuple[str, int]:
     return text, default_port
 
 
+def advertised_address(host: str) -> str:
+    """The address to put in Via, Contact and SDP for a socket bound to ``host``.
+
+    A wildcard bind (0.0.0.0 / ::) is replaced by the address the routing table would use
+    to leave this machine (a UDP ``connect`` sends nothing); loopback when there is no route.
+    """
+    if host not in ("0.0.0.0", "::", ""):
+        return host
+    family = socket.AF_INET6 if host == "::" else socket.AF_INET
+    probe = ("2001:db8::1", 9) if family == socket.AF_INET6 else ("192.0.2.1", 9)  # documentation nets
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.connect(probe)
+            return str(s.getsockname()[0])
+    except OSError:
+        return "::1" if family == socket.AF_INET6 else "127.0.0.1"
+
+
 def format_hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
