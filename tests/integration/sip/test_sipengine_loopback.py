@@ -157,3 +157,23 @@ async def test_tcp_options_byte_by_byte_and_broken_framing_closes() -> None:
         writer.close()
     finally:
         await ua.close()
+
+
+async def test_incoming_iterator_and_reject() -> None:
+    bob = UserAgent("127.0.0.1:0", user="bob", media=False)
+    alice = UserAgent("127.0.0.1:0", user="alice", media=False)
+    async with bob, alice:
+        host, port = bob.local_address
+        first = await alice.dial(f"sip:bob@{host}:{port}")
+        second = await alice.dial(f"sip:bob@{host}:{port}")
+        seen = []
+        async for call in bob.incoming():
+            seen.append(call)
+            if len(seen) == 1:
+                await call.reject(486)
+            else:
+                await call.answer()
+                break
+        assert (await asyncio.wait_for(first.finished, 10)).status == 486
+        assert await asyncio.wait_for(second.answered, 10)
+        assert seen[0].direction == "inbound" and seen[0].remote_uri.startswith("sip:alice@")
