@@ -122,6 +122,7 @@ class MediaStream:
         self.fec_recovered = 0
         self.frames_out = 0
         self._early: list[tuple[bytes, Address, float]] = []
+        self._audio_ssrc: int | None = None
         transport.on_rtp = self._on_rtp
         transport.on_rtcp = self._on_rtcp
 
@@ -311,9 +312,12 @@ class MediaStream:
         self._timer = None
         try:
             now = self._loop.time()
-            if self._started:
+            sender = self.session.sender
+            if self._started and sender is not None:
                 for _ in range(self.session.frames_due(now)):
-                    self._tick(now)
+                    # each frame is played out at the time it was due on the 20 ms grid, so a
+                    # late wake-up that catches up several frames does not look like jitter
+                    self._tick(min(now, sender.next_deadline))
             self.session.handle_timer(now)
             self._flush()
             self._drain_events()
@@ -390,6 +394,10 @@ class MediaStream:
     def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
         pkt = self.session.receive_rtp(data, addr, now)
         if pkt is not None and self.jitter_buffer is not None:
+            if pkt.ssrc != self._audio_ssrc:
+                if self._audio_ssrc is not None:
+                    self.jitter_buffer.reset()  # a new source: its own timeline
+                self._audio_ssrc = pkt.ssrc
             samples = len(pkt.payload) if self.codec is not None and self.codec.clock_rate == 8000 else 0
             self.jitter_buffer.put(pkt.sequence_number, pkt.timestamp, pkt.payload, now, samples)
         if self.session.has_events:

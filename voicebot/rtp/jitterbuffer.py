@@ -169,6 +169,13 @@ class JitterBuffer:
             old = self._transits.popleft()
             del self._sorted[bisect.bisect_left(self._sorted, old)]
 
+    def reset(self) -> None:
+        """Forget the stream (a new SSRC): timestamps, sequence numbers and delay history."""
+        self._restart()
+        self._seq.reset()
+        self._recent_seqs.clear()
+        self._recent_set.clear()
+
     def _restart(self) -> None:
         self._play_ts = None
         self._packets.clear()

@@ -282,6 +282,8 @@ async def test_speech_survives_bursty_loss_and_jitter(
     heard = read_wav_channels(tmp_path / "b.wav")[:, 0]
     score = correlate_windowed(src, heard)
     assert relay.channel.lost > 0 and stats["concealedSamples"] > 0
+    if codec.startswith("opus"):
+        assert stats["fecPacketsRecovered"] > 0  # in-band FEC of the packet after a gap
     assert stats["packetsLate"] <= 0.02 * stats["packetsReceived"]
     assert score >= 0.85, score
 

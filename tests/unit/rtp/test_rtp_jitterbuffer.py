@@ -177,3 +177,12 @@ def test_delay_shrinks_at_once_in_silence_but_slowly_in_speech() -> None:
         assert jb.packets_late == 0
     assert removed["silence"] >= 5  # 100+ ms gone within 15 frames of silence
     assert removed["speech"] <= 2  # at most one frame per 200 ms while someone talks
+
+
+def test_reset_for_a_new_source_plays_its_timeline_without_late_loss() -> None:
+    jb = JitterBuffer(8000, 160)
+    run(jb, [(0.010 + i * F, 5000 + i) for i in range(50)], 0.013 + 50 * F)
+    jb.reset()  # the peer switched SSRC; its timestamps start lower (within the jump limit)
+    frames = run(jb, [(1.010 + i * F, 4000 + i) for i in range(50)], 0.013 + 100 * F, phase=0.013 + 50 * F)
+    assert played(frames) == [4000 + i for i in range(50)]
+    assert jb.packets_late == 0
