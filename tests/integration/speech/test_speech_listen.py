@@ -1,0 +1,86 @@
+"""``listen``: one turn with the real VAD and Vosk, fed as an async frame stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from voicebot.asr import AsyncRecognizer
+from voicebot.asr.channel import frames_of
+from voicebot.asr.listen import Turn, listen
+from voicebot.asr.vosk_engine import VoskEngine
+from voicebot.media.endpoint import BargeInDetector, EndpointConfig
+from voicebot.media.vad import Vad
+from voicebot.tts import EspeakEngine
+
+KOREAN = ["네 맞습니다", "아니요", "나중에 다시 전화 주세요", "상담원 연결해 주세요"]
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(round(16000 * seconds), dtype=np.int16)
+
+
+async def stream(pcm: np.ndarray, start: float = 0.0) -> AsyncIterator[tuple[float, np.ndarray]]:
+    for i, frame in enumerate(frames_of(pcm)):
+        yield start + i * 0.02, frame
+        await asyncio.sleep(0)
+
+
+def test_turn_with_an_expected_phrase(vosk_engine: VoskEngine, tts_cli: EspeakEngine) -> None:
+    audio = np.concatenate(
+        [silence(0.5), tts_cli.synthesize("나중에 다시 전화 주세요", voice="ko", rate=175), silence(2)]
+    )
+
+    async def main() -> Turn:
+        rec = AsyncRecognizer(vosk_engine.recognizer(KOREAN))
+        return await listen(stream(audio), rec, started_at=0.0, config=EndpointConfig(trailing_silence=0.7))
+
+    turn = asyncio.run(main())
+    assert turn.outcome == "utterance"
+    assert turn.phrase == "나중에 다시 전화 주세요"
+    assert turn.at < len(audio) / 16000 - 1.0  # decided well before the audio ran out
+
+
+def test_no_input_then_hangup(vosk_engine: VoskEngine) -> None:
+    async def main() -> tuple[Turn, Turn]:
+        rec = AsyncRecognizer(vosk_engine.recognizer(KOREAN))
+        quiet = await listen(stream(silence(3)), rec, started_at=0.0, config=EndpointConfig(no_input_timeout=2.0))
+        short = await listen(stream(silence(0.5)), rec, started_at=0.0)
+        return quiet, short
+
+    quiet, short = asyncio.run(main())
+    assert quiet.outcome == "no_input" and abs(quiet.at - 2.0) < 0.03
+    assert short.outcome == "hangup" and short.result is None
+
+
+def test_barge_in_speech_is_recognised_by_the_next_turn(vosk_engine: VoskEngine, tts_cli: EspeakEngine) -> None:
+    caller = np.concatenate(
+        [silence(0.8), tts_cli.synthesize("상담원 연결해 주세요", voice="ko", rate=175), silence(1.5)]
+    )
+    frames = frames_of(caller)
+    vad = Vad(2)
+    detector = BargeInDetector()
+    cut = 0
+    barge = None
+    for i, frame in enumerate(frames):  # while the prompt plays
+        barge = detector.feed(now=i * 0.02, frame=frame, speech=vad.is_speech(frame))
+        if barge is not None:
+            cut = i + 1
+            break
+    assert barge is not None and barge.latency <= 0.2
+
+    async def rest() -> AsyncIterator[tuple[float, np.ndarray]]:
+        for i in range(cut, len(frames)):
+            yield i * 0.02, frames[i]
+
+    async def main() -> Turn:
+        rec = AsyncRecognizer(vosk_engine.recognizer(KOREAN))
+        return await listen(
+            rest(), rec, started_at=barge.at, pre_roll=barge.frames, in_speech_since=barge.onset, vad=vad
+        )
+
+    turn = asyncio.run(main())
+    assert turn.outcome == "utterance"
+    assert turn.phrase == "상담원 연결해 주세요"

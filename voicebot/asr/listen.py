@@ -1,0 +1,81 @@
+"""One listening turn: caller frames in, the recognised utterance (or no-input) out.
+
+``listen`` ties the pieces together the way a call uses them: every 20 ms frame goes to the
+VAD and (in a worker thread) to the recogniser; partial results that already hold a complete
+expected phrase let the endpointer end the turn after a short silence instead of the full
+trailing silence; the end of the turn finishes the recogniser. After a barge-in, pass the
+detector's kept frames as ``pre_roll`` and its onset as ``in_speech_since`` so the words that
+interrupted the prompt are recognised too.
+
+Frames come with their timestamps (seconds, any monotonic clock) from the media layer, which
+keeps delivering frames (concealment or silence) while the line is quiet; the no-input timeout
+is counted on those timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Sequence
+from dataclasses import dataclass
+
+from voicebot.asr.engine import AsyncRecognizer, Pcm
+from voicebot.asr.events import FinalResult, PartialResult
+from voicebot.media.endpoint import EndOfUtterance, EndpointConfig, Endpointer, NoInput
+from voicebot.media.vad import Vad
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Turn:
+    """``outcome``: "utterance", "no_input" or "hangup" (the frames ended first)."""
+
+    outcome: str
+    result: FinalResult | None = None
+    end: EndOfUtterance | None = None
+    at: float = 0.0
+
+    @property
+    def phrase(self) -> str | None:
+        if self.result is None or self.result.match is None:
+            return None
+        return self.result.match.phrase
+
+
+async def listen(
+    frames: AsyncIterable[tuple[float, Pcm]],
+    recognizer: AsyncRecognizer,
+    *,
+    started_at: float,
+    config: EndpointConfig | None = None,
+    vad: Vad | None = None,
+    pre_roll: Sequence[Pcm] = (),
+    in_speech_since: float | None = None,
+) -> Turn:
+    """Listen until the caller finishes an utterance or the no-input timeout passes."""
+    vad = vad or Vad(2)
+    endpointer = Endpointer(config, started_at=started_at, in_speech_since=in_speech_since)
+    for frame in pre_roll:
+        await _feed(recognizer, endpointer, frame)
+    last = started_at
+    async for now, frame in frames:
+        last = now
+        await _feed(recognizer, endpointer, frame)
+        for event in endpointer.feed(now=now, speech=vad.is_speech(frame)):
+            if isinstance(event, EndOfUtterance):
+                result = await recognizer.finish()
+                return Turn(outcome="utterance", result=result, end=event, at=event.at)
+            if isinstance(event, NoInput):
+                await recognizer.reset()
+                return Turn(outcome="no_input", at=event.at)
+    if endpointer.onset is not None:
+        result = await recognizer.finish()
+        return Turn(outcome="hangup", result=result, at=last)
+    await recognizer.reset()
+    return Turn(outcome="hangup", at=last)
+
+
+async def _feed(recognizer: AsyncRecognizer, endpointer: Endpointer, frame: Pcm) -> None:
+    event = await recognizer.accept(frame)
+    if isinstance(event, PartialResult):
+        endpointer.partial(event.match.phrase if event.match is not None else None)
+
+
+__all__ = ["Turn", "listen"]
