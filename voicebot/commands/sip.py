@@ -328,6 +328,13 @@ async def _dial(args: argparse.Namespace) -> tuple[CallResult, int]:
         done, _ = await asyncio.wait(first, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)
         if call.answered not in done:
             answered_or_stop.cancel()
+            if not call.progress:
+                # not even 100 Trying: CANCEL must wait for a provisional (§9.1) that will not
+                # come, so give up now instead of waiting for Timer B
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(call.hangup()), 1.0)
+                if not call.finished.done():
+                    await call._finish(408, NO_RESPONSE, None)
             result = await call.hangup()
             if not result.answered and result.status == 487:
                 result = _replace_reason(result, "no answer")

@@ -1149,6 +1149,7 @@ class UserAgentCore:
         status = resp.status
         if status < 200:
             if status == 100:
+                self._event(ev.CallProgress(call=session.id, status=100, reason=resp.reason))
                 return
             if resp.to.tag:
                 if session.dialog is None or session.dialog.state is DialogState.EARLY:

@@ -90,7 +90,7 @@ def test_basic_call_offer_answer_and_bye() -> None:
     assert isinstance(answered, ev.CallAnswered) and answered.media is not None
     assert answered.media.remote_address == ("127.0.0.1", 6000)
     progress = net.of("a", ev.CallProgress)
-    assert [p.status for p in progress if isinstance(p, ev.CallProgress)] == [180]
+    assert [p.status for p in progress if isinstance(p, ev.CallProgress)] == [100, 180]
     a.hangup(cid, net.now)
     net.run()
     (ended_a,) = net.of("a", ev.CallEnded)
