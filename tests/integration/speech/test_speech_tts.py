@@ -12,7 +12,7 @@ from voicebot.asr.engine import recognize_pcm
 from voicebot.asr.vosk_engine import VoskEngine
 from voicebot.errors import ConfigError
 from voicebot.tts import EspeakEngine, PromptCache, Synthesizer
-from voicebot.tts.espeak import read_wav
+from voicebot.tts.espeak import SynthesisError, read_wav
 
 
 class CountingEngine:
@@ -171,3 +171,19 @@ def test_synthesize_all_prerenders(tts: EspeakEngine) -> None:
     calls = counting.calls
     again = asyncio.run(synth.synthesize_all(prompts))
     assert again.cached == 2 and counting.calls == calls
+
+
+def test_engine_failure_mid_call_falls_back(tmp_path: Path) -> None:
+    """A real espeak-ng process that fails: the call still gets audio (cached, then apology)."""
+    broken = EspeakEngine(backend="espeak-ng")
+    synth = Synthesizer(broken, voice="ko", cache=PromptCache(tmp_path))
+    ok = asyncio.run(synth.render_or_fallback("안녕하세요"))
+    assert ok.source == "engine" and len(ok.pcm) > 0
+    broken._cli = "/bin/false"  # the engine breaks while the call goes on
+    with pytest.raises(SynthesisError):
+        broken.synthesize("새 문장", voice="ko", rate=175)
+    again = asyncio.run(synth.render_or_fallback("안녕하세요"))
+    assert again.source == "cache" and np.array_equal(again.pcm, ok.pcm)
+    sorry = asyncio.run(synth.render_or_fallback("새 문장"))
+    assert sorry.source == "apology" and sorry.error is not None and "espeak-ng failed" in sorry.error
+    assert len(sorry.pcm) > 16000
