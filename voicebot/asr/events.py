@@ -24,8 +24,9 @@ class PhraseMatch:
     """The expected phrase closest to what was heard, or ``phrase=None`` for no-match.
 
     ``similarity`` is how close the heard text is to ``phrase`` (1.0 = identical after
-    normalisation); ``confidence`` also folds in how sure the recogniser was and how far
-    the runner-up phrase is behind.
+    normalisation, weighted over the n-best list); ``confidence`` also folds in how far the
+    runner-up phrase is behind. For a no-match, ``confidence`` is how sure the no-match is
+    and ``runner_up`` the closest phrase.
     """
 
     phrase: str | None
@@ -49,7 +50,12 @@ class Alternative:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PartialResult:
-    """The recogniser's current guess for the utterance in progress (may still change)."""
+    """The recogniser's current guess for the utterance in progress (may still change).
+
+    ``match`` is set (similarity 1.0) when, in grammar mode, the guess already holds a
+    complete expected phrase (``PhraseMatcher.complete_phrase``): the endpointer may end
+    the turn after a short silence.
+    """
 
     text: str
     match: PhraseMatch | None = None

@@ -19,12 +19,18 @@ import numpy as np
 
 from voicebot.errors import ConfigError
 
+EXIT_CODES = (
+    "exit codes: 0 done (transcribe: also when nothing matched), 1 the engine failed or a "
+    "model/library is missing, 2 bad arguments or unreadable input"
+)
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     say = subparsers.add_parser(
         "say",
         help="speak TEXT into a 16 kHz WAV file with the local TTS engine",
         description="Synthesize TEXT (plain or SSML subset) with espeak-ng into a 16 kHz mono WAV.",
+        epilog=EXIT_CODES,
     )
     say.add_argument("text", metavar="TEXT", help="what to say ('-' reads standard input)")
     say.add_argument("-o", "--output", required=True, type=Path, help="WAV file to write")
@@ -42,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Recognise a WAV file. With --grammar the recogniser expects one of the phrases and "
             "prints the closest one (or no-match) with a confidence."
         ),
+        epilog=EXIT_CODES,
     )
     tr.add_argument("input", metavar="IN.wav", type=Path, help="16-bit PCM WAV, any rate, mono or stereo")
     tr.add_argument("--grammar", default=None, help='expected phrases separated by "|"')
