@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -230,3 +232,23 @@ def test_nothing_a_peer_sends_raises(data: bytes, rtcp: bool) -> None:
         s.receive_rtp(data, PEER, 1.0)
     s.handle_timer(2.0)
     events(s)
+
+
+def test_rtcp_goes_out_at_the_rfc_interval() -> None:
+    """RFC 3550 §6.3: randomised between 0.5 and 1.5 times the 5 s minimum (2.5 s for the first
+    report), divided by e - 3/2; here two members and a 64 kbit/s stream."""
+    s = session()
+    s.start(0.0)
+    t, sent_at = 0.0, []
+    while t < 300.0:
+        for _ in range(s.frames_due(t)):
+            s.send_frame(b"\xff" * 160, speech=True)
+        if t >= s.next_deadline():
+            s.handle_timer(t)
+        sent_at += [t for _, _, rtcp in s.datagrams_to_send() if rtcp]
+        t += 0.01
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    comp = 2.718281828 - 1.5
+    assert sent_at[0] <= 1.5 * 2.5 / comp + 0.02
+    assert min(gaps) >= 0.5 * 5 / comp - 0.02 and max(gaps) <= 1.5 * 5 / comp + 0.02
+    assert 300 / (1.5 * 5 / comp) <= len(sent_at) <= 300 / (0.5 * 5 / comp) + 1
