@@ -75,7 +75,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
             stdout=fh,
             stderr=subprocess.STDOUT,
             cwd=REPO,
-            start_new_session=True,
+            preexec_fn=peers.die_with_parent,
         )
         fh.close()
         served = Served(port=port, process=proc, log=log, user=user)
@@ -104,7 +104,9 @@ class SippRun:
 def run_sipp(args: list[str], cwd: Path, timeout: float = 40.0) -> SippRun:
     """Run SIPp in the foreground (``-nostdin``), return its exit code and logs."""
     cmd = peers.sipp_cmd(*args, "-nostdin", "-trace_err", "-timeout", f"{int(timeout) - 5}s", "-timeout_error")
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=peers.die_with_parent
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -118,7 +120,7 @@ def run_sipp(args: list[str], cwd: Path, timeout: float = 40.0) -> SippRun:
 def sipp_background(args: list[str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
     cmd = peers.sipp_cmd(*args, "-nostdin", "-trace_err")
     log = open(cwd / f"sipp-bg-{os.getpid()}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=peers.die_with_parent)
     log.close()
     try:
         yield proc

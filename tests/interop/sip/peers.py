@@ -7,6 +7,7 @@ killed on teardown.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -163,7 +164,7 @@ def run_kamailio(
             [exe, "-f", str(cfg), "-DD", "-E", "-m", "64", "-M", "8", "-Y", str(tmp), "-P", str(tmp / "k.pid")],
             stdout=fh,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
     try:
         if not wait_udp_sip(port):
@@ -187,6 +188,15 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     else:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for peers: SIGTERM the child if the test process dies (Linux prctl), so a
+    killed test run leaves no SIPp/Kamailio/serve behind. Also makes it a session leader."""
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def sipp_cmd(*args: str) -> list[str]:

@@ -39,9 +39,9 @@ async def test_pyvoip_calls_registered_voicebot(kamailio_md5: Kamailio) -> None:
         rtpPortHigh=low + 20,
     )
     async with bot:
-        await asyncio.to_thread(phone.start)
+        await asyncio.wait_for(asyncio.to_thread(phone.start), 20)
         try:
-            pv_call = await asyncio.to_thread(phone.call, "bot")
+            pv_call = await asyncio.wait_for(asyncio.to_thread(phone.call, "bot"), 20)
             assert await until(lambda: pv_call.state == voip.CallState.ANSWERED, 20)
             assert calls, "the INVITE did not reach voicebot"
             # pyVoIP's ACK is malformed (a made-up To tag, R-URI = To URI), so the call is
