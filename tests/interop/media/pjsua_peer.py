@@ -1,9 +1,10 @@
 """A pjsua2 (PJSIP) softphone run as its own process for the media interop test.
 
-Usage: python pjsua_peer.py TARGET_URI PLAY.wav RECORD.wav SECONDS
+Usage: python pjsua_peer.py TARGET_URI PLAY.wav RECORD.wav SECONDS [DTMF_DIGITS]
 
 It calls TARGET_URI, plays PLAY.wav once into the call and records what it hears into
-RECORD.wav, then hangs up after SECONDS. Null audio device, ``threadCnt = 0``,
+RECORD.wav, sends DTMF_DIGITS (RFC 4733) one second after media starts, prints
+``DTMF <digit>`` for every digit it receives, then hangs up after SECONDS. Null audio device, ``threadCnt = 0``,
 ``mainThreadOnly`` and a ``libHandleEvents`` loop, as DESIGN.md describes. Prints
 ``MEDIA ACTIVE`` when the audio path is connected and ``DONE`` at the end.
 """
@@ -24,6 +25,10 @@ class PeerCall(pj.Call):  # type: ignore[misc]
         self.recorder = recorder
         self.connected = False
         self.disconnected = False
+        self.media_at = 0.0
+
+    def onDtmfDigit(self, prm: Any) -> None:
+        print(f"DTMF {prm.digit}", flush=True)
 
     def onCallState(self, prm: Any) -> None:
         if self.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED:
@@ -37,11 +42,13 @@ class PeerCall(pj.Call):  # type: ignore[misc]
                 self.player.startTransmit(audio)
                 audio.startTransmit(self.recorder)
                 self.connected = True
+                self.media_at = time.monotonic()
                 print("MEDIA ACTIVE", flush=True)
 
 
 def main() -> int:
     target, play, record, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    digits = sys.argv[5] if len(sys.argv) > 5 else ""
     ep = pj.Endpoint()
     ep.libCreate()
     cfg = pj.EpConfig()
@@ -72,6 +79,9 @@ def main() -> int:
     end = time.monotonic() + seconds
     while time.monotonic() < end and not call.disconnected:
         ep.libHandleEvents(10)
+        if digits and call.connected and time.monotonic() - call.media_at > 1.0:
+            call.dialDtmf(digits)
+            digits = ""
     if not call.disconnected:
         call.hangup(pj.CallOpParam(True))
     for _ in range(50):

@@ -58,3 +58,46 @@ def test_pjsua2_and_voicebot_hear_each_other(serve: Any, tmp_path: Path) -> None
     assert aligned_correlation(narrowband(read_wav(bot_wav)), read_wav(theirs)) >= 0.9
     # the bot channel of our recording is exactly the prompt we played
     assert aligned_correlation(read_wav(bot_wav), recorded[:, 1]) >= 0.99
+
+
+async def test_rfc4733_digits_both_ways_with_pjsua2(tmp_path: Path) -> None:
+    """pjsua2 sends digits with ``dialDtmf`` (RFC 4733) and prints the ones we send with
+    ``MediaStream.send_dtmf``: each side gets every digit exactly once."""
+    pytest.importorskip("pjsua2", reason="pjsua2-python is a test dependency (pip install pjsua2-python)")
+    import asyncio
+
+    from voicebot.agent import UserAgent
+
+    from .conftest import free_udp_port
+
+    caller_wav = espeak("One moment please.", tmp_path / "caller.wav")
+    port = free_udp_port()
+    got: list[Any] = []
+
+    async def handle(call: Any) -> None:
+        await call.answer()
+        media = call.media
+        assert media is not None
+        await asyncio.sleep(1.5)
+        media.send_dtmf("72#", duration_ms=120)
+        while len(got) < 3:
+            got.append(await media.dtmf_events.get())
+
+    async with UserAgent(listen=f"127.0.0.1:{port}", user="bot") as ua:
+        ua.on_call(handle)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(HERE / "pjsua_peer.py"), f"sip:bot@127.0.0.1:{port}", str(caller_wav),
+            str(tmp_path / "pj.wav"), "5", "49*",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text[-2000:]
+    heard_by_pjsua = [line.split()[1] for line in text.splitlines() if line.startswith("DTMF ")]
+    assert heard_by_pjsua == ["7", "2", "#"], text[-2000:]
+    assert [(d.digit, d.source) for d in got] == [("4", "rfc4733"), ("9", "rfc4733"), ("*", "rfc4733")]
