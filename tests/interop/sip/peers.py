@@ -190,13 +190,18 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+try:  # loaded here, in the parent: the pre-exec hook must not import or allocate much
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:
+    _LIBC = None
+
+
 def die_with_parent() -> None:
     """``preexec_fn`` for peers: SIGTERM the child if the test process dies (Linux prctl), so a
     killed test run leaves no SIPp/Kamailio/serve behind. Also makes it a session leader."""
     os.setsid()
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def sipp_cmd(*args: str) -> list[str]:
