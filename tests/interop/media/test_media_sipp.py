@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from voicebot.agent import UserAgent
+from voicebot.media import read_wav
 from voicebot.rtp.events import DtmfDigit
 from voicebot_codecs import get_codec, resample
 
@@ -62,3 +63,38 @@ async def test_sipp_rfc4733_digits_reach_the_call() -> None:
     assert [(d.digit, d.source) for d in digits] == [("1", "rfc4733"), ("5", "rfc4733"), ("#", "rfc4733")]
     assert digits[0].duration_ms == 280  # 2240 timestamp units in dtmf_2833_1.pcap
     assert stats["inbound-rtp"]["packetsFromUnknownSource"] == 0, stats
+
+
+def test_dial_play_record_against_sipp_rtp_echo(tmp_path: Path) -> None:
+    """``voicebot dial --play --record`` calls SIPp's built-in UAS with ``-rtp_echo``: SIPp
+    sends our RTP straight back, so the caller channel of our recording is our prompt."""
+    import subprocess
+    import sys
+
+    from .conftest import free_even_port_pair, stop_process
+
+    exe = sipp_exe()
+    port = free_udp_port()
+    sipp = subprocess.Popen(
+        [exe, "-sn", "uas", "-rtp_echo", "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_even_port_pair()),
+         "-m", "1", "-nostdin", "-timeout", "60s"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        prompt = tmp_path / "prompt.wav"
+        subprocess.run(["espeak-ng", "-w", str(prompt), "Testing one two three, echo check."], check=True, timeout=60)
+        rec = tmp_path / "dial.wav"
+        dial = subprocess.run(
+            [sys.executable, "-m", "voicebot", "dial", f"sip:echo@127.0.0.1:{port}", "--play", str(prompt),
+             "--record", str(rec), "--hangup-after", "4"],
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert dial.returncode == 0, dial.stdout.decode() + dial.stderr.decode()
+        sipp.wait(timeout=15)
+    finally:
+        stop_process(sipp)
+    channels = read_channels(rec)
+    src = read_wav(prompt)
+    narrow = resample(resample(src, 16000, 8000), 8000, 16000)  # SIPp's UAS answers PCMU only
+    assert aligned_correlation(narrow, channels[:, 0]) >= 0.9
+    assert aligned_correlation(src, channels[:, 1]) >= 0.99
