@@ -412,3 +412,39 @@ def test_unanswered_call_gets_480_and_too_many_calls_503() -> None:
     failed = [e for e in net.of("a", ev.CallFailed) if isinstance(e, ev.CallFailed)]
     assert [f.status for f in failed] == [503, 480]
     assert b.sessions == {}
+
+
+def test_in_dialog_request_answers_a_407_challenge() -> None:
+    from voicebot.sip.auth import DigestServer
+    from voicebot.sip.message import build_response
+
+    a = core(A_ADDR, user="alice", password="pw")
+    b = core(B_ADDR, user="bob")
+    net = Net(a=a, b=b)
+    cid, _ = call_up(net, a, b)
+    proxy = DigestServer("proxy", {"alice": "pw"})
+    challenged: list[bytes] = []
+
+    def challenge_first_bye(d: bytes) -> bool:
+        if d.startswith(b"BYE") and not challenged:
+            challenged.append(d)
+            req = parse_message(d)
+            assert isinstance(req, Request)
+            resp = build_response(
+                req, 407, to_tag=None, headers=[("Proxy-Authenticate", c) for c in proxy.challenge_headers()]
+            )
+            a.receive_datagram(bytes(resp), Address("udp", *B_ADDR), net.now)
+            return True
+        return False
+
+    net.drop = challenge_first_bye
+    a.hangup(cid, net.now)
+    net.run(until=net.now + 1)
+    byes = net.sent("a", b"BYE")
+    assert len(byes) == 2
+    second = parse_message(byes[1])
+    assert isinstance(second, Request)
+    assert second.cseq.seq == parse_message(byes[0]).cseq.seq + 1  # type: ignore[union-attr]
+    value = second.headers.get("Proxy-Authorization")
+    assert value is not None and proxy.verify("BYE", str(second.uri), value, net.now) == "alice"
+    assert [e.by_remote for e in net.of("b", ev.CallEnded) if isinstance(e, ev.CallEnded)] == [True]
