@@ -28,6 +28,7 @@ removal, an outbound proxy as a pre-loaded route. Call-IDs, tags and branches co
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import re
@@ -467,7 +468,7 @@ class UserAgentCore:
     # -- authentication (RFC 7616, RFC 8760) as a client -------------------------------------
 
     def _retry_with_auth(self, client: _Client, resp: Response, now: float) -> bool:
-        if self._digest is None or client.auth_tries >= 2 or client.purpose in ("cancel", "ack"):
+        if self._digest is None or client.auth_tries >= 2 or client.tx.request.method in ("CANCEL", "ACK"):
             return False
         www = resp.status == 401
         values = resp.headers.get_all("WWW-Authenticate" if www else "Proxy-Authenticate")
@@ -1150,15 +1151,19 @@ class UserAgentCore:
         if status < 200:
             if status == 100:
                 self._event(ev.CallProgress(call=session.id, status=100, reason=resp.reason))
+                if session.cancel_wanted:  # §9.1: any provisional response allows the CANCEL
+                    self._send_cancel(session, now)
                 return
             if resp.to.tag:
-                if session.dialog is None or session.dialog.state is DialogState.EARLY:
+                dialog = session.dialog
+                if dialog is None or (dialog.state is DialogState.EARLY and dialog.remote_tag != resp.to.tag):
                     session.dialog = Dialog.from_uac(session.invite, resp)
                     session.dialog.local_seq = session.invite.cseq.seq
                 if "100rel" in [t.lower() for t in resp.headers.get_all("Require")]:
                     self._prack(session, resp, now)
             if resp.body and resp.content_type == "application/sdp" and session.remote_sdp is None:
-                self._take_answer(session, resp)
+                with contextlib.suppress(ProtocolError):  # early media is optional; the 2xx decides
+                    self._take_answer(session, resp)
             if session.state is CallState.CALLING:
                 session.state = CallState.EARLY
             self._event(ev.CallProgress(call=session.id, status=status, reason=resp.reason))
