@@ -97,6 +97,7 @@ class JitterBuffer:
         self._seq = Unwrapper(16)
         self._packets: dict[int, _Entry] = {}
         self._play_ts: int | None = None
+        self._played_until: int | None = None  # end of what was played before a pause
         self._transits: deque[float] = deque()
         self._sorted: list[float] = []
         self._recent: deque[tuple[int, float]] = deque()  # monotonic deque for the short max
@@ -133,12 +134,14 @@ class JitterBuffer:
             return "duplicate"
         self._remember_seq(ext_seq)
         jump = self.config.max_jump * self.clock_rate
-        if self._play_ts is not None and abs(ts - self._play_ts) > jump:
+        horizon = self._play_ts if self._play_ts is not None else self._played_until
+        if horizon is not None and abs(ts - horizon) > jump:
             # the sender jumped (restart, new source): start over from this packet
             self._restart()
             ts = self._ts.unwrap(timestamp)
         self._add_transit(arrival - ts / self.clock_rate)
-        if self._play_ts is not None and ts < self._play_ts:
+        horizon = self._play_ts if self._play_ts is not None else self._played_until
+        if horizon is not None and ts < horizon:
             self.packets_late += 1
             self.packets_discarded += 1
             return "late"
@@ -178,6 +181,8 @@ class JitterBuffer:
 
     def _restart(self) -> None:
         self._play_ts = None
+        self._played_until = None
+        self.packets_discarded += len(self._packets)
         self._packets.clear()
         self._transits.clear()
         self._sorted.clear()
@@ -231,6 +236,7 @@ class JitterBuffer:
                 if self._empty_run >= self.config.idle_after:
                     # the sender paused (DTX, hold, end of a talk spurt): restart at the
                     # target delay when packets come back; this is where the delay shrinks
+                    self._played_until = self._play_ts  # stragglers from before the pause are late
                     self._play_ts = None
                     self._concealing = False
                     return PlayoutFrame(kind="idle")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from voicebot.rtp.impair import Impairment
 from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig, PlayoutFrame
 
@@ -186,3 +189,32 @@ def test_reset_for_a_new_source_plays_its_timeline_without_late_loss() -> None:
     frames = run(jb, [(1.010 + i * F, 4000 + i) for i in range(50)], 0.013 + 100 * F, phase=0.013 + 50 * F)
     assert played(frames) == [4000 + i for i in range(50)]
     assert jb.packets_late == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    loss=st.floats(0.0, 0.3),
+    jitter=st.floats(0.0, 0.15),
+    reorder=st.floats(0.0, 0.2),
+    dup=st.floats(0.0, 0.1),
+)
+def test_accounting_invariants_under_any_impairment(
+    seed: int, loss: float, jitter: float, reorder: float, dup: float
+) -> None:
+    """Whatever the network does: frames come out in timestamp order, each packet at most once,
+    and every packet that arrived is either played, removed to shrink the delay, or counted as
+    discarded (late or duplicate)."""
+    imp = Impairment(seed=seed, loss=loss, jitter=jitter, jitter_kind="pareto", reorder=reorder, duplicate=dup)
+    arrivals = imp.apply([(i * F, i) for i in range(300)])
+    jb = JitterBuffer(8000, 160)
+    frames = run(jb, arrivals, 300 * F + 2.0)
+    out = played(frames)
+    assert out == sorted(out) and len(out) == len(set(out))
+    distinct = len({i for _, i in arrivals})
+    duplicates = len(arrivals) - distinct
+    assert jb.packets_received == len(arrivals)
+    assert jb.packets_duplicated >= duplicates - jb.packets_late  # a late copy may count as late
+    removed = jb.removed_samples_for_acceleration // 160
+    assert len(out) + removed + jb.packets_discarded == len(arrivals)
+    assert jb.packets_discarded == jb.packets_late + jb.packets_duplicated
