@@ -67,7 +67,8 @@ _HPARAM_RE = re.compile(
     re.S,
 )
 # [ "display" | tokens ] <URI>, the common name-addr shape, in one regex
-_NAME_ADDR_FAST = re.compile(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"[ \t]*|([^"<]*?)[ \t]*)<([^<>\s"]+)>', re.S)
+# (no lazy quantifier before "<": that would be quadratic on long runs of spaces)
+_NAME_ADDR_FAST = re.compile(r'(?:[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*|([^"<]*))<([^<>\s"]+)>', re.S)
 _BAD_URI_CHAR = re.compile(r'[\x00-\x20<>"\x7f]')
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
 _UNESCAPE_RE = re.compile(r"\\(.)", re.S)
@@ -417,7 +418,7 @@ class NameAddr:
                 for w in words:
                     if _TOKEN_RE.fullmatch(w) is None:
                         raise _bad(f"display name must be tokens or quoted: {tokens[:60]!r}")
-                disp = " ".join(words)
+                disp = " ".join(words) or None
             else:
                 disp = None
             end = m.end()

@@ -249,3 +249,16 @@ def test_sdp_and_digest_garbage(text: str, data: bytes) -> None:
     server.challenge_headers(now=0.0)
     for value in (text, "Digest " + text, 'Digest username="u", realm="r", nonce="' + text + '", nc=00000001'):
         assert server.verify("INVITE", "sip:a@b", value, now=1.0) is None
+
+
+@pytest.mark.parametrize("unit", [" ", "\t", '"', "\\", "<", ";", "a;", "a=", ",", ":", "@", "a b ", '"a" ', "%"])
+def test_long_pathological_values_parse_in_linear_time(unit: str) -> None:
+    """Values near the size cap made of one repeated pattern (quadratic regex backtracking
+    would turn each of these into minutes; the suite's timeout catches that)."""
+    filler = unit * (60000 // len(unit))
+    for field in ("From", "To", "Contact", "Via", "CSeq", "Route", "Call-ID", "X-Long"):
+        wire = (
+            b"OPTIONS sip:a@b SIP/2.0\r\n" + field.encode() + b": a" + filler.encode() + b"x\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        )
+        exercise(wire)
