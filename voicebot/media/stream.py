@@ -121,6 +121,7 @@ class MediaStream:
         self.decode_errors = 0
         self.fec_recovered = 0
         self.frames_out = 0
+        self.dtmf_info_rejected = 0
         self._early: list[tuple[bytes, Address, float]] = []
         self._audio_ssrc: int | None = None
         transport.on_rtp = self._on_rtp
@@ -292,8 +293,16 @@ class MediaStream:
         self.session.queue_dtmf(digits, duration_ms)
 
     def inject_dtmf(self, digit: str, duration_ms: int) -> None:
-        """A digit received by SIP INFO: delivered on ``dtmf_events`` like RFC 4733 digits."""
-        self.session.inject_dtmf(digit, duration_ms)
+        """A digit received by SIP INFO: delivered on ``dtmf_events`` like RFC 4733 digits.
+
+        The digit comes from the peer, so a bad one (hook flash "16", junk) is counted in
+        ``stats()["inbound-rtp"]["dtmfInfoRejected"]`` and dropped, never raised."""
+        try:
+            self.session.inject_dtmf(str(digit), int(duration_ms))
+        except (LocalProtocolError, ValueError, TypeError):
+            self.dtmf_info_rejected += 1
+            log.debug("ignored SIP INFO DTMF %r", digit)
+            return
         self._drain_events()
 
     def on_inactive(self, callback: Callable[[str], None]) -> None:
@@ -461,6 +470,7 @@ class MediaStream:
             "packetsFromUnknownSource": s.filter.dropped,
             "decodeErrors": self.decode_errors,
             "fecPacketsRecovered": self.fec_recovered,
+            "dtmfInfoRejected": self.dtmf_info_rejected,
         }
         if self.jitter_buffer is not None:
             jb = self.jitter_buffer.stats()

@@ -18,7 +18,7 @@ import secrets
 from collections import deque
 from dataclasses import dataclass
 
-from voicebot.errors import RemoteProtocolError
+from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.rtp.dtmf import DtmfReceiver, DtmfSender, normalize_digits
 from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, RtpEvent, SourceLatched
 from voicebot.rtp.packet import RtpPacket
@@ -537,5 +537,7 @@ class RtpSession:
 
     def inject_dtmf(self, digit: str, duration_ms: int) -> None:
         """A digit that came by SIP INFO (application/dtmf-relay)."""
-        for d in normalize_digits(digit):
-            self._events.append(DtmfDigit(digit=d, duration_ms=int(duration_ms), source="info"))
+        d = normalize_digits(digit)
+        if len(d) != 1:
+            raise LocalProtocolError(f"one DTMF digit per INFO, got {digit!r}")
+        self._events.append(DtmfDigit(digit=d, duration_ms=int(duration_ms), source="info"))

@@ -166,6 +166,7 @@ async def test_dtmf_rfc4733_and_sip_info() -> None:
         await b.start()
         a.send_dtmf("19*#", duration_ms=80)
         digits = [await asyncio.wait_for(b.dtmf_events.get(), 5) for _ in range(4)]
+        b.inject_dtmf("16", 100)  # hook flash from a peer's INFO: not a digit, dropped
         b.inject_dtmf("5", 160)
         info = await asyncio.wait_for(b.dtmf_events.get(), 1)
     finally:
@@ -176,6 +177,7 @@ async def test_dtmf_rfc4733_and_sip_info() -> None:
     assert all(d.duration_ms == 80 for d in digits)
     assert info == DtmfDigit(digit="5", duration_ms=160, source="info")
     assert b.dtmf_events.empty()  # the three end packets of each event gave one digit
+    assert b.stats()["inbound-rtp"]["dtmfInfoRejected"] == 1
 
 
 async def test_natted_peer_is_latched_and_answered_symmetrically(speech_wav: Path, tmp_path: Path,
