@@ -582,6 +582,7 @@ class StreamParser:
         self._broken: SipParseError | None = None
         # parsed head (or the error it gave), body start offset, body length
         self._head: tuple[Request | Response | SipParseError, int, int] | None = None
+        self._scan = 0  # where the search for the end of the header section resumes
 
     @property
     def buffered(self) -> int:
@@ -636,11 +637,14 @@ class StreamParser:
                 skip += 2
             if skip:
                 del buf[:skip]
-            end = buf.find(b"\r\n\r\n")
+                self._scan = 0
+            end = buf.find(b"\r\n\r\n", self._scan)
             if end < 0:
                 if len(buf) > self._max:
                     raise self._fail(SipParseError("header section too large", status=513))
+                self._scan = max(0, len(buf) - 3)  # resume there: byte-wise feeding stays linear
                 return None
+            self._scan = 0
             if end + 4 > self._max:
                 raise self._fail(SipParseError("header section too large", status=513))
             head = bytes(buf[:end])
