@@ -73,6 +73,18 @@ def mix(a: PCM, b: PCM) -> PCM:
     return np.clip(a.astype(np.int32) + b.astype(np.int32), -32768, 32767).astype(np.int16)
 
 
+def crossfade(head: PCM, tail: PCM, n: int) -> PCM:
+    """``tail`` whose first ``n`` samples fade in over the first ``n`` samples of ``head``
+    (linear, equal length), used where a frame was cut out of the stream."""
+    n = min(n, len(head), len(tail))
+    if n <= 0:
+        return tail
+    w = np.linspace(0.0, 1.0, n, endpoint=False)
+    out = tail.astype(np.float64)
+    out[:n] = head[:n] * (1.0 - w) + out[:n] * w
+    return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
+
+
 def read_wav(path: str | Path, rate: int = RATE) -> PCM:
     """Load a 16-bit PCM WAV file as mono int16 at ``rate`` (channels averaged, resampled)."""
     p = Path(path)

@@ -24,7 +24,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from voicebot.errors import ConfigError, LocalProtocolError
-from voicebot.media.frames import FRAME, PCM, RATE, SampleFifo, mix, read_wav, silence, silence_detector
+from voicebot.media.frames import (
+    FRAME,
+    PCM,
+    RATE,
+    SampleFifo,
+    crossfade,
+    mix,
+    read_wav,
+    silence,
+    silence_detector,
+)
 from voicebot.media.player import Player
 from voicebot.media.recorder import Recorder
 from voicebot.rtp.adapt import BandwidthController
@@ -365,11 +375,21 @@ class MediaStream:
             f = jb.pop(now)
             pcm: PCM
             if f.kind == "audio" and f.payload is not None:
+                head: PCM | None = None
+                if f.skipped_payload is not None:
+                    # a frame was removed to shrink the delay: decode it anyway (decoder state
+                    # stays continuous) and cross-fade from its start into this frame
+                    try:
+                        head = dec.decode(f.skipped_payload)
+                    except CodecError:
+                        self.decode_errors += 1
                 try:
                     pcm = dec.decode(f.payload)
                 except CodecError:
                     self.decode_errors += 1
                     pcm = dec.conceal()
+                if head is not None:
+                    pcm = crossfade(head, pcm, len(pcm) // 4)
             elif f.kind == "lost" and self.session.event_active(now):
                 pcm = silence(codec.frame_samples)  # the peer sends a DTMF event instead of audio
             elif f.kind == "lost":

@@ -44,7 +44,8 @@ class PlayoutFrame:
     ``audio``: decode ``payload``. ``lost``: conceal one frame; ``next_payload`` (if not None)
     is the packet after the gap, whose Opus in-band FEC can rebuild the lost frame. ``idle``:
     nothing is playing (before the first packet, or between talk spurts) — play silence.
-    ``inserted`` marks a concealment frame inserted to grow the delay (not a lost packet).
+    ``inserted`` marks a concealment frame inserted to grow the delay (not a lost packet);
+    ``skipped_payload`` is a frame removed just before this one to shrink the delay.
     """
 
     kind: FrameKind
@@ -53,6 +54,7 @@ class PlayoutFrame:
     payload: bytes | None = None
     next_payload: bytes | None = None
     inserted: bool = False
+    skipped_payload: bytes | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -262,12 +264,14 @@ class JitterBuffer:
                 and self._since_accelerate >= self.config.accelerate_interval
             )
             if nxt is not None and (silent or speech_ok):
-                # remove this frame (acceleration) and play the next one instead
+                # remove this frame (acceleration) and play the next one instead; the removed
+                # payload goes along so the decoder state stays continuous and the media layer
+                # can cross-fade over the cut
                 del self._packets[play_ts]
                 self.removed_samples_for_acceleration += entry.samples
                 self._since_accelerate = 0
                 play_ts += entry.samples
-                entry = nxt
+                return self._emit(play_ts, nxt, now, target, skipped=entry.payload)
         return self._emit(play_ts, entry, now, target)
 
     def _maybe_start(self, now: float, target: float | None) -> PlayoutFrame:
@@ -281,7 +285,9 @@ class JitterBuffer:
         self._since_accelerate = 0
         return self._emit(first, self._packets[first], now, target)
 
-    def _emit(self, ts: int, entry: _Entry, now: float, target: float) -> PlayoutFrame:
+    def _emit(
+        self, ts: int, entry: _Entry, now: float, target: float, skipped: bytes | None = None
+    ) -> PlayoutFrame:
         del self._packets[ts]
         self._play_ts = ts + entry.samples
         self._last_samples = entry.samples
@@ -290,7 +296,9 @@ class JitterBuffer:
         self.jitter_buffer_emitted_count += entry.samples
         self.jitter_buffer_delay += max(0.0, now - entry.arrival) * entry.samples
         self.jitter_buffer_target_delay += self.target_delay * entry.samples
-        return PlayoutFrame(kind="audio", timestamp=ts, samples=entry.samples, payload=entry.payload)
+        return PlayoutFrame(
+            kind="audio", timestamp=ts, samples=entry.samples, payload=entry.payload, skipped_payload=skipped
+        )
 
     def _conceal(self, ts: int, *, inserted: bool = False, next_payload: bytes | None = None) -> PlayoutFrame:
         n = self._last_samples

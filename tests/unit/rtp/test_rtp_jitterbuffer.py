@@ -166,18 +166,25 @@ def test_delay_shrinks_at_once_in_silence_but_slowly_in_speech() -> None:
         arrivals = [(0.010 + i * F, i) for i in range(400)]
         pending = sorted(arrivals)
         k, t = 0, 0.013
+        skipped = []
         for tick in range(300):
             while k < len(pending) and pending[k][0] <= t:
                 a, i = pending[k]
-                jb.put(i, i * 160, b"x", a)
+                jb.put(i, i * 160, i.to_bytes(4, "big"), a)
                 k += 1
             if tick == 100:
                 jb.config.min_delay = 0.0  # the needed delay drops by 120 ms at once
-            jb.pop(t)
+            f = jb.pop(t)
+            if f.skipped_payload is not None:
+                # the removed frame travels with the next one, which follows it directly
+                assert f.payload is not None
+                assert int.from_bytes(f.payload, "big") == int.from_bytes(f.skipped_payload, "big") + 1
+                skipped.append(f)
             if tick == 115:
                 removed[kind] = jb.removed_samples_for_acceleration // 160
             t += F
         assert jb.packets_late == 0
+        assert len(skipped) == jb.removed_samples_for_acceleration // 160
     assert removed["silence"] >= 5  # 100+ ms gone within 15 frames of silence
     assert removed["speech"] <= 2  # at most one frame per 200 ms while someone talks
 

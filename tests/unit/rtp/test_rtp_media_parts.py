@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from voicebot.errors import ConfigError
-from voicebot.media.frames import SampleFifo, mix, read_wav, silence_detector, write_wav
+from voicebot.media.frames import SampleFifo, crossfade, mix, read_wav, silence_detector, write_wav
 from voicebot.media.player import Player
 from voicebot.media.recorder import Recorder
 from voicebot_codecs import get_codec
@@ -109,3 +109,12 @@ def test_silence_detector_per_codec() -> None:
     t48 = np.arange(960) / 48000
     assert not opus(oenc.encode((np.sin(2 * np.pi * 300 * t48) * 3000).astype(np.int16)))
     assert silence_detector("L16/16000") is None
+
+
+def test_crossfade_starts_on_the_head_and_ends_on_the_tail() -> None:
+    head = np.full(320, 1000, dtype=np.int16)
+    tail = np.full(320, -1000, dtype=np.int16)
+    out = crossfade(head, tail, 80)
+    assert out[0] == 1000 and out[79] < 0 and (out[80:] == -1000).all()
+    assert np.all(np.diff(out[:80].astype(int)) <= 0)  # monotone, no click
+    assert (crossfade(head, tail, 0) == tail).all()
