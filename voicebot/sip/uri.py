@@ -70,6 +70,7 @@ _HPARAM_RE = re.compile(
 # (no lazy quantifier before "<": that would be quadratic on long runs of spaces)
 _NAME_ADDR_FAST = re.compile(r'(?:[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*|([^"<]*))<([^<>\s"]+)>', re.S)
 _BAD_URI_CHAR = re.compile(r'[\x00-\x20<>"\x7f]')
+_SIMPLE_PARAMS_RE = re.compile(r'(?:;[^\s;=,"<>?]+(?:=[^\s;,"<>=]+)?)+')
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
 _UNESCAPE_RE = re.compile(r"\\(.)", re.S)
 _NEEDS_ESCAPE_RE = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"\\]')
@@ -146,6 +147,13 @@ def parse_header_params(text: str, pos: int = 0) -> dict[str, str | None]:
     """
     params: dict[str, str | None] = {}
     n = len(text)
+    if pos >= n:
+        return params
+    if _SIMPLE_PARAMS_RE.fullmatch(text, pos) is not None:  # no LWS, no quotes: split
+        for part in text[pos + 1 :].split(";"):
+            name, sep, value = part.partition("=")
+            params[name.lower()] = value if sep else None
+        return params
     match = _HPARAM_RE.match
     while pos < n:
         m = match(text, pos)
