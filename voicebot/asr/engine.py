@@ -170,6 +170,20 @@ class AsyncRecognizer:
         self._executor = executor or asr_executor()
         self._lock = asyncio.Lock()
 
+    @classmethod
+    async def open(
+        cls,
+        engine: AsrEngine,
+        grammar: Sequence[str] | None = None,
+        executor: concurrent.futures.Executor | None = None,
+    ) -> AsyncRecognizer:
+        """Create the recogniser in a worker thread too (a Vosk free-mode recogniser takes
+        a few hundred ms to build, the first grammar one reads the model's word list)."""
+        pool = executor or asr_executor()
+        loop = asyncio.get_running_loop()
+        recognizer = await loop.run_in_executor(pool, engine.recognizer, grammar)
+        return cls(recognizer, pool)
+
     async def accept(self, pcm: Pcm) -> AsrEvent | None:
         async with self._lock:
             loop = asyncio.get_running_loop()

