@@ -262,3 +262,44 @@ def test_long_pathological_values_parse_in_linear_time(unit: str) -> None:
             b"Content-Length: 0\r\n\r\n"
         )
         exercise(wire)
+
+
+ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+TOKEN = st.text(alphabet=ALNUM + "-.!%*_+`'~", min_size=1, max_size=12)
+PARAMCHARS = st.text(alphabet=ALNUM + "-_.!~*'()[]/:&+$", min_size=1, max_size=12)  # RFC 3261 paramchar
+HOSTS = st.one_of(
+    st.from_regex(r"[a-z0-9]([a-z0-9\-]{0,10}[a-z0-9])?(\.[a-z]{2,6}){0,2}", fullmatch=True),
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(lambda a: f"[{a}]"),
+)
+
+
+@FUZZ
+@given(
+    display=st.one_of(st.none(), st.text(max_size=20).filter(lambda t: "\r" not in t and "\n" not in t)),
+    user=st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/]{1,12}", fullmatch=True)),
+    host=HOSTS,
+    port=st.one_of(st.none(), st.integers(1, 65535)),
+    uri_params=st.dictionaries(PARAMCHARS.map(str.lower), st.one_of(st.none(), PARAMCHARS), max_size=3),
+    params=st.dictionaries(TOKEN.map(str.lower), st.one_of(st.none(), TOKEN), max_size=3),
+)
+def test_generated_name_addr_round_trip(
+    display: str | None, user: str | None, host: str, port: int | None,
+    uri_params: dict[str, str | None], params: dict[str, str | None],
+) -> None:
+    from voicebot.sip.uri import NameAddr, SipUri
+
+    uri = SipUri("sip", user, None, host, port, uri_params, {})
+    na = NameAddr(display or None, uri, params)
+    again = NameAddr.parse(str(na))
+    assert again.display == (display or None)
+    assert again.uri == uri and again.params == params
+    # and as a whole message, From and Contact survive the wire
+    req = Request("OPTIONS", uri, [
+        ("Via", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1"), ("From", str(na) if "tag" in params else f"{na};tag=1"),
+        ("To", str(NameAddr(None, uri))), ("Call-ID", "x"), ("CSeq", "1 OPTIONS"), ("Contact", str(na)),
+    ])
+    parsed = parse_message(bytes(req))
+    assert isinstance(parsed, Request) and parsed == req
+    assert parsed.contacts[0].display == na.display and parsed.contacts[0].uri == uri
+    assert check_request(parsed, allowed_methods=ALLOWED) is None
