@@ -32,6 +32,7 @@ __all__ = [
     "DigestClient",
     "DigestServer",
     "VerifyResult",
+    "best_per_realm",
     "digest_response",
     "parse_challenges",
 ]
@@ -160,6 +161,24 @@ def parse_challenges(values: Sequence[str]) -> list[Challenge]:
             out.append(c)
     out.sort(key=lambda c: _STRENGTH[c.algorithm.upper()])
     return out
+
+
+def best_per_realm(values: Sequence[str]) -> list[Challenge]:
+    """The strongest supported challenge of each realm (RFC 3261 §22.3: a request challenged
+    by several proxies answers every realm), in the order the realms first appear."""
+    chosen: dict[str, Challenge] = {}
+    order: list[str] = []
+    for c in parse_challenges(values):
+        if c.realm not in chosen:
+            chosen[c.realm] = c
+    for v in values:
+        try:
+            realm = Challenge.parse(v).realm
+        except RemoteProtocolError:
+            continue
+        if realm in chosen and realm not in order:
+            order.append(realm)
+    return [chosen[r] for r in order]
 
 
 def digest_response(

@@ -9,6 +9,7 @@ from voicebot.sip.auth import (
     Credentials,
     DigestClient,
     DigestServer,
+    best_per_realm,
     digest_response,
     parse_challenges,
 )
@@ -143,3 +144,13 @@ def test_userhash() -> None:
     value = DigestClient("alice", "secret").authorization(challenge, "INVITE", "sip:b@x")
     assert "alice" not in (Credentials.parse(value).get("username") or "")
     assert server.verify("INVITE", "sip:b@x", value, now=1.0) == "alice"
+
+
+def test_one_answer_per_realm() -> None:
+    values = [
+        'Digest realm="proxy", nonce="p1", algorithm=MD5, qop="auth"',
+        'Digest realm="uas", nonce="u1", algorithm=MD5, qop="auth"',
+        'Digest realm="proxy", nonce="p2", algorithm=SHA-256, qop="auth"',
+    ]
+    picked = best_per_realm(values)
+    assert [(c.realm, c.algorithm) for c in picked] == [("proxy", "SHA-256"), ("uas", "MD5")]
