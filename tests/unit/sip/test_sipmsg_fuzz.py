@@ -161,6 +161,17 @@ def test_mutated_stream_any_chunking_same_result(data: st.DataObject) -> None:
     whole = _stream_result([bytes(stream)])
     bytewise = _stream_result([bytes([b]) for b in stream])
     assert whole == bytewise
+    # the raising API loses nothing either: messages ride on the error
+    sp = StreamParser()
+    via_feed: list[bytes] = []
+    for b in stream:
+        try:
+            via_feed.extend(bytes(m) for m in sp.feed(bytes([b])))
+        except SipParseError as e:
+            via_feed.extend(bytes(m) for m in e.messages)
+            if sp.broken:
+                break
+    assert via_feed == [item[1] for item in whole if item[0] == "msg"]
 
 
 @needs_corpus
