@@ -244,7 +244,7 @@ class Via:
                 raise RemoteProtocolError(f"Via port out of range: {text[:60]!r}", status=400)
         params = parse_header_params(text, m.end())
         rport = params.get("rport", "")
-        if rport and not (rport.isdigit() and rport.isascii() and int(rport) <= 65535):
+        if rport and not (rport.isdigit() and rport.isascii() and len(rport) <= 5 and int(rport) <= 65535):
             raise RemoteProtocolError(f"invalid rport in Via {text[:60]!r}", status=400)
         return cls(transport.upper(), host, port, params, f"{name.upper()}/{version}")
 

@@ -55,6 +55,13 @@ def _bad(msg: str) -> RemoteProtocolError:
     return RemoteProtocolError(msg, status=400)
 
 
+def _num(text: str, digits: int = 5) -> int | None:
+    """A short unsigned decimal, or None (bounded: no giant-int conversions on peer input)."""
+    if text.isascii() and text.isdigit() and len(text) <= digits:
+        return int(text)
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class CodecSpec:
     """An RTP payload format we can send and receive."""
@@ -166,15 +173,18 @@ class MediaDescription:
         """payload type -> (encoding name, clock rate, channels), static types included."""
         out: dict[int, tuple[str, int, int]] = {}
         for fmt in self.formats:
-            if fmt.isdigit() and int(fmt) in _STATIC_PT:
-                out[int(fmt)] = _STATIC_PT[int(fmt)]
+            n = _num(fmt, 3)
+            if n is not None and n in _STATIC_PT:
+                out[n] = _STATIC_PT[n]
         for v in self.attrs("rtpmap"):
             pt_text, _, enc = v.partition(" ")
             parts = enc.strip().split("/")
-            if not pt_text.isdigit() or len(parts) < 2 or not parts[1].isdigit():
+            pt = _num(pt_text, 3)
+            rate = _num(parts[1], 9) if len(parts) >= 2 else None
+            if pt is None or rate is None:
                 continue
-            channels = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
-            out[int(pt_text)] = (parts[0], int(parts[1]), channels)
+            channels = (_num(parts[2], 2) or 1) if len(parts) > 2 else 1
+            out[pt] = (parts[0], rate, channels)
         return out
 
     @property
@@ -182,8 +192,9 @@ class MediaDescription:
         out: dict[int, str] = {}
         for v in self.attrs("fmtp"):
             pt_text, _, params = v.partition(" ")
-            if pt_text.isdigit():
-                out[int(pt_text)] = params.strip()
+            pt = _num(pt_text, 3)
+            if pt is not None:
+                out[pt] = params.strip()
         return out
 
     @property
@@ -215,9 +226,10 @@ class MediaDescription:
         fmtp = self.fmtp
         out = []
         for fmt in self.formats:
-            if not fmt.isdigit() or int(fmt) not in rtpmap:
+            n = _num(fmt, 3)
+            if n is None or n not in rtpmap:
                 continue
-            pt = int(fmt)
+            pt = n
             name, rate, ch = rtpmap[pt]
             out.append(
                 CodecSpec(name=name, clock_rate=rate, channels=ch, payload_type=pt, fmtp=fmtp.get(pt))
@@ -272,9 +284,10 @@ class SessionDescription:
                 seen_v = True
             elif kind == "o":
                 p = value.split()
-                if len(p) != 6 or not p[2].isdigit():
-                    raise _bad(f"malformed o= line {value!r}")
-                sd.origin = Origin(p[0], p[1], int(p[2]), p[3], p[4], p[5])
+                version = _num(p[2], 20) if len(p) == 6 else None
+                if version is None:
+                    raise _bad(f"malformed o= line {value[:60]!r}")
+                sd.origin = Origin(p[0], p[1], version, p[3], p[4], p[5])
                 seen_o = True
             elif kind == "s" and current is None:
                 sd.session_name = value
@@ -285,16 +298,16 @@ class SessionDescription:
                 if len(p) < 3:
                     raise _bad(f"malformed m= line {value!r}")
                 port_text, _, count = p[1].partition("/")
-                if not port_text.isdigit() or int(port_text) > 65535 or (
-                    count and not count.isdigit()
-                ):
-                    raise _bad(f"malformed m= port {p[1]!r}")
+                port = _num(port_text)
+                port_count = _num(count, 4) if count else None
+                if port is None or port > 65535 or (count and port_count is None):
+                    raise _bad(f"malformed m= port {p[1][:20]!r}")
                 current = MediaDescription(
                     media=p[0],
-                    port=int(port_text),
+                    port=port,
                     proto=p[2],
                     formats=p[3:],
-                    port_count=int(count) if count else None,
+                    port_count=port_count,
                 )
                 sd.media.append(current)
             elif kind == "c":

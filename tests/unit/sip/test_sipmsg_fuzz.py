@@ -262,12 +262,14 @@ def test_sdp_and_digest_garbage(text: str, data: bytes) -> None:
         assert server.verify("INVITE", "sip:a@b", value, now=1.0) is None
 
 
-@pytest.mark.parametrize("unit", [" ", "\t", '"', "\\", "<", ";", "a;", "a=", ",", ":", "@", "a b ", '"a" ', "%"])
+@pytest.mark.parametrize(
+    "unit", [" ", "\t", '"', "\\", "<", ";", "a;", "a=", ",", ":", "@", "a b ", '"a" ', "%", "9", "١"]
+)
 def test_long_pathological_values_parse_in_linear_time(unit: str) -> None:
     """Values near the size cap made of one repeated pattern (quadratic regex backtracking
     would turn each of these into minutes; the suite's timeout catches that)."""
     filler = unit * (60000 // len(unit))
-    for field in ("From", "To", "Contact", "Via", "CSeq", "Route", "Call-ID", "X-Long"):
+    for field in ("From", "To", "Contact", "Via", "CSeq", "Route", "Call-ID", "Max-Forwards", "Expires", "X-Long"):
         wire = (
             b"OPTIONS sip:a@b SIP/2.0\r\n" + field.encode() + b": a" + filler.encode() + b"x\r\n"
             b"Content-Length: 0\r\n\r\n"
@@ -314,3 +316,29 @@ def test_generated_name_addr_round_trip(
     assert isinstance(parsed, Request) and parsed == req
     assert parsed.contacts[0].display == na.display and parsed.contacts[0].uri == uri
     assert check_request(parsed, allowed_methods=ALLOWED) is None
+
+
+def test_giant_numbers_are_protocol_errors() -> None:
+    """Digit runs past Python's int-conversion limit must not escape as ValueError."""
+    big = "9" * 5000
+    for wire in (
+        f"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1;rport={big}\r\n\r\n",
+        f"OPTIONS sip:a@b:{big} SIP/2.0\r\n\r\n",
+        f"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: {big}\r\n\r\n",
+        f"OPTIONS sip:a@b SIP/2.0\r\nCSeq: {big} OPTIONS\r\n\r\n",
+        f"SIP/2.0 {big} OK\r\n\r\n",
+    ):
+        exercise(wire.encode())
+    for sdp in (
+        f"v=0\r\no=- 1 {big} IN IP4 a\r\n",
+        f"v=0\r\no=- 1 1 IN IP4 a\r\nm=audio {big} RTP/AVP 0\r\n",
+        f"v=0\r\no=- 1 1 IN IP4 a\r\nm=audio 4000/{big} RTP/AVP 0\r\n",
+        f"v=0\r\no=- 1 1 IN IP4 a\r\nc=IN IP4 a\r\nm=audio 4000 RTP/AVP {big} 0\r\n"
+        f"a=rtpmap:{big} PCMU/{big}/{big}\r\na=fmtp:{big} x\r\na=ptime:{big}\r\na=rtcp:{big}\r\n",
+    ):
+        try:
+            offer = SessionDescription.parse(sdp)
+            answer = make_answer(offer, "192.0.2.1", 4000)
+            negotiated(answer, offer)
+        except ProtocolError:
+            pass
