@@ -199,16 +199,16 @@ def digest_response(
     """The ``response`` value of RFC 7616 §3.4.1 (``qop`` None gives the RFC 2069 form)."""
     h = _hash_for(algorithm)
     if ha1 is None:
-        ha1 = h(f"{username}:{realm}:{password}".encode())
+        ha1 = h(f"{username}:{realm}:{password}".encode("utf-8", "surrogateescape"))
     if algorithm.upper().endswith("-SESS"):
-        ha1 = h(f"{ha1}:{nonce}:{cnonce}".encode())
+        ha1 = h(f"{ha1}:{nonce}:{cnonce}".encode("utf-8", "surrogateescape"))
     a2 = f"{method}:{uri}"
     if qop == "auth-int":
         a2 += ":" + h(body)
-    ha2 = h(a2.encode())
+    ha2 = h(a2.encode("utf-8", "surrogateescape"))
     if qop:
-        return h(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}".encode())
-    return h(f"{ha1}:{nonce}:{ha2}".encode())
+        return h(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}".encode("utf-8", "surrogateescape"))
+    return h(f"{ha1}:{nonce}:{ha2}".encode("utf-8", "surrogateescape"))
 
 
 class DigestClient:
@@ -251,7 +251,7 @@ class DigestClient:
         h = _hash_for(challenge.algorithm)
         username = self.username
         if challenge.userhash:
-            username = h(f"{self.username}:{challenge.realm}".encode())
+            username = h(f"{self.username}:{challenge.realm}".encode("utf-8", "surrogateescape"))
         response = digest_response(
             algorithm=challenge.algorithm,
             username=self.username,
@@ -423,7 +423,9 @@ class DigestServer:
         h = _hash_for(algorithm)
         username = p.get("username", "")
         if p.get("userhash", "").lower() == "true":
-            match = [u for u in self._credentials if h(f"{u}:{self.realm}".encode()) == username]
+            match = [
+                u for u in self._credentials if h(f"{u}:{self.realm}".encode("utf-8", "surrogateescape")) == username
+            ]
             username = match[0] if match else ""
         password = self._credentials.get(username)
         if password is None:

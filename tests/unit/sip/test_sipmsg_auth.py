@@ -154,3 +154,15 @@ def test_one_answer_per_realm() -> None:
     ]
     picked = best_per_realm(values)
     assert [(c.realm, c.algorithm) for c in picked] == [("proxy", "SHA-256"), ("uas", "MD5")]
+
+
+def test_undecodable_bytes_in_challenges_and_answers() -> None:
+    """Header text decoded with surrogateescape (invalid UTF-8 on the wire) never breaks hashing."""
+    odd = b"n\xff\xfe".decode("utf-8", "surrogateescape")
+    c = Challenge(realm="r" + odd, nonce=odd, algorithm="SHA-256", qop=["auth"])
+    value = DigestClient("u", "p").authorization(c, "INVITE", "sip:a@b", cnonce=odd)
+    assert Credentials.parse(value).get("cnonce") == odd
+    server = DigestServer("r", {"u": "p"})
+    (challenge, _) = parse_challenges(server.challenge_headers(now=0.0))
+    answer = DigestClient("u", "p").authorization(challenge, "INVITE", "sip:a@b", cnonce=odd)
+    assert server.verify("INVITE", "sip:a@b", answer, now=1.0) == "u"
