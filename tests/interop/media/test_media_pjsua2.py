@@ -15,7 +15,7 @@ import pytest
 from voicebot.media import read_wav
 from voicebot_codecs import resample
 
-from .conftest import HERE, aligned_correlation, read_channels
+from .conftest import HERE, aligned_correlation, read_channels, windowed_correlation
 
 pytestmark = pytest.mark.interop
 
@@ -53,9 +53,11 @@ def test_pjsua2_and_voicebot_hear_each_other(serve: Any, tmp_path: Path) -> None
     assert peer.returncode == 0 and "MEDIA ACTIVE" in peer_out, peer_out[-2000:]
     assert "call 1" in out, out
     recorded = read_channels(ours)
-    # what voicebot heard from PJSIP (caller channel) and what PJSIP heard from voicebot
-    assert aligned_correlation(narrowband(read_wav(caller_wav)), recorded[:, 0]) >= 0.9
-    assert aligned_correlation(narrowband(read_wav(bot_wav)), read_wav(theirs)) >= 0.9
+    # what voicebot heard from PJSIP (caller channel) and what PJSIP heard from voicebot, each
+    # aligned per 250 ms window: on a loaded machine either side's adaptive jitter buffer may
+    # insert or remove a 20 ms frame, which shifts the rest of the recording
+    assert windowed_correlation(narrowband(read_wav(caller_wav)), recorded[:, 0]) >= 0.9
+    assert windowed_correlation(narrowband(read_wav(bot_wav)), read_wav(theirs)) >= 0.9
     # the bot channel of our recording is exactly the prompt we played
     assert aligned_correlation(read_wav(bot_wav), recorded[:, 1]) >= 0.99
 
