@@ -393,3 +393,23 @@ async def test_open_rejects_bad_addresses_and_odd_ports() -> None:
             await s.start()  # not configured
     finally:
         await s.close()
+
+
+async def test_rtp_racing_the_signalling_is_kept_until_configure() -> None:
+    """The caller's RTP may arrive right after our 200 OK, before the call configures the
+    stream: it is held (not counted as a stranger) and replayed through the source filter."""
+    a = await MediaStream.open("127.0.0.1")
+    b = await MediaStream.open("127.0.0.1")
+    try:
+        a.configure(Params(b.local_address))
+        await a.start()
+        await asyncio.sleep(0.2)  # about ten packets reach B before B knows anything
+        b.configure(Params(a.local_address))
+        await b.start()
+        await asyncio.sleep(0.3)
+        stats = b.stats()["inbound-rtp"]
+    finally:
+        await a.close()
+        await b.close()
+    assert stats["packetsFromUnknownSource"] == 0
+    assert stats["packetsReceived"] >= 20  # the early ones count too (~25 in 0.5 s)
