@@ -9,6 +9,26 @@ jitter buffer (decode, concealment, resampling to 16 kHz), builds one frame of b
 (playback queue, echo), encodes and sends it, and records both.
 
 Internal audio is 16 kHz mono int16 in 20 ms frames (320 samples) everywhere above the codec.
+
+API::
+
+    stream = await MediaStream.open(host, port=0, *, inactivity_timeout=30.0, learn_window=2.0,
+                                    latch_packets=3, rtcp_interval=5.0, jitter=None)
+    stream.local_address                  # (host, even RTP port); RTCP on port + 1
+    stream.configure(params)              # MediaParams-like; again on re-INVITE
+    await stream.start()
+    stream.set_echo(True)
+    stream.play(pcm16k, done=None)        # queue bot audio; done() once sent or stopped
+    await stream.play_wav(path)           # returns when sent (or stopped / closed)
+    stream.stop_playback()                # barge-in
+    stream.start_recording(path); stream.stop_recording()   # ch0 caller, ch1 bot
+    async for frame in stream.frames(): ...                  # caller audio, 320 samples
+    stream.send_dtmf("123#", duration_ms=100); stream.inject_dtmf("5", 160)
+    digit = await stream.dtmf_events.get()                   # DtmfDigit(digit, duration_ms, source)
+    stream.on_inactive(lambda reason: ...)
+    stream.stats()                        # {"codec", "inbound-rtp", "outbound-rtp",
+                                          #  "remote-inbound-rtp", "transport"}
+    await stream.close()                  # RTCP BYE, sockets closed, frames() iterators end
 """
 
 from __future__ import annotations
