@@ -335,7 +335,7 @@ async def _dial(args: argparse.Namespace) -> tuple[CallResult, int]:
                     await asyncio.wait_for(asyncio.shield(call.hangup()), 1.0)
                 if not call.finished.done():
                     await call._finish(408, NO_RESPONSE, None)
-            result = await call.hangup()
+            result = await _end(call)
             if not result.answered and result.status == 487:
                 result = _replace_reason(result, "no answer")
             return result, exit_code_for(result)
@@ -348,10 +348,19 @@ async def _dial(args: argparse.Namespace) -> tuple[CallResult, int]:
             waiters: set[asyncio.Future[Any]] = {call.finished, answered_or_stop}
             await asyncio.wait(waiters, timeout=args.hangup_after, return_when=asyncio.FIRST_COMPLETED)
             if not call.finished.done():
-                await call.hangup()
+                await _end(call)
         answered_or_stop.cancel()
         result = await call.finished
         return result, exit_code_for(result)
+
+
+async def _end(call: Call, grace: float = 5.0) -> CallResult:
+    """Hang up and wait at most ``grace`` seconds for the far end before giving up on it."""
+    with contextlib.suppress(TimeoutError):
+        return await asyncio.wait_for(asyncio.shield(call.hangup()), grace)
+    if not call.finished.done():
+        await call._finish(487, "no answer to CANCEL/BYE", "local")
+    return await call.finished
 
 
 def _replace_reason(result: CallResult, reason: str) -> CallResult:

@@ -1286,6 +1286,9 @@ class UserAgentCore:
         client = self._clients.get(client_key(inv))
         dest = client.tx.dest if client is not None else self._address_of(inv.uri)
         self._send_request(cancel, dest, now, purpose="quiet", session=session, via=str(inv.top_via))
+        # §9.1: without a final response 64*T1 after the CANCEL, the INVITE is given up
+        session.deadlines["cancel_timeout"] = now + 64 * self.config.timers.t1
+        self._watch(session)
 
     def hangup(self, call: str, now: float) -> None:
         """End the call the right way for its state: BYE, CANCEL, or 603 to a ringing caller."""
@@ -1549,6 +1552,11 @@ class UserAgentCore:
                     else:
                         self._reinvite(session.id, now, hold=None)
                 session.deadlines["refresh"] = now + session.se_interval / 2
+            elif name == "cancel_timeout" and session.state in (CallState.CALLING, CallState.EARLY):
+                session.state = CallState.ENDED
+                session.deadlines.clear()
+                self._forget(session)
+                self._event(ev.CallFailed(call=session.id, status=487, reason="cancelled"))
             elif name == "unanswered" and session.state in (CallState.INCOMING, CallState.EARLY):
                 self.reject(session.id, 480, now, "Not Answered")
             elif name == "expire" and session.state is CallState.CONFIRMED:

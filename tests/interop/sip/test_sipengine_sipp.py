@@ -131,3 +131,17 @@ def test_sipp_builtin_uac_over_tcp(serve: Callable[..., Served], tmp_path: Path)
     run = run_sipp(sipp_uac("uac", served, tmp_path, "-t", "t1", "-d", "200"), tmp_path)
     assert run.returncode == 0, run.output + run.errors
     assert "ended by remote (remote BYE)" in served.stop()
+
+
+def test_dial_pracks_a_reliable_180_from_sipp(tmp_path: Path) -> None:
+    port = free_port()
+    args = ["-sf", str(SCENARIOS_DIR / "uas_prack.xml"), "-i", "127.0.0.1", "-p", str(port), "-m", "1"]
+    with sipp_background(args, tmp_path) as sipp:
+        done = subprocess.run(
+            voicebot_cmd("dial", f"sip:service@127.0.0.1:{port}", "--hangup-after", "0.3", "--json"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert sipp.wait(20) == 0

@@ -448,3 +448,19 @@ def test_in_dialog_request_answers_a_407_challenge() -> None:
     value = second.headers.get("Proxy-Authorization")
     assert value is not None and proxy.verify("BYE", str(second.uri), value, net.now) == "alice"
     assert [e.by_remote for e in net.of("b", ev.CallEnded) if isinstance(e, ev.CallEnded)] == [True]
+
+
+def test_invite_given_up_64_t1_after_cancel_without_final() -> None:
+    net, a, b = pair()
+    cid = a.invite("sip:bob@127.0.0.1:5080", 0.0, media_address=("127.0.0.1", 4000))
+    net.run()
+    (inc,) = net.of("b", ev.IncomingCall)
+    assert isinstance(inc, ev.IncomingCall)
+    b.ring(inc.call, net.now)
+    net.run()
+    net.drop = lambda d: d.startswith(b"SIP/2.0 487")  # the callee never ends the INVITE
+    a.hangup(cid, net.now)
+    net.run(until=net.now + 40)
+    failed = [e for e in net.of("a", ev.CallFailed) if isinstance(e, ev.CallFailed)]
+    assert [(f.status, f.reason) for f in failed] == [(487, "cancelled")]
+    assert a.sessions == {}
