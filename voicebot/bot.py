@@ -24,13 +24,14 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from voicebot.asr import AsyncRecognizer, FinalResult, PartialResult
+from voicebot.asr import AsyncRecognizer
+from voicebot.asr.listen import listen as listen_turn
 from voicebot.flow import (
     Action,
     CallerHangup,
@@ -49,14 +50,7 @@ from voicebot.flow import (
     WebhookResult,
 )
 from voicebot.flow import CallResult as FlowResult
-from voicebot.media.endpoint import (
-    BargeInDetector,
-    EndOfUtterance,
-    EndpointConfig,
-    Endpointer,
-    NoInput,
-    SpeechStarted,
-)
+from voicebot.media.endpoint import FRAME_SECONDS, BargeInDetector, EndpointConfig
 from voicebot.media.vad import Vad
 
 if TYPE_CHECKING:
@@ -252,71 +246,80 @@ class VoiceBot:
         grammar: Sequence[str] | None = None,
         *,
         timeout: float = 5.0,
-        dtmf: Sequence[str] = (),
         max_digits: int = 1,
+        inter_digit_timeout: float = 3.0,
     ) -> Heard:
-        """One turn: wait for speech (or DTMF), endpoint it, recognise it."""
+        """One turn: the caller's utterance (VAD, endpointing, ASR), keyed digits, or silence.
+
+        The first DTMF digit ends the spoken turn; up to ``max_digits`` digits are collected
+        (``#`` ends early, ``inter_digit_timeout`` between digits).
+        """
         self._start()
         loop = asyncio.get_running_loop()
-        config = EndpointConfig(
-            trailing_silence=self.endpoint.trailing_silence,
-            early_silence=self.endpoint.early_silence,
-            no_input_timeout=timeout,
-            max_utterance=self.endpoint.max_utterance,
-            start_frames=self.endpoint.start_frames,
-            min_speech=self.endpoint.min_speech,
-        )
+        config = replace(self.endpoint, no_input_timeout=timeout)
         pending, self._ears.pending = self._ears.pending, []
-        now = loop.time()
-        endpointer = Endpointer(config, started_at=now, in_speech_since=now if pending else None)
-        rec = AsyncRecognizer(self.asr.recognizer(list(grammar) if grammar else None))
-        digits = ""
+        started = loop.time()
+        rec = await AsyncRecognizer.open(self.asr, list(grammar) if grammar else None)
+        speech = asyncio.create_task(
+            listen_turn(
+                self._timed_frames(),
+                rec,
+                started_at=started,
+                config=config,
+                vad=self.vad,
+                pre_roll=pending,
+                in_speech_since=started if pending else None,
+            )
+        )
+        first_digit = asyncio.create_task(self.media.dtmf_events.get())
         try:
-            for early in pending:
-                await rec.accept(early)
-            while True:
-                while not self.media.dtmf_events.empty():
-                    d = self.media.dtmf_events.get_nowait()
-                    digits += d.digit
-                    if len(digits) >= max_digits or d.digit == "#":
-                        return Heard(kind="dtmf", digits=digits.rstrip("#") or digits)
-                deadline = endpointer.next_deadline()
-                wait = 0.1 if deadline is None else max(0.0, min(0.1, deadline - loop.time()))
-                frame: Pcm | None
-                try:
-                    frame = await asyncio.wait_for(self._ears.frames.get(), timeout=wait + 0.02)
-                except TimeoutError:
-                    events = endpointer.handle_timer(loop.time())
-                else:
-                    if frame is None:
-                        return Heard(kind="hangup")
-                    t = loop.time() - 0.02
-                    event = await rec.accept(frame)
-                    if isinstance(event, PartialResult) and event.match is not None:
-                        complete = event.match.phrase if event.match.similarity >= 0.999 else None
-                        endpointer.partial(complete)
-                    events = endpointer.feed(now=t, speech=self.vad.is_speech(frame))
-                for e in events:
-                    if isinstance(e, NoInput):
-                        if digits:
-                            return Heard(kind="dtmf", digits=digits)
-                        return Heard(kind="no_input")
-                    if isinstance(e, EndOfUtterance):
-                        final: FinalResult = await rec.finish()
-                        self._last_turn = (e.speech_end, e.at, loop.time(), e.reason)
-                        match = final.match
-                        return Heard(
-                            kind="speech",
-                            text=final.text,
-                            phrase=match.phrase if match is not None else None,
-                            confidence=match.confidence if match is not None else final.confidence,
-                            speech_end=e.speech_end,
-                            endpoint_reason=e.reason,
-                        )
-                    if isinstance(e, SpeechStarted):
-                        log.debug("caller speech started at %.3f", e.onset)
+            done, _ = await asyncio.wait({speech, first_digit}, return_when=asyncio.FIRST_COMPLETED)
+            if first_digit in done:
+                speech.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await speech
+                return await self._more_digits(first_digit.result().digit, max_digits, inter_digit_timeout)
+            first_digit.cancel()
+            turn = speech.result()
         finally:
+            for task in (speech, first_digit):
+                task.cancel()
             await rec.aclose()
+        if turn.outcome == "no_input":
+            return Heard(kind="no_input")
+        if turn.outcome == "hangup" or turn.result is None or turn.end is None:
+            return Heard(kind="hangup")
+        result, end = turn.result, turn.end
+        self._last_turn = (end.speech_end, end.at, loop.time(), end.reason)
+        match = result.match
+        return Heard(
+            kind="speech",
+            text=result.text,
+            phrase=match.phrase if match is not None else None,
+            confidence=match.confidence if match is not None else result.confidence,
+            speech_end=end.speech_end,
+            endpoint_reason=end.reason,
+        )
+
+    async def _timed_frames(self) -> AsyncIterator[tuple[float, Pcm]]:
+        """Caller frames stamped with the loop time at which each one started."""
+        loop = asyncio.get_running_loop()
+        while True:
+            frame = await self._ears.frames.get()
+            if frame is None:
+                self._ears.frames.put_nowait(None)  # later turns see the hang-up too
+                return
+            yield loop.time() - FRAME_SECONDS, frame
+
+    async def _more_digits(self, first: str, max_digits: int, inter_digit_timeout: float) -> Heard:
+        digits = first
+        while len(digits) < max_digits and not digits.endswith("#"):
+            try:
+                d = await asyncio.wait_for(self.media.dtmf_events.get(), inter_digit_timeout)
+            except TimeoutError:
+                break
+            digits += d.digit
+        return Heard(kind="dtmf", digits=digits.rstrip("#") or digits)
 
     # ------------------------------------------------------------------ flows
     async def run(
@@ -361,7 +364,7 @@ class VoiceBot:
             return CallerHangup() if self._hung_up.is_set() else None
         if isinstance(action, Listen):
             heard = await self.listen(
-                action.grammar, timeout=action.timeout_s, dtmf=action.dtmf, max_digits=action.max_digits
+                action.grammar, timeout=action.timeout_s, max_digits=action.max_digits
             )
             if heard.kind == "speech":
                 return Utterance(text=heard.phrase or heard.text, confidence=heard.confidence)

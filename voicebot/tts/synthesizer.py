@@ -31,7 +31,6 @@ from voicebot.tts.ssml import Pause, Segment, Speech, parse_ssml, plain_segments
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parent / "assets"
 APOLOGIES = {
     "ko": "죄송합니다. 문제가 생겼습니다.",
     "en": "Sorry, something went wrong on our side.",
@@ -207,25 +206,22 @@ class Synthesizer:
         return Rendered(pcm=apology, source=source, error=error)
 
     def apology(self, render: bool = False) -> Pcm:
-        """The short default apology: rendered once (warm-up), else bundled, else a chime."""
+        """The short default apology: rendered at warm-up (and kept in the prompt cache, so a
+        disk cache carries it to later processes), else a chime."""
         if self._apology is not None:
             return self._apology
         language = self.engine.language(self.voice)
         text = APOLOGIES.get(language, APOLOGIES["en"])
+        cached = self.cache.get(self.key(text))
+        if cached is not None:
+            self._apology = cached
+            return cached
         if render:
             try:
                 self._apology = self.render(text)
                 return self._apology
             except Exception as exc:
                 log.warning("could not render the apology: %s", exc)
-        asset = ASSETS / f"apology-{language if language in APOLOGIES else 'en'}.wav"
-        if asset.is_file():
-            try:
-                pcm, sr = read_wav(asset)
-                self._apology = to_16k(pcm, sr)
-                return self._apology
-            except VoicebotError as exc:
-                log.warning("bundled apology %s unusable: %s", asset, exc)
         return chime()
 
 

@@ -177,6 +177,7 @@ def test_engine_failure_mid_call_falls_back(tmp_path: Path) -> None:
     """A real espeak-ng process that fails: the call still gets audio (cached, then apology)."""
     broken = EspeakEngine(backend="espeak-ng")
     synth = Synthesizer(broken, voice="ko", cache=PromptCache(tmp_path))
+    asyncio.run(synth.synthesize_all([]))  # flow load: warms the apology up
     ok = asyncio.run(synth.render_or_fallback("안녕하세요"))
     assert ok.source == "engine" and len(ok.pcm) > 0
     broken._cli = "/bin/false"  # the engine breaks while the call goes on

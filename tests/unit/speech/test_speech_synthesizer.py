@@ -54,15 +54,18 @@ def test_fallback_order_cache_then_prerecorded_then_apology(tmp_path: Path) -> N
     assert sorry.source == "apology" and len(sorry.pcm) > 0
 
 
-def test_apology_falls_back_to_bundled_audio_then_chime(tmp_path: Path) -> None:
+def test_apology_comes_from_the_warm_up_or_the_disk_cache_else_a_chime(tmp_path: Path) -> None:
     engine = ScriptedEngine()
+    cache = PromptCache(tmp_path)
+    warm = Synthesizer(engine, voice="ko", cache=cache)
+    rendered = warm.apology(render=True)  # warm-up renders and caches it
+    assert len(rendered) > 0
     engine.fail = True
-    synth = Synthesizer(engine, voice="ko")
-    got = asyncio.run(synth.render_or_fallback("아무 말"))
-    assert got.source == "apology"  # the bundled apology-ko.wav
-    assert len(got.pcm) > 16000
-    synth_xx = Synthesizer(engine, voice="xx")
-    assert asyncio.run(synth_xx.render_or_fallback("x")).source == "apology"  # English bundled
+    later = Synthesizer(engine, voice="ko", cache=PromptCache(tmp_path))  # a new process, same disk cache
+    got = asyncio.run(later.render_or_fallback("아무 말"))
+    assert got.source == "apology" and np.array_equal(got.pcm, rendered)
+    cold = Synthesizer(engine, voice="ko", cache=PromptCache(tmp_path / "empty"))
+    assert asyncio.run(cold.render_or_fallback("아무 말")).source == "chime"
     assert len(chime()) == 9600
 
 
