@@ -42,7 +42,11 @@ TRACES: dict[str, Impairment] = {
     "reorder": Impairment(seed=15, reorder=0.05, reorder_delay=0.030, jitter=0.005),
     "route_change": Impairment(seed=16, jitter=0.005, route_change_at=20.0, route_change_step=0.080),
     "drift": Impairment(seed=17, jitter=0.010, drift_ppm=300.0),
+    "pareto20_dtx": Impairment(seed=18, jitter=0.020, jitter_kind="pareto"),
 }
+DTX = {"pareto20_dtx"}  # talk spurts: 1.6 s of packets, then 0.4 s with none (silence suppressed)
+EXTRA = {"drift", "pareto20_dtx"}  # beyond the traces the aim is stated for
+SWEEP_SEEDS = (21, 22, 23, 24, 25, 26)  # more Pareto traces: how much the verdict depends on the seed
 
 
 @dataclass
@@ -66,8 +70,8 @@ class Result:
         }
 
 
-def make_trace(imp: Impairment) -> tuple[list[tuple[float, int]], float]:
-    sent = [(i * FRAME, i) for i in range(N)]
+def make_trace(imp: Impairment, dtx: bool = False) -> tuple[list[tuple[float, int]], float]:
+    sent = [(i * FRAME, i) for i in range(N) if not dtx or i % 100 < 80]
     if imp.route_change_at is not None:
         # a second step back down later in the call, so the buffer must also shrink
         first = imp.apply(sent[: int(40.0 / FRAME)])
@@ -149,11 +153,34 @@ def oracles(arrivals: list[tuple[float, int]], min_transit: float) -> tuple[Resu
     return best_1, best_j
 
 
+def seed_sweep() -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for mean in (0.020, 0.060):
+        ratios, lates, met = [], [], 0
+        for seed in SWEEP_SEEDS:
+            arrivals, min_transit = make_trace(Impairment(seed=seed, jitter=mean, jitter_kind="pareto"))
+            adaptive, _ = run_adaptive(arrivals, min_transit)
+            o1, _ = oracles(arrivals, min_transit)
+            ratio = adaptive.delay_mean_ms / o1.delay_mean_ms
+            ratios.append(ratio)
+            lates.append(adaptive.late_pct)
+            met += adaptive.late_pct <= 1.0 and ratio <= 1.25
+        out[f"pareto{int(mean * 1000)}"] = {
+            "seeds": len(SWEEP_SEEDS),
+            "delay_ratio_median": round(float(np.median(ratios)), 3),
+            "delay_ratio_worst": round(max(ratios), 3),
+            "late_pct_median": round(float(np.median(lates)), 3),
+            "late_pct_worst": round(max(lates), 3),
+            "aim_met": met,
+        }
+    return out
+
+
 def main() -> None:
     rows: dict[str, dict[str, object]] = {}
     print(f"{'trace':13} {'buffer':12} {'late%':>7} {'mean ms':>8} {'p95 ms':>8} {'conceal':>8} {'J':>7}")
     for name, imp in TRACES.items():
-        arrivals, min_transit = make_trace(imp)
+        arrivals, min_transit = make_trace(imp, name in DTX)
         adaptive, jb = run_adaptive(arrivals, min_transit)
         o1, oj = oracles(arrivals, min_transit)
         plain = run_plain60(arrivals, min_transit)
@@ -173,10 +200,24 @@ def main() -> None:
                 f"{name:13} {label:12} {r.late_pct:7.2f} {r.delay_mean_ms:8.1f} {r.delay_p95_ms:8.1f} "
                 f"{r.concealment_ratio:8.3f} {r.j:7.1f}"
             )
-    aim = all(bool(r["meets_aim"]) for r in rows.values())
-    print(f"aim (<= 1 % late loss and <= 1.25 x the oracle's delay on every trace): {'met' if aim else 'NOT met'}")
+    aim = all(bool(r["meets_aim"]) for name, r in rows.items() if name not in EXTRA)
+    verdict = "met" if aim else "NOT met"
+    print(f"aim (<= 1 % late loss and <= 1.25 x the oracle's delay) on the six stated traces: {verdict}")
+    sweep = seed_sweep()
+    for label, v in sweep.items():
+        print(
+            f"{label}: delay / oracle_1pct median {v['delay_ratio_median']} worst {v['delay_ratio_worst']}; "
+            f"late % median {v['late_pct_median']} worst {v['late_pct_worst']}; aim met on {v['aim_met']}/{v['seeds']}"
+        )
     path = write_results(
-        "jitter", {"frame_ms": 20, "packets_per_trace": N, "aim_met_on_every_trace": aim, "traces": rows}
+        "jitter",
+        {
+            "frame_ms": 20,
+            "packets_per_trace": N,
+            "aim_met_on_stated_traces": aim,
+            "traces": rows,
+            "pareto_seed_sweep": sweep,
+        },
     )
     print(f"results: {path}")
 

@@ -59,14 +59,14 @@ class PlayoutFrame:
 
 @dataclass(slots=True, kw_only=True)
 class JitterBufferConfig:
-    quantile: float = 0.995
+    quantile: float = 0.993
     window: int = 3000  # transits kept for the quantile (~60 s at 20 ms packets)
     short_window: int = 500  # recent transits whose maximum shows a lasting improvement (~10 s)
     margin: float = 0.002  # seconds added to the quantile
     min_delay: float = 0.0  # seconds of offset above the fastest packet, floor of the target
     max_delay: float = 1.0  # ceiling of the target
     accelerate_interval: int = 10  # frames between two removals during speech
-    decelerate_hysteresis: float = 1.0  # of a frame: remove only when this far above target
+    decelerate_hysteresis: float = 0.5  # of a frame: remove only when this far above target
     idle_after: int = 8  # consecutive empty-buffer frames before the stream counts as paused
     max_packets: int = 500
     max_jump: float = 5.0  # a timestamp jump beyond this (s) restarts playout
