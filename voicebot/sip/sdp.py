@@ -94,6 +94,8 @@ DEFAULT_CODECS: tuple[CodecSpec, ...] = (
     CodecSpec(name="opus", clock_rate=48000, channels=2, payload_type=111, fmtp="useinbandfec=1"),
     CodecSpec(name="PCMU", clock_rate=8000, payload_type=0),
     CodecSpec(name="PCMA", clock_rate=8000, payload_type=8),
+    # RFC 4733 events run at the clock of the audio codec they go with (RFC 7587 §7 for opus)
+    CodecSpec(name="telephone-event", clock_rate=48000, payload_type=110, fmtp="0-16"),
     CodecSpec(name="telephone-event", clock_rate=8000, payload_type=101, fmtp="0-16"),
 )
 

@@ -41,9 +41,10 @@ PHONE_OFFER = (
 def test_offer_lists_default_codecs_in_order() -> None:
     offer = make_offer("192.0.2.1", 4000, session_id=7)
     (m,) = offer.media
-    assert m.formats == ["111", "0", "8", "101"]
+    assert m.formats == ["111", "0", "8", "110", "101"]
     assert m.rtpmap[111] == ("opus", 48000, 2)
-    assert m.fmtp == {111: "useinbandfec=1", 101: "0-16"}
+    assert m.rtpmap[110] == ("telephone-event", 48000, 1)  # DTMF beside opus
+    assert m.fmtp == {111: "useinbandfec=1", 110: "0-16", 101: "0-16"}
     assert m.ptime == 20 and m.direction == "sendrecv"
     assert offer.origin.session_id == "7"
     again = SessionDescription.parse(bytes(offer))
@@ -168,8 +169,8 @@ def test_corpus_sdp_bodies(corpora: Path) -> None:
 
 def test_default_codecs() -> None:
     names = [c.codec_name for c in DEFAULT_CODECS]
-    assert names == ["opus/48000/2", "PCMU/8000", "PCMA/8000", "telephone-event/8000"]
-    assert [c.payload_type for c in DEFAULT_CODECS] == [111, 0, 8, 101]
+    assert names == ["opus/48000/2", "PCMU/8000", "PCMA/8000", "telephone-event/48000", "telephone-event/8000"]
+    assert [c.payload_type for c in DEFAULT_CODECS] == [111, 0, 8, 110, 101]
 
 
 def test_rtcp_attribute_gives_the_rtcp_address() -> None:
@@ -184,16 +185,16 @@ def test_rtcp_attribute_gives_the_rtcp_address() -> None:
 
 
 def test_telephone_event_follows_the_voice_codec_clock() -> None:
-    offer = make_offer("192.0.2.1", 4000)  # opus/48000 + telephone-event/8000
-    answer = make_answer(SessionDescription.parse(bytes(offer)), "192.0.2.2", 5000)
-    assert answer.media[0].formats == ["111"]  # no 48 kHz event format was offered
-    wide = SessionDescription.parse(
-        bytes(offer).replace(b"111 0 8 101", b"111 0 8 101 110")
-        + b"a=rtpmap:110 telephone-event/48000\r\n"
-    )
-    answer = make_answer(wide, "192.0.2.2", 5000)
+    narrow_only = make_offer("192.0.2.1", 4000, codecs=[c for c in DEFAULT_CODECS if c.payload_type != 110])
+    answer = make_answer(SessionDescription.parse(bytes(narrow_only)), "192.0.2.2", 5000)
+    assert answer.media[0].formats == ["111"]  # opus/48000 + telephone-event/8000 only: no DTMF format
+    wide = make_offer("192.0.2.1", 4000)  # the default offer has telephone-event at 48 kHz too
+    answer = make_answer(SessionDescription.parse(bytes(wide)), "192.0.2.2", 5000)
     assert answer.media[0].formats == ["111", "110"]
     assert negotiated(answer, wide).telephone_event_pt == 110
+    pcmu_first = SessionDescription.parse(bytes(wide).replace(b"111 0 8 110 101", b"0 111 8 110 101"))
+    answer = make_answer(pcmu_first, "192.0.2.2", 5000)
+    assert answer.media[0].formats == ["0", "101"]  # the 8 kHz event format goes with PCMU
 
 
 def test_corpus_sdp_round_trip(corpora: Path) -> None:
