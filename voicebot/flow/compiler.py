@@ -1514,6 +1514,10 @@ class Compiler:
                 continue
             self.keys(t, SCRIPT_KEYS, "in a conversation script")
             name = t.get("name", f"script {i + 1}")
+            if not isinstance(name, str | int | float) or isinstance(name, bool):
+                self.r.error(t.vpos("name"), "a script's name must be text")
+                name = f"script {i + 1}"
+            name = str(name)
             if name in names:
                 self.r.error(t.vpos("name"), f"duplicate script name '{name}'", "give every script its own name")
             names.add(str(name))
@@ -1540,6 +1544,12 @@ class Compiler:
                     profile = None
                 else:
                     self.keys(profile, PROFILE_KEYS, "in a script profile")
+                    if "calls" in profile:
+                        self.want_number(profile["calls"], profile.vpos("calls"), "'calls'", 0, 1e6)
+                    if "do_not_call" in profile:
+                        self.want_bool(profile["do_not_call"], profile.vpos("do_not_call"), "'do_not_call'")
+                    if "last_outcome" in profile and not isinstance(profile["last_outcome"], str):
+                        self.r.error(profile.vpos("last_outcome"), "'last_outcome' must be an outcome name")
             today = None
             if "today" in t:
                 try:
@@ -1577,7 +1587,21 @@ class Compiler:
             if not isinstance(hooks, YMap):
                 self.r.error(t.vpos("webhooks"), "'webhooks' maps a webhook state to {ok, data}")
                 hooks = YMap(t.pos)
-            for k in hooks:
+            for k, spec in hooks.items():
+                if not isinstance(spec, YMap):
+                    self.r.error(
+                        hooks.vpos(k),
+                        f"webhook answer for '{k}' must be a mapping",
+                        "e.g. {ok: true, data: {balance: 10}}",
+                    )
+                else:
+                    self.keys(spec, ("ok", "data", "status"), "in a scripted webhook answer")
+                    if "ok" in spec:
+                        self.want_bool(spec["ok"], spec.vpos("ok"), "'ok'")
+                    if "data" in spec and not isinstance(spec["data"], YMap):
+                        self.r.error(spec.vpos("data"), "'data' must be a mapping (the JSON object answered)")
+                    if "status" in spec:
+                        self.want_number(spec["status"], spec.vpos("status"), "'status'", 100, 599)
                 if k not in self.states or self.states[k].kind != "webhook":
                     self.r.error(
                         hooks.kpos(k),
@@ -1600,7 +1624,23 @@ class Compiler:
         return tuple(out)
 
     def check_expectations(self, m: YMap) -> None:
-        if "state" in m and m["state"] not in self.states:
+        for k in ("silence", "hangup", "transfer_fails", "ended", "do_not_call"):
+            if k in m:
+                self.want_bool(m[k], m.vpos(k), f"'{k}'")
+        if "says" in m:
+            self.texts(m["says"], m.vpos("says"), "'says'")
+        for k in ("caller", "outcome"):
+            if k in m and (not isinstance(m[k], str | int | float) or isinstance(m[k], bool)):
+                self.r.error(m.vpos(k), f"'{k}' must be text, got {_kind_name(m[k])}")
+        if "confidence" in m:
+            self.want_number(m["confidence"], m.vpos("confidence"), "'confidence'", 0, 1)
+        if "dtmf" in m:
+            keys = str(m["dtmf"]) if isinstance(m["dtmf"], int) and not isinstance(m["dtmf"], bool) else m["dtmf"]
+            if not isinstance(keys, str) or not keys or any(c not in DTMF_KEYS for c in keys):
+                self.r.error(
+                    m.vpos("dtmf"), f"bad DTMF keys {m['dtmf']!r}", 'write keys 0-9 * # A-D in quotes, e.g. dtmf: "12#"'
+                )
+        if "state" in m and (not isinstance(m["state"], str) or m["state"] not in self.states):
             self.r.error(
                 m.vpos("state"),
                 f"unknown state '{m['state']}' in script",

@@ -74,7 +74,7 @@ def to_dot(flow: Flow, *, loops: bool = False, compact: bool = False) -> str:
             continue
         # a subflow's states are drawn together in a labelled box
         lines.append(f"  subgraph {_q('cluster_' + prefix)} {{")
-        lines.append(f"    label={_q(prefix + ' (subflow)')}; style=rounded; color=\"#888888\";")
+        lines.append(f'    label={_q(prefix + " (subflow)")}; style=rounded; color="#888888";')
         lines.extend(f"    {n}" for n in nodes)
         lines.append("  }")
     for a, b, label in _edges(flow, loops, compact):

@@ -26,7 +26,7 @@ from voicebot.flow.events import (
 )
 from voicebot.flow.flow import Flow
 from voicebot.flow.model import Script
-from voicebot.flow.runtime import Session
+from voicebot.flow.runtime import FlowStateError, Session
 
 SCRIPT_TODAY = dt.date(2026, 1, 5)  # a Monday; scripts set 'today:' to choose another
 
@@ -83,7 +83,9 @@ def run_script(flow: Flow, script: Script) -> ScriptReport:
     if script.profile is not None:
         p = script.profile
         last = p.get("last_outcome")
-        calls = int(p.get("calls", 1 if last else 0))
+        raw_calls = p.get("calls")
+        ok_calls = isinstance(raw_calls, int | float) and not isinstance(raw_calls, bool)
+        calls = int(raw_calls) if ok_calls else (1 if last else 0)  # type: ignore[arg-type]
         records = (CallRecord(flow=flow.name, outcome=str(last), at=0.0),) if last else ()
         profile = CalleeProfile(records=records, total_calls=calls, do_not_call=bool(p.get("do_not_call", False)))
     session = flow.start(script.context, today=today, profile=profile)
@@ -95,9 +97,16 @@ def run_script(flow: Flow, script: Script) -> ScriptReport:
         guard = 0
         while session.waiting == "webhook" and guard < 50:
             guard += 1
-            spec = script.webhooks.get(session.state, {"ok": True, "data": {}})
+            spec = script.webhooks.get(session.state)
+            spec = spec if isinstance(spec, Mapping) else {}
+            data = spec.get("data")
+            status = spec.get("status")
             out += session.handle(
-                WebhookResult(ok=bool(spec.get("ok", True)), data=spec.get("data") or {}, status=spec.get("status"))
+                WebhookResult(
+                    ok=bool(spec.get("ok", True)),
+                    data=data if isinstance(data, Mapping) else {},
+                    status=status if isinstance(status, int) else None,
+                )
             )
         return out
 
@@ -130,7 +139,11 @@ def run_script(flow: Flow, script: Script) -> ScriptReport:
             if session.ended and not isinstance(ev, CallerHangup | TransferResult):
                 fails.append(f"{where}: the call already ended (outcome {session.outcome}) before this turn")
                 break
-            acts += settle(session.handle(ev))
+            try:
+                acts += settle(session.handle(ev))
+            except FlowStateError as exc:
+                fails.append(f"{where}: the flow cannot take this input here: {exc}")
+                break
         for a in acts:
             if isinstance(a, Say):
                 lines.append(f"bot: {a.text}")
