@@ -413,3 +413,30 @@ async def test_rtp_racing_the_signalling_is_kept_until_configure() -> None:
         await b.close()
     assert stats["packetsFromUnknownSource"] == 0
     assert stats["packetsReceived"] >= 20  # the early ones count too (~25 in 0.5 s)
+
+
+async def test_codec_change_by_reinvite_keeps_audio_flowing(tmp_path: Path, read_wav_channels: Any) -> None:
+    """A re-INVITE moves the call from PCMU to Opus mid-stream: the sender keeps its clock, the
+    receiver starts a new decoder and jitter buffer, and the tone goes on."""
+    a, b = await pair()
+    t = np.arange(16000 * 3) / 16000
+    tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
+    try:
+        b.start_recording(tmp_path / "b.wav")
+        await a.start()
+        await b.start()
+        a.play(tone)
+        await asyncio.sleep(1.2)
+        a.configure(Params(b.local_address, "opus/48000/2", 111))
+        b.configure(Params(a.local_address, "opus/48000/2", 111))
+        await asyncio.sleep(1.6)
+        stats = b.stats()
+    finally:
+        await a.close()
+        await b.close()
+    heard = read_wav_channels(tmp_path / "b.wav")[:, 0]
+    start = int(np.argmax(np.abs(heard) > 2000))
+    windows = [heard[i : i + 1600] for i in range(start, start + 16000 * 2, 1600)]
+    loud = [float(np.sqrt(np.mean(w**2))) > 2000 for w in windows]
+    assert stats["codec"] == "opus/48000/2"
+    assert sum(loud) >= len(loud) - 2  # at most the switch-over itself is quiet
