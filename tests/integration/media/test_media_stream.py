@@ -440,3 +440,61 @@ async def test_codec_change_by_reinvite_keeps_audio_flowing(tmp_path: Path, read
     loud = [float(np.sqrt(np.mean(w**2))) > 2000 for w in windows]
     assert stats["codec"] == "opus/48000/2"
     assert sum(loud) >= len(loud) - 2  # at most the switch-over itself is quiet
+
+
+class _Outage:
+    """A channel that loses every packet sent between ``start`` and ``end`` (seconds)."""
+
+    def __init__(self, start: float, end: float) -> None:
+        self.start, self.end, self.lost = start, end, 0
+
+    def arrivals(self, send: float) -> list[float]:
+        if self.start <= send < self.end:
+            self.lost += 1
+            return []
+        return [send + 0.005]
+
+
+async def test_long_gap_is_bridged_then_faded_not_buzzed(relay_factory: Any, tmp_path: Path,
+                                                         read_wav_channels: Any) -> None:
+    """A 300 ms outage in a G.711 tone: the first tens of milliseconds are filled by waveform
+    substitution (no hard drop to silence), then the fill fades out instead of repeating the
+    last pitch period for the whole gap."""
+    relay = relay_factory(Impairment())
+    relay.channel = _Outage(1.0, 1.3)
+    await relay.open()
+    a = await MediaStream.open("127.0.0.1")
+    b = await MediaStream.open("127.0.0.1")
+    relay.a_peer, relay.b_peer = a.local_address, b.local_address
+    t = np.arange(16000 * 3) / 16000
+    try:
+        a.configure(Params(relay.address("a")))
+        b.configure(Params(relay.address("b")))
+        b.start_recording(tmp_path / "b.wav")
+        await a.start()
+        await b.start()
+        a.play((np.sin(2 * np.pi * 300 * t) * 8000).astype(np.int16))
+        await asyncio.sleep(2.2)
+        stats = b.stats()["inbound-rtp"]
+    finally:
+        await a.close()
+        await b.close()
+        relay.close()
+    assert relay.channel.lost >= 12
+    heard = read_wav_channels(tmp_path / "b.wav")[:, 0]
+    win = 160  # 10 ms
+    rms = np.array([np.sqrt(np.mean(heard[i : i + win] ** 2)) for i in range(0, len(heard) - win, win)])
+    loud = rms > 0.5 * 8000 / np.sqrt(2)
+    first = int(np.argmax(loud))
+    quiet_runs, run = [], 0
+    for x in loud[first:]:
+        if not x:
+            run += 1
+        elif run:
+            quiet_runs.append(run)
+            run = 0
+    gap = max(quiet_runs)  # in 10 ms windows
+    assert stats["concealedSamples"] > 0
+    # measured: quiet for 260 ms of the 300 ms outage (about 40 ms bridged, then faded). A hard
+    # cut to silence would be quiet for 290-310 ms; repeating the last period would never go quiet
+    assert 10 <= gap <= 27
