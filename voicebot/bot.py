@@ -345,10 +345,18 @@ class VoiceBot:
                 event = await self._perform(action)
                 if event is not None:  # input arrived (or the caller left): the flow decides next
                     break
-            if session.ended:
-                break
-            if event is None:  # nothing came back: the caller left, or treat it as silence
-                event = CallerHangup() if self._hung_up.is_set() else SilenceTimeout()
+            if event is None:
+                if session.ended:
+                    break
+                if self._hung_up.is_set():
+                    event = CallerHangup()
+                elif session.last_listen is not None and Utterance in session.expecting:
+                    # the flow is still collecting (e.g. more keyed digits): keep listening
+                    event = await self._perform(session.last_listen)
+                else:
+                    log.error("flow %s waits for %s, which this call cannot give", flow.name, session.expecting)
+                    event = CallerHangup()
+            assert event is not None
             actions = session.handle(event, now=clock())
             if isinstance(event, CallerHangup):
                 break
@@ -363,9 +371,8 @@ class VoiceBot:
                 await self.say(action.text, voice=voice, barge_in=action.barge_in)
             return CallerHangup() if self._hung_up.is_set() else None
         if isinstance(action, Listen):
-            heard = await self.listen(
-                action.grammar, timeout=action.timeout_s, max_digits=action.max_digits
-            )
+            # digits go to the flow one by one: it collects up to the state's max_digits itself
+            heard = await self.listen(action.grammar, timeout=action.timeout_s, max_digits=1)
             if heard.kind == "speech":
                 return Utterance(text=heard.phrase or heard.text, confidence=heard.confidence)
             if heard.kind == "dtmf":

@@ -117,9 +117,12 @@ async def demo_call(
     webhooks: list[dict[str, Any]] = []
 
     async def local_webhook(action: Webhook) -> WebhookResult:
-        # The flow's CRM address is not reachable from an offline demo; show what would be sent.
+        # The flow's CRM address is not reachable from an offline demo: show what would be sent
+        # and answer as the conversation script says the CRM answers (ok and empty otherwise).
         webhooks.append({"method": action.method, "url": action.url, "body": dict(action.body or {})})
-        return WebhookResult(ok=True, data={}, status=200)
+        reply = dict(script.webhooks.get(action.state.rsplit(".", 1)[-1], {}) or script.webhooks.get(action.state, {}))
+        ok = bool(reply.get("ok", True))
+        return WebhookResult(ok=ok, data=dict(reply.get("data") or {}), status=200 if ok else 503)
 
     trace_to = sys.stderr if trace else None
     bot_result: dict[str, Any] = {}

@@ -50,3 +50,25 @@ def test_demo_call_runs_the_flow_script_end_to_end(tmp_path: Path) -> None:
         far, near = _channels(Path(wav))
         assert np.abs(far.astype(np.int32)).max() > 1000
         assert np.abs(near.astype(np.int32)).max() > 1000
+
+
+@pytest.mark.slow
+def test_demo_call_with_keyed_account_digits_and_a_crm_answer(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "voicebot", "demo", "--json", "--out", str(tmp_path),
+            "--flow", str(Path(__file__).resolve().parents[3] / "dialogs" / "payment_reminder.yaml"),
+            "--script", "keyed digits, wrong then right",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert report["as_expected"], report["mismatches"]
+    assert report["outcome"] == "already_paid"
+    keyed = "".join(t["text"] for t in report["transcript"] if t["who"] == "dtmf")
+    assert keyed == "43211234"  # two four-digit entries, digit by digit over RFC 4733
+    assert report["slots"]["balance"] == 50  # the CRM's answer (from the script) reached the flow
+    assert report["webhooks"][0]["url"] == "https://billing.example/api/accounts/1"
