@@ -77,6 +77,7 @@ class UserAgent:
         transports: tuple[str, ...] = ("udp", "tcp"),
         transport: str = "udp",
         media: bool = True,
+        rtp_timeout: float = 30.0,
         session_expires: int = 1800,
         timers: Timers | None = None,
         trace: TextIO | Callable[[str], None] | None = None,
@@ -104,6 +105,7 @@ class UserAgent:
         self._register_expires = register_expires
         self._transports = transports
         self._media_enabled = media
+        self._rtp_timeout = rtp_timeout
         self._trace = trace
         self.core = UserAgentCore(self.config)
         self.transport = SipTransport(self._on_datagram, self._on_transport_error)
@@ -392,7 +394,7 @@ class UserAgent:
             from voicebot.media.stream import MediaStream
         except ImportError as exc:  # pragma: no cover - the media engine ships with voicebot
             raise DependencyError(f"the media engine is unavailable: {exc}") from exc
-        return await MediaStream.open(self._host, 0)
+        return await MediaStream.open(self._host, 0, inactivity_timeout=self._rtp_timeout)
 
     def _media_address(self, media: Any) -> tuple[str, int]:
         if media is None:

@@ -85,6 +85,7 @@ class Call:
         self._status = 0
         self._reason = ""
         self._media_started = False
+        self._end_reason: str | None = None  # set when we end the call for a reason of our own
 
     def __repr__(self) -> str:
         return f"<Call {self.direction} {self.remote_uri} {self.id}>"
@@ -178,9 +179,18 @@ class Call:
             self.media.configure(params)
             if not self._media_started:
                 self._media_started = True
+                self.media.on_inactive(self._media_inactive)
                 await self.media.start()
         except Exception:  # a codec we cannot run must not take the signalling down
             log.exception("media for call %s could not start", self.id)
+
+    def _media_inactive(self, reason: str) -> None:
+        """No RTP for the inactivity timeout: the far end is gone, so end the call (BYE)."""
+        if self.finished.done():
+            return
+        log.warning("call %s: %s; hanging up", self.id, reason)
+        self._end_reason = f"media timeout ({reason})"
+        self._agent._spawn(self.hangup())
 
     def _set_answered(self) -> None:
         self._t_answer = time.monotonic()
@@ -215,7 +225,7 @@ class Call:
             direction=self.direction,
             answered=answered,
             status=self._status if answered else status,
-            reason=reason,
+            reason=self._end_reason or reason,
             ended_by=ended_by,
             setup_time=((self._t_answer or now) - self._t_start),
             duration=(now - self._t_answer) if self._t_answer is not None else 0.0,
