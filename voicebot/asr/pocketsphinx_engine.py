@@ -78,17 +78,27 @@ class PocketsphinxEngine:
         self._lock = threading.Lock()
         self._names = itertools.count()
         self._probe: Any = None
+        self._initial_cmn: str | None = None
 
     def _decoder(self) -> Any:
         with self._lock:
             if self._pool:
                 return self._pool.pop()
         try:
-            return self._ps.Decoder(**self._options)
+            decoder = self._ps.Decoder(**self._options)
         except (RuntimeError, ValueError) as exc:
             raise DependencyError(f"pocketsphinx could not load its model: {exc}") from exc
+        with self._lock:
+            if self._initial_cmn is None:
+                self._initial_cmn = decoder.get_cmn(False)
+        return decoder
 
     def _release(self, decoder: Any) -> None:
+        # Decoders are pooled (a new one costs about 0.6 s), but the cepstral mean a decoder
+        # learnt on one call's line must not carry over to the next caller: measured, a
+        # decoder reused after an Opus call returned nothing for clean speech. Reset it.
+        if self._initial_cmn is not None:
+            decoder.set_cmn(self._initial_cmn)
         with self._lock:
             self._pool.append(decoder)
 

@@ -85,3 +85,20 @@ def test_decoders_are_reused(sphinx_engine: PocketsphinxEngine, speak: Speak) ->
     result = recognize(r2, speak("no thank you", "en-us"))
     r2.close()
     assert result.match is not None and result.match.phrase == "no thank you"
+
+
+def test_a_pooled_decoder_forgets_the_previous_calls_line(sphinx_engine: PocketsphinxEngine, speak: Speak) -> None:
+    """Decoders are reused between calls; what one call's line taught the decoder (its
+    cepstral mean) must not spoil recognition on the next call."""
+    first = sphinx_engine.recognizer(ENGLISH)
+    humming_line = (8000 * np.sin(2 * np.pi * 100 * np.arange(16000 * 5) / 16000)).astype(np.int16)
+    recognize(first, humming_line)  # a mains hum on the last caller's line
+    used = first._decoder  # type: ignore[attr-defined]
+    first.close()
+    second = sphinx_engine.recognizer(ENGLISH)
+    try:
+        assert second._decoder is used  # type: ignore[attr-defined]  # the same decoder, from the pool
+        result = recognize(second, speak("cancel my appointment", "en-us"))
+        assert result.match is not None and result.match.phrase == "cancel my appointment"
+    finally:
+        second.close()
