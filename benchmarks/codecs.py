@@ -52,11 +52,12 @@ def measure_codec(name: str) -> dict[str, object]:
     elif name.startswith("opus"):
         import opuslib
 
-        bare_enc = opuslib.Encoder(48000, 1, "voip")
-        bare_dec = opuslib.Decoder(48000, 1)
-        row["baseline"] = "bare opuslib"
-        row["baseline_encode_us"] = per_call_us(lambda: bare_enc.encode(raw, 960))
-        row["baseline_decode_us"] = per_call_us(lambda: bare_dec.decode(payload, 960))
+        rate = codec.sample_rate
+        bare_enc = opuslib.Encoder(rate, 1, "voip")
+        bare_dec = opuslib.Decoder(rate, 1)
+        row["baseline"] = "bare opuslib, no FEC"
+        row["baseline_encode_us"] = per_call_us(lambda: bare_enc.encode(raw, rate // 50))
+        row["baseline_decode_us"] = per_call_us(lambda: bare_dec.decode(payload, rate // 50))
     return row
 
 

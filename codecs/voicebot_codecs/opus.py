@@ -1,10 +1,11 @@
 """Opus (RFC 6716) as RTP payload ``opus/48000/2`` (RFC 7587), through libopus via opuslib.
 
 We send mono, 20 ms frames, with the VoIP application profile and in-band FEC on. The RTP
-clock is always 48 kHz (RFC 7587 §4.1) and so is the PCM our encoder takes and our decoder
-returns; the media layer resamples to and from its 16 kHz internal rate. Bandwidth and
-bitrate can change at run time so the media layer can move between narrowband and wideband
-as the network gets worse or better.
+clock is always 48 kHz (RFC 7587 §4.1), but libopus takes and returns PCM at 8, 12, 16, 24
+or 48 kHz and converts internally. Our PCM rate defaults to 16 kHz, voicebot's internal
+rate, and we never code more than wideband (an 8 kHz audio band), so a call with Opus needs
+no resampler in either direction. Bandwidth and bitrate can change at run time so the media
+layer can move between narrowband and wideband as the network gets worse or better.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 from voicebot_codecs.base import PCM, Codec, CodecInfo, Decoder, Encoder, check_frame, check_payload
 from voicebot_codecs.errors import CodecError, CodecUnavailable
 
-OPUS_RATE = 48000
+OPUS_RATE = 48000  # the RTP clock
+PCM_RATES = (8000, 12000, 16000, 24000, 48000)
 MAX_PACKET = 1275  # RFC 6716 §3.2.1: the largest single Opus frame
 
 # libopus CTL values (opus_defines.h)
@@ -48,16 +50,22 @@ def _opuslib() -> Any:
     return opuslib
 
 
+def _check_rate(pcm_rate: int) -> int:
+    if pcm_rate not in PCM_RATES:
+        raise CodecError(f"Opus PCM rate must be one of {PCM_RATES}, got {pcm_rate}")
+    return pcm_rate
+
+
 class OpusEncoder(Encoder):
-    def __init__(self, bitrate: int = 24000, bandwidth: str = "wideband") -> None:
+    def __init__(self, bitrate: int = 24000, bandwidth: str = "wideband", *, pcm_rate: int = 16000) -> None:
         lib = _opuslib()
-        self._enc = lib.Encoder(OPUS_RATE, 1, _APPLICATION_VOIP)
+        self._enc = lib.Encoder(_check_rate(pcm_rate), 1, _APPLICATION_VOIP)
         self._ctl = lib.api.ctl
         self._encoder_ctl = lib.api.encoder.encoder_ctl
         # opuslib 3.0.1's ``inband_fec`` property setter drops its value; call the CTLs directly
         self._set(self._ctl.set_inband_fec, 1)
         self._set(self._ctl.set_packet_loss_perc, 5)
-        self._frame = OPUS_RATE // 50
+        self._frame = pcm_rate // 50
         self.set_bitrate(bitrate)
         self.set_bandwidth(bandwidth)
 
@@ -109,11 +117,11 @@ class OpusEncoder(Encoder):
 
 
 class OpusDecoder(Decoder):
-    def __init__(self) -> None:
+    def __init__(self, *, pcm_rate: int = 16000) -> None:
         lib = _opuslib()
         self._lib = lib
-        self._dec = lib.Decoder(OPUS_RATE, 1)
-        self._frame = OPUS_RATE // 50
+        self._dec = lib.Decoder(_check_rate(pcm_rate), 1)
+        self._frame = pcm_rate // 50
 
     def _run(self, payload: bytes, fec: bool) -> PCM:
         try:
@@ -141,20 +149,22 @@ class OpusDecoder(Decoder):
 
 
 class Opus(Codec):
-    def __init__(self, payload_type: int = 111) -> None:
+    """``opus/48000/2``: RTP clock 48 kHz; ``sample_rate`` (the PCM rate) 16 kHz unless asked."""
+
+    def __init__(self, payload_type: int = 111, *, pcm_rate: int = 16000) -> None:
         super().__init__(
             CodecInfo(
                 name="opus/48000/2",
                 encoding="opus",
                 payload_type=payload_type,
-                sample_rate=OPUS_RATE,
+                sample_rate=_check_rate(pcm_rate),
                 clock_rate=OPUS_RATE,
                 channels=2,
             )
         )
 
     def encoder(self) -> OpusEncoder:
-        return OpusEncoder()
+        return OpusEncoder(pcm_rate=self.sample_rate)
 
     def decoder(self) -> OpusDecoder:
-        return OpusDecoder()
+        return OpusDecoder(pcm_rate=self.sample_rate)

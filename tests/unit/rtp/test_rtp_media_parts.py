@@ -105,9 +105,9 @@ def test_silence_detector_per_codec() -> None:
     opus = silence_detector("opus/48000/2")
     assert opus is not None
     oenc = get_codec("opus/48000/2").encoder()
-    assert opus(oenc.encode(np.zeros(960, dtype=np.int16)))
-    t48 = np.arange(960) / 48000
-    assert not opus(oenc.encode((np.sin(2 * np.pi * 300 * t48) * 3000).astype(np.int16)))
+    assert opus(oenc.encode(np.zeros(320, dtype=np.int16)))
+    t16 = np.arange(320) / 16000
+    assert not opus(oenc.encode((np.sin(2 * np.pi * 300 * t16) * 3000).astype(np.int16)))
     assert silence_detector("L16/16000") is None
 
 
