@@ -138,6 +138,7 @@ class VoiceBot:
         self._reader: asyncio.Task[None] | None = None
         self._hung_up = asyncio.Event()
         self._last_turn: tuple[float, float, float, str] | None = None
+        self._flow: Flow | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> VoiceBot:
@@ -248,18 +249,21 @@ class VoiceBot:
         timeout: float = 5.0,
         max_digits: int = 1,
         inter_digit_timeout: float = 3.0,
+        groups: Mapping[str, str] | None = None,
     ) -> Heard:
         """One turn: the caller's utterance (VAD, endpointing, ASR), keyed digits, or silence.
 
         The first DTMF digit ends the spoken turn; up to ``max_digits`` digits are collected
-        (``#`` ends early, ``inter_digit_timeout`` between digits).
+        (``#`` ends early, ``inter_digit_timeout`` between digits). ``groups`` maps phrases to
+        their meaning (a flow's intents), so "yes" may end the turn early even though "yes
+        please" is expected too: either means yes.
         """
         self._start()
         loop = asyncio.get_running_loop()
         config = replace(self.endpoint, no_input_timeout=timeout)
         pending, self._ears.pending = self._ears.pending, []
         started = loop.time()
-        rec = await AsyncRecognizer.open(self.asr, list(grammar) if grammar else None)
+        rec = await AsyncRecognizer.open(self.asr, list(grammar) if grammar else None, groups=groups)
         speech = asyncio.create_task(
             listen_turn(
                 self._timed_frames(),
@@ -334,6 +338,7 @@ class VoiceBot:
         prompts = [s.text for s in _static_prompts(flow)]
         if prompts:
             await self.synth.synthesize_all(prompts)
+        self._flow = flow
         session = flow.start(dict(context or {}))
         clock = time.time
         actions = session.begin(now=clock())
@@ -362,6 +367,9 @@ class VoiceBot:
                 break
         return session.result()
 
+    def _intent_groups(self, state_name: str) -> dict[str, str] | None:
+        return _groups_of(self._flow, state_name)
+
     async def _perform(self, action: Action) -> Event | None:
         if isinstance(action, Say):
             voice = action.voice
@@ -372,7 +380,9 @@ class VoiceBot:
             return CallerHangup() if self._hung_up.is_set() else None
         if isinstance(action, Listen):
             # digits go to the flow one by one: it collects up to the state's max_digits itself
-            heard = await self.listen(action.grammar, timeout=action.timeout_s, max_digits=1)
+            heard = await self.listen(
+                action.grammar, timeout=action.timeout_s, max_digits=1, groups=self._intent_groups(action.state)
+            )
             if heard.kind == "speech":
                 return Utterance(text=heard.phrase or heard.text, confidence=heard.confidence)
             if heard.kind == "dtmf":
@@ -396,6 +406,13 @@ class VoiceBot:
             return None
         log.warning("unhandled flow action %r", action)
         return None
+
+
+def _groups_of(flow: Flow | None, state_name: str) -> dict[str, str] | None:
+    state = flow.states.get(state_name) if flow is not None else None
+    if state is None or state.intents is None:
+        return None
+    return {phrase: intent for intent, phrases in state.intents.phrases for phrase in phrases}
 
 
 def _static_prompts(flow: Flow) -> list[Say]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -75,7 +76,9 @@ class AsrEngine(Protocol):
     name: str
     sample_rate: int
 
-    def recognizer(self, grammar: Sequence[str] | None = None) -> Recognizer:
+    def recognizer(
+        self, grammar: Sequence[str] | None = None, *, groups: Mapping[str, str] | None = None
+    ) -> Recognizer:
         """A new recogniser; ``grammar`` = expected phrases (grammar mode) or None (free)."""
         ...
 
@@ -176,12 +179,14 @@ class AsyncRecognizer:
         engine: AsrEngine,
         grammar: Sequence[str] | None = None,
         executor: concurrent.futures.Executor | None = None,
+        *,
+        groups: Mapping[str, str] | None = None,
     ) -> AsyncRecognizer:
         """Create the recogniser in a worker thread too (a Vosk free-mode recogniser takes
         a few hundred ms to build, the first grammar one reads the model's word list)."""
         pool = executor or asr_executor()
         loop = asyncio.get_running_loop()
-        recognizer = await loop.run_in_executor(pool, engine.recognizer, grammar)
+        recognizer = await loop.run_in_executor(pool, functools.partial(engine.recognizer, grammar, groups=groups))
         return cls(recognizer, pool)
 
     async def accept(self, pcm: Pcm) -> AsrEvent | None:

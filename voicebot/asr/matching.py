@@ -13,7 +13,7 @@ Pure code: no I/O, no clock.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from voicebot.asr.events import Alternative, PhraseMatch
 
@@ -84,7 +84,10 @@ class PhraseMatcher:
         threshold: float = 0.6,
         low_threshold: float = 0.5,
         margin: float = 0.15,
+        groups: Mapping[str, str] | None = None,
     ) -> None:
+        """``groups`` maps phrases to what they mean (a flow's intent): a phrase that begins
+        a longer phrase of the *same* group may end a turn early, since either means the same."""
         seen: dict[str, str] = {}
         for phrase in phrases:
             key = normalize(phrase)
@@ -101,7 +104,12 @@ class PhraseMatcher:
         # A phrase that is a strict prefix of another is never "complete" on its own: the
         # caller may be in the middle of the longer one.
         keys = list(self._keys)
-        self._prefixes = {k for k in keys if any(o != k and o.startswith(k) for o in keys)}
+        group = {normalize(p): g for p, g in (groups or {}).items()}
+
+        def same_meaning(a: str, b: str) -> bool:
+            return a in group and group.get(a) == group.get(b)
+
+        self._prefixes = {k for k in keys if any(o != k and o.startswith(k) and not same_meaning(k, o) for o in keys)}
 
     def complete_phrase(self, text: str) -> str | None:
         """The expected phrase a partial result already holds completely, or None.

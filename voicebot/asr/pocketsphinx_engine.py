@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -136,7 +136,9 @@ class PocketsphinxEngine:
                 warnings.append(f"phrase '{phrase}' has no word the dictionary knows: it can never match")
         return Grammar(phrases=tuple(phrases), decoder_phrases=tuple(decoder), warnings=tuple(warnings))
 
-    def recognizer(self, grammar: Sequence[str] | None = None) -> PocketsphinxRecognizer:
+    def recognizer(
+        self, grammar: Sequence[str] | None = None, *, groups: Mapping[str, str] | None = None
+    ) -> PocketsphinxRecognizer:
         prepared = None
         if grammar is not None:
             phrases = [p for p in grammar if p.strip()]
@@ -147,7 +149,7 @@ class PocketsphinxEngine:
                 log.warning("grammar: %s", line)
             if not prepared.decoder_phrases:
                 raise ConfigError("no phrase of the grammar can be spelled with the dictionary's words")
-        return PocketsphinxRecognizer(self, prepared)
+        return PocketsphinxRecognizer(self, prepared, groups)
 
 
 def jsgf(decoder_phrases: Sequence[str]) -> str:
@@ -159,7 +161,9 @@ def jsgf(decoder_phrases: Sequence[str]) -> str:
 class PocketsphinxRecognizer:
     """One call's pocketsphinx decoder (see ``voicebot.asr.engine.Recognizer``)."""
 
-    def __init__(self, engine: PocketsphinxEngine, grammar: Grammar | None) -> None:
+    def __init__(
+        self, engine: PocketsphinxEngine, grammar: Grammar | None, groups: Mapping[str, str] | None = None
+    ) -> None:
         self.engine = engine
         self.grammar = grammar
         self._decoder: Any = engine._decoder()
@@ -172,7 +176,9 @@ class PocketsphinxRecognizer:
                 raise ConfigError(f"pocketsphinx rejected the grammar: {exc}") from exc
             self._decoder.activate_search(name)
             self._search = name
-            self.matcher: PhraseMatcher | None = PhraseMatcher(grammar.phrases, threshold=engine.match_threshold)
+            self.matcher: PhraseMatcher | None = PhraseMatcher(
+                grammar.phrases, threshold=engine.match_threshold, groups=groups
+            )
         else:
             self._decoder.activate_search("_default")
             self._search = "_default"

@@ -27,7 +27,7 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +199,9 @@ class VoskEngine:
                 decoder.append(" ".join(words))
         return Grammar(phrases=tuple(phrases), decoder_phrases=tuple(decoder), warnings=tuple(warnings))
 
-    def recognizer(self, grammar: Sequence[str] | None = None) -> VoskRecognizer:
+    def recognizer(
+        self, grammar: Sequence[str] | None = None, *, groups: Mapping[str, str] | None = None
+    ) -> VoskRecognizer:
         prepared = None
         if grammar is not None:
             phrases = [p for p in grammar if p.strip()]
@@ -218,7 +220,7 @@ class VoskEngine:
                     self._grammars[key] = prepared
             if not prepared.decoder_phrases:
                 raise ConfigError("no phrase of the grammar can be spelled with the model's words")
-        return VoskRecognizer(self, prepared)
+        return VoskRecognizer(self, prepared, groups)
 
 
 POSTERIOR_TEMPERATURE = 2.0  # flattens Vosk's n-best scores; chosen with the matcher defaults
@@ -236,7 +238,7 @@ def _posteriors(scores: Sequence[float]) -> list[float]:
 class VoskRecognizer:
     """One call's Vosk decoder (see ``voicebot.asr.engine.Recognizer``)."""
 
-    def __init__(self, engine: VoskEngine, grammar: Grammar | None) -> None:
+    def __init__(self, engine: VoskEngine, grammar: Grammar | None, groups: Mapping[str, str] | None = None) -> None:
         self.engine = engine
         self.grammar = grammar
         vosk = engine._shared.vosk
@@ -245,7 +247,9 @@ class VoskRecognizer:
             grammar_json = json.dumps(list(grammar.decoder_phrases), ensure_ascii=False)
             self._rec: Any = vosk.KaldiRecognizer(model, float(SAMPLE_RATE), grammar_json)
             self._rec.SetMaxAlternatives(engine.max_alternatives)
-            self.matcher: PhraseMatcher | None = PhraseMatcher(grammar.phrases, threshold=engine.match_threshold)
+            self.matcher: PhraseMatcher | None = PhraseMatcher(
+                grammar.phrases, threshold=engine.match_threshold, groups=groups
+            )
         else:
             self._rec = vosk.KaldiRecognizer(model, float(SAMPLE_RATE))
             self._rec.SetMaxAlternatives(0)

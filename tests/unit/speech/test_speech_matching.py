@@ -102,3 +102,14 @@ def test_low_similarity_needs_a_clear_lead() -> None:
     tight = PhraseMatcher(["abcdefghij", "abcdezzzzz"], threshold=0.6, low_threshold=0.5, margin=0.15)
     got = tight.match_text("abcdexxxxx")  # 0.5 to both: no lead, no match
     assert got.phrase is None
+
+
+def test_a_prefix_phrase_ends_the_turn_early_only_when_its_extensions_mean_the_same() -> None:
+    phrases = ["yes", "yes please", "no", "nothing", "nope"]
+    plain = PhraseMatcher(phrases)
+    assert plain.complete_phrase("yes") is None  # the caller may be saying "yes please"
+    groups = {"yes": "yes", "yes please": "yes", "no": "no", "nope": "no", "nothing": "skip"}
+    grouped = PhraseMatcher(phrases, groups=groups)
+    assert grouped.complete_phrase("yes") == "yes"  # "yes please" means yes too
+    assert grouped.complete_phrase("no") is None  # "nothing" would mean something else
+    assert grouped.complete_phrase("yes please") == "yes please"
