@@ -89,19 +89,26 @@ class Resampler:
         base = self.samples_in - self._span  # stream index of x[0]
         if last >= first:
             # output n uses phase (n*down) % up and, as its newest input, x[(n*down)//up - base]
-            n = np.arange(first, last + 1)
-            j = n * self.down
-            newest = j // self.up - base
+            count = last - first + 1
+            span = self._span
             y: npt.NDArray[np.float64]
-            if self.down == 1:  # pure upsampling: one convolution per phase, interleaved
-                y = np.empty(len(n))
+            if self.down == 1:  # pure upsampling: per phase, a run of consecutive outputs
+                y = np.empty(count)
                 for p in range(self.up):
-                    sel = (j % self.up) == p
-                    y[sel] = np.convolve(x, self._bank[p])[newest[sel]]
-            elif self.up == 1:  # pure decimation: one convolution, every down-th sample
-                y = np.convolve(x, self._bank[0])[newest]
+                    off = (p - first) % self.up
+                    if off >= count:
+                        continue
+                    n_p = len(range(off, count, self.up))
+                    lo = (first + off) // self.up - base
+                    y[off :: self.up] = np.convolve(x[lo - span + 1 : lo + n_p], self._bank[p], "valid")
+            elif self.up == 1:  # pure decimation: filter the needed stretch, keep every down-th
+                lo = first * self.down - base
+                hi = last * self.down - base
+                y = np.convolve(x[lo - span + 1 : hi + 1], self._bank[0], "valid")[:: self.down]
             else:  # general L/M: gather the taps each output needs
-                idx = newest[:, None] - np.arange(self._span)[None, :]
+                j = np.arange(first, last + 1) * self.down
+                newest = j // self.up - base
+                idx = newest[:, None] - np.arange(span)[None, :]
                 y = np.einsum("ij,ij->i", self._bank[j % self.up], x[idx])
             out = np.clip(np.rint(y), -32768, 32767).astype(np.int16)
         else:
