@@ -78,6 +78,11 @@ def canonical_name(name: str) -> str:
     return COMPACT_FORMS.get(key, key)
 
 
+# header name as given to add/set/prepend -> (display name, key); names already checked; bounded
+_CHECKED_NAMES: dict[str, tuple[str, str]] = {}
+_CHECKED_NAMES_MAX = 1024
+
+
 class Headers:
     """Ordered, case-insensitive header multi-map; compact names map to their full names.
 
@@ -103,12 +108,20 @@ class Headers:
 
     @staticmethod
     def _check(name: str, value: str) -> tuple[str, str]:
+        if "\r" in value or "\n" in value:
+            if _TOKEN_RE.fullmatch(name) is None:
+                raise LocalProtocolError(f"invalid header name {name!r}")
+            raise LocalProtocolError(f"header {name} value contains CR or LF")
+        info = _CHECKED_NAMES.get(name)
+        if info is not None:
+            return info
         if _TOKEN_RE.fullmatch(name) is None:
             raise LocalProtocolError(f"invalid header name {name!r}")
-        if "\r" in value or "\n" in value:
-            raise LocalProtocolError(f"header {name} value contains CR or LF")
         key = canonical_name(name)
-        return DISPLAY_NAMES.get(key, name), key
+        info = (DISPLAY_NAMES.get(key, name), key)
+        if len(_CHECKED_NAMES) < _CHECKED_NAMES_MAX:
+            _CHECKED_NAMES[name] = info
+        return info
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """First value of ``name`` (the whole field, not split), or ``default``."""
@@ -217,6 +230,13 @@ _VIA_RE = re.compile(
     r"([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+(\[[^\]]*\]|[^\s:;\[]+)(?:[ \t]*:[ \t]*([0-9]{1,5}))?"
 )
 
+# the common form, no LWS inside sent-protocol, a host _check_host accepts as it stands;
+# anything else takes the full _VIA_RE path
+_VIA_FAST_RE = re.compile(
+    r"SIP/2\.0/([A-Za-z0-9\-.!%*_+`'~]+) ([A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_.])?)"
+    r"(?::([0-9]{1,5}))?(?=;|\Z)"
+)
+
 
 @dataclass(slots=True)
 class Via:
@@ -230,6 +250,19 @@ class Via:
 
     @classmethod
     def parse(cls, text: str) -> Via:
+        f = _VIA_FAST_RE.match(text)
+        if f is not None:  # SIP/2.0/transport host[:port] with a plain hostname or IPv4 host
+            transport, host, port_text = f.groups()
+            port = None
+            if port_text is not None:
+                port = int(port_text)
+                if port > 65535:
+                    raise RemoteProtocolError(f"Via port out of range: {text[:60]!r}", status=400)
+            params = parse_header_params(text, f.end())
+            rport = params.get("rport", "")
+            if rport and not (rport.isdigit() and rport.isascii() and len(rport) <= 5 and int(rport) <= 65535):
+                raise RemoteProtocolError(f"invalid rport in Via {text[:60]!r}", status=400)
+            return cls(transport.upper(), host, port, params, "SIP/2.0")
         m = _VIA_RE.match(text)
         if m is None:
             raise RemoteProtocolError(f"malformed Via {text[:60]!r}", status=400)

@@ -153,6 +153,44 @@ _FIELDS: dict[str, tuple[str, bool, Callable[[str], Any]]] = {
 }
 _SLOT_KEY = {slot: key for key, (slot, _, _) in _FIELDS.items()}
 _REQUIRED_DISPLAY = {"from": "From", "to": "To", "call_id": "Call-ID", "cseq": "CSeq"}
+_LIST_SLOTS = ("vias", "contacts", "routes", "record_routes")
+
+# Cheap validity checks for the common well-formed forms. Each admits only text its field's
+# parser accepts (the same sub-patterns as the parser's grammar, narrowed: no IPv6, no URI
+# password or headers, no LWS, params without quotes), so parse_all may skip building the view
+# of a field that matches; the view is built (and cannot fail) on first access. Anything
+# else is parsed in full.
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+_HOST = r"[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_.])?"
+_TOK = r"[A-Za-z0-9\-.!%*_+`'~]+"
+_PLAIN_PARAMS = r'(?:;[^\s;=,"<>?]+(?:=[^\s;,"<>=]+)?)*'
+_PCHARS = r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+"
+_VALID_NAME_ADDR = re.compile(
+    rf'(?:"[^"\\]*" ?|(?:{_TOK} )+)?'
+    rf"<sip:(?:[A-Za-z0-9\-_.!~*'()&=+$,%]+@)?{_HOST}(?::{_PORT})?(?:;{_PCHARS}(?:={_PCHARS})?)*>"
+    rf"{_PLAIN_PARAMS}"
+)
+_VALID_VIA = re.compile(rf"SIP/2\.0/{_TOK} {_HOST}(?::{_PORT})?{_PLAIN_PARAMS}")
+
+
+def _valid_via(value: str) -> bool:
+    return _VALID_VIA.fullmatch(value) is not None and "rport=" not in value.lower()
+
+
+def _valid_name_addr(value: str) -> bool:
+    return _VALID_NAME_ADDR.fullmatch(value) is not None
+
+
+# header key -> its cheap validity check (see above)
+_QUICK_VALID: dict[str, Callable[[str], bool]] = {
+    "via": _valid_via,
+    "contact": _valid_name_addr,
+    "route": _valid_name_addr,
+    "record-route": _valid_name_addr,
+    "from": _valid_name_addr,
+    "to": _valid_name_addr,
+}
+_OPTIONAL_SLOTS = ("max_forwards", "expires")
 
 
 class Message:
@@ -213,21 +251,43 @@ class Message:
         Contact, Route, Record-Route) in one pass; raise ``RemoteProtocolError`` on the first
         malformed one. Missing fields are not an error here (``check_request`` checks those)."""
         cache = self._fresh()
-        lists: dict[str, list[Any]] = {"vias": [], "contacts": [], "routes": [], "record_routes": []}
-        singles: dict[str, Any] = {"max_forwards": None, "expires": None}
-        seen: set[str] = set()
+        lists: dict[str, list[Any] | None] = {}  # None: valid, some fields left unbuilt
+        singles: dict[str, Any] = {}
+        unbuilt: set[str] = set()
         fields = _FIELDS
+        quick = _QUICK_VALID
         for key, value in zip(self.headers._keys, self.headers._values, strict=True):
             spec = fields.get(key)
             if spec is None:
                 continue
-            slot, is_list, fn = spec
-            if is_list:
-                lists[slot].extend(_list_field(key, value, fn))
-            elif slot not in seen:
-                seen.add(slot)
-                singles[slot] = fn(value)
-        cache.update(lists)
+            slot = spec[0]
+            if slot in cache:  # parsed before (a cached view is always a valid one)
+                continue
+            check = quick.get(key)
+            if spec[1]:
+                if check is not None and check(value):
+                    lists[slot] = None
+                    continue
+                items = _list_field(key, value, spec[2])
+                if slot not in lists:
+                    lists[slot] = items
+                else:
+                    found = lists[slot]
+                    if found is not None:
+                        found.extend(items)
+            elif slot not in singles and slot not in unbuilt:
+                if check is not None and check(value):
+                    unbuilt.add(slot)
+                else:
+                    singles[slot] = spec[2](value)
+        for slot in _LIST_SLOTS:
+            if slot not in cache:
+                built = lists.get(slot, [])
+                if built is not None:
+                    cache[slot] = built
+        for slot in _OPTIONAL_SLOTS:
+            if slot not in cache:
+                cache[slot] = singles.get(slot)
         cache.update(singles)
 
     @property
@@ -408,7 +468,9 @@ class Response(Message):
 # --------------------------------------------------------------------------- parsing
 
 
-_HEADER_RE = re.compile(r"\r\n([^:\r\n]*):[ \t]*([^\r\n]*)")
+# one header line: found at each LF; applied only once every CR is known to start a CRLF, so
+# ".*" (anything but LF) runs to the line's CR, fast in the regex engine, and gives that CR back
+_HEADER_RE = re.compile(r"\n([^:\r\n]*):[ \t]*(.*)(?:\r|\Z)")
 # exact header-name spelling -> (canonical display name, lowercased full key); bounded
 _NAME_INFO: dict[str, tuple[str, str]] = {}
 _NAME_INFO_MAX = 2048
@@ -454,7 +516,7 @@ def _parse_head(head_bytes: bytes) -> tuple[Request | Response, int | None]:
     content_length: int | None = None
     cl_count = 0
     header_error: str | None = None
-    pairs = _HEADER_RE.findall(head, eol) if eol >= 0 else []
+    pairs = _HEADER_RE.findall(head, eol + 1) if eol >= 0 else []
     if len(pairs) != n_lines:
         pairs = []
         for line in head.split("\r\n")[1:]:

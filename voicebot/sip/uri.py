@@ -431,6 +431,8 @@ class NameAddr:
                 disp = None
             end = m.end()
             params = parse_header_params(text, end) if end < len(text) else {}
+            if uri_text[:4] == "sip:":  # the common scheme, as parse_uri would dispatch it
+                return cls(disp, SipUri.parse(uri_text), params)
             return cls(disp, parse_uri(uri_text), params)
         s = text.strip(" \t")
         display: str | None = None
