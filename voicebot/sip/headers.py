@@ -314,6 +314,9 @@ class Via:
         return ipv6_text(h[1:-1]) if h.startswith("[") else h
 
 
+_CSEQ_FAST_RE = re.compile(r"([0-9]{1,9}) ([A-Za-z0-9\-.!%*_+`'~]+)")
+
+
 @dataclass(frozen=True, slots=True)
 class CSeq:
     """``CSeq: 1*DIGIT LWS Method`` (RFC 3261 §20.16, number below 2**31)."""
@@ -323,6 +326,9 @@ class CSeq:
 
     @classmethod
     def parse(cls, text: str) -> CSeq:
+        f = _CSEQ_FAST_RE.fullmatch(text)
+        if f is not None:  # below 2**31 by its length; the method a token
+            return cls(int(f.group(1)), f.group(2))
         parts = text.split()
         if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii():
             raise RemoteProtocolError(f"malformed CSeq {text[:60]!r}", status=400)

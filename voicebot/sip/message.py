@@ -774,6 +774,22 @@ def new_call_id(host: str | None = None) -> str:
     return f"{cid}@{host}" if host else cid
 
 
+def _has_tag(request: Request, to_value: str) -> bool:
+    """True when the request's To (``to_value``, its first To field) has a tag value."""
+    if _VALID_NAME_ADDR.fullmatch(to_value) is not None:
+        # what NameAddr.parse(...).tag gives for this form, without building the view
+        tag: str | None = None
+        for part in to_value[to_value.rindex(">") + 1 :].split(";")[1:]:
+            name, sep, value = part.partition("=")
+            if name.lower() == "tag":
+                tag = value if sep else None
+        return tag is not None
+    try:
+        return request.to.tag is not None
+    except RemoteProtocolError:
+        return ";tag=" in to_value.replace(" ", "").lower()
+
+
 def build_response(
     request: Request,
     status: int,
@@ -798,13 +814,8 @@ def build_response(
         if found is None:
             continue
         value = found
-        if key == "to" and to_tag is not None:
-            try:
-                has_tag = request.to.tag is not None
-            except RemoteProtocolError:
-                has_tag = ";tag=" in value.replace(" ", "").lower()
-            if not has_tag:
-                value = f"{value};tag={to_tag}"
+        if key == "to" and to_tag is not None and not _has_tag(request, value):
+            value = f"{value};tag={to_tag}"
         out._append(disp, key, value)
     if status == 100:
         ts = rh.get("timestamp")
