@@ -134,6 +134,13 @@ class PhraseMatcher:
             return found.phrase
         return None
 
+    def partial_match(self, text: str) -> PhraseMatch | None:
+        """For a partial result: the match when it already holds a complete phrase, else None."""
+        complete = self.complete_phrase(text)
+        if complete is None:
+            return None
+        return PhraseMatch(phrase=complete, confidence=1.0, similarity=1.0, heard=text)
+
     def match_text(self, text: str) -> PhraseMatch:
         return self.match([Alternative(text=text, weight=1.0)])
 

@@ -29,7 +29,6 @@ from voicebot.asr.events import (
     AsrEvent,
     FinalResult,
     PartialResult,
-    PhraseMatch,
     WordTiming,
 )
 from voicebot.asr.matching import PhraseMatcher
@@ -205,11 +204,7 @@ class PocketsphinxRecognizer:
         if text == self._last_partial:
             return None
         self._last_partial = text
-        match = None
-        if self.matcher is not None:
-            complete = self.matcher.complete_phrase(text)
-            if complete is not None:
-                match = PhraseMatch(phrase=complete, confidence=1.0, similarity=1.0, heard=text)
+        match = self.matcher.partial_match(text) if self.matcher is not None else None
         return PartialResult(text=text, match=match)
 
     def finish(self) -> FinalResult:

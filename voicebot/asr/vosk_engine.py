@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from voicebot.asr.engine import SAMPLE_RATE, Grammar, NoiseFloor, Pcm, check_pcm
-from voicebot.asr.events import Alternative, AsrEvent, FinalResult, PartialResult, PhraseMatch, WordTiming
+from voicebot.asr.events import Alternative, AsrEvent, FinalResult, PartialResult, WordTiming
 from voicebot.asr.matching import PhraseMatcher
 from voicebot.asr.vocabulary import load_vosk_vocabulary, segment
 from voicebot.errors import ConfigError, DependencyError
@@ -292,11 +292,7 @@ class VoskRecognizer:
         if text == self._last_partial:
             return None
         self._last_partial = text
-        match = None
-        if self.matcher is not None:
-            complete = self.matcher.complete_phrase(text)
-            if complete is not None:
-                match = PhraseMatch(phrase=complete, confidence=1.0, similarity=1.0, heard=text)
+        match = self.matcher.partial_match(text) if self.matcher is not None else None
         return PartialResult(text=text, match=match)
 
     def finish(self) -> FinalResult:
