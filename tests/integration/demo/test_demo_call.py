@@ -11,6 +11,7 @@ import subprocess
 import sys
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,16 +24,22 @@ def _channels(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return pcm[:, 0], pcm[:, 1]
 
 
-@pytest.mark.slow
-def test_demo_call_runs_the_flow_script_end_to_end(tmp_path: Path) -> None:
+def _demo(out_dir: Path, *args: str) -> dict[str, Any]:
+    """Run ``voicebot demo --json`` as a user would and return its report."""
     out = subprocess.run(
-        [sys.executable, "-m", "voicebot", "demo", "--json", "--out", str(tmp_path)],
+        [sys.executable, "-m", "voicebot", "demo", "--json", "--out", str(out_dir), *args],
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    report = json.loads(out.stdout)
+    report: dict[str, Any] = json.loads(out.stdout)
+    return report
+
+
+@pytest.mark.slow
+def test_demo_call_runs_the_flow_script_end_to_end(tmp_path: Path) -> None:
+    report = _demo(tmp_path)
     assert report["as_expected"], report["mismatches"]
     assert report["outcome"] == "cancelled"
     assert report["slots"]["booking_status"] == "cancelled"
@@ -54,18 +61,8 @@ def test_demo_call_runs_the_flow_script_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_call_with_keyed_account_digits_and_a_crm_answer(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable, "-m", "voicebot", "demo", "--json", "--out", str(tmp_path),
-            "--flow", str(Path(__file__).resolve().parents[3] / "dialogs" / "payment_reminder.yaml"),
-            "--script", "keyed digits, wrong then right",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    report = json.loads(out.stdout)
+    flow = Path(__file__).resolve().parents[3] / "dialogs" / "payment_reminder.yaml"
+    report = _demo(tmp_path, "--flow", str(flow), "--script", "keyed digits, wrong then right")
     assert report["as_expected"], report["mismatches"]
     assert report["outcome"] == "already_paid"
     keyed = "".join(t["text"] for t in report["transcript"] if t["who"] == "dtmf")
