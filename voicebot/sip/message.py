@@ -210,6 +210,14 @@ class Message:
     _cache_rev: int
     _cache_headers: Headers | None
 
+    def __init__(self, headers: Headers | Iterable[tuple[str, str]] | None, body: bytes, version: str) -> None:
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
+        self.body = body
+        self.version = version
+        self._cache = {}
+        self._cache_rev = -1
+        self._cache_headers = None
+
     def _start_line(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -396,12 +404,7 @@ class Request(Message):
     ) -> None:
         self.method = method
         self.uri = parse_uri(uri) if isinstance(uri, str) else uri
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
-        self.body = body
-        self.version = version
-        self._cache: dict[str, Any] = {}
-        self._cache_rev = -1
-        self._cache_headers: Headers | None = None
+        super().__init__(headers, body, version)
 
     def _start_line(self) -> str:
         return f"{self.method} {self.uri} {self.version}"
@@ -438,12 +441,7 @@ class Response(Message):
     ) -> None:
         self.status = status
         self.reason = REASON_PHRASES.get(status, "") if reason is None else reason
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
-        self.body = body
-        self.version = version
-        self._cache: dict[str, Any] = {}
-        self._cache_rev = -1
-        self._cache_headers: Headers | None = None
+        super().__init__(headers, body, version)
 
     def _start_line(self) -> str:
         return f"{self.version} {self.status} {self.reason}"
