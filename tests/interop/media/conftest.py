@@ -14,12 +14,14 @@ import struct
 import subprocess
 import sys
 import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.conftest import free_port as free_udp_port
+from tests.integration.media.conftest import read_channels as read_channels
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE / "scenarios"
@@ -34,19 +36,6 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         asyncio.run(asyncio.wait_for(pyfuncitem.obj(**args), 120))
         return True
     return None
-
-
-def free_udp_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                t.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return port
 
 
 def free_even_port_pair() -> int:
@@ -150,12 +139,6 @@ def pcap_rtp(path: Path) -> list[bytes]:
         ihl = (frame[14] & 0x0F) * 4
         out.append(frame[14 + ihl + 8 :])
     return out
-
-
-def read_channels(path: Path) -> np.ndarray:
-    with wave.open(str(path), "rb") as w:
-        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-        return data.reshape(-1, w.getnchannels()).astype(np.float64)
 
 
 def aligned_correlation(ref: np.ndarray, rec: np.ndarray) -> float:
