@@ -102,11 +102,20 @@ class TurnTiming:
         return self.first_audio - self.speech_end
 
 
+TimedFrame = tuple[float, Pcm]
+
+
 @dataclass(slots=True)
 class _Ears:
-    """The caller's audio as one queue, fed by a single reader task."""
+    """The caller's audio as one queue, fed by a single reader task.
 
-    frames: asyncio.Queue[Pcm | None] = field(default_factory=lambda: asyncio.Queue(maxsize=1500))
+    Every frame carries its *media* time: the time of the first frame plus 20 ms per frame.
+    Frames can reach the event loop in bursts when the machine is busy; stamped with their
+    arrival time, a burst after a stall would look like a silence and end a turn in the
+    middle of a word (measured: "cancel" heard as "no" under full CPU load).
+    """
+
+    frames: asyncio.Queue[TimedFrame | None] = field(default_factory=lambda: asyncio.Queue(maxsize=1500))
     pending: list[Pcm] = field(default_factory=list)  # audio kept from a barge-in
 
 
@@ -139,6 +148,8 @@ class VoiceBot:
         self._hung_up = asyncio.Event()
         self._last_turn: tuple[float, float, float, str] | None = None
         self._flow: Flow | None = None
+        self._media_latest: float | None = None  # media time of the newest caller frame
+        self._media_lag = 0.0  # loop time minus media time at that frame
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> VoiceBot:
@@ -161,11 +172,20 @@ class VoiceBot:
 
     async def _read(self) -> None:
         frames: AsyncIterator[Pcm] = self.media.frames()
+        loop = asyncio.get_running_loop()
+        start: float | None = None
+        count = 0
         try:
             async for frame in frames:
+                if start is None:
+                    start = loop.time() - FRAME_SECONDS
                 if self._ears.frames.full():  # nobody listening for a long while: keep the newest
                     self._ears.frames.get_nowait()
-                self._ears.frames.put_nowait(frame)
+                stamp = start + count * FRAME_SECONDS
+                self._ears.frames.put_nowait((stamp, frame))
+                self._media_latest = stamp
+                self._media_lag = loop.time() - FRAME_SECONDS - stamp  # grows when frames came late
+                count += 1
         finally:
             self._hung_up.set()
             with contextlib.suppress(asyncio.QueueFull):
@@ -225,11 +245,12 @@ class VoiceBot:
                     with contextlib.suppress(asyncio.CancelledError):
                         await getter
                     continue
-                frame = getter.result()
-                if frame is None:
+                item = getter.result()
+                if item is None:
                     break
+                at, frame = item
                 if detector is not None:
-                    event = detector.feed(now=loop.time(), frame=frame, speech=self.vad.is_speech(frame))
+                    event = detector.feed(now=at, frame=frame, speech=self.vad.is_speech(frame))
                     if event is not None:
                         interrupted = True
                         self.media.stop_playback()
@@ -262,7 +283,11 @@ class VoiceBot:
         loop = asyncio.get_running_loop()
         config = replace(self.endpoint, no_input_timeout=timeout)
         pending, self._ears.pending = self._ears.pending, []
-        started = loop.time()
+        # media time of the oldest frame still queued: where this turn's listening starts
+        if self._media_latest is None:  # no caller audio yet: media time starts with the loop's
+            started = loop.time()
+        else:
+            started = self._media_latest - max(0, self._ears.frames.qsize() - 1) * FRAME_SECONDS
         rec = await AsyncRecognizer.open(self.asr, list(grammar) if grammar else None, groups=groups)
         speech = asyncio.create_task(
             listen_turn(
@@ -294,7 +319,8 @@ class VoiceBot:
         if turn.outcome == "hangup" or turn.result is None or turn.end is None:
             return Heard(kind="hangup")
         result, end = turn.result, turn.end
-        self._last_turn = (end.speech_end, end.at, loop.time(), end.reason)
+        lag = self._media_lag  # turn timings are kept on the loop clock
+        self._last_turn = (end.speech_end + lag, end.at + lag, loop.time(), end.reason)
         match = result.match
         return Heard(
             kind="speech",
@@ -305,15 +331,14 @@ class VoiceBot:
             endpoint_reason=end.reason,
         )
 
-    async def _timed_frames(self) -> AsyncIterator[tuple[float, Pcm]]:
-        """Caller frames stamped with the loop time at which each one started."""
-        loop = asyncio.get_running_loop()
+    async def _timed_frames(self) -> AsyncIterator[TimedFrame]:
+        """Caller frames with the media time at which each one started."""
         while True:
-            frame = await self._ears.frames.get()
-            if frame is None:
+            item = await self._ears.frames.get()
+            if item is None:
                 self._ears.frames.put_nowait(None)  # later turns see the hang-up too
                 return
-            yield loop.time() - FRAME_SECONDS, frame
+            yield item
 
     async def _more_digits(self, first: str, max_digits: int, inter_digit_timeout: float) -> Heard:
         digits = first
