@@ -76,7 +76,7 @@ async def _wait_for_prompt_end(frames: Any, vad: Any, silence_s: float = 0.8, li
     deadline = loop.time() + limit_s
     async for frame in frames:
         now = loop.time()
-        if vad.is_speech(frame):
+        if vad.is_speech(frame.pcm):
             heard_speech = True
             quiet_since = None
         elif heard_speech:
@@ -92,11 +92,11 @@ async def demo_call(
 ) -> dict[str, Any]:
     """Run one loopback call of ``flow_path`` driven by its conversation script; returns the report."""
     from voicebot.agent import UserAgent
-    from voicebot.asr import get_engine
     from voicebot.bot import VoiceBot
     from voicebot.flow import Flow, Webhook, WebhookResult
     from voicebot.media.vad import Vad
     from voicebot.tts import Synthesizer
+    from voicebot.voice import Speech
 
     flow = Flow.load(flow_path)
     scripts = {s.name: s for s in flow.scripts}
@@ -105,11 +105,9 @@ async def demo_call(
         raise ConfigError(f"flow {flow.name} has no conversation script {script_name!r}; it has {sorted(scripts)}")
     script = scripts[script_name]
     language = flow.language
-    asr_name = "vosk" if language == "ko" else "pocketsphinx"
-    asr = await asyncio.to_thread(get_engine, asr_name)
-    voice = flow.meta.voice or ("ko" if language == "ko" else "en-us")
-    bot_synth = Synthesizer(voice=voice)
-    caller_synth = Synthesizer(voice=voice, rate=150)
+    speech = await asyncio.to_thread(Speech.for_language, language, voice=flow.meta.voice)
+    await speech.prepare()
+    caller_synth = Synthesizer(voice=speech.synthesizer.voice, rate=150)
 
     out = out_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -131,22 +129,22 @@ async def demo_call(
 
     async def answer(call: Any) -> None:
         await call.answer()
-        call.media.start_recording(bot_wav)
+        call.record(bot_wav)
         try:
-            async with VoiceBot(call, synthesizer=bot_synth, asr=asr, webhook=local_webhook) as bot:
-                result = await bot.run(flow, context=script.context)
-                bot_result["flow"] = result
-                bot_result["latencies"] = list(bot.turn_latencies)
-                bot_result["timings"] = [
-                    {
-                        "endpoint_ms": round(1000 * (t.endpointed - t.speech_end)),
-                        "asr_final_ms": round(1000 * (t.recognised - t.endpointed)),
-                        "flow_and_tts_ms": round(1000 * (t.first_audio - t.recognised)),
-                        "endpoint_reason": t.endpoint_reason,
-                    }
-                    for t in bot.turn_timings
-                ]
-                bot_result["media"] = call.media.stats()
+            bot = VoiceBot(call, speech=speech, webhook=local_webhook)
+            result = await bot.run(flow, context=script.context)
+            bot_result["flow"] = result
+            bot_result["latencies"] = list(bot.turn_latencies)
+            bot_result["timings"] = [
+                {
+                    "endpoint_ms": round(1000 * (t.endpointed - t.speech_end)),
+                    "asr_final_ms": round(1000 * (t.recognised - t.endpointed)),
+                    "flow_and_tts_ms": round(1000 * (t.first_audio - t.recognised)),
+                    "endpoint_reason": t.endpoint_reason,
+                }
+                for t in bot.turn_timings
+            ]
+            bot_result["media"] = call.media.stats()
         finally:
             call.media.stop_recording()
             done.set()

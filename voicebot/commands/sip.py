@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 from voicebot.agent import RegistrationError, UserAgent
 from voicebot.call import Call, CallResult
 from voicebot.errors import ConfigError, VoicebotError
+from voicebot.progress import CallEvent, DigitPressed
 from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
 from voicebot.transport.sip import split_hostport
 
@@ -210,6 +212,7 @@ async def _serve(args: argparse.Namespace) -> int:
         counter += 1
         n = counter
         _say(f"call {n} from {call.remote_uri}" + (f" (user {call.user})" if call.user else ""))
+        call.observe(lambda event: _print_digit(n, event))
         try:
             if args.reject:
                 await call.reject(args.reject)
@@ -218,9 +221,9 @@ async def _serve(args: argparse.Namespace) -> int:
             await call.ring()
             if args.answer_after:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(call.finished), args.answer_after)
-                if call.finished.done():
-                    _say(f"call {n}: {call.finished.result().reason} before answer")
+                    await asyncio.wait_for(asyncio.shield(call.ended), args.answer_after)
+                if call.ended.done():
+                    _say(f"call {n}: {call.ended.result().reason} before answer")
                     return
             media = call.media
             if media is not None and args.record is not None:
@@ -231,15 +234,14 @@ async def _serve(args: argparse.Namespace) -> int:
                 _say(f"call {n}: not answered ({(await call.finished).reason})")
                 return
             if media is not None:
-                players.add(asyncio.ensure_future(_print_dtmf(n, media)))
                 if args.echo:
                     media.set_echo(True)
                 if args.play is not None:
-                    players.add(asyncio.ensure_future(_play(media, args.play)))
+                    players.add(asyncio.ensure_future(_play(call, args.play)))
             if args.hangup_after is not None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(call.finished), args.hangup_after)
-                if not call.finished.done():
+                    await asyncio.wait_for(asyncio.shield(call.ended), args.hangup_after)
+                if not call.ended.done():
                     await call.hangup()
             result = await call.finished
             _say(f"call {n}: ended by {result.ended_by} ({result.reason}) after {result.duration:.1f} s")
@@ -271,16 +273,15 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _print_dtmf(n: int, media: Any) -> None:
-    """Report every digit the caller sends (RFC 4733 or SIP INFO) until the call ends."""
-    while True:
-        digit = await media.dtmf_events.get()
-        _say(f"call {n}: DTMF {digit.digit} ({digit.source}, {digit.duration_ms} ms)")
+def _print_digit(n: int, event: CallEvent) -> None:
+    """Report every digit the caller sends (RFC 4733 or SIP INFO)."""
+    if isinstance(event, DigitPressed):
+        _say(f"call {n}: DTMF {event.digit} ({event.source}, {event.duration_ms} ms)")
 
 
-async def _play(media: Any, path: Path) -> None:
+async def _play(call: Call, path: Path) -> None:
     with contextlib.suppress(Exception):
-        await media.play_wav(path)
+        await call.play(path)
 
 
 # ---------------------------------------------------------------------------------- dial
@@ -328,50 +329,22 @@ async def _dial(args: argparse.Namespace) -> tuple[CallResult, int]:
         done, _ = await asyncio.wait(first, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)
         if call.answered not in done:
             answered_or_stop.cancel()
-            if not call.progress:
-                # not even 100 Trying: CANCEL must wait for a provisional (§9.1) that will not
-                # come, so give up now instead of waiting for Timer B
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(call.hangup()), 1.0)
-                if not call.finished.done():
-                    await call._finish(408, NO_RESPONSE, None)
-            result = await _end(call)
+            # not even 100 Trying: CANCEL must wait for a provisional (§9.1) that will not come,
+            # so give up after a second instead of waiting for Timer B
+            result = await call.hangup(grace=5.0 if call.progress else 1.0)
             if not result.answered and result.status == 487:
-                result = _replace_reason(result, "no answer")
+                result = dataclasses.replace(result, reason="no answer")
             return result, exit_code_for(result)
         if call.answered.result():
             if call.media is not None and args.play is not None:
-                players.add(asyncio.ensure_future(_play(call.media, args.play)))
+                players.add(asyncio.ensure_future(_play(call, args.play)))
             if args.dtmf:
                 with contextlib.suppress(VoicebotError):
                     await call.send_dtmf(args.dtmf)
-            waiters: set[asyncio.Future[Any]] = {call.finished, answered_or_stop}
+            waiters: set[asyncio.Future[Any]] = {call.ended, answered_or_stop}
             await asyncio.wait(waiters, timeout=args.hangup_after, return_when=asyncio.FIRST_COMPLETED)
-            if not call.finished.done():
-                await _end(call)
+            if not call.ended.done():
+                await call.hangup(grace=5.0)
         answered_or_stop.cancel()
         result = await call.finished
         return result, exit_code_for(result)
-
-
-async def _end(call: Call, grace: float = 5.0) -> CallResult:
-    """Hang up and wait at most ``grace`` seconds for the far end before giving up on it."""
-    with contextlib.suppress(TimeoutError):
-        return await asyncio.wait_for(asyncio.shield(call.hangup()), grace)
-    if not call.finished.done():
-        await call._finish(487, "no answer to CANCEL/BYE", "local")
-    return await call.finished
-
-
-def _replace_reason(result: CallResult, reason: str) -> CallResult:
-    data = result.as_dict()
-    return CallResult(
-        call_id=result.call_id,
-        direction=result.direction,
-        answered=result.answered,
-        status=result.status,
-        reason=reason,
-        ended_by=result.ended_by,
-        setup_time=data["setup_time"],
-        duration=data["duration"],
-    )
