@@ -80,11 +80,12 @@ class VoiceBot:
             self.call.track(task)
         if self.call.speech is None:
             self.call.speech = await asyncio.to_thread(Speech.for_language, flow.language)
-        # every slot-free prompt rendered and a recogniser built before the first turn needs them
-        await self.call.speech.prepare([s.text for s in static_prompts(flow)])
+        # every slot-free prompt and the opening ones rendered, and a recogniser built, before
+        # the first turn needs them
+        await self.call.speech.prepare([s.text for s in static_prompts(flow)] + opening_prompts(flow, context))
         self._flow = flow
-        session = flow.start(dict(context or {}))
         clock = time.time
+        session = flow.start(dict(context or {}), now=clock())
         actions = session.begin(now=clock())
         while True:
             event: Event | None = None
@@ -163,6 +164,14 @@ def intent_groups(flow: Flow | None, state_name: str) -> dict[str, str] | None:
     return {phrase: intent for intent, phrases in state.intents.phrases for phrase in phrases}
 
 
+def opening_prompts(flow: Flow, context: Mapping[str, Any] | None = None) -> list[str]:
+    """What the flow says before the caller's first turn, with ``context`` filled in (the
+    greeting names the callee, so it can be rendered before the call, not while it rings)."""
+    now = time.time()
+    actions = flow.start(dict(context or {}), now=now).begin(now=now)
+    return [a.text for a in actions if isinstance(a, Say) and not a.ssml]
+
+
 def static_prompts(flow: Flow) -> list[Say]:
     """The prompts of a flow that need no slot values, to synthesise before the call needs them."""
     out: list[Say] = []
@@ -175,4 +184,4 @@ def static_prompts(flow: Flow) -> list[Say]:
     return out
 
 
-__all__ = ["Heard", "TurnTiming", "VoiceBot", "intent_groups", "static_prompts"]
+__all__ = ["Heard", "TurnTiming", "VoiceBot", "intent_groups", "opening_prompts", "static_prompts"]

@@ -29,6 +29,7 @@ import numpy as np
 from voicebot.asr import AsyncRecognizer, engine_for_language
 from voicebot.asr.listen import Turn
 from voicebot.asr.listen import listen as listen_turn
+from voicebot.errors import ConfigError
 from voicebot.media.endpoint import BargeInDetector, EndpointConfig
 from voicebot.media.frames import FRAME, FRAME_MS, PCM, AudioFrame, read_wav, silence
 from voicebot.media.vad import Vad
@@ -51,7 +52,7 @@ class Speech:
     """The engines a call speaks and listens with, and how it decides a turn is over."""
 
     synthesizer: Synthesizer
-    asr: AsrEngine
+    asr: AsrEngine | None  # None: this call only speaks
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     vad_aggressiveness: int = 2
 
@@ -67,10 +68,15 @@ class Speech:
     ) -> Speech:
         """Engines for ``language`` (raises ``DependencyError`` naming what to install)."""
         asr = engine_for_language(language, engine=asr_engine, model=asr_model)
+        return cls(synthesizer=cls.speaking(language, voice=voice, rate=rate).synthesizer, asr=asr)
+
+    @classmethod
+    def speaking(cls, language: str = "en", *, voice: str | None = None, rate: int | None = None) -> Speech:
+        """Speech synthesis only (a caller that plays lines and never listens)."""
         base = language.split("-")[0].lower()
         chosen = voice or DEFAULT_VOICES.get(base, base)
         synth = Synthesizer(voice=chosen) if rate is None else Synthesizer(voice=chosen, rate=rate)
-        return cls(synthesizer=synth, asr=asr)
+        return cls(synthesizer=synth, asr=None)
 
     async def prepare(self, prompts: Sequence[str] = (), grammar: Sequence[str] = ("yes", "no")) -> None:
         """Warm up before any call: render ``prompts`` into the cache and build one recogniser.
@@ -79,8 +85,9 @@ class Speech:
         freezes the event loop; done here it cannot happen in the middle of a call."""
         if prompts:
             await self.synthesizer.synthesize_all(prompts)
-        rec = await AsyncRecognizer.open(self.asr, list(grammar) if grammar else None)
-        await rec.aclose()
+        if self.asr is not None:
+            rec = await AsyncRecognizer.open(self.asr, list(grammar) if grammar else None)
+            await rec.aclose()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -315,6 +322,8 @@ class Voice:
         meaning (a flow's intents), so "yes" may end the turn early although "yes please" is
         expected too: either means yes."""
         speech = self.speech
+        if speech.asr is None:
+            raise ConfigError("this call has no speech recogniser: give it Speech(asr=get_engine(...))")
         if self._digits.items:  # keyed during the prompt
             return Heard(kind="dtmf", digits=await self._more_digits(max_digits, inter_digit_timeout))
         config = replace(speech.endpoint, no_input_timeout=timeout)

@@ -102,5 +102,5 @@ def test_trace_and_dtmf_reach_serve(serve: Callable[..., Served]) -> None:
     assert re.search(r"--- \d\d:\d\d:\d\d\.\d{3} sent to UDP 127\.0\.0\.1:\d+ \(\d+ bytes\)\nINVITE sip:", done.stdout)
     assert re.search(r"--- \d\d:\d\d:\d\d\.\d{3} received from UDP [^\n]*\nSIP/2\.0 200 OK", done.stdout)
     out = served.stop()
-    digits = re.findall(r"DTMF (\S) \((rfc4733|info)", out)
+    digits = re.findall(r"dtmf: (\S) \((rfc4733|info)", out)
     assert "".join(d for d, _src in digits) == "19#", out

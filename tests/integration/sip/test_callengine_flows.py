@@ -1,0 +1,86 @@
+"""`voicebot dial --flow` against `voicebot serve --persona`: every shipped dialog, two processes.
+
+The bot dials over real SIP/UDP and RTP on loopback, runs the flow with espeak-ng and the
+recogniser the flow's language calls for (pocketsphinx for English, Vosk with the packaged
+model for Korean), and the persona answers with its scripted lines (TTS) and keys (RFC 4733).
+Each persona file states the outcome its conversation must reach.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import free_port
+from tests.interop.sip.conftest import Served, voicebot_cmd
+
+ROOT = Path(__file__).resolve().parents[3]
+DIALOGS = ROOT / "dialogs"
+CONTEXT = {
+    "appointment_reminder": ["--context", "appointment_date=2026-01-08"],
+    "payment_reminder": ["--context", "account_id=1", "--context", "account_last4=1234"],
+    "ko_delivery_confirm": ["--context", "delivery_date=2026-01-07"],
+}
+
+
+def dial(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(voicebot_cmd("dial", *args), capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def _expect(persona: Path) -> dict[str, Any]:
+    return dict(yaml.safe_load(persona.read_text(encoding="utf-8"))["expect"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["appointment_reminder", "payment_reminder", "satisfaction_survey", "ko_delivery_confirm"])
+def test_dial_flow_completes_against_its_persona(serve: Callable[..., Served], name: str) -> None:
+    persona = DIALOGS / f"{name}.persona.yaml"
+    served = serve("--persona", str(persona), "--json", user="callee")
+    done = dial(served.uri, "--flow", str(DIALOGS / f"{name}.yaml"), *CONTEXT.get(name, []), "--json")
+    out = served.stop()
+    assert done.returncode == 0, done.stdout + done.stderr + out
+    report = json.loads(done.stdout)  # stdout is only JSON
+    expect = _expect(persona)
+    assert report["outcome"] == expect["outcome"], (report["transcript"], out)
+    for slot, value in (expect.get("slots") or {}).items():
+        assert report["slots"].get(slot) == value, report["slots"]
+    # the report: SIP codes, durations, codec, RTP statistics, the E-model, a timed transcript
+    assert report["answered"] and report["status"] == 200 and 180 in report["progress"]
+    assert report["codec"] == "opus/48000/2" and report["duration"] > 1 and report["setup_time"] > 0
+    assert report["rtp"]["sent"] > 50 and report["rtp"]["received"] > 50
+    assert 1.0 <= report["quality"]["mos"] <= 4.5 and "ie_eff" in report["quality"]
+    times = [line["t"] for line in report["transcript"]]
+    assert times == sorted(times) and report["transcript"][0]["who"] == "bot"
+    # progress went to stderr, one line per event
+    assert "answered (opus/48000/2)" in done.stderr and "ended:" in done.stderr
+    # serve --json: one JSON object per finished call, one per line, and nothing else on stdout
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    assert len(lines) == 1 and json.loads(lines[0])["direction"] == "inbound"
+
+
+@pytest.mark.slow
+def test_a_spoken_turn_carries_its_latency(serve: Callable[..., Served]) -> None:
+    served = serve("--persona", str(DIALOGS / "satisfaction_survey.persona.yaml"), "-q", user="callee")
+    done = dial(served.uri, "--flow", str(DIALOGS / "satisfaction_survey.yaml"), "--json", "-q")
+    served.stop()
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # -q: no progress
+    caller = [t for t in json.loads(done.stdout)["transcript"] if t["who"] == "caller"]
+    assert len(caller) == 4 and all(t["confidence"] > 0 for t in caller)
+    timed = [t for t in caller if "latency_ms" in t]
+    assert len(timed) >= 3, caller  # each answer that the bot spoke after carries its latency
+    assert all(t["latency_ms"] > 0 and set(t["latency_breakdown_ms"]) for t in timed)
+
+
+def test_a_flow_in_a_language_without_a_recogniser_is_refused_before_dialling(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens: a dial attempt would be a network failure (7), not this
+    done = dial(f"sip:x@127.0.0.1:{port}", "--flow", str(DIALOGS / "zh_satisfaction_survey.yaml"), timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "zh" in lines[0] and "--asr-model" in lines[0] and "VOICEBOT_VOSK_MODEL" in lines[0]

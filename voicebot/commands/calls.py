@@ -1,0 +1,385 @@
+"""What ``voicebot dial`` and ``voicebot serve`` do once their arguments are checked.
+
+Engines are chosen, a flow compiled and its prompts rendered *before* anything is sent, so a
+flow in a language without a recogniser is refused before dialling and the first prompt of
+the first call is as quick as the rest. Every call reports live progress on stderr (unless
+``-q``) and its result as a report (:func:`voicebot.report.call_report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import ipaddress
+import json
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voicebot.agent import RegistrationError, UserAgent
+from voicebot.call import Call, CallResult
+from voicebot.commands.sip import (
+    EXIT_ANSWERED,
+    EXIT_AUTH,
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NETWORK,
+    EXIT_NO_ANSWER,
+    EXIT_REJECTED,
+    EXIT_VANISHED,
+    parse_context,
+)
+from voicebot.errors import ConfigError, VoicebotError
+from voicebot.progress import CallEvent
+from voicebot.report import call_report, progress_line
+from voicebot.sip.uri import SipUri, parse_uri
+from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
+from voicebot.transport.sip import format_hostport
+
+SCRIPT_TAIL = 1.0  # seconds to stay on the line after the last --say/--play, for the far end's reply
+
+
+class CannotResolve(VoicebotError):
+    pass
+
+
+@dataclass
+class Setup:
+    """What a call needs, prepared before the first one: engines, flow, context, persona."""
+
+    speech: Any = None  # voicebot.voice.Speech
+    flow: Any = None  # voicebot.flow.Flow
+    context: dict[str, Any] = field(default_factory=dict)
+    persona: Any = None  # voicebot.persona.Persona
+    script: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def prepare(args: argparse.Namespace) -> Setup:
+    """Compile the flow, check its context, choose and warm the engines (raises on trouble)."""
+    setup = Setup(script=list(args.script or []))
+    language: str | None = None
+    if args.flow is not None:
+        from voicebot.flow import Flow
+
+        if not args.flow.is_file():
+            raise ConfigError(f"--flow: no such file {args.flow}")
+        setup.flow = Flow.load(args.flow)
+        setup.context = parse_context(args.context, args.context_file)
+        setup.flow.start(setup.context)  # a context value of the wrong type is a bad argument
+        language = setup.flow.language
+    from voicebot.voice import Speech
+
+    if getattr(args, "persona", None) is not None:
+        from voicebot.persona import Persona
+
+        setup.persona = persona = Persona.load(args.persona)
+        setup.speech = Speech.speaking(persona.language, voice=args.voice or persona.voice, rate=persona.rate)
+    elif language is not None:
+        voice = args.voice or setup.flow.meta.voice
+        setup.speech = Speech.for_language(language, asr_engine=args.asr_engine, asr_model=args.asr_model, voice=voice)
+    elif any(kind == "say" for kind, _ in setup.script):
+        setup.speech = Speech.speaking("en", voice=args.voice)
+    return setup
+
+
+async def warm(setup: Setup) -> None:
+    """Render the prompts this run will speak and build a recogniser, before any call."""
+    if setup.speech is None:
+        return
+    prompts = [text for kind, text in setup.script if kind == "say"]
+    if setup.flow is not None:
+        from voicebot.bot import opening_prompts, static_prompts
+
+        prompts += [s.text for s in static_prompts(setup.flow)]
+        prompts += opening_prompts(setup.flow, setup.context)
+    if setup.persona is not None:
+        prompts += setup.persona.texts()
+    await setup.speech.prepare(prompts)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def watch(call: Call, args: argparse.Namespace, prefix: str = "", *, me: str = "bot", them: str = "caller") -> None:
+    """Live progress of ``call`` on stderr (nothing with ``-q``)."""
+    if args.quiet:
+        return
+    start = call.started_at
+
+    def show(event: CallEvent) -> None:
+        line = progress_line(event, start, me=me, them=them)
+        if line is not None:
+            say(prefix + line)
+
+    call.observe(show)
+
+
+def exit_code_for(result: CallResult) -> int:
+    """Map a call's outcome to the documented ``dial`` exit code."""
+    if result.answered:
+        return EXIT_VANISHED if result.reason.startswith("media timeout") else EXIT_ANSWERED
+    status, reason = result.status, result.reason
+    if (status == 408 and reason == NO_RESPONSE) or (status == 503 and reason == TRANSPORT_ERROR):
+        return EXIT_NETWORK
+    if status in (486, 600):
+        return EXIT_BUSY
+    if status in (408, 480, 487) or reason in ("cancelled", "no answer"):
+        return EXIT_NO_ANSWER
+    if status in (401, 407):
+        return EXIT_AUTH
+    return EXIT_REJECTED
+
+
+async def resolve(uri: str) -> None:
+    """Fail at once, before any INVITE, when the URI's host has no address."""
+    parsed = parse_uri(uri)
+    if not isinstance(parsed, SipUri):
+        return
+    host = parsed.host.strip("[]")
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return
+    try:
+        await asyncio.get_running_loop().getaddrinfo(host, parsed.port or 5060, type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise CannotResolve(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _agent(args: argparse.Namespace, setup: Setup, **extra: Any) -> UserAgent:
+    return UserAgent(
+        args.listen,
+        user=args.user,
+        password=args.password,
+        register=args.register,
+        media=not args.no_media,
+        codecs=args.codec,
+        rtp_timeout=args.rtp_timeout,
+        trace=sys.stdout if args.trace and not args.json else (sys.stderr if args.trace else None),
+        advertise=args.advertise,
+        speech=setup.speech,
+        **extra,
+    )
+
+
+async def run_script(call: Call, script: Sequence[tuple[str, Any]], dtmf: str | None = None) -> None:
+    """``--dtmf``, then every ``--say`` / ``--play`` in command-line order."""
+    if dtmf:
+        with contextlib.suppress(VoicebotError):
+            await call.send_dtmf(dtmf)
+    for kind, value in script:
+        if call.ended.done():
+            return
+        if kind == "play":
+            await call.play(value)
+        else:
+            await call.say(str(value), barge_in=False)
+
+
+def _limit(*values: float | None) -> float | None:
+    given = [v for v in values if v is not None]
+    return min(given) if given else None
+
+
+async def _until(call: Call, stop: asyncio.Event, timeout: float | None, *also: asyncio.Future[Any]) -> None:
+    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    waiting: set[asyncio.Future[Any]] = {call.ended, stopper, *also}
+    try:
+        await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+
+
+# ---------------------------------------------------------------------------------- dial
+
+
+def dial(args: argparse.Namespace) -> int:
+    setup = prepare(args)
+    try:
+        report, code = asyncio.run(_dial(args, setup))
+    except RegistrationError as exc:
+        say(f"voicebot dial: {exc}")
+        return EXIT_AUTH if exc.status in (401, 403, 407) else EXIT_NETWORK
+    except CannotResolve as exc:
+        say(f"voicebot dial: {exc}")
+        return EXIT_NETWORK
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False), flush=True)
+    else:
+        how = "answered" if report["answered"] else "not answered"
+        print(
+            f"{how}: {report['status']} {report['reason']}; setup {report['setup_time']:.2f} s, "
+            f"talk {report['duration']:.2f} s"
+            + (f", ended by {report['ended_by']}" if report["ended_by"] else "")
+            + (f"; outcome {report['outcome']}" if report["flow"] else ""),
+            flush=True,
+        )
+    return code
+
+
+async def _dial(args: argparse.Namespace, setup: Setup) -> tuple[dict[str, Any], int]:
+    stop = asyncio.Event()
+    _install_stop(stop)
+    await resolve(args.uri)
+    if args.proxy:
+        await resolve(args.proxy)
+    await warm(setup)
+    async with _agent(args, setup, proxy=args.proxy) as ua:
+        call = await ua.dial(args.uri, from_uri=args.from_uri, flow=setup.flow, context=setup.context)
+        watch(call, args)
+        await _until(call, stop, args.timeout, call.answered)
+        if not (call.answered.done() and call.answered.result()):
+            interrupted = stop.is_set()
+            # with not even 100 Trying, CANCEL must wait for a provisional (§9.1) that will not
+            # come: give up after a second instead of waiting for Timer B
+            result = await call.hangup(grace=5.0 if call.progress else 1.0)
+            if result.status == 487 and not interrupted:
+                result = dataclasses.replace(result, reason="no answer")
+            code = EXIT_INTERRUPTED if interrupted else exit_code_for(result)
+            return call_report(result, exit_code=code), code
+        if args.record is not None:
+            call.record(args.record)
+        work = asyncio.ensure_future(run_script(call, setup.script, args.dtmf))
+        limit = _limit(args.hangup_after, args.max_duration)
+        if setup.script and args.hangup_after is None and setup.flow is None:
+            await _until(call, stop, args.max_duration, work)  # the script, then a short tail
+            if work.done() and not call.ended.done():
+                await _until(call, stop, SCRIPT_TAIL)
+        else:
+            await _until(call, stop, limit)
+        if not call.ended.done():
+            await call.hangup(grace=5.0)
+        work.cancel()
+        result = await call.finished
+    code = exit_code_for(result)
+    return call_report(result, exit_code=code), code
+
+
+# ---------------------------------------------------------------------------------- serve
+
+
+def _algorithms(text: str) -> tuple[str, ...]:
+    known = {"MD5", "SHA-256", "SHA-512-256", "MD5-SESS", "SHA-256-SESS", "SHA-512-256-SESS"}
+    algos = tuple(a.strip().upper() for a in text.split(",") if a.strip())
+    bad = [a for a in algos if a not in known]
+    if not algos or bad:
+        raise ConfigError(
+            f"--auth-algorithms: unknown {', '.join(bad) or 'empty list'}; use {', '.join(sorted(known))}"
+        )
+    return algos
+
+
+def serve(args: argparse.Namespace) -> int:
+    algorithms = _algorithms(args.auth_algorithms)
+    setup = prepare(args)
+    try:
+        return asyncio.run(_serve(args, setup, algorithms))
+    except RegistrationError as exc:
+        say(f"voicebot serve: {exc}")
+        return EXIT_FAILED
+
+
+def _recording(args: argparse.Namespace, n: int) -> Path | None:
+    path: Path | None = args.record
+    if path is None or n == 1:
+        return path
+    return path.with_name(f"{path.stem}-{n}{path.suffix}")
+
+
+async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, ...]) -> int:
+    stop = asyncio.Event()
+    _install_stop(stop)
+    counter = 0
+    out: Callable[[str], None] = say if args.json else (lambda text: print(text, flush=True))
+    await warm(setup)
+
+    async def handle(call: Call) -> None:
+        nonlocal counter
+        counter += 1
+        n = counter
+        if setup.persona is not None:
+            watch(call, args, f"call {n} ", me="persona", them="bot")
+        else:
+            watch(call, args, f"call {n} ")
+        if not args.quiet:
+            say(f"call {n} from {call.remote_uri}" + (f" (user {call.user})" if call.user else ""))
+        try:
+            await _answer(call, args, setup, n, stop)
+        except VoicebotError as exc:
+            say(f"call {n}: {exc}")
+            if not call.ended.done():
+                await call.hangup(grace=5.0)
+        result = await call.finished
+        if args.json:
+            print(json.dumps(call_report(result, call=n), ensure_ascii=False), flush=True)
+        elif not args.quiet:
+            say(f"call {n}: ended by {result.ended_by} ({result.reason}) after {result.duration:.1f} s")
+
+    creds = {args.auth_user: args.auth_password} if args.auth_user else None
+    ua = _agent(args, setup, server_credentials=creds, auth_algorithms=algorithms)
+    ua.on_call(handle)
+    async with ua:
+        host, port = ua.local_address
+        where = format_hostport(host, port)
+        out(f"voicebot serve: listening on udp+tcp {where} as sip:{args.user}@{where}")
+        if ua.registered and args.register:
+            out(f"voicebot serve: registered at {args.register} as {args.user}")
+        waiting = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiting}, timeout=args.duration)
+        waiting.cancel()
+    return 0
+
+
+async def _answer(call: Call, args: argparse.Namespace, setup: Setup, n: int, stop: asyncio.Event) -> None:
+    if args.reject:
+        await call.reject(args.reject)
+        return
+    if setup.persona is not None:
+        from voicebot.persona import play_persona
+
+        await play_persona(call, setup.persona, record=_recording(args, n))
+        return
+    await call.ring()
+    if args.answer_after:
+        await _until(call, stop, args.answer_after)
+        if call.ended.done():
+            return
+    await call.answer()
+    if not await call.answered:
+        return
+    path = _recording(args, n)
+    if path is not None:
+        call.record(path)
+    if args.echo and call.media is not None:
+        call.media.set_echo(True)
+    if setup.flow is not None:
+        from voicebot.bot import VoiceBot
+
+        work: asyncio.Task[Any] = asyncio.create_task(VoiceBot(call).run(setup.flow, context=setup.context))
+    else:
+        work = asyncio.create_task(run_script(call, setup.script))
+    call.track(work)
+    await _until(call, stop, _limit(args.hangup_after, args.max_duration))
+    if not call.ended.done():
+        await call.hangup(grace=5.0)
+
+
+__all__ = ["dial", "exit_code_for", "prepare", "resolve", "serve"]
+
