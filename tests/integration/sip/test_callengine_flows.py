@@ -22,6 +22,7 @@ from tests.interop.sip.conftest import Served, voicebot_cmd
 
 ROOT = Path(__file__).resolve().parents[3]
 DIALOGS = ROOT / "dialogs"
+SHIPPED = ["appointment_reminder", "payment_reminder", "satisfaction_survey", "ko_delivery_confirm"]
 CONTEXT = {
     "appointment_reminder": ["--context", "appointment_date=2026-01-08"],
     "payment_reminder": ["--context", "account_id=1", "--context", "account_last4=1234"],
@@ -38,7 +39,7 @@ def _expect(persona: Path) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["appointment_reminder", "payment_reminder", "satisfaction_survey", "ko_delivery_confirm"])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_dial_flow_completes_against_its_persona(serve: Callable[..., Served], name: str) -> None:
     persona = DIALOGS / f"{name}.persona.yaml"
     served = serve("--persona", str(persona), "--json", user="callee")
