@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLOW_GRACE = 5.0  # seconds the result waits, after the dialog ended, for a flow to wrap up
+VANISHED_GRACE = 4.0  # seconds a far end that stopped sending RTP gets to answer our BYE
 
 
 class Signalling(Protocol):
@@ -203,9 +204,16 @@ class Call:
         with contextlib.suppress(TimeoutError):
             return await asyncio.wait_for(asyncio.shield(self.ended), grace)
         if self._times.answer is None and not self.progress:
-            await self._finish(408, NO_RESPONSE, None)  # not even 100 Trying came back
-        else:
-            await self._finish(487, "no answer to CANCEL/BYE", "local")
+            return await self.abandon(408, NO_RESPONSE)  # not even 100 Trying came back
+        return await self.abandon(487, "no answer to CANCEL/BYE")
+
+    async def abandon(self, status: int, reason: str) -> CallResult:
+        """End the call here and now with ``status``/``reason`` (a far end known to be gone or
+        unreachable), after asking the SIP side to end it as well; returns the result."""
+        if not self.ended.done():
+            with contextlib.suppress(LocalProtocolError):
+                self._link.hangup()
+            await self._finish(status, reason, "local" if self._times.answer is not None else None)
         return self.ended.result()
 
     async def hold(self) -> int:
@@ -390,7 +398,7 @@ class Call:
             return
         log.warning("call %s: %s; hanging up", self.id, reason)
         self._times.end_reason = f"media timeout ({reason})"
-        self._link.spawn(self.hangup(grace=32.0))
+        self._link.spawn(self.hangup(grace=VANISHED_GRACE))
 
     async def _finish(self, status: int, reason: str, ended_by: str | None) -> None:
         if self.ended.done():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +37,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TURN_KEYS = {"say", "dtmf", "play", "tone", "silence", "hangup", "pause", "barge_in"}
+TURN_KEYS = {"say", "dtmf", "play", "tone", "silence", "hangup", "pause", "barge_in", "wait"}
 ACTIONS = ("say", "dtmf", "play", "tone", "silence", "hangup")
 TOP_KEYS = {"persona", "description", "language", "voice", "rate", "answer", "greeting", "turns", "quiet",
-            "end", "max_duration", "expect"}  # fmt: skip
+            "end", "max_duration", "expect", "context"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +52,7 @@ class PersonaTurn:
     value: Any = None
     pause: float = 0.0
     barge_in: float | None = None
+    wait: bool = True  # False: act at once, whatever the bot does
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +70,7 @@ class Persona:
     end: str = "wait"  # after the last turn: "wait" for the bot to hang up, or "hangup"
     max_duration: float = 300.0
     expect: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)  # who the callee is, for the dialler's flow
     base: Path = Path(".")
 
     @classmethod
@@ -112,6 +115,7 @@ class Persona:
             end=end,
             max_duration=_number(data.get("max_duration", 300), f"{where}: max_duration"),
             expect=dict(data.get("expect") or {}),
+            context={str(k): v for k, v in (data.get("context") or {}).items()},
             base=base,
         )
 
@@ -119,6 +123,34 @@ class Persona:
         """Every line the persona speaks (to render before the first call)."""
         lines = [t.value for t in self.turns if t.action == "say"]
         return ([self.greeting] if self.greeting else []) + lines
+
+
+def plain(value: Any) -> Any:
+    """A YAML value as JSON has it (dates as ISO strings)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def verdict(expect: dict[str, Any], report: dict[str, Any]) -> list[str]:
+    """How a call's report differs from what a persona expects (empty: as expected). ``path``
+    must appear in the report's path in this order (other states may come between)."""
+    misses: list[str] = []
+    if "outcome" in expect and report.get("outcome") != expect["outcome"]:
+        misses.append(f"outcome {report.get('outcome')!r}, expected {expect['outcome']!r}")
+    slots = report.get("slots") or {}
+    for name, value in (expect.get("slots") or {}).items():
+        if plain(slots.get(name)) != plain(value):
+            misses.append(f"slot {name} = {slots.get(name)!r}, expected {plain(value)!r}")
+    path = list(report.get("path") or [])
+    rest = iter(path)
+    if not all(any(state == seen for seen in rest) for state in expect.get("path") or []):
+        misses.append(f"path {' > '.join(path)} does not pass {' > '.join(expect['path'])} in order")
+    return misses
 
 
 def _number(value: Any, where: str, kind: type = float) -> Any:
@@ -155,6 +187,7 @@ def _turn(raw: Any, where: str, base: Path) -> PersonaTurn:
         value=str(value) if action == "say" else value,
         pause=_number(raw.get("pause", 0), f"{where}: pause"),
         barge_in=None if barge is None else _number(barge, f"{where}: barge_in"),
+        wait=bool(raw.get("wait", True)),
     )
 
 
@@ -253,7 +286,9 @@ async def _converse(call: Call, persona: Persona) -> None:
             await call.say(persona.greeting, barge_in=False)
         heard = 0  # bot talk spurts already answered
         for turn in persona.turns:
-            if turn.barge_in is not None:
+            if not turn.wait:
+                pass
+            elif turn.barge_in is not None:
                 if not await ear.started_talking(heard):
                     return
                 await asyncio.sleep(turn.barge_in)
@@ -288,4 +323,4 @@ async def _act(call: Call, turn: PersonaTurn) -> bool:
     return True  # silence: the next turn waits for the bot to speak again
 
 
-__all__ = ["Persona", "PersonaTurn", "play_persona"]
+__all__ = ["Persona", "PersonaTurn", "plain", "play_persona", "verdict"]

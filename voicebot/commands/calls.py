@@ -43,6 +43,7 @@ from voicebot.sip.uri import SipUri, parse_uri
 from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
 from voicebot.transport.sip import format_hostport
 
+UNREACHABLE = "port unreachable"
 SCRIPT_TAIL = 1.0  # seconds to stay on the line after the last --say/--play, for the far end's reply
 
 
@@ -137,7 +138,7 @@ def exit_code_for(result: CallResult) -> int:
     if result.answered:
         return EXIT_VANISHED if result.reason.startswith("media timeout") else EXIT_ANSWERED
     status, reason = result.status, result.reason
-    if (status == 408 and reason == NO_RESPONSE) or (status == 503 and reason == TRANSPORT_ERROR):
+    if (status == 408 and reason == NO_RESPONSE) or (status == 503 and reason in (TRANSPORT_ERROR, UNREACHABLE)):
         return EXIT_NETWORK
     if status in (486, 600):
         return EXIT_BUSY
@@ -161,6 +162,35 @@ async def resolve(uri: str) -> None:
         await asyncio.get_running_loop().getaddrinfo(host, parsed.port or 5060, type=socket.SOCK_DGRAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise CannotResolve(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+async def unreachable(uri: str, wait: float = 1.0) -> str | None:
+    """Whether the OS reports the URI's UDP port closed (ICMP port unreachable), within ``wait``.
+
+    A connected UDP socket sends an RFC 5626 CRLF keep-alive (ignored by SIP servers) and
+    reads: where the port is closed the kernel answers the ICMP error with ECONNREFUSED.
+    Returns a one-line reason, or None when nothing came back (open, filtered or slow)."""
+    parsed = parse_uri(uri)
+    if not isinstance(parsed, SipUri) or (parsed.params.get("transport") or "udp").lower() != "udp":
+        return None
+    host, port = parsed.host.strip("[]"), parsed.port or 5060
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError):
+        return None
+    family, _type, _proto, _name, address = infos[0]
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, address)
+            await loop.sock_sendall(sock, b"\r\n\r\n")
+            await asyncio.wait_for(loop.sock_recv(sock, 2048), wait)
+        except ConnectionRefusedError:
+            return f"{format_hostport(host, port)}: port unreachable (nothing listens there)"
+        except (TimeoutError, OSError):
+            return None
+    return None
 
 
 def _agent(args: argparse.Namespace, setup: Setup, **extra: Any) -> UserAgent:
@@ -244,12 +274,22 @@ async def _dial(args: argparse.Namespace, setup: Setup) -> tuple[dict[str, Any],
     async with _agent(args, setup, proxy=args.proxy) as ua:
         call = await ua.dial(args.uri, from_uri=args.from_uri, flow=setup.flow, context=setup.context)
         watch(call, args)
-        await _until(call, stop, args.timeout, call.answered)
+        ring_until = asyncio.get_running_loop().time() + args.timeout
+        probe = asyncio.create_task(unreachable(args.proxy or args.uri))
+        await _until(call, stop, args.timeout, call.answered, probe)
+        refused = probe.result() if probe.done() and not call.progress else None
+        if refused is None and not call.answered.done() and not stop.is_set():  # ring on
+            await _until(call, stop, max(0.0, ring_until - asyncio.get_running_loop().time()), call.answered)
+        probe.cancel()
         if not (call.answered.done() and call.answered.result()):
             interrupted = stop.is_set()
             # with not even 100 Trying, CANCEL must wait for a provisional (§9.1) that will not
             # come: give up after a second instead of waiting for Timer B
-            result = await call.hangup(grace=5.0 if call.progress else 1.0)
+            if refused is not None:
+                say(f"voicebot dial: {refused}")
+                result = await call.abandon(503, UNREACHABLE)
+            else:
+                result = await call.hangup(grace=5.0 if call.progress else 1.0)
             if result.status == 487 and not interrupted:
                 result = dataclasses.replace(result, reason="no answer")
             code = EXIT_INTERRUPTED if interrupted else exit_code_for(result)
