@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FRAME_SECONDS = FRAME_MS / 1000
-DEFAULT_VOICES = {"en": "en-us"}  # otherwise the language code is the espeak-ng voice
+DEFAULT_VOICES = {"en": "en-us"}
+KEEP_AFTER_PROMPT = 15  # frames (300 ms) of caller audio from the end of a prompt kept for listen  # otherwise the language code is the espeak-ng voice
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,6 +260,7 @@ class Voice:
         self._emit(BotSaid(at=self._loop.time(), text=label))
         producer = asyncio.create_task(self._produce(chunks, done))
         interrupted = False
+        recent: deque[AudioFrame] = deque(maxlen=KEEP_AFTER_PROMPT)
         try:
             while not done.is_set():
                 if barge_in and self._digits.items:
@@ -268,6 +270,7 @@ class Voice:
                 frame = await self._ears.get()
                 if frame is None:
                     break
+                recent.append(frame)
                 if detector is None:
                     continue
                 event = detector.feed(now=frame.media_time, frame=frame.pcm, speech=self.vad.is_speech(frame.pcm))
@@ -280,6 +283,10 @@ class Voice:
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
+        if not interrupted:
+            # a caller who starts answering as the prompt ends may have begun before the
+            # detector could confirm it: the next listen hears the last frames again
+            self._ears.items.extendleft(reversed(recent))
         return not interrupted
 
     def _interrupt(self, onset: float, by: str) -> None:

@@ -124,3 +124,25 @@ def test_a_far_end_that_vanishes_ends_the_call_with_its_own_exit_code(serve: Cal
     assert proc.returncode == EXIT["vanished"], out
     assert json.loads(out)["reason"].startswith("media timeout")
     assert time.monotonic() - t0 < 2 + 4 + 3  # the RTP timeout plus the BYE grace (and slack)
+
+
+def test_serve_on_ipv6_prints_a_bracketed_uri() -> None:
+    port = _ipv6_port()
+    if port is None:
+        pytest.skip("no IPv6 loopback on this machine")
+    done = subprocess.run(
+        voicebot_cmd("serve", "--listen", f"[::1]:{port}", "--duration", "1"), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"as sip:voicebot@[::1]:{port}" in done.stdout
+
+
+def _ipv6_port() -> int | None:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+            return int(s.getsockname()[1])
+    except OSError:
+        return None
