@@ -130,9 +130,8 @@ def test_serve_on_ipv6_prints_a_bracketed_uri() -> None:
     port = _ipv6_port()
     if port is None:
         pytest.skip("no IPv6 loopback on this machine")
-    done = subprocess.run(
-        voicebot_cmd("serve", "--listen", f"[::1]:{port}", "--duration", "1"), capture_output=True, text=True, timeout=30
-    )
+    cmd = voicebot_cmd("serve", "--listen", f"[::1]:{port}", "--duration", "1")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert f"as sip:voicebot@[::1]:{port}" in done.stdout
 

@@ -30,9 +30,10 @@ def test_bot_dials_the_personas_aor_through_kamailio(
     served = serve("--persona", str(persona_file), "--register", registrar, "--password", kamailio.password,
                    user="ann")  # fmt: skip
     done = subprocess.run(
-        voicebot_cmd("dial", f"sip:ann@127.0.0.1:{kamailio.port}", "--user", "clinic", "--password", kamailio.password,
-                     "--register", registrar, "--proxy", registrar, "--flow", str(DIALOGS / "appointment_reminder.yaml"),
-                     "--context-file", str(context), "--json", "-q"),
+        voicebot_cmd("dial", f"sip:ann@127.0.0.1:{kamailio.port}", "--user", "clinic",
+                     "--password", kamailio.password, "--register", registrar, "--proxy", registrar,
+                     "--flow", str(DIALOGS / "appointment_reminder.yaml"), "--context-file", str(context),
+                     "--json", "-q"),
         capture_output=True, text=True, timeout=150, cwd=REPO,
     )  # fmt: skip
     out = served.stop()
