@@ -50,6 +50,8 @@ def rtp_summary(stats: Mapping[str, Any] | None) -> dict[str, Any]:
         "concealed_pct": round(100 * inbound.get("concealedSamples", 0) / emitted, 2) if emitted else None,
         "concealment_events": events,
         "remote_fraction_lost": remote.get("fractionLost"),
+        "media_clock_late_max_ms": (stats.get("media-clock") or {}).get("lateMaxMs"),
+        "media_clock_late_over_frame": (stats.get("media-clock") or {}).get("lateOverFrame"),
     }
 
 

@@ -56,6 +56,7 @@ class Speech:
     asr: AsrEngine | None  # None: this call only speaks
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     vad_aggressiveness: int = 2
+    _warm: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_language(
@@ -85,10 +86,11 @@ class Speech:
         Building a decoder holds the GIL (pocketsphinx: about half a second, measured), which
         freezes the event loop; done here it cannot happen in the middle of a call."""
         if prompts:
-            await self.synthesizer.synthesize_all(prompts)
-        if self.asr is not None:
+            await self.synthesizer.synthesize_all(prompts)  # only what is not cached yet
+        if self.asr is not None and not self._warm.get("asr"):
             rec = await AsyncRecognizer.open(self.asr, list(grammar) if grammar else None)
             await rec.aclose()
+            self._warm["asr"] = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,6 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# imported here, not on first use: an import in the middle of a call holds the event loop
+# for tens of milliseconds, which the far end's jitter buffer answers with extra delay
+import voicebot.bot
+import voicebot.flowio.webhook
+import voicebot.persona  # noqa: F401
 from voicebot.agent import RegistrationError, UserAgent
 from voicebot.call import Call, CallResult
 from voicebot.commands.sip import (

@@ -114,6 +114,32 @@ def _usable(addr: Any) -> Address | None:
     return host, port
 
 
+class ClockLateness:
+    """How late the media clock woke up for its frames (event-loop stalls, a busy machine)."""
+
+    def __init__(self) -> None:
+        self.wakeups = 0
+        self.late_max = 0.0
+        self.late_over_frame = 0  # wake-ups more than one 20 ms frame late
+        self.late_total = 0.0
+
+    def observe(self, late: float) -> None:
+        late = max(0.0, late)
+        self.wakeups += 1
+        self.late_total += late
+        self.late_max = max(self.late_max, late)
+        self.late_over_frame += late > FRAME_SECONDS
+
+    def stats(self) -> dict[str, float]:
+        mean = self.late_total / self.wakeups if self.wakeups else 0.0
+        return {
+            "wakeups": self.wakeups,
+            "lateMeanMs": round(1000 * mean, 2),
+            "lateMaxMs": round(1000 * self.late_max, 1),
+            "lateOverFrame": self.late_over_frame,
+        }
+
+
 class MediaStream:
     """RTP audio for one call. See the module docstring; create with :meth:`open`."""
 
@@ -166,6 +192,7 @@ class MediaStream:
         self._early: list[tuple[bytes, Address, float]] = []
         self._play_at = 0.0
         self._played = 0
+        self.clock = ClockLateness()
         self._audio_ssrc: int | None = None
         transport.on_rtp = self._on_rtp
         transport.on_rtcp = self._on_rtcp
@@ -407,6 +434,8 @@ class MediaStream:
                 # take in what arrived while we were not running before playing anything out
                 self._transport.receive_pending()
             frames = max(playing, sending)
+            if frames:
+                self.clock.observe(now - self._play_at)
             for i in range(frames):
                 self._frame(self._play_at, send=i >= frames - sending)
                 self._play_at += FRAME_SECONDS
@@ -602,6 +631,7 @@ class MediaStream:
         }
         return {
             "codec": self.codec.name if self.codec else None,
+            "media-clock": self.clock.stats(),
             "inbound-rtp": inbound,
             "outbound-rtp": outbound,
             "remote-inbound-rtp": remote_inbound,
