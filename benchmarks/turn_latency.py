@@ -150,6 +150,7 @@ def main() -> None:
         for k in ("endpointing", "asr_final", "flow_and_tts_first_audio")
     }
     floor_ms = 1000 * EndpointConfig().early_silence + 20
+    total = statistics.median(t["latency_ms"] for t in timed) if timed else None
     result = {
         "turns_heard": len(heard_ms),
         "outcome": bot.get("outcome"),
@@ -158,8 +159,7 @@ def main() -> None:
         "first_turn_heard_ms": round(heard_ms[0], 1) if heard_ms else None,
         "floor_ms": floor_ms,
         "wire_p50_over_floor": round(pct(wire_ms, 50) / floor_ms, 2) if wire_ms else None,
-        "bot_side_median_ms": {**parts, "bot_reported_total": statistics.median(t["latency_ms"] for t in timed)
-                               if timed else None},  # fmt: skip
+        "bot_side_median_ms": {**parts, "bot_reported_total": total},
         "jitter_buffers_mean_playout_ms": {
             "bot": bot["rtp"].get("mean_playout_delay_ms"),
             "caller": caller_jb,
