@@ -1,7 +1,7 @@
 """An outbound bot from a script: call someone, run a dialog flow, print what came of it.
 
 Run: ``python examples/outbound_bot.py [URI]``. Without a URI the example starts its own
-callee first — the appointment reminder's persona (``dialogs/*.persona.yaml``) on another
+callee first — the appointment reminder's persona (``dialogs/personas/*.persona.yaml``) on another
 port of this machine — so the whole call runs over real SIP and RTP on loopback.
 """
 
@@ -35,7 +35,7 @@ async def main(uri: str | None) -> None:
         if uri is not None:
             await call_and_report(bot, uri)
             return
-        persona = Persona.load(DIALOGS / "appointment_reminder.persona.yaml")
+        persona = Persona.load(DIALOGS / "personas" / "appointment_reminder.persona.yaml")
         async with UserAgent("127.0.0.1:0", user="ann", speech=Speech.speaking("en")) as callee:
             callee.on_call(lambda call: play_persona(call, persona))
             host, port = callee.local_address

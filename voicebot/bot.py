@@ -41,7 +41,9 @@ from voicebot.flow import CallResult as FlowResult
 from voicebot.voice import Heard, Speech, TurnTiming
 
 if TYPE_CHECKING:
+    from voicebot.asr import AsrEngine
     from voicebot.call import Call
+    from voicebot.tts import Synthesizer
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,18 @@ class VoiceBot:
     """Runs flows on one call. ``speech``: the engines (default: the call's, else chosen by
     the flow's language); ``webhook``: runs the flow's webhooks (default: real HTTP)."""
 
-    def __init__(self, call: Call, *, speech: Speech | None = None, webhook: WebhookRunner | None = None) -> None:
+    def __init__(
+        self,
+        call: Call,
+        *,
+        speech: Speech | None = None,
+        webhook: WebhookRunner | None = None,
+        synthesizer: Synthesizer | None = None,
+        asr: AsrEngine | None = None,
+    ) -> None:
         self.call = call
+        if speech is None and synthesizer is not None and asr is not None:  # the engines one by one
+            speech = Speech(synthesizer=synthesizer, asr=asr)
         if speech is not None:
             call.speech = speech
         self.webhook = webhook

@@ -28,27 +28,22 @@ import voicebot.bot
 import voicebot.flowio.webhook
 import voicebot.persona  # noqa: F401
 from voicebot.agent import RegistrationError, UserAgent
-from voicebot.call import Call, CallResult
+from voicebot.call import Call
 from voicebot.commands.sip import (
-    EXIT_ANSWERED,
     EXIT_AUTH,
-    EXIT_BUSY,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_NETWORK,
-    EXIT_NO_ANSWER,
-    EXIT_REJECTED,
-    EXIT_VANISHED,
+    UNREACHABLE,
+    exit_code_for,
     parse_context,
 )
 from voicebot.errors import ConfigError, VoicebotError
 from voicebot.progress import CallEvent
 from voicebot.report import call_report, progress_line
 from voicebot.sip.uri import SipUri, parse_uri
-from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
 from voicebot.transport.sip import format_hostport
 
-UNREACHABLE = "port unreachable"
 SCRIPT_TAIL = 1.0  # seconds to stay on the line after the last --say/--play, for the far end's reply
 
 
@@ -136,22 +131,6 @@ def watch(call: Call, args: argparse.Namespace, prefix: str = "", *, me: str = "
             say(prefix + line)
 
     call.observe(show)
-
-
-def exit_code_for(result: CallResult) -> int:
-    """Map a call's outcome to the documented ``dial`` exit code."""
-    if result.answered:
-        return EXIT_VANISHED if result.reason.startswith("media timeout") else EXIT_ANSWERED
-    status, reason = result.status, result.reason
-    if (status == 408 and reason == NO_RESPONSE) or (status == 503 and reason in (TRANSPORT_ERROR, UNREACHABLE)):
-        return EXIT_NETWORK
-    if status in (486, 600):
-        return EXIT_BUSY
-    if status in (408, 480, 487) or reason in ("cancelled", "no answer"):
-        return EXIT_NO_ANSWER
-    if status in (401, 407):
-        return EXIT_AUTH
-    return EXIT_REJECTED
 
 
 async def resolve(uri: str) -> None:
@@ -426,5 +405,5 @@ async def _answer(call: Call, args: argparse.Namespace, setup: Setup, n: int, st
         await call.hangup(grace=5.0)
 
 
-__all__ = ["dial", "exit_code_for", "prepare", "resolve", "serve"]
+__all__ = ["dial", "prepare", "resolve", "serve"]
 

@@ -1,6 +1,6 @@
 """``voicebot demo``: a real call end to end on this machine, between two processes.
 
-One process is ``voicebot serve --persona``: a scripted callee (``dialogs/*.persona.yaml``)
+One process is ``voicebot serve --persona``: a scripted callee (``dialogs/personas/*.persona.yaml``)
 that answers, waits for the bot to finish each prompt and replies with synthesised speech or
 RFC 4733 keys. The other is ``voicebot dial --flow``: the bot, which calls it over real SIP
 (UDP) and RTP on 127.0.0.1 and runs a dialog flow from ``dialogs/`` — speaking with
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--flow", type=Path, help=f"flow file (default: dialogs/{DEFAULT_FLOW})")
-    p.add_argument("--persona", type=Path, help="the callee (default: the flow's NAME.persona.yaml beside it)")
+    p.add_argument("--persona", type=Path, help="the callee (default: personas/NAME.persona.yaml beside the flow)")
     p.add_argument("--out", type=Path, default=Path("out"), help="folder for the recordings (default ./out)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no live progress")
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     flow_path = args.flow or _dialogs_dir() / DEFAULT_FLOW
     if not flow_path.is_file():
         raise ConfigError(f"flow file {flow_path} not found")
-    persona_path = args.persona or flow_path.with_name(flow_path.stem + ".persona.yaml")
+    persona_path = args.persona or flow_path.parent / "personas" / f"{flow_path.stem}.persona.yaml"
     if not persona_path.is_file():
         raise ConfigError(f"no persona for {flow_path.name}: write {persona_path} (see docs/personas.md)")
     persona = Persona.load(persona_path)

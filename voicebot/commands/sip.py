@@ -15,11 +15,15 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voicebot.errors import ConfigError, ProtocolError
 from voicebot.sip.uri import SipUri, TelUri, parse_uri
+from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
 from voicebot.transport.sip import split_hostport
+
+if TYPE_CHECKING:
+    from voicebot.call import CallResult
 
 EXIT_ANSWERED = 0
 EXIT_FAILED = 1
@@ -46,6 +50,24 @@ DIAL_EXIT_CODES = """exit codes:
 """
 
 DTMF = re.compile(r"^[0-9*#A-Da-d]+$")
+UNREACHABLE = "port unreachable"  # the reason of a call whose target's UDP port is closed
+
+
+def exit_code_for(result: CallResult) -> int:
+    """Map a call's outcome to the documented ``dial`` exit code."""
+    if result.answered:
+        return EXIT_VANISHED if result.reason.startswith("media timeout") else EXIT_ANSWERED
+    status, reason = result.status, result.reason
+    if (status == 408 and reason == NO_RESPONSE) or (status == 503 and reason in (TRANSPORT_ERROR, UNREACHABLE)):
+        return EXIT_NETWORK
+    if status in (486, 600):
+        return EXIT_BUSY
+    if status in (408, 480, 487) or reason in ("cancelled", "no answer"):
+        return EXIT_NO_ANSWER
+    if status in (401, 407):
+        return EXIT_AUTH
+    return EXIT_REJECTED
+
 
 
 def _hostport(value: str) -> str:

@@ -66,7 +66,8 @@ def test_demo_is_a_two_process_call_that_goes_as_the_persona_expects(tmp_path: P
 
 @pytest.mark.slow
 def test_the_verdict_compares_the_path_not_only_outcome_and_slots(tmp_path: Path) -> None:
-    persona = yaml.safe_load((ROOT / "dialogs" / "appointment_reminder.persona.yaml").read_text(encoding="utf-8"))
+    source = ROOT / "dialogs" / "personas" / "appointment_reminder.persona.yaml"
+    persona = yaml.safe_load(source.read_text(encoding="utf-8"))
     persona["expect"]["path"] = ["greet", "offer_reschedule", "bye_cancelled"]  # this call never offers
     wrong = tmp_path / "wrong-path.persona.yaml"
     wrong.write_text(yaml.safe_dump(persona, allow_unicode=True), encoding="utf-8")

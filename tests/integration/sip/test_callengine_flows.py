@@ -31,7 +31,7 @@ def dial(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_dial_flow_completes_against_its_persona(serve: Callable[..., Served], name: str, tmp_path: Path) -> None:
-    persona_file = DIALOGS / f"{name}.persona.yaml"
+    persona_file = DIALOGS / "personas" / f"{name}.persona.yaml"
     persona = Persona.load(persona_file)
     context = tmp_path / "context.json"  # who the callee is, as the dialler's CRM would know
     context.write_text(json.dumps(plain(persona.context)), encoding="utf-8")
@@ -57,7 +57,7 @@ def test_dial_flow_completes_against_its_persona(serve: Callable[..., Served], n
 
 @pytest.mark.slow
 def test_a_spoken_turn_carries_its_latency(serve: Callable[..., Served]) -> None:
-    served = serve("--persona", str(DIALOGS / "satisfaction_survey.persona.yaml"), "-q", user="callee")
+    served = serve("--persona", str(DIALOGS / "personas" / "satisfaction_survey.persona.yaml"), "-q", user="callee")
     done = dial(served.uri, "--flow", str(DIALOGS / "satisfaction_survey.yaml"), "--json", "-q")
     served.stop()
     assert done.returncode == 0, done.stderr

@@ -22,7 +22,7 @@ DIALOGS = REPO / "dialogs"
 def test_bot_dials_the_personas_aor_through_kamailio(
     kamailio: Kamailio, serve: Callable[..., Served], tmp_path: Path
 ) -> None:
-    persona_file = DIALOGS / "appointment_reminder.persona.yaml"
+    persona_file = DIALOGS / "personas" / "appointment_reminder.persona.yaml"
     persona = Persona.load(persona_file)
     context = tmp_path / "ann.json"
     context.write_text(json.dumps(plain(persona.context)), encoding="utf-8")

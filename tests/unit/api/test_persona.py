@@ -13,11 +13,18 @@ from voicebot.persona import Persona, verdict
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "dialogs").glob("*.persona.yaml")), ids=lambda p: p.name)
+PERSONAS = sorted((ROOT / "dialogs" / "personas").glob("*.persona.yaml"))
+
+
+def test_every_shipped_dialog_has_a_persona() -> None:
+    flows = {p.stem for p in (ROOT / "dialogs").glob("*.yaml")}
+    assert flows and flows == {p.name.removesuffix(".persona.yaml") for p in PERSONAS}
+
+
+@pytest.mark.parametrize("path", PERSONAS, ids=lambda p: p.name)
 def test_every_shipped_persona_loads_and_states_its_outcome(path: Path) -> None:
     persona = Persona.load(path)
     assert persona.turns and persona.expect.get("outcome")
-    assert (ROOT / "dialogs" / path.name.replace(".persona.yaml", ".yaml")).is_file()  # beside its dialog
 
 
 def test_the_campaign_callees_are_expressible() -> None:
