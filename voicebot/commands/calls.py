@@ -384,6 +384,8 @@ async def _answer(call: Call, args: argparse.Namespace, setup: Setup, n: int, st
     if args.answer_after:
         await _until(call, stop, args.answer_after)
         if call.ended.done():
+            if not args.quiet:
+                say(f"call {n}: {call.ended.result().reason} before answer")
             return
     await call.answer()
     if not await call.answered:
