@@ -74,7 +74,11 @@ def test_a_host_that_does_not_resolve_and_a_closed_port_fail_fast_as_network_fai
     assert done.returncode == EXIT["network"] and "cannot resolve no-such-host.invalid" in done.stderr
     closed = dial(f"sip:bob@127.0.0.1:{free_port()}", "--no-media", "--json")
     assert closed.returncode == EXIT["network"] and "port unreachable" in closed.stderr
+    assert "] ended: port unreachable (503)" in closed.stderr  # live progress on stderr
     assert json.loads(closed.stdout)["reason"] == "port unreachable"
+    quiet = dial(f"sip:bob@127.0.0.1:{free_port()}", "--no-media", "-q")
+    assert quiet.returncode == EXIT["network"]
+    assert quiet.stderr.strip().splitlines() == [quiet.stderr.strip()] and "]" not in quiet.stderr  # -q: no progress
     assert time.monotonic() - t0 < 20  # no 32 s Timer B wait for either
 
 

@@ -50,23 +50,15 @@ def test_dial_flow_completes_against_its_persona(serve: Callable[..., Served], n
     assert times == sorted(times) and report["transcript"][0]["who"] == "bot"
     # progress went to stderr, one line per event
     assert "answered (opus/48000/2)" in done.stderr and "ended:" in done.stderr
+    # every spoken answer the bot replied to carries its latency, split into its parts
+    caller = [t for t in report["transcript"] if t["who"] == "caller"]
+    timed = [t for t in caller if "latency_ms" in t]
+    assert len(timed) >= len(caller) - 1  # the last answer may have no reply (the call ends)
+    assert all(t["latency_ms"] > 0 and set(t["latency_breakdown_ms"]) for t in timed)
+    assert all(t["confidence"] > 0 for t in caller)
     # serve --json: one JSON object per finished call, one per line, and nothing else on stdout
     lines = [line for line in out.splitlines() if line.startswith("{")]
     assert len(lines) == 1 and json.loads(lines[0])["direction"] == "inbound"
-
-
-@pytest.mark.slow
-def test_a_spoken_turn_carries_its_latency(serve: Callable[..., Served]) -> None:
-    served = serve("--persona", str(DIALOGS / "personas" / "satisfaction_survey.persona.yaml"), "-q", user="callee")
-    done = dial(served.uri, "--flow", str(DIALOGS / "satisfaction_survey.yaml"), "--json", "-q")
-    served.stop()
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""  # -q: no progress
-    caller = [t for t in json.loads(done.stdout)["transcript"] if t["who"] == "caller"]
-    assert len(caller) == 4 and all(t["confidence"] > 0 for t in caller)
-    timed = [t for t in caller if "latency_ms" in t]
-    assert len(timed) >= 3, caller  # each answer that the bot spoke after carries its latency
-    assert all(t["latency_ms"] > 0 and set(t["latency_breakdown_ms"]) for t in timed)
 
 
 def test_a_flow_in_a_language_without_a_recogniser_is_refused_before_dialling(tmp_path: Path) -> None:
