@@ -137,3 +137,23 @@ class Turn:
     text: str
     state: str
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallResult:
+    """What a finished (or abandoned) session produced."""
+
+    flow: str
+    outcome: str | None
+    slots: Mapping[str, Any]
+    final_state: str
+    do_not_call: bool
+    turns: int
+    history: tuple[Turn, ...]
+    started_at: float
+    ended_at: float
+
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        """``(who, text)`` for what the bot said and what the caller said or keyed."""
+        return [(t.who, t.text) for t in self.history if t.who in ("bot", "caller", "dtmf", "silence")]

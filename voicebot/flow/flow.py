@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voicebot.flow.compiler import Compiled, coerce, compile_file
+from voicebot.flow.coerce import coerce
+from voicebot.flow.compiler import compile_file
 from voicebot.flow.context import CalleeProfile
 from voicebot.flow.diagnostics import Diagnostic, FlowError
-from voicebot.flow.model import FlowMeta, Script, Slot, State, Table
+from voicebot.flow.model import Compiled, FlowMeta, Script, Slot, State, Table
 from voicebot.flow.runtime import Session
 
 
@@ -121,4 +122,6 @@ class Flow:
                         )
                     ]
                 ) from None
-        return Session(flow=self, slots=slots, context=ctx, profile=profile or CalleeProfile(), now=now, today=today)
+        return Session(
+            flow=self.compiled, slots=slots, context=ctx, profile=profile or CalleeProfile(), now=now, today=today
+        )

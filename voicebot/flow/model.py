@@ -182,6 +182,21 @@ class FlowMeta:
 Table = Mapping[tuple[str, str], tuple[Edge, ...]]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compiled:
+    """A whole compiled flow: what the runtime runs and :class:`~voicebot.flow.flow.Flow` wraps."""
+
+    meta: FlowMeta
+    start: str
+    slots: Mapping[str, Slot]
+    states: Mapping[str, State]
+    table: Table
+    scripts: tuple[Script, ...]
+    intent_phrases: Mapping[str, tuple[str, ...]]
+    files: tuple[str, ...]
+    context_slots: tuple[str, ...] = ()
+
+
 class FrozenDict(dict[Any, Any]):
     """A dict that refuses changes (unlike ``MappingProxyType`` it pickles, so a compiled flow can
     be sent to worker processes)."""

@@ -14,15 +14,16 @@ import datetime as dt
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from voicebot.errors import LocalProtocolError
 from voicebot.flow import expr as ex
-from voicebot.flow.compiler import coerce
+from voicebot.flow.coerce import coerce
 from voicebot.flow.context import CalleeProfile
 from voicebot.flow.events import (
     Action,
     CallerHangup,
+    CallResult,
     Dtmf,
     Event,
     Hangup,
@@ -38,11 +39,8 @@ from voicebot.flow.events import (
     WebhookResult,
 )
 from voicebot.flow.intents import normalise
-from voicebot.flow.model import Edge, State, Template
+from voicebot.flow.model import Compiled, Edge, State, Template
 from voicebot.flow.slots import extract_date, extract_digits, extract_number
-
-if TYPE_CHECKING:
-    from voicebot.flow.flow import Flow
 
 MAX_AUTO_STEPS = 200
 DTMF_KEYS = "0123456789*#ABCD"
@@ -56,31 +54,11 @@ class FlowStateError(LocalProtocolError):
         super().__init__(message, status=500)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallResult:
-    """What a finished (or abandoned) session produced."""
-
-    flow: str
-    outcome: str | None
-    slots: Mapping[str, Any]
-    final_state: str
-    do_not_call: bool
-    turns: int
-    history: tuple[Turn, ...]
-    started_at: float
-    ended_at: float
-
-    @property
-    def transcript(self) -> list[tuple[str, str]]:
-        """``(who, text)`` for what the bot said and what the caller said or keyed."""
-        return [(t.who, t.text) for t in self.history if t.who in ("bot", "caller", "dtmf", "silence")]
-
-
 @dataclass(slots=True)
 class Session:
     """One call through a compiled flow. Create with :meth:`Flow.start`."""
 
-    flow: Flow
+    flow: Compiled
     slots: dict[str, Any]
     context: dict[str, Any]
     profile: CalleeProfile
@@ -114,7 +92,7 @@ class Session:
         if now is not None:
             self.now = now
         self.started_at = self.now
-        return self._enter(self.flow.start_state)
+        return self._enter(self.flow.start)
 
     def handle(self, event: Event, now: float | None = None) -> list[Action]:
         """Feed one event; returns the actions to perform, in order."""
@@ -177,7 +155,7 @@ class Session:
 
     def result(self) -> CallResult:
         return CallResult(
-            flow=self.flow.name,
+            flow=self.flow.meta.name,
             outcome=self.outcome,
             slots=dict(self.slots),
             final_state=self.state,

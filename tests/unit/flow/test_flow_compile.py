@@ -279,11 +279,10 @@ def test_quoted_template_columns(write_flow: Callable[..., Path]) -> None:
 
 
 def _plain_yaml(path: Path) -> object:
-    from voicebot.flow.compiler import _plain
     from voicebot.flow.diagnostics import Reporter
-    from voicebot.flow.yamlsrc import load_file
+    from voicebot.flow.yamlsrc import load_file, plain
 
-    return _plain(load_file(path, Reporter()))
+    return plain(load_file(path, Reporter()))
 
 
 @pytest.mark.parametrize("path", DIALOGS, ids=lambda p: p.name)
