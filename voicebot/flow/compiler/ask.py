@@ -8,12 +8,13 @@ reprompt. The grammar handed to the recogniser is every phrase the state can mat
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from voicebot.flow.compiler.schema import BUILTIN_STATES, DEFAULT_LIMIT, DEFAULT_TIMEOUT, DTMF_KEYS, LIMIT_KEYS
 from voicebot.flow.compiler.templates import template
 from voicebot.flow.compiler.unit import Entry, Unit
-from voicebot.flow.diagnostics import Pos, did_you_mean
+from voicebot.flow.diagnostics import did_you_mean
 from voicebot.flow.intents import IntentSet
 from voicebot.flow.model import Edge, Slot, State, Template
 from voicebot.flow.slots import grammar_words
@@ -49,22 +50,99 @@ def limit(u: Unit, st: YMap, key: str, full: str, prefix: str) -> tuple[int, str
 
 
 def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) -> None:
-    prefix = e.prefix
-    prompt = []
-    for text, p in u.r.texts(st["ask"], st.vpos("ask"), "'ask'"):
-        prompt.append(template(u, text, p, st.quoted if p == st.vpos("ask") else None, "ask"))
-    reprompt: list[Template] = []
-    if "reprompt" in st:
-        for text, p in u.r.texts(st["reprompt"], st.vpos("reprompt"), "'reprompt'"):
-            reprompt.append(template(u, text, p, st.quoted if p == st.vpos("reprompt") else None, "reprompt"))
-    slot: Slot | None = None
-    if "slot" in st:
-        sname = st["slot"]
-        if not isinstance(sname, str) or sname not in u.slots:
-            u.r.error(st.vpos("slot"), f"unknown slot '{sname}'", did_you_mean(str(sname), u.slots, "slot"))
+    """An ask state: its prompts, slot, ways on, keys, limits, grammar and table entries."""
+    prompt = _prompts(u, st, "ask")
+    reprompt = _prompts(u, st, "reprompt") if "reprompt" in st else []
+    slot = _slot(u, st)
+    local, filled = _ways_on(u, full, e, st, slot)
+    enum_names = slot.value_names if slot is not None and slot.type == "enum" else ()
+    active = set(local) | set(enum_names)
+    if slot is not None and slot.type == "yesno":
+        active |= {"yes", "no"}
+    use_global = True
+    if "global" in st:
+        use_global = bool(u.r.want_bool(st["global"], st.vpos("global"), "'global'"))
+    globals_here = {k: v for k, v in u.global_targets.items() if v is not None and use_global}
+    dtmf, max_digits = _dtmf(u, st, slot, active, globals_here)
+    ni_lim, ni_t, ni_say = limit(u, st, "no_input", full, e.prefix)
+    nm_lim, nm_t, nm_say = limit(u, st, "no_match", full, e.prefix)
+    intents: list[tuple[str, tuple[str, ...]]] = []
+    for name in sorted(active):
+        if name in enum_names and slot is not None:
+            intents.append((name, dict(slot.values)[name]))
         else:
-            slot = u.slots[sname]
-            u.slot_writers.add(sname)
+            intents.append((name, u.intent_phrases.get(name, ())))
+    for name in globals_here:
+        if name not in active:
+            intents.append((name, u.intent_phrases.get(name, ())))
+    iset = IntentSet.build(intents, local=active, threshold=u.meta.match_threshold, synonyms=u.src.synonyms)
+    if not reprompt and nm_lim > 1:
+        u.r.warning(
+            st.kpos("ask"),
+            f"ask state '{full}' has no 'reprompt'",
+            "add a shorter reprompt that says what the caller can answer",
+        )
+    u.states[full] = State(
+        kind="ask",
+        slot=slot.name if slot else None,
+        intents=iset,
+        grammar=_grammar(u, st, slot, intents),
+        dtmf=tuple(sorted(dtmf.items())),
+        max_digits=max_digits,
+        timeout_s=_timeout(u, st),
+        reprompt=tuple(reprompt),
+        no_input_say=ni_say,
+        no_match_say=nm_say,
+        no_input_limit=ni_lim,
+        no_match_limit=nm_lim,
+        **{**base, "say": (*base["say"], *prompt)},
+    )
+    for intent, t in local.items():
+        u.add(full, f"intent:{intent}", [Edge(target=t)])
+    for intent, t in globals_here.items():
+        if intent in local:
+            continue
+        if t == "repeat":
+            u.add(full, f"intent:{intent}", [Edge(target=full, repeat=True)])
+        else:
+            if t in BUILTIN_STATES:
+                u.used_builtins.add(t)
+                target = t
+            else:
+                target = u.resolve(t, u.pending_global_pos.get(intent, e.pos), "", f"'global.{intent}'") or ""
+            if target:
+                u.add(full, f"intent:{intent}", [Edge(target=target)])
+    if filled:
+        u.add(full, "filled", [Edge(target=filled)])
+    u.add(full, "no_input", [Edge(target=full)])
+    u.add(full, "no_match", [Edge(target=full)])
+    u.add(full, "max_turns", [Edge(target="_max_turns")])
+    u.add(full, "no_input_limit", [Edge(target=ni_t)])
+    u.add(full, "no_match_limit", [Edge(target=nm_t)])
+
+
+def _prompts(u: Unit, st: YMap, key: str) -> list[Template]:
+    """``ask:`` or ``reprompt:``: one text or a list of them."""
+    return [
+        template(u, text, p, st.quoted if p == st.vpos(key) else None, key)
+        for text, p in u.r.texts(st[key], st.vpos(key), f"'{key}'")
+    ]
+
+
+def _slot(u: Unit, st: YMap) -> Slot | None:
+    """The slot the state fills (``slot:``), if any."""
+    if "slot" not in st:
+        return None
+    sname = st["slot"]
+    if not isinstance(sname, str) or sname not in u.slots:
+        u.r.error(st.vpos("slot"), f"unknown slot '{sname}'", did_you_mean(str(sname), u.slots, "slot"))
+        return None
+    u.slot_writers.add(sname)
+    return u.slots[sname]
+
+
+def _timeout(u: Unit, st: YMap) -> float:
+    """Seconds of silence before a no-input (the state's, else ``defaults.timeout``)."""
     timeout = DEFAULT_TIMEOUT
     if isinstance(u.defaults.get("timeout"), int | float):
         timeout = float(u.defaults["timeout"])
@@ -76,8 +154,12 @@ def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) ->
                 f"timeout of {timeout:g} s is very short",
                 "callers usually need 3 to 8 seconds to answer",
             )
-    local: dict[str, str] = {}  # intent -> target
-    on_pos: dict[str, Pos] = {}
+    return timeout
+
+
+def _ways_on(u: Unit, full: str, e: Entry, st: YMap, slot: Slot | None) -> tuple[dict[str, str], str | None]:
+    """``on:`` (intent -> target, in the order written) and ``next:``, checked against the slot."""
+    local: dict[str, str] = {}
     enum_names = slot.value_names if slot is not None and slot.type == "enum" else ()
     if "on" in st:
         on = u.r.want_map(st["on"], st.vpos("on"), "'on'")
@@ -93,13 +175,12 @@ def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) ->
                     else did_you_mean(intent, known),
                 )
                 continue
-            t = u.resolve(tgt, on.vpos(intent), prefix, f"'on.{intent}'")
+            t = u.resolve(tgt, on.vpos(intent), e.prefix, f"'on.{intent}'")
             if t:
                 local[intent] = t
-                on_pos[intent] = on.kpos(intent)
     filled: str | None = None
     if "next" in st:
-        filled = u.resolve(st["next"], st.vpos("next"), prefix, "'next'")
+        filled = u.resolve(st["next"], st.vpos("next"), e.prefix, "'next'")
     if slot is not None and slot.type in ("number", "digits", "date", "text") and "next" not in st:
         u.r.error(
             e.pos,
@@ -133,15 +214,15 @@ def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) ->
                 f"enum slot '{slot.name}' has no way on for: {', '.join(missing)}",
                 "add next: <state> or an 'on' entry for each value",
             )
-    # DTMF
+    return local, filled
+
+
+def _dtmf(
+    u: Unit, st: YMap, slot: Slot | None, active: set[str], globals_here: Collection[str]
+) -> tuple[dict[str, str], int]:
+    """Key -> intent (the intents' own keys, then the state's ``dtmf:`` map), and how many keys
+    are collected into a digits or number slot (1 when keys are not collected)."""
     dtmf: dict[str, str] = {}
-    active = set(local) | set(enum_names)
-    if slot is not None and slot.type == "yesno":
-        active |= {"yes", "no"}
-    use_global = True
-    if "global" in st:
-        use_global = bool(u.r.want_bool(st["global"], st.vpos("global"), "'global'"))
-    globals_here = {k: v for k, v in u.global_targets.items() if v is not None and use_global}
     for intent in active | set(globals_here):
         key = u.intent_dtmf.get(intent)
         if key is not None:
@@ -162,40 +243,29 @@ def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) ->
                 )
                 continue
             dtmf[key] = intent
-    max_digits = 1
-    if slot is not None and slot.type in ("digits", "number"):
-        if slot.type == "digits":
-            max_digits = slot.max_length or 16
-        else:
-            max_digits = len(str(int(abs(slot.max)))) if slot.max is not None and slot.max >= 0 else 16
-        explicit_map = st.get("dtmf")
-        explicit: dict[str, Any] = explicit_map if isinstance(explicit_map, YMap) else {}
-        clash = [k for k in explicit if k.isdigit()]
-        if clash:
-            u.r.error(
-                st.vpos("dtmf"),
-                f"DTMF key '{clash[0]}' is mapped to an intent but slot '{slot.name}' takes keyed digits",
-                "map only * or # in this state",
-            )
-        # keyed digits fill the slot here, so intents keyed on digits (e.g. agent on 0) step aside
-        dtmf = {k: v for k, v in dtmf.items() if not k.isdigit()}
-    # limits
-    ni_lim, ni_t, ni_say = limit(u, st, "no_input", full, prefix)
-    nm_lim, nm_t, nm_say = limit(u, st, "no_match", full, prefix)
-    # intents and grammar
-    intents: list[tuple[str, tuple[str, ...]]] = []
-    for name in sorted(active):
-        if name in enum_names and slot is not None:
-            intents.append((name, dict(slot.values)[name]))
-        else:
-            intents.append((name, u.intent_phrases.get(name, ())))
-    for name in globals_here:
-        if name not in active:
-            intents.append((name, u.intent_phrases.get(name, ())))
-    if slot is not None and slot.type == "yesno":
-        pass
-    iset = IntentSet.build(intents, local=active, threshold=u.meta.match_threshold, synonyms=u.src.synonyms)
-    grammar: tuple[str, ...] | None = None
+    if slot is None or slot.type not in ("digits", "number"):
+        return dtmf, 1
+    if slot.type == "digits":
+        max_digits = slot.max_length or 16
+    else:
+        max_digits = len(str(int(abs(slot.max)))) if slot.max is not None and slot.max >= 0 else 16
+    explicit_map = st.get("dtmf")
+    explicit: dict[str, Any] = explicit_map if isinstance(explicit_map, YMap) else {}
+    clash = [k for k in explicit if k.isdigit()]
+    if clash:
+        u.r.error(
+            st.vpos("dtmf"),
+            f"DTMF key '{clash[0]}' is mapped to an intent but slot '{slot.name}' takes keyed digits",
+            "map only * or # in this state",
+        )
+    # keyed digits fill the slot here, so intents keyed on digits (e.g. agent on 0) step aside
+    return {k: v for k, v in dtmf.items() if not k.isdigit()}, max_digits
+
+
+def _grammar(
+    u: Unit, st: YMap, slot: Slot | None, intents: list[tuple[str, tuple[str, ...]]]
+) -> tuple[str, ...] | None:
+    """The phrases a grammar-mode recogniser listens for here (``None``: free speech)."""
     if u.meta.asr_mode == "grammar" and not (slot is not None and slot.type == "text"):
         words: list[str] = []
         for _, ps in intents:
@@ -204,53 +274,11 @@ def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) ->
             words.extend(grammar_words(slot.type, u.language))
         if "grammar" in st:
             words.extend(t for t, _ in u.r.texts(st["grammar"], st.vpos("grammar"), "'grammar'"))
-        grammar = tuple(dict.fromkeys(w.lower() for w in words))
-    elif "grammar" in st:
+        return tuple(dict.fromkeys(w.lower() for w in words))
+    if "grammar" in st:
         u.r.warning(
             st.kpos("grammar"),
             "'grammar' is ignored: this state takes free speech",
             "remove it, or set asr: grammar",
         )
-    if not reprompt and nm_lim > 1:
-        u.r.warning(
-            st.kpos("ask"),
-            f"ask state '{full}' has no 'reprompt'",
-            "add a shorter reprompt that says what the caller can answer",
-        )
-    u.states[full] = State(
-        kind="ask",
-        slot=slot.name if slot else None,
-        intents=iset,
-        grammar=grammar,
-        dtmf=tuple(sorted(dtmf.items())),
-        max_digits=max_digits,
-        timeout_s=timeout,
-        reprompt=tuple(reprompt),
-        no_input_say=ni_say,
-        no_match_say=nm_say,
-        no_input_limit=ni_lim,
-        no_match_limit=nm_lim,
-        **{**base, "say": (*base["say"], *prompt)},
-    )
-    for intent, t in local.items():
-        u.add(full, f"intent:{intent}", [Edge(target=t)])
-    for intent, t in globals_here.items():
-        if intent in local:
-            continue
-        if t == "repeat":
-            u.add(full, f"intent:{intent}", [Edge(target=full, repeat=True)])
-        else:
-            if t in BUILTIN_STATES:
-                u.used_builtins.add(t)
-                target = t
-            else:
-                target = u.resolve(t, u.pending_global_pos.get(intent, e.pos), "", f"'global.{intent}'") or ""
-            if target:
-                u.add(full, f"intent:{intent}", [Edge(target=target)])
-    if filled:
-        u.add(full, "filled", [Edge(target=filled)])
-    u.add(full, "no_input", [Edge(target=full)])
-    u.add(full, "no_match", [Edge(target=full)])
-    u.add(full, "max_turns", [Edge(target="_max_turns")])
-    u.add(full, "no_input_limit", [Edge(target=ni_t)])
-    u.add(full, "no_match_limit", [Edge(target=nm_t)])
+    return None

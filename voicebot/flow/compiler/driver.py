@@ -17,7 +17,8 @@ from voicebot.flow.compiler.schema import TOP_KEYS
 from voicebot.flow.compiler.scripts import compile_scripts
 from voicebot.flow.compiler.slots import compile_slots
 from voicebot.flow.compiler.sources import collect
-from voicebot.flow.compiler.states import compile_states, finish_returns
+from voicebot.flow.compiler.states import compile_states
+from voicebot.flow.compiler.subflows import finish_returns
 from voicebot.flow.compiler.unit import Unit
 from voicebot.flow.diagnostics import Diagnostic, Pos
 from voicebot.flow.model import Compiled, FrozenDict

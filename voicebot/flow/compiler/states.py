@@ -9,12 +9,14 @@ state's ``on:``/``next:`` once all states are known.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from voicebot.flow import expr as ex
 from voicebot.flow.coerce import coerce, kind_name
 from voicebot.flow.compiler.ask import compile_ask
 from voicebot.flow.compiler.schema import ALL_STATE_KEYS, COMMON_STATE_KEYS, KIND_KEYS, MAIN_KEYS, OUTCOME_RE
+from voicebot.flow.compiler.subflows import compile_return_state, compile_subflow_state
 from voicebot.flow.compiler.templates import expression, template
 from voicebot.flow.compiler.unit import Entry, Unit
 from voicebot.flow.compiler.webhook import compile_webhook
@@ -48,7 +50,7 @@ def state_kind(u: Unit, full: str, st: YMap, pos: Pos) -> str:
 
 
 def compile_state(u: Unit, full: str, e: Entry, st: YMap) -> None:
-    prefix = e.prefix
+    """One state: the keys its kind allows, what it says and sets, then its kind's own part."""
     kind = state_kind(u, full, st, e.pos)
     allowed = KIND_KEYS.get(kind if kind != "set" else "say", ())
     other = {
@@ -78,121 +80,94 @@ def compile_state(u: Unit, full: str, e: Entry, st: YMap) -> None:
         "assign": assign,
         "barge_in": barge_in,
     }
-    if kind in ("say", "set"):
-        if "next" not in st:
-            u.r.error(
-                e.pos,
-                f"dead end: state '{full}' says something but has no 'next'",
-                "add next: <state>, or hangup: <outcome> to end the call here",
-            )
-            u.states[full] = State(kind="say", **base)
-            return
-        t = u.resolve(st["next"], st.vpos("next"), prefix, "'next'")
-        u.states[full] = State(kind=kind, **base)
-        if t:
-            u.add(full, "next", [Edge(target=t)])
-    elif kind == "hangup":
-        outcome, dnc = compile_hangup(u, st)
-        u.states[full] = State(kind="hangup", outcome=outcome, do_not_call=dnc, **base)
-    elif kind == "transfer":
-        uri = u.r.want_str(st["transfer"], st.vpos("transfer"), "'transfer'", "write a SIP URI")
-        tmpl = template(u, uri, st.vpos("transfer"), st.quoted, "transfer") if uri else None
-        if uri and not uri.startswith(("sip:", "sips:", "tel:", "{")):
-            u.r.error(
-                st.vpos("transfer"),
-                f"transfer target must be a sip:, sips: or tel: URI, got '{uri}'",
-                "e.g. sip:agent@example.com",
-            )
-        u.states[full] = State(kind="transfer", transfer=tmpl, outcome="transferred", **base)
-        if "on_failure" in st:
-            t = u.resolve(st["on_failure"], st.vpos("on_failure"), prefix, "'on_failure'")
-        else:
-            t = "_transfer_failed"
-            u.used_builtins.add(t)
-        if t:
-            u.add(full, "transfer_failed", [Edge(target=t)])
-    elif kind == "branch":
-        u.states[full] = State(kind="branch", **base)
-        compile_branch(u, full, st, prefix)
-    elif kind == "webhook":
-        spec = compile_webhook(u, st["webhook"], st.vpos("webhook"))
-        u.states[full] = State(kind="webhook", webhook=spec, **base)
-        if "next" not in st:
-            u.r.error(e.pos, f"webhook state '{full}' has no 'next'", "add next: <state> for a successful answer")
-        else:
-            t = u.resolve(st["next"], st.vpos("next"), prefix, "'next'")
-            if t:
-                u.add(full, "webhook_ok", [Edge(target=t)])
-        if "on_error" in st:
-            t2 = u.resolve(st["on_error"], st.vpos("on_error"), prefix, "'on_error'")
-        else:
-            u.r.warning(
-                e.pos,
-                f"webhook state '{full}' has no 'on_error'",
-                "add on_error: <state>; without it a failed request ends the call with outcome 'error'",
-            )
-            t2 = "_error"
-            u.used_builtins.add(t2)
-        if t2:
-            u.add(full, "webhook_error", [Edge(target=t2)])
-    elif kind == "subflow":
-        first = u.src.sub_start.get(full)
-        u.states[full] = State(kind="say", **base)
-        if first is not None:
-            if first not in u.src.states:
-                u.r.error(
-                    u.refs.get(first, e.pos),
-                    f"subflow start state '{first[len(full) + 1 :]}' is not defined in the subflow",
-                    "add that state to the subflow's states, or fix its 'start'",
-                )
-            else:
-                u.add(full, "next", [Edge(target=first)])
-            sub = u.src.subs[full + "."]
-            if "on" in st:
-                on = u.r.want_map(st["on"], st.vpos("on"), "'on'")
-                for label, tgt in (on or {}).items():
-                    assert on is not None
-                    t = u.resolve(tgt, on.vpos(label), prefix, f"'on.{label}'")
-                    if t:
-                        sub.returns[label] = t
-            if "next" in st:
-                sub.default_return = u.resolve(st["next"], st.vpos("next"), prefix, "'next'")
-            if "on" not in st and "next" not in st:
-                u.r.error(
-                    e.pos,
-                    f"subflow state '{full}' has no 'next' or 'on'",
-                    "say where the call goes when the subflow returns",
-                )
-    elif kind == "return":
-        label = st["return"]
-        rsub = u.src.subs.get(prefix)
-        u.states[full] = State(kind="say", **base)
-        if rsub is None:
-            u.r.error(
-                st.kpos("return"),
-                "'return' is only allowed in a subflow",
-                "use hangup: <outcome> or next: <state> here",
-            )
-            return
-        if not isinstance(label, str):
-            u.r.error(st.vpos("return"), "'return' needs a label, e.g. return: done")
-            return
-        u.pending_returns.append((full, label, st.vpos("return"), rsub))
-    elif kind == "ask":
-        compile_ask(u, full, e, st, base)
+    KIND_COMPILERS[kind](u, full, e, st, base)
 
 
-def finish_returns(u: Unit) -> None:
-    for full, label, pos, sub in u.pending_returns:
-        t = sub.returns.get(label, sub.default_return)
-        if t is None:
-            u.r.error(
-                pos,
-                f"return label '{label}' is not handled by the state that uses this subflow",
-                f"add on: {{{label}: <state>}} or next: <state> there ({sub.pos})",
-            )
-            continue
+def compile_say(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) -> None:
+    """A ``say`` or ``set`` state: goes on to ``next`` once entered."""
+    kind = "set" if "set" in st and "say" not in st else "say"
+    if "next" not in st:
+        u.r.error(
+            e.pos,
+            f"dead end: state '{full}' says something but has no 'next'",
+            "add next: <state>, or hangup: <outcome> to end the call here",
+        )
+        u.states[full] = State(kind="say", **base)
+        return
+    t = u.resolve(st["next"], st.vpos("next"), e.prefix, "'next'")
+    u.states[full] = State(kind=kind, **base)
+    if t:
         u.add(full, "next", [Edge(target=t)])
+
+
+def compile_hangup_state(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) -> None:
+    outcome, dnc = compile_hangup(u, st)
+    u.states[full] = State(kind="hangup", outcome=outcome, do_not_call=dnc, **base)
+
+
+def compile_transfer(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) -> None:
+    """A ``transfer`` state: a SIP URI template, and where to go when the transfer fails."""
+    uri = u.r.want_str(st["transfer"], st.vpos("transfer"), "'transfer'", "write a SIP URI")
+    tmpl = template(u, uri, st.vpos("transfer"), st.quoted, "transfer") if uri else None
+    if uri and not uri.startswith(("sip:", "sips:", "tel:", "{")):
+        u.r.error(
+            st.vpos("transfer"),
+            f"transfer target must be a sip:, sips: or tel: URI, got '{uri}'",
+            "e.g. sip:agent@example.com",
+        )
+    u.states[full] = State(kind="transfer", transfer=tmpl, outcome="transferred", **base)
+    if "on_failure" in st:
+        t = u.resolve(st["on_failure"], st.vpos("on_failure"), e.prefix, "'on_failure'")
+    else:
+        t = "_transfer_failed"
+        u.used_builtins.add(t)
+    if t:
+        u.add(full, "transfer_failed", [Edge(target=t)])
+
+
+def compile_branch_state(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) -> None:
+    u.states[full] = State(kind="branch", **base)
+    compile_branch(u, full, st, e.prefix)
+
+
+def compile_webhook_state(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) -> None:
+    """A ``webhook`` state: the request, ``next`` on an answer and ``on_error`` on a failure."""
+    spec = compile_webhook(u, st["webhook"], st.vpos("webhook"))
+    u.states[full] = State(kind="webhook", webhook=spec, **base)
+    if "next" not in st:
+        u.r.error(e.pos, f"webhook state '{full}' has no 'next'", "add next: <state> for a successful answer")
+    else:
+        t = u.resolve(st["next"], st.vpos("next"), e.prefix, "'next'")
+        if t:
+            u.add(full, "webhook_ok", [Edge(target=t)])
+    if "on_error" in st:
+        t2 = u.resolve(st["on_error"], st.vpos("on_error"), e.prefix, "'on_error'")
+    else:
+        u.r.warning(
+            e.pos,
+            f"webhook state '{full}' has no 'on_error'",
+            "add on_error: <state>; without it a failed request ends the call with outcome 'error'",
+        )
+        t2 = "_error"
+        u.used_builtins.add(t2)
+    if t2:
+        u.add(full, "webhook_error", [Edge(target=t2)])
+
+
+StateCompiler = Callable[[Unit, str, Entry, YMap, dict[str, Any]], None]
+
+# state kind (see state_kind) -> the function that compiles the rest of such a state
+KIND_COMPILERS: dict[str, StateCompiler] = {
+    "say": compile_say,
+    "set": compile_say,
+    "hangup": compile_hangup_state,
+    "transfer": compile_transfer,
+    "branch": compile_branch_state,
+    "webhook": compile_webhook_state,
+    "subflow": compile_subflow_state,
+    "return": compile_return_state,
+    "ask": compile_ask,
+}
 
 
 def compile_hangup(u: Unit, st: YMap) -> tuple[str, bool]:
