@@ -31,6 +31,7 @@ from voicebot.flow import (
     Webhook,
     WebhookResult,
 )
+from voicebot.flow.coerce import describe
 from voicebot.flow.diagnostics import Diagnostic
 from voicebot.flow.events import Action
 from voicebot.flow.graph import to_dot, to_mermaid
@@ -289,22 +290,25 @@ def cmd_chat(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    unset = [k for k in flow.context_slots if not ctx.get(k)]
+    if unset:
+        needs = ", ".join(f"{k} ({describe(flow.slots[k])})" for k in unset)
+        hint = " ".join(f"--set {k}=..." for k in unset)
+        print(f"voicebot flow chat: the flow needs context: {needs}; add {hint}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         session = flow.start(ctx, today=today or dt.date.today())
     except FlowError as exc:
         print(f"voicebot flow chat: {exc.diagnostics[0].message}", file=sys.stderr)
         return EXIT_USAGE
-    out = sys.stdout
+    # with --json, stdout carries the JSON result alone; the conversation goes to stderr
+    out = sys.stderr if args.json else sys.stdout
     interactive = sys.stdin.isatty() and out.isatty()
     if interactive:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
         print(f"Chatting with '{flow.name}'. Type as the caller; /help for commands.", file=out)
-    unset = [k for k in flow.context_slots if k not in ctx]
-    if unset:
-        hint = " ".join(f"--set {k}=..." for k in unset)
-        print(f"  (note: the call's context should fill {', '.join(unset)}: add {hint})", file=out)
-    _show(_settle(session, session.begin(), args), out)
+    _show(_settle(session, session.begin(), args, out), out)
     while not session.ended:
         try:
             line = input("you> ") if interactive else sys.stdin.readline()
@@ -354,7 +358,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if session.ended:
                 break
             try:
-                _show(_settle(session, session.handle(ev), args), out)
+                _show(_settle(session, session.handle(ev), args, out), out)
             except FlowStateError as exc:
                 print(f"  ({exc})", file=out)
     if not session.ended:
@@ -373,8 +377,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 },
                 ensure_ascii=False,
                 indent=2,
-            ),
-            file=out,
+            )
         )
     else:
         print(f"outcome: {result.outcome}", file=out)
@@ -387,7 +390,7 @@ def _plain(slots: Any) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in dict(slots).items()}
 
 
-def _settle(session: Session, actions: list[Action], args: argparse.Namespace) -> list[Action]:
+def _settle(session: Session, actions: list[Action], args: argparse.Namespace, log: TextIO) -> list[Action]:
     out = list(actions)
     pending = list(actions)
     while pending:
@@ -400,7 +403,7 @@ def _settle(session: Session, actions: list[Action], args: argparse.Namespace) -
                 res = execute(a)
             else:
                 res = WebhookResult(ok=not args.webhook_fail, data={}, status=200 if not args.webhook_fail else 503)
-            print(f"  (webhook {a.method} {a.url} -> {'ok' if res.ok else 'failed'})", file=sys.stdout)
+            print(f"  (webhook {a.method} {a.url} -> {'ok' if res.ok else 'failed'})", file=log)
             more = session.handle(res)
         out.extend(more)
         pending.extend(more)

@@ -32,6 +32,18 @@ def kind_name(v: Any) -> str:
     return "null"
 
 
+def describe(slot: Slot) -> str:
+    """What a value of the slot looks like, for messages: ``a date as YYYY-MM-DD``..."""
+    if slot.type == "enum":
+        return "one of " + ", ".join(slot.value_names)
+    return {
+        "yesno": "true or false",
+        "number": "a number",
+        "digits": "digits",
+        "date": "a date as YYYY-MM-DD",
+    }.get(slot.type, "text")
+
+
 def coerce(slot: Slot, value: Any, today: dt.date) -> Any:
     """Convert a value from YAML, a context or a webhook answer to the slot's type."""
     if value is None:

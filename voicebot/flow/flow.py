@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voicebot.flow.coerce import coerce
+from voicebot.flow.coerce import coerce, describe
 from voicebot.flow.compiler import compile_file
 from voicebot.flow.context import CalleeProfile
 from voicebot.flow.diagnostics import Diagnostic, FlowError
@@ -74,8 +74,8 @@ class Flow:
 
     @property
     def context_slots(self) -> tuple[str, ...]:
-        """Slots the flow reads but never fills and that have no default: the call's context
-        (``flow.start(context)``) should provide them, or prompts will have gaps."""
+        """The slots the call's context must give (``required: true``): :meth:`start` refuses a
+        call without them."""
         return self.compiled.context_slots
 
     @property
@@ -100,28 +100,40 @@ class Flow:
         today: dt.date | None = None,
     ) -> Session:
         """A new call through this flow. ``context`` fills slots (e.g. customer_name) and must
-        match their types; keys that are not slots stay in ``session.context``."""
+        match their types; keys that are not slots stay in ``session.context``. Raises
+        :class:`FlowError` when a value does not fit its slot or a required slot
+        (:attr:`context_slots`) has no value."""
         slots: dict[str, Any] = {n: s.default for n, s in self.compiled.slots.items()}
         ctx = dict(context or {})
         day = today or dt.datetime.fromtimestamp(now, tz=dt.UTC).date()
-        for k, v in ctx.items():
-            slot = self.compiled.slots.get(k)
-            if slot is None:
+        problems: list[Diagnostic] = []
+        for name, slot in self.compiled.slots.items():
+            value = ctx.get(name)
+            if value is None or value == "":
+                if slot.required:
+                    problems.append(
+                        self._problem(
+                            slot, f"the call's context has no value for required slot '{name}'", describe(slot)
+                        )
+                    )
                 continue
             try:
-                slots[k] = coerce(slot, v, day)
+                slots[name] = coerce(slot, value, day)
             except ValueError as exc:
-                raise FlowError(
-                    [
-                        Diagnostic(
-                            file=self.path,
-                            line=slot.pos.line if slot.pos else 1,
-                            col=slot.pos.col if slot.pos else 1,
-                            severity="error",
-                            message=f"context value for slot '{k}': {exc}",
-                        )
-                    ]
-                ) from None
+                problems.append(self._problem(slot, f"context value for slot '{name}': {exc}"))
+        if problems:
+            raise FlowError(problems)
         return Session(
             flow=self.compiled, slots=slots, context=ctx, profile=profile or CalleeProfile(), now=now, today=today
+        )
+
+    def _problem(self, slot: Slot, message: str, wanted: str = "") -> Diagnostic:
+        pos = slot.pos
+        return Diagnostic(
+            file=pos.file if pos else self.path,
+            line=pos.line if pos else 1,
+            col=pos.col if pos else 1,
+            severity="error",
+            message=message,
+            hint=f"give {slot.name}: {wanted}" if wanted else "",
         )

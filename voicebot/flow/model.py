@@ -82,6 +82,7 @@ class Slot:
     min_length: int | None = None
     max_length: int | None = None
     default: Any = None
+    required: bool = False  # the call's context must give it (flow.start refuses a call without it)
     pos: Pos | None = None
 
     @property
@@ -194,7 +195,7 @@ class Compiled:
     scripts: tuple[Script, ...]
     intent_phrases: Mapping[str, tuple[str, ...]]
     files: tuple[str, ...]
-    context_slots: tuple[str, ...] = ()
+    context_slots: tuple[str, ...] = ()  # required slots: what the call's context must give
 
 
 class FrozenDict(dict[Any, Any]):

@@ -135,8 +135,9 @@ def test_chat_json_korean_and_eof_hangs_up() -> None:
         "chat", "dialogs/ko_delivery_confirm.yaml", "--json", "--set", "delivery_date=2026-01-07", stdin="/silence\n"
     )
     assert r.returncode == 0, r.stderr
-    data = json.loads(r.stdout[r.stdout.index("\n{") :])
+    data = json.loads(r.stdout)  # stdout is the JSON result alone
     assert data["outcome"] == "caller_hangup" and data["transcript"][0][0] == "bot"
+    assert "bot: " in r.stderr and "you> /silence" in r.stderr  # the conversation went to stderr
 
 
 def test_chat_commands() -> None:
@@ -197,10 +198,19 @@ def test_directories_and_sibling_script_files_expand(tmp_path: Path) -> None:
     assert r.returncode == 0 and r.stdout.count("PASS") == 1
 
 
-def test_chat_names_missing_context() -> None:
+def test_chat_refuses_a_call_without_its_required_context() -> None:
     r = vb("chat", "dialogs/payment_reminder.yaml", stdin="")
-    assert r.returncode == 0
-    assert "(note: the call's context should fill account_id, account_last4: add --set account_id=..." in r.stdout
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip() == (
+        "voicebot flow chat: the flow needs context: account_id (digits), account_last4 (digits); "
+        "add --set account_id=... --set account_last4=..."
+    )
+
+
+def test_chat_says_the_appointment_date_it_was_given() -> None:
+    r = vb("chat", "dialogs/appointment_reminder.yaml", "--set", "appointment_date=2026-01-08", stdin="yes\n")
+    assert r.returncode == 0, r.stderr
+    assert "You are booked for Thursday, January 8 at the usual time." in r.stdout
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed (Debian package 'graphviz')")

@@ -285,7 +285,7 @@ def _plain_yaml(path: Path) -> object:
     return plain(load_file(path, Reporter()))
 
 
-@pytest.mark.parametrize("path", DIALOGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*DIALOGS, ROOT / "dialogs" / "common" / "verify_identity.yaml"], ids=lambda p: p.name)
 def test_dialogs_validate_against_the_json_schema(path: Path) -> None:
     import json
 

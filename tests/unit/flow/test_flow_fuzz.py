@@ -79,9 +79,8 @@ DIALOGS = sorted((ROOT / "dialogs").glob("*.yaml"))
 
 
 def _plain(path: Path) -> Any:
-    from voicebot.flow.yamlsrc import plain
     from voicebot.flow.diagnostics import Reporter
-    from voicebot.flow.yamlsrc import load_file
+    from voicebot.flow.yamlsrc import load_file, plain
 
     return plain(load_file(path, Reporter()))
 

@@ -1,7 +1,12 @@
 """Checks of the whole graph, once every state is compiled.
 
 Unreachable states, states with no path to a hang-up or transfer (the call could never end
-from there), loops of states that never wait for the caller, and slots nothing uses.
+from there), loops of states that never wait for the caller, slots nothing uses, and slots
+that are used but that nothing fills.
+
+A way on that names no state is reported where it is written, and only there: a state with
+such a way on counts as leading anywhere, so that the states it was meant to reach are not
+also reported as unreachable or unable to end the call.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from voicebot.flow.compiler.unit import Unit
 
 
 def check_graph(u: Unit, start: str) -> None:
+    """Reachability from ``start``, a path to an end from every state, and no silent loops."""
     succ: dict[str, set[str]] = {s: set() for s in u.states}
     for (s, _), edges in u.table.items():
         for ed in edges:
@@ -23,8 +29,9 @@ def check_graph(u: Unit, start: str) -> None:
             if t not in seen:
                 seen.add(t)
                 stack.append(t)
+    guessing = "" in u.broken or bool(u.broken & seen)  # a broken way on might have led anywhere
     for name, st in u.states.items():
-        if name not in seen and not st.builtin:
+        if name not in seen and not st.builtin and not guessing:
             u.r.error(
                 st.pos,
                 f"unreachable state '{name}': no transition leads here",
@@ -37,7 +44,7 @@ def check_graph(u: Unit, start: str) -> None:
             if u.states[t].builtin:
                 continue  # global intents and limits always end a call; the author's paths must too
             pred.setdefault(t, set()).add(s)
-    good = {s for s, st in u.states.items() if st.terminal and not st.builtin}
+    good = {s for s, st in u.states.items() if st.terminal and not st.builtin} | (u.broken & set(u.states))
     stack = list(good)
     while stack:
         s = stack.pop()
@@ -46,7 +53,7 @@ def check_graph(u: Unit, start: str) -> None:
                 good.add(p)
                 stack.append(p)
     for name, st in u.states.items():
-        if name in seen and name not in good and not st.builtin and succ.get(name):
+        if name in seen and name not in good and not st.builtin and succ.get(name) and "" not in u.broken:
             u.r.error(
                 st.pos,
                 f"state '{name}' has no path to a hangup or transfer",
@@ -83,7 +90,20 @@ def check_graph(u: Unit, start: str) -> None:
             visit(s, [])
 
 
-def warn_slots(u: Unit) -> None:
+def check_slots(u: Unit) -> None:
+    """Every slot is used, and every slot used gets a value from somewhere: a state that fills
+    it, its default, or the call's context (``required: true``)."""
     for name, slot in u.slots.items():
-        if name not in u.slot_writers and name not in u.slot_readers and slot.pos is not None:
+        if slot.pos is None:
+            continue
+        read_at = u.slot_readers.get(name)
+        if name not in u.slot_writers and read_at is None:
             u.r.warning(slot.pos, f"slot '{name}' is never used", "remove it, or use it in a prompt or branch")
+        elif read_at is not None and name not in u.slot_writers and slot.default is None and not slot.required:
+            where = f"line {read_at.line}" if read_at.file == slot.pos.file else str(read_at)
+            u.r.error(
+                slot.pos,
+                f"slot '{name}' is used ({where}) but never gets a value: no state fills it and it has no default",
+                "add required: true if the call's context gives it (flow.start(context), flow chat --set), "
+                "or a default",
+            )

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from voicebot.flow.compiler.builtins import builtin_states, compile_prompts
-from voicebot.flow.compiler.checks import check_graph, warn_slots
+from voicebot.flow.compiler.checks import check_graph, check_slots
 from voicebot.flow.compiler.intents import check_global_targets, compile_globals, compile_intents
 from voicebot.flow.compiler.meta import compile_defaults, compile_meta
-from voicebot.flow.compiler.schema import TOP_KEYS
+from voicebot.flow.compiler.schema import SUBFLOW_KEYS, TOP_KEYS
 from voicebot.flow.compiler.scripts import compile_scripts
 from voicebot.flow.compiler.slots import compile_slots
-from voicebot.flow.compiler.sources import collect
+from voicebot.flow.compiler.sources import collect, read_returns
 from voicebot.flow.compiler.states import compile_states
 from voicebot.flow.compiler.subflows import finish_returns
 from voicebot.flow.compiler.unit import Unit
@@ -50,7 +50,11 @@ def run(u: Unit) -> Compiled | None:
         )
         return None
     u.src.files.append(u.shown)
-    u.r.keys(doc, TOP_KEYS, "at the top level")
+    u.standalone_returns = read_returns(u, doc)
+    if u.standalone_returns is not None:
+        u.r.keys(doc, SUBFLOW_KEYS, "in a subflow file")
+    else:
+        u.r.keys(doc, TOP_KEYS, "at the top level")
     u.meta = compile_meta(u, doc)
     compile_defaults(u, doc)
     collect(u, doc, u.path.resolve(), "", (u.path.resolve(),), include_only=False)
@@ -77,7 +81,7 @@ def run(u: Unit) -> Compiled | None:
     if start_name is None:
         return None
     check_graph(u, start_name)
-    warn_slots(u)
+    check_slots(u)
     scripts = compile_scripts(u, doc)
     if u.r.has_errors:
         return None
@@ -89,8 +93,6 @@ def run(u: Unit) -> Compiled | None:
         table=FrozenDict(dict(u.table)),
         scripts=scripts,
         intent_phrases=FrozenDict(dict(u.intent_phrases)),
-        context_slots=tuple(
-            sorted(n for n in u.slot_readers if n in u.slots and n not in u.slot_writers and u.slots[n].default is None)
-        ),
+        context_slots=tuple(n for n, s in u.slots.items() if s.required),
         files=tuple(dict.fromkeys(u.src.files)),
     )

@@ -33,6 +33,7 @@ TOP_KEYS = (
 INCLUDE_KEYS = ("description", "slots", "intents", "synonyms", "prompts", "states")
 SUBFLOW_KEYS = (
     "flow",
+    "returns",
     "description",
     "language",
     "include",
@@ -57,7 +58,18 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
 }
 MAIN_KEYS = ("ask", "branch", "webhook", "transfer", "hangup", "subflow", "return")
 ALL_STATE_KEYS = tuple(sorted({k for ks in KIND_KEYS.values() for k in ks} | set(COMMON_STATE_KEYS)))
-SLOT_KEYS = ("type", "values", "min", "max", "length", "min_length", "max_length", "default", "description")
+SLOT_KEYS = (
+    "type",
+    "values",
+    "min",
+    "max",
+    "length",
+    "min_length",
+    "max_length",
+    "default",
+    "required",
+    "description",
+)
 INTENT_KEYS = ("phrases", "dtmf", "description")
 LIMIT_KEYS = ("limit", "goto", "say")
 WEBHOOK_KEYS = ("url", "method", "headers", "body", "timeout", "save")

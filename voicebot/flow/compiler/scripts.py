@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from voicebot.flow.coerce import coerce, kind_name
+from voicebot.flow.coerce import coerce, describe, kind_name
 from voicebot.flow.compiler.schema import (
     DTMF_KEYS,
     EXPECT_KEYS,
@@ -68,6 +68,13 @@ def compile_scripts(u: Unit, doc: YMap) -> tuple[Script, ...]:
                     coerce(u.slots[k], v, dt.date(2000, 1, 1))
                 except ValueError as exc:
                     u.r.error(ctx.vpos(k), f"context '{k}': {exc}")
+        for k, slot in u.slots.items():
+            if slot.required and ctx.get(k) in (None, ""):
+                u.r.error(
+                    t.vpos("context") if "context" in t else pos,
+                    f"script '{name}' gives no context value for required slot '{k}'",
+                    f"add {k}: <{describe(slot)}> under the script's context:",
+                )
         profile = t.get("profile")
         if profile is not None:
             if not isinstance(profile, YMap):

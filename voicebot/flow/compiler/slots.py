@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from voicebot.flow import expr as ex
@@ -102,24 +103,22 @@ def compile_slots(u: Unit) -> None:
             max_length=maxl,
             pos=e.pos,
         )
+        default = None
         if "default" in m:
             try:
                 default = coerce(slot, m["default"], dt.date(2000, 1, 1))
             except ValueError as exc:
                 u.r.error(m.vpos("default"), f"default of slot '{e.name}': {exc}")
-                default = None
-            slot = Slot(
-                name=slot.name,
-                type=slot.type,
-                values=slot.values,
-                min=lo,
-                max=hi,
-                min_length=minl,
-                max_length=maxl,
-                default=default,
-                pos=e.pos,
-            )
-        u.slots[e.name] = slot
+        required = False
+        if "required" in m:
+            required = bool(u.r.want_bool(m["required"], m.vpos("required"), "'required'"))
+            if required and "default" in m:
+                u.r.error(
+                    m.kpos("required"),
+                    f"slot '{e.name}' is required and has a default",
+                    "keep 'required: true' (the call's context must give it) or 'default' (used when it does not)",
+                )
+        u.slots[e.name] = dataclasses.replace(slot, default=default, required=required)
     types = {name: EXPR_TYPE[s.type] for name, s in u.slots.items()}
     types.update(PROFILE_FIELDS)
     u.scope = ex.Scope(types=types, enum_values={n: s.value_names for n, s in u.slots.items() if s.type == "enum"})

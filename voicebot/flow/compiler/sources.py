@@ -10,9 +10,10 @@ they are named.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from voicebot.flow import lang
-from voicebot.flow.compiler.schema import INCLUDE_KEYS, NAME_RE, SUBFLOW_KEYS
+from voicebot.flow.compiler.schema import INCLUDE_KEYS, NAME_RE, OUTCOME_RE, SUBFLOW_KEYS
 from voicebot.flow.compiler.unit import Entry, Sub, Unit
 from voicebot.flow.yamlsrc import YMap, load_file
 
@@ -64,7 +65,7 @@ def collect(u: Unit, doc: YMap, file_path: Path, prefix: str, stack: tuple[Path,
             if name in store:
                 prev = store[name]
                 if section != "intents":
-                    if prefix and section == "slots" and prev.value == value:
+                    if prefix and section == "slots" and _same_slot(prev.value, value):
                         continue  # a subflow may share a slot declared the same way
                     u.r.error(
                         m.kpos(name),
@@ -142,7 +143,35 @@ def load_subflow(u: Unit, state: str, st: YMap, file_path: Path, stack: tuple[Pa
             "name the subflow's first state",
         )
         return
-    u.src.subs[prefix] = Sub(prefix=prefix, returns={}, default_return=None, pos=st.vpos("subflow"))
+    u.src.subs[prefix] = Sub(
+        prefix=prefix, returns={}, default_return=None, pos=st.vpos("subflow"), declared=read_returns(u, sub)
+    )
     u.src.sub_start[state] = prefix + start
     u.refs[prefix + start] = sub.vpos("start")
     collect(u, sub, p, prefix, (*stack, p), include_only=False)
+
+
+def _same_slot(a: Any, b: Any) -> bool:
+    """Two slot declarations that differ at most in ``required`` and ``description`` (a sub-flow
+    may require from its caller what the calling flow fills itself)."""
+
+    def essence(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: x for k, x in v.items() if k not in ("required", "description")}
+        return {"type": v}
+
+    return bool(essence(a) == essence(b))
+
+
+def read_returns(u: Unit, doc: YMap) -> tuple[str, ...] | None:
+    """A sub-flow's ``returns:``: the labels its ``return:`` states may give (``None`` if absent).
+    A file that declares them is a sub-flow."""
+    if "returns" not in doc:
+        return None
+    labels: list[str] = []
+    for label, pos in u.r.texts(doc["returns"], doc.vpos("returns"), "'returns'"):
+        if OUTCOME_RE.match(label):
+            labels.append(label)
+        else:
+            u.r.error(pos, f"bad return label '{label}'", "use lower-case letters, digits and '_', e.g. verified")
+    return tuple(labels)

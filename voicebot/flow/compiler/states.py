@@ -31,7 +31,9 @@ def compile_states(u: Unit) -> None:
         st = u.r.want_map(e.value, e.vpos, f"state '{full}'")
         if st is None:
             continue
+        u.compiling = full
         compile_state(u, full, e, st)
+    u.compiling = ""
 
 
 def state_kind(u: Unit, full: str, st: YMap, pos: Pos) -> str:

@@ -3,6 +3,12 @@
 The sub-flow's own states were inlined under the calling state's name by :mod:`.sources`;
 here the calling state leads to the sub-flow's start, and each ``return: LABEL`` is joined to
 the caller's ``on: {LABEL: state}`` (or its ``next:``) once every state is known.
+
+A sub-flow file says which labels it returns (``returns: [verified, not_verified]``); its
+``return:`` states and the caller's ``on:`` are checked against them. Such a file compiled on
+its own (``voicebot flow check common/verify_identity.yaml``) is checked as a sub-flow: its
+``return: LABEL`` states end the conversation with outcome LABEL, so its graph checks and its
+own scripts work as they do for a whole flow.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from voicebot.flow.compiler.unit import Entry, Unit
+from voicebot.flow.diagnostics import did_you_mean
 from voicebot.flow.model import Edge, State
 from voicebot.flow.yamlsrc import YMap
 
@@ -32,6 +39,13 @@ def compile_subflow_state(u: Unit, full: str, e: Entry, st: YMap, base: dict[str
             on = u.r.want_map(st["on"], st.vpos("on"), "'on'")
             for label, tgt in (on or {}).items():
                 assert on is not None
+                if sub.declared is not None and label not in sub.declared:
+                    u.r.error(
+                        on.kpos(label),
+                        f"the subflow never returns '{label}' (it returns: {', '.join(sub.declared) or 'nothing'})",
+                        did_you_mean(label, sub.declared, "return label"),
+                    )
+                    continue
                 t = u.resolve(tgt, on.vpos(label), e.prefix, f"'on.{label}'")
                 if t:
                     sub.returns[label] = t
@@ -49,6 +63,16 @@ def compile_return_state(u: Unit, full: str, e: Entry, st: YMap, base: dict[str,
     """``return: LABEL`` in a sub-flow (joined to the caller by :func:`finish_returns`)."""
     label = st["return"]
     rsub = u.src.subs.get(e.prefix)
+    declared = u.standalone_returns if rsub is None and not e.prefix else rsub.declared if rsub else None
+    if declared is not None and label not in declared:
+        u.r.error(
+            st.vpos("return"),
+            f"return label '{label}' is not among the sub-flow's returns: {', '.join(declared) or '(none)'}",
+            did_you_mean(str(label), declared) if declared else "list it under 'returns:' at the top",
+        )
+    if rsub is None and u.standalone_returns is not None and not e.prefix:
+        u.states[full] = State(kind="hangup", outcome=label if label in u.standalone_returns else "returned", **base)
+        return
     u.states[full] = State(kind="say", **base)
     if rsub is None:
         u.r.error(

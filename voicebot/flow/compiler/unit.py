@@ -43,6 +43,7 @@ class Sub:
     returns: dict[str, str]  # label -> resolved target in the parent
     default_return: str | None
     pos: Pos
+    declared: tuple[str, ...] | None = None  # the sub-flow file's 'returns:' (None: not declared)
 
 
 @dataclass(slots=True)
@@ -84,6 +85,9 @@ class Unit:
         self.slot_readers: dict[str, Pos] = {}
         self.refs: dict[str, Pos] = {}
         self.pending_returns: list[tuple[str, str, Pos, Sub]] = []
+        self.standalone_returns: tuple[str, ...] | None = None  # a sub-flow checked on its own: its 'returns:'
+        self.compiling = ""  # the state being compiled ("" outside the states section)
+        self.broken: set[str] = set()  # states with a way on that names no state ("": outside one)
         self.defaults = YMap(Pos(file=self.shown, line=1, col=1))  # the flow's 'defaults:', if any
 
     def show(self, p: Path) -> str:
@@ -105,6 +109,7 @@ class Unit:
                 f"{what} must be a state name, got {kind_name(target)}",
                 "write the name of a state under 'states:'",
             )
+            self.broken.add(self.compiling)
             return None
         full = prefix + target
         if full in self.src.states:
@@ -116,6 +121,8 @@ class Unit:
         local = [n[len(prefix) :] for n in self.src.states if n.startswith(prefix) and "." not in n[len(prefix) :]]
         if prefix and target in self.src.states:
             self.r.error(pos, f"state '{target}' is outside this subflow", "leave a subflow with 'return: <label>'")
+            self.broken.add(self.compiling)
             return None
         self.r.error(pos, f"unknown target state '{target}' in {what}", did_you_mean(target, local, "state"))
+        self.broken.add(self.compiling)
         return None
