@@ -33,7 +33,7 @@ from voicebot.flow import (
 )
 from voicebot.flow.coerce import describe
 from voicebot.flow.diagnostics import Diagnostic
-from voicebot.flow.events import Action
+from voicebot.flow.events import DTMF_KEYS, Action
 from voicebot.flow.graph import to_dot, to_mermaid
 from voicebot.flow.runtime import FlowStateError, Session
 from voicebot.flow.scripts import run_scripts, unvisited_states
@@ -61,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c.add_argument("--json", action="store_true", help="print diagnostics as JSON")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
     c.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    c.add_argument("--dtmf-only", action="store_true", help="also check that every ask state works by keypad alone")
     c.set_defaults(handler=cmd_check)
 
     g = sub.add_parser(
@@ -84,14 +85,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ch = sub.add_parser(
         "chat",
         help="talk to a flow as the caller (terminal or pipe)",
-        description="Type what the caller says. Commands: /dtmf 12#, /silence, /hangup, /state, /slots, /help, /quit.",
+        description="Type what the caller says. Commands: /dtmf 12#, /silence, /hangup, /state, /slots, /help, /quit. "
+        "With --dtmf-only, a line of keys (1, 0314, #) is pressed.",
     )
     ch.add_argument("file", metavar="FILE")
     ch.add_argument("--set", action="append", default=[], metavar="SLOT=VALUE", help="fill a slot from context")
     ch.add_argument("--today", metavar="YYYY-MM-DD", help="the call's date (default: today)")
     ch.add_argument("--webhook-fail", action="store_true", help="simulated webhooks fail")
     ch.add_argument("--live-webhooks", action="store_true", help="really send webhook requests")
-    ch.add_argument("--json", action="store_true", help="print the call result as JSON at the end")
+    ch.add_argument("--json", action="store_true", help="print only the call result as JSON (the chat goes to stderr)")
+    ch.add_argument("--dtmf-only", action="store_true", help="keypad only: prompts say what to press; type keys")
     ch.set_defaults(handler=cmd_chat)
 
     t = sub.add_parser(
@@ -159,7 +162,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     args.files = _expand(args.files)
     all_diags: list[Diagnostic] = []
     for f in args.files:
-        all_diags.extend(Flow.check(f))
+        all_diags.extend(Flow.check(f, dtmf_only=args.dtmf_only))
     errors = sum(1 for d in all_diags if d.is_error)
     warnings = len(all_diags) - errors
     failed = errors > 0 or (args.strict and warnings > 0)
@@ -297,9 +300,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
         print(f"voicebot flow chat: the flow needs context: {needs}; add {hint}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        session = flow.start(ctx, today=today or dt.date.today())
+        session = flow.start(ctx, today=today or dt.date.today(), dtmf_only=args.dtmf_only)
     except FlowError as exc:
-        print(f"voicebot flow chat: {exc.diagnostics[0].message}", file=sys.stderr)
+        first = exc.diagnostics[0]
+        print(
+            f"voicebot flow chat: {first}" if args.dtmf_only else f"voicebot flow chat: {first.message}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     # with --json, stdout carries the JSON result alone; the conversation goes to stderr
     out = sys.stderr if args.json else sys.stdout
@@ -341,7 +348,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 continue
             if cmd == "/dtmf":
                 keys = rest.replace(" ", "")
-                if not keys or any(k not in "0123456789*#ABCD" for k in keys):
+                if not keys or any(k not in DTMF_KEYS for k in keys):
                     print("  /dtmf takes keys 0-9 * # A-D", file=out)
                     continue
                 events = [Dtmf(digit=k) for k in keys]
@@ -352,6 +359,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
             else:
                 print(f"  unknown command {cmd}; /help lists them", file=out)
                 continue
+        elif args.dtmf_only:
+            keys = line.replace(" ", "").upper()
+            if any(k not in DTMF_KEYS for k in keys):
+                print("  keypad only: type keys 0-9 * # A-D (or /silence, /hangup)", file=out)
+                continue
+            events = [Dtmf(digit=k) for k in keys]
         else:
             events = [Utterance(text=line)]
         for ev in events:

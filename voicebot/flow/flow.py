@@ -33,9 +33,10 @@ class Flow:
         return Flow(compiled, str(path), tuple(diags))
 
     @staticmethod
-    def check(path: str | Path) -> list[Diagnostic]:
-        """All diagnostics (errors and warnings) for a flow file; empty means perfect."""
-        return compile_file(path)[1]
+    def check(path: str | Path, *, dtmf_only: bool = False) -> list[Diagnostic]:
+        """All diagnostics (errors and warnings) for a flow file; empty means perfect. With
+        ``dtmf_only``, also what keeps it from running by keypad alone (:attr:`keypad_problems`)."""
+        return compile_file(path, dtmf_only=dtmf_only)[1]
 
     # --- what the flow is --------------------------------------------------------------------
 
@@ -85,6 +86,12 @@ class Flow:
         found |= {"caller_hangup", "max_turns", "error"}
         return tuple(sorted(found))
 
+    @property
+    def keypad_problems(self) -> tuple[Diagnostic, ...]:
+        """Why some ask states cannot be used by keypad alone (errors) or only partly (warnings);
+        ``start(..., dtmf_only=True)`` refuses a flow with errors here."""
+        return self.compiled.keypad_problems
+
     def phrases(self) -> dict[str, tuple[str, ...]]:
         """Every intent's phrases in the flow's language (built-in ones included)."""
         return dict(self.compiled.intent_phrases)
@@ -98,11 +105,19 @@ class Flow:
         profile: CalleeProfile | None = None,
         now: float = 0.0,
         today: dt.date | None = None,
+        dtmf_only: bool = False,
     ) -> Session:
         """A new call through this flow. ``context`` fills slots (e.g. customer_name) and must
         match their types; keys that are not slots stay in ``session.context``. Raises
         :class:`FlowError` when a value does not fit its slot or a required slot
-        (:attr:`context_slots`) has no value."""
+        (:attr:`context_slots`) has no value.
+
+        ``dtmf_only``: the caller answers by keypad alone (no recogniser for the language, or
+        the caller's choice). Every ask state then says which key does what, in the flow's
+        language ("Press 1 for yes, 2 for no."), and its ``Listen`` asks for keys only. A flow
+        with a state no keypad can answer (:attr:`keypad_problems`) is refused."""
+        if dtmf_only and any(d.is_error for d in self.keypad_problems):
+            raise FlowError(self.keypad_problems)
         slots: dict[str, Any] = {n: s.default for n, s in self.compiled.slots.items()}
         ctx = dict(context or {})
         day = today or dt.datetime.fromtimestamp(now, tz=dt.UTC).date()
@@ -124,7 +139,13 @@ class Flow:
         if problems:
             raise FlowError(problems)
         return Session(
-            flow=self.compiled, slots=slots, context=ctx, profile=profile or CalleeProfile(), now=now, today=today
+            flow=self.compiled,
+            slots=slots,
+            context=ctx,
+            profile=profile or CalleeProfile(),
+            now=now,
+            today=today,
+            dtmf_only=dtmf_only,
         )
 
     def _problem(self, slot: Slot, message: str, wanted: str = "") -> Diagnostic:

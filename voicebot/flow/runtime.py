@@ -11,16 +11,18 @@ against ``today`` (given, or derived from ``now`` as a UNIX time).
 from __future__ import annotations
 
 import datetime as dt
-import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from voicebot.errors import LocalProtocolError
 from voicebot.flow import expr as ex
+from voicebot.flow import webhooks
+from voicebot.flow.answers import Heard, keyed_value, understand
 from voicebot.flow.coerce import coerce
 from voicebot.flow.context import CalleeProfile
 from voicebot.flow.events import (
+    DTMF_KEYS,
     Action,
     CallerHangup,
     CallResult,
@@ -40,10 +42,8 @@ from voicebot.flow.events import (
 )
 from voicebot.flow.intents import normalise
 from voicebot.flow.model import Compiled, Edge, State, Template
-from voicebot.flow.slots import extract_date, extract_digits, extract_number
 
 MAX_AUTO_STEPS = 200
-DTMF_KEYS = "0123456789*#ABCD"
 WAIT_INPUT, WAIT_WEBHOOK, WAIT_TRANSFER, WAIT_NONE = "input", "webhook", "transfer", "none"
 
 
@@ -81,6 +81,8 @@ class Session:
     last_listen: Listen | None = None
     _began: bool = False
     _transfer_state: str = ""
+    dtmf_only: bool = False  # keypad-only: prompts say which key does what, listening is for keys
+    _unsure: Heard | None = None  # an answer heard with low confidence, waiting for "yes"
 
     # --- public ---------------------------------------------------------------------------------
 
@@ -192,10 +194,12 @@ class Session:
             d["kind"] = kind
         self.history.append(Turn(t=self.now, who=who, text=text, state=self.state, data=d))
 
-    def _say(self, st: State, templates: tuple[Template, ...]) -> list[Action]:
+    def _say(
+        self, st: State, templates: tuple[Template, ...], lookup: Callable[[str], Any] | None = None
+    ) -> list[Action]:
         out: list[Action] = []
         for t in templates:
-            text = self._render(t)
+            text = t.render(lookup or self._lookup, self.flow.meta.language)
             if not text.strip():
                 continue
             a = Say(
@@ -217,15 +221,33 @@ class Session:
 
     def _listen(self, st: State) -> Listen:
         self._last_said, self._since_listen = self._since_listen, []
+        keys, digits = self._keys(st)
+        grammar = st.grammar
+        if self._unsure is not None and self.flow.confirmation is not None:
+            keys = {**keys, **dict(self.flow.confirmation.keys)}
+            grammar = (*self.flow.confirmation.grammar, *(grammar or ()))
         self.last_listen = listen = Listen(
-            grammar=st.grammar,
+            grammar=None if self.dtmf_only else grammar,
             timeout_s=st.timeout_s,
-            dtmf=tuple(k for k, _ in st.dtmf) + (tuple("0123456789#*") if st.max_digits > 1 else ()),
-            max_digits=st.max_digits,
+            dtmf=tuple(keys) + (tuple("0123456789#*") if digits > 1 else ()),
+            max_digits=max(digits, 1),
             state=st.name,
             language=self.flow.meta.language,
+            dtmf_only=self.dtmf_only,
         )
         return listen
+
+    def _keys(self, st: State) -> tuple[dict[str, str], int]:
+        """Key -> intent in this state, and how many keys are collected into its slot (0: none)."""
+        if self.dtmf_only and st.keypad is not None:
+            return dict(st.keypad.keys), st.keypad.digits
+        slot = self.flow.slots.get(st.slot) if st.slot else None
+        return dict(st.dtmf), st.max_digits if slot is not None and slot.type in ("digits", "number") else 0
+
+    def _prompt(self, st: State, templates: tuple[Template, ...]) -> list[Action]:
+        """An ask state's prompt (or reprompt), then in keypad-only mode what to press."""
+        keypad = st.keypad.prompt if self.dtmf_only and st.keypad is not None else None
+        return self._say(st, (*templates, keypad) if keypad is not None else templates)
 
     def _finish(self, outcome: str) -> None:
         self.ended = True
@@ -272,7 +294,8 @@ class Session:
             if st.kind == "ask":
                 self._no_input = self._no_match = 0
                 self._digits = ""
-                actions.extend(self._say(st, st.say))
+                self._unsure = None
+                actions.extend(self._prompt(st, st.say))
                 actions.append(self._listen(st))
                 self.waiting = WAIT_INPUT
                 return actions
@@ -327,29 +350,9 @@ class Session:
         raise FlowStateError(f"branch '{st.name}' has no matching edge")
 
     def _webhook(self, st: State) -> Webhook:
-        spec = st.webhook
-        assert spec is not None
-        body: dict[str, Any] | None = None
-        if spec.body is not None:
-            body = {}
-            for k, v in spec.body:
-                if isinstance(v, Template):
-                    body[k] = self._render(v)
-                else:
-                    try:
-                        val = ex.evaluate(v, self._lookup, self._today())
-                    except ex.ExprRuntimeError:
-                        val = None
-                    body[k] = val.isoformat() if isinstance(val, dt.date) else val
-        w = Webhook(
-            url=spec.url.render(self._lookup, self.flow.meta.language, escape=_url_quote),
-            method=spec.method,
-            headers=tuple((k, self._render(t)) for k, t in spec.headers),
-            body=body,
-            timeout_s=spec.timeout_s,
-            state=st.name,
-        )
-        self._log("webhook", f"{spec.method} {w.url}")
+        assert st.webhook is not None
+        w = webhooks.request(st.webhook, self._lookup, self.flow.meta.language, self._today(), st.name)
+        self._log("webhook", f"{w.method} {w.url}")
         return w
 
     def _webhook_result(self, ev: WebhookResult) -> list[Action]:
@@ -359,17 +362,8 @@ class Session:
         if not ev.ok:
             return self._follow(st.name, "webhook_error")
         actions: list[Action] = []
-        data: Any = ev.data or {}
         for slot_name, path in st.webhook.save:
-            value: Any = data
-            for part in path.split("."):
-                if isinstance(value, Mapping) and part in value:
-                    value = value[part]
-                elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                    value = value[int(part)]
-                else:
-                    value = None
-                    break
+            value = webhooks.pluck(ev.data or {}, path)
             if value is None:
                 continue
             try:
@@ -387,9 +381,9 @@ class Session:
         if lead:
             actions.extend(self._say(st, (lead[min(count - 1, len(lead) - 1)],)))
         if st.reprompt:
-            actions.extend(self._say(st, (st.reprompt[min(count - 1, len(st.reprompt) - 1)],)))
+            actions.extend(self._prompt(st, (st.reprompt[min(count - 1, len(st.reprompt) - 1)],)))
         else:
-            actions.extend(self._say(st, st.say))
+            actions.extend(self._prompt(st, st.say))
         actions.append(self._listen(st))
         return actions
 
@@ -397,6 +391,7 @@ class Session:
         st = self.flow.states[self.state]
         self._no_input += 1
         self._digits = ""
+        self._unsure = None
         if self._no_input >= st.no_input_limit:
             return self._follow(st.name, "no_input_limit")
         self._edges(st.name, "no_input")
@@ -409,6 +404,7 @@ class Session:
         st = self.flow.states[self.state]
         self._no_match += 1
         self._digits = ""
+        self._unsure = None
         if self._no_match >= st.no_match_limit:
             return self._follow(st.name, "no_match_limit")
         self._edges(st.name, "no_match")
@@ -448,6 +444,15 @@ class Session:
             return self._no_match_event()
         return [self._set(st.slot, value), *self._follow(st.name, "filled")]
 
+    def _act(self, st: State, heard: Heard) -> list[Action]:
+        """Do what an understood answer means: follow its intent, fill the slot, or go on."""
+        self._unsure = None
+        if heard.intent is not None:
+            return self._intent(st, heard.intent)
+        if heard.value is not None:
+            return self._fill(st, heard.value)
+        return self._follow(st.name, "filled")  # 'next' without a slot: any answer goes on
+
     def _dtmf(self, ev: Dtmf) -> list[Action]:
         st = self.flow.states[self.state]
         digit = ev.digit.upper()
@@ -455,22 +460,24 @@ class Session:
             self.turns -= 1
             raise FlowStateError(f"bad DTMF key {ev.digit!r}: send one of 0-9 * # A-D per Dtmf event")
         self._log("dtmf", digit, kind="dtmf")
-        mapping = dict(st.dtmf)
+        unsure, self._unsure = self._unsure, None
+        if unsure is not None and self.flow.confirmation is not None:
+            answer = dict(self.flow.confirmation.keys).get(digit)
+            if answer is not None:
+                return self._act(st, unsure) if answer == "yes" else self._no_match_event()
+        mapping, digits = self._keys(st)
         if digit in mapping:
             self._digits = ""
             return self._intent(st, mapping[digit])
         slot = self.flow.slots.get(st.slot) if st.slot else None
-        if slot is not None and slot.type in ("digits", "number") and (digit.isdigit() or digit == "#"):
-            if digit == "#":
-                got, self._digits = self._digits, ""
-                if not got:
-                    return self._no_match_event()
-                return self._fill(st, got)
-            self._digits += digit
-            if len(self._digits) >= st.max_digits:
-                got, self._digits = self._digits, ""
-                return self._fill(st, got)
-            return []  # keep collecting; the engine keeps listening
+        if slot is not None and digits and (digit.isdigit() or digit == "#"):
+            if digit != "#":
+                self._digits += digit
+                if len(self._digits) < digits:
+                    return []  # keep collecting; the engine keeps listening
+            got, self._digits = self._digits, ""
+            value = keyed_value(slot, got, self._today())
+            return self._no_match_event() if value is None else self._fill(st, value)
         if slot is None and (st.name, "filled") in self.flow.table:
             return self._follow(st.name, "filled")  # 'next' without a slot: any key goes on
         return self._no_match_event()
@@ -481,36 +488,48 @@ class Session:
         self._log("caller", text, kind="utterance", confidence=ev.confidence)
         if not normalise(text):
             return self._no_input_event()
-        if ev.confidence < self.flow.meta.min_confidence:
-            self._log("system", f"confidence {ev.confidence:.2f} below {self.flow.meta.min_confidence:.2f}")
+        unsure, self._unsure = self._unsure, None
+        if unsure is not None and self.flow.confirmation is not None:
+            reply = self.flow.confirmation.answers.match(text)
+            if reply is not None and reply.intent == "yes":
+                if ev.confidence >= st.confirm_below:
+                    self._log("system", f"confirmed: {unsure.said}")
+                    return self._act(st, unsure)
+                self._log("system", f"'yes' heard with confidence {ev.confidence:.2f}, not sure enough")
+                return self._no_match_event()
+            if reply is not None and reply.intent == "no":
+                self._log("system", f"not confirmed: {unsure.said}")
+                return self._no_match_event()
+            # anything else is a new answer to the question itself
+        if ev.confidence < st.min_confidence:
+            self._log("system", f"confidence {ev.confidence:.2f} below {st.min_confidence:.2f}")
             return self._no_match_event()
-        match = st.intents.match(text) if st.intents is not None else None
         slot = self.flow.slots.get(st.slot) if st.slot else None
-        if match is not None:
-            local = st.intents is not None and match.intent in st.intents.local
-            if local or slot is None or slot.type in ("yesno", "enum") or match.score >= 0.8:
-                self._log("system", f"intent {match.intent} ({match.score:.2f}, '{match.phrase}')")
-                return self._intent(st, match.intent)
-        if slot is not None:
-            value: Any = None
-            lg = self.flow.meta.language
-            if slot.type == "number":
-                value = extract_number(text, lg)
-            elif slot.type == "digits":
-                value = extract_digits(text)
-            elif slot.type == "date":
-                value = extract_date(text, lg, self._today())
-            elif slot.type == "text":
-                value = text.strip()
-            if value is not None:
-                return self._fill(st, value)
-        elif (st.name, "filled") in self.flow.table:
-            return self._follow(st.name, "filled")  # 'next' without a slot: any other answer goes on
-        return self._no_match_event()
+        goes_on = slot is None and (st.name, "filled") in self.flow.table
+        heard = understand(st, slot, text, self.flow.meta.language, self._today(), goes_on)
+        if heard is None:
+            return self._no_match_event()
+        if heard.intent is not None:
+            self._log("system", f"intent {heard.intent} ({heard.score:.2f}, '{heard.said}')")
+        if ev.confidence < st.confirm_below and heard.intent != "repeat":
+            return self._confirm(st, heard, ev.confidence)
+        return self._act(st, heard)
 
-
-def _url_quote(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
+    def _confirm(self, st: State, heard: Heard, confidence: float) -> list[Action]:
+        """Ask "Did you say ...?" before acting on an answer heard with low confidence."""
+        assert self.flow.confirmation is not None
+        self._edges(st.name, "unsure")
+        self._log(
+            "state",
+            f"{st.name} --unsure ({confidence:.2f} < {st.confirm_below:.2f})--> {st.name}",
+            src=st.name,
+            input="unsure",
+            dst=st.name,
+        )
+        self._unsure = heard
+        question = self.flow.confirmation.prompt
+        said = self._say(st, (question,), lambda name: heard.said if name == "answer" else self._lookup(name))
+        return [*said, self._listen(st)]
 
 
 def _strip_tags(text: str) -> str:

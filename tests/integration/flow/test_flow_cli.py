@@ -224,3 +224,36 @@ def test_graph_compact_leaves_out_builtins() -> None:
     compact = vb("graph", "dialogs/payment_reminder.yaml", "--compact", "-o", "-").stdout
     assert '"_opt_out"' in full and '"_opt_out"' not in compact
     assert 'subgraph "cluster_verify"' in compact and '"lookup" -> "check_balance"' in compact
+
+
+def test_check_dtmf_only_reports_what_a_keypad_cannot_answer(tmp_path: Path) -> None:
+    p = tmp_path / "talk.yaml"
+    p.write_text(
+        "flow: talk\nslots:\n  note: {type: text}\nstart: ask\nstates:\n"
+        "  ask:\n    ask: Tell me.\n    reprompt: Tell me anything.\n    slot: note\n    next: bye\n"
+        "  bye:\n    hangup: done\n",
+        encoding="utf-8",
+    )
+    assert vb("check", str(p)).returncode == 0
+    r = vb("check", "--dtmf-only", str(p))
+    assert r.returncode == 1
+    assert f"{p}:6:3: error: ask state 'ask' fills text slot 'note', which a keypad cannot enter" in r.stdout
+    ok = vb("check", "--dtmf-only", "dialogs/")
+    assert ok.returncode == 0 and "0 errors" in ok.stderr
+
+
+def test_chat_dtmf_only_offers_keys_and_takes_them() -> None:
+    r = vb(
+        "chat",
+        "dialogs/ko_delivery_confirm.yaml",
+        "--set",
+        "delivery_date=2026-01-07",
+        "--today",
+        "2026-01-05",
+        "--dtmf-only",
+        stdin="hello\n3\n0109\n",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "네는 1번, 아니요는 2번, 다른 날은 3번 눌러 주세요." in r.stdout
+    assert "keypad only: type keys" in r.stdout  # 'hello' is not a key
+    assert "outcome: rescheduled" in r.stdout and '"new_date": "2026-01-09"' in r.stdout

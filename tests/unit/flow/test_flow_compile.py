@@ -307,6 +307,21 @@ def test_json_schema_rejects_what_the_compiler_rejects() -> None:
             jsonschema.validate(_plain_yaml(ROOT / "tests" / "data" / "flows_broken" / name), schema)
 
 
+def test_json_schema_names_the_keys_the_compiler_takes() -> None:
+    import json
+
+    from voicebot.flow.compiler import schema as keys
+
+    schema = json.loads((ROOT / "docs" / "flow.schema.json").read_text(encoding="utf-8"))
+    props = schema["properties"]
+    assert set(props) == set(keys.TOP_KEYS) | {"returns"}
+    assert set(props["slots"]["additionalProperties"]["oneOf"][1]["properties"]) == set(keys.SLOT_KEYS)
+    assert set(props["asr"]["oneOf"][1]["properties"]) == set(keys.ASR_KEYS)
+    ask = props["states"]["additionalProperties"]["oneOf"][0]["properties"]
+    assert set(ask) == set(keys.KIND_KEYS["ask"]) | set(keys.COMMON_STATE_KEYS)
+    assert set(props["tests"]["items"]["properties"]) == set(keys.SCRIPT_KEYS)
+
+
 def test_hostile_yaml_is_refused_cleanly(write_flow: Callable[..., Path]) -> None:
     deep = write_flow("a: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
     diags = Flow.check(deep)

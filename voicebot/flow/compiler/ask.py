@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from voicebot.flow.compiler.schema import BUILTIN_STATES, DEFAULT_LIMIT, DEFAULT_TIMEOUT, DTMF_KEYS, LIMIT_KEYS
+from voicebot.flow.compiler.keypad import compile_keypad
+from voicebot.flow.compiler.schema import BUILTIN_STATES, DEFAULT_LIMIT, DEFAULT_TIMEOUT, LIMIT_KEYS
 from voicebot.flow.compiler.templates import template
 from voicebot.flow.compiler.unit import Entry, Unit
 from voicebot.flow.diagnostics import did_you_mean
+from voicebot.flow.events import DTMF_KEYS
 from voicebot.flow.intents import IntentSet
 from voicebot.flow.model import Edge, Slot, State, Template
 from voicebot.flow.slots import grammar_words
@@ -76,6 +78,11 @@ def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) ->
         if name not in active:
             intents.append((name, u.intent_phrases.get(name, ())))
     iset = IntentSet.build(intents, local=active, threshold=u.meta.match_threshold, synonyms=u.src.synonyms)
+    yes_no = ("yes", "no") if slot is not None and slot.type == "yesno" else ()
+    choices = list(dict.fromkeys([*local, *yes_no, *enum_names]))
+    keyed = {k: v for k, v in dtmf.items() if not (k.isdigit() and slot is not None and slot.type == "date")}
+    keypad = compile_keypad(u, full, e.pos, slot, choices, keyed, max_digits, filled is not None)
+    min_conf, confirm = _confidence(u, st)
     if not reprompt and nm_lim > 1:
         u.r.warning(
             st.kpos("ask"),
@@ -95,8 +102,13 @@ def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) ->
         no_match_say=nm_say,
         no_input_limit=ni_lim,
         no_match_limit=nm_lim,
+        min_confidence=min_conf,
+        confirm_below=confirm,
+        keypad=keypad,
         **{**base, "say": (*base["say"], *prompt)},
     )
+    if confirm > min_conf:
+        u.add(full, "unsure", [Edge(target=full)])
     for intent, t in local.items():
         u.add(full, f"intent:{intent}", [Edge(target=t)])
     for intent, t in globals_here.items():
@@ -119,6 +131,23 @@ def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) ->
     u.add(full, "max_turns", [Edge(target="_max_turns")])
     u.add(full, "no_input_limit", [Edge(target=ni_t)])
     u.add(full, "no_match_limit", [Edge(target=nm_t)])
+
+
+def _confidence(u: Unit, st: YMap) -> tuple[float, float]:
+    """``min_confidence`` (below: not understood) and ``confirm_below`` (below: "Did you say
+    ...?"), the state's own or the flow's ``asr:`` ones."""
+    lo, confirm = u.meta.min_confidence, u.meta.confirm_below
+    if "min_confidence" in st:
+        lo = u.r.want_number(st["min_confidence"], st.vpos("min_confidence"), "'min_confidence'", 0, 1) or 0.0
+    if "confirm_below" in st:
+        confirm = u.r.want_number(st["confirm_below"], st.vpos("confirm_below"), "'confirm_below'", 0, 1) or 0.0
+        if confirm <= lo:
+            u.r.warning(
+                st.vpos("confirm_below"),
+                f"confirm_below ({confirm:g}) is not above min_confidence ({lo:g}), so nothing is confirmed",
+                "answers below min_confidence are reprompted; those between the two are confirmed",
+            )
+    return lo, confirm
 
 
 def _prompts(u: Unit, st: YMap, key: str) -> list[Template]:

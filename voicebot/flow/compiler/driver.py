@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicebot.flow.compiler.builtins import builtin_states, compile_prompts
+from voicebot.flow.compiler.builtins import builtin_states, compile_confirmation, compile_prompts
 from voicebot.flow.compiler.checks import check_graph, check_slots
 from voicebot.flow.compiler.intents import check_global_targets, compile_globals, compile_intents
 from voicebot.flow.compiler.meta import compile_defaults, compile_meta
@@ -25,10 +25,14 @@ from voicebot.flow.model import Compiled, FrozenDict
 from voicebot.flow.yamlsrc import YMap, load_file
 
 
-def compile_file(path: str | Path) -> tuple[Compiled | None, list[Diagnostic]]:
-    """Compile one flow file: the flow (``None`` when it has errors) and every diagnostic, sorted."""
+def compile_file(path: str | Path, *, dtmf_only: bool = False) -> tuple[Compiled | None, list[Diagnostic]]:
+    """Compile one flow file: the flow (``None`` when it has errors) and every diagnostic, sorted.
+    With ``dtmf_only``, the problems of running it by keypad alone are diagnostics too."""
     u = Unit(Path(path), str(path))
-    return run(u), u.r.sorted()
+    compiled = run(u)
+    if dtmf_only:
+        u.r.items.extend(u.keypad.items)
+    return compiled, u.r.sorted()
 
 
 def run(u: Unit) -> Compiled | None:
@@ -94,5 +98,7 @@ def run(u: Unit) -> Compiled | None:
         scripts=scripts,
         intent_phrases=FrozenDict(dict(u.intent_phrases)),
         context_slots=tuple(n for n, s in u.slots.items() if s.required),
+        confirmation=compile_confirmation(u) if ("unsure" in {i for _, i in u.table}) else None,
+        keypad_problems=tuple(u.keypad.sorted()),
         files=tuple(dict.fromkeys(u.src.files)),
     )

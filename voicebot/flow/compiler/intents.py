@@ -8,9 +8,10 @@ optional DTMF key. ``global:`` says where the global intents lead from every ask
 from __future__ import annotations
 
 from voicebot.flow import lang
-from voicebot.flow.compiler.schema import BUILTIN_STATES, DTMF_KEYS, INTENT_KEYS
+from voicebot.flow.compiler.schema import BUILTIN_STATES, INTENT_KEYS
 from voicebot.flow.compiler.unit import Unit
 from voicebot.flow.diagnostics import did_you_mean
+from voicebot.flow.events import DTMF_KEYS
 from voicebot.flow.intents import is_cjk
 from voicebot.flow.yamlsrc import YList, YMap
 

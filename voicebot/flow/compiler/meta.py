@@ -33,7 +33,7 @@ def compile_meta(u: Unit, doc: YMap) -> FlowMeta:
     if voice is not None and not isinstance(voice, str):
         u.r.error(doc.vpos("voice"), "'voice' must be text (a TTS voice name)")
         voice = None
-    mode, min_conf, thresh = "grammar", 0.3, DEFAULT_THRESHOLD
+    mode, min_conf, thresh, confirm = "grammar", 0.3, DEFAULT_THRESHOLD, 0.0
     asr = doc.get("asr")
     if isinstance(asr, str):
         mode = asr
@@ -46,6 +46,8 @@ def compile_meta(u: Unit, doc: YMap) -> FlowMeta:
             min_conf = (
                 u.r.want_number(asr["min_confidence"], asr.vpos("min_confidence"), "'min_confidence'", 0, 1) or 0.0
             )
+        if "confirm_below" in asr:
+            confirm = u.r.want_number(asr["confirm_below"], asr.vpos("confirm_below"), "'confirm_below'", 0, 1) or 0.0
         if "match_threshold" in asr:
             thresh = (
                 u.r.want_number(asr["match_threshold"], asr.vpos("match_threshold"), "'match_threshold'", 0.1, 1)
@@ -82,6 +84,7 @@ def compile_meta(u: Unit, doc: YMap) -> FlowMeta:
         asr_mode=str(mode),
         min_confidence=float(min_conf),
         match_threshold=float(thresh),
+        confirm_below=float(confirm),
         max_turns=max_turns,
         agent=agent,
     )

@@ -47,7 +47,21 @@ SUBFLOW_KEYS = (
 )
 COMMON_STATE_KEYS = ("say", "ssml", "set", "description", "barge_in")
 KIND_KEYS: dict[str, tuple[str, ...]] = {
-    "ask": ("ask", "reprompt", "slot", "on", "next", "dtmf", "timeout", "no_input", "no_match", "grammar", "global"),
+    "ask": (
+        "ask",
+        "reprompt",
+        "slot",
+        "on",
+        "next",
+        "dtmf",
+        "timeout",
+        "no_input",
+        "no_match",
+        "grammar",
+        "global",
+        "min_confidence",
+        "confirm_below",
+    ),
     "branch": ("branch",),
     "webhook": ("webhook", "next", "on_error"),
     "transfer": ("transfer", "on_failure"),
@@ -73,9 +87,9 @@ SLOT_KEYS = (
 INTENT_KEYS = ("phrases", "dtmf", "description")
 LIMIT_KEYS = ("limit", "goto", "say")
 WEBHOOK_KEYS = ("url", "method", "headers", "body", "timeout", "save")
-ASR_KEYS = ("mode", "min_confidence", "match_threshold")
+ASR_KEYS = ("mode", "min_confidence", "confirm_below", "match_threshold")
 DEFAULT_KEYS = ("timeout", "no_input", "no_match", "barge_in")
-SCRIPT_KEYS = ("name", "context", "profile", "today", "turns", "expect", "webhooks")
+SCRIPT_KEYS = ("name", "context", "profile", "today", "dtmf_only", "turns", "expect", "webhooks")
 PROFILE_KEYS = ("calls", "last_outcome", "do_not_call")
 TURN_INPUT_KEYS = ("caller", "confidence", "dtmf", "silence", "hangup", "transfer_fails")
 TURN_CHECK_KEYS = ("state", "says", "slots", "outcome", "ended")
@@ -83,7 +97,6 @@ EXPECT_KEYS = ("state", "slots", "outcome", "do_not_call", "says")
 PROFILE_FIELDS = {"profile.calls": ex.NUMBER, "profile.last_outcome": ex.STR, "profile.do_not_call": ex.BOOL}
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 OUTCOME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
-DTMF_KEYS = "0123456789*#ABCD"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_LIMIT = 3
 DEFAULT_MAX_TURNS = 60

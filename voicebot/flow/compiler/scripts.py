@@ -12,7 +12,6 @@ from typing import Any
 
 from voicebot.flow.coerce import coerce, describe, kind_name
 from voicebot.flow.compiler.schema import (
-    DTMF_KEYS,
     EXPECT_KEYS,
     PROFILE_KEYS,
     SCRIPT_KEYS,
@@ -21,6 +20,7 @@ from voicebot.flow.compiler.schema import (
 )
 from voicebot.flow.compiler.unit import Unit
 from voicebot.flow.diagnostics import Pos, did_you_mean
+from voicebot.flow.events import DTMF_KEYS
 from voicebot.flow.model import Script
 from voicebot.flow.yamlsrc import YList, YMap, load_file, plain
 
@@ -94,12 +94,19 @@ def compile_scripts(u: Unit, doc: YMap) -> tuple[Script, ...]:
                 today = dt.date.fromisoformat(str(t["today"]))
             except ValueError:
                 u.r.error(t.vpos("today"), f"bad date {t['today']!r}", "write YYYY-MM-DD")
+        dtmf_only = "dtmf_only" in t and bool(u.r.want_bool(t["dtmf_only"], t.vpos("dtmf_only"), "'dtmf_only'"))
         turns = t.get("turns", YList(t.pos))
         if not isinstance(turns, YList):
             u.r.error(t.vpos("turns"), "'turns' must be a list")
             turns = YList(t.pos)
         for j, turn in enumerate(turns):
             tp = turns.ipos(j)
+            if dtmf_only and (isinstance(turn, str) or (isinstance(turn, YMap) and "caller" in turn)):
+                u.r.error(
+                    turn.kpos("caller") if isinstance(turn, YMap) else tp,
+                    f"script '{name}' runs by keypad alone (dtmf_only), so the caller does not speak",
+                    'give the keys instead, e.g. dtmf: "1"',
+                )
             if isinstance(turn, str):
                 continue
             if not isinstance(turn, YMap):
@@ -157,6 +164,7 @@ def compile_scripts(u: Unit, doc: YMap) -> tuple[Script, ...]:
                 pos=pos,
                 turn_pos=tuple(turns.ipos(j) for j in range(len(turns))),
                 profile=plain(profile) if profile is not None else None,
+                dtmf_only=dtmf_only,
             )
         )
     return tuple(out)

@@ -18,7 +18,7 @@ from voicebot.flow import expr as ex
 from voicebot.flow.coerce import kind_name
 from voicebot.flow.compiler.reader import Reader
 from voicebot.flow.compiler.schema import BUILTIN_STATES
-from voicebot.flow.diagnostics import Pos, did_you_mean
+from voicebot.flow.diagnostics import Pos, Reporter, did_you_mean
 from voicebot.flow.model import Edge, FlowMeta, Slot, State
 from voicebot.flow.yamlsrc import YMap
 
@@ -69,6 +69,7 @@ class Unit:
         self.path = path
         self.shown = shown if shown is not None else str(path)
         self.r = Reader()
+        self.keypad = Reporter()  # problems of keypad-only operation, apart from the flow's own
         self.src = Source()
         self.language = "en"
         self.slots: dict[str, Slot] = {}
