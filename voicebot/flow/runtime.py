@@ -194,6 +194,10 @@ class Session:
             d["kind"] = kind
         self.history.append(Turn(t=self.now, who=who, text=text, state=self.state, data=d))
 
+    def _moved(self, src: str, inp: str, dst: str, label: str = "") -> None:
+        """Log one transition: ``src --label--> dst`` (the label defaults to the table input)."""
+        self._log("state", f"{src} --{label or inp}--> {dst}", src=src, input=inp, dst=dst)
+
     def _say(
         self, st: State, templates: tuple[Template, ...], lookup: Callable[[str], Any] | None = None
     ) -> list[Action]:
@@ -263,7 +267,7 @@ class Session:
 
     def _follow(self, state: str, inp: str) -> list[Action]:
         edge = self._edges(state, inp)[0]
-        self._log("state", f"{state} --{inp}--> {edge.target}", src=state, input=inp, dst=edge.target)
+        self._moved(state, inp, edge.target)
         return self._enter(edge.target)
 
     def _enter(self, name: str) -> list[Action]:
@@ -285,7 +289,7 @@ class Session:
                 actions.extend(self._say(st, st.say))
             if st.kind in ("say", "set"):
                 target = self._edges(name, "next")[0].target
-                self._log("state", f"{name} --next--> {target}", src=name, input="next", dst=target)
+                self._moved(name, "next", target)
                 name = target
                 continue
             if st.kind == "branch":
@@ -331,7 +335,7 @@ class Session:
     def _branch(self, st: State) -> str:
         for edge in self._edges(st.name, "branch"):
             if edge.guard is None:
-                self._log("state", f"{st.name} --else--> {edge.target}", src=st.name, input="branch", dst=edge.target)
+                self._moved(st.name, "branch", edge.target, "else")
                 return edge.target
             try:
                 ok = ex.evaluate(edge.guard, self._lookup, self._today())
@@ -339,13 +343,7 @@ class Session:
                 self._log("system", f"condition '{edge.guard_source}' failed: {exc}")
                 ok = False
             if ok is True or (ok not in (None, False, 0, "", [])):
-                self._log(
-                    "state",
-                    f"{st.name} --[{edge.guard_source}]--> {edge.target}",
-                    src=st.name,
-                    input="branch",
-                    dst=edge.target,
-                )
+                self._moved(st.name, "branch", edge.target, f"[{edge.guard_source}]")
                 return edge.target
         raise FlowStateError(f"branch '{st.name}' has no matching edge")
 
@@ -395,9 +393,7 @@ class Session:
         if self._no_input >= st.no_input_limit:
             return self._follow(st.name, "no_input_limit")
         self._edges(st.name, "no_input")
-        self._log(
-            "state", f"{st.name} --no_input ({self._no_input})--> {st.name}", src=st.name, input="no_input", dst=st.name
-        )
+        self._moved(st.name, "no_input", st.name, f"no_input ({self._no_input})")
         return self._reprompt(st, "no_input")
 
     def _no_match_event(self) -> list[Action]:
@@ -408,9 +404,7 @@ class Session:
         if self._no_match >= st.no_match_limit:
             return self._follow(st.name, "no_match_limit")
         self._edges(st.name, "no_match")
-        self._log(
-            "state", f"{st.name} --no_match ({self._no_match})--> {st.name}", src=st.name, input="no_match", dst=st.name
-        )
+        self._moved(st.name, "no_match", st.name, f"no_match ({self._no_match})")
         return self._reprompt(st, "no_match")
 
     def _intent(self, st: State, intent: str) -> list[Action]:
@@ -427,7 +421,7 @@ class Session:
                 return [*actions, *self._follow(st.name, "filled")]
             return [*actions, *self._no_match_event()]
         if edges[0].repeat:
-            self._log("state", f"{st.name} --repeat--> {st.name}", src=st.name, input="intent:repeat", dst=st.name)
+            self._moved(st.name, "intent:repeat", st.name, "repeat")
             again = list(self._last_said)
             for a in again:
                 self._log("bot", a.text)
@@ -519,13 +513,7 @@ class Session:
         """Ask "Did you say ...?" before acting on an answer heard with low confidence."""
         assert self.flow.confirmation is not None
         self._edges(st.name, "unsure")
-        self._log(
-            "state",
-            f"{st.name} --unsure ({confidence:.2f} < {st.confirm_below:.2f})--> {st.name}",
-            src=st.name,
-            input="unsure",
-            dst=st.name,
-        )
+        self._moved(st.name, "unsure", st.name, f"unsure ({confidence:.2f} < {st.confirm_below:.2f})")
         self._unsure = heard
         question = self.flow.confirmation.prompt
         said = self._say(st, (question,), lambda name: heard.said if name == "answer" else self._lookup(name))

@@ -21,12 +21,7 @@ def compile_intents(u: Unit) -> None:
     for name, by_lang in lang.BUILTIN_INTENTS.items():
         phrases[name] = list(by_lang.get(u.language, ()))
     for e in u.src.intents.values():
-        v = e.value
-        if isinstance(v, YList | str):
-            wrapped = YMap(e.vpos)
-            wrapped["phrases"] = v
-            wrapped.val_pos["phrases"] = e.vpos
-            v = wrapped
+        v = u.r.short_form(e.value, e.vpos, "phrases", (YList, str))
         im = u.r.want_map(v, e.vpos, f"intent '{e.name}'")
         if im is None:
             continue

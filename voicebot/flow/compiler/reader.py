@@ -29,6 +29,16 @@ class Reader(Reporter):
                 continue
             self.error(m.kpos(k), f"unknown key '{k}' {where}", did_you_mean(k, allowed))
 
+    def short_form(self, v: Any, pos: Pos, key: str, kinds: tuple[type, ...]) -> Any:
+        """``v`` itself, or ``{key: v}`` when ``v`` is written in the short form (a value of one of
+        ``kinds``): ``comment: text`` for ``comment: {type: text}``."""
+        if not isinstance(v, kinds):
+            return v
+        m = YMap(pos)
+        m[key] = v
+        m.val_pos[key] = pos
+        return m
+
     def want_map(self, v: Any, pos: Pos, what: str) -> YMap | None:
         if isinstance(v, YMap):
             return v

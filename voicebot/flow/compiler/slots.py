@@ -17,13 +17,7 @@ from voicebot.flow.yamlsrc import YList, YMap
 
 def compile_slots(u: Unit) -> None:
     for e in u.src.slots.values():
-        m = e.value
-        if isinstance(m, str):
-            m2 = YMap(e.vpos)
-            m2["type"] = m
-            m2.val_pos["type"] = e.vpos
-            m = m2
-        m = u.r.want_map(m, e.vpos, f"slot '{e.name}'")
+        m = u.r.want_map(u.r.short_form(e.value, e.vpos, "type", (str,)), e.vpos, f"slot '{e.name}'")
         if m is None:
             continue
         u.r.keys(m, SLOT_KEYS, f"in slot '{e.name}'")
