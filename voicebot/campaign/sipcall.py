@@ -95,8 +95,11 @@ class SipCallPlacer:
     async def _outcome(self, call: Call, flow: FlowResult | None, latencies: list[float],
                        error: str = "") -> AttemptOutcome:
         if not call.finished.done():
+            # without even a provisional response there is nothing to CANCEL yet (RFC 3261 §9.1):
+            # the call is given up at once and the user agent ends it when its Timer B fires
+            grace = self.grace if call.progress or call.answered.done() else 0.1
             with contextlib.suppress(VoicebotError, TimeoutError):
-                await asyncio.wait_for(call.hangup(), self.grace)
+                await asyncio.wait_for(call.hangup(), grace)
         if not call.finished.done():  # no answer to CANCEL, or not even a provisional response
             kind = rules.NO_ANSWER if call.progress else rules.NETWORK
             return AttemptOutcome(kind=kind, sip_status=None, reason="no final response")
