@@ -71,3 +71,14 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+@pytest.fixture
+def callees(tmp_path: Path) -> Iterator[object]:
+    from tests.integration.campaign.callees import Callees
+
+    c = Callees(tmp_path, REPO)
+    try:
+        yield c
+    finally:
+        c.close()
