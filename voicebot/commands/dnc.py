@@ -14,7 +14,6 @@ import json
 import time
 from pathlib import Path
 
-from voicebot.campaign.contacts import normalize_number, phone_key
 from voicebot.errors import ConfigError
 from voicebot.store import dnc
 from voicebot.store.db import db_url, open_db
@@ -45,11 +44,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def key(text: str, region: str | None) -> str:
     """The list's key for a number or URI as a person writes it."""
+    from voicebot.campaign.contacts import normalize_number, phone_key
+    from voicebot.errors import RemoteProtocolError
+
     text = text.strip()
     if text.lower().startswith(("sip:", "sips:")):
         try:
             return phone_key(text, region)
-        except Exception:
+        except RemoteProtocolError:
             raise ConfigError(f"{text!r} is not a valid SIP URI") from None
     return normalize_number(text, region)
 

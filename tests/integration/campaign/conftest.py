@@ -82,3 +82,20 @@ def callees(tmp_path: Path) -> Iterator[object]:
         yield c
     finally:
         c.close()
+
+
+def cli(*args: str, db: str) -> subprocess.CompletedProcess[str]:
+    """``voicebot ARGS --db DB`` run in this process through :func:`voicebot.cli.main` (the same
+    code as the command, without a new interpreter's start-up); returns code and output."""
+    import contextlib
+    import io
+
+    from voicebot.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([*args, "--db", db])
+        except SystemExit as exc:  # argparse's own errors
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
