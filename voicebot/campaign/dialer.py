@@ -200,9 +200,9 @@ class Dialer:
             return None
         if idle.reason in ("done", "paused"):
             return idle.reason
-        if self.options.until == "idle" and idle.reason in ("waiting", "capped"):
-            if idle.until is None or idle.until > self.clock.now():
-                return idle.reason
+        later = idle.until is None or idle.until > self.clock.now()
+        if self.options.until == "idle" and idle.reason in ("waiting", "capped") and later:
+            return idle.reason
         return None
 
     async def _wait(self, idle: Idle, in_flight: int) -> None:

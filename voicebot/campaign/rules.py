@@ -67,7 +67,7 @@ class Decision:
 
 def backoff(retry_after: float, attempt: int) -> float:
     """Delay before the attempt after attempt number ``attempt`` (1-based)."""
-    return min(retry_after * 2 ** max(attempt - 1, 0), MAX_BACKOFF_S)
+    return min(retry_after * 2.0 ** max(attempt - 1, 0), MAX_BACKOFF_S)
 
 
 def decide(kind: str, *, attempts: int, max_attempts: int, retry_after: float, now: float,

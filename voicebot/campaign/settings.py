@@ -11,6 +11,7 @@ from voicebot.campaign.spec import Window, zone
 from voicebot.errors import ConfigError
 
 DEFAULT_WINDOW = "09:00-20:00"
+DEFAULT = Window.parse(DEFAULT_WINDOW)
 DEFAULT_DAILY_CAP = 200  # calls per caller ID per day: the seed's anti-harassment rule
 ACTIVE, PAUSED = "active", "paused"
 
@@ -27,7 +28,7 @@ class Campaign:
     timezone: str = "UTC"
     concurrency: int = 4
     cps: float = 1.0  # new calls a second; 0 means no limit
-    window: Window = Window.parse(DEFAULT_WINDOW)
+    window: Window = DEFAULT
     max_attempts: int = 3
     retry_after: float = 1800.0
     ring_timeout: float = 30.0

@@ -63,7 +63,8 @@ class SipCallPlacer:
             answered = await asyncio.wait_for(asyncio.shield(call.answered), attempt.ring_timeout)
         except TimeoutError:
             answered = False  # _outcome hangs up: CANCEL (or give up when not even 100 Trying came)
-        flow_result, latencies = None, []
+        flow_result: FlowResult | None = None
+        latencies: list[float] = []
         if answered:
             try:
                 flow_result, latencies = await self._run_flow(call, attempt)
@@ -145,7 +146,8 @@ def estimate_mos(stats: dict[str, Any]) -> float:
     received = float(inbound.get("packetsReceived") or 0)
     lost = max(float(inbound.get("packetsLost") or 0), 0.0)
     loss_pct = 100.0 * lost / (received + lost) if received + lost else 0.0
-    delay_ms = 1000.0 * float(remote.get("roundTripTime") or 0.0) / 2 + 2000.0 * float(inbound.get("jitter") or 0.0) + 10
+    one_way_ms = 1000.0 * float(remote.get("roundTripTime") or 0.0) / 2
+    delay_ms = one_way_ms + 2000.0 * float(inbound.get("jitter") or 0.0) + 10
     r = 93.2 - delay_ms / 40 if delay_ms < 160 else 93.2 - (delay_ms - 120) / 10
     r = min(max(r - 2.5 * loss_pct, 0.0), 100.0)
     return round(1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r), 2)

@@ -87,19 +87,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c.add_argument("name", metavar="NAME")
     c.add_argument("--flow", required=True, type=Path, metavar="F.yaml", help="the dialog flow each call runs")
     c.add_argument("--contacts", required=True, type=Path, metavar="CSV", help="a CSV with a 'phone' column")
-    c.add_argument("--trunk", type=_arg(_sip_uri), metavar="URI", help="numbers are dialled as sip:<E.164>@<trunk host>")
-    c.add_argument("--caller-id", type=_arg(_sip_uri), metavar="URI", help="our From URI (the daily cap counts per caller ID)")
+    c.add_argument("--trunk", type=_arg(_sip_uri), metavar="URI",
+                   help="numbers are dialled as sip:<E.164>@<trunk host>")
+    c.add_argument("--caller-id", type=_arg(_sip_uri), metavar="URI",
+                   help="our From URI (the daily cap counts per caller ID)")
     c.add_argument("--region", metavar="CC", help="country of national numbers, e.g. FR, US, KR")
     c.add_argument("--timezone", metavar="TZ", help="the campaign's IANA zone; the daily cap counts its calendar days "
                    "(default: this machine's)")
-    c.add_argument("--concurrency", type=_arg(_positive_int), default=4, metavar="N", help="calls up at once (default 4)")
-    c.add_argument("--cps", type=_arg(_rate), default=1.0, metavar="R", help="new calls a second, 0 = no limit (default 1)")
+    c.add_argument("--concurrency", type=_arg(_positive_int), default=4, metavar="N",
+                   help="calls up at once (default 4)")
+    c.add_argument("--cps", type=_arg(_rate), default=1.0, metavar="R",
+                   help="new calls a second, 0 = no limit (default 1)")
     c.add_argument("--window", type=_arg(Window.parse), default=Window.parse(DEFAULT_WINDOW), metavar="HH:MM-HH:MM",
                    help=f"calling hours in the callee's time zone (default {DEFAULT_WINDOW})")
-    c.add_argument("--max-attempts", type=_arg(_positive_int), default=3, metavar="N", help="calls per contact (default 3)")
+    c.add_argument("--max-attempts", type=_arg(_positive_int), default=3, metavar="N",
+                   help="calls per contact (default 3)")
     c.add_argument("--retry-after", type=_arg(parse_duration), default=1800.0, metavar="DURATION",
                    help="first retry delay, doubled each time: 90s, 30m, 2h, 1d (default 30m)")
-    c.add_argument("--ring-timeout", type=_arg(_seconds), default=30.0, metavar="S", help="give up ringing after S (default 30)")
+    c.add_argument("--ring-timeout", type=_arg(_seconds), default=30.0, metavar="S",
+                   help="give up ringing after S seconds (default 30)")
     c.add_argument("--daily-cap", type=_arg(_positive_int), default=DEFAULT_DAILY_CAP, metavar="N",
                    help=f"calls a day per caller ID, across campaigns (default {DEFAULT_DAILY_CAP})")
     c.add_argument("--webhook", metavar="URL", help="POST each final result here (JSON, signed)")
@@ -238,7 +244,8 @@ async def _progress(dialer: Any, name: str) -> None:
 
 def _print_counts(name: str, counts: dict[str, Any]) -> None:
     status = ", ".join(f"{k} {v}" for k, v in counts["status"].items() if v)
-    print(f"campaign {name}: {counts['final']}/{counts['contacts']} final ({status}); {counts['attempts']} calls placed")
+    print(f"campaign {name}: {counts['final']}/{counts['contacts']} final ({status}); "
+          f"{counts['attempts']} calls placed")
     if counts["outcomes"]:
         print("  outcomes: " + ", ".join(f"{k or '?'} {v}" for k, v in counts["outcomes"].items()))
 

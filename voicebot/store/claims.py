@@ -157,7 +157,8 @@ def mark_dialled(db: Db, attempt_id: int, at: float) -> None:
         tx.run("UPDATE attempts SET dialled_at = ? WHERE id = ?", (at, attempt_id))
 
 
-def finish(db: Db, campaign_id: int, c: Claim, o: AttemptOutcome, dialled_at: float, now: float) -> rules.Decision | None:
+def finish(db: Db, campaign_id: int, c: Claim, o: AttemptOutcome, dialled_at: float,
+           now: float) -> rules.Decision | None:
     """Record how the attempt went and decide the contact's next status (None: the attempt had
     been declared interrupted meanwhile, so only its record is completed)."""
     answered_at = dialled_at + o.setup_s if o.answered else None
@@ -229,7 +230,8 @@ def recover(db: Db, now: float, lease: float, alive: Callable[[str, int], bool],
         for attempt_id, contact_id, number, campaign_id, _worker in orphans:
             campaign = campaigns.setdefault(int(campaign_id), get_by_id(tx, int(campaign_id)))
             tx.run("UPDATE attempts SET state = ?, kind = ?, outcome = ?, reason = ? WHERE id = ?",
-                   (INTERRUPTED, rules.INTERRUPTED, rules.INTERRUPTED, "the dialer stopped during the call", attempt_id))
+                   (INTERRUPTED, rules.INTERRUPTED, rules.INTERRUPTED, "the dialer stopped during the call",
+                    attempt_id))
             tx.run("UPDATE dial_slots SET attempt_id = NULL WHERE attempt_id = ?", (attempt_id,))
             decision = rules.decide(rules.INTERRUPTED, attempts=int(number), max_attempts=campaign.max_attempts,
                                     retry_after=campaign.retry_after, now=clock_now)

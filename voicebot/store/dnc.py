@@ -36,4 +36,5 @@ def remove(db: Db, phone: str) -> bool:
 
 def entries(db: Db) -> list[tuple[str, str, float]]:
     with db.read() as tx:
-        return [(str(p), str(s), float(a)) for p, s, a in tx.all("SELECT phone, source, added_at FROM dnc ORDER BY phone")]
+        rows = tx.all("SELECT phone, source, added_at FROM dnc ORDER BY phone")
+    return [(str(p), str(s), float(a)) for p, s, a in rows]

@@ -67,7 +67,8 @@ def test_state_export_and_lookup_errors(tmp_path: Path, csv_ok: Path) -> None:
     assert create(db, csv_ok).returncode == 0
     assert cli("campaign", "pause", "c1", db=db).stdout.strip() == "campaign c1: paused"
     ran = cli("campaign", "run", "c1", "--no-progress", "--json", db=db)
-    assert ran.returncode == 3 and json.loads(ran.stdout)["reason"] == "paused" and json.loads(ran.stdout)["attempts"] == 0
+    summary = json.loads(ran.stdout)
+    assert ran.returncode == 3 and summary["reason"] == "paused" and summary["attempts"] == 0
     assert cli("campaign", "resume", "c1", db=db).returncode == 0
     status = json.loads(cli("campaign", "status", "c1", "--json", db=db).stdout)
     assert status["state"] == "active" and status["status"]["pending"] == 1 and status["status"]["invalid"] == 2

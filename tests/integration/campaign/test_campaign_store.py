@@ -142,7 +142,7 @@ def test_paused_campaign_claims_nothing(db_url: str) -> None:
 
 
 def test_concurrent_claims_take_each_contact_once(db_url: str) -> None:
-    db, c = make(db_url, n=40, concurrency=8)
+    _, c = make(db_url, n=40, concurrency=8)
     now = at(2, 10)
     taken: list[tuple[str, int]] = []
     errors: list[BaseException] = []

@@ -28,7 +28,7 @@ class Crm(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: Crm
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.received.append((dict(self.headers.items()), body))
         self.send_response(204)
