@@ -20,8 +20,7 @@ from typing import Any
 from voicebot.campaign.settings import ACTIVE, DEFAULT_DAILY_CAP, DEFAULT_WINDOW, PAUSED, Campaign, local_timezone
 from voicebot.campaign.spec import Window, format_duration, parse_duration
 from voicebot.errors import ConfigError
-from voicebot.store import campaigns
-from voicebot.store.db import Db, db_url, open_db
+from voicebot.store import Db, campaigns, db_url, open_db
 
 EXIT_WAITING = 3
 RUN_EXITS = """exit codes:

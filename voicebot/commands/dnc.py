@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 from voicebot.errors import ConfigError
-from voicebot.store import dnc
-from voicebot.store.db import db_url, open_db
+from voicebot.store import db_url, dnc, open_db
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,6 +1,6 @@
 """One interface over SQLite and PostgreSQL for the campaign store.
 
-``open_db(url)``: a path or ``sqlite:///path`` opens SQLite (WAL journal, a busy timeout, and
+:func:`connect`: a path or ``sqlite:///path`` opens SQLite (WAL journal, a busy timeout, and
 every write in a ``BEGIN IMMEDIATE`` transaction, so writers from several processes queue on
 the database lock instead of failing); ``postgresql://...`` opens PostgreSQL through psycopg 3,
 where claims take rows with ``FOR UPDATE SKIP LOCKED``.
@@ -13,7 +13,6 @@ differ. Every write goes through :meth:`Db.write` (the one writer path); reads u
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from typing import Any
 
 from voicebot.errors import ConfigError, DependencyError, VoicebotError
 
-DEFAULT_DB = "voicebot.db"
 Row = tuple[Any, ...]
 
 
@@ -149,28 +147,13 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
-def db_url(explicit: str | None) -> str:
-    """``--db`` when given, else ``$VOICEBOT_DB``, else ``voicebot.db`` in the current directory."""
-    return explicit or os.environ.get("VOICEBOT_DB") or DEFAULT_DB
-
-
-def open_db(url: str, *, migrate: bool = True) -> Db:
-    """Connect to ``url`` and bring its schema up to date (see :mod:`voicebot.store.schema`)."""
-    from voicebot.store.schema import migrate as run_migrations
-
+def connect(url: str) -> Db:
+    """Connect to a database URL: a path or ``sqlite:///path``, or ``postgresql://...``."""
     if url.startswith(("postgresql://", "postgres://")):
-        db = _open_postgres(url)
-    elif "://" in url and not url.startswith("sqlite://"):
+        return _open_postgres(url)
+    if "://" in url and not url.startswith("sqlite://"):
         raise ConfigError(f"--db: unsupported database URL {url!r}; use a file path, sqlite:///PATH or postgresql://")
-    else:
-        db = _open_sqlite(url.removeprefix("sqlite://"))
-    if migrate:
-        try:
-            run_migrations(db)
-        except BaseException:
-            db.close()
-            raise
-    return db
+    return _open_sqlite(url.removeprefix("sqlite://"))
 
 
 def _open_sqlite(path: str) -> Db:

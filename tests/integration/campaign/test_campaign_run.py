@@ -15,8 +15,7 @@ from typing import Any
 
 from tests.integration.campaign.callees import Callees
 from tests.integration.campaign.conftest import FLOW, voicebot, voicebot_popen, write_csv
-from voicebot.store import campaigns
-from voicebot.store.db import open_db
+from voicebot.store import campaigns, open_db
 
 TOTAL = 56
 

@@ -15,9 +15,8 @@ from voicebot.campaign.contacts import Contact
 from voicebot.campaign.placer import AttemptOutcome
 from voicebot.campaign.settings import PAUSED, Campaign
 from voicebot.campaign.spec import Window
-from voicebot.store import campaigns, claims, dnc, outbox
+from voicebot.store import campaigns, claims, dnc, open_db, outbox
 from voicebot.store.claims import Claim, Idle, Worker
-from voicebot.store.db import open_db
 from voicebot.store.schema import MIGRATIONS, version
 
 W1 = Worker(id="w1", host="test-host", pid=1)

@@ -14,7 +14,7 @@ from tests.conftest import free_port
 from tests.integration.campaign.callees import Callees
 from tests.integration.campaign.conftest import FLOW, voicebot, voicebot_popen, write_csv
 from voicebot.campaign.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, verify
-from voicebot.store.db import open_db
+from voicebot.store import open_db
 
 SECRET = "s3cret-for-the-crm"
 

@@ -15,8 +15,7 @@ from voicebot.campaign.dialer import Dialer, RunOptions
 from voicebot.campaign.settings import Campaign
 from voicebot.campaign.sipcall import SipCallPlacer
 from voicebot.campaign.spec import Window
-from voicebot.store import campaigns
-from voicebot.store.db import open_db
+from voicebot.store import campaigns, open_db
 
 UTC = dt.UTC
 
