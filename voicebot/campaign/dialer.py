@@ -22,13 +22,17 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from voicebot.campaign import rules, webhooks
 from voicebot.campaign.placer import Attempt, AttemptOutcome, CallPlacer
 from voicebot.store import campaigns, claims, outbox
 from voicebot.store.claims import Claim, Idle, Worker
 from voicebot.store.db import Db
+
+if TYPE_CHECKING:
+    from voicebot.campaign.settings import Campaign
+    from voicebot.flow import Flow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -134,7 +138,7 @@ class Dialer:
                 tg.create_task(self._heartbeat(helpers_done))
                 deliveries = tg.create_task(self._deliver(campaign.id, helpers_done))
                 try:
-                    reason = await self._dial(campaign.id, flow)
+                    reason = await self._dial(campaign, flow)
                 finally:
                     helpers_done.set()
                 await deliveries
@@ -161,8 +165,7 @@ class Dialer:
 
     # ------------------------------------------------------------------ dialling
 
-    async def _dial(self, campaign_id: int, flow: Any) -> str:
-        campaign = await self._db(campaigns.get, self.name)
+    async def _dial(self, campaign: Campaign, flow: Flow) -> str:
         lines = asyncio.Semaphore(campaign.concurrency)
         in_flight = 0
 
@@ -182,10 +185,10 @@ class Dialer:
                 if start > now:
                     await self.clock.sleep(start - now)
                 self._changed.clear()
-                got = await self._db(claims.claim, campaign_id, self.worker, self.clock.now())
+                got = await self._db(claims.claim, campaign, self.worker, self.clock.now())
                 if isinstance(got, Claim):
                     in_flight += 1
-                    task = calls.create_task(self._call(campaign_id, got, campaign, flow))
+                    task = calls.create_task(self._call(got, campaign, flow))
                     task.add_done_callback(ended)
                     continue
                 lines.release()
@@ -223,7 +226,7 @@ class Dialer:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _call(self, campaign_id: int, c: Claim, campaign: Any, flow: Any) -> None:
+    async def _call(self, c: Claim, campaign: Campaign, flow: Flow) -> None:
         dialled_at = self.clock.now()
         attempt = Attempt(
             attempt_id=c.attempt_id, contact_id=c.contact_id, campaign=campaign.name, uri=c.uri, flow=flow,
@@ -235,7 +238,7 @@ class Dialer:
         except Exception as exc:  # recorded as a local failure and retried like one
             log.exception("placing attempt %d failed", c.attempt_id)
             result = AttemptOutcome(kind=rules.LOCAL_FAILURE, sip_status=None, reason=f"{type(exc).__name__}: {exc}")
-        await self._db(claims.finish, campaign_id, c, result, dialled_at, self.clock.now())
+        await self._db(claims.finish, campaign, c, result, dialled_at, self.clock.now())
         self.placed += 1
 
     # ------------------------------------------------------------------ webhooks

@@ -86,23 +86,28 @@ def reserve_dial(db: Db, campaign: Campaign, now: float) -> float:
     return float(nxt) - interval
 
 
-def claim(db: Db, campaign_id: int, worker: Worker, now: float, batch: int = 16) -> Claim | Idle:
-    """Take the next contact that may be dialled now, or say why none can be."""
-    lock = db.dialect.lock
+def claim(db: Db, campaign: Campaign, worker: Worker, now: float, batch: int = 16) -> Claim | Idle:
+    """Take the next contact of ``campaign`` that may be dialled now, or say why none can be.
+
+    ``campaign`` gives the settings (fixed at creation); its state (paused or not) is read here.
+    """
+    d = db.dialect
     with db.write() as tx:
-        campaign = get_by_id(tx, campaign_id)
-        if campaign.state != ACTIVE:
-            return Idle(reason="paused")
         slot = tx.value(
-            f"SELECT slot FROM dial_slots WHERE campaign_id = ? AND attempt_id IS NULL ORDER BY slot LIMIT 1{lock}",
-            (campaign.id,))
+            "SELECT s.slot FROM dial_slots s JOIN campaigns c ON c.id = s.campaign_id WHERE s.campaign_id = ? "
+            f"AND s.attempt_id IS NULL AND c.state = ? ORDER BY s.slot LIMIT 1{d.skip_locked('s')}",
+            (campaign.id, ACTIVE))
         if slot is None:
-            return Idle(reason="lines", until=now)
+            state = tx.value("SELECT state FROM campaigns WHERE id = ?", (campaign.id,))
+            return Idle(reason="paused") if state != ACTIVE else Idle(reason="lines", until=now)
+        # the do-not-call list is read here, in the transaction that takes the contact for its call
         rows = tx.all(
-            "SELECT id, attempts, zones FROM contacts WHERE campaign_id = ? AND status IN (?, ?) "
-            f"AND active_attempt IS NULL AND next_at <= ? ORDER BY next_at, id LIMIT ?{lock}",
+            "SELECT c.id, c.attempts, c.zones, p.phone, p.uri, p.fields_json, d.phone FROM contacts c "
+            "JOIN contact_personal p ON p.contact_id = c.id LEFT JOIN dnc d ON d.phone = p.phone "
+            "WHERE c.campaign_id = ? AND c.status IN (?, ?) AND c.active_attempt IS NULL AND c.next_at <= ? "
+            f"ORDER BY c.next_at, c.id LIMIT ?{d.skip_locked('c')}",
             (campaign.id, *rules.WAITING, now, batch))
-        for contact_id, attempts, zones_text in rows:
+        for contact_id, attempts, zones_text, phone, uri, fields, listed in rows:
             zones = _zones(zones_text, campaign)
             if not rules.window_open(campaign.window, zones, now):
                 opening = rules.next_opening(campaign.window, zones, now)
@@ -111,11 +116,7 @@ def claim(db: Db, campaign_id: int, worker: Worker, now: float, batch: int = 16)
                 else:
                     tx.run("UPDATE contacts SET next_at = ?, updated_at = ? WHERE id = ?", (opening, now, contact_id))
                 continue
-            personal = tx.one("SELECT phone, uri, fields_json FROM contact_personal WHERE contact_id = ?",
-                              (contact_id,))
-            assert personal is not None
-            phone, uri, fields = personal
-            if dnc.contains(tx, phone):
+            if listed is not None:
                 _final(tx, campaign, contact_id, rules.DNC, "dnc", now)
                 continue
             counted = tx.value(
@@ -128,7 +129,8 @@ def claim(db: Db, campaign_id: int, worker: Worker, now: float, batch: int = 16)
                 # hold are skipped: they meet the cap themselves)
                 tx.run("UPDATE contacts SET status = ?, next_at = ?, updated_at = ? WHERE id IN (SELECT id FROM "
                        "contacts WHERE campaign_id = ? AND status IN (?, ?) AND active_attempt IS NULL AND next_at < ?"
-                       f"{lock})", (rules.CAPPED, tomorrow, now, campaign.id, *rules.WAITING, tomorrow))
+                       f"{d.skip_locked('contacts')})", (rules.CAPPED, tomorrow, now, campaign.id, *rules.WAITING,
+                                                        tomorrow))
                 return Idle(reason="capped", until=tomorrow)
             number = int(attempts) + 1
             attempt_id = int(tx.value(
@@ -152,31 +154,24 @@ def claim(db: Db, campaign_id: int, worker: Worker, now: float, batch: int = 16)
         return Idle(reason="calls" if busy else "done")
 
 
-def mark_dialled(db: Db, attempt_id: int, at: float) -> None:
-    with db.write() as tx:
-        tx.run("UPDATE attempts SET dialled_at = ? WHERE id = ?", (at, attempt_id))
-
-
-def finish(db: Db, campaign_id: int, c: Claim, o: AttemptOutcome, dialled_at: float,
+def finish(db: Db, campaign: Campaign, c: Claim, o: AttemptOutcome, dialled_at: float,
            now: float) -> rules.Decision | None:
     """Record how the attempt went and decide the contact's next status (None: the attempt had
     been declared interrupted meanwhile, so only its record is completed)."""
     answered_at = dialled_at + o.setup_s if o.answered else None
     with db.write() as tx:
-        campaign = get_by_id(tx, campaign_id)
-        state = tx.value(f"SELECT state FROM attempts WHERE id = ?{db.dialect.lock_wait}", (c.attempt_id,))
-        tx.run(
-            "UPDATE attempts SET state = ?, dialled_at = ?, answered_at = ?, ended_at = ?, kind = ?, sip_status = ?, "
-            "reason = ?, ended_by = ?, outcome = ?, setup_s = ?, talk_s = ?, codec = ?, rtp_json = ?, mos = ? "
-            "WHERE id = ?",
-            (ENDED if state == DIALLING else state, dialled_at, answered_at, now, o.kind, o.sip_status, o.reason,
-             o.ended_by, o.outcome, o.setup_s, o.talk_s, o.codec, json.dumps(dict(o.rtp), default=str), o.mos,
-             c.attempt_id))
+        # the row lock of this UPDATE orders it with recover(): 'ended' means it was still dialling
+        state = tx.value(
+            "UPDATE attempts SET state = CASE WHEN state = ? THEN ? ELSE state END, dialled_at = ?, answered_at = ?, "
+            "ended_at = ?, kind = ?, sip_status = ?, reason = ?, ended_by = ?, outcome = ?, setup_s = ?, talk_s = ?, "
+            "codec = ?, rtp_json = ?, mos = ? WHERE id = ? RETURNING state",
+            (DIALLING, ENDED, dialled_at, answered_at, now, o.kind, o.sip_status, o.reason, o.ended_by, o.outcome,
+             o.setup_s, o.talk_s, o.codec, json.dumps(dict(o.rtp), default=str), o.mos, c.attempt_id))
         tx.run("INSERT INTO attempt_content (attempt_id, slots_json, transcript_json) VALUES (?, ?, ?)",
                (c.attempt_id, json.dumps(dict(o.slots), ensure_ascii=False, default=str),
                 json.dumps([t.as_dict() for t in o.transcript], ensure_ascii=False)))
         tx.run("UPDATE dial_slots SET attempt_id = NULL WHERE attempt_id = ?", (c.attempt_id,))
-        if state != DIALLING:
+        if state != ENDED:
             return None
         if o.do_not_call:
             dnc.add_in(tx, c.phone, f"opt-out in campaign {campaign.name}", now)
@@ -219,12 +214,13 @@ def recover(db: Db, now: float, lease: float, alive: Callable[[str, int], bool],
                 if float(beat) < now - lease or not alive(host, int(pid))]
         orphans = tx.all(
             "SELECT a.id, a.contact_id, a.number, a.campaign_id, a.worker FROM attempts a "
-            "WHERE a.state = ? AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = a.worker)" + db.dialect.lock,
+            "WHERE a.state = ? AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = a.worker)"
+            + db.dialect.skip_locked("a"),
             (DIALLING,))
         if dead:
             marks = ", ".join("?" for _ in dead)
             orphans += tx.all(f"SELECT id, contact_id, number, campaign_id, worker FROM attempts WHERE state = ? "
-                              f"AND worker IN ({marks}){db.dialect.lock}", (DIALLING, *dead))
+                              f"AND worker IN ({marks}){db.dialect.skip_locked('attempts')}", (DIALLING, *dead))
             tx.run(f"DELETE FROM workers WHERE id IN ({marks})", dead)
         campaigns: dict[int, Campaign] = {}
         for attempt_id, contact_id, number, campaign_id, _worker in orphans:

@@ -46,7 +46,7 @@ def take_due(db: Db, campaign_id: int, now: float, lease: float, limit: int = 16
             "SELECT o.id, o.url, o.body, o.tries, c.webhook_secret FROM outbox o "
             "JOIN campaigns c ON c.id = o.campaign_id WHERE o.campaign_id = ? AND o.delivered_at IS NULL "
             "AND o.next_at <= ? ORDER BY o.next_at, o.id LIMIT ?"
-            + db.dialect.lock.replace("UPDATE", "UPDATE OF o"),
+            + db.dialect.skip_locked("o"),
             (campaign_id, now, limit),
         )
         for row in rows:
