@@ -12,7 +12,8 @@ Personal data lives only in these places, so that erasure and export of one pers
   every other CSV column;
 * ``attempt_content`` — what a call collected and what was said: slots and transcript;
 * ``dnc.phone`` — numbers on the do-not-call list;
-* ``outbox.body`` — the result sent to the CRM (phone, slots), kept until delivered.
+* ``outbox.body`` — the result sent to the CRM (phone, slots), kept until delivered;
+* ``contacts.note`` — why a row was refused, which may quote what was in its phone column.
 
 Everything else (statuses, counts, SIP results, timings, RTP statistics) is keyed by ids.
 """
