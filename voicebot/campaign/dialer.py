@@ -75,6 +75,7 @@ class RunResult:
     placed: int
     recovered: int
     webhooks_pending: int
+    counts: dict[str, Any]  # campaigns.counts() at the end
 
 
 def this_worker() -> Worker:
@@ -143,11 +144,13 @@ class Dialer:
                     helpers_done.set()
                 await deliveries
             pending, _ = await self._db(outbox.pending, campaign.id)
+            counts = await self._db(campaigns.counts, campaign.id)
         finally:
             with contextlib.suppress(Exception):
                 await self._db(claims.unregister, self.worker)
             self._pool.shutdown(wait=False)
-        return RunResult(reason=reason, placed=self.placed, recovered=recovered, webhooks_pending=pending)
+        return RunResult(reason=reason, placed=self.placed, recovered=recovered, webhooks_pending=pending,
+                         counts=counts)
 
     async def _recover(self) -> int:
         n = await self._db(claims.recover, self.wall(), self.options.lease, process_alive, self.clock.now())

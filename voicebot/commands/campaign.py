@@ -189,7 +189,6 @@ def run_run(args: argparse.Namespace) -> int:
 
     options = RunOptions(until=args.until, drain_timeout=args.drain_timeout)
     with _open(args) as db:
-        campaigns.get(db, args.name)  # a one-line error for an unknown name
         result, counts = asyncio.run(_run(db, args, options))
     if args.json:
         print(json.dumps({"reason": result.reason, "placed": result.placed, "recovered": result.recovered,
@@ -206,26 +205,28 @@ async def _run(db: Db, args: argparse.Namespace, options: Any) -> tuple[Any, dic
     from voicebot.campaign.dialer import Dialer
     from voicebot.campaign.sipcall import SipCallPlacer
 
+    campaigns.get(db, args.name)  # a one-line error for an unknown name, before any socket opens
     async with UserAgent(args.listen, advertise=args.advertise) as ua:
         dialer = Dialer(db, args.name, SipCallPlacer(ua), options=options)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, dialer.stop)
-        show = not args.no_progress and not args.json
+        final: asyncio.Future[dict[str, Any]] = loop.create_future()
         async with asyncio.TaskGroup() as tg:
-            progress = tg.create_task(_progress(dialer, args.name)) if show else None
+            if not args.no_progress and not args.json:
+                tg.create_task(_progress(dialer, args.name, final))
             try:
                 result = await dialer.run()
-            finally:
-                if progress is not None:
-                    progress.cancel()
-    campaign = campaigns.get(db, args.name)
-    return result, campaigns.counts(db, campaign.id)
+            except BaseException:
+                final.cancel()  # the run failed: the bar stops where it was
+                raise
+            final.set_result(result.counts)
+    return result, result.counts
 
 
-async def _progress(dialer: Any, name: str) -> None:
-    """A live bar of final contacts with counts by outcome (rich, on stderr)."""
+async def _progress(dialer: Any, name: str, final: asyncio.Future[dict[str, Any]]) -> None:
+    """A live bar of final contacts with counts by outcome (rich, on stderr), until ``final``."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -234,11 +235,15 @@ async def _progress(dialer: Any, name: str) -> None:
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task(f"campaign {name}", total=None, detail="")
         while True:
-            counts = await dialer.counts()
+            done = final.done()
+            counts = final.result() if done else await dialer.counts()
             detail = "  ".join(f"{k or '?'} {v}" for k, v in counts["outcomes"].items())
             bar.update(task, total=counts["contacts"], completed=counts["final"],
                        detail=f"in flight {counts['in_flight']}  {detail}")
-            await asyncio.sleep(0.5)
+            if done:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(final), 0.5)
 
 
 def _print_counts(name: str, counts: dict[str, Any]) -> None:

@@ -27,10 +27,12 @@ def test_two_workers_on_postgresql_share_one_campaign(callees: Callees, pg_url: 
     rows = [{"phone": f"sip:+3361{i:07d}@{where[k]}", "timezone": "UTC"} for i, k in enumerate(kinds)]
     _create("shared", pg_url, write_csv(tmp_path / "c.csv", rows), "--concurrency", "8", "--max-attempts", "2")
 
-    workers = [voicebot_popen("campaign", "run", "shared", "--no-progress", "--json", db=pg_url,
-                              log=tmp_path / f"w{i}.log") for i in (1, 2)]
+    workers = [voicebot_popen("campaign", "run", "shared", *flags, db=pg_url, log=tmp_path / f"w{i}.log")
+               for i, flags in ((1, ["--no-progress", "--json"]), (2, []))]  # the second shows its progress bar
     for i, w in enumerate(workers, 1):
         assert w.wait(180) == 0, (tmp_path / f"w{i}.log").read_text()
+    shown = (tmp_path / "w2.log").read_text()
+    assert "campaign shared" in shown and "50/50" in shown, shown
 
     with open_db(pg_url) as db:
         results = campaigns.results(db, campaigns.get(db, "shared").id)
