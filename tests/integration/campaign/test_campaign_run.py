@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.campaign.callees import Callees
-from tests.integration.campaign.conftest import FLOW, voicebot, voicebot_popen, write_csv
+from tests.integration.campaign.conftest import FLOW, cli, voicebot, voicebot_popen, write_csv
 from voicebot.store import campaigns, open_db
 
 TOTAL = 56
@@ -68,7 +68,7 @@ def test_campaign_against_real_callees_survives_kill_and_honours_dnc(callees: Ca
     created = voicebot("campaign", "create", "spring", "--flow", str(FLOW), "--contacts", str(csv_path),
                        "--trunk", f"sip:{trunk}", "--region", "FR", "--caller-id", "sip:clinic@127.0.0.1",
                        "--window", "00:00-00:00", "--concurrency", "6", "--cps", "10", "--max-attempts", "2",
-                       "--retry-after", "1s", "--ring-timeout", "1.5", "--json", db=db)
+                       "--retry-after", "2s", "--ring-timeout", "1.5", "--json", db=db)
     assert created.returncode == 0, created.stderr
     summary = json.loads(created.stdout)
     assert summary["contacts"] == TOTAL
@@ -84,8 +84,11 @@ def test_campaign_against_real_callees_survives_kill_and_honours_dnc(callees: Ca
                          and r["attempts"][0]["state"] == "ended"), None)
 
         victim = wait_for(busy_waiting_retry, 60, "a busy contact waiting for its retry", runner)
-        added = voicebot("dnc", "add", victim["phone"], db=db)
-        assert added.returncode == 0, added.stderr
+        late = next(r for r in reversed(results(db, "spring")) if r["status"] == "pending")  # not dialled yet
+        assert not late["attempts"]
+        for phone in (victim["phone"], late["phone"]):
+            added = cli("dnc", "add", phone, db=db)
+            assert added.returncode == 0, added.stderr
         dnc_added_at = time.time()
 
         def calls_up() -> list[dict[str, Any]]:
@@ -117,14 +120,14 @@ def test_campaign_against_real_callees_survives_kill_and_honours_dnc(callees: Ca
     states = {(r["contact_id"], a["number"]): a["state"] for r in rows for a in r["attempts"]}
     assert {states[k] for k in interrupted} == {"interrupted"}
 
-    # the do-not-call number was not dialled again
-    v = by_phone[victim["phone"]]
-    assert v["status"] == "dnc" and v["attempt_count"] == 1
+    # the numbers put on the do-not-call list were not dialled again, or at all
+    v, never = by_phone[victim["phone"]], by_phone[late["phone"]]
+    assert (v["status"], v["attempt_count"], never["status"], never["attempt_count"]) == ("dnc", 1, "dnc", 0)
     assert all(a["queued_at"] < dnc_added_at for a in v["attempts"])
 
     # every kind of callee ends as its rules say
     def of(kind: str) -> list[dict[str, Any]]:
-        return [by_phone[p] for p, k in group.items() if k == kind and p != victim["phone"]]
+        return [by_phone[p] for p, k in group.items() if k == kind and p not in (victim["phone"], late["phone"])]
 
     for r in of("answers"):
         assert (r["status"], r["outcome"]) == ("done", "caller_hangup"), r
@@ -145,7 +148,7 @@ def test_campaign_against_real_callees_survives_kill_and_honours_dnc(callees: Ca
         assert any(t["who"] == "caller" and "stop calling" in t["text"] for t in r["transcript"])
     listed = voicebot("dnc", "list", "--json", db=db)
     dnc_numbers = {e["phone"] for e in json.loads(listed.stdout)}
-    assert dnc_numbers == {victim["phone"], *(r["phone"] for r in of("optout"))}
+    assert dnc_numbers == {victim["phone"], late["phone"], *(r["phone"] for r in of("optout"))}
     assert {by_phone["12"]["status"], by_phone["+33611111111"]["status"]} == {"invalid"}
 
     # what the user gets: export (both formats), status and the HTML report
