@@ -38,7 +38,8 @@ from _common import write_results  # noqa: E402
 
 from tests.conftest import free_port  # noqa: E402
 from tests.pgserver import postgres_server  # noqa: E402
-from voicebot.store import campaigns, open_db  # noqa: E402
+from voicebot.campaign import campaigns  # noqa: E402
+from voicebot.store import open_db  # noqa: E402
 
 CONTACTS = int(os.environ.get("DIALER_CONTACTS", "300"))
 CONCURRENCY = 8

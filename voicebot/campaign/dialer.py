@@ -2,7 +2,7 @@
 
 One :class:`Dialer` is one worker. Several workers (processes, machines) share a campaign
 through the store: every rule is checked inside the store's claim transaction
-(:mod:`voicebot.store.claims`), so the dialer itself only paces, places and records.
+(:mod:`voicebot.campaign.claims`), so the dialer itself only paces, places and records.
 
 Time: the rules (windows, caps, retry times, pacing) read the injected :class:`Clock`;
 worker heartbeats and webhook retries read the wall clock (``wall``), because they are about
@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-from voicebot.campaign import rules, webhooks
+from voicebot.campaign import campaigns, claims, outbox, rules, webhooks
+from voicebot.campaign.claims import Claim, Idle, Worker
 from voicebot.campaign.placer import Attempt, AttemptOutcome, CallPlacer
-from voicebot.store import campaigns, claims, outbox
-from voicebot.store.claims import Claim, Idle, Worker
 from voicebot.store.db import Db
 
 if TYPE_CHECKING:

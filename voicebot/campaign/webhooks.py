@@ -13,7 +13,7 @@ import hmac
 import urllib.error
 import urllib.request
 
-from voicebot.store.outbox import Delivery
+from voicebot.campaign.outbox import Delivery
 
 SIGNATURE_HEADER = "X-Voicebot-Signature"
 DELIVERY_HEADER = "X-Voicebot-Delivery"

@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from voicebot.campaign import campaigns
 from voicebot.campaign.settings import ACTIVE, DEFAULT_DAILY_CAP, DEFAULT_WINDOW, PAUSED, Campaign, local_timezone
 from voicebot.campaign.spec import Window, format_duration, parse_duration
 from voicebot.errors import ConfigError
-from voicebot.store import Db, campaigns, db_url, open_db
+from voicebot.store import Db, db_url, open_db
 
 EXIT_WAITING = 3
 RUN_EXITS = """exit codes:

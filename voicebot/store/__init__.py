@@ -1,5 +1,6 @@
-"""Persistence: campaigns, contacts, call records, the do-not-call list and the webhook outbox
-(SQLite or PostgreSQL, :mod:`voicebot.store.db`), callee profiles (Redis)."""
+"""Persistence: the database (SQLite or PostgreSQL, :mod:`voicebot.store.db`) with its schema and
+migrations, the do-not-call list, callee profiles (Redis). The campaign's own queries (campaigns,
+claims, the webhook outbox) live in :mod:`voicebot.campaign`, above this package."""
 
 from __future__ import annotations
 

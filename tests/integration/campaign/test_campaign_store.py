@@ -10,13 +10,13 @@ from collections import Counter
 from zoneinfo import ZoneInfo
 
 from tests.integration.campaign.conftest import FLOW
-from voicebot.campaign import rules
+from voicebot.campaign import campaigns, claims, outbox, rules
+from voicebot.campaign.claims import Claim, Idle, Worker
 from voicebot.campaign.contacts import Contact
 from voicebot.campaign.placer import AttemptOutcome
 from voicebot.campaign.settings import PAUSED, Campaign
 from voicebot.campaign.spec import Window
-from voicebot.store import campaigns, claims, dnc, open_db, outbox
-from voicebot.store.claims import Claim, Idle, Worker
+from voicebot.store import dnc, open_db
 from voicebot.store.schema import MIGRATIONS, version
 
 W1 = Worker(id="w1", host="test-host", pid=1)

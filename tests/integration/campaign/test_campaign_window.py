@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 
 from tests.integration.campaign.callees import Callees
 from tests.integration.campaign.conftest import FLOW
+from voicebot.campaign import campaigns
 from voicebot.campaign.contacts import parse_rows
 from voicebot.campaign.dialer import Dialer, RunOptions
 from voicebot.campaign.settings import Campaign
 from voicebot.campaign.sipcall import SipCallPlacer
 from voicebot.campaign.spec import Window
-from voicebot.store import campaigns, open_db
+from voicebot.store import open_db
 
 UTC = dt.UTC
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tests.integration.campaign.callees import Callees
 from tests.integration.campaign.conftest import FLOW, voicebot, voicebot_popen, write_csv
-from voicebot.store import campaigns, open_db
+from voicebot.campaign import campaigns
+from voicebot.store import open_db
 
 
 def _create(name: str, db: str, csv_path: Path, *extra: str) -> None:

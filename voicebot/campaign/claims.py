@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from voicebot.campaign import rules
+from voicebot.campaign import outbox, rules
+from voicebot.campaign.campaigns import get_by_id
 from voicebot.campaign.settings import ACTIVE
 from voicebot.campaign.spec import zone
-from voicebot.store import dnc, outbox
-from voicebot.store.campaigns import get_by_id
+from voicebot.store import dnc
 
 if TYPE_CHECKING:
     from voicebot.campaign.placer import AttemptOutcome

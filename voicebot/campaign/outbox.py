@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from voicebot.store.campaigns import contact_results
+from voicebot.campaign.campaigns import contact_results
 
 if TYPE_CHECKING:
     from voicebot.campaign.settings import Campaign
