@@ -15,7 +15,8 @@ from typing import Any
 
 from tests.integration.campaign.callees import Callees
 from tests.integration.campaign.conftest import FLOW, cli, voicebot, voicebot_popen, write_csv
-from voicebot.store import campaigns, open_db
+from voicebot.campaign import campaigns
+from voicebot.store import open_db
 
 TOTAL = 56
 
