@@ -53,6 +53,7 @@ from voicebot.sip.message import (
     new_tag,
     parse_message,
 )
+from voicebot.sip.sdes import DEFAULT_SUITES, offer_crypto
 from voicebot.sip.sdp import (
     DEFAULT_CODECS,
     CodecSpec,
@@ -116,6 +117,8 @@ class UaConfig:
     incoming_timeout: float = 120.0  # an INVITE nobody answers gets 480 after this long
     max_sessions: int = 1000  # more concurrent calls get 503 with Retry-After
     defence: DefenceConfig | None = field(default_factory=DefenceConfig)  # None: no per-source limits
+    srtp: str = "optional"  # "off", "optional" (SRTP offered over TLS, taken when offered), "mandatory"
+    srtp_suites: tuple[str, ...] = DEFAULT_SUITES  # SDES suites we offer / accept, preferred first
     addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
@@ -856,7 +859,29 @@ class UserAgentCore:
         return SessionDescription.parse(msg.body)
 
     def _can_answer(self, offer: SessionDescription) -> None:
-        make_answer(offer, "127.0.0.1", 9, codecs=self.config.codecs)
+        self._make_answer(offer, "127.0.0.1", 9)
+
+    def _make_offer(self, host: str, port: int, transport: str, direction: str = "sendrecv") -> SessionDescription:
+        """Our SDP offer; with SDES keys (RTP/SAVP) when SRTP is mandatory, or optional and the
+        signalling is TLS (keys sent in the clear over UDP or TCP would protect nothing)."""
+        cfg = self.config
+        secure = cfg.srtp == "mandatory" or (cfg.srtp == "optional" and transport == "tls")
+        crypto = offer_crypto(cfg.srtp_suites) if secure else []
+        return make_offer(host, port, codecs=cfg.codecs, crypto=crypto, direction=direction)
+
+    def _make_answer(
+        self,
+        offer: SessionDescription,
+        host: str,
+        port: int,
+        previous: SessionDescription | None = None,
+        direction: str | None = None,
+    ) -> SessionDescription:
+        cfg = self.config
+        return make_answer(
+            offer, host, port, codecs=cfg.codecs, srtp=cfg.srtp, suites=cfg.srtp_suites,
+            previous=previous, direction=direction,
+        )  # fmt: skip
 
     def _session_expires_headers(self, session: Session, req: Request) -> list[tuple[str, str]]:
         if not session.se_interval:
@@ -909,12 +934,10 @@ class UserAgentCore:
         session.deadlines.pop("unanswered", None)
         session.media_address = media_address
         if session.remote_sdp is not None:
-            session.local_sdp = make_answer(
-                session.remote_sdp, media_address[0], media_address[1], codecs=self.config.codecs
-            )
+            session.local_sdp = self._make_answer(session.remote_sdp, media_address[0], media_address[1])
             session.media = negotiated(session.local_sdp, session.remote_sdp)
         else:
-            session.local_sdp = make_offer(media_address[0], media_address[1], codecs=self.config.codecs)
+            session.local_sdp = self._make_offer(media_address[0], media_address[1], stx.dest.transport)
             session.answer_in_ack = True
         headers = [
             ("Contact", self._contact(stx.dest.transport)),
@@ -1109,13 +1132,8 @@ class UserAgentCore:
 
     def _answer_for(self, session: Session, offer: SessionDescription) -> SessionDescription:
         host, port = session.media_address or ("127.0.0.1", 9)
-        return make_answer(
-            offer,
-            host,
-            port,
-            codecs=self.config.codecs,
-            previous=session.local_sdp,
-            direction="sendonly" if session.on_hold else None,
+        return self._make_answer(
+            offer, host, port, previous=session.local_sdp, direction="sendonly" if session.on_hold else None
         )
 
     def _offer_for(self, session: Session) -> SessionDescription:
@@ -1123,7 +1141,7 @@ class UserAgentCore:
         direction = "sendonly" if session.on_hold else "sendrecv"
         if session.local_sdp is not None:
             return with_direction(session.local_sdp, direction)
-        return make_offer(host, port, codecs=self.config.codecs, direction=direction)
+        return self._make_offer(host, port, self.config.transport, direction=direction)
 
     # -- INFO (RFC 6086, application/dtmf-relay) ---------------------------------------------------
 
@@ -1258,7 +1276,7 @@ class UserAgentCore:
             req.headers.add(name, value)
         session = Session(id=call_id, role="uac", invite=req, state=CallState.CALLING, local_tag=tag)
         session.media_address = media_address
-        session.local_sdp = make_offer(media_address[0], media_address[1], codecs=self.config.codecs)
+        session.local_sdp = self._make_offer(media_address[0], media_address[1], dest.transport)
         req.headers.add("Content-Type", "application/sdp")
         req.body = bytes(session.local_sdp)
         self.sessions[call_id] = session
