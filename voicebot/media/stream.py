@@ -13,7 +13,7 @@ Internal audio is 16 kHz mono int16 in 20 ms frames (320 samples) everywhere abo
 API::
 
     stream = await MediaStream.open(host, port=0, *, inactivity_timeout=30.0, learn_window=2.0,
-                                    latch_packets=3, rtcp_interval=5.0, jitter=None)
+                                    latch_packets=8, rtcp_interval=5.0, jitter=None)
     stream.local_address                  # (host, even RTP port); RTCP on port + 1
     stream.configure(params)              # MediaParams-like; again on re-INVITE
     await stream.start()
@@ -60,7 +60,7 @@ from voicebot.media.recorder import Recorder
 from voicebot.rtp.adapt import BandwidthController
 from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, SourceLatched
 from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig
-from voicebot.rtp.session import RtpSession, SessionConfig
+from voicebot.rtp.session import LATCH_PACKETS, RtpSession, SessionConfig
 from voicebot.rtp.srtp import SrtpContext, context_for
 from voicebot.transport.rtp import RtpTransport
 from voicebot_codecs import CodecError, OpusEncoder, Resampler, get_codec
@@ -114,7 +114,7 @@ class MediaStream:
         *,
         inactivity_timeout: float = 30.0,
         learn_window: float = 2.0,
-        latch_packets: int = 3,
+        latch_packets: int = LATCH_PACKETS,
         rtcp_interval: float = 5.0,
         jitter: JitterBufferConfig | None = None,
     ) -> None:
