@@ -335,7 +335,11 @@ class UserAgentCore:
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def _contact(self, transport: str) -> str:
+        """Our Contact on ``transport``; over TLS a ``sips:`` URI (RFC 5630 §3.1.3: required when
+        the request is ``sips:``, allowed otherwise), so TLS peers keep using TLS to reach us."""
         host, port = self._local(transport)
+        if transport == "tls":
+            return f"<sips:{self.config.user}@{self._hostport(host, port)}>"
         tp = "" if transport == "udp" else f";transport={transport}"
         return f"<sip:{self.config.user}@{self._hostport(host, port)}{tp}>"
 
