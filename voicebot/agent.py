@@ -334,7 +334,8 @@ class UserAgent:
             self._spawn(self._incoming_call(event))
             return
         if isinstance(event, ev.SourceBlocked):  # once per ban or throttling episode
-            log.warning("blocking %s: %s (for %g s; 0: while it lasts)", event.source, event.reason, event.seconds)
+            span = f" for {event.seconds:g} s" if event.seconds else ""
+            log.warning("blocking %s: %s%s", event.source, event.reason, span)
             return
         if isinstance(event, ev.RequestDone):
             fut = self._requests.pop(event.token, None)
