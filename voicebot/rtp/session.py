@@ -3,7 +3,7 @@ numbers, timestamps, marker bit at the start of a talk spurt), §6 (RTCP SR/RR/S
 the §6.3 interval, RTT), §8 (random SSRC and initial values), RFC 4733 (telephone-events in
 and out), RFC 4961 (symmetric RTP) and the source-learning rules that defend against
 "RTP Bleed" (media is taken from the SDP address, or from another source only after it sent
-a run of consecutive packets, spread in time, with none from the SDP address, during a short
+a run of consecutive packets, paced like media, with none from the SDP address, during a short
 learning window: see :class:`SourceFilter`).
 
 Shape (DESIGN.md rule 1, the aioquic style): ``receive_rtp/receive_rtcp(data, addr, now)``,
@@ -149,7 +149,7 @@ class RtpSender:
 
 
 LATCH_PACKETS = 8  # consecutive packets before media from an address other than the SDP one is taken
-LATCH_SPACING = 0.010  # ... arriving at least this far apart on average (a burst does not count)
+LATCH_GAP = 0.005  # ... each at least this long after the one before (a burst is not paced media)
 
 
 class SourceFilter:
@@ -158,18 +158,18 @@ class SourceFilter:
     The SDP address is preferred: its packets are always accepted and take the latch back, and
     once it has sent anything no other address is learnt. Another address (a NAT in front of
     the caller) is latched only inside the learning window, after ``latch_packets`` packets of
-    one SSRC with consecutive sequence numbers and none from the SDP address, spread over at
-    least ``(latch_packets - 1) * latch_spacing`` seconds so a burst cannot win the race
-    (Asterisk's strictrtp probation, rtpengine's learning). Until then its packets are dropped
+    one SSRC with consecutive sequence numbers, each at least ``latch_gap`` seconds after the
+    one before (paced like media, so a burst cannot win the race), and none from the SDP
+    address (Asterisk's strictrtp probation, rtpengine's learning). Until then its packets are dropped
     and our media goes to the SDP address; every dropped packet is counted in ``dropped``.
     """
 
     def __init__(
-        self, *, learn_window: float = 2.0, latch_packets: int = LATCH_PACKETS, latch_spacing: float = LATCH_SPACING
+        self, *, learn_window: float = 2.0, latch_packets: int = LATCH_PACKETS, latch_gap: float = LATCH_GAP
     ) -> None:
         self.learn_window = learn_window
         self.latch_packets = latch_packets
-        self.latch_spacing = latch_spacing
+        self.latch_gap = latch_gap
         self.expected: Address | None = None
         self.latched: Address | None = None
         self.window_end = 0.0
@@ -177,7 +177,7 @@ class SourceFilter:
         self.dropped = 0
         self._candidate: tuple[Address, int, int] | None = None  # addr, ssrc, last seq
         self._count = 0
-        self._first = 0.0  # arrival of the candidate's first packet in the current run
+        self._last_arrival = 0.0  # of the candidate's latest packet
 
     def configure(self, expected: Address | None, now: float) -> None:
         self.expected = expected
@@ -201,14 +201,14 @@ class SourceFilter:
             self.dropped += 1
             return False, False
         cand = self._candidate
-        if cand is not None and cand[0] == addr and cand[1] == ssrc and seq == (cand[2] + 1) & 0xFFFF:
+        paced = now - self._last_arrival >= self.latch_gap
+        if cand is not None and cand[0] == addr and cand[1] == ssrc and seq == (cand[2] + 1) & 0xFFFF and paced:
             self._count += 1
         else:
             self._count = 1
-            self._first = now
         self._candidate = (addr, ssrc, seq)
-        spread = now - self._first >= (self.latch_packets - 1) * self.latch_spacing - 1e-9
-        if self._count >= self.latch_packets and spread:
+        self._last_arrival = now
+        if self._count >= self.latch_packets:
             self.latched = addr
             return True, True
         self.dropped += 1
