@@ -24,9 +24,10 @@ import pjsua2 as pj
 
 
 class PeerCall(pj.Call):  # type: ignore[misc]
-    def __init__(self, account: Any, player: Any, recorder: Any, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+    def __init__(self, account: Any, play: str, recorder: Any, call_id: int = pj.PJSUA_INVALID_ID) -> None:
         super().__init__(account, call_id)
-        self.player = player
+        self.play = play
+        self.player: Any = None
         self.recorder = recorder
         self.connected = False
         self.disconnected = False
@@ -40,6 +41,10 @@ class PeerCall(pj.Call):  # type: ignore[misc]
         for i, m in enumerate(info.media):
             if m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE and not self.connected:
                 audio = self.getAudioMedia(i)
+                # the file player runs on the bridge clock from its creation: create it now so
+                # the far end hears the prompt from its start, however long the call took
+                self.player = pj.AudioMediaPlayer()
+                self.player.createPlayer(self.play, pj.PJMEDIA_FILE_NO_LOOP)
                 self.player.startTransmit(audio)
                 audio.startTransmit(self.recorder)
                 self.connected = True
@@ -90,15 +95,12 @@ def main() -> int:
     ep.audDevManager().setNullDev()
     for codec in ("speex/16000/1", "speex/8000/1", "speex/32000/1", "iLBC/8000/1", "GSM/8000/1", "G722/16000/1"):
         ep.codecSetPriority(codec, 0)  # offer what voicebot speaks: PCMU, PCMA
-    player = pj.AudioMediaPlayer()
-    player.createPlayer(play, pj.PJMEDIA_FILE_NO_LOOP)
     recorder = pj.AudioMediaRecorder()
     recorder.createRecorder(record)
-
-    media = {"player": player, "recorder": recorder}
+    media = {"recorder": recorder}
 
     def make(account: Any, call_id: int = pj.PJSUA_INVALID_ID) -> PeerCall:
-        return PeerCall(account, media["player"], media["recorder"], call_id)
+        return PeerCall(account, play, media["recorder"], call_id)
 
     acc = Account(make)
     acfg = pj.AccountConfig()
@@ -122,7 +124,9 @@ def main() -> int:
             if call.disconnected:
                 break
     ok = call is not None and call.connected
-    del call, player, recorder
+    if call is not None:
+        call.player = None
+    del call, recorder
     media.clear()
     acc.call = None
     acc.shutdown()
