@@ -149,7 +149,7 @@ class RtpSender:
 
 
 LATCH_PACKETS = 8  # consecutive packets before media from an address other than the SDP one is taken
-LATCH_GAP = 0.005  # ... each at least this long after the one before (a burst is not paced media)
+LATCH_GAP = 0.005  # ... counting only those this long after the one before (a burst is not paced media)
 
 
 class SourceFilter:
@@ -158,9 +158,10 @@ class SourceFilter:
     The SDP address is preferred: its packets are always accepted and take the latch back, and
     once it has sent anything no other address is learnt. Another address (a NAT in front of
     the caller) is latched only inside the learning window, after ``latch_packets`` packets of
-    one SSRC with consecutive sequence numbers, each at least ``latch_gap`` seconds after the
-    one before (paced like media, so a burst cannot win the race), and none from the SDP
-    address (Asterisk's strictrtp probation, rtpengine's learning). Until then its packets are dropped
+    one SSRC with consecutive sequence numbers, none from the SDP address, and only packets
+    that arrive at least ``latch_gap`` seconds after the one before counted (paced like media:
+    a burst cannot win the race, and a peer whose packets bunch up now and then only waits a
+    little longer) (Asterisk's strictrtp probation, rtpengine's learning). Until then its packets are dropped
     and our media goes to the SDP address; every dropped packet is counted in ``dropped``.
     """
 
@@ -201,9 +202,9 @@ class SourceFilter:
             self.dropped += 1
             return False, False
         cand = self._candidate
-        paced = now - self._last_arrival >= self.latch_gap
-        if cand is not None and cand[0] == addr and cand[1] == ssrc and seq == (cand[2] + 1) & 0xFFFF and paced:
-            self._count += 1
+        if cand is not None and cand[0] == addr and cand[1] == ssrc and seq == (cand[2] + 1) & 0xFFFF:
+            if now - self._last_arrival >= self.latch_gap:
+                self._count += 1  # a packet bunched up with the one before continues the run uncounted
         else:
             self._count = 1
         self._candidate = (addr, ssrc, seq)

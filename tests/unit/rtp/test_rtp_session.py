@@ -69,7 +69,8 @@ def test_a_caller_whose_rtp_starts_late_is_preferred_during_learning() -> None:
 
 
 def test_a_burst_cannot_win_the_learning_race() -> None:
-    """N packets fired at once are not N packets of media: each must come at least 5 ms after the last."""
+    """N packets fired at once are not N packets of media: only packets 5 ms or more after the
+    one before count."""
     s = session()
     assert all(s.receive_rtp(pkt(i, ssrc=0x999), STRANGER, 0.001 * i) is None for i in range(40))
     assert s.filter.latched is None and s.filter.send_to == PEER
