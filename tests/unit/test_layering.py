@@ -34,7 +34,7 @@ SOURCE_ROOTS = ("voicebot", "codecs/voicebot_codecs")  # codecs/ itself is a sou
 # media, asr, tts); the call engine (call, agent); dialog (flow, and flowio for the I/O a flow
 # asks for); the voice loop (bot); business (store, privacy, metrics, campaign); processes
 # (workers); the command line (commands, cli, the package face, __main__).
-ERRORS = {"errors"}
+ERRORS = {"errors", "ratelog"}  # the ground floor: error types and the rate-limited log
 ACCESS = {"sip", "rtp", "transport"}
 VOICE = {"codecs", "media", "asr", "tts"}
 ENGINE = {"call", "agent"}
@@ -46,16 +46,17 @@ PURE = {"sip", "rtp", "flow", "codecs"}
 # unit -> the units it may import (besides itself)
 MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
+    "ratelog": set(),
     "codecs": set(),  # voicebot_codecs never imports voicebot
-    "sip": ERRORS,  # SIP knows nothing of RTP, media or flows
-    "rtp": ERRORS,  # RTP knows nothing of SIP or codecs
+    "sip": {"errors"},  # SIP knows nothing of RTP, media or flows
+    "rtp": {"errors"},  # RTP knows nothing of SIP or codecs
     "transport": ERRORS | {"sip", "rtp"},  # the only sockets: it drives the pure cores
     "media": ERRORS | ACCESS | {"codecs"},
     "asr": ERRORS | ACCESS | {"codecs", "media"},
     "tts": ERRORS | ACCESS | {"codecs", "media"},
     "call": ERRORS | ACCESS | VOICE | DIALOG,  # one call; the agent hands it events, it never imports the agent
     "agent": ERRORS | ACCESS | VOICE | DIALOG | {"call"},
-    "flow": ERRORS,  # pure: flows know nothing of sockets, speech or calls
+    "flow": {"errors"},  # pure: flows know nothing of sockets, speech or calls
     "flowio": ERRORS | {"flow"},
     "bot": ERRORS | ACCESS | VOICE | ENGINE | DIALOG,
     "store": ERRORS | {"flow"},

@@ -17,6 +17,7 @@ from typing import Any
 
 from voicebot.agent import RegistrationError, UserAgent
 from voicebot.call import Call, CallResult
+from voicebot.commands import _security_options
 from voicebot.errors import ConfigError, VoicebotError
 from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
 from voicebot.transport.sip import split_hostport
@@ -106,6 +107,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--trace", action="store_true", help="print every SIP message sent/received")
     serve.add_argument("--advertise", metavar="HOST", help="address for Via/Contact/SDP (default: the listen host)")
     serve.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
+    _security_options.add_options(serve, serve=True)
     serve.set_defaults(handler=run_serve)
 
     dial = subparsers.add_parser(
@@ -131,6 +133,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dial.add_argument("--json", action="store_true", help="print the result as JSON")
     dial.add_argument("--trace", action="store_true", help="print every SIP message sent/received")
     dial.add_argument("--advertise", metavar="HOST", help="address for Via/Contact/SDP (default: the listen host)")
+    _security_options.add_options(dial, serve=False)
     dial.set_defaults(handler=run_dial)
 
 
@@ -256,11 +259,14 @@ async def _serve(args: argparse.Namespace) -> int:
         media=not args.no_media,
         trace=sys.stdout if args.trace else None,
         advertise=args.advertise,
+        **_security_options.config_from(args),
     )
     ua.on_call(handle)
     async with ua:
         host, port = ua.local_address
-        print(f"voicebot serve: listening on udp+tcp {host}:{port} as sip:{args.user}@{host}:{port}", flush=True)
+        tls = ua.transport.addresses.get("tls")
+        also = f" and tls {host}:{tls[1]}" if tls else ""
+        print(f"voicebot serve: listening on udp+tcp {host}:{port}{also} as sip:{args.user}@{host}:{port}", flush=True)
         if args.duration is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), args.duration)
@@ -317,6 +323,7 @@ async def _dial(args: argparse.Namespace) -> tuple[CallResult, int]:
         media=not args.no_media,
         trace=sys.stdout if args.trace else None,
         advertise=args.advertise,
+        **_security_options.config_from(args),
     )
     players: set[asyncio.Future[None]] = set()
     async with ua:
