@@ -18,6 +18,7 @@ from typing import Any
 from voicebot.agent import RegistrationError, UserAgent
 from voicebot.call import Call, CallResult
 from voicebot.errors import ConfigError, VoicebotError
+from voicebot.metrics.options import add_metrics_options, serve_metrics
 from voicebot.privacy.options import CallRecording, add_recording_options
 from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
 from voicebot.transport.sip import split_hostport
@@ -103,6 +104,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--echo", action="store_true", help="echo the caller's audio back")
     serve.add_argument("--play", type=Path, metavar="FILE.wav", help="play a WAV file to callers")
     add_recording_options(serve)
+    add_metrics_options(serve)
     serve.add_argument("--no-media", action="store_true", help="signalling only (no RTP)")
     serve.add_argument("--trace", action="store_true", help="print every SIP message sent/received")
     serve.add_argument("--advertise", metavar="HOST", help="address for Via/Contact/SDP (default: the listen host)")
@@ -209,6 +211,8 @@ async def _serve(args: argparse.Namespace) -> int:
         nonlocal counter
         counter += 1
         n = counter
+        if metrics is not None:
+            metrics.track(call)
         _say(f"call {n} from {call.remote_uri}" + (f" (user {call.user})" if call.user else ""))
         try:
             if args.reject:
@@ -257,7 +261,7 @@ async def _serve(args: argparse.Namespace) -> int:
         advertise=args.advertise,
     )
     ua.on_call(handle)
-    async with ua:
+    async with ua, serve_metrics(args, say=lambda text: print(f"voicebot serve: {text}", flush=True)) as metrics:
         host, port = ua.local_address
         print(f"voicebot serve: listening on udp+tcp {host}:{port} as sip:{args.user}@{host}:{port}", flush=True)
         if args.duration is not None:
