@@ -46,16 +46,16 @@ def _vault(args: argparse.Namespace, what: str) -> Vault:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    vault = _vault(args, "data export")
-    person = find_person(None, phone=args.phone, contact=args.contact)
-    report = export_person(vault, None, person)
-    print(json.dumps(report.as_dict()) if args.json else "\n".join(describe(report, erased=False)))
-    return 0
+    return _run(args, erase=False)
 
 
 def run_erase(args: argparse.Namespace) -> int:
-    vault = _vault(args, "data erase")
+    return _run(args, erase=True)
+
+
+def _run(args: argparse.Namespace, *, erase: bool) -> int:
+    vault = Vault(data_dir(args.data_dir), require_keyring(args.key_file, why=f"data {args.data_command}"))
     person = find_person(None, phone=args.phone, contact=args.contact)
-    report = erase_person(vault, None, person)
-    print(json.dumps(report.as_dict()) if args.json else "\n".join(describe(report, erased=True)))
+    report = (erase_person if erase else export_person)(vault, None, person)
+    print(json.dumps(report.as_dict()) if args.json else "\n".join(describe(report, erased=erase)))
     return 0

@@ -189,7 +189,7 @@ def score(outcomes: list[Outcome]) -> dict[str, object]:
         truth = [o for o in outcomes if o.persona.truth == cls]
         hit = [o for o in said if o.persona.truth == cls]
         times = sorted(o.decision.at for o in hit if o.decision is not None)
-        result[cls] = {
+        result[cls + "s"] = {
             "count": len(truth),
             "precision": round(len(hit) / len(said), 3) if said else None,
             "recall": round(len(hit) / len(truth), 3) if truth else None,

@@ -15,7 +15,7 @@ async def test_amd_tells_people_from_voicemail_within_the_deadline() -> None:
     result = score(outcomes)
     assert all(o.decision is not None for o in outcomes), result
     assert all(o.decision is not None and o.decision.at <= config.deadline for o in outcomes)
-    human, machine = result["human"], result["machine"]
+    human, machine = result["humans"], result["machines"]
     assert isinstance(human, dict) and isinstance(machine, dict)
     for cls in (human, machine):
         assert cls["precision"] >= 0.9 and cls["recall"] >= 0.9, result

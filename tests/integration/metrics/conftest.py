@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import urllib.request
-from typing import Any
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.media.conftest import speech_wav  # noqa: F401 - espeak-ng utterance fixture
+from tests.integration.sip.conftest import pytest_pyfunc_call  # noqa: F401 - runs `async def` tests
 from tests.interop.sip.conftest import serve  # noqa: F401 - the `voicebot serve` fixture
 
 
@@ -27,13 +24,3 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), float("nan"))
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run ``async def`` tests with ``asyncio.run`` (no pytest-asyncio needed)."""
-    if inspect.iscoroutinefunction(pyfuncitem.obj):
-        args: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-        asyncio.run(asyncio.wait_for(pyfuncitem.obj(**args), 120))
-        return True
-    return None
