@@ -39,6 +39,16 @@ MACHINE_PHRASES = (
     "음성 사서함", "메시지를 남겨", "삐 소리", "연결이 되지 않아",
 )  # fmt: skip
 
+# For a recogniser in grammar mode (it matches whole utterances, so voicemail phrases go in as
+# the sentences greetings say, beside what people answer, so a person is not forced into one)
+GREETING_GRAMMAR = (
+    "leave a message", "please leave a message", "please leave a message after the tone",
+    "please leave a message after the beep", "leave your message after the tone", "leave a message after the beep",
+    "i can't take your call right now", "i am not available right now", "you have reached the voicemail of",
+    "the person you are calling is not available",
+    "hello", "hello who is this", "who is this", "yes", "hi", "speaking", "who is calling", "good morning",
+)  # fmt: skip
+
 HUMAN, MACHINE, UNKNOWN = "human", "machine", "unknown"
 
 
@@ -206,7 +216,9 @@ async def detect(
 ) -> AsyncIterator[AmdEvent]:
     """Run the detector over a call's caller frames from the answer on (media time: 20 ms per
     frame), yielding its events until it is :attr:`~AnsweringMachineDetector.done`. With a
-    ``recognizer`` (grammar or free mode), the words it hears in the greeting count too."""
+    ``recognizer``, the words it hears in the greeting count too; a grammar-mode recogniser
+    matches whole utterances, so open it with :data:`GREETING_GRAMMAR` (pocketsphinx's free
+    mode turned espeak-ng's "please leave a message after the tone" into nonsense here)."""
     detector = AnsweringMachineDetector(config)
     index = 0
     async for frame in frames:
@@ -225,6 +237,7 @@ async def detect(
 
 
 __all__ = [
+    "GREETING_GRAMMAR",
     "HUMAN",
     "MACHINE",
     "MACHINE_PHRASES",
