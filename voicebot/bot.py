@@ -56,6 +56,7 @@ from voicebot.media.vad import Vad
 if TYPE_CHECKING:
     from voicebot.asr import AsrEngine
     from voicebot.call import Call
+    from voicebot.metrics.observer import CallObserver
     from voicebot.tts import Synthesizer
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class VoiceBot:
         endpoint: EndpointConfig | None = None,
         vad_aggressiveness: int = 2,
         webhook: Callable[[Webhook], Awaitable[WebhookResult]] | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         if call.media is None:
             raise ValueError("the call has no media stream (was it answered?)")
@@ -141,6 +143,7 @@ class VoiceBot:
         self.endpoint = endpoint or EndpointConfig()
         self.vad = Vad(vad_aggressiveness)
         self.webhook = webhook
+        self.observer = observer  # metrics: ASR confidence and latency, turn latency, TTS time
         self.turn_latencies: list[float] = []
         self.turn_timings: list[TurnTiming] = []
         self._ears = _Ears()
@@ -210,8 +213,11 @@ class VoiceBot:
 
         async def produce() -> None:
             nonlocal first
+            asked = loop.time()
             try:
                 async for chunk in self.synth.stream(text, ssml=ssml, voice=voice):
+                    if first and self.observer is not None:
+                        self.observer.observe_tts(seconds=loop.time() - asked)
                     if first and self._last_turn is not None:
                         speech_end, endpointed, recognised, reason = self._last_turn
                         timing = TurnTiming(
@@ -224,6 +230,8 @@ class VoiceBot:
                         self.turn_timings.append(timing)
                         self.turn_latencies.append(timing.total)
                         self._last_turn = None
+                        if self.observer is not None:
+                            self.observer.observe_turn(latency=timing.total)
                     first = False
                     self.media.play(chunk)
             except Exception as exc:  # the call goes on with the fallback audio
@@ -322,6 +330,9 @@ class VoiceBot:
         lag = self._media_lag  # turn timings are kept on the loop clock
         self._last_turn = (end.speech_end + lag, end.at + lag, loop.time(), end.reason)
         match = result.match
+        if self.observer is not None:
+            confidence = match.confidence if match is not None else result.confidence
+            self.observer.observe_asr(confidence=confidence, latency=loop.time() - (end.at + lag))
         return Heard(
             kind="speech",
             text=result.text,
