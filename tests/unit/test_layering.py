@@ -36,7 +36,7 @@ SOURCE_ROOTS = ("voicebot", "codecs/voicebot_codecs")  # codecs/ itself is a sou
 # (workers); the command line (commands, cli, the package face, __main__).
 ERRORS = {"errors"}
 ACCESS = {"sip", "rtp", "transport"}
-VOICE = {"codecs", "media", "asr", "tts"}
+VOICE = {"codecs", "media", "asr", "tts", "voiceprint"}
 ENGINE = {"call", "agent"}
 DIALOG = {"flow", "flowio"}
 BUSINESS = {"store", "privacy", "metrics", "campaign"}
@@ -53,6 +53,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "media": ERRORS | ACCESS | {"codecs"},
     "asr": ERRORS | ACCESS | {"codecs", "media"},
     "tts": ERRORS | ACCESS | {"codecs", "media"},
+    "voiceprint": ERRORS | {"codecs", "media", "asr", "tts"},  # the speaker encoder; storage is privacy's
     "call": ERRORS | ACCESS | VOICE | DIALOG,  # one call; the agent hands it events, it never imports the agent
     "agent": ERRORS | ACCESS | VOICE | DIALOG | {"call"},
     "flow": ERRORS,  # pure: flows know nothing of sockets, speech or calls
