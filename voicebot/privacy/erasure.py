@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from voicebot.errors import ConfigError
-from voicebot.privacy.vault import RecordingInfo, Vault, contact_subject, normalise_phone, phone_subject
+from voicebot.privacy.vault import (
+    VOICEPRINT_FILE,
+    RecordingInfo,
+    Vault,
+    contact_subject,
+    normalise_phone,
+    phone_subject,
+)
 
 
 class PersonalStore(Protocol):
@@ -60,6 +67,7 @@ class Person:
 class PersonReport:
     person: Person
     recordings: list[str] = field(default_factory=list)
+    voiceprints: list[str] = field(default_factory=list)  # the subjects that have one
     store: dict[str, Any] = field(default_factory=dict)
     store_note: str = ""
 
@@ -68,6 +76,7 @@ class PersonReport:
             "phone": self.person.phone,
             "contacts": list(self.person.contact_ids),
             "recordings": self.recordings,
+            "voiceprints": self.voiceprints,
             "store": self.store,
             **({"note": self.store_note} if self.store_note else {}),
         }
@@ -91,6 +100,7 @@ def export_person(vault: Vault, store: PersonalStore | None, person: Person) -> 
     report = PersonReport(person)
     infos: list[RecordingInfo] = [i for s in person.subjects for i in vault.recordings_of(s)]
     report.recordings = [i.id for i in infos]
+    report.voiceprints = _voiceprints(vault, person)
     if store is None:
         report.store_note = NO_STORE
     else:
@@ -101,6 +111,7 @@ def export_person(vault: Vault, store: PersonalStore | None, person: Person) -> 
 def erase_person(vault: Vault, store: PersonalStore | None, person: Person) -> PersonReport:
     """Shred their recordings and transcripts, then scrub their rows; report what went."""
     report = PersonReport(person)
+    report.voiceprints = _voiceprints(vault, person)
     for subject in person.subjects:
         report.recordings += vault.erase(subject)
     if store is None:
@@ -112,12 +123,17 @@ def erase_person(vault: Vault, store: PersonalStore | None, person: Person) -> P
     return report
 
 
+def _voiceprints(vault: Vault, person: Person) -> list[str]:
+    return [s for s in person.subjects if (vault.folder(s) / VOICEPRINT_FILE).exists()]
+
+
 def describe(report: PersonReport, *, erased: bool) -> list[str]:
     """Lines for a person: what was (or is) held."""
     verb = "removed" if erased else "held"
     who = f"phone {report.person.phone}" if report.person.phone else f"contact {report.person.contact_ids[0]}"
     lines = [f"{who}: {len(report.recordings)} recording(s) {verb}"]
     lines += [f"  recording {r}" for r in report.recordings]
+    lines += [f"  voiceprint of {s} {verb}" for s in report.voiceprints]
     for table, value in sorted(report.store.items()):
         count = value if isinstance(value, int) else len(value) if isinstance(value, Sequence | Mapping) else value
         lines.append(f"  {table}: {count} {verb}")

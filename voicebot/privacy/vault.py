@@ -5,6 +5,7 @@ Layout under the data directory (``--data-dir``, ``$VOICEBOT_DATA``, default ``v
 
     recordings/<d[0:2]>/<d[2:4]>/<d>/<id>.vbrec        a call's audio
     recordings/<d[0:2]>/<d[2:4]>/<d>/<id>.txt.vbrec    its transcript (when one is kept)
+    recordings/<d[0:2]>/<d[2:4]>/<d>/voiceprint.vbrec  the person's voiceprint (when enrolled)
 
 ``d`` is the keyed hash of the person's subject (:meth:`Keyring.subject_digest`): a campaign
 contact (``contact:<id>``), a telephone number (``phone:+15551234567``) or a SIP party
@@ -45,6 +46,7 @@ ENV_DATA = "VOICEBOT_DATA"
 DEFAULT_DATA_DIR = Path("voicebot-data")
 SUFFIX = ".vbrec"
 TRANSCRIPT_SUFFIX = ".txt" + SUFFIX
+VOICEPRINT_FILE = "voiceprint" + SUFFIX  # a person's enrolled voiceprint (voicebot.privacy.voiceprints)
 PCM_CONTENT = f"audio/pcm;rate={RATE};channels={CHANNELS};format=s16le"
 TRANSCRIPT_CONTENT = "application/x-ndjson;charset=utf-8"
 _ID_RE = re.compile(r"[0-9a-f]{20}")
@@ -199,7 +201,7 @@ class Vault:
         folder = self.folder(subject) if subject is not None else None
         out = []
         for path in self._files(folder):
-            if path.name.endswith(TRANSCRIPT_SUFFIX):
+            if not _is_recording(path):
                 continue
             try:
                 with path.open("rb") as f:
@@ -254,7 +256,7 @@ class Vault:
         removed: list[str] = []
         for path in self._files(folder):
             shred(path)
-            if not path.name.endswith(TRANSCRIPT_SUFFIX):
+            if _is_recording(path):
                 removed.append(path.name[: -len(SUFFIX)])
         for directory in (folder, folder.parent, folder.parent.parent):
             with contextlib.suppress(OSError):
@@ -293,6 +295,11 @@ class Vault:
         return list(self._files())
 
 
+def _is_recording(path: Path) -> bool:
+    """A recording's file (not a transcript, a voiceprint or anything else in the folder)."""
+    return _ID_RE.fullmatch(path.name[: -len(SUFFIX)]) is not None
+
+
 def _pcm_format(header: Header, name: str) -> tuple[int, int]:
     parts = dict(p.split("=", 1) for p in header.content_type.split(";")[1:] if "=" in p)
     if not header.content_type.startswith("audio/pcm") or parts.get("format") != "s16le":
@@ -304,6 +311,8 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "ENV_DATA",
     "PCM_CONTENT",
+    "SUFFIX",
+    "VOICEPRINT_FILE",
     "RecordingInfo",
     "RecordingSink",
     "Vault",
