@@ -9,7 +9,12 @@ Run once, in a throwaway virtual environment that has torch (never in the projec
 
 (On this project's build machines ``pip install torch==2.13.0`` takes a CPU build from local
 disk; elsewhere it is a CPU or CUDA build from PyPI, either gives the same numbers here.)
-tests/unit/voiceprint/test_reference.py compares voicebot's numpy encoder with what this wrote.
+tests/unit/voiceprint/test_voiceprint_reference.py compares voicebot's numpy encoder with what
+this wrote. ``--time`` instead times both encoders on the same audio in one run, one thread
+each: resemblyzer on torch and voicebot's numpy encoder, from the checkout::
+
+    PYTHONPATH=.:codecs VOICEBOT_VOICEPRINT_MODEL=.venv/share/voicebot/Resemblyzer-0.1.4-py3-none-any.whl \
+        /tmp/refvenv/bin/python tests/data/voiceprint/record_reference.py --time
 """
 
 from __future__ import annotations
@@ -64,5 +69,33 @@ def main() -> None:
     print(f"wrote {HERE / 'reference.json'}: {len(cases)} cases, versions {out['versions']}")
 
 
+def timing() -> None:
+    import time
+
+    import torch  # type: ignore[import-not-found]
+    from resemblyzer import VoiceEncoder, preprocess_wav
+
+    from voicebot.voiceprint.encoder import SpeakerEncoder
+    from voicebot.voiceprint.verify import Speech
+
+    torch.set_num_threads(1)
+    pcm = np.concatenate([signals.case(n) for n in signals.CASES])
+    wav = preprocess_wav((pcm.astype(np.float32) / 32768.0).astype(np.float32))
+    seconds = len(wav) / 16000
+    theirs, ours = VoiceEncoder("cpu", verbose=False), SpeakerEncoder()
+    assert len(Speech.from_pcm(pcm).audio) == len(wav)
+    for name, run in (("resemblyzer on torch", lambda: theirs.embed_utterance(wav)),
+                      ("voicebot numpy", lambda: ours.embed_utterance(wav))):  # fmt: skip
+        run()
+        best = min(_cpu(run, time.process_time) for _ in range(5))
+        print(f"{name}: {1000 * best / seconds:.1f} ms CPU per second of audio ({seconds:.1f} s)")
+
+
+def _cpu(run: object, clock: object) -> float:
+    start = clock()  # type: ignore[operator]
+    run()  # type: ignore[operator]
+    return float(clock() - start)  # type: ignore[operator]
+
+
 if __name__ == "__main__":
-    main()
+    timing() if "--time" in sys.argv else main()
