@@ -6,7 +6,7 @@ audio (unless it is the only one). Each window's embedding is ReLU(W h_T + b) of
 layer's final hidden state, L2-normalised; the utterance's embedding is the L2-normalised mean
 of its windows' — and a speaker's, the L2-normalised mean of their utterances'. These are the
 choices of resemblyzer 0.1.4's ``VoiceEncoder.embed_utterance``; the output matches it to 1e-4
-cosine (tests/unit/voiceprint/test_reference.py).
+cosine (tests/unit/voiceprint/test_voiceprint_reference.py).
 
 The LSTM runs all windows of an utterance as one batch, one layer at a time: each layer's input
 projection is one matrix product over every step, so only ``h @ W_hh`` stays in the time loop.

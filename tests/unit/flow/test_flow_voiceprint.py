@@ -175,3 +175,22 @@ def test_scripted_answers_are_checked(write_flow: Callable[..., Path], voices: s
     text = SCRIPTED.replace("{check: {result: match, score: 0.88}, keep: enrolled}", voices)
     errors = [d.message for d in Flow.check(write_flow(text)) if d.is_error]
     assert any(message in m for m in errors), errors
+
+
+def test_flow_chat_answers_voice_states_with_the_voice_option(write_flow: Callable[..., Path]) -> None:
+    import subprocess
+    import sys
+
+    path = str(write_flow(FLOW))
+
+    def chat(*extra: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "voicebot", "flow", "chat", path, "--set", "customer_id=c-7", *extra]
+        return subprocess.run(cmd, input="Ann from Springfield\n", capture_output=True, text=True, timeout=60)
+
+    matched = chat("--voice", "match:0.9")
+    assert matched.returncode == 0 and "(verify voice of 'c-7' -> match, score 0.9; --voice chooses)" in matched.stdout
+    assert "outcome: matched" in matched.stdout and '"voice_score": 0.9' in matched.stdout
+    silent = chat()  # a chat has no audio: not enough speech, which goes where no_match goes
+    assert "-> not_enough_speech" in silent.stdout and "outcome: not_matched" in silent.stdout
+    bad = chat("--voice", "match:7")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--voice needs RESULT[:SCORE]" in bad.stderr
