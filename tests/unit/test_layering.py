@@ -36,7 +36,7 @@ SOURCE_ROOTS = ("voicebot", "codecs/voicebot_codecs")  # codecs/ itself is a sou
 # (workers); the command line (commands, cli, the package face, __main__).
 ERRORS = {"errors", "ratelog"}  # the ground floor: error types and the rate-limited log
 ACCESS = {"sip", "rtp", "transport"}
-VOICE = {"codecs", "media", "asr", "tts"}
+VOICE = {"codecs", "media", "asr", "tts", "voiceprint"}
 ENGINE = {"call", "agent"}
 DIALOG = {"flow", "flowio"}
 BUSINESS = {"store", "privacy", "metrics", "campaign"}
@@ -54,6 +54,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "media": ERRORS | ACCESS | {"codecs"},
     "asr": ERRORS | ACCESS | {"codecs", "media"},
     "tts": ERRORS | ACCESS | {"codecs", "media"},
+    "voiceprint": ERRORS | {"codecs", "media", "asr", "tts"},  # the speaker encoder; storage is privacy's
     "call": ERRORS | ACCESS | VOICE | DIALOG,  # one call; the agent hands it events, it never imports the agent
     "agent": ERRORS | ACCESS | VOICE | DIALOG | {"call"},
     "flow": {"errors"},  # pure: flows know nothing of sockets, speech or calls
@@ -104,6 +105,11 @@ ALLOWANCES = [
         "voicebot/campaign/sipcall.py",
         "voicebot.commands.sip",
         "issue 9: the campaign's call seam reads the call engine's result instead of the CLI's exit codes",
+    ),
+    Allowance(
+        "voicebot/bot.py",
+        "voicebot.metrics.observer",
+        "issue 12: metrics listen to the call engine's progress events from above instead of the bot importing them",
     ),
 ]
 

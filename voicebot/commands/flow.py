@@ -28,12 +28,13 @@ from voicebot.flow import (
     SilenceTimeout,
     Transfer,
     Utterance,
+    VoiceprintResult,
     Webhook,
     WebhookResult,
 )
 from voicebot.flow.coerce import describe
 from voicebot.flow.diagnostics import Diagnostic
-from voicebot.flow.events import DTMF_KEYS, Action
+from voicebot.flow.events import DTMF_KEYS, ENROLL_RESULTS, VERIFY_RESULTS, Action, EnrollVoice, VerifyVoice
 from voicebot.flow.graph import to_dot, to_mermaid
 from voicebot.flow.runtime import FlowStateError, Session
 from voicebot.flow.scripts import run_scripts, unvisited_states
@@ -93,6 +94,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ch.add_argument("--today", metavar="YYYY-MM-DD", help="the call's date (default: today)")
     ch.add_argument("--webhook-fail", action="store_true", help="simulated webhooks fail")
     ch.add_argument("--live-webhooks", action="store_true", help="really send webhook requests")
+    ch.add_argument(
+        "--voice",
+        metavar="RESULT[:SCORE]",
+        default="not_enough_speech",
+        help="what verify_voice / enroll_voice states get (a chat has no audio): match:0.8, no_match:0.3, "
+        "not_enrolled, enrolled, failed (default not_enough_speech)",
+    )
     ch.add_argument("--json", action="store_true", help="print only the call result as JSON (the chat goes to stderr)")
     ch.add_argument("--dtmf-only", action="store_true", help="keypad only: prompts say what to press; type keys")
     ch.set_defaults(handler=cmd_chat)
@@ -276,6 +284,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
     ctx = _parse_sets(args.set)
     if ctx is None:
         return EXIT_USAGE
+    result, _, score = args.voice.partition(":")
+    try:
+        ok_score = not score or -1.0 <= float(score) <= 1.0
+    except ValueError:
+        ok_score = False
+    if result not in (*VERIFY_RESULTS, *ENROLL_RESULTS) or not ok_score:
+        choices = ", ".join(dict.fromkeys((*VERIFY_RESULTS, *ENROLL_RESULTS)))
+        print(f"voicebot flow chat: --voice needs RESULT[:SCORE] with RESULT one of {choices} and SCORE "
+              f"from -1 to 1, got '{args.voice}'", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     today = None
     if args.today:
         try:
@@ -418,9 +436,25 @@ def _settle(session: Session, actions: list[Action], args: argparse.Namespace, l
                 res = WebhookResult(ok=not args.webhook_fail, data={}, status=200 if not args.webhook_fail else 503)
             print(f"  (webhook {a.method} {a.url} -> {'ok' if res.ok else 'failed'})", file=log)
             more = session.handle(res)
+        elif isinstance(a, VerifyVoice | EnrollVoice):
+            answer = _voice_answer(a, args.voice)
+            score = f", score {answer.score:g}" if answer.score is not None else ""
+            print(f"  ({'verify' if isinstance(a, VerifyVoice) else 'enrol'} voice of '{a.id}' -> "
+                  f"{answer.result}{score}; --voice chooses)", file=log)  # fmt: skip
+            more = session.handle(answer)
         out.extend(more)
         pending.extend(more)
-    return [a for a in out if not isinstance(a, Webhook)]
+    return [a for a in out if not isinstance(a, Webhook | VerifyVoice | EnrollVoice)]
+
+
+def _voice_answer(action: VerifyVoice | EnrollVoice, spec: str) -> VoiceprintResult:
+    """``--voice RESULT[:SCORE]`` as the answer to ``action``; not_enough_speech when the result
+    is not one this kind of state gives."""
+    result, _, score = spec.partition(":")
+    allowed = VERIFY_RESULTS if isinstance(action, VerifyVoice) else ENROLL_RESULTS
+    if result not in allowed:
+        return VoiceprintResult(result="not_enough_speech")
+    return VoiceprintResult(result=result, score=float(score) if score else None, seconds=action.min_seconds)
 
 
 # --- test -----------------------------------------------------------------------------------------

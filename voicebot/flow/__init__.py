@@ -14,6 +14,7 @@ from voicebot.flow.events import (
     CallerHangup,
     CallResult,
     Dtmf,
+    EnrollVoice,
     Event,
     Hangup,
     Listen,
@@ -24,6 +25,8 @@ from voicebot.flow.events import (
     TransferResult,
     Turn,
     Utterance,
+    VerifyVoice,
+    VoiceprintResult,
     Webhook,
     WebhookResult,
 )
@@ -39,6 +42,7 @@ __all__ = [
     "ContextStore",
     "Diagnostic",
     "Dtmf",
+    "EnrollVoice",
     "Event",
     "Flow",
     "FlowError",
@@ -54,6 +58,8 @@ __all__ = [
     "TransferResult",
     "Turn",
     "Utterance",
+    "VerifyVoice",
+    "VoiceprintResult",
     "Webhook",
     "WebhookResult",
 ]

@@ -60,7 +60,24 @@ class CallerHangup:
     """The caller hung up."""
 
 
-Event = Utterance | Dtmf | SilenceTimeout | WebhookResult | TransferResult | CallerHangup
+VERIFY_RESULTS = ("match", "no_match", "not_enough_speech", "not_enrolled")
+ENROLL_RESULTS = ("enrolled", "not_enough_speech", "failed")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceprintResult:
+    """The answer to a :class:`VerifyVoice` (``result`` in :data:`VERIFY_RESULTS`) or an
+    :class:`EnrollVoice` (in :data:`ENROLL_RESULTS`). ``score``: the cosine similarity of the
+    caller's speech so far to the enrolled voiceprint (verify; None when nothing was scored);
+    ``seconds``: how much of the caller's speech was used; ``error``: why, when it failed."""
+
+    result: str
+    score: float | None = None
+    seconds: float = 0.0
+    error: str = ""
+
+
+Event = Utterance | Dtmf | SilenceTimeout | WebhookResult | TransferResult | VoiceprintResult | CallerHangup
 
 # --- actions (flow -> engine) -------------------------------------------------------------------
 
@@ -121,6 +138,27 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyVoice:
+    """Score the caller's speech so far (this call's audio, no new prompt) against the voiceprint
+    enrolled as ``id``; answer with :class:`VoiceprintResult`. Fewer than ``min_seconds`` of
+    speech is ``not_enough_speech``."""
+
+    id: str
+    min_seconds: float = 3.0
+    state: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnrollVoice:
+    """Enrol (or add to) the voiceprint ``id`` from the caller's speech so far in this call;
+    answer with :class:`VoiceprintResult` (``enrolled``, ``not_enough_speech`` or ``failed``)."""
+
+    id: str
+    min_seconds: float = 3.0
+    state: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetSlot:
     """A slot got a value (for logs and CRM sync; the session already holds it)."""
 
@@ -128,13 +166,13 @@ class SetSlot:
     value: Any
 
 
-Action = Say | Listen | Webhook | Transfer | Hangup | SetSlot
+Action = Say | Listen | Webhook | Transfer | Hangup | SetSlot | VerifyVoice | EnrollVoice
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Turn:
     """One line of a call's history: ``who`` is ``bot``, ``caller``, ``dtmf``, ``silence``,
-    ``state``, ``slot``, ``webhook``, ``system``."""
+    ``state``, ``slot``, ``webhook``, ``voiceprint``, ``system``."""
 
     t: float
     who: str

@@ -19,6 +19,10 @@ Inputs in the table (DESIGN.md rule 3):
     a webhook answered / failed;
 ``transfer_failed``
     a transfer did not happen;
+``voice:RESULT``
+    a ``verify_voice`` state's answer (``match``, ``no_match``, ``not_enough_speech``,
+    ``not_enrolled``) or an ``enroll_voice`` state's (``enrolled``, ``not_enough_speech``,
+    ``failed``);
 ``max_turns``
     the caller used up the flow's ``max_turns`` (every listening state has this edge);
 ``unsure``
@@ -33,7 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from voicebot.flow.diagnostics import Diagnostic, Pos
@@ -41,7 +45,7 @@ from voicebot.flow.expr import Node
 from voicebot.flow.intents import IntentSet
 from voicebot.flow.slots import spoken
 
-STATE_KINDS = ("say", "ask", "set", "branch", "webhook", "transfer", "hangup")
+STATE_KINDS = ("say", "ask", "set", "branch", "webhook", "verify_voice", "enroll_voice", "transfer", "hangup")
 TERMINAL_KINDS = ("hangup", "transfer")
 
 
@@ -112,6 +116,16 @@ class WebhookSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceStep:
+    """A ``verify_voice`` or ``enroll_voice`` state's request: whose voiceprint, how much of the
+    caller's speech it needs, and (verify) the number slot that gets the score."""
+
+    id: Template
+    min_seconds: float
+    score_slot: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Edge:
     target: str
     guard: Node | None = None
@@ -164,6 +178,7 @@ class State:
     keypad: Keypad | None = None
     # actions
     webhook: WebhookSpec | None = None
+    voice: VoiceStep | None = None
     transfer: Template | None = None
     outcome: str | None = None
     do_not_call: bool = False
@@ -189,6 +204,7 @@ class Script:
     expect: Mapping[str, Any]
     webhooks: Mapping[str, Mapping[str, Any]]
     pos: Pos
+    voices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # voice state -> scripted answer
     turn_pos: tuple[Pos, ...] = ()
     profile: Mapping[str, Any] | None = None
     dtmf_only: bool = False  # the call runs by keypad alone

@@ -23,10 +23,13 @@ from voicebot.flow.coerce import coerce
 from voicebot.flow.context import CalleeProfile
 from voicebot.flow.events import (
     DTMF_KEYS,
+    ENROLL_RESULTS,
+    VERIFY_RESULTS,
     Action,
     CallerHangup,
     CallResult,
     Dtmf,
+    EnrollVoice,
     Event,
     Hangup,
     Listen,
@@ -37,6 +40,8 @@ from voicebot.flow.events import (
     TransferResult,
     Turn,
     Utterance,
+    VerifyVoice,
+    VoiceprintResult,
     Webhook,
     WebhookResult,
 )
@@ -45,6 +50,8 @@ from voicebot.flow.model import Compiled, Edge, State, Template
 
 MAX_AUTO_STEPS = 200
 WAIT_INPUT, WAIT_WEBHOOK, WAIT_TRANSFER, WAIT_NONE = "input", "webhook", "transfer", "none"
+WAIT_VOICE = "voice"
+VOICE_KINDS = {"verify_voice": VERIFY_RESULTS, "enroll_voice": ENROLL_RESULTS}  # state kind -> results
 
 
 class FlowStateError(LocalProtocolError):
@@ -129,6 +136,10 @@ class Session:
             if self.waiting != WAIT_WEBHOOK:
                 raise FlowStateError(f"WebhookResult in state '{self.state}', which is not waiting for one")
             return self._webhook_result(event)
+        if isinstance(event, VoiceprintResult):
+            if self.waiting != WAIT_VOICE:
+                raise FlowStateError(f"VoiceprintResult in state '{self.state}', which asked for no voiceprint")
+            return self._voice_result(event)
         if self.waiting != WAIT_INPUT:
             raise FlowStateError(f"{type(event).__name__} in state '{self.state}', which is not listening")
         self.turns += 1
@@ -153,6 +164,8 @@ class Session:
             return (WebhookResult,)
         if self.waiting == WAIT_TRANSFER:
             return (TransferResult,)
+        if self.waiting == WAIT_VOICE:
+            return (VoiceprintResult,)
         return ()
 
     def result(self) -> CallResult:
@@ -308,6 +321,10 @@ class Session:
                 actions.append(self._webhook(st))
                 self.waiting = WAIT_WEBHOOK
                 return actions
+            if st.kind in VOICE_KINDS:
+                actions.append(self._voice(st))
+                self.waiting = WAIT_VOICE
+                return actions
             if st.kind == "transfer":
                 assert st.transfer is not None
                 uri = self._render(st.transfer)
@@ -371,6 +388,29 @@ class Session:
                 return [*actions, *self._follow(st.name, "webhook_error")]
             actions.append(self._set(slot_name, value))
         return [*actions, *self._follow(st.name, "webhook_ok")]
+
+    def _voice(self, st: State) -> VerifyVoice | EnrollVoice:
+        assert st.voice is not None
+        who = self._render(st.voice.id).strip()
+        kind = VerifyVoice if st.kind == "verify_voice" else EnrollVoice
+        self._log("voiceprint", f"{st.kind.split('_')[0]} voice of '{who}'", id=who)
+        return kind(id=who, min_seconds=st.voice.min_seconds, state=st.name)
+
+    def _voice_result(self, ev: VoiceprintResult) -> list[Action]:
+        st = self.flow.states[self.state]
+        if ev.result not in VOICE_KINDS[st.kind]:
+            known = ", ".join(VOICE_KINDS[st.kind])
+            raise FlowStateError(f"{st.kind} state '{st.name}' cannot take result {ev.result!r} (one of {known})")
+        score = None if ev.score is None else round(float(ev.score), 4)
+        self._log(
+            "voiceprint",
+            f"{ev.result}" + (f" (score {score:.3f})" if score is not None else "") + f", {ev.seconds:.1f} s of speech",
+            result=ev.result, score=score, seconds=round(ev.seconds, 2), **({"error": ev.error} if ev.error else {}),
+        )  # fmt: skip
+        actions: list[Action] = []
+        if st.voice is not None and st.voice.score_slot is not None and score is not None:
+            actions.append(self._set(st.voice.score_slot, score))
+        return [*actions, *self._follow(st.name, f"voice:{ev.result}")]
 
     def _reprompt(self, st: State, kind: str) -> list[Action]:
         count = self._no_input if kind == "no_input" else self._no_match

@@ -56,7 +56,7 @@ from voicebot.media.frames import (
     silence_detector,
 )
 from voicebot.media.player import Player
-from voicebot.media.recorder import Recorder
+from voicebot.media.recorder import AudioSink, Recorder
 from voicebot.rtp.adapt import BandwidthController
 from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, SourceLatched
 from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig
@@ -294,8 +294,8 @@ class MediaStream:
         return self._player.active
 
     # ------------------------------------------------------------------ recording
-    def start_recording(self, path: str | Path) -> None:
-        """Record a 16 kHz 16-bit stereo WAV: channel 0 the caller, channel 1 the bot."""
+    def start_recording(self, path: str | Path | AudioSink) -> None:
+        """Record 16 kHz 16-bit stereo (channel 0 the caller, channel 1 the bot) to a WAV path or a sink."""
         self.stop_recording()
         self._recorder = Recorder(path)
 

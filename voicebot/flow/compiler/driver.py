@@ -20,6 +20,7 @@ from voicebot.flow.compiler.sources import collect, read_returns
 from voicebot.flow.compiler.states import compile_states
 from voicebot.flow.compiler.subflows import finish_returns
 from voicebot.flow.compiler.unit import Unit
+from voicebot.flow.compiler.voice import declare_voice_slots
 from voicebot.flow.diagnostics import Diagnostic, Pos
 from voicebot.flow.model import Compiled, FrozenDict
 from voicebot.flow.yamlsrc import YMap, load_file
@@ -63,6 +64,7 @@ def run(u: Unit) -> Compiled | None:
     compile_defaults(u, doc)
     collect(u, doc, u.path.resolve(), "", (u.path.resolve(),), include_only=False)
     compile_slots(u)
+    declare_voice_slots(u)
     compile_intents(u)
     compile_globals(u, doc)
     compile_prompts(u)

@@ -64,13 +64,15 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "branch": ("branch",),
     "webhook": ("webhook", "next", "on_error"),
+    "verify_voice": ("verify_voice", "on"),
+    "enroll_voice": ("enroll_voice", "next", "on_failure"),
     "transfer": ("transfer", "on_failure"),
     "hangup": ("hangup",),
     "subflow": ("subflow", "on", "next"),
     "return": ("return",),
     "say": ("next",),
 }
-MAIN_KEYS = ("ask", "branch", "webhook", "transfer", "hangup", "subflow", "return")
+MAIN_KEYS = ("ask", "branch", "webhook", "verify_voice", "enroll_voice", "transfer", "hangup", "subflow", "return")
 ALL_STATE_KEYS = tuple(sorted({k for ks in KIND_KEYS.values() for k in ks} | set(COMMON_STATE_KEYS)))
 SLOT_KEYS = (
     "type",
@@ -87,9 +89,13 @@ SLOT_KEYS = (
 INTENT_KEYS = ("phrases", "dtmf", "description")
 LIMIT_KEYS = ("limit", "goto", "say")
 WEBHOOK_KEYS = ("url", "method", "headers", "body", "timeout", "save")
+VERIFY_VOICE_KEYS = ("id", "min_seconds", "score")
+ENROLL_VOICE_KEYS = ("id", "min_seconds")
+VOICE_SCORE_SLOT = "voice_score"  # where verify_voice puts the score unless 'score:' names a slot
+DEFAULT_VOICE_SECONDS = 3.0
 ASR_KEYS = ("mode", "min_confidence", "confirm_below", "match_threshold")
 DEFAULT_KEYS = ("timeout", "no_input", "no_match", "barge_in")
-SCRIPT_KEYS = ("name", "context", "profile", "today", "dtmf_only", "turns", "expect", "webhooks")
+SCRIPT_KEYS = ("name", "context", "profile", "today", "dtmf_only", "turns", "expect", "webhooks", "voices")
 PROFILE_KEYS = ("calls", "last_outcome", "do_not_call")
 TURN_INPUT_KEYS = ("caller", "confidence", "dtmf", "silence", "hangup", "transfer_fails")
 TURN_CHECK_KEYS = ("state", "says", "slots", "outcome", "ended")

@@ -1,7 +1,8 @@
 """The ``tests:`` section (and a sibling ``NAME.tests.yaml``): conversation scripts.
 
 Scripts are checked against the compiled flow (context values fit their slots, expected states
-and slots exist, scripted webhook answers belong to webhook states) and kept as
+and slots exist, scripted webhook answers belong to webhook states, scripted voiceprint answers
+to verify_voice / enroll_voice states) and kept as
 :class:`~voicebot.flow.model.Script` for :mod:`voicebot.flow.scripts` to run.
 """
 
@@ -20,7 +21,7 @@ from voicebot.flow.compiler.schema import (
 )
 from voicebot.flow.compiler.unit import Unit
 from voicebot.flow.diagnostics import Pos, did_you_mean
-from voicebot.flow.events import DTMF_KEYS
+from voicebot.flow.events import DTMF_KEYS, ENROLL_RESULTS, VERIFY_RESULTS
 from voicebot.flow.model import Script
 from voicebot.flow.yamlsrc import YList, YMap, load_file, plain
 
@@ -153,6 +154,7 @@ def compile_scripts(u: Unit, doc: YMap) -> tuple[Script, ...]:
                     f"'{k}' is not a webhook state",
                     did_you_mean(k, [s for s, st in u.states.items() if st.kind == "webhook"], "webhook state"),
                 )
+        voices = check_voices(u, t)
         out.append(
             Script(
                 name=str(name),
@@ -165,9 +167,48 @@ def compile_scripts(u: Unit, doc: YMap) -> tuple[Script, ...]:
                 turn_pos=tuple(turns.ipos(j) for j in range(len(turns))),
                 profile=plain(profile) if profile is not None else None,
                 dtmf_only=dtmf_only,
+                voices=voices,
             )
         )
     return tuple(out)
+
+
+def check_voices(u: Unit, t: YMap) -> dict[str, dict[str, Any]]:
+    """A script's ``voices:``: what each verify_voice / enroll_voice state is answered, as
+    ``state: match`` or ``state: {result: match, score: 0.82, seconds: 4}``."""
+    voices = t.get("voices", YMap(t.pos))
+    if not isinstance(voices, YMap):
+        u.r.error(t.vpos("voices"), "'voices' maps a verify_voice or enroll_voice state to its result",
+                  "e.g. voices: {check_voice: {result: match, score: 0.83}}")  # fmt: skip
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for k, spec in voices.items():
+        st = u.states.get(k)
+        if st is None or st.kind not in ("verify_voice", "enroll_voice"):
+            kinds = [s for s, x in u.states.items() if x.kind in ("verify_voice", "enroll_voice")]
+            u.r.error(voices.kpos(k), f"'{k}' is not a verify_voice or enroll_voice state",
+                      did_you_mean(k, kinds, "voice state"))  # fmt: skip
+            continue
+        results = VERIFY_RESULTS if st.kind == "verify_voice" else ENROLL_RESULTS
+        m = u.r.short_form(spec, voices.vpos(k), "result", (str,))
+        if not isinstance(m, YMap):
+            u.r.error(voices.vpos(k), f"the answer for '{k}' must be a result or a mapping",
+                      f"e.g. {k}: {{result: {results[0]}, score: 0.8}}")  # fmt: skip
+            continue
+        u.r.keys(m, ("result", "score", "seconds"), "in a scripted voice answer")
+        result = m.get("result")
+        if result not in results:
+            u.r.error(m.vpos("result") if "result" in m else m.pos,
+                      f"a {st.kind} state answers one of {', '.join(results)}, not {result!r}",
+                      did_you_mean(str(result), results))  # fmt: skip
+            continue
+        answer: dict[str, Any] = {"result": result}
+        if "score" in m:
+            answer["score"] = u.r.want_number(m["score"], m.vpos("score"), "'score'", -1, 1)
+        if "seconds" in m:
+            answer["seconds"] = u.r.want_number(m["seconds"], m.vpos("seconds"), "'seconds'", 0, 3600)
+        out[k] = answer
+    return out
 
 
 def check_expectations(u: Unit, m: YMap) -> None:

@@ -1,7 +1,8 @@
 """The ``states:`` section: each state's kind, prompts, assignments and ways on.
 
-A state does one thing (say, set, branch, webhook, transfer, hangup, subflow, return; ask
-states are compiled by :mod:`.ask`, webhook specs by :mod:`.webhook`). Every way on becomes an
+A state does one thing (say, set, branch, webhook, verify_voice, enroll_voice, transfer, hangup,
+subflow, return; ask states are compiled by :mod:`.ask`, webhook specs by :mod:`.webhook`, the
+voiceprint states by :mod:`.voice`). Every way on becomes an
 entry of the transition table; a sub-flow's ``return:`` states are joined to the calling
 state's ``on:``/``next:`` once all states are known.
 """
@@ -19,6 +20,7 @@ from voicebot.flow.compiler.schema import ALL_STATE_KEYS, COMMON_STATE_KEYS, KIN
 from voicebot.flow.compiler.subflows import compile_return_state, compile_subflow_state
 from voicebot.flow.compiler.templates import expression, template
 from voicebot.flow.compiler.unit import Entry, Unit
+from voicebot.flow.compiler.voice import compile_enroll_voice, compile_verify_voice
 from voicebot.flow.compiler.webhook import compile_webhook
 from voicebot.flow.diagnostics import Pos, did_you_mean
 from voicebot.flow.model import Assignment, Edge, State, Template
@@ -166,6 +168,8 @@ KIND_COMPILERS: dict[str, StateCompiler] = {
     "transfer": compile_transfer,
     "branch": compile_branch_state,
     "webhook": compile_webhook_state,
+    "verify_voice": compile_verify_voice,
+    "enroll_voice": compile_enroll_voice,
     "subflow": compile_subflow_state,
     "return": compile_return_state,
     "ask": compile_ask,
