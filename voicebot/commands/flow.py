@@ -31,8 +31,9 @@ from voicebot.flow import (
     Webhook,
     WebhookResult,
 )
+from voicebot.flow.coerce import describe
 from voicebot.flow.diagnostics import Diagnostic
-from voicebot.flow.events import Action
+from voicebot.flow.events import DTMF_KEYS, Action
 from voicebot.flow.graph import to_dot, to_mermaid
 from voicebot.flow.runtime import FlowStateError, Session
 from voicebot.flow.scripts import run_scripts, unvisited_states
@@ -60,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c.add_argument("--json", action="store_true", help="print diagnostics as JSON")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
     c.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    c.add_argument("--dtmf-only", action="store_true", help="also check that every ask state works by keypad alone")
     c.set_defaults(handler=cmd_check)
 
     g = sub.add_parser(
@@ -83,14 +85,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ch = sub.add_parser(
         "chat",
         help="talk to a flow as the caller (terminal or pipe)",
-        description="Type what the caller says. Commands: /dtmf 12#, /silence, /hangup, /state, /slots, /help, /quit.",
+        description="Type what the caller says. Commands: /dtmf 12#, /silence, /hangup, /state, /slots, /help, /quit. "
+        "With --dtmf-only, a line of keys (1, 0314, #) is pressed.",
     )
     ch.add_argument("file", metavar="FILE")
     ch.add_argument("--set", action="append", default=[], metavar="SLOT=VALUE", help="fill a slot from context")
     ch.add_argument("--today", metavar="YYYY-MM-DD", help="the call's date (default: today)")
     ch.add_argument("--webhook-fail", action="store_true", help="simulated webhooks fail")
     ch.add_argument("--live-webhooks", action="store_true", help="really send webhook requests")
-    ch.add_argument("--json", action="store_true", help="print the call result as JSON at the end")
+    ch.add_argument("--json", action="store_true", help="print only the call result as JSON (the chat goes to stderr)")
+    ch.add_argument("--dtmf-only", action="store_true", help="keypad only: prompts say what to press; type keys")
     ch.set_defaults(handler=cmd_chat)
 
     t = sub.add_parser(
@@ -158,7 +162,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     args.files = _expand(args.files)
     all_diags: list[Diagnostic] = []
     for f in args.files:
-        all_diags.extend(Flow.check(f))
+        all_diags.extend(Flow.check(f, dtmf_only=args.dtmf_only))
     errors = sum(1 for d in all_diags if d.is_error)
     warnings = len(all_diags) - errors
     failed = errors > 0 or (args.strict and warnings > 0)
@@ -289,22 +293,29 @@ def cmd_chat(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    try:
-        session = flow.start(ctx, today=today or dt.date.today())
-    except FlowError as exc:
-        print(f"voicebot flow chat: {exc.diagnostics[0].message}", file=sys.stderr)
+    unset = [k for k in flow.context_slots if not ctx.get(k)]
+    if unset:
+        needs = ", ".join(f"{k} ({describe(flow.slots[k])})" for k in unset)
+        hint = " ".join(f"--set {k}=..." for k in unset)
+        print(f"voicebot flow chat: the flow needs context: {needs}; add {hint}", file=sys.stderr)
         return EXIT_USAGE
-    out = sys.stdout
+    try:
+        session = flow.start(ctx, today=today or dt.date.today(), dtmf_only=args.dtmf_only)
+    except FlowError as exc:
+        first = exc.diagnostics[0]
+        print(
+            f"voicebot flow chat: {first}" if args.dtmf_only else f"voicebot flow chat: {first.message}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    # with --json, stdout carries the JSON result alone; the conversation goes to stderr
+    out = sys.stderr if args.json else sys.stdout
     interactive = sys.stdin.isatty() and out.isatty()
     if interactive:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
         print(f"Chatting with '{flow.name}'. Type as the caller; /help for commands.", file=out)
-    unset = [k for k in flow.context_slots if k not in ctx]
-    if unset:
-        hint = " ".join(f"--set {k}=..." for k in unset)
-        print(f"  (note: the call's context should fill {', '.join(unset)}: add {hint})", file=out)
-    _show(_settle(session, session.begin(), args), out)
+    _show(_settle(session, session.begin(), args, out), out)
     while not session.ended:
         try:
             line = input("you> ") if interactive else sys.stdin.readline()
@@ -337,7 +348,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 continue
             if cmd == "/dtmf":
                 keys = rest.replace(" ", "")
-                if not keys or any(k not in "0123456789*#ABCD" for k in keys):
+                if not keys or any(k not in DTMF_KEYS for k in keys):
                     print("  /dtmf takes keys 0-9 * # A-D", file=out)
                     continue
                 events = [Dtmf(digit=k) for k in keys]
@@ -348,13 +359,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
             else:
                 print(f"  unknown command {cmd}; /help lists them", file=out)
                 continue
+        elif args.dtmf_only:
+            keys = line.replace(" ", "").upper()
+            if any(k not in DTMF_KEYS for k in keys):
+                print("  keypad only: type keys 0-9 * # A-D (or /silence, /hangup)", file=out)
+                continue
+            events = [Dtmf(digit=k) for k in keys]
         else:
             events = [Utterance(text=line)]
         for ev in events:
             if session.ended:
                 break
             try:
-                _show(_settle(session, session.handle(ev), args), out)
+                _show(_settle(session, session.handle(ev), args, out), out)
             except FlowStateError as exc:
                 print(f"  ({exc})", file=out)
     if not session.ended:
@@ -373,8 +390,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 },
                 ensure_ascii=False,
                 indent=2,
-            ),
-            file=out,
+            )
         )
     else:
         print(f"outcome: {result.outcome}", file=out)
@@ -387,7 +403,7 @@ def _plain(slots: Any) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in dict(slots).items()}
 
 
-def _settle(session: Session, actions: list[Action], args: argparse.Namespace) -> list[Action]:
+def _settle(session: Session, actions: list[Action], args: argparse.Namespace, log: TextIO) -> list[Action]:
     out = list(actions)
     pending = list(actions)
     while pending:
@@ -400,7 +416,7 @@ def _settle(session: Session, actions: list[Action], args: argparse.Namespace) -
                 res = execute(a)
             else:
                 res = WebhookResult(ok=not args.webhook_fail, data={}, status=200 if not args.webhook_fail else 503)
-            print(f"  (webhook {a.method} {a.url} -> {'ok' if res.ok else 'failed'})", file=sys.stdout)
+            print(f"  (webhook {a.method} {a.url} -> {'ok' if res.ok else 'failed'})", file=log)
             more = session.handle(res)
         out.extend(more)
         pending.extend(more)

@@ -12,6 +12,7 @@ from voicebot.flow.diagnostics import Diagnostic, FlowError
 from voicebot.flow.events import (
     Action,
     CallerHangup,
+    CallResult,
     Dtmf,
     Event,
     Hangup,
@@ -27,7 +28,7 @@ from voicebot.flow.events import (
     WebhookResult,
 )
 from voicebot.flow.flow import Flow
-from voicebot.flow.runtime import CallResult, FlowStateError, Session
+from voicebot.flow.runtime import FlowStateError, Session
 
 __all__ = [
     "Action",

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+DTMF_KEYS = "0123456789*#ABCD"  # the sixteen keys of RFC 4733, as a flow names them
+
 # --- events (caller/engine -> flow) -----------------------------------------------------------
 
 
@@ -79,7 +81,8 @@ class Listen:
     """Listen for the caller. ``grammar`` is the phrase list for a grammar-constrained recogniser
     (``None``: free speech). ``dtmf`` lists the keys that mean something here; ``max_digits`` > 1
     means keys are collected into a number (ended by ``#``). Send :class:`SilenceTimeout` after
-    ``timeout_s`` of silence."""
+    ``timeout_s`` of silence. ``dtmf_only``: the call runs by keypad alone (the prompt said which
+    keys to press); only keys are expected, so no recogniser need run."""
 
     grammar: tuple[str, ...] | None
     timeout_s: float
@@ -87,6 +90,7 @@ class Listen:
     max_digits: int = 1
     state: str = ""
     language: str = "en"
+    dtmf_only: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,3 +141,23 @@ class Turn:
     text: str
     state: str
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallResult:
+    """What a finished (or abandoned) session produced."""
+
+    flow: str
+    outcome: str | None
+    slots: Mapping[str, Any]
+    final_state: str
+    do_not_call: bool
+    turns: int
+    history: tuple[Turn, ...]
+    started_at: float
+    ended_at: float
+
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        """``(who, text)`` for what the bot said and what the caller said or keyed."""
+        return [(t.who, t.text) for t in self.history if t.who in ("bot", "caller", "dtmf", "silence")]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicebot.flow.context import CalleeProfile, CallRecord
+from voicebot.flow.diagnostics import FlowError
 from voicebot.flow.events import (
     Action,
     CallerHangup,
@@ -88,7 +89,11 @@ def run_script(flow: Flow, script: Script) -> ScriptReport:
         calls = int(raw_calls) if ok_calls else (1 if last else 0)  # type: ignore[arg-type]
         records = (CallRecord(flow=flow.name, outcome=str(last), at=0.0),) if last else ()
         profile = CalleeProfile(records=records, total_calls=calls, do_not_call=bool(p.get("do_not_call", False)))
-    session = flow.start(script.context, today=today, profile=profile)
+    try:
+        session = flow.start(script.context, today=today, profile=profile, dtmf_only=script.dtmf_only)
+    except FlowError as exc:
+        where = f"{script.pos}: script '{script.name}'"
+        return ScriptReport(name=script.name, passed=False, failures=[f"{where}: the flow cannot start: {exc}"])
     actions = session.begin()
     all_said: list[str] = []
 

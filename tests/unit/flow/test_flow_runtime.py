@@ -557,9 +557,9 @@ def test_slot_values_in_webhook_urls_are_escaped(write_flow: Callable[..., Path]
         """
         flow: t
         slots:
-          who: {type: text}
-          when: {type: date}
-          ok: {type: yesno}
+          who: {type: text, required: true}
+          when: {type: date, required: true}
+          ok: {type: yesno, required: true}
         start: hook
         states:
           hook:
