@@ -20,8 +20,9 @@ from voicebot_codecs import resample
 
 
 def _speak(text: str) -> np.ndarray:
-    """espeak-ng's own command: the same audio whatever voices this process used before (the
-    in-process engine keeps a previous voice's variant, so "en-us" can sound otherwise)."""
+    """espeak-ng's own command, which gives the same audio every time; the in-process engine's
+    output of one text varies from call to call (two syntheses correlated 0.74 here), which made
+    what the recogniser heard differ between runs."""
     wav = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "--stdout", text], capture_output=True,
                          check=True, timeout=30).stdout  # fmt: skip
     with wave.open(io.BytesIO(wav)) as w:
