@@ -30,17 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import itertools
-import re
 import secrets
-from collections import deque
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from voicebot.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
-from voicebot.sip.defence import Defence, DefenceConfig
 from voicebot.sip.dialog import Dialog, DialogState
 from voicebot.sip.headers import Headers, Via
 from voicebot.sip.message import (
@@ -53,11 +47,8 @@ from voicebot.sip.message import (
     new_tag,
     parse_message,
 )
-from voicebot.sip.sdes import DEFAULT_SUITES, offer_crypto
+from voicebot.sip.sdes import offer_crypto
 from voicebot.sip.sdp import (
-    DEFAULT_CODECS,
-    CodecSpec,
-    MediaParams,
     SessionDescription,
     make_answer,
     make_offer,
@@ -66,204 +57,49 @@ from voicebot.sip.sdp import (
 )
 from voicebot.sip.transaction import (
     Address,
-    PassUp,
-    Send,
-    TimedOut,
-    Timers,
     Transaction,
-    TransportFailed,
     client_key,
     server_key,
 )
-from voicebot.sip.uri import AbsoluteUri, NameAddr, SipUri, TelUri, parse_uri, split_list
+from voicebot.sip.uri import NameAddr, SipUri, parse_uri, split_list
 from voicebot.sip.validate import check_request, check_response
 
 if TYPE_CHECKING:
-    from voicebot.sip import auth
-
-Uri = SipUri | TelUri | AbsoluteUri
-
-ALLOWED_METHODS = (
-    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "UPDATE", "INFO", "PRACK", "REFER", "NOTIFY",
-)  # fmt: skip
-SUPPORTED = ("100rel", "timer", "replaces", "norefersub")
-ACCEPT = "application/sdp, application/dtmf-relay, message/sipfrag"
-_DTMF_SIGNAL = re.compile(r"^\s*signal\s*=\s*([0-9A-Da-d*#]|1[0-6])\s*$", re.I | re.M)
-_DTMF_DURATION = re.compile(r"^\s*duration\s*=\s*(\d+)\s*$", re.I | re.M)
-NO_RESPONSE = "No Response"  # reason of the 408 we make up when Timer B/F fires
-TRANSPORT_ERROR = "Transport Error"  # reason of the 503 we make up when sending failed
-_SIPFRAG = re.compile(r"^SIP/2\.0\s+(\d{3})")
+    pass
 
 
-@dataclass(kw_only=True)
-class UaConfig:
-    """Settings of one user agent; addresses are filled in by the driver after binding."""
+from voicebot.sip.uacore.base import CoreBase
+from voicebot.sip.uacore.records import (
+    ACCEPT,
+    ALLOWED_METHODS,
+    DTMF_DURATION,
+    DTMF_SIGNAL,
+    NO_RESPONSE,
+    SIPFRAG,
+    SUPPORTED,
+    TRANSPORT_ERROR,
+    CallState,
+    Outgoing,
+    Registration,
+    Session,
+    UaConfig,
+)
 
-    user: str = "voicebot"
-    display_name: str | None = None
-    domain: str | None = None  # host part of our From/AOR; defaults to the listening host
-    auth_user: str | None = None  # credentials we answer challenges with
-    password: str | None = None
-    server_credentials: dict[str, str] | None = None  # challenge callers with these
-    realm: str = "voicebot"
-    auth_algorithms: tuple[str, ...] = ("SHA-256", "MD5")  # challenges we offer, strongest first
-    proxy: str | None = None  # outbound proxy URI (pre-loaded Route, §8.1.2)
-    transport: str = "udp"  # default transport for URIs without ;transport
-    timers: Timers = field(default_factory=Timers)
-    user_agent: str = "voicebot/0.1"  # "" leaves the header out
-    session_expires: int = 1800  # RFC 4028 interval we ask for; 0 disables session timers
-    min_se: int = 90
-    codecs: tuple[CodecSpec, ...] = DEFAULT_CODECS
-    incoming_timeout: float = 120.0  # an INVITE nobody answers gets 480 after this long
-    max_sessions: int = 1000  # more concurrent calls get 503 with Retry-After
-    defence: DefenceConfig | None = field(default_factory=DefenceConfig)  # None: no per-source limits
-    srtp: str = "optional"  # "off", "optional" (SRTP offered over TLS, taken when offered), "mandatory"
-    srtp_suites: tuple[str, ...] = DEFAULT_SUITES  # SDES suites we offer / accept, preferred first
-    addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
+__all__ = ["NO_RESPONSE", "TRANSPORT_ERROR", "UaConfig", "UserAgentCore"]
 
 
-class CallState(Enum):
-    CALLING = "calling"  # UAC: INVITE sent
-    EARLY = "early"  # UAC: provisional received / UAS: ringing
-    INCOMING = "incoming"  # UAS: INVITE received, nothing sent beyond 100
-    ANSWERING = "answering"  # UAS: 2xx sent, waiting for ACK
-    CONFIRMED = "confirmed"
-    ENDING = "ending"  # BYE sent
-    ENDED = "ended"
-
-
-@dataclass(eq=False)
-class Session:
-    """One INVITE usage (a call) and its dialog."""
-
-    id: str
-    role: str  # "uac" / "uas"
-    invite: Request
-    state: CallState
-    local_tag: str
-    dialog: Dialog | None = None
-    media_address: tuple[str, int] | None = None
-    local_sdp: SessionDescription | None = None
-    remote_sdp: SessionDescription | None = None
-    media: MediaParams | None = None
-    on_hold: bool = False
-    invite_tx: Transaction | None = None  # UAS: the server transaction of the (re-)INVITE
-    ok: Response | None = None  # UAS: the 2xx being retransmitted until ACK
-    ok_dest: Address | None = None
-    ok_interval: float = 0.0
-    ok_is_initial: bool = False
-    last_ack: tuple[bytes, Address] | None = None  # UAC: resent on a retransmitted 2xx
-    ack_cseq: int = 0
-    cancel_wanted: bool = False
-    cancelled: bool = False
-    reinvite_token: int | None = None  # our outstanding re-INVITE
-    reinvite_dir: str | None = None
-    glare_token: int | None = None
-    peer_allow: str = ""  # the peer's Allow (its INVITE, or its 2xx): UPDATE for refreshes?
-    bye_after_ack: bool = (
-        False  # hangup() while our 2xx waited for its ACK  # a re-INVITE that got 491 and waits to be retried
-    )
-    glare_tries: int = 0
-    reliable: bool = False  # UAS: send 1xx reliably (caller requires 100rel)
-    rseq: int = 0
-    rel_response: Response | None = None
-    rel_interval: float = 0.0
-    queued_final: Response | None = None  # UAS: held back until PRACK
-    prack_seen: set[int] = field(default_factory=set)  # UAC: RSeq values already PRACKed
-    se_interval: int = 0  # RFC 4028 session interval
-    se_we_refresh: bool = False
-    refer_cseq: int | None = None  # a REFER we accepted: report with NOTIFY
-    answer_in_ack: bool = False
-    user: str | None = None
-    source: str | None = None  # UAS: the host counted against its per-source dialog limit
-    ended_reason: str | None = None
-    deadlines: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(eq=False)
-class Registration:
-    registrar: Uri
-    aor: NameAddr
-    call_id: str
-    tag: str
-    expires: int
-    cseq: int = 0
-    active: bool = False
-    deadlines: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(eq=False)
-class _Client:
-    """A client transaction and what its responses are for."""
-
-    tx: Transaction
-    purpose: str
-    session: Session | None = None
-    token: int | None = None
-    reg: Registration | None = None
-    auth_tries: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-class UserAgentCore:
+class UserAgentCore(
+    CoreBase,
+):
     """The I/O-free user agent: see the module docstring for the driving protocol."""
 
-    def __init__(self, config: UaConfig) -> None:
-        self.config = config
-        self._out: list[tuple[bytes, Address]] = []
-        self._events: deque[ev.Event] = deque()
-        self._clients: dict[tuple[str, str], _Client] = {}
-        self._servers: dict[tuple[str, ...], Transaction] = {}
-        self._server_session: dict[int, Session] = {}
-        self.sessions: dict[str, Session] = {}
-        self._by_dialog: dict[tuple[str, str], Session] = {}  # (Call-ID, local tag)
-        self.registrations: list[Registration] = []
-        self._heap: list[tuple[float, int, object]] = []
-        self._seq = itertools.count()
-        self._tokens = itertools.count(1)
-        self._pending_offer: dict[int, SessionDescription] = {}
-        self._digest: auth.DigestClient | None = None
-        self._digest_server: auth.DigestServer | None = None
-        if config.password is not None or config.server_credentials:
-            from voicebot.sip import auth  # the digest module is only needed with credentials
-
-            if config.password is not None:
-                self._digest = auth.DigestClient(config.auth_user or config.user, config.password)
-            if config.server_credentials:
-                self._digest_server = auth.DigestServer(
-                    config.realm, dict(config.server_credentials), algorithms=config.auth_algorithms
-                )
-        self.defence = Defence(config.defence) if config.defence is not None else None
-        self._verified: dict[tuple[str, ...], str] = {}  # server key -> user (a checked INVITE)
-        self.dropped = 0
-
     # ================================================================ driver interface
-
-    def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
-        out, self._out = self._out, []
-        return out
-
-    def next_event(self) -> ev.Event | None:
-        return self._events.popleft() if self._events else None
-
-    def next_deadline(self) -> float | None:
-        heap = self._heap
-        while heap:
-            when, _, obj = heap[0]
-            current = self._deadline_of(obj)
-            if current is None or current > when:
-                heapq.heappop(heap)
-                if current is not None:
-                    heapq.heappush(heap, (current, next(self._seq), obj))
-                continue
-            return when
-        return None
 
     def handle_timer(self, now: float) -> None:
         heap = self._heap
         while heap and heap[0][0] <= now:
             _, _, obj = heapq.heappop(heap)
-            if isinstance(obj, _Client):
+            if isinstance(obj, Outgoing):
                 outs = obj.tx.handle_timer(now)
                 self._client_outputs(obj, outs, now)
             elif isinstance(obj, Transaction):
@@ -326,151 +162,9 @@ class UserAgentCore:
 
     # ================================================================ addresses and helpers
 
-    def _local(self, transport: str) -> tuple[str, int]:
-        addrs = self.config.addresses
-        return addrs.get(transport) or addrs.get("udp") or next(iter(addrs.values()), ("127.0.0.1", 5060))
-
-    @staticmethod
-    def _hostport(host: str, port: int) -> str:
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-    def _contact(self, transport: str) -> str:
-        """Our Contact on ``transport``; over TLS a ``sips:`` URI (RFC 5630 §3.1.3: required when
-        the request is ``sips:``, allowed otherwise), so TLS peers keep using TLS to reach us."""
-        host, port = self._local(transport)
-        if transport == "tls":
-            return f"<sips:{self.config.user}@{self._hostport(host, port)}>"
-        tp = "" if transport == "udp" else f";transport={transport}"
-        return f"<sip:{self.config.user}@{self._hostport(host, port)}{tp}>"
-
-    def _via(self, transport: str, branch: str) -> str:
-        host, port = self._local(transport)
-        return f"SIP/2.0/{transport.upper()} {self._hostport(host, port)};branch={branch};rport"
-
-    def _our_uri(self) -> NameAddr:
-        host = self.config.domain or self._hostport(*self._local(self.config.transport))
-        return NameAddr(self.config.display_name, SipUri("sip", self.config.user, None, host), {})
-
-    def _address_of(self, uri: Uri) -> Address:
-        """§8.1.2 / RFC 3263 without DNS: the transport, host and port a URI names."""
-        if not isinstance(uri, SipUri):
-            raise LocalProtocolError(f"cannot send to {uri} without a proxy (only sip: URIs route)")
-        transport = uri.transport or ("tls" if uri.scheme == "sips" else self.config.transport)
-        default = 5061 if transport == "tls" else 5060
-        return Address(transport, uri.bare_host, uri.port or default)
-
-    def _emit(self, data: bytes, dest: Address) -> None:
-        self._out.append((data, dest))
-
-    def _event(self, event: ev.Event) -> None:
-        self._events.append(event)
-
-    def _watch(self, obj: object) -> None:
-        when = self._deadline_of(obj)
-        if when is not None:
-            heapq.heappush(self._heap, (when, next(self._seq), obj))
-
-    def _deadline_of(self, obj: object) -> float | None:
-        if isinstance(obj, _Client):
-            return None if obj.tx.terminated else obj.tx.next_deadline()
-        if isinstance(obj, Transaction):
-            return None if obj.terminated else obj.next_deadline()
-        if isinstance(obj, Session | Registration):
-            return min(obj.deadlines.values()) if obj.deadlines else None
-        return None
-
-    def _response_address(self, req: Request, source: Address) -> Address:
-        """§18.2.2 and RFC 3581: reliable -> the connection; UDP -> received + rport or Via port."""
-        if source.reliable:
-            return source
-        via = req.top_via
-        port = source.port if via.wants_rport else (via.port or 5060)
-        return Address(source.transport, source.host, port)
-
-    def _common_headers(self, headers: Headers) -> None:
-        if self.config.user_agent:
-            headers.add("User-Agent", self.config.user_agent)
-
-    def _product(self, session: Session | None) -> list[tuple[str, str]]:
-        """The User-Agent header of a response: none when it is configured empty, and none to a
-        caller who has not authenticated when callers are challenged (nothing to fingerprint)."""
-        if not self.config.user_agent:
-            return []
-        if self._digest_server is not None and (session is None or session.user is None):
-            return []
-        return [("User-Agent", self.config.user_agent)]
-
     # ================================================================ sending requests
 
-    def _send_request(
-        self,
-        req: Request,
-        dest: Address,
-        now: float,
-        *,
-        purpose: str,
-        session: Session | None = None,
-        token: int | None = None,
-        reg: Registration | None = None,
-        via: str | None = None,
-        auth_tries: int = 0,
-    ) -> _Client:
-        req.headers.prepend("Via", via or self._via(dest.transport, new_branch()))
-        tx = Transaction.client(req, dest, self.config.timers)
-        client = _Client(tx=tx, purpose=purpose, session=session, token=token, reg=reg)
-        client.auth_tries = auth_tries
-        self._clients[client_key(req)] = client
-        self._client_outputs(client, tx.start(now), now)
-        self._watch(client)
-        return client
-
-    def _initial_request(
-        self, method: str, target: Uri, *, to: NameAddr, from_: NameAddr, call_id: str, cseq: int
-    ) -> tuple[Request, Address]:
-        headers = Headers()
-        headers.add("Max-Forwards", "70")
-        headers.add("From", str(from_))
-        headers.add("To", str(to))
-        headers.add("Call-ID", call_id)
-        headers.add("CSeq", f"{cseq} {method}")
-        if self.config.proxy:
-            proxy = parse_uri(self.config.proxy)
-            if isinstance(proxy, SipUri) and "lr" not in proxy.params:
-                proxy.params["lr"] = None
-            headers.add("Route", f"<{proxy}>")
-            dest = self._address_of(proxy)
-        else:
-            dest = self._address_of(target)
-        self._common_headers(headers)
-        return Request(method, target, headers), dest
-
-    def _in_dialog(self, session: Session, method: str, *, cseq: int | None = None) -> tuple[Request, Address]:
-        dialog = session.dialog
-        if dialog is None:
-            raise LocalProtocolError(f"call {session.id} has no dialog for {method}")
-        req = dialog.build_request(method, cseq=cseq)
-        self._common_headers(req.headers)
-        return req, self._address_of(dialog.next_hop())
-
     # ================================================================ client outputs
-
-    def _client_outputs(
-        self, client: _Client, outs: list[Send | PassUp | TimedOut | TransportFailed], now: float
-    ) -> None:
-        for out in outs:
-            if isinstance(out, Send):
-                self._emit(bytes(out.message), out.dest)
-            elif isinstance(out, PassUp):
-                if isinstance(out.message, Response):
-                    self._client_response(client, out.message, now)
-            elif isinstance(out, TimedOut):
-                self._client_response(client, build_response(client.tx.request, 408, NO_RESPONSE), now)
-            else:
-                self._client_response(client, build_response(client.tx.request, 503, TRANSPORT_ERROR), now)
-        if client.tx.terminated:
-            key = client_key(client.tx.request)
-            if self._clients.get(key) is client:
-                del self._clients[key]
 
     def _on_response(self, resp: Response, now: float) -> None:
         try:
@@ -502,7 +196,7 @@ class UserAgentCore:
             return
         self.dropped += 1
 
-    def _client_response(self, client: _Client, resp: Response, now: float) -> None:
+    def _client_response(self, client: Outgoing, resp: Response, now: float) -> None:
         status = resp.status
         if status in (401, 407) and self._retry_with_auth(client, resp, now):
             return
@@ -511,7 +205,7 @@ class UserAgentCore:
 
     # -- authentication (RFC 7616, RFC 8760) as a client -------------------------------------
 
-    def _retry_with_auth(self, client: _Client, resp: Response, now: float) -> bool:
+    def _retry_with_auth(self, client: Outgoing, resp: Response, now: float) -> bool:
         if self._digest is None or client.auth_tries >= 2 or client.tx.request.method in ("CANCEL", "ACK"):
             return False
         www = resp.status == 401
@@ -714,61 +408,6 @@ class UserAgentCore:
         retransmitted request is simply answered again."""
         resp = build_response(req, status, reason, to_tag=new_tag(), headers=[*headers, *self._product(None)])
         self._emit(bytes(resp), dest)
-
-    def _server_outputs(
-        self, stx: Transaction, outs: list[Send | PassUp | TimedOut | TransportFailed], now: float
-    ) -> None:
-        for out in outs:
-            if isinstance(out, Send):
-                self._emit(bytes(out.message), out.dest)
-            elif isinstance(out, PassUp) and isinstance(out.message, Request) and out.message.method == "ACK":
-                self._on_ack(out.message, now)
-        if stx.terminated:
-            key = server_key(stx.request)
-            if self._servers.get(key) is stx:
-                del self._servers[key]
-            self._server_session.pop(id(stx), None)
-
-    def _respond(self, stx: Transaction, resp: Response, now: float) -> None:
-        if not stx.is_client and stx.state.name in ("PROCEEDING", "TRYING", "ACCEPTED"):
-            self._server_outputs(stx, stx.respond(resp, now), now)
-            self._watch(stx)
-
-    def _reply(
-        self,
-        stx: Transaction,
-        status: int,
-        now: float,
-        *,
-        session: Session | None = None,
-        headers: list[tuple[str, str]] | None = None,
-        body: bytes = b"",
-        content_type: str | None = None,
-        reason: str | None = None,
-    ) -> Response:
-        tag = session.local_tag if session is not None else new_tag()
-        hdrs = [*(headers or []), *self._product(session)]
-        resp = build_response(
-            stx.request, status, reason, to_tag=tag, headers=hdrs, body=body, content_type=content_type
-        )
-        self._respond(stx, resp, now)
-        return resp
-
-    def _dialog_session(self, req: Request) -> Session | None:
-        tag = req.to.tag
-        if not tag:
-            return None
-        return self._by_dialog.get((req.call_id, tag))
-
-    def _in_dialog_checks(self, stx: Transaction, req: Request, now: float) -> Session | None:
-        session = self._dialog_session(req)
-        if session is None or session.dialog is None or session.state is CallState.ENDED:
-            self._reply(stx, 481, now)
-            return None
-        if not session.dialog.accept_remote_seq(req):
-            self._reply(stx, 500, now, reason="Out of Order CSeq", session=session)
-            return None
-        return session
 
     # -- OPTIONS (§11) -------------------------------------------------------------------------
 
@@ -1155,11 +794,11 @@ class UserAgentCore:
             return
         if req.content_type == "application/dtmf-relay":
             text = req.body.decode("utf-8", "replace")
-            sig = _DTMF_SIGNAL.search(text)
+            sig = DTMF_SIGNAL.search(text)
             if sig is None:
                 self._reply(stx, 400, now, session=session, reason="Bad dtmf-relay body")
                 return
-            dur = _DTMF_DURATION.search(text)
+            dur = DTMF_DURATION.search(text)
             digit = sig.group(1).upper()
             if digit.isdigit() and int(digit) >= 10:
                 digit = "0123456789*#ABCD"[int(digit)] if int(digit) < 16 else "D"
@@ -1212,7 +851,7 @@ class UserAgentCore:
             self._reply(stx, 489, now, session=session)
             return
         self._reply(stx, 200, now, session=session)
-        m = _SIPFRAG.match(req.body.decode("utf-8", "replace"))
+        m = SIPFRAG.match(req.body.decode("utf-8", "replace"))
         state = (req.headers.get("Subscription-State") or "").lower()
         if m is not None:
             status = int(m.group(1))
@@ -1242,12 +881,6 @@ class UserAgentCore:
             self._send_2xx(session, session.invite_tx, ok, now)
 
     # ================================================================ UAC side
-
-    def _session(self, call: str) -> Session:
-        session = self.sessions.get(call)
-        if session is None:
-            raise LocalProtocolError(f"no call {call!r}")
-        return session
 
     def invite(
         self,
@@ -1288,7 +921,7 @@ class UserAgentCore:
         self._send_request(req, dest, now, purpose="invite", session=session)
         return call_id
 
-    def _resp_invite(self, client: _Client, resp: Response, now: float) -> None:
+    def _resp_invite(self, client: Outgoing, resp: Response, now: float) -> None:
         session = client.session
         assert session is not None
         status = resp.status
@@ -1458,12 +1091,12 @@ class UserAgentCore:
         req, dest = self._in_dialog(session, "BYE")
         self._send_request(req, dest, now, purpose="bye", session=session)
 
-    def _resp_bye(self, client: _Client, resp: Response, now: float) -> None:
+    def _resp_bye(self, client: Outgoing, resp: Response, now: float) -> None:
         session = client.session
         if session is not None:
             self._end(session, session.ended_reason or "local BYE", by_remote=False)
 
-    def _resp_quiet(self, client: _Client, resp: Response, now: float) -> None:
+    def _resp_quiet(self, client: Outgoing, resp: Response, now: float) -> None:
         """CANCEL, PRACK, NOTIFY, the BYE of a stray fork: nothing to report."""
 
     def _end(self, session: Session, reason: str, *, by_remote: bool) -> None:
@@ -1473,17 +1106,6 @@ class UserAgentCore:
         session.deadlines.clear()
         self._forget(session)
         self._event(ev.CallEnded(call=session.id, reason=reason, by_remote=by_remote))
-
-    def _forget(self, session: Session) -> None:
-        self._settle(session)
-        self.sessions.pop(session.id, None)
-        self._by_dialog.pop((session.invite.call_id, session.local_tag), None)
-
-    def _settle(self, session: Session) -> None:
-        """The call is up or over: it no longer counts against its source's dialogs in progress."""
-        if session.source is not None and self.defence is not None:
-            self.defence.close_dialog(session.source)
-        session.source = None
 
     # -- re-INVITE / UPDATE as UAC -----------------------------------------------------------------
 
@@ -1519,7 +1141,7 @@ class UserAgentCore:
         self._pending_offer[token] = offer
         return token
 
-    def _resp_reinvite(self, client: _Client, resp: Response, now: float) -> None:
+    def _resp_reinvite(self, client: Outgoing, resp: Response, now: float) -> None:
         session = client.session
         assert session is not None and client.token is not None
         status = resp.status
@@ -1577,7 +1199,7 @@ class UserAgentCore:
         self._send_request(req, dest, now, purpose="update", session=session, token=token)
         return token
 
-    def _resp_update(self, client: _Client, resp: Response, now: float) -> None:
+    def _resp_update(self, client: Outgoing, resp: Response, now: float) -> None:
         session = client.session
         assert session is not None and client.token is not None
         if resp.status < 200:
@@ -1637,7 +1259,7 @@ class UserAgentCore:
         self._send_request(req, dest, now, purpose="done", token=token)
         return token
 
-    def _resp_done(self, client: _Client, resp: Response, now: float) -> None:
+    def _resp_done(self, client: Outgoing, resp: Response, now: float) -> None:
         if resp.status < 200 or client.token is None:
             return
         call = client.session.id if client.session is not None else None
@@ -1761,7 +1383,7 @@ class UserAgentCore:
             if reg.active:
                 self._send_register(reg, now, 0)
 
-    def _resp_register(self, client: _Client, resp: Response, now: float) -> None:
+    def _resp_register(self, client: Outgoing, resp: Response, now: float) -> None:
         reg = client.reg
         assert reg is not None
         asked = client.token or 0
