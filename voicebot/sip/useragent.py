@@ -47,13 +47,9 @@ from voicebot.sip.message import (
     new_tag,
     parse_message,
 )
-from voicebot.sip.sdes import offer_crypto
 from voicebot.sip.sdp import (
     SessionDescription,
-    make_answer,
-    make_offer,
     negotiated,
-    with_direction,
 )
 from voicebot.sip.transaction import (
     Address,
@@ -69,6 +65,7 @@ if TYPE_CHECKING:
 
 
 from voicebot.sip.uacore.base import CoreBase
+from voicebot.sip.uacore.offeranswer import OfferAnswer
 from voicebot.sip.uacore.records import (
     ACCEPT,
     ALLOWED_METHODS,
@@ -89,6 +86,7 @@ __all__ = ["NO_RESPONSE", "TRANSPORT_ERROR", "UaConfig", "UserAgentCore"]
 
 
 class UserAgentCore(
+    OfferAnswer,
     CoreBase,
 ):
     """The I/O-free user agent: see the module docstring for the driving protocol."""
@@ -496,36 +494,6 @@ class UserAgentCore(
             )
         return interval
 
-    def _parse_sdp(self, msg: Request | Response) -> SessionDescription:
-        if msg.content_type != "application/sdp":
-            raise RemoteProtocolError("body is not SDP", status=415, extra_headers={"Accept": "application/sdp"})
-        return SessionDescription.parse(msg.body)
-
-    def _can_answer(self, offer: SessionDescription) -> None:
-        self._make_answer(offer, "127.0.0.1", 9)
-
-    def _make_offer(self, host: str, port: int, transport: str, direction: str = "sendrecv") -> SessionDescription:
-        """Our SDP offer; with SDES keys (RTP/SAVP) when SRTP is mandatory, or optional and the
-        signalling is TLS (keys sent in the clear over UDP or TCP would protect nothing)."""
-        cfg = self.config
-        secure = cfg.srtp == "mandatory" or (cfg.srtp == "optional" and transport == "tls")
-        crypto = offer_crypto(cfg.srtp_suites) if secure else []
-        return make_offer(host, port, codecs=cfg.codecs, crypto=crypto, direction=direction)
-
-    def _make_answer(
-        self,
-        offer: SessionDescription,
-        host: str,
-        port: int,
-        previous: SessionDescription | None = None,
-        direction: str | None = None,
-    ) -> SessionDescription:
-        cfg = self.config
-        return make_answer(
-            offer, host, port, codecs=cfg.codecs, srtp=cfg.srtp, suites=cfg.srtp_suites,
-            previous=previous, direction=direction,
-        )  # fmt: skip
-
     def _session_expires_headers(self, session: Session, req: Request) -> list[tuple[str, str]]:
         if not session.se_interval:
             return []
@@ -773,19 +741,6 @@ class UserAgentCore(
         if changed and session.media is not None:
             self._event(ev.MediaChanged(call=session.id, media=session.media))
 
-    def _answer_for(self, session: Session, offer: SessionDescription) -> SessionDescription:
-        host, port = session.media_address or ("127.0.0.1", 9)
-        return self._make_answer(
-            offer, host, port, previous=session.local_sdp, direction="sendonly" if session.on_hold else None
-        )
-
-    def _offer_for(self, session: Session) -> SessionDescription:
-        host, port = session.media_address or ("127.0.0.1", 9)
-        direction = "sendonly" if session.on_hold else "sendrecv"
-        if session.local_sdp is not None:
-            return with_direction(session.local_sdp, direction)
-        return self._make_offer(host, port, self.config.transport, direction=direction)
-
     # -- INFO (RFC 6086, application/dtmf-relay) ---------------------------------------------------
 
     def _req_info(self, stx: Transaction, req: Request, now: float) -> None:
@@ -1002,12 +957,6 @@ class UserAgentCore(
         session.state = CallState.ENDED
         self._forget(session)
         self._event(ev.CallFailed(call=session.id, status=status, reason=reason, response=resp))
-
-    def _take_answer(self, session: Session, resp: Response) -> None:
-        remote = self._parse_sdp(resp)
-        assert session.local_sdp is not None
-        session.media = negotiated(session.local_sdp, remote)
-        session.remote_sdp = remote
 
     def _send_ack(self, session: Session, resp: Response, cseq: int, now: float) -> None:
         """§13.2.2.4: the ACK for a 2xx is built by the core and sent outside any transaction."""
