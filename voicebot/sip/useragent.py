@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 
 from voicebot.sip.uacore.admission import Admission
 from voicebot.sip.uacore.base import CoreBase
+from voicebot.sip.uacore.digest import DigestRetry
 from voicebot.sip.uacore.offeranswer import OfferAnswer
 from voicebot.sip.uacore.records import (
     ACCEPT,
@@ -87,6 +88,7 @@ __all__ = ["NO_RESPONSE", "TRANSPORT_ERROR", "UaConfig", "UserAgentCore"]
 
 
 class UserAgentCore(
+    DigestRetry,
     Admission,
     OfferAnswer,
     CoreBase,
@@ -189,60 +191,6 @@ class UserAgentCore(
         handler(client, resp, now)
 
     # -- authentication (RFC 7616, RFC 8760) as a client -------------------------------------
-
-    def _retry_with_auth(self, client: Outgoing, resp: Response, now: float) -> bool:
-        if self._digest is None or client.auth_tries >= 2 or client.tx.request.method in ("CANCEL", "ACK"):
-            return False
-        www = resp.status == 401
-        values = resp.headers.get_all("WWW-Authenticate" if www else "Proxy-Authenticate")
-        if not values:
-            return False
-        try:
-            from voicebot.sip.auth import parse_challenges
-
-            challenges = parse_challenges(values)
-        except ProtocolError:
-            return False
-        old = client.tx.request
-        headers = old.headers.copy()
-        headers.remove("Via")
-        session = client.session
-        if session is not None and session.dialog is not None and client.purpose != "invite":
-            seq = session.dialog.next_seq()
-        else:
-            seq = old.cseq.seq + 1
-            if session is not None and session.dialog is not None:
-                session.dialog.local_seq = seq
-        if client.reg is not None:
-            client.reg.cseq = seq
-        headers.set("CSeq", f"{seq} {old.method}")
-        try:
-            value = None
-            for challenge in challenges:
-                try:
-                    value = self._digest.authorization(challenge, old.method, str(old.uri), old.body)
-                    break
-                except ProtocolError:
-                    continue
-        except ProtocolError:
-            value = None
-        if value is None:
-            return False
-        headers.set("Authorization" if www else "Proxy-Authorization", value)
-        new = Request(old.method, old.uri, headers, old.body)
-        if session is not None and client.purpose == "invite":
-            session.invite = new
-        self._send_request(
-            new,
-            client.tx.dest,
-            now,
-            purpose=client.purpose,
-            session=session,
-            token=client.token,
-            reg=client.reg,
-            auth_tries=client.auth_tries + 1,
-        )
-        return True
 
     # ================================================================ incoming requests
 
