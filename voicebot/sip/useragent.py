@@ -83,11 +83,13 @@ from voicebot.sip.uacore.records import (
     Session,
     UaConfig,
 )
+from voicebot.sip.uacore.sessiontimer import SessionTimers
 
 __all__ = ["NO_RESPONSE", "TRANSPORT_ERROR", "UaConfig", "UserAgentCore"]
 
 
 class UserAgentCore(
+    SessionTimers,
     DigestRetry,
     Admission,
     OfferAnswer,
@@ -290,37 +292,6 @@ class UserAgentCore(
         self._event(
             ev.IncomingCall(call=session.id, request=req, caller=str(req.from_.uri), callee=str(req.to.uri), user=user)
         )
-
-    def _check_session_expires(self, req: Request) -> int:
-        value = req.headers.get("Session-Expires")
-        if value is None or self.config.session_expires <= 0:
-            return 0
-        try:
-            interval = int(value.split(";", 1)[0].strip())
-        except ValueError:
-            raise RemoteProtocolError("bad Session-Expires", status=400) from None
-        if interval < self.config.min_se:
-            raise RemoteProtocolError(
-                "Session-Expires below Min-SE", status=422, extra_headers={"Min-SE": str(self.config.min_se)}
-            )
-        return interval
-
-    def _session_expires_headers(self, session: Session, req: Request) -> list[tuple[str, str]]:
-        if not session.se_interval:
-            return []
-        supported = [t.lower() for t in req.headers.get_all("Supported")]
-        param = (req.headers.get("Session-Expires") or "").lower()
-        if "refresher=uas" in param:
-            refresher = "uas"
-        elif "refresher=uac" in param or "timer" in supported:
-            refresher = "uac"
-        else:
-            refresher = "uas"
-        session.se_we_refresh = refresher == "uas"
-        out = [("Session-Expires", f"{session.se_interval};refresher={refresher}")]
-        if "timer" in supported:
-            out.append(("Require", "timer"))
-        return out
 
     def ring(self, call: str, now: float) -> None:
         """UAS: send 180 Ringing (reliably when the caller requires 100rel)."""
@@ -1026,31 +997,6 @@ class UserAgentCore(
         self._event(ev.RequestDone(call=call, token=client.token, status=resp.status, reason=resp.reason))
 
     # -- session timers (RFC 4028) -----------------------------------------------------------------
-
-    def _start_session_timer(self, session: Session, now: float) -> None:
-        session.deadlines.pop("refresh", None)
-        session.deadlines.pop("expire", None)
-        if not session.se_interval or self.config.session_expires <= 0:
-            return
-        n = session.se_interval
-        if session.se_we_refresh:
-            session.deadlines["refresh"] = now + n / 2
-        else:
-            session.deadlines["expire"] = now + n - min(32, n / 3)
-        self._watch(session)
-
-    def _refresh_session_timer_from(self, session: Session, resp: Response, now: float) -> None:
-        se = resp.headers.get("Session-Expires")
-        if se is None:
-            if session.se_interval:
-                self._start_session_timer(session, now)
-            return
-        try:
-            session.se_interval = int(se.split(";", 1)[0])
-        except ValueError:
-            return
-        session.se_we_refresh = "refresher=uas" not in se.replace(" ", "").lower()
-        self._start_session_timer(session, now)
 
     def _session_timer(self, session: Session, now: float) -> None:
         t = self.config.timers
