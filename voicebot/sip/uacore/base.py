@@ -7,9 +7,10 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from voicebot.errors import LocalProtocolError
+from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
 from voicebot.sip.defence import Defence
 from voicebot.sip.headers import Headers
@@ -39,10 +40,10 @@ if TYPE_CHECKING:
     from voicebot.sip import auth
 
 
+from voicebot.sip.uacore.callstate import CALL_TABLE, NETWORK_INPUTS, CallAction, CallInput, CallState, Step
 from voicebot.sip.uacore.records import (
     NO_RESPONSE,
     TRANSPORT_ERROR,
-    CallState,
     Outgoing,
     Registration,
     Session,
@@ -82,6 +83,7 @@ class CoreBase:
         self.defence = Defence(config.defence) if config.defence is not None else None
         self._verified: dict[tuple[str, ...], str] = {}  # server key -> user (a checked INVITE)
         self.dropped = 0
+        self._actions = self._call_actions()
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
         out, self._out = self._out, []
@@ -310,6 +312,16 @@ class CoreBase:
         self._settle(session)
         self.sessions.pop(session.id, None)
         self._by_dialog.pop((session.invite.call_id, session.local_tag), None)
+        self._prune_heap()
+
+    def _prune_heap(self) -> None:
+        """Drop the heap entries of what has no deadline any more (ended calls, finished
+        transactions) once they outnumber the live ones: a burst of short calls must not leave
+        the heap to grow until each stale entry happens to reach its top."""
+        live = len(self.sessions) + len(self._clients) + len(self._servers) + len(self.registrations)
+        if len(self._heap) > 4 * live + 64:
+            self._heap = [entry for entry in self._heap if self._deadline_of(entry[2]) is not None]
+            heapq.heapify(self._heap)
 
     def _settle(self, session: Session) -> None:
         """The call is up or over: it no longer counts against its source's dialogs in progress."""
@@ -326,3 +338,38 @@ class CoreBase:
     def _on_ack(self, ack: Request, now: float) -> None:
         """An ACK for a 2xx we sent (§13.3.1.4)."""
         raise NotImplementedError
+
+    def _call_actions(self) -> dict[CallAction, Callable[[Session, Step], None]]:
+        """What each action of the call table does (built once by the composed core)."""
+        raise NotImplementedError
+
+    # -- the call state table ------------------------------------------------------------------
+
+    def _entry(self, session: Session, inp: CallInput) -> tuple[tuple[CallAction, ...], CallState]:
+        """The table's entry for the call's state and ``inp``; no entry is a protocol error."""
+        entry = CALL_TABLE.get((session.state, inp))
+        if entry is None:
+            text = f"call {session.id} in state {session.state.value} cannot take {inp.value}"
+            if inp in NETWORK_INPUTS:
+                raise RemoteProtocolError(text, status=481)
+            raise LocalProtocolError(text)
+        return entry
+
+    def _fire(self, session: Session, inp: CallInput, step: Step) -> None:
+        """One transition: the next state, then the actions in the table's order."""
+        actions, session.state = self._entry(session, inp)
+        handlers = self._actions
+        for action in actions:
+            handlers[action](session, step)
+
+    # -- §13.3.1.4: a 2xx to an INVITE is retransmitted by the core until its ACK ------------
+
+    def _send_2xx(self, session: Session, stx: Transaction, ok: Response, now: float) -> None:
+        self._respond(stx, ok, now)
+        session.ok = ok
+        session.ok_dest = stx.dest
+        if not stx.dest.reliable:
+            session.ok_interval = self.config.timers.t1
+            session.deadlines["2xx"] = now + session.ok_interval
+        session.deadlines["2xx_giveup"] = now + 64 * self.config.timers.t1
+        self._watch(session)

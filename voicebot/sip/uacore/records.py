@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import TYPE_CHECKING
 
 from voicebot.sip.defence import DefenceConfig
 from voicebot.sip.dialog import Dialog
@@ -26,11 +24,8 @@ from voicebot.sip.transaction import (
     Timers,
     Transaction,
 )
+from voicebot.sip.uacore.callstate import CallState
 from voicebot.sip.uri import AbsoluteUri, NameAddr, SipUri, TelUri
-
-if TYPE_CHECKING:
-    pass
-
 
 Uri = SipUri | TelUri | AbsoluteUri
 
@@ -71,16 +66,6 @@ class UaConfig:
     srtp: str = "optional"  # "off", "optional" (SRTP offered over TLS, taken when offered), "mandatory"
     srtp_suites: tuple[str, ...] = DEFAULT_SUITES  # SDES suites we offer / accept, preferred first
     addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
-
-
-class CallState(Enum):
-    CALLING = "calling"  # UAC: INVITE sent
-    EARLY = "early"  # UAC: provisional received / UAS: ringing
-    INCOMING = "incoming"  # UAS: INVITE received, nothing sent beyond 100
-    ANSWERING = "answering"  # UAS: 2xx sent, waiting for ACK
-    CONFIRMED = "confirmed"
-    ENDING = "ending"  # BYE sent
-    ENDED = "ended"
 
 
 @dataclass(eq=False)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 from voicebot.sip.uacore.base import CoreBase
+from voicebot.sip.uacore.callstate import Step
 from voicebot.sip.uacore.records import (
     Session,
 )
@@ -80,3 +81,41 @@ class SessionTimers(CoreBase):
             return
         session.se_we_refresh = "refresher=uas" not in se.replace(" ", "").lower()
         self._start_session_timer(session, now)
+
+    @staticmethod
+    def _min_se(resp: Response) -> str | None:
+        """The Min-SE of a 422 (RFC 4028 §7.4), or None when it has none we can use."""
+        value = (resp.headers.get("Min-SE") or "").split(";")[0].strip()
+        return value if value.isdigit() else None
+
+    # -- actions of the call table ---------------------------------------------------------
+
+    def _act_retry_min_se(self, session: Session, step: Step) -> None:
+        """RFC 4028 §7.4: a 422 is answered by the same INVITE asking for the Min-SE it gave."""
+        assert isinstance(step.message, Response) and step.dest is not None
+        min_se = self._min_se(step.message)
+        assert min_se is not None
+        headers = session.invite.headers.copy()
+        headers.remove("Via")
+        headers.set("Session-Expires", min_se)
+        headers.set("Min-SE", min_se)
+        headers.set("CSeq", f"{session.invite.cseq.seq + 1} INVITE")
+        new = Request("INVITE", session.invite.uri, headers, session.invite.body)
+        session.invite = new
+        session.dialog = None
+        self._send_request(new, step.dest, step.now, purpose="invite", session=session, auth_tries=step.tries + 1)
+
+    def _act_take_session_expires(self, session: Session, step: Step) -> None:
+        """The session interval and refresher the 2xx to our INVITE settled on."""
+        assert isinstance(step.message, Response)
+        se = step.message.headers.get("Session-Expires")
+        if se is not None and self.config.session_expires > 0:
+            try:
+                session.se_interval = int(se.split(";", 1)[0])
+                session.se_we_refresh = "refresher=uas" not in se.replace(" ", "").lower()
+            except ValueError:
+                session.se_interval = 0
+            self._start_session_timer(session, step.now)
+
+    def _act_start_session_timer(self, session: Session, step: Step) -> None:
+        self._start_session_timer(session, step.now)
