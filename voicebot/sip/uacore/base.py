@@ -27,6 +27,7 @@ from voicebot.sip.sdp import (
 from voicebot.sip.transaction import (
     Address,
     PassUp,
+    State,
     Send,
     TimedOut,
     Transaction,
@@ -262,7 +263,7 @@ class CoreBase:
             self._server_session.pop(id(stx), None)
 
     def _respond(self, stx: Transaction, resp: Response, now: float) -> None:
-        if not stx.is_client and stx.state.name in ("PROCEEDING", "TRYING", "ACCEPTED"):
+        if not stx.is_client and stx.state in (State.PROCEEDING, State.TRYING, State.ACCEPTED):
             self._server_outputs(stx, stx.respond(resp, now), now)
             self._watch(stx)
 
