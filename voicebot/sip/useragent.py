@@ -188,21 +188,25 @@ class UserAgentCore(
 
     def receive_datagram(self, data: bytes, source: Address, now: float) -> None:
         """One whole message from ``source``. Nothing a peer sends raises out of here."""
+        if self.tracing:
+            self._trace_received(data, source, now)
         if not data.startswith(b"SIP/2.0 ") and not self._admit(source, now):
             return  # a request over its source's rate, or from a banned source: not even parsed
         try:
             msg = parse_message(data)
         except SipParseError as exc:
-            self._answer_unparsable(exc, source)
+            self._answer_unparsable(exc, source, now)
             return
         self._receive(msg, source, now)
 
     def receive_message(self, msg: Request | Response | SipParseError, source: Address, now: float) -> None:
         """A message a stream transport already framed and parsed (or the error it found)."""
+        if self.tracing:
+            self._trace_received(str(msg).encode() if isinstance(msg, SipParseError) else bytes(msg), source, now)
         if not isinstance(msg, Response) and not self._admit(source, now):
             return
         if isinstance(msg, SipParseError):
-            self._answer_unparsable(msg, source)
+            self._answer_unparsable(msg, source, now)
             return
         self._receive(msg, source, now)
 
@@ -303,7 +307,7 @@ class UserAgentCore(
     def _retransmit_2xx(self, session: Session, now: float) -> None:
         """§13.3.1.4: our 2xx again, at T1, 2*T1 ... capped at T2, until its ACK."""
         if session.ok is not None and session.ok_dest is not None:
-            self._emit(bytes(session.ok), session.ok_dest)
+            self._emit(bytes(session.ok), session.ok_dest, now)
             session.ok_interval = min(session.ok_interval * 2, self.config.timers.t2)
             session.deadlines["2xx"] = now + session.ok_interval
 

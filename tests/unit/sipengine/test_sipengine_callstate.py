@@ -33,7 +33,7 @@ INVITE = (
 
 
 def test_inputs_are_split_into_local_network_and_timer() -> None:
-    assert LOCAL_INPUTS | NETWORK_INPUTS | TIMER_INPUTS == set(CallInput)
+    assert set(CallInput) == LOCAL_INPUTS | NETWORK_INPUTS | TIMER_INPUTS
     assert not (LOCAL_INPUTS & NETWORK_INPUTS or LOCAL_INPUTS & TIMER_INPUTS or NETWORK_INPUTS & TIMER_INPUTS)
 
 

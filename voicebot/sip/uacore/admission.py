@@ -45,7 +45,7 @@ class Admission(CoreBase):
         if self.defence is not None:
             self._events.extend(self.defence.notices())
 
-    def _answer_unparsable(self, exc: SipParseError, source: Address) -> None:
+    def _answer_unparsable(self, exc: SipParseError, source: Address, now: float) -> None:
         """A request we can still read enough of gets its 4xx/5xx; anything else is dropped."""
         self.dropped += 1
         req = exc.request
@@ -56,7 +56,7 @@ class Admission(CoreBase):
             resp = build_response(req, exc.status, to_tag=new_tag())
         except (ProtocolError, ValueError):
             return
-        self._emit(bytes(resp), dest)
+        self._emit(bytes(resp), dest, now)
 
     @staticmethod
     def _stamp_via(req: Request, source: Address, key: tuple[str, ...]) -> None:
@@ -99,7 +99,7 @@ class Admission(CoreBase):
             self._verified[key] = user
         if self.defence is not None and self.defence.dialogs_full(dest.host, now):
             self._verified.pop(key, None)
-            self._stateless(req, 503, dest, [("Retry-After", "5")], reason="Too Many Calls From This Address")
+            self._stateless(req, 503, dest, now, [("Retry-After", "5")], reason="Too Many Calls From This Address")
             return False
         return True
 
@@ -134,7 +134,7 @@ class Admission(CoreBase):
                 if defence.banned(host, now):
                     return None
         challenges = server.challenge_headers(stale, now=now)
-        self._stateless(req, 401, dest, [("WWW-Authenticate", c) for c in challenges])
+        self._stateless(req, 401, dest, now, [("WWW-Authenticate", c) for c in challenges])
         return None
 
     @staticmethod
@@ -162,9 +162,15 @@ class Admission(CoreBase):
         return ruri
 
     def _stateless(
-        self, req: Request, status: int, dest: Address, headers: list[tuple[str, str]], reason: str | None = None
+        self,
+        req: Request,
+        status: int,
+        dest: Address,
+        now: float,
+        headers: list[tuple[str, str]],
+        reason: str | None = None,
     ) -> None:
         """One response and no transaction (RFC 3261 §8.2.7 stateless UAS behaviour): a
         retransmitted request is simply answered again."""
         resp = build_response(req, status, reason, to_tag=new_tag(), headers=[*headers, *self._product(None)])
-        self._emit(bytes(resp), dest)
+        self._emit(bytes(resp), dest, now)

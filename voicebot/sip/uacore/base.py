@@ -24,11 +24,12 @@ from voicebot.sip.message import (
 from voicebot.sip.sdp import (
     SessionDescription,
 )
+from voicebot.sip.trace import MessageTrace, trace_of
 from voicebot.sip.transaction import (
     Address,
     PassUp,
-    State,
     Send,
+    State,
     TimedOut,
     Transaction,
     TransportFailed,
@@ -84,6 +85,8 @@ class CoreBase:
         self.defence = Defence(config.defence) if config.defence is not None else None
         self._verified: dict[tuple[str, ...], str] = {}  # server key -> user (a checked INVITE)
         self.dropped = 0
+        self.tracing = False  # the driver turns it on to read traces_to_send()
+        self._traces: list[MessageTrace] = []
         self._actions = self._call_actions()
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
@@ -139,8 +142,18 @@ class CoreBase:
         default = 5061 if transport == "tls" else 5060
         return Address(transport, uri.bare_host, uri.port or default)
 
-    def _emit(self, data: bytes, dest: Address) -> None:
+    def _emit(self, data: bytes, dest: Address, now: float) -> None:
         self._out.append((data, dest))
+        if self.tracing:
+            self._traces.append(trace_of("sent", dest, data, now))
+
+    def _trace_received(self, data: bytes, source: Address, now: float) -> None:
+        self._traces.append(trace_of("received", source, data, now))
+
+    def traces_to_send(self) -> list[MessageTrace]:
+        """The messages sent and received since the last call, in order (empty unless ``tracing``)."""
+        traces, self._traces = self._traces, []
+        return traces
 
     def _event(self, event: ev.Event) -> None:
         self._events.append(event)
@@ -235,7 +248,7 @@ class CoreBase:
     ) -> None:
         for out in outs:
             if isinstance(out, Send):
-                self._emit(bytes(out.message), out.dest)
+                self._emit(bytes(out.message), out.dest, now)
             elif isinstance(out, PassUp):
                 if isinstance(out.message, Response):
                     self._client_response(client, out.message, now)
@@ -253,7 +266,7 @@ class CoreBase:
     ) -> None:
         for out in outs:
             if isinstance(out, Send):
-                self._emit(bytes(out.message), out.dest)
+                self._emit(bytes(out.message), out.dest, now)
             elif isinstance(out, PassUp) and isinstance(out.message, Request) and out.message.method == "ACK":
                 self._on_ack(out.message, now)
         if stx.terminated:

@@ -158,20 +158,20 @@ class InviteClient(OfferAnswer, SessionTimers):
         ack.headers.prepend("Via", self._via(dest.transport, new_branch()))
         data = bytes(ack)
         session.last_ack = (data, dest)
-        self._emit(data, dest)
+        self._emit(data, dest, now)
 
     def _ack_extra_2xx(self, session: Session, resp: Response, now: float) -> None:
         """A retransmitted 2xx gets our ACK again; a 2xx from another fork is ACKed and BYEd."""
         if session.dialog is not None and (resp.to.tag or "") == session.dialog.remote_tag:
             if session.last_ack is not None:
-                self._emit(*session.last_ack)
+                self._emit(*session.last_ack, now)
             return
         other = Dialog.from_uac(session.invite, resp)
         other.confirm(resp, uac=True)
         ack = other.build_request("ACK", cseq=resp.cseq.seq)
         dest = self._address_of(other.next_hop())
         ack.headers.prepend("Via", self._via(dest.transport, new_branch()))
-        self._emit(bytes(ack), dest)
+        self._emit(bytes(ack), dest, now)
         bye = other.build_request("BYE")
         self._send_request(bye, dest, now, purpose="quiet")
 
@@ -205,6 +205,6 @@ class InviteClient(OfferAnswer, SessionTimers):
             and session.dialog is not None
             and (resp.to.tag or "") == session.dialog.remote_tag
         ):
-            self._emit(*session.last_ack)
+            self._emit(*session.last_ack, now)
             return
         self.dropped += 1

@@ -33,7 +33,7 @@ class ReliableProvisional(CoreBase):
     def _retransmit_1xx(self, session: Session, now: float) -> None:
         """§3: the reliable 1xx again, at T1, 2*T1, 4*T1 ... until its PRACK."""
         if session.rel_response is not None and session.invite_tx is not None:
-            self._emit(bytes(session.rel_response), session.invite_tx.dest)
+            self._emit(bytes(session.rel_response), session.invite_tx.dest, now)
             session.rel_interval *= 2
             session.deadlines["rel1xx"] = now + session.rel_interval
 
