@@ -123,9 +123,7 @@ class MidCall(InviteClient):
         req.headers.add("Content-Type", "application/sdp")
         req.body = bytes(offer)
         session.reinvite_token = token
-        client = self._send_request(req, dest, now, purpose="reinvite", session=session, token=token)
-        client.extra["offer"] = "1"
-        session.reinvite_dir = "hold" if session.on_hold else "resume"
+        self._send_request(req, dest, now, purpose="reinvite", session=session, token=token)
         self._pending_offer[token] = offer
         return token
 

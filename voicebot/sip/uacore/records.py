@@ -93,12 +93,9 @@ class Session:
     cancel_wanted: bool = False
     cancelled: bool = False
     reinvite_token: int | None = None  # our outstanding re-INVITE
-    reinvite_dir: str | None = None
-    glare_token: int | None = None
+    glare_token: int | None = None  # a re-INVITE that got 491 and waits to be retried
     peer_allow: str = ""  # the peer's Allow (its INVITE, or its 2xx): UPDATE for refreshes?
-    bye_after_ack: bool = (
-        False  # hangup() while our 2xx waited for its ACK  # a re-INVITE that got 491 and waits to be retried
-    )
+    bye_after_ack: bool = False  # hangup() while our 2xx waited for its ACK
     glare_tries: int = 0
     reliable: bool = False  # UAS: send 1xx reliably (caller requires 100rel)
     rseq: int = 0
@@ -138,4 +135,3 @@ class Outgoing:
     token: int | None = None
     reg: Registration | None = None
     auth_tries: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
