@@ -5,8 +5,6 @@ statelessly (§8.2.7) so a spoofed source gets back no more than it sent."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from voicebot.errors import ProtocolError, RemoteProtocolError
 from voicebot.sip.headers import Via
 from voicebot.sip.message import (
@@ -18,13 +16,8 @@ from voicebot.sip.message import (
 from voicebot.sip.transaction import (
     Address,
 )
-from voicebot.sip.uri import SipUri, parse_uri, split_list
-
-if TYPE_CHECKING:
-    pass
-
-
 from voicebot.sip.uacore.base import CoreBase
+from voicebot.sip.uri import SipUri, parse_uri, split_list
 
 
 class Admission(CoreBase):

@@ -4,18 +4,11 @@ the Authorization our credentials compute, in a new client transaction with the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from voicebot.errors import ProtocolError
 from voicebot.sip.message import (
     Request,
     Response,
 )
-
-if TYPE_CHECKING:
-    pass
-
-
 from voicebot.sip.uacore.base import CoreBase
 from voicebot.sip.uacore.records import (
     Outgoing,

@@ -3,8 +3,6 @@ answers, the peer's SDP read from a message, the media both sides agreed on."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from voicebot.errors import RemoteProtocolError
 from voicebot.sip.message import (
     Request,
@@ -18,11 +16,6 @@ from voicebot.sip.sdp import (
     negotiated,
     with_direction,
 )
-
-if TYPE_CHECKING:
-    pass
-
-
 from voicebot.sip.uacore.base import CoreBase
 from voicebot.sip.uacore.records import (
     Session,

@@ -4,8 +4,6 @@ when the driver gives it); a REFER we send is followed through the peer's NOTIFY
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
 from voicebot.sip.message import (
@@ -14,17 +12,12 @@ from voicebot.sip.message import (
 from voicebot.sip.transaction import (
     Transaction,
 )
-from voicebot.sip.uri import NameAddr, parse_uri
-
-if TYPE_CHECKING:
-    pass
-
-
 from voicebot.sip.uacore.base import CoreBase
 from voicebot.sip.uacore.records import (
     SIPFRAG,
     Session,
 )
+from voicebot.sip.uri import NameAddr, parse_uri
 
 
 class Transfer(CoreBase):

@@ -5,8 +5,6 @@ before the end, follow 423 Interval Too Brief with its Min-Expires, and remove t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
 from voicebot.sip.message import (
@@ -14,18 +12,13 @@ from voicebot.sip.message import (
     new_call_id,
     new_tag,
 )
-from voicebot.sip.uri import NameAddr, SipUri, parse_uri
-
-if TYPE_CHECKING:
-    pass
-
-
 from voicebot.sip.uacore.base import CoreBase
 from voicebot.sip.uacore.records import (
     ALLOWED_METHODS,
     Outgoing,
     Registration,
 )
+from voicebot.sip.uri import NameAddr, SipUri, parse_uri
 
 
 class RegisterClient(CoreBase):
