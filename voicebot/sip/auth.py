@@ -48,16 +48,13 @@ _HASHES: dict[str, Callable[[bytes], str]] = {
 }
 # strength order, strongest first
 ALGORITHMS = (
-    "SHA-512-256",
-    "SHA-512-256-sess",
-    "SHA-256",
-    "SHA-256-sess",
-    "MD5",
-    "MD5-sess",
+    "SHA-512-256", "SHA-512-256-sess", "SHA-256", "SHA-256-sess", "MD5", "MD5-sess",
 )
 _STRENGTH = {a.upper(): i for i, a in enumerate(ALGORITHMS)}
 
-_PARAM_RE = re.compile(r'\s*([A-Za-z0-9\-_.!%*+`\'~]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,"]*)\s*(?:,|$)', re.S)
+_PARAM_RE = re.compile(
+    r'\s*([A-Za-z0-9\-_.!%*+`\'~]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,"]*)\s*(?:,|$)', re.S
+)
 
 
 def _bad(msg: str) -> RemoteProtocolError:
@@ -86,7 +83,7 @@ def _parse_auth_params(text: str) -> tuple[str, dict[str, str]]:
     while pos < len(rest):
         m = _PARAM_RE.match(rest, pos)
         if m is None:
-            raise _bad(f"malformed authentication parameter near {rest[pos : pos + 40]!r}")
+            raise _bad(f"malformed authentication parameter near {rest[pos:pos + 40]!r}")
         params[m.group(1).lower()] = _unq(m.group(2))
         pos = m.end()
     return scheme, params

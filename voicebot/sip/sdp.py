@@ -40,21 +40,10 @@ DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
 # RFC 3551 static payload types we may meet without an rtpmap
 _STATIC_PT: dict[int, tuple[str, int, int]] = {
-    0: ("PCMU", 8000, 1),
-    3: ("GSM", 8000, 1),
-    4: ("G723", 8000, 1),
-    5: ("DVI4", 8000, 1),
-    6: ("DVI4", 16000, 1),
-    7: ("LPC", 8000, 1),
-    8: ("PCMA", 8000, 1),
-    9: ("G722", 8000, 1),
-    10: ("L16", 44100, 2),
-    11: ("L16", 44100, 1),
-    12: ("QCELP", 8000, 1),
-    13: ("CN", 8000, 1),
-    14: ("MPA", 90000, 1),
-    15: ("G728", 8000, 1),
-    18: ("G729", 8000, 1),
+    0: ("PCMU", 8000, 1), 3: ("GSM", 8000, 1), 4: ("G723", 8000, 1), 5: ("DVI4", 8000, 1),
+    6: ("DVI4", 16000, 1), 7: ("LPC", 8000, 1), 8: ("PCMA", 8000, 1), 9: ("G722", 8000, 1),
+    10: ("L16", 44100, 2), 11: ("L16", 44100, 1), 12: ("QCELP", 8000, 1), 13: ("CN", 8000, 1),
+    14: ("MPA", 90000, 1), 15: ("G728", 8000, 1), 18: ("G729", 8000, 1),
 }
 
 # RTP profiles we can run: plain, and SRTP keyed by SDES
@@ -96,7 +85,11 @@ class CodecSpec:
         return self.name.lower() == "telephone-event"
 
     def matches(self, name: str, clock_rate: int, channels: int) -> bool:
-        return self.name.lower() == name.lower() and self.clock_rate == clock_rate and self.channels == channels
+        return (
+            self.name.lower() == name.lower()
+            and self.clock_rate == clock_rate
+            and self.channels == channels
+        )
 
 
 DEFAULT_CODECS: tuple[CodecSpec, ...] = (
@@ -119,7 +112,10 @@ class Origin:
     address: str = "127.0.0.1"
 
     def __str__(self) -> str:
-        return f"{self.username} {self.session_id} {self.version} {self.nettype} {self.addrtype} {self.address}"
+        return (
+            f"{self.username} {self.session_id} {self.version} "
+            f"{self.nettype} {self.addrtype} {self.address}"
+        )
 
 
 @dataclass
@@ -239,7 +235,9 @@ class MediaDescription:
                 continue
             pt = n
             name, rate, ch = rtpmap[pt]
-            out.append(CodecSpec(name=name, clock_rate=rate, channels=ch, payload_type=pt, fmtp=fmtp.get(pt)))
+            out.append(
+                CodecSpec(name=name, clock_rate=rate, channels=ch, payload_type=pt, fmtp=fmtp.get(pt))
+            )
         return out
 
     def lines(self) -> list[str]:
@@ -437,7 +435,9 @@ def make_offer(
     )
 
 
-def _pick(offered: MediaDescription, codecs: Sequence[CodecSpec]) -> tuple[CodecSpec, CodecSpec | None] | None:
+def _pick(
+    offered: MediaDescription, codecs: Sequence[CodecSpec]
+) -> tuple[CodecSpec, CodecSpec | None] | None:
     """First offered audio codec we support, plus the offered telephone-event at its clock."""
     offered_codecs = offered.codecs()
     chosen: CodecSpec | None = None
@@ -582,7 +582,9 @@ def negotiated(local: SessionDescription, remote: SessionDescription) -> MediaPa
     for rc in rm.codecs():
         if rc.is_telephone_event:
             continue
-        ours = next((c for c in local_codecs if c.matches(rc.name, rc.clock_rate, rc.channels)), None)
+        ours = next(
+            (c for c in local_codecs if c.matches(rc.name, rc.clock_rate, rc.channels)), None
+        )
         if ours is not None:
             chosen = rc
             break

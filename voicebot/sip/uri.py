@@ -145,7 +145,7 @@ def parse_header_params(text: str, pos: int = 0) -> dict[str, str | None]:
         if m is None:
             if text[pos:].strip(" \t") == "":
                 break
-            raise _bad(f"malformed parameter near {text[pos : pos + 40]!r}")
+            raise _bad(f"malformed parameter near {text[pos:pos + 40]!r}")
         params[m.group(1).lower()] = m.group(2)
         pos = m.end()
     return params
@@ -235,11 +235,8 @@ class SipUri:
         if htext is not None:
             for part in htext.split("&"):
                 hname, sep, hvalue = part.partition("=")
-                if (
-                    not hname
-                    or not sep
-                    or _HEADER_PART_RE.fullmatch(hname) is None
-                    or (_HEADER_PART_RE.fullmatch(hvalue) is None)
+                if not hname or not sep or _HEADER_PART_RE.fullmatch(hname) is None or (
+                    _HEADER_PART_RE.fullmatch(hvalue) is None
                 ):
                     raise _bad(f"invalid URI header in {text[:60]!r}")
                 headers[hname] = hvalue

@@ -38,57 +38,23 @@ __all__ = [
 ]
 
 KNOWN_METHODS = frozenset(
-    [
-        "INVITE",
-        "ACK",
-        "BYE",
-        "CANCEL",
-        "OPTIONS",
-        "REGISTER",
-        "PRACK",
-        "UPDATE",
-        "INFO",
-        "REFER",
-        "NOTIFY",
-        "SUBSCRIBE",
-        "MESSAGE",
-        "PUBLISH",
-    ]
+    ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO",
+     "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE", "PUBLISH"]
 )
 """Methods defined by RFC 3261 and its extensions: not allowed -> 405; anything else -> 501."""
 
 DEFAULT_SUPPORTED = ("100rel", "timer", "replaces", "norefersub")
 DEFAULT_ACCEPTED_TYPES = (
-    "application/sdp",
-    "application/dtmf-relay",
-    "message/sipfrag",
-    "multipart/mixed",
+    "application/sdp", "application/dtmf-relay", "message/sipfrag", "multipart/mixed",
 )
 
 SINGLE_VALUE_HEADERS = tuple(
     canonical_name(n)
     for n in (
-        "To",
-        "From",
-        "Call-ID",
-        "CSeq",
-        "Max-Forwards",
-        "Content-Type",
-        "Content-Length",
-        "Expires",
-        "Min-Expires",
-        "Content-Disposition",
-        "MIME-Version",
-        "Session-Expires",
-        "Min-SE",
-        "RSeq",
-        "RAck",
-        "Event",
-        "Refer-To",
-        "Subscription-State",
-        "Date",
-        "Timestamp",
-        "Reply-To",
+        "To", "From", "Call-ID", "CSeq", "Max-Forwards", "Content-Type", "Content-Length",
+        "Expires", "Min-Expires", "Content-Disposition", "MIME-Version", "Session-Expires",
+        "Min-SE", "RSeq", "RAck", "Event", "Refer-To", "Subscription-State", "Date",
+        "Timestamp", "Reply-To",
     )
 )
 
@@ -178,7 +144,8 @@ def check_request(
             ctype = req.content_type
             bad_type = ctype is not None and ctype not in accepted_types
         if bad_type or (
-            "content-encoding" in keys and any(e.lower() != "identity" for e in req.headers.get_all("Content-Encoding"))
+            "content-encoding" in keys
+            and any(e.lower() != "identity" for e in req.headers.get_all("Content-Encoding"))
         ):
             return _reply(
                 req,
