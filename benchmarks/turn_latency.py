@@ -113,7 +113,7 @@ def run_call(tmp: Path, turns: int) -> tuple[dict[str, Any], dict[str, Any], Pat
     caller_wav = tmp / "caller.wav"
     callee = subprocess.Popen(
         _voicebot("serve", "--listen", "127.0.0.1:0", "--user", "caller", "--persona", str(who),
-                  "--record", str(caller_wav), "--json", "-q"),
+                  "--record-wav", str(caller_wav), "--json", "-q"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert callee.stderr is not None

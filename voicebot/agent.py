@@ -35,8 +35,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 from voicebot.call import Call
 from voicebot.errors import ConfigError, DependencyError, LocalProtocolError, VoicebotError
 from voicebot.sip import events as ev
-from voicebot.sip.message import SipParseError
+from voicebot.sip.defence import DefenceConfig
+from voicebot.sip.sdes import DEFAULT_SUITES, check_policy, check_suites
 from voicebot.sip.sdp import DEFAULT_CODECS, choose_codecs
+from voicebot.sip.trace import MessageTrace
 from voicebot.sip.transaction import Address, Timers
 from voicebot.sip.useragent import UaConfig, UserAgentCore
 from voicebot.transport.sip import (
@@ -46,6 +48,8 @@ from voicebot.transport.sip import (
     format_hostport,
     split_hostport,
 )
+from voicebot.transport.stream import ConnectionLimits
+from voicebot.transport.tls import TlsConfig
 
 if TYPE_CHECKING:
     from voicebot.flow import Flow
@@ -175,6 +179,12 @@ class UserAgent:
         trace: TextIO | Callable[[str], None] | None = None,
         advertise: str | None = None,
         speech: Speech | None = None,
+        user_agent: str = "voicebot/0.1",
+        defence: DefenceConfig | None = DefenceConfig(),  # noqa: B008 - frozen, shared safely
+        tls: TlsConfig | None = None,
+        limits: ConnectionLimits | None = None,
+        srtp: str = "optional",
+        srtp_suites: tuple[str, ...] = DEFAULT_SUITES,
     ) -> None:
         try:
             self._host, self._port = split_hostport(listen, 5060)
@@ -198,8 +208,14 @@ class UserAgent:
             timers=timers or Timers(),
             session_expires=session_expires,
             codecs=specs,
+            user_agent=user_agent,
+            defence=defence,
+            srtp=check_policy(srtp),
+            srtp_suites=check_suites(srtp_suites),
         )
         self.speech = speech
+        if tls is not None and tls.can_listen and "tls" not in transports:
+            transports = (*transports, "tls")
         self._register_uri = register
         self._register_expires = register_expires
         self._transports = transports
@@ -207,7 +223,8 @@ class UserAgent:
         self._rtp_timeout = rtp_timeout
         self._trace = trace
         self.core = UserAgentCore(self.config)
-        self.transport = SipTransport(self._on_datagram, self._on_transport_error)
+        self.core.tracing = trace is not None
+        self.transport = SipTransport(self._on_datagram, self._on_transport_error, tls=tls, limits=limits)
         self.calls: dict[str, Call] = {}
         self._incoming: asyncio.Queue[Call] = asyncio.Queue()
         self._handler: CallHandler | None = None
@@ -315,11 +332,13 @@ class UserAgent:
         headers: list[tuple[str, str]] | None = None,
         flow: Flow | None = None,
         context: Mapping[str, Any] | None = None,
+        dtmf_only: bool = False,
     ) -> Call:
         """Send an INVITE to ``uri``; returns the :class:`Call` at once (await ``call.answered``).
 
-        With ``flow``, the flow runs on the call once it is answered (with ``context``), and
-        ``await call.finished`` carries its outcome and slots in ``result.flow``."""
+        With ``flow``, the flow runs on the call once it is answered (with ``context``; by
+        keypad alone with ``dtmf_only``), and ``await call.finished`` carries its outcome and
+        slots in ``result.flow``."""
         loop = self._require_loop()
         media = await self._open_media()
         addr = self._media_address(media)
@@ -335,7 +354,7 @@ class UserAgent:
         call = Call(self._leg(call_id), call_id, "outbound", uri, local, media, speech=self.speech)
         self.calls[call_id] = call
         if flow is not None:
-            call.track(self._spawn(self._run_flow(call, flow, context)))
+            call.track(self._spawn(self._run_flow(call, flow, context, dtmf_only)))
         return call
 
     async def options(self, uri: str, timeout: float = 40.0) -> int:
@@ -383,13 +402,8 @@ class UserAgent:
     def _on_datagram(self, data: Received, source: Address) -> None:
         now = self._require_loop().time()
         if isinstance(data, bytes):
-            if self._trace is not None:
-                self._write_trace("received from", source, data)
             self.core.receive_datagram(data, source, now)
         else:
-            if self._trace is not None:
-                raw = str(data).encode() if isinstance(data, SipParseError) else bytes(data)
-                self._write_trace("received from", source, raw)
             self.core.receive_message(data, source, now)
         self._pump()
 
@@ -405,9 +419,9 @@ class UserAgent:
 
     def _pump(self) -> None:
         loop = self._require_loop()
+        for trace in self.core.traces_to_send():
+            self._write_trace(trace)
         for data, dest in self.core.datagrams_to_send():
-            if self._trace is not None:
-                self._write_trace("sent to", dest, data)
             self.transport.send(data, dest)
         while (event := self.core.next_event()) is not None:
             try:
@@ -432,11 +446,13 @@ class UserAgent:
         if not task.cancelled() and task.exception() is not None:
             log.error("call task failed", exc_info=task.exception())
 
-    def _write_trace(self, direction: str, peer: Address, data: bytes) -> None:
-        stamp = time.strftime("%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}"
-        where = f"{peer.transport.upper()} {format_hostport(peer.host, peer.port)}"
-        text = data.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n")
-        block = f"--- {stamp} {direction} {where} ({len(data)} bytes)\n{text}\n"
+    def _write_trace(self, trace: MessageTrace) -> None:
+        wall = time.time() - self._require_loop().time() + trace.at  # the core's clock is loop.time()
+        stamp = time.strftime("%H:%M:%S", time.gmtime(wall)) + f".{int(wall * 1000) % 1000:03d}"
+        direction = "sent to" if trace.direction == "sent" else "received from"
+        where = f"{trace.transport.upper()} {format_hostport(trace.peer.host, trace.peer.port)}"
+        text = trace.data.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n")
+        block = f"--- {stamp} {direction} {where} ({trace.size} bytes)\n{text}\n"
         if callable(self._trace):
             self._trace(block)
         else:
@@ -449,6 +465,10 @@ class UserAgent:
     def _dispatch(self, event: ev.Event) -> None:
         if isinstance(event, ev.IncomingCall):
             self._spawn(self._incoming_call(event))
+            return
+        if isinstance(event, ev.SourceBlocked):  # once per ban or throttling episode
+            span = f" for {event.seconds:g} s" if event.seconds else ""
+            log.warning("blocking %s: %s%s", event.source, event.reason, span)
             return
         if isinstance(event, ev.RequestDone):
             fut = self._requests.pop(event.token, None)
@@ -487,11 +507,11 @@ class UserAgent:
         else:
             self._incoming.put_nowait(call)
 
-    async def _run_flow(self, call: Call, flow: Flow, context: Mapping[str, Any] | None) -> None:
+    async def _run_flow(self, call: Call, flow: Flow, context: Mapping[str, Any] | None, dtmf_only: bool) -> None:
         from voicebot.bot import VoiceBot
 
         if await call.answered:
-            await VoiceBot(call).run(flow, context=context)
+            await VoiceBot(call).run(flow, context=context, dtmf_only=dtmf_only)
 
     def _notify_transfer(self, call: Call, status: int, reason: str) -> None:
         if call.ended.done():

@@ -1,10 +1,13 @@
 """Runs a dialog flow on a call: the thin driver between the pure flow runtime and a Call.
 
 The flow session (:mod:`voicebot.flow`) returns actions; :class:`VoiceBot` performs each one
-with the call's own primitives — ``call.say``, ``call.listen``, ``call.transfer``,
-``call.hangup`` — and feeds back what happened (an utterance, a key, silence, a webhook's
-answer, the caller leaving). It keeps no audio state of its own: everything a flow does on a
-call, a person's own bot logic can do with the same calls.
+with the call's own primitives — ``call.say``, ``call.listen``, ``call.read_dtmf``,
+``call.transfer``, ``call.hangup`` — and feeds back what happened (an utterance, a key,
+silence, a webhook's answer, a voiceprint check, the caller leaving). It keeps no audio state
+of its own: everything a flow does on a call, a person's own bot logic can do with the same
+calls. With ``voiceprints`` (a :class:`~voicebot.voiceprint.live.CallerVoice`, owned by
+whoever made it) it feeds the caller's audio to it and answers ``verify_voice`` /
+``enroll_voice`` states.
 
 ```python
 result = await VoiceBot(call).run(Flow.load("dialogs/satisfaction_survey.yaml"))
@@ -15,25 +18,32 @@ result = await VoiceBot(call).run(Flow.load("dialogs/satisfaction_survey.yaml"))
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voicebot.errors import DependencyError
 from voicebot.flow import (
     Action,
     CallerHangup,
     Dtmf,
+    EnrollVoice,
     Event,
     Flow,
     Hangup,
     Listen,
     Say,
+    Session,
     SetSlot,
     SilenceTimeout,
     Transfer,
     TransferResult,
     Utterance,
+    VerifyVoice,
+    VoiceprintResult,
     Webhook,
     WebhookResult,
 )
@@ -44,6 +54,7 @@ if TYPE_CHECKING:
     from voicebot.asr import AsrEngine
     from voicebot.call import Call
     from voicebot.tts import Synthesizer
+    from voicebot.voiceprint.live import CallerVoice
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +63,9 @@ WebhookRunner = Callable[[Webhook], Awaitable[WebhookResult]]
 
 class VoiceBot:
     """Runs flows on one call. ``speech``: the engines (default: the call's, else chosen by
-    the flow's language); ``webhook``: runs the flow's webhooks (default: real HTTP)."""
+    the flow's language); ``webhook``: runs the flow's webhooks (default: real HTTP);
+    ``voiceprints``: hears the caller and answers voice states (default: none, so a check
+    answers ``not_enrolled`` and an enrolment ``failed``)."""
 
     def __init__(
         self,
@@ -62,6 +75,7 @@ class VoiceBot:
         webhook: WebhookRunner | None = None,
         synthesizer: Synthesizer | None = None,
         asr: AsrEngine | None = None,
+        voiceprints: CallerVoice | None = None,
     ) -> None:
         self.call = call
         if speech is None and synthesizer is not None and asr is not None:  # the engines one by one
@@ -69,6 +83,7 @@ class VoiceBot:
         if speech is not None:
             call.speech = speech
         self.webhook = webhook
+        self.voiceprints = voiceprints
         self._flow: Flow | None = None
 
     @property
@@ -85,19 +100,36 @@ class VoiceBot:
         *,
         context: Mapping[str, Any] | None = None,
         on_action: Callable[[Action], None] | None = None,
+        dtmf_only: bool = False,
     ) -> FlowResult:
-        """Run ``flow`` on the call until it hangs up, transfers or the caller leaves."""
+        """Run ``flow`` on the call until it hangs up, transfers or the caller leaves;
+        ``dtmf_only``: the caller answers by keypad alone, as they do when the call's engines
+        have no recogniser (see :func:`flow_speech`)."""
         task = asyncio.current_task()
         if task is not None:
             self.call.track(task)
         if self.call.speech is None:
-            self.call.speech = await asyncio.to_thread(Speech.for_language, flow.language)
+            self.call.speech = await asyncio.to_thread(flow_speech, flow, dtmf_only=dtmf_only)
+        dtmf_only = dtmf_only or self.call.speech.asr is None
         # every slot-free prompt and the opening ones rendered, and a recogniser built, before
         # the first turn needs them
-        await self.call.speech.prepare([s.text for s in static_prompts(flow)] + opening_prompts(flow, context))
+        opening = opening_prompts(flow, context, dtmf_only=dtmf_only)
+        await self.call.speech.prepare([s.text for s in static_prompts(flow)] + opening)
         self._flow = flow
         clock = time.time
-        session = flow.start(dict(context or {}), now=clock())
+        session = flow.start(dict(context or {}), now=clock(), dtmf_only=dtmf_only)
+        feeding = asyncio.create_task(self._feed_voiceprints()) if self.voiceprints is not None else None
+        try:
+            return await self._converse(session, flow, on_action, clock)
+        finally:
+            if feeding is not None:
+                feeding.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await feeding
+
+    async def _converse(
+        self, session: Session, flow: Flow, on_action: Callable[[Action], None] | None, clock: Callable[[], float]
+    ) -> FlowResult:
         actions = session.begin(now=clock())
         while True:
             event: Event | None = None
@@ -134,6 +166,11 @@ class VoiceBot:
             else:
                 await call.say(action.text, voice=action.voice, barge_in=action.barge_in)
             return CallerHangup() if call.hung_up else None
+        if isinstance(action, Listen) and action.dtmf_only:
+            digits = await call.read_dtmf(1, timeout=action.timeout_s)
+            if digits:
+                return Dtmf(digit=digits)
+            return CallerHangup() if call.hung_up else SilenceTimeout()
         if isinstance(action, Listen):
             # digits go to the flow one by one: it collects up to the state's max_digits itself
             heard = await call.listen(
@@ -152,10 +189,59 @@ class VoiceBot:
 
                 return await execute_async(action)
             return await self.webhook(action)
+        if isinstance(action, VerifyVoice | EnrollVoice):
+            return await self._voiceprint(action)
         if isinstance(action, SetSlot):
             return None
         log.warning("unhandled flow action %r", action)
         return None
+
+
+    async def _feed_voiceprints(self) -> None:
+        """Every frame the caller sends, to the voiceprint checker (it keeps the newest ones)."""
+        assert self.voiceprints is not None
+        async for frame in self.call.audio():
+            self.voiceprints.feed(frame.pcm)
+
+    async def _voiceprint(self, action: VerifyVoice | EnrollVoice) -> VoiceprintResult:
+        """Score (or enrol) the caller's speech so far, off the event loop."""
+        verifying = isinstance(action, VerifyVoice)
+        if self.voiceprints is None:
+            why = "this bot was given no voiceprints (VoiceBot(..., voiceprints=CallerVoice(store)))"
+            return VoiceprintResult(result="not_enrolled" if verifying else "failed", error=why)
+        work = self.voiceprints.verify if verifying else self.voiceprints.enroll
+        v = await asyncio.wrap_future(work(action.id, action.min_seconds))
+        return VoiceprintResult(result=v.result, score=v.score, seconds=v.seconds, error=v.error)
+
+
+def flow_speech(
+    flow: Flow,
+    *,
+    asr_engine: str | None = None,
+    asr_model: str | Path | None = None,
+    voice: str | None = None,
+    dtmf_only: bool = False,
+) -> Speech:
+    """The engines ``flow`` needs: a voice for its language (``voice``, else the flow's own),
+    and a recogniser unless it runs by keypad alone (``dtmf_only``).
+
+    With no recogniser for the language, and none asked for by name (``asr_engine`` /
+    ``asr_model``), the flow runs by keypad: the engines returned have none (``asr`` None).
+    A flow that a keypad cannot answer (:attr:`Flow.keypad_problems`) is refused then, with
+    a :class:`DependencyError` naming what to install."""
+    voice = voice or flow.meta.voice
+    if dtmf_only:
+        return Speech.speaking(flow.language, voice=voice)
+    try:
+        return Speech.for_language(flow.language, asr_engine=asr_engine, asr_model=asr_model, voice=voice)
+    except DependencyError as exc:
+        if asr_engine is not None or asr_model is not None:
+            raise
+        blocking = [d for d in flow.keypad_problems if d.is_error]
+        if blocking:
+            raise DependencyError(f"{exc}; nor can this flow run by keypad alone ({blocking[0].message})") from None
+        log.info("%s; flow %s runs by keypad alone", exc, flow.name)
+        return Speech.speaking(flow.language, voice=voice)
 
 
 def _event_for(heard: Heard) -> Event:
@@ -176,11 +262,11 @@ def intent_groups(flow: Flow | None, state_name: str) -> dict[str, str] | None:
     return {phrase: intent for intent, phrases in state.intents.phrases for phrase in phrases}
 
 
-def opening_prompts(flow: Flow, context: Mapping[str, Any] | None = None) -> list[str]:
+def opening_prompts(flow: Flow, context: Mapping[str, Any] | None = None, *, dtmf_only: bool = False) -> list[str]:
     """What the flow says before the caller's first turn, with ``context`` filled in (the
     greeting names the callee, so it can be rendered before the call, not while it rings)."""
     now = time.time()
-    actions = flow.start(dict(context or {}), now=now).begin(now=now)
+    actions = flow.start(dict(context or {}), now=now, dtmf_only=dtmf_only).begin(now=now)
     return [a.text for a in actions if isinstance(a, Say) and not a.ssml]
 
 
@@ -196,4 +282,4 @@ def static_prompts(flow: Flow) -> list[Say]:
     return out
 
 
-__all__ = ["Heard", "TurnTiming", "VoiceBot", "intent_groups", "opening_prompts", "static_prompts"]
+__all__ = ["Heard", "TurnTiming", "VoiceBot", "flow_speech", "intent_groups", "opening_prompts", "static_prompts"]

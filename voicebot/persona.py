@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -247,8 +248,9 @@ def tone(hz: float, seconds: float = 0.5) -> np.ndarray:
     return (np.sin(2 * np.pi * hz * t) * 8000).astype(np.int16)
 
 
-async def play_persona(call: Call, persona: Persona, *, record: Path | None = None) -> None:
-    """Answer ``call`` as ``persona`` and play its turns; returns when the call is over."""
+async def play_persona(call: Call, persona: Persona, *, on_answered: Callable[[], None] | None = None) -> None:
+    """Answer ``call`` as ``persona`` and play its turns; returns when the call is over.
+    ``on_answered()`` runs once the call is up (e.g. to start recording it)."""
     if persona.reject is not None:
         if persona.answer_after:
             await call.ring()
@@ -269,8 +271,8 @@ async def play_persona(call: Call, persona: Persona, *, record: Path | None = No
     await call.answer()
     if not await call.answered:
         return
-    if record is not None:
-        call.record(record)
+    if on_answered is not None:
+        on_answered()
     try:
         await asyncio.wait_for(_converse(call, persona), persona.max_duration)
     except TimeoutError:

@@ -38,13 +38,26 @@ class BotSaid(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PromptAudio(CallEvent):
+    """A prompt's first audio was queued for sending. ``synthesis``: seconds from asking for
+    the speech to its first audio (None for a played file); ``turn_latency``: seconds from the
+    end of the caller's speech, when the prompt answers a turn (None otherwise)."""
+
+    synthesis: float | None = None
+    turn_latency: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallerSaid(CallEvent):
-    """An utterance was recognised. ``phrase``: the expected phrase it matched (or None)."""
+    """An utterance was recognised (``at``: its final result was ready). ``phrase``: the
+    expected phrase it matched (or None); ``speech_end`` and ``endpointed``: the media times at
+    which the caller stopped talking and the endpointer decided the turn was over."""
 
     text: str
     phrase: str | None
     confidence: float
     speech_end: float
+    endpointed: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,6 +100,7 @@ __all__ = [
     "CallerSaid",
     "DigitPressed",
     "Ended",
+    "PromptAudio",
     "Ringing",
     "Transfer",
 ]

@@ -5,6 +5,8 @@
 slots of the flow, the transcript with per-turn timestamps and latency, SIP codes,
 durations, the negotiated codec, RTP statistics and an ITU-T G.107 E-model estimate of the
 call's quality. ``progress_line(event, start)`` is one line of live progress.
+``classify(answered, status, reason)`` is the one word for how a call went that the metrics'
+labels, ``dial``'s exit code and the campaign's attempt outcomes are all made from.
 """
 
 from __future__ import annotations
@@ -26,6 +28,31 @@ from voicebot.progress import (
     Ringing,
     Transfer,
 )
+from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
+
+UNREACHABLE = "port unreachable"  # the reason of a call whose target's UDP port is closed
+# final statuses that mean "busy", "nobody answered", "authentication failed" (RFC 3261 §21)
+BUSY = frozenset({486, 600})
+NO_ANSWER = frozenset({408, 480, 487})
+AUTH = frozenset({401, 407})
+DROP_REASONS = ("media timeout", "no answer to", "transport")
+
+
+def classify(answered: bool, status: int, reason: str) -> str:
+    """One word for how a call went: completed, dropped (answered, then the far end was lost),
+    busy, no_answer, rejected, auth_failed or network (nothing reached the far end)."""
+    text = reason.lower()
+    if answered:
+        return "dropped" if any(r in text for r in DROP_REASONS) else "completed"
+    if (status, reason) in ((408, NO_RESPONSE), (503, TRANSPORT_ERROR), (503, UNREACHABLE)):
+        return "network"
+    if status in BUSY:
+        return "busy"
+    if status in NO_ANSWER or text in ("cancelled", "no answer"):
+        return "no_answer"
+    if status in AUTH:
+        return "auth_failed"
+    return "rejected"
 
 
 def rtp_summary(stats: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -36,6 +63,7 @@ def rtp_summary(stats: Mapping[str, Any] | None) -> dict[str, Any]:
     outbound = stats.get("outbound-rtp", {})
     remote = stats.get("remote-inbound-rtp", {})
     emitted = inbound.get("jitterBufferEmittedCount") or 0
+    concealed = inbound.get("concealedSamples") or 0
     rtt = remote.get("roundTripTime")
     events = inbound.get("concealmentEvents") or 0
     return {
@@ -47,7 +75,8 @@ def rtp_summary(stats: Mapping[str, Any] | None) -> dict[str, Any]:
         "jitter_ms": round(1000 * float(inbound.get("jitter", 0.0)), 2),
         "rtt_ms": round(1000 * rtt, 2) if rtt is not None else None,
         "mean_playout_delay_ms": round(1000 * inbound.get("jitterBufferDelay", 0.0) / emitted, 1) if emitted else None,
-        "concealed_pct": round(100 * inbound.get("concealedSamples", 0) / emitted, 2) if emitted else None,
+        # of the audio played out: samples from packets plus samples concealed
+        "concealed_pct": round(100 * concealed / (emitted + concealed), 2) if emitted + concealed else None,
         "concealment_events": events,
         "remote_fraction_lost": remote.get("fractionLost"),
         "media_clock_late_max_ms": (stats.get("media-clock") or {}).get("lateMaxMs"),
@@ -57,7 +86,8 @@ def rtp_summary(stats: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def quality(rtp: Mapping[str, Any], ptime_ms: float = 20.0) -> dict[str, Any] | None:
     """The E-model rating for a call: mouth-to-ear delay estimated as half the RTCP round
-    trip + the mean playout delay + one packet time (+ the codec's look-ahead), loss as the
+    trip + the mean playout delay (without jitter-buffer figures, twice the jitter, which is
+    what a buffer would hold) + one packet time (+ the codec's look-ahead), loss as the
     packets lost or too late out of those expected, burstiness from the concealment events."""
     codec = rtp.get("codec")
     if not codec:
@@ -65,7 +95,10 @@ def quality(rtp: Mapping[str, Any], ptime_ms: float = 20.0) -> dict[str, Any] | 
     received, lost, late = int(rtp.get("received") or 0), int(rtp.get("lost") or 0), int(rtp.get("late") or 0)
     expected = received + lost
     loss = (lost + late) / expected if expected else 0.0
-    delay = (rtp.get("rtt_ms") or 0.0) / 2 + (rtp.get("mean_playout_delay_ms") or 0.0) + ptime_ms
+    playout = rtp.get("mean_playout_delay_ms")
+    if playout is None:
+        playout = 2 * float(rtp.get("jitter_ms") or 0.0)
+    delay = (rtp.get("rtt_ms") or 0.0) / 2 + playout + ptime_ms
     events = int(rtp.get("concealment_events") or 0)
     burst = (lost + late) / events if events else 1.0
     rating = call_rating(str(codec), one_way_delay_ms=delay, loss_fraction=loss, mean_burst_frames=burst)
@@ -181,4 +214,4 @@ def progress_line(event: CallEvent, start: float, *, me: str = "bot", them: str 
     return None
 
 
-__all__ = ["call_report", "progress_line", "quality", "rtp_summary", "transcript"]
+__all__ = ["UNREACHABLE", "call_report", "classify", "progress_line", "quality", "rtp_summary", "transcript"]

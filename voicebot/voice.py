@@ -33,7 +33,7 @@ from voicebot.errors import ConfigError
 from voicebot.media.endpoint import BargeInDetector, EndpointConfig
 from voicebot.media.frames import FRAME, FRAME_MS, PCM, AudioFrame, read_wav, silence
 from voicebot.media.vad import Vad
-from voicebot.progress import BargedIn, BotSaid, CallerSaid, CallEvent, DigitPressed
+from voicebot.progress import BargedIn, BotSaid, CallerSaid, CallEvent, DigitPressed, PromptAudio
 from voicebot.tts import Synthesizer
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ class Voice:
                 log.warning("synthesis of %r failed (%s); playing the fallback", text[:60], exc)
                 yield (await synth.render_or_fallback(text, ssml=ssml, voice=voice)).pcm
 
-        return await self._speak(chunks(), text, barge_in)
+        return await self._speak(chunks(), text, barge_in, synthesized=True)
 
     async def play(self, audio: str | Path | PCM, *, barge_in: bool = False) -> bool:
         """Play a WAV file (any rate, 16-bit) or 16 kHz int16 PCM; False when interrupted."""
@@ -251,7 +251,9 @@ class Voice:
 
         return await self._speak(one(), label, barge_in)
 
-    async def _speak(self, chunks: AsyncIterator[PCM], label: str, barge_in: bool) -> bool:
+    async def _speak(
+        self, chunks: AsyncIterator[PCM], label: str, barge_in: bool, *, synthesized: bool = False
+    ) -> bool:
         if self.hung_up:
             return False
         self._ears.clear()  # what the caller said while nobody listened is not a barge-in
@@ -259,8 +261,9 @@ class Voice:
         if barge_in:
             _ = self.speech  # the VAD
         done = asyncio.Event()
-        self._emit(BotSaid(at=self._loop.time(), text=label))
-        producer = asyncio.create_task(self._produce(chunks, done))
+        asked = self._loop.time()
+        self._emit(BotSaid(at=asked, text=label))
+        producer = asyncio.create_task(self._produce(chunks, done, asked if synthesized else None))
         interrupted = False
         recent: deque[AudioFrame] = deque(maxlen=KEEP_AFTER_PROMPT)
         try:
@@ -295,24 +298,32 @@ class Voice:
         self.media.stop_playback()
         self._emit(BargedIn(at=self._loop.time(), onset=onset, by=by))
 
-    async def _produce(self, chunks: AsyncIterator[PCM], done: asyncio.Event) -> None:
+    async def _produce(self, chunks: AsyncIterator[PCM], done: asyncio.Event, asked: float | None) -> None:
         first = True
         async for chunk in chunks:
-            if first and self._last_turn is not None:
-                speech_end, endpointed, recognised, reason = self._last_turn
-                self.turn_timings.append(
-                    TurnTiming(
-                        speech_end=speech_end,
-                        endpointed=endpointed,
-                        recognised=recognised,
-                        first_audio=self._loop.time(),
-                        endpoint_reason=reason,
-                    )
-                )
-                self._last_turn = None
+            if first:
+                self._first_audio(asked)
             first = False
             self.media.play(chunk)
         self.media.play(silence(FRAME), done.set)  # done once the last sample has been sent
+
+    def _first_audio(self, asked: float | None) -> None:
+        """A prompt's first audio is ready: time the turn it answers, and report both."""
+        now = self._loop.time()
+        timing: TurnTiming | None = None
+        if self._last_turn is not None:
+            speech_end, endpointed, recognised, reason = self._last_turn
+            timing = TurnTiming(
+                speech_end=speech_end,
+                endpointed=endpointed,
+                recognised=recognised,
+                first_audio=now,
+                endpoint_reason=reason,
+            )
+            self.turn_timings.append(timing)
+            self._last_turn = None
+        synthesis = now - asked if asked is not None else None
+        self._emit(PromptAudio(at=now, synthesis=synthesis, turn_latency=timing.total if timing else None))
 
     # ------------------------------------------------------------------ listening
     async def listen(
@@ -393,6 +404,7 @@ class Voice:
                 phrase=heard_result.phrase,
                 confidence=heard_result.confidence,
                 speech_end=end.speech_end,
+                endpointed=end.at,
             )
         )
         return heard_result

@@ -29,21 +29,16 @@ import voicebot.flowio.webhook
 import voicebot.persona  # noqa: F401
 from voicebot.agent import RegistrationError, UserAgent
 from voicebot.call import Call
-from voicebot.commands.sip import (
-    EXIT_AUTH,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_NETWORK,
-    UNREACHABLE,
-    exit_code_for,
-    parse_context,
-)
+from voicebot.commands import _security_options
+from voicebot.commands._exits import EXIT_AUTH, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NETWORK, exit_code_for
 from voicebot.errors import ConfigError, VoicebotError
+from voicebot.metrics.options import serve_metrics
 from voicebot.progress import CallEvent
-from voicebot.report import call_report, progress_line
+from voicebot.report import UNREACHABLE, call_report, progress_line
 from voicebot.sip.uri import SipUri, parse_uri
 from voicebot.transport.sip import format_hostport
 
+VOICE_STATES = ("verify_voice", "enroll_voice")
 SCRIPT_TAIL = 1.0  # seconds to stay on the line after the last --say/--play, for the far end's reply
 
 
@@ -60,11 +55,13 @@ class Setup:
     context: dict[str, Any] = field(default_factory=dict)
     persona: Any = None  # voicebot.persona.Persona
     script: list[tuple[str, Any]] = field(default_factory=list)
+    dtmf_only: bool = False  # the flow runs by keypad alone (asked for, or no recogniser for its language)
+    voiceprints: Callable[[], Any] | None = None  # a new CallerVoice per call, for flows with voice states
 
 
 def prepare(args: argparse.Namespace) -> Setup:
     """Compile the flow, check its context, choose and warm the engines (raises on trouble)."""
-    setup = Setup(script=list(args.script or []))
+    setup = Setup(script=list(args.script or []), dtmf_only=bool(getattr(args, "dtmf_only", False)))
     language: str | None = None
     if args.flow is not None:
         from voicebot.flow import Flow
@@ -73,8 +70,11 @@ def prepare(args: argparse.Namespace) -> Setup:
             raise ConfigError(f"--flow: no such file {args.flow}")
         setup.flow = Flow.load(args.flow)
         setup.context = parse_context(args.context, args.context_file)
-        setup.flow.start(setup.context)  # a context value of the wrong type is a bad argument
+        # a context value of the wrong type, or a state no keypad can answer, is a bad argument
+        setup.flow.start(setup.context, dtmf_only=setup.dtmf_only)
         language = setup.flow.language
+        if any(st.kind in VOICE_STATES for st in setup.flow.states.values()):
+            setup.voiceprints = _voiceprints(args)
     from voicebot.voice import Speech
 
     if getattr(args, "persona", None) is not None:
@@ -83,11 +83,45 @@ def prepare(args: argparse.Namespace) -> Setup:
         setup.persona = persona = Persona.load(args.persona)
         setup.speech = Speech.speaking(persona.language, voice=args.voice or persona.voice, rate=persona.rate)
     elif language is not None:
-        voice = args.voice or setup.flow.meta.voice
-        setup.speech = Speech.for_language(language, asr_engine=args.asr_engine, asr_model=args.asr_model, voice=voice)
+        from voicebot.bot import flow_speech
+
+        setup.speech = flow_speech(setup.flow, asr_engine=args.asr_engine, asr_model=args.asr_model,
+                                   voice=args.voice, dtmf_only=setup.dtmf_only)  # fmt: skip
+        if setup.speech.asr is None and not setup.dtmf_only:
+            setup.dtmf_only = True
+            if not args.quiet:
+                say(f"voicebot: no speech recogniser for '{language}': the flow runs by keypad alone")
     elif any(kind == "say" for kind, _ in setup.script):
         setup.speech = Speech.speaking("en", voice=args.voice)
     return setup
+
+
+def _voiceprints(args: argparse.Namespace) -> Callable[[], Any]:
+    """A maker of per-call voiceprint checkers over the encrypted store in ``--data-dir``; the
+    speaker encoder is loaded once, here, for every call of the process."""
+    from voicebot.privacy.keys import require_keyring
+    from voicebot.privacy.vault import Vault, data_dir
+    from voicebot.privacy.voiceprints import VaultPrintStore
+    from voicebot.voiceprint.encoder import SpeakerEncoder
+    from voicebot.voiceprint.live import CallerVoice
+
+    ring = require_keyring(args.key_file, why="a flow with voiceprint states (prints are kept encrypted)")
+    store = VaultPrintStore(Vault(data_dir(args.data_dir), ring))
+    encoder = SpeakerEncoder()
+    return lambda: CallerVoice(store, encoder=encoder)
+
+
+async def run_flow(call: Call, setup: Setup) -> None:
+    """Run the flow on ``call`` (answered), with a voiceprint checker of its own if it needs one."""
+    from voicebot.bot import VoiceBot
+
+    voice = setup.voiceprints() if setup.voiceprints is not None else None
+    try:
+        bot = VoiceBot(call, voiceprints=voice)
+        await bot.run(setup.flow, context=setup.context, dtmf_only=setup.dtmf_only)
+    finally:
+        if voice is not None:
+            await asyncio.to_thread(voice.close)  # waits for a check still running
 
 
 async def warm(setup: Setup) -> None:
@@ -99,13 +133,35 @@ async def warm(setup: Setup) -> None:
         from voicebot.bot import opening_prompts, static_prompts
 
         prompts += [s.text for s in static_prompts(setup.flow)]
-        prompts += opening_prompts(setup.flow, setup.context)
+        prompts += opening_prompts(setup.flow, setup.context, dtmf_only=setup.dtmf_only)
     if setup.persona is not None:
         prompts += setup.persona.texts()
     await setup.speech.prepare(prompts)
 
 
 # ---------------------------------------------------------------------------------- helpers
+
+
+def parse_context(pairs: Sequence[str], file: Path | None) -> dict[str, Any]:
+    """``--context-file`` (a JSON object) overlaid by ``--context K=V`` pairs."""
+    context: dict[str, Any] = {}
+    if file is not None:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"--context-file: {exc.strerror or exc}: {file}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--context-file: {file} is not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"--context-file: {file} must hold a JSON object of slot values")
+        context.update(data)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--context expects KEY=VALUE, got {pair!r}")
+        context[key.strip()] = value
+    return context
+
 
 
 def _install_stop(stop: asyncio.Event) -> None:
@@ -189,6 +245,7 @@ def _agent(args: argparse.Namespace, setup: Setup, **extra: Any) -> UserAgent:
         trace=sys.stdout if args.trace and not args.json else (sys.stderr if args.trace else None),
         advertise=args.advertise,
         speech=setup.speech,
+        **_security_options.config_from(args),
         **extra,
     )
 
@@ -256,7 +313,7 @@ async def _dial(args: argparse.Namespace, setup: Setup) -> tuple[dict[str, Any],
         await resolve(args.proxy)
     await warm(setup)
     async with _agent(args, setup, proxy=args.proxy) as ua:
-        call = await ua.dial(args.uri, from_uri=args.from_uri, flow=setup.flow, context=setup.context)
+        call = await ua.dial(args.uri, from_uri=args.from_uri)
         watch(call, args)
         ring_until = asyncio.get_running_loop().time() + args.timeout
         probe = asyncio.create_task(unreachable(args.proxy or args.uri))
@@ -278,9 +335,11 @@ async def _dial(args: argparse.Namespace, setup: Setup) -> tuple[dict[str, Any],
                 result = dataclasses.replace(result, reason="no answer")
             code = EXIT_INTERRUPTED if interrupted else exit_code_for(result)
             return call_report(result, exit_code=code), code
-        if args.record is not None:
-            call.record(args.record)
+        if args.recording is not None and call.media is not None:
+            say(args.recording.start(call.media, party=args.uri))
         work = asyncio.ensure_future(run_script(call, setup.script, args.dtmf))
+        if setup.flow is not None:
+            call.track(asyncio.create_task(run_flow(call, setup)))
         limit = _limit(args.hangup_after, args.max_duration)
         if setup.script and args.hangup_after is None and setup.flow is None:
             await _until(call, stop, args.max_duration, work)  # the script, then a short tail
@@ -320,13 +379,6 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def _recording(args: argparse.Namespace, n: int) -> Path | None:
-    path: Path | None = args.record
-    if path is None or n == 1:
-        return path
-    return path.with_name(f"{path.stem}-{n}{path.suffix}")
-
-
 async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, ...]) -> int:
     stop = asyncio.Event()
     _install_stop(stop)
@@ -338,6 +390,8 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
         nonlocal counter
         counter += 1
         n = counter
+        if metrics is not None:
+            metrics.track(call)
         if setup.persona is not None:
             watch(call, args, f"call {n} ", me="persona", them="bot")
         else:
@@ -359,16 +413,24 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
     creds = {args.auth_user: args.auth_password} if args.auth_user else None
     ua = _agent(args, setup, server_credentials=creds, auth_algorithms=algorithms)
     ua.on_call(handle)
-    async with ua:
+    async with serve_metrics(args, say=lambda text: out(f"voicebot serve: {text}")) as metrics, ua:
         host, port = ua.local_address
         where = format_hostport(host, port)
-        out(f"voicebot serve: listening on udp+tcp {where} as sip:{args.user}@{where}")
+        tls = ua.transport.addresses.get("tls")
+        also = f" and tls {format_hostport(host, tls[1])}" if tls else ""
+        out(f"voicebot serve: listening on udp+tcp {where}{also} as sip:{args.user}@{where}")
         if ua.registered and args.register:
             out(f"voicebot serve: registered at {args.register} as {args.user}")
         waiting = asyncio.ensure_future(stop.wait())
         await asyncio.wait({waiting}, timeout=args.duration)
         waiting.cancel()
     return 0
+
+
+def _record(call: Call, args: argparse.Namespace, n: int) -> None:
+    """Record the n-th call as ``--record`` / ``--record-wav`` ask, and say where."""
+    if args.recording is not None and call.media is not None:
+        say(f"call {n}: {args.recording.start(call.media, party=call.remote_uri, n=n)}")
 
 
 async def _answer(call: Call, args: argparse.Namespace, setup: Setup, n: int, stop: asyncio.Event) -> None:
@@ -378,7 +440,7 @@ async def _answer(call: Call, args: argparse.Namespace, setup: Setup, n: int, st
     if setup.persona is not None:
         from voicebot.persona import play_persona
 
-        await play_persona(call, setup.persona, record=_recording(args, n))
+        await play_persona(call, setup.persona, on_answered=lambda: _record(call, args, n))
         return
     await call.ring()
     if args.answer_after:
@@ -390,15 +452,11 @@ async def _answer(call: Call, args: argparse.Namespace, setup: Setup, n: int, st
     await call.answer()
     if not await call.answered:
         return
-    path = _recording(args, n)
-    if path is not None:
-        call.record(path)
+    _record(call, args, n)
     if args.echo and call.media is not None:
         call.media.set_echo(True)
     if setup.flow is not None:
-        from voicebot.bot import VoiceBot
-
-        work: asyncio.Task[Any] = asyncio.create_task(VoiceBot(call).run(setup.flow, context=setup.context))
+        work: asyncio.Task[Any] = asyncio.create_task(run_flow(call, setup))
     else:
         work = asyncio.create_task(run_script(call, setup.script))
     call.track(work)

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         context.write_text(json.dumps(plain(persona.context)), encoding="utf-8")
         callee = subprocess.Popen(
             _voicebot("serve", "--listen", "127.0.0.1:0", "--user", "callee", "--persona", str(persona_path),
-                      "--record", str(callee_wav), "--json", "-q"),
+                      "--record-wav", str(callee_wav), "--json", "-q"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             t0 = time.monotonic()
             dial = subprocess.run(
                 _voicebot("dial", uri, "--flow", str(flow_path), "--context-file", str(context),
-                          "--record", str(bot_wav), "--json", *(["-q"] if args.quiet or args.json else [])),
+                          "--record-wav", str(bot_wav), "--json", *(["-q"] if args.quiet or args.json else [])),
                 stdout=subprocess.PIPE, stderr=None if not (args.quiet or args.json) else subprocess.DEVNULL,
                 text=True, timeout=300,
             )  # fmt: skip

@@ -11,63 +11,20 @@ files, speaking text or running a flow — and its exit code says how the call w
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from voicebot.commands import _security_options
+from voicebot.commands._exits import DIAL_EXIT_CODES
 from voicebot.errors import ConfigError, ProtocolError
+from voicebot.metrics.options import add_metrics_options
+from voicebot.privacy.options import CallRecording, add_recording_options
 from voicebot.sip.uri import SipUri, TelUri, parse_uri
-from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
 from voicebot.transport.sip import split_hostport
 
-if TYPE_CHECKING:
-    from voicebot.call import CallResult
-
-EXIT_ANSWERED = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_BUSY = 3
-EXIT_NO_ANSWER = 4
-EXIT_REJECTED = 5
-EXIT_AUTH = 6
-EXIT_NETWORK = 7
-EXIT_VANISHED = 8
-EXIT_INTERRUPTED = 9
-
-DIAL_EXIT_CODES = """exit codes:
-  0  answered (the call was established; it ended normally)
-  1  internal failure, or a missing engine or model (the message names what to install)
-  2  bad arguments (a malformed URI, an unreadable --play file, a bad --dtmf digit, ...)
-  3  busy (486 Busy Here, 600 Busy Everywhere)
-  4  no answer (ring timeout and CANCEL, 408/480/487 from the far end)
-  5  rejected (any other 3xx-6xx final response, e.g. 403, 404, 488, 603)
-  6  authentication failed (401/407 after answering the challenge, or no credentials)
-  7  network failure (cannot resolve the host, port unreachable, no response at all)
-  8  the far end vanished (no RTP for --rtp-timeout seconds; we sent BYE)
-  9  interrupted (Ctrl-C / SIGTERM) before the call was answered
-"""
-
 DTMF = re.compile(r"^[0-9*#A-Da-d]+$")
-UNREACHABLE = "port unreachable"  # the reason of a call whose target's UDP port is closed
-
-
-def exit_code_for(result: CallResult) -> int:
-    """Map a call's outcome to the documented ``dial`` exit code."""
-    if result.answered:
-        return EXIT_VANISHED if result.reason.startswith("media timeout") else EXIT_ANSWERED
-    status, reason = result.status, result.reason
-    if (status == 408 and reason == NO_RESPONSE) or (status == 503 and reason in (TRANSPORT_ERROR, UNREACHABLE)):
-        return EXIT_NETWORK
-    if status in (486, 600):
-        return EXIT_BUSY
-    if status in (408, 480, 487) or reason in ("cancelled", "no answer"):
-        return EXIT_NO_ANSWER
-    if status in (401, 407):
-        return EXIT_AUTH
-    return EXIT_REJECTED
-
 
 
 def _hostport(value: str) -> str:
@@ -158,7 +115,6 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="play a 16-bit WAV file once answered (repeat: played in order, with --say)")  # fmt: skip
     p.add_argument("--say", dest="script", action=_Ordered, const="say", metavar="TEXT",
                    help="speak TEXT with local TTS once answered (repeat: in order, with --play)")  # fmt: skip
-    p.add_argument("--record", type=Path, metavar="OUT.wav", help="record the call (2 channels: far end, near end)")
     p.add_argument("--no-media", action="store_true", help="signalling only (no RTP)")
     p.add_argument("--flow", type=Path, metavar="F.yaml", help="run this dialog flow on the call")
     p.add_argument("--context", action="append", default=[], metavar="K=V", help="a flow context value (repeat)")
@@ -166,9 +122,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asr-engine", choices=("vosk", "pocketsphinx"), help="recogniser (default: by language)")
     p.add_argument("--asr-model", type=Path, metavar="DIR", help="Vosk model directory (another language)")
     p.add_argument("--voice", help="espeak-ng voice (default: by the flow's language)")
+    p.add_argument("--dtmf-only", action="store_true",
+                   help="run the flow by keypad alone (automatic when its language has no recogniser)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print only JSON on stdout (one object per call)")
     p.add_argument("-q", "--quiet", action="store_true", help="no live progress on stderr")
     p.add_argument("--trace", action="store_true", help="print every SIP message sent/received")
+    add_recording_options(p)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -192,6 +151,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--echo", action="store_true", help="echo the caller's audio back")
     serve.add_argument("--persona", type=Path, metavar="P.yaml", help="answer as this scripted callee (tests, demos)")
     serve.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
+    add_metrics_options(serve)
+    _security_options.add_options(serve, serve=True)
     serve.set_defaults(handler=run_serve)
 
     dial = subparsers.add_parser(
@@ -208,6 +169,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dial.add_argument("--timeout", type=_seconds, default=60.0, metavar="S", help="ring timeout (default 60)")
     dial.add_argument("--dtmf", type=_dtmf, metavar="DIGITS", help="send DTMF digits once answered (0-9 * # A-D)")
     _common(dial)
+    _security_options.add_options(dial, serve=False)
     dial.set_defaults(handler=run_dial)
 
 
@@ -222,7 +184,8 @@ def check(args: argparse.Namespace) -> None:
         for name, used in (
             ("--play", any(k == "play" for k, _ in script)),
             ("--say", any(k == "say" for k, _ in script)),
-            ("--record", args.record is not None),
+            ("--record", args.record),
+            ("--record-wav", args.record_wav is not None),
             ("--flow", args.flow is not None),
             ("--echo", getattr(args, "echo", False)),
             ("--persona", getattr(args, "persona", None) is not None),
@@ -232,15 +195,15 @@ def check(args: argparse.Namespace) -> None:
     if args.no_media and media_users:
         raise ConfigError(f"--no-media leaves no audio for {', '.join(media_users)}")
     if getattr(args, "persona", None) is not None and len(media_users) > 1:
-        others = [m for m in media_users if m not in ("--persona", "--record")]
+        others = [m for m in media_users if m not in ("--persona", "--record", "--record-wav")]
         if others:
             raise ConfigError(f"--persona plays the callee itself; drop {', '.join(others)}")
     if args.flow is not None and any(k in ("play", "say") for k, _ in script):
         raise ConfigError("--flow speaks for itself; --say/--play go without it")
     if (args.context or args.context_file) and args.flow is None:
         raise ConfigError("--context/--context-file fill a flow's slots: give --flow too")
-    if args.record is not None and not args.record.parent.exists():
-        raise ConfigError(f"--record: directory {args.record.parent} does not exist")
+    if args.dtmf_only and args.flow is None:
+        raise ConfigError("--dtmf-only runs a flow by keypad alone: give --flow too")
     if args.register and args.password is None:
         raise ConfigError("--register needs --password")
     for kind, value in script:
@@ -248,6 +211,7 @@ def check(args: argparse.Namespace) -> None:
             check_wav(value)
         elif not str(value).strip():
             raise ConfigError("--say needs some text")
+    args.recording = CallRecording.from_args(args)  # a missing key is a bad argument too
 
 
 def check_wav(path: Path) -> None:
@@ -264,27 +228,6 @@ def check_wav(path: Path) -> None:
         raise ConfigError(f"--play: {path}: permission denied") from None
     if len(pcm) == 0:
         raise ConfigError(f"--play: {path} holds no audio")
-
-
-def parse_context(pairs: Sequence[str], file: Path | None) -> dict[str, Any]:
-    """``--context-file`` (a JSON object) overlaid by ``--context K=V`` pairs."""
-    context: dict[str, Any] = {}
-    if file is not None:
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"--context-file: {exc.strerror or exc}: {file}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"--context-file: {file} is not JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"--context-file: {file} must hold a JSON object of slot values")
-        context.update(data)
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--context expects KEY=VALUE, got {pair!r}")
-        context[key.strip()] = value
-    return context
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -56,7 +56,7 @@ def test_every_bad_argument_gets_one_line_and_exit_2_and_nothing_is_sent(
         ("uri spaces", ["sip:bo b@127.0.0.1"]),
         ("not a uri", ["bob"]),
         ("no-media with play", [uri, "--no-media", "--play", str(tone(tmp_path / "t.wav"))]),
-        ("no-media with record", [uri, "--no-media", "--record", str(tmp_path / "r.wav")]),
+        ("no-media with record", [uri, "--no-media", "--record-wav", str(tmp_path / "r.wav")]),
         ("context without flow", [uri, "--context", "a=b"]),
         ("bad codec", [uri, "--codec", "g729"]),
     ]
@@ -96,14 +96,14 @@ def test_ctrl_c_while_ringing_has_its_own_exit_code_and_a_rejected_call_leaves_n
 
     rejecting = serve("--reject", "486")
     wav = tmp_path / "never.wav"
-    done = dial(rejecting.uri, "--record", str(wav))
+    done = dial(rejecting.uri, "--record-wav", str(wav))
     assert done.returncode == EXIT["busy"]
     assert not wav.exists()
 
 
 def test_sigterm_hangs_up_every_call_and_closes_the_recording(serve: Callable[..., Served], tmp_path: Path) -> None:
     rec = tmp_path / "served.wav"
-    served = serve("--record", str(rec))
+    served = serve("--record-wav", str(rec))
     proc = subprocess.Popen(voicebot_cmd("dial", served.uri, "--json", "-q"), stdout=subprocess.PIPE, text=True)
     time.sleep(4)
     served.process.send_signal(signal.SIGTERM)

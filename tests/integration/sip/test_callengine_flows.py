@@ -2,8 +2,9 @@
 
 The bot dials over real SIP/UDP and RTP on loopback, runs the flow with espeak-ng and the
 recogniser the flow's language calls for (pocketsphinx for English, Vosk with the packaged
-model for Korean), and the persona answers with its scripted lines (TTS) and keys (RFC 4733).
-Each persona file states the outcome its conversation must reach.
+model for Korean; the Chinese flow, with no recogniser installed, by keypad alone), and the
+persona answers with its scripted lines (TTS) and keys (RFC 4733). Each persona file states
+the outcome its conversation must reach.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from voicebot.persona import Persona, plain, verdict
 
 ROOT = Path(__file__).resolve().parents[3]
 DIALOGS = ROOT / "dialogs"
-SHIPPED = ["appointment_reminder", "payment_reminder", "satisfaction_survey", "ko_delivery_confirm"]
+SHIPPED = ["appointment_reminder", "payment_reminder", "satisfaction_survey", "ko_delivery_confirm",
+           "zh_satisfaction_survey"]
 
 
 def dial(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
@@ -59,11 +61,36 @@ def test_dial_flow_completes_against_its_persona(serve: Callable[..., Served], n
     # serve --json: one JSON object per finished call, one per line, and nothing else on stdout
     lines = [line for line in out.splitlines() if line.startswith("{")]
     assert len(lines) == 1 and json.loads(lines[0])["direction"] == "inbound"
+    # a language without a recogniser: the flow ran by keypad alone, and said so
+    assert ("runs by keypad alone" in done.stderr) == (name == "zh_satisfaction_survey"), done.stderr
 
 
-def test_a_flow_in_a_language_without_a_recogniser_is_refused_before_dialling(tmp_path: Path) -> None:
+UNKEYABLE = """
+flow: zh_name
+language: zh
+slots:
+  name: {type: text}
+start: ask
+states:
+  ask:
+    ask: 请问您贵姓？
+    slot: name
+    next: bye
+  bye:
+    say: 谢谢，再见！
+    hangup: done
+"""
+
+
+def test_a_flow_no_keypad_can_answer_in_a_language_without_a_recogniser_is_refused_before_dialling(
+    tmp_path: Path,
+) -> None:
+    flow = tmp_path / "zh_name.yaml"
+    flow.write_text(UNKEYABLE, encoding="utf-8")
     port = free_port()  # nothing listens: a dial attempt would be a network failure (7), not this
-    done = dial(f"sip:x@127.0.0.1:{port}", "--flow", str(DIALOGS / "zh_satisfaction_survey.yaml"), timeout=60)
+    done = dial(f"sip:x@127.0.0.1:{port}", "--flow", str(flow), timeout=60)
     assert done.returncode == 1, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "zh" in lines[0] and "--asr-model" in lines[0] and "VOICEBOT_VOSK_MODEL" in lines[0]
+    assert "keypad" in lines[0]
+
