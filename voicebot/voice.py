@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FRAME_SECONDS = FRAME_MS / 1000
-DEFAULT_VOICES = {"en": "en-us"}  # otherwise the language code is the espeak-ng voice
+DEFAULT_VOICES = {"en": "en-us", "zh": "cmn"}  # otherwise the language code is the espeak-ng voice
 KEEP_AFTER_PROMPT = 15  # frames (300 ms) of caller audio from a prompt's end kept for listen
 
 
