@@ -10,6 +10,7 @@ the outcome its conversation must reach.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +27,10 @@ SHIPPED = ["appointment_reminder", "payment_reminder", "satisfaction_survey", "k
            "zh_satisfaction_survey"]
 
 
-def dial(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(voicebot_cmd("dial", *args), capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+def dial(*args: str, timeout: float = 150, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        voicebot_cmd("dial", *args), capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
+    )
 
 
 @pytest.mark.slow
@@ -94,3 +97,29 @@ def test_a_flow_no_keypad_can_answer_in_a_language_without_a_recogniser_is_refus
     assert len(lines) == 1 and "zh" in lines[0] and "--asr-model" in lines[0] and "VOICEBOT_VOSK_MODEL" in lines[0]
     assert "keypad" in lines[0]
 
+
+@pytest.mark.slow
+def test_a_flow_with_voice_states_enrols_the_caller_in_the_encrypted_store(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    """`dial --flow` with verify_voice / enroll_voice states: the caller has no print yet, is
+    verified by keys, and her speech on this call becomes her voiceprint, sealed in --data-dir."""
+    keys, data = tmp_path / "keys.json", tmp_path / "data"
+    assert subprocess.run(voicebot_cmd("keys", "generate", "-o", str(keys)), capture_output=True).returncode == 0
+    persona_file = DIALOGS / "personas" / "voice_verified_account.persona.yaml"
+    persona = Persona.load(persona_file)
+    context = tmp_path / "context.json"
+    context.write_text(json.dumps(plain(persona.context)), encoding="utf-8")
+    flow = str(DIALOGS / "voice_verified_account.yaml")
+    no_key = {k: v for k, v in os.environ.items() if k not in ("VOICEBOT_KEY_FILE", "VOICEBOT_RECORDING_KEY")}
+    refused = dial("sip:x@127.0.0.1:9", "--flow", flow, "--context-file", str(context), timeout=60, env=no_key)
+    assert refused.returncode == 2 and "needs a recording key" in refused.stderr  # before dialling
+    served = serve("--persona", str(persona_file), user="callee")
+    done = dial(served.uri, "--flow", flow, "--context-file", str(context), "--key-file", str(keys),
+                "--data-dir", str(data), "--json")  # fmt: skip
+    out = served.stop()
+    assert done.returncode == 0, done.stdout + done.stderr + out
+    report = json.loads(done.stdout)
+    assert verdict(persona.expect, report) == [], (report["transcript"], out)
+    (sealed,) = [p for p in data.rglob("*") if p.is_file()]
+    assert sealed.name == "voiceprint.vbrec" and b"c-1002" not in sealed.read_bytes()
