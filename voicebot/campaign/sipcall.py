@@ -69,8 +69,10 @@ class SipCallPlacer:
         except TimeoutError:
             answered = False  # _outcome hangs up: CANCEL (or gives up when not even 100 Trying came)
         if answered:
+            # a task of its own, so that the call's result waits for the flow, not for this caller
+            bot = asyncio.create_task(VoiceBot(call).run(attempt.flow, context=attempt.context))
             try:
-                await asyncio.wait_for(VoiceBot(call).run(attempt.flow, context=attempt.context), attempt.max_duration)
+                await asyncio.wait_for(bot, attempt.max_duration)
             except TimeoutError:
                 log.info("call to %s reached its maximum duration", attempt.uri)
             except Exception as exc:  # the call is recorded whatever the bot did
