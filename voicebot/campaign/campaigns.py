@@ -17,17 +17,18 @@ if TYPE_CHECKING:
 
 _COLUMNS = (
     "id, name, flow_path, trunk, caller_id, region, timezone, concurrency, cps, window_start, window_end, "
-    "max_attempts, retry_after_s, ring_timeout_s, daily_cap, webhook_url, webhook_secret, state"
+    "max_attempts, retry_after_s, ring_timeout_s, daily_cap, webhook_url, webhook_secret, state, record_dir"
 )
 
 
 def _campaign(row: Sequence[Any]) -> Campaign:
-    (cid, name, flow, trunk, caller, region, tz, conc, cps, ws, we, maxa, retry, ring, cap, url, secret, state) = row
+    (cid, name, flow, trunk, caller, region, tz, conc, cps, ws, we, maxa, retry, ring, cap, url, secret, state,
+     record_dir) = row
     return Campaign(
         id=int(cid), name=name, flow_path=flow, trunk=trunk, caller_id=caller, region=region, timezone=tz,
         concurrency=int(conc), cps=float(cps), window=Window(start=int(ws), end=int(we)), max_attempts=int(maxa),
         retry_after=float(retry), ring_timeout=float(ring), daily_cap=int(cap), webhook_url=url,
-        webhook_secret=secret, state=state,
+        webhook_secret=secret, state=state, record_dir=record_dir,
     )
 
 
@@ -39,11 +40,11 @@ def create(db: Db, c: Campaign, contacts: Iterable[Contact], now: float) -> int:
         cid = int(tx.value(
             "INSERT INTO campaigns (name, flow_path, trunk, caller_id, region, timezone, concurrency, cps, "
             "window_start, window_end, max_attempts, retry_after_s, ring_timeout_s, daily_cap, webhook_url, "
-            "webhook_secret, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "RETURNING id",
+            "webhook_secret, state, record_dir, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (c.name, c.flow_path, c.trunk, c.caller_id, c.region, c.timezone, c.concurrency, c.cps,
              c.window.start, c.window.end, c.max_attempts, c.retry_after, c.ring_timeout, c.daily_cap,
-             c.webhook_url, c.webhook_secret, ACTIVE, now),
+             c.webhook_url, c.webhook_secret, ACTIVE, c.record_dir, now),
         ))
         for slot in range(c.concurrency):
             tx.run("INSERT INTO dial_slots (campaign_id, slot) VALUES (?, ?)", (cid, slot))
@@ -108,19 +109,19 @@ def counts(db: Db, cid: int) -> dict[str, Any]:
 
 
 _ATTEMPT_FIELDS = ("queued_at, dialled_at, answered_at, ended_at, state, kind, sip_status, reason, ended_by, "
-                   "outcome, setup_s, talk_s, codec, rtp_json, mos, worker, caller_id")
+                   "outcome, setup_s, talk_s, codec, rtp_json, mos, worker, caller_id, recording")
 
 
 def _attempt(row: Sequence[Any]) -> dict[str, Any]:
     (number, queued, dialled, answered, ended, state, kind, sip, reason, by, outcome, setup, talk, codec, rtp, mos,
-     worker, caller) = row
+     worker, caller, recording) = row
     duration = (float(setup or 0) + float(talk or 0)) if ended is not None else None
     return {
         "number": number, "started_at": dialled if dialled is not None else queued, "queued_at": queued,
         "dialled_at": dialled, "answered_at": answered, "ended_at": ended, "state": state, "kind": kind,
         "sip_status": sip, "reason": reason, "ended_by": by, "outcome": outcome, "setup_s": setup, "talk_s": talk,
         "duration_s": duration, "codec": codec, "rtp": json.loads(rtp) if rtp else None, "mos": mos,
-        "worker": worker, "caller_id": caller,
+        "worker": worker, "caller_id": caller, "recording": recording,
     }
 
 

@@ -6,8 +6,10 @@ Each function is one write transaction, so every rule holds across processes and
   holds at most its even share of them while other workers run the campaign), then due
   contacts (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write lock serialises it), and
   for the first one that may be called now: checks the calling window in the callee's zones,
-  the do-not-call list, and counts the call against the caller ID's daily cap — then writes
-  the attempt (state ``dialling``, counted at once) before the INVITE is sent.
+  the do-not-call list (also the entries of erased people, kept as keyed digests: matching
+  those needs ``digest``, the key holder's hash of a number), and counts the call against the
+  caller ID's daily cap — then writes the attempt (state ``dialling``, counted at once) before
+  the INVITE is sent.
 * :func:`finish` writes the call record and the contact's next status (:func:`rules.decide`),
   adds an opted-out callee to the do-not-call list, and queues the CRM webhook of a final result.
 * :func:`recover` marks attempts of dead workers ``interrupted`` (they count) and frees their lines.
@@ -26,6 +28,7 @@ from voicebot.campaign import outbox, rules
 from voicebot.campaign.campaigns import get_by_id
 from voicebot.campaign.settings import ACTIVE
 from voicebot.campaign.spec import zone
+from voicebot.errors import ConfigError
 from voicebot.store import dnc
 
 if TYPE_CHECKING:
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from voicebot.store.db import Db, Tx
 
 DIALLING, ENDED, INTERRUPTED = "dialling", "ended", "interrupted"
+NEEDS_KEY = ("the do-not-call list holds numbers of erased people, kept as keyed digests; dialling needs the "
+             "recording key to honour them (--key-file FILE or $VOICEBOT_RECORDING_KEY)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,13 +92,20 @@ def reserve_dial(db: Db, campaign: Campaign, now: float) -> float:
     return float(nxt) - interval
 
 
-def claim(db: Db, campaign: Campaign, worker: Worker, now: float, batch: int = 16) -> Claim | Idle:
+def claim(db: Db, campaign: Campaign, worker: Worker, now: float, batch: int = 16,
+          digest: Callable[[str], str | None] | None = None) -> Claim | Idle:
     """Take the next contact of ``campaign`` that may be dialled now, or say why none can be.
 
     ``campaign`` gives the settings (fixed at creation); its state (paused or not) is read here.
+    ``digest`` gives a number's keyed digest (None for what is not a number), to match the
+    do-not-call entries of erased people; without it, such entries are refused (ConfigError)
+    rather than ignored.
     """
     d = db.dialect
     with db.write() as tx:
+        erased = dnc.has_erased(tx)
+        if erased and digest is None:
+            raise ConfigError(NEEDS_KEY)
         if _mine(tx, campaign, worker) >= _share(tx, campaign, worker):
             return Idle(reason="lines", until=now)
         slot = tx.value(
@@ -119,7 +131,10 @@ def claim(db: Db, campaign: Campaign, worker: Worker, now: float, batch: int = 1
                 else:
                     tx.run("UPDATE contacts SET next_at = ?, updated_at = ? WHERE id = ?", (opening, now, contact_id))
                 continue
-            if listed is not None:
+            if listed is None and erased and digest is not None:
+                hashed = digest(phone)
+                listed = hashed is not None and dnc.contains(tx, dnc.erased_entry(hashed))
+            if listed:
                 _final(tx, campaign, contact_id, rules.DNC, "dnc", now)
                 continue
             counted = tx.value(
@@ -182,9 +197,9 @@ def finish(db: Db, campaign: Campaign, c: Claim, o: AttemptOutcome, dialled_at: 
         state = tx.value(
             "UPDATE attempts SET state = CASE WHEN state = ? THEN ? ELSE state END, dialled_at = ?, answered_at = ?, "
             "ended_at = ?, kind = ?, sip_status = ?, reason = ?, ended_by = ?, outcome = ?, setup_s = ?, talk_s = ?, "
-            "codec = ?, rtp_json = ?, mos = ? WHERE id = ? RETURNING state",
+            "codec = ?, rtp_json = ?, mos = ?, recording = ? WHERE id = ? RETURNING state",
             (DIALLING, ENDED, dialled_at, answered_at, now, o.kind, o.sip_status, o.reason, o.ended_by, o.outcome,
-             o.setup_s, o.talk_s, o.codec, json.dumps(dict(o.rtp), default=str), o.mos, c.attempt_id))
+             o.setup_s, o.talk_s, o.codec, json.dumps(dict(o.rtp), default=str), o.mos, o.recording, c.attempt_id))
         tx.run("INSERT INTO attempt_content (attempt_id, slots_json, transcript_json) VALUES (?, ?, ?)",
                (c.attempt_id, json.dumps(dict(o.slots), ensure_ascii=False, default=str),
                 json.dumps([t.as_dict() for t in o.transcript], ensure_ascii=False)))

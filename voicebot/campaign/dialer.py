@@ -100,13 +100,15 @@ class Dialer:
     """Runs one campaign from this process; see :meth:`run`."""
 
     def __init__(self, db: Db, name: str, placer: CallPlacer, *, clock: Clock | None = None,
-                 options: RunOptions | None = None, wall: Callable[[], float] = time.time) -> None:
+                 options: RunOptions | None = None, wall: Callable[[], float] = time.time,
+                 dnc_digest: Callable[[str], str | None] | None = None) -> None:
         self.db = db
         self.name = name
         self.placer = placer
         self.clock = clock or SystemClock()
         self.options = options or RunOptions()
         self.wall = wall
+        self.dnc_digest = dnc_digest  # matches erased people's do-not-call entries (claims.claim)
         self.worker = this_worker()
         self.placed = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="voicebot-db")  # the one DB thread
@@ -187,7 +189,7 @@ class Dialer:
                 if start > now:
                     await self.clock.sleep(start - now)
                 self._changed.clear()
-                got = await self._db(claims.claim, campaign, self.worker, self.clock.now())
+                got = await self._db(claims.claim, campaign, self.worker, self.clock.now(), 16, self.dnc_digest)
                 if isinstance(got, Claim):
                     in_flight += 1
                     task = calls.create_task(self._call(got, campaign, flow))

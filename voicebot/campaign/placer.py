@@ -50,7 +50,8 @@ class AttemptOutcome:
     ``kind`` is one of the attempt kinds of :mod:`voicebot.campaign.rules` (answered, busy,
     no_answer, network, rejected, failed). ``setup_s`` runs from the INVITE to the answer (or
     the failure), ``talk_s`` from the answer to the end. ``outcome``/``slots``/``transcript``
-    come from the flow; ``do_not_call`` is the flow's opt-out.
+    come from the flow; ``do_not_call`` is the flow's opt-out; ``recording`` names the call's
+    recording in the campaign's vault.
     """
 
     kind: str
@@ -66,6 +67,7 @@ class AttemptOutcome:
     codec: str | None = None
     rtp: Mapping[str, Any] = field(default_factory=dict)
     mos: float | None = None
+    recording: str | None = None  # the id of the call's encrypted recording, when the campaign records
 
     @property
     def answered(self) -> bool:

@@ -35,6 +35,7 @@ class Campaign:
     daily_cap: int = DEFAULT_DAILY_CAP
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    record_dir: str | None = None  # calls are recorded, encrypted, under this data directory
     id: int = 0
     state: str = ACTIVE
 

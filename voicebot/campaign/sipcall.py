@@ -5,7 +5,9 @@ flow with the call's own primitives once the callee answers.
 This module is the only place where the business layer touches the call engine; switching to
 another call API means rewriting :meth:`SipCallPlacer.place` and nothing else. How a call went
 is read from the call's own result (:func:`voicebot.report.classify`, the words the metrics
-use too), its quality from the one E-model (:func:`voicebot.report.quality`).
+use too), its quality from the one E-model (:func:`voicebot.report.quality`). A campaign
+created with ``--record`` has each answered call recorded encrypted (:mod:`voicebot.privacy`)
+in the folder of its contact (``contact:<id>``), where ``voicebot data export|erase`` finds it.
 
 The speech engines of a flow's language are made and warmed (a recogniser built, the flow's
 prompts and this contact's greeting rendered) *before* the call is placed: building a decoder
@@ -18,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from voicebot.bot import VoiceBot, flow_speech, opening_prompts, static_prompts
 from voicebot.campaign import rules
 from voicebot.campaign.placer import Attempt, AttemptOutcome, TurnRecord
 from voicebot.errors import VoicebotError
+from voicebot.privacy.vault import contact_subject
 from voicebot.report import classify, quality, rtp_summary
 
 if TYPE_CHECKING:
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from voicebot.call import Call, CallResult
     from voicebot.flow import CallResult as FlowResult
     from voicebot.flow import Flow
+    from voicebot.privacy.options import CallRecording
     from voicebot.voice import Speech
 
 log = logging.getLogger(__name__)
@@ -51,9 +55,12 @@ KIND_OF_OUTCOME = {
 class SipCallPlacer:
     """Places campaign calls from one started :class:`UserAgent`."""
 
-    def __init__(self, ua: UserAgent, *, grace: float = 5.0) -> None:
+    def __init__(self, ua: UserAgent, *, grace: float = 5.0, recording: CallRecording | None = None,
+                 track: Callable[[Call], None] | None = None) -> None:
         self.ua = ua
         self.grace = grace
+        self.recording = recording  # every answered call recorded, encrypted, in its contact's folder
+        self.track = track  # sees every call from its INVITE on (the Prometheus metrics)
         self._speech: dict[str, Speech] = {}
         self._warming = asyncio.Lock()
 
@@ -64,10 +71,19 @@ class SipCallPlacer:
         except VoicebotError as exc:  # no engine for the language, a context the flow refuses, ...
             return AttemptOutcome(kind=rules.LOCAL_FAILURE, sip_status=None, reason=str(exc))
         call.speech = speech
+        if self.track is not None:
+            self.track(call)
         try:
             answered = await asyncio.wait_for(asyncio.shield(call.answered), attempt.ring_timeout)
         except TimeoutError:
             answered = False  # _outcome hangs up: CANCEL (or gives up when not even 100 Trying came)
+        recording = None
+        if answered and self.recording is not None and call.media is not None:
+            try:
+                recording = self.recording.record(call.media, contact_subject(attempt.contact_id))
+            except VoicebotError as exc:  # the folder cannot be written: no call without its recording
+                await self._outcome(call)
+                return AttemptOutcome(kind=rules.LOCAL_FAILURE, sip_status=None, reason=str(exc))
         if answered:
             # a task of its own, so that the call's result waits for the flow, not for this caller
             bot = asyncio.create_task(VoiceBot(call).run(attempt.flow, context=attempt.context))
@@ -77,8 +93,8 @@ class SipCallPlacer:
                 log.info("call to %s reached its maximum duration", attempt.uri)
             except Exception as exc:  # the call is recorded whatever the bot did
                 log.exception("flow %s failed on %s", attempt.flow.name, attempt.uri)
-                return await self._outcome(call, error=f"flow failed: {exc}")
-        return await self._outcome(call)
+                return await self._outcome(call, error=f"flow failed: {exc}", recording=recording)
+        return await self._outcome(call, recording=recording)
 
     async def warm(self, flow: Flow, context: Mapping[str, Any] | None = None) -> Speech:
         """The engines for ``flow`` (:func:`voicebot.bot.flow_speech`: keypad alone when its
@@ -93,7 +109,7 @@ class SipCallPlacer:
         await speech.prepare(opening_prompts(flow, context, dtmf_only=speech.asr is None))
         return speech
 
-    async def _outcome(self, call: Call, error: str = "") -> AttemptOutcome:
+    async def _outcome(self, call: Call, error: str = "", recording: str | None = None) -> AttemptOutcome:
         if not call.ended.done():
             # without even a provisional response there is nothing to CANCEL yet (RFC 3261 §9.1):
             # the call is given up after a moment instead of waiting for Timer B
@@ -118,6 +134,7 @@ class SipCallPlacer:
             codec=stats.get("codec"),
             rtp=stats,
             mos=estimate_mos(stats) if stats else None,
+            recording=recording,
         )
 
 

@@ -14,6 +14,8 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,12 @@ from voicebot.campaign import campaigns
 from voicebot.campaign.settings import ACTIVE, DEFAULT_DAILY_CAP, DEFAULT_WINDOW, PAUSED, Campaign, local_timezone
 from voicebot.campaign.spec import Window, format_duration, parse_duration
 from voicebot.errors import ConfigError
-from voicebot.store import Db, db_url, open_db
+from voicebot.metrics.options import add_metrics_options, serve_metrics
+from voicebot.privacy.erasure import dnc_digest
+from voicebot.privacy.keys import load_keyring, require_keyring
+from voicebot.privacy.options import CallRecording, add_key_option, add_recording_options
+from voicebot.privacy.vault import Vault
+from voicebot.store import Db, db_url, dnc, open_db
 
 EXIT_WAITING = 3
 RUN_EXITS = """exit codes:
@@ -111,6 +118,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c.add_argument("--webhook", metavar="URL", help="POST each final result here (JSON, signed)")
     c.add_argument("--webhook-secret", metavar="SECRET", help="HMAC-SHA256 key for X-Voicebot-Signature")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_recording_options(c, wav=False)
 
     r = cmd("run", "dial the campaign's contacts until every one is final", run_run, RUN_EXITS)
     r.add_argument("name", metavar="NAME")
@@ -123,6 +131,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="keep delivering webhooks this long after the last call (default 30s)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--json", action="store_true", help="print the final counts as JSON")
+    add_key_option(r.add_argument_group("keys", "needed when the campaign records (created with --record) or the "
+                                        "do-not-call list holds erased people's entries"))
+    add_metrics_options(r)
 
     s = cmd("status", "counts by status and outcome", run_status)
     s.add_argument("name", metavar="NAME")
@@ -160,12 +171,14 @@ def run_create(args: argparse.Namespace) -> int:
     if not args.flow.is_file():
         raise ConfigError(f"--flow: no such file {args.flow}")
     flow = Flow.load(args.flow)
+    recording = CallRecording.from_args(args, db=db_url(args.db))  # no key: refused before anything is stored
+    record_dir = _record_dir(recording.vault) if recording is not None and recording.vault is not None else None
     settings = Campaign(
         name=args.name, flow_path=str(args.flow.resolve()), trunk=args.trunk, caller_id=args.caller_id or "",
         region=args.region.upper() if args.region else None, timezone=args.timezone or local_timezone(),
         concurrency=args.concurrency, cps=args.cps, window=args.window, max_attempts=args.max_attempts,
         retry_after=args.retry_after, ring_timeout=args.ring_timeout, daily_cap=args.daily_cap,
-        webhook_url=args.webhook, webhook_secret=args.webhook_secret,
+        webhook_url=args.webhook, webhook_secret=args.webhook_secret, record_dir=record_dir,
     )
     contacts = check_against_flow(read_contacts(args.contacts, region=settings.region, trunk=args.trunk), flow)
     with _open(args) as db:
@@ -177,9 +190,21 @@ def run_create(args: argparse.Namespace) -> int:
     else:
         print(f"campaign {args.name}: {len(contacts)} contacts, {len(bad)} invalid; flow {flow.name}, window "
               f"{settings.window} callee time, retry after {format_duration(settings.retry_after)}")
+        if record_dir is not None:
+            print(f"  calls are recorded, encrypted, under {record_dir}")
         for line, err in bad:
             print(f"  {args.contacts}:{line}: {err} (stored as invalid, never dialled)", file=sys.stderr)
     return 0
+
+
+def _record_dir(vault: Vault) -> str:
+    """The data directory, made now (so that a folder that cannot be written fails here, not at
+    the first answered call), as an absolute path: workers may start anywhere."""
+    try:
+        vault.recordings.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(f"--data-dir: cannot create {vault.recordings}: {exc.strerror or exc}") from None
+    return str(vault.root.resolve())
 
 
 # ---------------------------------------------------------------------------------- run
@@ -206,9 +231,15 @@ async def _run(db: Db, args: argparse.Namespace, options: Any) -> tuple[Any, dic
     from voicebot.campaign.dialer import Dialer
     from voicebot.campaign.sipcall import SipCallPlacer
 
-    campaigns.get(db, args.name)  # a one-line error for an unknown name, before any socket opens
-    async with UserAgent(args.listen, advertise=args.advertise) as ua:
-        dialer = Dialer(db, args.name, SipCallPlacer(ua), options=options)
+    campaign = campaigns.get(db, args.name)  # a one-line error for an unknown name, before any socket opens
+    recording, digest = _keys(db, campaign, args.key_file)
+
+    def say(text: str) -> None:
+        print(f"campaign {args.name}: {text}", file=sys.stderr, flush=True)
+
+    async with serve_metrics(args, say=say) as metrics, UserAgent(args.listen, advertise=args.advertise) as ua:
+        placer = SipCallPlacer(ua, recording=recording, track=metrics.track if metrics is not None else None)
+        dialer = Dialer(db, args.name, placer, options=options, dnc_digest=digest)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -224,6 +255,22 @@ async def _run(db: Db, args: argparse.Namespace, options: Any) -> tuple[Any, dic
                 raise
             final.set_result(result.counts)
     return result, result.counts
+
+
+def _keys(db: Db, campaign: Campaign, key_file: Path | None) -> tuple[Any, Callable[[str], str | None] | None]:
+    """What a run needs the recording key for: the campaign's recording (created with
+    ``--record``), and matching the do-not-call entries of erased people (keyed digests).
+    Either without a key is a one-line error before any call."""
+    with db.read() as tx:
+        erased = dnc.has_erased(tx)
+    why = (f"campaign {campaign.name} records its calls (created with --record), so running it"
+           if campaign.record_dir is not None else
+           "the do-not-call list holds erased people's numbers as keyed digests; dialling")
+    ring = require_keyring(key_file, why=why) if campaign.record_dir is not None or erased else load_keyring(key_file)
+    if ring is None:
+        return None, None  # an erasure during the run stops it with the same error (claims.claim)
+    recording = CallRecording(vault=Vault(Path(campaign.record_dir), ring)) if campaign.record_dir else None
+    return recording, partial(dnc_digest, ring)
 
 
 async def _progress(dialer: Any, name: str, final: asyncio.Future[dict[str, Any]]) -> None:

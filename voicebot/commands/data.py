@@ -4,6 +4,8 @@
 recordings and transcripts (their encrypted headers and wrapped keys are overwritten before
 the files go) and prints what it removed. Recordings are found through the keyed hash of the
 person's number or contact id, so the key file (or ``VOICEBOT_RECORDING_KEY``) is needed.
+Recordings are looked for under ``--data-dir`` (else ``$VOICEBOT_DATA``, else ``voicebot-data``
+beside the campaign database) and under every data directory a campaign records into.
 With a campaign database (``--db URL``, else ``$VOICEBOT_DB``, else ``./voicebot.db`` when it
 exists) its rows join in: contacts, attempts, transcripts, slots, undelivered CRM messages and
 the do-not-call entry are exported, and erased — the do-not-call entry is kept as a keyed
@@ -19,8 +21,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from voicebot.campaign import campaigns
 from voicebot.privacy.campaign_store import CampaignPersonalStore
-from voicebot.privacy.erasure import PersonalStore, describe, erase_person, export_person, find_person
+from voicebot.privacy.erasure import describe, erase_person, export_person, find_person
 from voicebot.privacy.keys import require_keyring
 from voicebot.privacy.options import add_store_options
 from voicebot.privacy.vault import Vault, data_dir
@@ -52,10 +55,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         p.set_defaults(handler=handler)
 
 
-def _vault(args: argparse.Namespace, what: str) -> Vault:
-    return Vault(data_dir(args.data_dir), require_keyring(args.key_file, why=what))
-
-
 def run_export(args: argparse.Namespace) -> int:
     return _run(args, erase=False)
 
@@ -65,19 +64,28 @@ def run_erase(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _store(explicit: str | None) -> Iterator[PersonalStore | None]:
+def _store(explicit: str | None) -> Iterator[tuple[CampaignPersonalStore | None, str | None]]:
     url = explicit or os.environ.get("VOICEBOT_DB") or (DEFAULT_DB if Path(DEFAULT_DB).exists() else None)
     if url is None:
-        yield None
+        yield None, None
         return
     with open_db(url) as db:
-        yield CampaignPersonalStore(db)
+        yield CampaignPersonalStore(db), url
+
+
+def _campaign_dirs(store: CampaignPersonalStore | None) -> list[str]:
+    """The data directories campaigns record into (``campaign create --record --data-dir``)."""
+    if store is None:
+        return []
+    return sorted({c.record_dir for c in campaigns.all_campaigns(store.db) if c.record_dir is not None})
 
 
 def _run(args: argparse.Namespace, *, erase: bool) -> int:
-    vault = Vault(data_dir(args.data_dir), require_keyring(args.key_file, why=f"data {args.data_command}"))
-    with _store(args.db) as store:
+    ring = require_keyring(args.key_file, why=f"data {args.data_command}")
+    with _store(args.db) as (store, url):
+        vaults = [Vault(data_dir(args.data_dir, db=url), ring)]
+        vaults += [Vault(Path(d), ring) for d in _campaign_dirs(store)]
         person = find_person(store, phone=args.phone, contact=args.contact)
-        report = (erase_person if erase else export_person)(vault, store, person)
+        report = (erase_person if erase else export_person)(vaults, store, person)
     print(json.dumps(report.as_dict(), default=str) if args.json else "\n".join(describe(report, erased=erase)))
     return 0

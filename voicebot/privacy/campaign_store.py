@@ -3,10 +3,11 @@
 :mod:`voicebot.store.schema` keeps personal data in a few places only: ``contact_personal``
 (number, URI, name, CSV columns), ``attempt_content`` (slots, transcript), ``dnc.phone``,
 ``outbox.body`` and ``contacts.note``. Export reads them; erasure, in one write transaction,
-deletes the personal and content rows and the undelivered outbox messages, clears the notes,
-and turns the do-not-call entry into its keyed digest. What stays — contact and attempt rows
-with statuses, SIP results, timings, RTP statistics — carries no number, name or words, so the
-campaign's counts and reports still add up.
+deletes the personal and content rows and the undelivered outbox messages, clears the notes
+and the attempts' recording ids (the recordings are shredded first), and turns the
+do-not-call entry into its keyed digest. What stays — contact and attempt rows with statuses,
+SIP results, timings, RTP statistics — carries no number, name or words, so the campaign's
+counts and reports still add up.
 
 Deleted rows must not linger in the files either: SQLite runs with ``secure_delete`` for the
 erasure (freed pages are zeroed) and its write-ahead log is checkpointed and truncated
@@ -19,6 +20,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from voicebot.store import dnc
 from voicebot.store.db import Db, Tx
 
 PERSONAL_TABLES = ("contact_personal", "attempt_content", "outbox", "dnc")
@@ -57,12 +59,12 @@ class CampaignPersonalStore:
                     entry["fields"] = json.loads(entry["fields"]) if entry["fields"] else {}
                     out["contacts"].append(entry)
                 keys = ("id", "contact", "number", "state", "kind", "sip_status", "reason", "outcome", "dialled_at",
-                        "talk_s", "mos")  # fmt: skip
+                        "talk_s", "mos", "recording")  # fmt: skip
                 out["attempts"] = [
                     dict(zip(keys, r, strict=True))
                     for r in tx.all(
                         "SELECT id, contact_id, number, state, kind, sip_status, reason, outcome, dialled_at, talk_s, "
-                        f"mos FROM attempts WHERE contact_id IN ({q}) ORDER BY id",
+                        f"mos, recording FROM attempts WHERE contact_id IN ({q}) ORDER BY id",
                         ids,
                     )
                 ]
@@ -103,6 +105,7 @@ class CampaignPersonalStore:
                 )
                 counts["contacts"] = tx.run(f"DELETE FROM contact_personal WHERE contact_id IN ({q})", ids)
                 tx.run(f"UPDATE contacts SET note = NULL WHERE id IN ({q})", ids)
+                tx.run(f"UPDATE attempts SET recording = NULL WHERE contact_id IN ({q})", ids)  # shredded above
                 counts["outbox"] = tx.run(f"DELETE FROM outbox WHERE contact_id IN ({q})", ids)
             if phone:
                 counts["dnc"] = self._dnc_to_digest(tx, phone, dnc_digest)
@@ -114,7 +117,7 @@ class CampaignPersonalStore:
         """The person asked not to be called: the entry stays, as a digest nobody can read back."""
         if digest is None:
             return tx.run("DELETE FROM dnc WHERE phone = ?", (phone,))
-        keep = f"erased:{digest}"
+        keep = dnc.erased_entry(digest)
         if tx.value("SELECT 1 FROM dnc WHERE phone = ?", (keep,)) is not None:
             return tx.run("DELETE FROM dnc WHERE phone = ?", (phone,))
         return tx.run("UPDATE dnc SET phone = ?, source = 'erased on request' WHERE phone = ?", (keep, phone))

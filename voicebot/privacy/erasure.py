@@ -11,8 +11,9 @@ store, which takes part through :class:`PersonalStore`:
   removed: :func:`voicebot.privacy.container.shred`), then the store scrubs the person's rows —
   transcripts, slots and personal fields removed, anonymous counts kept for the statistics.
   A do-not-call entry must outlive the erasure (the person asked not to be called): the store
-  keeps it as the keyed hash :meth:`Keyring.subject_digest` of the phone subject, which blocks
-  the number without anyone being able to read it.
+  keeps it as the keyed hash :func:`dnc_digest` of the phone subject, which blocks the number
+  without anyone being able to read it (the dialer hashes each number it is about to dial with
+  the same key, so a campaign run needs the key once the list holds such an entry).
 
 Without a store (plain calls, or before the campaign store exists) only the recordings are
 exported or erased, and the report says so.
@@ -22,9 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from voicebot.errors import ConfigError
+from voicebot.privacy.keys import Keyring
 from voicebot.privacy.vault import (
     VOICEPRINT_FILE,
     RecordingInfo,
@@ -96,11 +99,20 @@ def find_person(store: PersonalStore | None, *, phone: str | None = None, contac
     return Person(None, (str(contact).strip(),))
 
 
-def export_person(vault: Vault, store: PersonalStore | None, person: Person) -> PersonReport:
+def _vaults(vault: Vault | Sequence[Vault]) -> list[Vault]:
+    """One vault, or several (a campaign recorded under its own data directory) without repeats."""
+    out: dict[Path, Vault] = {}
+    for v in [vault] if isinstance(vault, Vault) else vault:
+        out.setdefault(v.root.resolve(), v)
+    return list(out.values())
+
+
+def export_person(vault: Vault | Sequence[Vault], store: PersonalStore | None, person: Person) -> PersonReport:
     report = PersonReport(person)
-    infos: list[RecordingInfo] = [i for s in person.subjects for i in vault.recordings_of(s)]
+    vaults = _vaults(vault)
+    infos: list[RecordingInfo] = [i for v in vaults for s in person.subjects for i in v.recordings_of(s)]
     report.recordings = [i.id for i in infos]
-    report.voiceprints = _voiceprints(vault, person)
+    report.voiceprints = sorted({s for v in vaults for s in _voiceprints(v, person)})
     if store is None:
         report.store_note = NO_STORE
     else:
@@ -108,19 +120,30 @@ def export_person(vault: Vault, store: PersonalStore | None, person: Person) -> 
     return report
 
 
-def erase_person(vault: Vault, store: PersonalStore | None, person: Person) -> PersonReport:
+def erase_person(vault: Vault | Sequence[Vault], store: PersonalStore | None, person: Person) -> PersonReport:
     """Shred their recordings and transcripts, then scrub their rows; report what went."""
     report = PersonReport(person)
-    report.voiceprints = _voiceprints(vault, person)
-    for subject in person.subjects:
-        report.recordings += vault.erase(subject)
+    vaults = _vaults(vault)
+    report.voiceprints = sorted({s for v in vaults for s in _voiceprints(v, person)})
+    for v in vaults:
+        for subject in person.subjects:
+            report.recordings += v.erase(subject)
     if store is None:
         report.store_note = NO_STORE
     else:
-        ring = vault.keyring
-        digest = ring.subject_digest(phone_subject(person.phone)) if ring is not None and person.phone else None
+        ring = vaults[0].keyring
+        digest = dnc_digest(ring, person.phone) if ring is not None and person.phone else None
         report.store = dict(store.scrub_person(person.contact_ids, person.phone, digest))
     return report
+
+
+def dnc_digest(ring: Keyring, phone: str) -> str | None:
+    """The keyed digest an erased person's do-not-call entry is kept as (None: not a number).
+    A dialer holding ``ring`` matches a contact's number against those entries with it."""
+    try:
+        return ring.subject_digest(phone_subject(phone))
+    except ConfigError:
+        return None
 
 
 def _voiceprints(vault: Vault, person: Person) -> list[str]:
@@ -142,5 +165,5 @@ def describe(report: PersonReport, *, erased: bool) -> list[str]:
     return lines
 
 
-__all__ = ["NO_STORE", "Person", "PersonReport", "PersonalStore", "describe", "erase_person", "export_person",
-           "find_person"]  # fmt: skip
+__all__ = ["NO_STORE", "Person", "PersonReport", "PersonalStore", "describe", "dnc_digest", "erase_person",
+           "export_person", "find_person"]  # fmt: skip

@@ -1,11 +1,12 @@
-"""The recording options of ``serve`` and ``dial`` (and later ``campaign``), in one place.
+"""The recording options of ``serve`` and ``dial`` and ``campaign create``, in one place.
 
 ``--record`` records every call encrypted under the data directory, in the far end's folder
 (:mod:`voicebot.privacy.vault`); it refuses to start without a key. ``--record-wav OUT.wav``
 is the explicit way to get a plain, unencrypted WAV instead. A command adds the options with
 :func:`add_recording_options`, turns the parsed arguments into a :class:`CallRecording` before
 it starts (so a missing key is a usage error, exit 2, before any call), and calls
-:meth:`CallRecording.start` for each call's media.
+:meth:`CallRecording.start` for each call's media (:meth:`CallRecording.record` for a campaign
+call, filed under its contact so that ``data export|erase`` finds it).
 """
 
 from __future__ import annotations
@@ -25,16 +26,18 @@ class Recordable(Protocol):
     def start_recording(self, path: str | Path | AudioSink) -> None: ...
 
 
-def add_recording_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("recording (encrypted at rest unless --record-wav)")
+def add_recording_options(parser: argparse.ArgumentParser, *, wav: bool = True) -> None:
+    """``--record`` (encrypted), ``--data-dir``, ``--key-file`` and, with ``wav``, ``--record-wav``."""
+    group = parser.add_argument_group("recording (encrypted at rest unless --record-wav)" if wav else "recording")
     group.add_argument(
         "--record",
         action="store_true",
         help=f"record calls (caller + bot, 2 channels) encrypted under --data-dir; needs --key-file or ${ENV_KEY}",
     )
-    group.add_argument(
-        "--record-wav", type=Path, metavar="OUT.wav", help="record to a plain, UNENCRYPTED WAV file instead"
-    )
+    if wav:
+        group.add_argument(
+            "--record-wav", type=Path, metavar="OUT.wav", help="record to a plain, UNENCRYPTED WAV file instead"
+        )
     add_store_options(group)
 
 
@@ -43,6 +46,10 @@ def add_store_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
     parser.add_argument(
         "--data-dir", type=Path, metavar="DIR", help=f"where recordings are kept (default ${ENV_DATA} or voicebot-data)"
     )
+    add_key_option(parser)
+
+
+def add_key_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument(
         "--key-file", type=Path, metavar="FILE", help=f"recording key file (default ${ENV_KEY_FILE}, else ${ENV_KEY})"
     )
@@ -56,8 +63,9 @@ class CallRecording:
     wav: Path | None = None
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> CallRecording | None:
-        """None when nothing is recorded; :class:`ConfigError` when the options cannot work."""
+    def from_args(cls, args: argparse.Namespace, *, db: str | None = None) -> CallRecording | None:
+        """None when nothing is recorded; :class:`ConfigError` when the options cannot work.
+        ``db``: the campaign database, beside which the data directory is by default."""
         encrypted, wav = bool(getattr(args, "record", False)), getattr(args, "record_wav", None)
         if encrypted and wav is not None:
             raise ConfigError("--record (encrypted) and --record-wav (plain) exclude each other")
@@ -68,19 +76,27 @@ class CallRecording:
         if not encrypted:
             return None
         ring = require_keyring(args.key_file, why="--record (recordings are encrypted; --record-wav writes plain WAV)")
-        return cls(vault=Vault(data_dir(args.data_dir), ring))
+        return cls(vault=Vault(data_dir(args.data_dir, db=db), ring))
 
     def start(self, media: Recordable, *, party: str, n: int = 1) -> str:
         """Record ``media`` (the call with ``party``, the n-th of this process); returns what to
         tell the user: the recording id, or the WAV path."""
         if self.vault is not None:
-            sink = self.vault.new_recording(party_subject(party))
-            media.start_recording(sink)
-            return f"recording {sink.id} (encrypted)"
+            return f"recording {self.record(media, party_subject(party))} (encrypted)"
         assert self.wav is not None
         path = self.wav if n == 1 else self.wav.with_name(f"{self.wav.stem}-{n}{self.wav.suffix}")
         media.start_recording(path)
         return f"recording {path} (plain WAV)"
 
 
-__all__ = ["CallRecording", "add_recording_options", "add_store_options"]
+    def record(self, media: Recordable, subject: str) -> str:
+        """Record ``media`` encrypted into the vault, in ``subject``'s folder (a campaign call:
+        :func:`~voicebot.privacy.vault.contact_subject`); returns the recording id."""
+        if self.vault is None:
+            raise ConfigError("recording into the vault needs --record")
+        sink = self.vault.new_recording(subject)
+        media.start_recording(sink)
+        return sink.id
+
+
+__all__ = ["CallRecording", "add_key_option", "add_recording_options", "add_store_options"]

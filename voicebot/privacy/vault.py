@@ -95,11 +95,17 @@ def party_subject(uri: str) -> str:
     return "party:" + str(parsed)
 
 
-def data_dir(arg: Path | None, env: Mapping[str, str] | None = None) -> Path:
+def data_dir(arg: Path | None, env: Mapping[str, str] | None = None, *, db: str | None = None) -> Path:
+    """``--data-dir``, else ``$VOICEBOT_DATA``, else ``voicebot-data`` beside the SQLite
+    database ``db`` when there is one, else in the current directory."""
     env = os.environ if env is None else env
     if arg is not None:
         return arg
-    return Path(env[ENV_DATA]) if env.get(ENV_DATA) else DEFAULT_DATA_DIR
+    if env.get(ENV_DATA):
+        return Path(env[ENV_DATA])
+    if db is not None and "://" not in db.removeprefix("sqlite://"):
+        return Path(db.removeprefix("sqlite://")).parent / DEFAULT_DATA_DIR
+    return DEFAULT_DATA_DIR
 
 
 # ---------------------------------------------------------------------------------- files

@@ -2,6 +2,11 @@
 
 The dialer checks it inside the claim transaction, just before each dial, so a number added
 while a campaign runs is never dialled again. ``phone`` is personal data.
+
+When a listed person's data is erased (``voicebot data erase``), their entry stays as
+``erased:<digest>``: the keyed hash of their number (:func:`voicebot.privacy.erasure.dnc_digest`),
+which nobody can read back. Only a holder of the recording keys can match a number against such
+an entry, so a dialer needs the keys as soon as the list holds one (:func:`has_erased`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,20 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from voicebot.store.db import Db, Tx
+
+
+ERASED = "erased:"
+
+
+def erased_entry(digest: str) -> str:
+    """The list's key for an erased person's number, from its keyed digest."""
+    return ERASED + digest
+
+
+def has_erased(tx: Tx) -> bool:
+    """Whether any entry survives only as a digest (the range keeps to the primary key's index)."""
+    return tx.value("SELECT 1 FROM dnc WHERE phone >= ? AND phone < ? LIMIT 1",
+                    (ERASED, ERASED[:-1] + chr(ord(ERASED[-1]) + 1))) is not None
 
 
 def contains(tx: Tx, phone: str) -> bool:

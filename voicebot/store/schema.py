@@ -11,7 +11,8 @@ Personal data lives only in these places, so that erasure and export of one pers
 * ``contact_personal`` — the phone number, the URI dialled (it holds the number), the name and
   every other CSV column;
 * ``attempt_content`` — what a call collected and what was said: slots and transcript;
-* ``dnc.phone`` — numbers on the do-not-call list;
+* ``dnc.phone`` — numbers on the do-not-call list (an erased person's entry is kept as a keyed
+  digest, ``erased:<hex>``, that only the key holder can match);
 * ``outbox.body`` — the result sent to the CRM (phone, slots), kept until delivered;
 * ``contacts.note`` — why a row was refused, which may quote what was in its phone column.
 
@@ -133,7 +134,11 @@ V1 = [
 # workers say which campaign they dial, so that the lines are shared among them
 V2 = ["ALTER TABLE workers ADD COLUMN campaign_id {bigint}"]
 
-MIGRATIONS: list[list[str]] = [V1, V2]
+# a campaign may record its calls (encrypted, under record_dir); each attempt names its
+# recording (a random id: nothing personal)
+V3 = ["ALTER TABLE campaigns ADD COLUMN record_dir TEXT", "ALTER TABLE attempts ADD COLUMN recording TEXT"]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3]
 ADVISORY_LOCK = 0x766F6963  # "voic": serialises migrations across PostgreSQL clients
 
 

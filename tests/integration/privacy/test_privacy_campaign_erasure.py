@@ -3,7 +3,9 @@ calls two real callees over SIP/RTP (one says "stop calling me", heard by the bo
 and lands on the do-not-call list; one answers and hangs up); the first person also has an
 encrypted recording in the data folder. `voicebot data erase --phone` then removes them, and the
 raw SQLite files and the folder are searched byte by byte: nothing of the number, the name, the
-words or the audio is left, while the other person's data and the campaign's counts remain."""
+words or the audio is left, while the other person's data and the campaign's counts remain.
+The opt-out outlives the erasure: the number imported again in a new campaign is never dialled
+(the dialer matches it against the keyed digest the entry became, so it needs the key)."""
 
 from __future__ import annotations
 
@@ -95,3 +97,19 @@ def test_data_erase_leaves_nothing_of_the_person_in_the_store_or_the_folder(
     assert [r["phone"] for r in after] == [BOB]
     again = json.loads(run("data", "export", "--phone", ANN, "--json", *common).stdout)
     assert again["recordings"] == [] and again["store"]["contacts"] == [] and again["store"]["dnc"] == []
+
+    # the number comes back in a new campaign, at a callee that would answer: it is not dialled
+    again_at = callees.answers()
+    callees.wait_ready()
+    back = write_csv(tmp_path / "back.csv", [{"phone": f"sip:{ANN}@{again_at}", "timezone": "Europe/Paris"}])
+    created = voicebot("campaign", "create", "autumn", "--flow", str(FLOW), "--contacts", str(back),
+                       "--window", "00:00-00:00", "--cps", "0", db=db)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    no_key = run("campaign", "run", "autumn", "--no-progress", "--db", db)
+    assert no_key.returncode == 2 and "erased people's numbers as keyed digests" in no_key.stderr, no_key.stderr
+    ran = run("campaign", "run", "autumn", "--no-progress", "--json", "--key-file", str(key_file), "--db", db)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert json.loads(ran.stdout)["placed"] == 0
+    with open_db(db) as handle:
+        [autumn] = campaigns.results(handle, campaigns.get(handle, "autumn").id)
+    assert autumn["status"] == "dnc" and autumn["attempts"] == [], autumn
