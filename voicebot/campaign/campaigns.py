@@ -10,25 +10,28 @@ from voicebot.campaign.rules import FINAL, INVALID, PENDING, STATUSES
 from voicebot.campaign.settings import ACTIVE, Campaign
 from voicebot.campaign.spec import Window
 from voicebot.errors import ConfigError
+from voicebot.store.content import unseal
 
 if TYPE_CHECKING:
     from voicebot.campaign.contacts import Contact
+    from voicebot.store.content import ContentSealer
     from voicebot.store.db import Db, Tx
 
 _COLUMNS = (
     "id, name, flow_path, trunk, caller_id, region, timezone, concurrency, cps, window_start, window_end, "
-    "max_attempts, retry_after_s, ring_timeout_s, daily_cap, webhook_url, webhook_secret, state, record_dir"
+    "max_attempts, retry_after_s, ring_timeout_s, daily_cap, webhook_url, webhook_secret, state, record_dir, "
+    "sealed"
 )
 
 
 def _campaign(row: Sequence[Any]) -> Campaign:
     (cid, name, flow, trunk, caller, region, tz, conc, cps, ws, we, maxa, retry, ring, cap, url, secret, state,
-     record_dir) = row
+     record_dir, sealed) = row
     return Campaign(
         id=int(cid), name=name, flow_path=flow, trunk=trunk, caller_id=caller, region=region, timezone=tz,
         concurrency=int(conc), cps=float(cps), window=Window(start=int(ws), end=int(we)), max_attempts=int(maxa),
         retry_after=float(retry), ring_timeout=float(ring), daily_cap=int(cap), webhook_url=url,
-        webhook_secret=secret, state=state, record_dir=record_dir,
+        webhook_secret=secret, state=state, record_dir=record_dir, sealed=bool(sealed),
     )
 
 
@@ -40,11 +43,11 @@ def create(db: Db, c: Campaign, contacts: Iterable[Contact], now: float) -> int:
         cid = int(tx.value(
             "INSERT INTO campaigns (name, flow_path, trunk, caller_id, region, timezone, concurrency, cps, "
             "window_start, window_end, max_attempts, retry_after_s, ring_timeout_s, daily_cap, webhook_url, "
-            "webhook_secret, state, record_dir, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "webhook_secret, state, record_dir, sealed, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (c.name, c.flow_path, c.trunk, c.caller_id, c.region, c.timezone, c.concurrency, c.cps,
              c.window.start, c.window.end, c.max_attempts, c.retry_after, c.ring_timeout, c.daily_cap,
-             c.webhook_url, c.webhook_secret, ACTIVE, c.record_dir, now),
+             c.webhook_url, c.webhook_secret, ACTIVE, c.record_dir, int(c.sealed), now),
         ))
         for slot in range(c.concurrency):
             tx.run("INSERT INTO dial_slots (campaign_id, slot) VALUES (?, ?)", (cid, slot))
@@ -125,9 +128,11 @@ def _attempt(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def contact_results(tx: Tx, cid: int, contact_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+def contact_results(tx: Tx, cid: int, contact_ids: Sequence[int] | None = None,
+                    content: ContentSealer | None = None) -> list[dict[str, Any]]:
     """One object per contact as export and the CRM webhook give it: id, phone, name, status,
-    outcome, the attempts (with their call records) and the flow's slots of the last answered call."""
+    outcome, the attempts (with their call records) and the flow's slots of the last answered call.
+    ``content`` opens sealed transcripts and slots (:attr:`Db.content`)."""
     where, params = "c.campaign_id = ?", [cid]
     if contact_ids is not None:
         where += f" AND c.id IN ({', '.join('?' for _ in contact_ids)})"
@@ -148,8 +153,8 @@ def contact_results(tx: Tx, cid: int, contact_ids: Sequence[int] | None = None) 
             attempt = _attempt(r[1:-2])
             by_contact[kid].append(attempt)
             if r[-2] is not None and attempt["kind"] == "answered":
-                slots[kid] = json.loads(r[-2])
-                transcripts[kid] = json.loads(r[-1])
+                slots[kid] = json.loads(unseal(content, r[-2]))
+                transcripts[kid] = json.loads(unseal(content, r[-1]))
     out = []
     for kid, line, status, outcome, note, attempts, phone, name, fields in rows:
         out.append({
@@ -163,7 +168,7 @@ def contact_results(tx: Tx, cid: int, contact_ids: Sequence[int] | None = None) 
 
 def results(db: Db, cid: int) -> list[dict[str, Any]]:
     with db.read() as tx:
-        return contact_results(tx, cid)
+        return contact_results(tx, cid, content=db.content)
 
 
 def invalid_rows(db: Db, cid: int) -> list[tuple[int, str]]:

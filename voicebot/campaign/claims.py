@@ -30,10 +30,12 @@ from voicebot.campaign.settings import ACTIVE
 from voicebot.campaign.spec import zone
 from voicebot.errors import ConfigError
 from voicebot.store import dnc
+from voicebot.store.content import seal
 
 if TYPE_CHECKING:
     from voicebot.campaign.placer import AttemptOutcome
     from voicebot.campaign.settings import Campaign
+    from voicebot.store.content import ContentSealer
     from voicebot.store.db import Db, Tx
 
 DIALLING, ENDED, INTERRUPTED = "dialling", "ended", "interrupted"
@@ -74,10 +76,11 @@ def _zones(text: str, campaign: Campaign) -> list[ZoneInfo]:
     return [zone(z) for z in text.split(",") if z] or [campaign.tz]
 
 
-def _final(tx: Tx, campaign: Campaign, contact_id: int, status: str, outcome: str | None, now: float) -> None:
+def _final(tx: Tx, campaign: Campaign, contact_id: int, status: str, outcome: str | None, now: float,
+           content: ContentSealer | None) -> None:
     tx.run("UPDATE contacts SET status = ?, outcome = ?, active_attempt = NULL, updated_at = ? WHERE id = ?",
            (status, outcome, now, contact_id))
-    outbox.enqueue_in(tx, campaign, contact_id, now)
+    outbox.enqueue_in(tx, campaign, contact_id, now, content)
 
 
 def reserve_dial(db: Db, campaign: Campaign, now: float) -> float:
@@ -127,7 +130,7 @@ def claim(db: Db, campaign: Campaign, worker: Worker, now: float, batch: int = 1
             if not rules.window_open(campaign.window, zones, now):
                 opening = rules.next_opening(campaign.window, zones, now)
                 if opening is None:
-                    _final(tx, campaign, contact_id, rules.FAILED, "no_calling_window", now)
+                    _final(tx, campaign, contact_id, rules.FAILED, "no_calling_window", now, db.content)
                 else:
                     tx.run("UPDATE contacts SET next_at = ?, updated_at = ? WHERE id = ?", (opening, now, contact_id))
                 continue
@@ -135,7 +138,7 @@ def claim(db: Db, campaign: Campaign, worker: Worker, now: float, batch: int = 1
                 hashed = digest(phone)
                 listed = hashed is not None and dnc.contains(tx, dnc.erased_entry(hashed))
             if listed:
-                _final(tx, campaign, contact_id, rules.DNC, "dnc", now)
+                _final(tx, campaign, contact_id, rules.DNC, "dnc", now, db.content)
                 continue
             counted = tx.value(
                 "INSERT INTO caller_daily (caller_id, day, calls) VALUES (?, ?, 1) ON CONFLICT (caller_id, day) "
@@ -200,9 +203,11 @@ def finish(db: Db, campaign: Campaign, c: Claim, o: AttemptOutcome, dialled_at: 
             "codec = ?, rtp_json = ?, mos = ?, recording = ? WHERE id = ? RETURNING state",
             (DIALLING, ENDED, dialled_at, answered_at, now, o.kind, o.sip_status, o.reason, o.ended_by, o.outcome,
              o.setup_s, o.talk_s, o.codec, json.dumps(dict(o.rtp), default=str), o.mos, o.recording, c.attempt_id))
+        slots = json.dumps(dict(o.slots), ensure_ascii=False, default=str)
+        transcript = json.dumps([t.as_dict() for t in o.transcript], ensure_ascii=False)
         tx.run("INSERT INTO attempt_content (attempt_id, slots_json, transcript_json) VALUES (?, ?, ?)",
-               (c.attempt_id, json.dumps(dict(o.slots), ensure_ascii=False, default=str),
-                json.dumps([t.as_dict() for t in o.transcript], ensure_ascii=False)))
+               (c.attempt_id, seal(db.content, slots, sealed=campaign.sealed),
+                seal(db.content, transcript, sealed=campaign.sealed)))
         tx.run("UPDATE dial_slots SET attempt_id = NULL WHERE attempt_id = ?", (c.attempt_id,))
         if state != ENDED:
             return None
@@ -212,7 +217,7 @@ def finish(db: Db, campaign: Campaign, c: Claim, o: AttemptOutcome, dialled_at: 
                                 retry_after=campaign.retry_after, now=now, outcome=o.outcome)
         outcome = (o.outcome or o.kind) if o.answered else o.kind
         if decision.final:
-            _final(tx, campaign, c.contact_id, decision.status, outcome, now)
+            _final(tx, campaign, c.contact_id, decision.status, outcome, now, db.content)
         else:
             tx.run("UPDATE contacts SET status = ?, outcome = ?, next_at = ?, active_attempt = NULL, updated_at = ? "
                    "WHERE id = ?", (decision.status, outcome, decision.retry_at, now, c.contact_id))
@@ -265,7 +270,7 @@ def recover(db: Db, now: float, lease: float, alive: Callable[[str, int], bool],
             decision = rules.decide(rules.INTERRUPTED, attempts=int(number), max_attempts=campaign.max_attempts,
                                     retry_after=campaign.retry_after, now=clock_now)
             if decision.final:
-                _final(tx, campaign, int(contact_id), decision.status, rules.INTERRUPTED, clock_now)
+                _final(tx, campaign, int(contact_id), decision.status, rules.INTERRUPTED, clock_now, db.content)
             else:
                 tx.run("UPDATE contacts SET status = ?, outcome = ?, next_at = ?, active_attempt = NULL, "
                        "updated_at = ? WHERE id = ?",

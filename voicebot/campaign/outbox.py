@@ -2,7 +2,8 @@
 makes it final, and delivered later (any worker may deliver; a delivery being attempted is
 leased by moving ``next_at`` forward, so two workers do not send the same row at once).
 
-``body`` is the JSON sent, fixed when the row is written (it holds personal data).
+``body`` is the JSON sent, fixed when the row is written (it holds personal data, and is
+sealed like the transcripts in a campaign that encrypts: :mod:`voicebot.store.content`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from voicebot.campaign.campaigns import contact_results
+from voicebot.store.content import seal, unseal
 
 if TYPE_CHECKING:
     from voicebot.campaign.settings import Campaign
+    from voicebot.store.content import ContentSealer
     from voicebot.store.db import Db, Tx
 
 
@@ -27,16 +30,18 @@ class Delivery:
     secret: str | None
 
 
-def enqueue_in(tx: Tx, campaign: Campaign, contact_id: int, now: float) -> None:
+def enqueue_in(tx: Tx, campaign: Campaign, contact_id: int, now: float, content: ContentSealer | None) -> None:
     """Queue the contact's final result for the campaign's CRM URL (nothing when it has none)."""
     if not campaign.webhook_url:
         return
-    result = contact_results(tx, campaign.id, [contact_id])[0]
+    result = contact_results(tx, campaign.id, [contact_id], content)[0]
     body = {"event": "contact.final", "campaign": campaign.name, "sent_for": now, **result}
+    text = json.dumps(body, ensure_ascii=False, default=str)
     tx.run(
         "INSERT INTO outbox (campaign_id, contact_id, url, body, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (campaign.id, contact_id, campaign.webhook_url, json.dumps(body, ensure_ascii=False, default=str), now, now),
+        (campaign.id, contact_id, campaign.webhook_url, seal(content, text, sealed=campaign.sealed), now, now),
     )
+
 
 
 def take_due(db: Db, campaign_id: int, now: float, lease: float, limit: int = 16) -> list[Delivery]:
@@ -51,7 +56,8 @@ def take_due(db: Db, campaign_id: int, now: float, lease: float, limit: int = 16
         )
         for row in rows:
             tx.run("UPDATE outbox SET next_at = ? WHERE id = ?", (now + lease, row[0]))
-    return [Delivery(id=int(i), url=u, body=str(b).encode(), tries=int(t), secret=s) for i, u, b, t, s in rows]
+    return [Delivery(id=int(i), url=u, body=unseal(db.content, str(b)).encode(), tries=int(t), secret=s)
+            for i, u, b, t, s in rows]
 
 
 def delivered(db: Db, delivery_id: int, now: float) -> None:

@@ -25,6 +25,7 @@ from voicebot.campaign.spec import Window, format_duration, parse_duration
 from voicebot.errors import ConfigError
 from voicebot.metrics.options import add_metrics_options, serve_metrics
 from voicebot.privacy.erasure import dnc_digest
+from voicebot.privacy.fields import FieldSealer
 from voicebot.privacy.keys import load_keyring, require_keyring
 from voicebot.privacy.options import CallRecording, add_key_option, add_recording_options
 from voicebot.privacy.vault import Vault
@@ -119,6 +120,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c.add_argument("--webhook-secret", metavar="SECRET", help="HMAC-SHA256 key for X-Voicebot-Signature")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_recording_options(c, wav=False)
+    c.add_argument("--encrypt", action="store_true", help="keep transcripts, slots and CRM messages encrypted in the "
+                   "database (implied by --record); needs the key, as --record does")
 
     r = cmd("run", "dial the campaign's contacts until every one is final", run_run, RUN_EXITS)
     r.add_argument("name", metavar="NAME")
@@ -148,13 +151,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     e = cmd("export", "one row per contact: status, outcome, attempts, slots", run_export)
     e.add_argument("name", metavar="NAME")
     e.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="results.csv or results.json")
+    add_key_option(e)
     rp = cmd("report", "an HTML report with charts", run_report)
     rp.add_argument("name", metavar="NAME")
     rp.add_argument("-o", "--output", required=True, type=Path, metavar="report.html")
+    add_key_option(rp)
 
 
 def _open(args: argparse.Namespace) -> Db:
-    return open_db(db_url(args.db))
+    """The database, able to read encrypted transcripts when a key is at hand (``--key-file``
+    where the command has it, else the environment's)."""
+    db = open_db(db_url(args.db))
+    if hasattr(args, "key_file"):
+        ring = load_keyring(args.key_file)
+        db.content = FieldSealer(ring) if ring is not None else None
+    return db
 
 
 # ---------------------------------------------------------------------------------- create
@@ -172,6 +183,8 @@ def run_create(args: argparse.Namespace) -> int:
         raise ConfigError(f"--flow: no such file {args.flow}")
     flow = Flow.load(args.flow)
     recording = CallRecording.from_args(args, db=db_url(args.db))  # no key: refused before anything is stored
+    if args.encrypt and recording is None:
+        require_keyring(args.key_file, why="--encrypt")
     record_dir = _record_dir(recording.vault) if recording is not None and recording.vault is not None else None
     settings = Campaign(
         name=args.name, flow_path=str(args.flow.resolve()), trunk=args.trunk, caller_id=args.caller_id or "",
@@ -179,6 +192,7 @@ def run_create(args: argparse.Namespace) -> int:
         concurrency=args.concurrency, cps=args.cps, window=args.window, max_attempts=args.max_attempts,
         retry_after=args.retry_after, ring_timeout=args.ring_timeout, daily_cap=args.daily_cap,
         webhook_url=args.webhook, webhook_secret=args.webhook_secret, record_dir=record_dir,
+        sealed=recording is not None or args.encrypt,
     )
     contacts = check_against_flow(read_contacts(args.contacts, region=settings.region, trunk=args.trunk), flow)
     with _open(args) as db:
@@ -192,6 +206,8 @@ def run_create(args: argparse.Namespace) -> int:
               f"{settings.window} callee time, retry after {format_duration(settings.retry_after)}")
         if record_dir is not None:
             print(f"  calls are recorded, encrypted, under {record_dir}")
+        if settings.sealed:
+            print("  transcripts, slots and CRM messages are kept encrypted")
         for line, err in bad:
             print(f"  {args.contacts}:{line}: {err} (stored as invalid, never dialled)", file=sys.stderr)
     return 0
@@ -259,16 +275,21 @@ async def _run(db: Db, args: argparse.Namespace, options: Any) -> tuple[Any, dic
 
 def _keys(db: Db, campaign: Campaign, key_file: Path | None) -> tuple[Any, Callable[[str], str | None] | None]:
     """What a run needs the recording key for: the campaign's recording (created with
-    ``--record``), and matching the do-not-call entries of erased people (keyed digests).
-    Either without a key is a one-line error before any call."""
+    ``--record``), its sealed transcripts (``--record`` or ``--encrypt``), and matching the
+    do-not-call entries of erased people (keyed digests). Any of them without a key is a
+    one-line error before any call."""
     with db.read() as tx:
         erased = dnc.has_erased(tx)
     why = (f"campaign {campaign.name} records its calls (created with --record), so running it"
            if campaign.record_dir is not None else
+           f"campaign {campaign.name} keeps its transcripts encrypted (created with --encrypt), so running it"
+           if campaign.sealed else
            "the do-not-call list holds erased people's numbers as keyed digests; dialling")
-    ring = require_keyring(key_file, why=why) if campaign.record_dir is not None or erased else load_keyring(key_file)
+    needed = campaign.record_dir is not None or campaign.sealed or erased
+    ring = require_keyring(key_file, why=why) if needed else load_keyring(key_file)
     if ring is None:
         return None, None  # an erasure during the run stops it with the same error (claims.claim)
+    db.content = FieldSealer(ring)
     recording = CallRecording(vault=Vault(Path(campaign.record_dir), ring)) if campaign.record_dir else None
     return recording, partial(dnc_digest, ring)
 

@@ -15,19 +15,15 @@ digest, and the contact and attempt rows stay without anything personal, for the
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
-from voicebot.campaign import campaigns
-from voicebot.privacy.campaign_store import CampaignPersonalStore
+from voicebot.privacy.campaign_store import campaign_store
 from voicebot.privacy.erasure import describe, erase_person, export_person, find_person
+from voicebot.privacy.fields import FieldSealer
 from voicebot.privacy.keys import require_keyring
 from voicebot.privacy.options import add_store_options
 from voicebot.privacy.vault import Vault, data_dir
-from voicebot.store import DEFAULT_DB, open_db
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,28 +59,13 @@ def run_erase(args: argparse.Namespace) -> int:
     return _run(args, erase=True)
 
 
-@contextlib.contextmanager
-def _store(explicit: str | None) -> Iterator[tuple[CampaignPersonalStore | None, str | None]]:
-    url = explicit or os.environ.get("VOICEBOT_DB") or (DEFAULT_DB if Path(DEFAULT_DB).exists() else None)
-    if url is None:
-        yield None, None
-        return
-    with open_db(url) as db:
-        yield CampaignPersonalStore(db), url
-
-
-def _campaign_dirs(store: CampaignPersonalStore | None) -> list[str]:
-    """The data directories campaigns record into (``campaign create --record --data-dir``)."""
-    if store is None:
-        return []
-    return sorted({c.record_dir for c in campaigns.all_campaigns(store.db) if c.record_dir is not None})
 
 
 def _run(args: argparse.Namespace, *, erase: bool) -> int:
     ring = require_keyring(args.key_file, why=f"data {args.data_command}")
-    with _store(args.db) as (store, url):
-        vaults = [Vault(data_dir(args.data_dir, db=url), ring)]
-        vaults += [Vault(Path(d), ring) for d in _campaign_dirs(store)]
+    with campaign_store(args.db, FieldSealer(ring)) as store:
+        vaults = [Vault(data_dir(args.data_dir, db=store.db.url if store else None), ring)]
+        vaults += [Vault(Path(d), ring) for d in (store.recording_dirs() if store else [])]
         person = find_person(store, phone=args.phone, contact=args.contact)
         report = (erase_person if erase else export_person)(vaults, store, person)
     print(json.dumps(report.as_dict(), default=str) if args.json else "\n".join(describe(report, erased=erase)))

@@ -2,7 +2,9 @@
 
 ``generate -o FILE`` writes a new key file (refusing to overwrite one); ``generate --print``
 prints one key for ``VOICEBOT_RECORDING_KEY``. ``rotate`` adds a new current key to the key
-file, re-encrypts every recording and transcript under the data directory with it (each gets a
+file, re-encrypts every recording and transcript under the data directory — and, with the
+campaign database (``--db``, ``$VOICEBOT_DB``, ``./voicebot.db``), under every recording
+campaign's data directory, and the transcripts the database keeps sealed — with it (each gets a
 new data key too), and then drops the old keys from the file unless ``--keep-old``; a file it
 cannot read keeps the old keys in place and is named.
 """
@@ -15,7 +17,9 @@ import sys
 from pathlib import Path
 
 from voicebot.errors import ConfigError
+from voicebot.privacy.campaign_store import campaign_store
 from voicebot.privacy.container import SealedFileError
+from voicebot.privacy.fields import FieldSealer
 from voicebot.privacy.keys import ENV_KEY_FILE, Keyring, MasterKey, load_keyring
 from voicebot.privacy.options import add_store_options
 from voicebot.privacy.vault import Vault, data_dir
@@ -40,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     rot = sub.add_parser("rotate", help="new current key; re-encrypt every recording with it")
     add_store_options(rot)
+    rot.add_argument("--db", metavar="URL", help="campaign database (default $VOICEBOT_DB, else ./voicebot.db if any)")
     rot.add_argument("--keep-old", action="store_true", help="keep the old keys in the file (to read backups)")
     rot.add_argument("--json", action="store_true", help="print the result as JSON")
     rot.set_defaults(handler=run_rotate)
@@ -75,30 +80,39 @@ def run_rotate(args: argparse.Namespace) -> int:
     target = args.key_file or ring.file
     if target is None:
         raise ConfigError("the key comes from VOICEBOT_RECORDING_KEY: give --key-file FILE to write the new key to")
-    vault = Vault(data_dir(args.data_dir), ring)
     old = [*sorted(k for k in ring.keys if k != ring.current_id), ring.current_id]
     new = MasterKey.generate()
     ring.add(new, current=True)
     ring.save(target)  # the new key is safe on disk before any file depends on it
-    files = vault.all_files()
-    done, failed = 0, []
-    for i, path in enumerate(files, 1):
-        try:
-            done += vault.reencrypt(path)
-        except SealedFileError as exc:
-            failed.append(f"{path.name}: {exc}")
-        if sys.stderr.isatty() or i == len(files) or i % 100 == 0:
-            print(f"\rre-encrypted {i}/{len(files)}", end="" if i < len(files) else "\n", file=sys.stderr)
+    done, failed, resealed = 0, [], 0
+    with campaign_store(args.db, FieldSealer(ring)) as store:
+        vault = Vault(data_dir(args.data_dir, db=store.db.url if store else None), ring)
+        vaults = [vault, *(Vault(Path(d), ring) for d in (store.recording_dirs() if store else []))]
+        files = [(v, path) for v in vaults for path in v.all_files()]
+        for i, (v, path) in enumerate(files, 1):
+            try:
+                done += v.reencrypt(path)
+            except SealedFileError as exc:
+                failed.append(f"{path.name}: {exc}")
+            if sys.stderr.isatty() or i == len(files) or i % 100 == 0:
+                print(f"\rre-encrypted {i}/{len(files)}", end="" if i < len(files) else "\n", file=sys.stderr)
+        if store is not None:
+            try:
+                resealed = store.reseal(FieldSealer(ring))
+            except SealedFileError as exc:
+                failed.append(f"the campaign database's transcripts: {exc}")
     retired: list[str] = []
     if not failed and not args.keep_old:
         retired = ring.retire_all_but_current()
         ring.save(target)
     result = {"key_file": str(target), "new_key": new.id, "old_keys": old, "reencrypted": done,
-              "failed": failed, "retired": retired}  # fmt: skip
+              "resealed": resealed, "failed": failed, "retired": retired}  # fmt: skip
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"new current key {new.id} in {target}; re-encrypted {done} file(s) under {vault.root}")
+        print(f"new current key {new.id} in {target}; re-encrypted {done} file(s) under {vault.root}"
+              + "".join(f", {v.root}" for v in vaults[1:])
+              + (f"; {resealed} sealed value(s) in the campaign database" if resealed else ""))
         if retired:
             print(f"removed old key(s) {', '.join(retired)} from {target}")
         for line in failed:

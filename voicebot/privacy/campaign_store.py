@@ -16,11 +16,16 @@ afterwards; PostgreSQL's dead rows are vacuumed.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from voicebot.store import dnc
+from voicebot.privacy.fields import FieldSealer
+from voicebot.store import DEFAULT_DB, dnc, open_db
+from voicebot.store.content import SEALED, unseal
 from voicebot.store.db import Db, Tx
 
 PERSONAL_TABLES = ("contact_personal", "attempt_content", "outbox", "dnc")
@@ -35,6 +40,27 @@ class CampaignPersonalStore:
 
     def __init__(self, db: Db) -> None:
         self.db = db
+
+    def recording_dirs(self) -> list[str]:
+        """The data directories campaigns record into (``campaign create --record --data-dir``)."""
+        with self.db.read() as tx:
+            rows = tx.all("SELECT DISTINCT record_dir FROM campaigns WHERE record_dir IS NOT NULL ORDER BY record_dir")
+        return [str(r[0]) for r in rows]
+
+    def reseal(self, sealer: FieldSealer) -> int:
+        """Seal every sealed transcript, slot set and CRM message again under the current key
+        (``keys rotate``), in one transaction; returns how many values changed."""
+        done = 0
+        with self.db.write() as tx:
+            for table, key, columns in (("attempt_content", "attempt_id", ("slots_json", "transcript_json")),
+                                        ("outbox", "id", ("body",))):  # fmt: skip
+                for column in columns:
+                    for row_id, value in tx.all(f"SELECT {key}, {column} FROM {table} WHERE {column} LIKE ?",
+                                                (SEALED + "%",)):  # fmt: skip
+                        tx.run(f"UPDATE {table} SET {column} = ? WHERE {key} = ?",
+                               (sealer.seal(sealer.open(value)), row_id))  # fmt: skip
+                        done += 1
+        return done
 
     def contacts_for_phone(self, phone: str) -> list[str]:
         with self.db.read() as tx:
@@ -73,10 +99,11 @@ class CampaignPersonalStore:
                     f"JOIN attempts a ON a.id = t.attempt_id WHERE a.contact_id IN ({q}) ORDER BY t.attempt_id",
                     ids,
                 ):
-                    out["slots"].append({"attempt": attempt, "slots": json.loads(slots)})
-                    out["transcripts"].append({"attempt": attempt, "turns": json.loads(transcript)})
+                    out["slots"].append({"attempt": attempt, "slots": json.loads(unseal(self.db.content, slots))})
+                    turns = json.loads(unseal(self.db.content, transcript))
+                    out["transcripts"].append({"attempt": attempt, "turns": turns})
                 out["outbox"] = [
-                    {"id": r[0], "url": r[1], "delivered_at": r[2], "body": json.loads(r[3])}
+                    {"id": r[0], "url": r[1], "delivered_at": r[2], "body": json.loads(unseal(self.db.content, r[3]))}
                     for r in tx.all(
                         f"SELECT id, url, delivered_at, body FROM outbox WHERE contact_id IN ({q}) ORDER BY id", ids
                     )
@@ -132,4 +159,17 @@ class CampaignPersonalStore:
                     tx.run(f"VACUUM {table}")
 
 
-__all__ = ["CampaignPersonalStore"]
+@contextlib.contextmanager
+def campaign_store(explicit: str | None, sealer: FieldSealer | None = None) -> Iterator[CampaignPersonalStore | None]:
+    """The campaign database (``--db``, else ``$VOICEBOT_DB``, else ``./voicebot.db`` when it
+    exists), opened with ``sealer`` to read what it keeps encrypted; None when there is none."""
+    url = explicit or os.environ.get("VOICEBOT_DB") or (DEFAULT_DB if Path(DEFAULT_DB).exists() else None)
+    if url is None:
+        yield None
+        return
+    with open_db(url) as db:
+        db.content = sealer
+        yield CampaignPersonalStore(db)
+
+
+__all__ = ["CampaignPersonalStore", "campaign_store"]

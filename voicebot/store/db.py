@@ -17,9 +17,12 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voicebot.errors import ConfigError, DependencyError, VoicebotError
+
+if TYPE_CHECKING:
+    from voicebot.store.content import ContentSealer
 
 Row = tuple[Any, ...]
 
@@ -80,6 +83,9 @@ class Db:
         self._conn = conn
         self.dialect = dialect
         self.url = url
+        # seals and opens what calls said, set by an opener that holds the recording key
+        # (voicebot.store.content); None: sealed values are refused, plain ones read as they are
+        self.content: ContentSealer | None = None
 
     def __enter__(self) -> Db:
         return self

@@ -10,10 +10,11 @@ Personal data lives only in these places, so that erasure and export of one pers
 
 * ``contact_personal`` — the phone number, the URI dialled (it holds the number), the name and
   every other CSV column;
-* ``attempt_content`` — what a call collected and what was said: slots and transcript;
+* ``attempt_content`` — what a call collected and what was said: slots and transcript (sealed,
+  :mod:`voicebot.store.content`, in campaigns that encrypt);
 * ``dnc.phone`` — numbers on the do-not-call list (an erased person's entry is kept as a keyed
   digest, ``erased:<hex>``, that only the key holder can match);
-* ``outbox.body`` — the result sent to the CRM (phone, slots), kept until delivered;
+* ``outbox.body`` — the result sent to the CRM (phone, slots, transcript; sealed like them);
 * ``contacts.note`` — why a row was refused, which may quote what was in its phone column.
 
 Everything else (statuses, counts, SIP results, timings, RTP statistics) is keyed by ids.
@@ -134,9 +135,11 @@ V1 = [
 # workers say which campaign they dial, so that the lines are shared among them
 V2 = ["ALTER TABLE workers ADD COLUMN campaign_id {bigint}"]
 
-# a campaign may record its calls (encrypted, under record_dir); each attempt names its
-# recording (a random id: nothing personal)
-V3 = ["ALTER TABLE campaigns ADD COLUMN record_dir TEXT", "ALTER TABLE attempts ADD COLUMN recording TEXT"]
+# a campaign may record its calls (encrypted, under record_dir) and keep what was said sealed
+# (voicebot.store.content); each attempt names its recording (a random id: nothing personal)
+V3 = ["ALTER TABLE campaigns ADD COLUMN record_dir TEXT",
+      "ALTER TABLE campaigns ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0",
+      "ALTER TABLE attempts ADD COLUMN recording TEXT"]
 
 MIGRATIONS: list[list[str]] = [V1, V2, V3]
 ADVISORY_LOCK = 0x766F6963  # "voic": serialises migrations across PostgreSQL clients

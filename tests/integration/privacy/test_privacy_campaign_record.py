@@ -1,9 +1,10 @@
 """A recorded campaign through the real path: `voicebot campaign create --record` refuses
 without a key; `voicebot campaign run --metrics-port` calls a real `voicebot serve` callee over
 SIP/RTP while the Prometheus endpoint is scraped; the call is recorded encrypted in its contact's
-folder under the campaign's data directory, `voicebot recording export` gives the audio back,
-and `voicebot data export|erase --phone` (without --data-dir: it reads the campaign's) lists and
-removes it."""
+folder under the campaign's data directory, `voicebot recording export` gives the audio back;
+the transcript is sealed in the database (`campaign export` reads it only with the key);
+`voicebot keys rotate --db` re-encrypts both; and `voicebot data export|erase --phone` (without
+--data-dir: it reads the campaign's) lists and removes them."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.integration.privacy.test_privacy_recording import _env, run
 from tests.interop.sip.peers import die_with_parent, stop_process
 from voicebot.campaign import campaigns
 from voicebot.privacy import Keyring, Vault, contact_subject
+from voicebot.privacy.fields import FieldSealer
 from voicebot.store import open_db
 
 CAROL = "+33612340003"
@@ -77,6 +79,7 @@ def test_recorded_campaign_is_encrypted_per_contact_scraped_exported_and_erased(
         stop_process(dialer)
 
     with open_db(db) as handle:
+        handle.content = FieldSealer(Keyring.from_file(key_file))
         [result] = campaigns.results(handle, campaigns.get(handle, "rec").id)
     [attempt] = result["attempts"]
     assert attempt["kind"] == "answered" and attempt["recording"], result
@@ -96,10 +99,28 @@ def test_recorded_campaign_is_encrypted_per_contact_scraped_exported_and_erased(
         assert w.getnchannels() == 2
     assert seconds > 2.0, seconds  # the callee stayed five seconds; the bot spoke its question
 
+    files = [Path(db), *(Path(db + s) for s in ("-wal", "-journal") if Path(db + s).exists())]
+    assert not any(b"short test call" in f.read_bytes() for f in files)  # the bot's words, sealed
+    plain = run("campaign", "export", "rec", "-o", str(tmp_path / "r.json"), "--db", db)
+    assert plain.returncode == 2 and "transcripts encrypted" in plain.stderr, plain.stderr
+    assert len(plain.stderr.strip().splitlines()) == 1
+    old_key = Keyring.from_file(key_file).current_id
+    rotated = run("keys", "rotate", "--key-file", str(key_file), "--db", db, "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    rotation = json.loads(rotated.stdout)
+    assert rotation["reencrypted"] == 1 and rotation["resealed"] == 2 and rotation["retired"] == [old_key], rotation
+    vault = Vault(data, Keyring.from_file(key_file))
+    assert vault.recordings_of(contact_subject(result["contact_id"]))[0].key_id == rotation["new_key"]
+    opened = run("campaign", "export", "rec", "-o", str(tmp_path / "r.json"), "--key-file", str(key_file), "--db", db)
+    assert opened.returncode == 0, opened.stderr
+    [row] = json.loads((tmp_path / "r.json").read_text())
+    assert row["slots"] == result["slots"] and row["status"] == result["status"], row
+
     common = ("--key-file", str(key_file), "--db", db)  # no --data-dir: the campaign's is found
     held = json.loads(run("data", "export", "--phone", CAROL, "--json", *common).stdout)
     assert held["recordings"] == [rid], held
     assert held["store"]["attempts"][0]["recording"] == rid
+    assert "short test call" in json.dumps(held["store"]["transcripts"])  # opened with the rotated key
     erased = run("data", "erase", "--phone", CAROL, *common)
     assert erased.returncode == 0, erased.stderr
     assert f"phone {CAROL}: 1 recording(s) removed" in erased.stdout, erased.stdout
