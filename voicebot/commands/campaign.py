@@ -134,8 +134,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="keep delivering webhooks this long after the last call (default 30s)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--json", action="store_true", help="print the final counts as JSON")
-    add_key_option(r.add_argument_group("keys", "needed when the campaign records (created with --record) or the "
-                                        "do-not-call list holds erased people's entries"))
+    add_key_option(r.add_argument_group("keys", "needed when the campaign records or encrypts (created with "
+                                        "--record or --encrypt) or the do-not-call list holds erased people's "
+                                        "entries"))
     add_metrics_options(r)
 
     s = cmd("status", "counts by status and outcome", run_status)
@@ -273,7 +274,8 @@ async def _run(db: Db, args: argparse.Namespace, options: Any) -> tuple[Any, dic
     return result, result.counts
 
 
-def _keys(db: Db, campaign: Campaign, key_file: Path | None) -> tuple[Any, Callable[[str], str | None] | None]:
+def _keys(db: Db, campaign: Campaign,
+          key_file: Path | None) -> tuple[CallRecording | None, Callable[[str], str | None] | None]:
     """What a run needs the recording key for: the campaign's recording (created with
     ``--record``), its sealed transcripts (``--record`` or ``--encrypt``), and matching the
     do-not-call entries of erased people (keyed digests). Any of them without a key is a
