@@ -211,7 +211,9 @@ async def unreachable(uri: str, wait: float = 1.0) -> str | None:
     reads: where the port is closed the kernel answers the ICMP error with ECONNREFUSED.
     Returns a one-line reason, or None when nothing came back (open, filtered or slow)."""
     parsed = parse_uri(uri)
-    if not isinstance(parsed, SipUri) or (parsed.params.get("transport") or "udp").lower() != "udp":
+    if not isinstance(parsed, SipUri) or parsed.scheme.lower() == "sips":  # sips: is TLS, never UDP
+        return None
+    if (parsed.params.get("transport") or "udp").lower() != "udp":
         return None
     host, port = parsed.host.strip("[]"), parsed.port or 5060
     loop = asyncio.get_running_loop()
