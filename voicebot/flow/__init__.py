@@ -11,13 +11,16 @@ from voicebot.flow.context import CalleeProfile, CallRecord, ContextStore, Memor
 from voicebot.flow.diagnostics import Diagnostic, FlowError
 from voicebot.flow.events import (
     Action,
+    AnsweredBy,
     CallerHangup,
     CallResult,
+    DetectMachine,
     Dtmf,
     EnrollVoice,
     Event,
     Hangup,
     Listen,
+    MachineRecording,
     Say,
     SetSlot,
     SilenceTimeout,
@@ -35,11 +38,13 @@ from voicebot.flow.runtime import FlowStateError, Session
 
 __all__ = [
     "Action",
+    "AnsweredBy",
     "CallRecord",
     "CallResult",
     "CalleeProfile",
     "CallerHangup",
     "ContextStore",
+    "DetectMachine",
     "Diagnostic",
     "Dtmf",
     "EnrollVoice",
@@ -49,6 +54,7 @@ __all__ = [
     "FlowStateError",
     "Hangup",
     "Listen",
+    "MachineRecording",
     "MemoryContextStore",
     "Say",
     "Session",

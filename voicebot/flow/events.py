@@ -77,7 +77,40 @@ class VoiceprintResult:
     error: str = ""
 
 
-Event = Utterance | Dtmf | SilenceTimeout | WebhookResult | TransferResult | VoiceprintResult | CallerHangup
+AMD_VERDICTS = ("human", "machine", "unknown")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnsweredBy:
+    """Answering-machine detection's verdict on an outbound call (the answer to
+    :class:`DetectMachine`): ``verdict`` in :data:`AMD_VERDICTS`, decided ``at`` seconds after
+    the answer, ``reason`` in words."""
+
+    verdict: str
+    at: float = 0.0
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MachineRecording:
+    """After a ``machine`` verdict: the machine's greeting is over (``after`` its beep, a
+    silence, or a timeout), ``at`` seconds after the answer; a message spoken now is recorded."""
+
+    at: float = 0.0
+    after: str = ""
+
+
+Event = (
+    Utterance
+    | Dtmf
+    | SilenceTimeout
+    | WebhookResult
+    | TransferResult
+    | VoiceprintResult
+    | AnsweredBy
+    | MachineRecording
+    | CallerHangup
+)
 
 # --- actions (flow -> engine) -------------------------------------------------------------------
 
@@ -166,13 +199,22 @@ class SetSlot:
     value: Any
 
 
-Action = Say | Listen | Webhook | Transfer | Hangup | SetSlot | VerifyVoice | EnrollVoice
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DetectMachine:
+    """Tell who answered this outbound call from the audio since the answer: answer with
+    :class:`AnsweredBy` within ``within`` seconds of the answer, and after a ``machine`` verdict
+    with :class:`MachineRecording` once its greeting is over."""
+
+    within: float = 5.0
+
+
+Action = Say | Listen | Webhook | Transfer | Hangup | SetSlot | VerifyVoice | EnrollVoice | DetectMachine
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Turn:
     """One line of a call's history: ``who`` is ``bot``, ``caller``, ``dtmf``, ``silence``,
-    ``state``, ``slot``, ``webhook``, ``voiceprint``, ``system``."""
+    ``state``, ``slot``, ``webhook``, ``voiceprint``, ``machine``, ``system``."""
 
     t: float
     who: str

@@ -12,7 +12,7 @@ from voicebot.flow.coerce import coerce, describe
 from voicebot.flow.compiler import compile_file
 from voicebot.flow.context import CalleeProfile
 from voicebot.flow.diagnostics import Diagnostic, FlowError
-from voicebot.flow.model import Compiled, FlowMeta, Script, Slot, State, Table
+from voicebot.flow.model import Compiled, FlowMeta, MachineDetection, Script, Slot, State, Table
 from voicebot.flow.runtime import Session
 
 
@@ -87,6 +87,11 @@ class Flow:
         return tuple(sorted(found))
 
     @property
+    def answering_machine(self) -> MachineDetection | None:
+        """The flow's ``answering_machine:`` settings (None: it does not ask who answered)."""
+        return self.compiled.answering_machine
+
+    @property
     def keypad_problems(self) -> tuple[Diagnostic, ...]:
         """Why some ask states cannot be used by keypad alone (errors) or only partly (warnings);
         ``start(..., dtmf_only=True)`` refuses a flow with errors here."""
@@ -106,6 +111,7 @@ class Flow:
         now: float = 0.0,
         today: dt.date | None = None,
         dtmf_only: bool = False,
+        detect_machine: bool = False,
     ) -> Session:
         """A new call through this flow. ``context`` fills slots (e.g. customer_name) and must
         match their types; keys that are not slots stay in ``session.context``. Raises
@@ -115,7 +121,11 @@ class Flow:
         ``dtmf_only``: the caller answers by keypad alone (no recogniser for the language, or
         the caller's choice). Every ask state then says which key does what, in the flow's
         language ("Press 1 for yes, 2 for no."), and its ``Listen`` asks for keys only. A flow
-        with a state no keypad can answer (:attr:`keypad_problems`) is refused."""
+        with a state no keypad can answer (:attr:`keypad_problems`) is refused.
+
+        ``detect_machine``: the engine can tell who answered (an outbound call). A flow with
+        ``answering_machine:`` (:attr:`answering_machine`) then begins with a
+        ``DetectMachine`` action and waits for ``AnsweredBy`` before its start state."""
         if dtmf_only and any(d.is_error for d in self.keypad_problems):
             raise FlowError(self.keypad_problems)
         slots: dict[str, Any] = {n: s.default for n, s in self.compiled.slots.items()}
@@ -146,6 +156,7 @@ class Flow:
             now=now,
             today=today,
             dtmf_only=dtmf_only,
+            detect_machine=detect_machine,
         )
 
     def _problem(self, slot: Slot, message: str, wanted: str = "") -> Diagnostic:

@@ -23,6 +23,10 @@ Inputs in the table (DESIGN.md rule 3):
     a ``verify_voice`` state's answer (``match``, ``no_match``, ``not_enough_speech``,
     ``not_enrolled``) or an ``enroll_voice`` state's (``enrolled``, ``not_enough_speech``,
     ``failed``);
+``answered:human`` / ``answered:unknown`` / ``machine_recording``
+    from the built-in ``_answer`` state (a flow with ``answering_machine:`` on an outbound
+    call): a person (or nobody can tell) answered, go to the start state; a machine answered and
+    its greeting is over, go to the ``on_machine`` state;
 ``max_turns``
     the caller used up the flow's ``max_turns`` (every listening state has this edge);
 ``unsure``
@@ -47,6 +51,7 @@ from voicebot.flow.slots import spoken
 
 STATE_KINDS = ("say", "ask", "set", "branch", "webhook", "verify_voice", "enroll_voice", "transfer", "hangup")
 TERMINAL_KINDS = ("hangup", "transfer")
+ANSWER_STATE = "_answer"  # built-in: where a call through a flow with 'answering_machine:' begins
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,6 +128,17 @@ class VoiceStep:
     id: Template
     min_seconds: float
     score_slot: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MachineDetection:
+    """``answering_machine:``: on an outbound call, who answered is decided within ``within``
+    seconds of the answer before the flow starts; a machine's greeting is waited out, then the
+    flow goes to ``on_machine``. The verdict lands in the enum slot ``slot``."""
+
+    within: float
+    on_machine: str
+    slot: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,6 +224,7 @@ class Script:
     turn_pos: tuple[Pos, ...] = ()
     profile: Mapping[str, Any] | None = None
     dtmf_only: bool = False  # the call runs by keypad alone
+    answered_by: str | None = None  # the call begins with this answering-machine verdict
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -242,6 +259,7 @@ class Compiled:
     context_slots: tuple[str, ...] = ()  # required slots: what the call's context must give
     confirmation: Confirmation | None = None  # set when any state confirms low-confidence answers
     keypad_problems: tuple[Diagnostic, ...] = ()  # why some states cannot be used by keypad alone
+    answering_machine: MachineDetection | None = None  # 'answering_machine:' (outbound calls)
 
 
 class FrozenDict(dict[Any, Any]):

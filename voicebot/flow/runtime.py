@@ -22,17 +22,21 @@ from voicebot.flow.answers import Heard, keyed_value, understand
 from voicebot.flow.coerce import coerce
 from voicebot.flow.context import CalleeProfile
 from voicebot.flow.events import (
+    AMD_VERDICTS,
     DTMF_KEYS,
     ENROLL_RESULTS,
     VERIFY_RESULTS,
     Action,
+    AnsweredBy,
     CallerHangup,
     CallResult,
+    DetectMachine,
     Dtmf,
     EnrollVoice,
     Event,
     Hangup,
     Listen,
+    MachineRecording,
     Say,
     SetSlot,
     SilenceTimeout,
@@ -46,11 +50,12 @@ from voicebot.flow.events import (
     WebhookResult,
 )
 from voicebot.flow.intents import normalise
-from voicebot.flow.model import Compiled, Edge, State, Template
+from voicebot.flow.model import ANSWER_STATE, Compiled, Edge, State, Template
 
 MAX_AUTO_STEPS = 200
 WAIT_INPUT, WAIT_WEBHOOK, WAIT_TRANSFER, WAIT_NONE = "input", "webhook", "transfer", "none"
 WAIT_VOICE = "voice"
+WAIT_VERDICT, WAIT_RECORDING = "verdict", "recording"  # answering-machine detection
 VOICE_KINDS = {"verify_voice": VERIFY_RESULTS, "enroll_voice": ENROLL_RESULTS}  # state kind -> results
 
 
@@ -89,6 +94,7 @@ class Session:
     _began: bool = False
     _transfer_state: str = ""
     dtmf_only: bool = False  # keypad-only: prompts say which key does what, listening is for keys
+    detect_machine: bool = False  # the engine tells who answered (an outbound call)
     _unsure: Heard | None = None  # an answer heard with low confidence, waiting for "yes"
 
     # --- public ---------------------------------------------------------------------------------
@@ -101,6 +107,11 @@ class Session:
         if now is not None:
             self.now = now
         self.started_at = self.now
+        machine = self.flow.answering_machine
+        if self.detect_machine and machine is not None:
+            self.state, self.waiting = ANSWER_STATE, WAIT_VERDICT
+            self._log("machine", f"who answered? (a verdict within {machine.within:g} s)")
+            return [DetectMachine(within=machine.within)]
         return self._enter(self.flow.start)
 
     def handle(self, event: Event, now: float | None = None) -> list[Action]:
@@ -136,6 +147,15 @@ class Session:
             if self.waiting != WAIT_WEBHOOK:
                 raise FlowStateError(f"WebhookResult in state '{self.state}', which is not waiting for one")
             return self._webhook_result(event)
+        if isinstance(event, AnsweredBy):
+            if self.waiting != WAIT_VERDICT:
+                raise FlowStateError(f"AnsweredBy in state '{self.state}', which asked nobody who answered")
+            return self._answered_by(event)
+        if isinstance(event, MachineRecording):
+            if self.waiting != WAIT_RECORDING:
+                raise FlowStateError(f"MachineRecording in state '{self.state}', which is not waiting for a machine")
+            self._log("machine", f"greeting over ({event.after}) at {event.at:.2f} s", after=event.after, at=event.at)
+            return self._follow(ANSWER_STATE, "machine_recording")
         if isinstance(event, VoiceprintResult):
             if self.waiting != WAIT_VOICE:
                 raise FlowStateError(f"VoiceprintResult in state '{self.state}', which asked for no voiceprint")
@@ -166,6 +186,10 @@ class Session:
             return (TransferResult,)
         if self.waiting == WAIT_VOICE:
             return (VoiceprintResult,)
+        if self.waiting == WAIT_VERDICT:
+            return (AnsweredBy,)
+        if self.waiting == WAIT_RECORDING:
+            return (MachineRecording,)
         return ()
 
     def result(self) -> CallResult:
@@ -388,6 +412,23 @@ class Session:
                 return [*actions, *self._follow(st.name, "webhook_error")]
             actions.append(self._set(slot_name, value))
         return [*actions, *self._follow(st.name, "webhook_ok")]
+
+    def _answered_by(self, ev: AnsweredBy) -> list[Action]:
+        """Record who answered; a person (or nobody can tell) starts the flow, a machine waits
+        for its greeting to end."""
+        machine = self.flow.answering_machine
+        assert machine is not None
+        if ev.verdict not in AMD_VERDICTS:
+            raise FlowStateError(f"answering-machine verdict {ev.verdict!r} is not one of {', '.join(AMD_VERDICTS)}")
+        self._log(
+            "machine", f"answered by {ev.verdict} at {ev.at:.2f} s" + (f": {ev.reason}" if ev.reason else ""),
+            verdict=ev.verdict, at=ev.at, reason=ev.reason,
+        )  # fmt: skip
+        actions: list[Action] = [self._set(machine.slot, ev.verdict)]
+        if ev.verdict == "machine":
+            self.waiting = WAIT_RECORDING
+            return actions
+        return [*actions, *self._follow(ANSWER_STATE, f"answered:{ev.verdict}")]
 
     def _voice(self, st: State) -> VerifyVoice | EnrollVoice:
         assert st.voice is not None

@@ -19,8 +19,10 @@ from voicebot.flow.context import CalleeProfile, CallRecord
 from voicebot.flow.diagnostics import FlowError
 from voicebot.flow.events import (
     Action,
+    AnsweredBy,
     CallerHangup,
     Dtmf,
+    MachineRecording,
     Say,
     SilenceTimeout,
     TransferResult,
@@ -93,11 +95,22 @@ def run_script(flow: Flow, script: Script) -> ScriptReport:
         records = (CallRecord(flow=flow.name, outcome=str(last), at=0.0),) if last else ()
         profile = CalleeProfile(records=records, total_calls=calls, do_not_call=bool(p.get("do_not_call", False)))
     try:
-        session = flow.start(script.context, today=today, profile=profile, dtmf_only=script.dtmf_only)
+        session = flow.start(
+            script.context,
+            today=today,
+            profile=profile,
+            dtmf_only=script.dtmf_only,
+            detect_machine=script.answered_by is not None,
+        )
     except FlowError as exc:
         where = f"{script.pos}: script '{script.name}'"
         return ScriptReport(name=script.name, passed=False, failures=[f"{where}: the flow cannot start: {exc}"])
     actions = session.begin()
+    if script.answered_by is not None:  # who answered, and a machine's greeting over at once
+        lines.append(f"answered by: {script.answered_by}")
+        actions = session.handle(AnsweredBy(verdict=script.answered_by, reason="scripted"))
+        if script.answered_by == "machine":
+            actions += session.handle(MachineRecording(after="scripted"))
     all_said: list[str] = []
 
     def settle(acts: list[Action]) -> list[Action]:

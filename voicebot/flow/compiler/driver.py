@@ -12,6 +12,7 @@ from pathlib import Path
 from voicebot.flow.compiler.builtins import builtin_states, compile_confirmation, compile_prompts
 from voicebot.flow.compiler.checks import check_graph, check_slots
 from voicebot.flow.compiler.intents import check_global_targets, compile_globals, compile_intents
+from voicebot.flow.compiler.machine import compile_machine, declare_machine_slot, machine_root
 from voicebot.flow.compiler.meta import compile_defaults, compile_meta
 from voicebot.flow.compiler.schema import SUBFLOW_KEYS, TOP_KEYS
 from voicebot.flow.compiler.scripts import compile_scripts
@@ -65,6 +66,7 @@ def run(u: Unit) -> Compiled | None:
     collect(u, doc, u.path.resolve(), "", (u.path.resolve(),), include_only=False)
     compile_slots(u)
     declare_voice_slots(u)
+    declare_machine_slot(u, doc)
     compile_intents(u)
     compile_globals(u, doc)
     compile_prompts(u)
@@ -83,10 +85,11 @@ def run(u: Unit) -> Compiled | None:
         return None
     start_name = u.resolve(start, doc.vpos("start"), "", "'start'")
     check_global_targets(u, doc)
+    machine = compile_machine(u, doc, start_name)
     builtin_states(u)
     if start_name is None:
         return None
-    check_graph(u, start_name)
+    check_graph(u, start_name if machine is None else machine_root(u))
     check_slots(u)
     scripts = compile_scripts(u, doc)
     if u.r.has_errors:
@@ -102,5 +105,6 @@ def run(u: Unit) -> Compiled | None:
         context_slots=tuple(n for n, s in u.slots.items() if s.required),
         confirmation=compile_confirmation(u) if ("unsure" in {i for _, i in u.table}) else None,
         keypad_problems=tuple(u.keypad.sorted()),
+        answering_machine=machine,
         files=tuple(dict.fromkeys(u.src.files)),
     )

@@ -26,6 +26,7 @@ TOP_KEYS = (
     "synonyms",
     "global",
     "prompts",
+    "answering_machine",
     "start",
     "states",
     "tests",
@@ -93,9 +94,14 @@ VERIFY_VOICE_KEYS = ("id", "min_seconds", "score")
 ENROLL_VOICE_KEYS = ("id", "min_seconds")
 VOICE_SCORE_SLOT = "voice_score"  # where verify_voice puts the score unless 'score:' names a slot
 DEFAULT_VOICE_SECONDS = 3.0
+MACHINE_KEYS = ("on_machine", "within")
+ANSWERED_BY_SLOT = "answered_by"  # the verdict: human / machine / unknown
+DEFAULT_MACHINE_WITHIN = 5.0
 ASR_KEYS = ("mode", "min_confidence", "confirm_below", "match_threshold")
 DEFAULT_KEYS = ("timeout", "no_input", "no_match", "barge_in")
-SCRIPT_KEYS = ("name", "context", "profile", "today", "dtmf_only", "turns", "expect", "webhooks", "voices")
+SCRIPT_KEYS = (
+    "name", "context", "profile", "today", "dtmf_only", "answered_by", "turns", "expect", "webhooks", "voices",
+)  # fmt: skip
 PROFILE_KEYS = ("calls", "last_outcome", "do_not_call")
 TURN_INPUT_KEYS = ("caller", "confidence", "dtmf", "silence", "hangup", "transfer_fails")
 TURN_CHECK_KEYS = ("state", "says", "slots", "outcome", "ended")

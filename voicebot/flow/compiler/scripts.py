@@ -21,8 +21,8 @@ from voicebot.flow.compiler.schema import (
 )
 from voicebot.flow.compiler.unit import Unit
 from voicebot.flow.diagnostics import Pos, did_you_mean
-from voicebot.flow.events import DTMF_KEYS, ENROLL_RESULTS, VERIFY_RESULTS
-from voicebot.flow.model import Script
+from voicebot.flow.events import AMD_VERDICTS, DTMF_KEYS, ENROLL_RESULTS, VERIFY_RESULTS
+from voicebot.flow.model import ANSWER_STATE, Script
 from voicebot.flow.yamlsrc import YList, YMap, load_file, plain
 
 
@@ -155,6 +155,7 @@ def compile_scripts(u: Unit, doc: YMap) -> tuple[Script, ...]:
                     did_you_mean(k, [s for s, st in u.states.items() if st.kind == "webhook"], "webhook state"),
                 )
         voices = check_voices(u, t)
+        answered_by = check_answered_by(u, t, detects="answering_machine" in doc)
         out.append(
             Script(
                 name=str(name),
@@ -168,9 +169,28 @@ def compile_scripts(u: Unit, doc: YMap) -> tuple[Script, ...]:
                 profile=plain(profile) if profile is not None else None,
                 dtmf_only=dtmf_only,
                 voices=voices,
+                answered_by=answered_by,
             )
         )
     return tuple(out)
+
+
+def check_answered_by(u: Unit, t: YMap, *, detects: bool) -> str | None:
+    """A script's ``answered_by:``: the answering-machine verdict its call begins with
+    (``detects``: the flow has an ``answering_machine:`` section, even a broken one)."""
+    if "answered_by" not in t:
+        return None
+    verdict = t["answered_by"]
+    if verdict not in AMD_VERDICTS:
+        u.r.error(t.vpos("answered_by"), f"'answered_by' must be one of {', '.join(AMD_VERDICTS)}, got {verdict!r}")
+        return None
+    if ANSWER_STATE not in u.states:
+        if detects:
+            return None  # the section's own error is reported there
+        u.r.error(t.kpos("answered_by"), "'answered_by' needs a flow that detects answering machines",
+                  "add answering_machine: {on_machine: <state>} at the top level")  # fmt: skip
+        return None
+    return str(verdict)
 
 
 def check_voices(u: Unit, t: YMap) -> dict[str, dict[str, Any]]:
