@@ -7,7 +7,10 @@ silence, a webhook's answer, a voiceprint check, the caller leaving). It keeps n
 of its own: everything a flow does on a call, a person's own bot logic can do with the same
 calls. With ``voiceprints`` (a :class:`~voicebot.voiceprint.live.CallerVoice`, owned by
 whoever made it) it feeds the caller's audio to it and answers ``verify_voice`` /
-``enroll_voice`` states.
+``enroll_voice`` states. On an outbound call through a flow with ``answering_machine:`` it
+runs answering-machine detection (:func:`voicebot.media.amd.detect`) on the caller's audio from
+the start and answers the flow's ``DetectMachine`` with who answered and, for a machine, when
+its greeting is over.
 
 ```python
 result = await VoiceBot(call).run(Flow.load("dialogs/satisfaction_survey.yaml"))
@@ -18,7 +21,6 @@ result = await VoiceBot(call).run(Flow.load("dialogs/satisfaction_survey.yaml"))
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,13 +30,16 @@ from typing import TYPE_CHECKING, Any
 from voicebot.errors import DependencyError
 from voicebot.flow import (
     Action,
+    AnsweredBy,
     CallerHangup,
+    DetectMachine,
     Dtmf,
     EnrollVoice,
     Event,
     Flow,
     Hangup,
     Listen,
+    MachineRecording,
     Say,
     Session,
     SetSlot,
@@ -48,6 +53,8 @@ from voicebot.flow import (
     WebhookResult,
 )
 from voicebot.flow import CallResult as FlowResult
+from voicebot.media.amd import AmdConfig, AmdDecision, AmdEvent, BeepHeard, MessageCue, detect
+from voicebot.media.vad import Vad
 from voicebot.voice import Heard, Speech, TurnTiming
 
 if TYPE_CHECKING:
@@ -85,6 +92,7 @@ class VoiceBot:
         self.webhook = webhook
         self.voiceprints = voiceprints
         self._flow: Flow | None = None
+        self._amd: asyncio.Queue[AmdEvent | None] = asyncio.Queue()  # the detector's findings; None: no more
 
     @property
     def turn_timings(self) -> list[TurnTiming]:
@@ -108,6 +116,29 @@ class VoiceBot:
         task = asyncio.current_task()
         if task is not None:
             self.call.track(task)
+        machine = flow.answering_machine if self.call.direction == "outbound" else None
+        async with asyncio.TaskGroup() as helpers:
+            # beside the conversation, and cancelled when it ends: the detector hears the
+            # greeting from the answer on (before the prompts are ready), the voiceprints too
+            riding = []
+            if machine is not None:
+                riding.append(helpers.create_task(self._detect_machine(machine.within, Vad())))
+            if self.voiceprints is not None:
+                riding.append(helpers.create_task(self._feed_voiceprints()))
+            try:
+                return await self._prepare_and_converse(flow, context, on_action, dtmf_only, machine is not None)
+            finally:
+                for helper in riding:
+                    helper.cancel()
+
+    async def _prepare_and_converse(
+        self,
+        flow: Flow,
+        context: Mapping[str, Any] | None,
+        on_action: Callable[[Action], None] | None,
+        dtmf_only: bool,
+        detect_machine: bool,
+    ) -> FlowResult:
         if self.call.speech is None:
             self.call.speech = await asyncio.to_thread(flow_speech, flow, dtmf_only=dtmf_only)
         dtmf_only = dtmf_only or self.call.speech.asr is None
@@ -117,15 +148,8 @@ class VoiceBot:
         await self.call.speech.prepare([s.text for s in static_prompts(flow)] + opening)
         self._flow = flow
         clock = time.time
-        session = flow.start(dict(context or {}), now=clock(), dtmf_only=dtmf_only)
-        feeding = asyncio.create_task(self._feed_voiceprints()) if self.voiceprints is not None else None
-        try:
-            return await self._converse(session, flow, on_action, clock)
-        finally:
-            if feeding is not None:
-                feeding.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await feeding
+        session = flow.start(dict(context or {}), now=clock(), dtmf_only=dtmf_only, detect_machine=detect_machine)
+        return await self._converse(session, flow, on_action, clock)
 
     async def _converse(
         self, session: Session, flow: Flow, on_action: Callable[[Action], None] | None, clock: Callable[[], float]
@@ -147,6 +171,8 @@ class VoiceBot:
                 elif session.last_listen is not None and Utterance in session.expecting:
                     # the flow is still collecting (e.g. more keyed digits): keep listening
                     event = await self._perform(session.last_listen)
+                elif MachineRecording in session.expecting:  # a machine answered: wait out its greeting
+                    event = await self._machine_event(MessageCue)
                 else:
                     log.error("flow %s waits for %s, which this call cannot give", flow.name, session.expecting)
                     event = CallerHangup()
@@ -191,11 +217,40 @@ class VoiceBot:
             return await self.webhook(action)
         if isinstance(action, VerifyVoice | EnrollVoice):
             return await self._voiceprint(action)
+        if isinstance(action, DetectMachine):
+            return await self._machine_event(AmdDecision)
         if isinstance(action, SetSlot):
             return None
         log.warning("unhandled flow action %r", action)
         return None
 
+    async def _detect_machine(self, within: float, vad: Vad) -> None:
+        """Answering-machine detection on the caller's audio from the answer on: each finding
+        is a progress event, and goes to the flow when it asks (:meth:`_machine_event`)."""
+        try:
+            async for found in detect(self.call.audio(), vad, config=AmdConfig(deadline=within)):
+                if isinstance(found, AmdDecision):
+                    self.call.report_detection(found.verdict, found.reason, seconds=found.at)
+                elif isinstance(found, BeepHeard):
+                    self.call.report_detection("beep", f"{found.frequency:.0f} Hz, {found.duration:.2f} s")
+                else:
+                    self.call.report_detection("greeting over", found.after)
+                self._amd.put_nowait(found)
+        finally:
+            self._amd.put_nowait(None)
+
+    async def _machine_event(self, wanted: type[AmdDecision] | type[MessageCue]) -> Event:
+        """The detector's verdict (``AmdDecision``) or a machine's greeting ending
+        (``MessageCue``) as a flow event; the caller leaving ends the wait."""
+        while (found := await self._amd.get()) is not None:
+            if isinstance(found, AmdDecision) and wanted is AmdDecision:
+                return AnsweredBy(verdict=found.verdict, at=found.at, reason=found.reason)
+            if isinstance(found, MessageCue) and wanted is MessageCue:
+                return MachineRecording(at=found.at, after=found.after)
+        self._amd.put_nowait(None)  # the detector is done: so is any later wait
+        if self.call.hung_up or wanted is MessageCue:
+            return CallerHangup()
+        return AnsweredBy(verdict="unknown", reason="no audio from the call")
 
     async def _feed_voiceprints(self) -> None:
         """Every frame the caller sends, to the voiceprint checker (it keeps the newest ones)."""
@@ -264,9 +319,15 @@ def intent_groups(flow: Flow | None, state_name: str) -> dict[str, str] | None:
 
 def opening_prompts(flow: Flow, context: Mapping[str, Any] | None = None, *, dtmf_only: bool = False) -> list[str]:
     """What the flow says before the caller's first turn, with ``context`` filled in (the
-    greeting names the callee, so it can be rendered before the call, not while it rings)."""
+    greeting names the callee, so it can be rendered before the call, not while it rings),
+    and for a flow that detects answering machines what it tells a machine."""
     now = time.time()
     actions = flow.start(dict(context or {}), now=now, dtmf_only=dtmf_only).begin(now=now)
+    if flow.answering_machine is not None:
+        machine = flow.start(dict(context or {}), now=now, dtmf_only=dtmf_only, detect_machine=True)
+        machine.begin(now=now)
+        machine.handle(AnsweredBy(verdict="machine"), now=now)
+        actions += machine.handle(MachineRecording(), now=now)
     return [a.text for a in actions if isinstance(a, Say) and not a.ssml]
 
 

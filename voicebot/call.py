@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from voicebot.errors import LocalProtocolError
-from voicebot.progress import Answered, CallEvent, Ended, Ringing, Transfer
+from voicebot.progress import Answered, CallEvent, Ended, MachineDetection, Ringing, Transfer
 from voicebot.sip import events as ev
 from voicebot.sip.sdp import MediaParams
 from voicebot.sip.useragent import NO_RESPONSE
@@ -337,6 +337,12 @@ class Call:
         """Work riding on this call (a flow run): ``finished`` waits for it after the call ends."""
         self._riders.tasks.add(task)
         task.add_done_callback(self._riders.tasks.discard)
+
+    def report_detection(self, what: str, detail: str = "", *, seconds: float | None = None) -> None:
+        """What answering-machine detection found on this call, as a progress event
+        (:class:`~voicebot.progress.MachineDetection`: a verdict ``seconds`` after the answer, a
+        beep, a greeting's end)."""
+        self._emit(MachineDetection(at=self._link.now(), what=what, detail=detail, seconds=seconds))
 
     def report_flow(self, result: FlowResult) -> None:
         """A flow run on this call ended with ``result`` (kept in the call's result)."""

@@ -86,6 +86,18 @@ class Transfer(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MachineDetection(CallEvent):
+    """Answering-machine detection on an outbound call: ``what`` is the verdict (``human``,
+    ``machine``, ``unknown``), ``beep`` (a tone was heard) or ``greeting over`` (after a machine
+    verdict: the moment its message is recorded); ``detail`` says why or what; ``seconds``: for
+    a verdict, how long after the answer it came."""
+
+    what: str
+    detail: str = ""
+    seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ended(CallEvent):
     status: int
     reason: str
@@ -100,6 +112,7 @@ __all__ = [
     "CallerSaid",
     "DigitPressed",
     "Ended",
+    "MachineDetection",
     "PromptAudio",
     "Ringing",
     "Transfer",

@@ -25,6 +25,7 @@ from voicebot.progress import (
     CallEvent,
     DigitPressed,
     Ended,
+    MachineDetection,
     Ringing,
     Transfer,
 )
@@ -154,6 +155,8 @@ def transcript(result: CallResult) -> list[dict[str, Any]]:
         elif isinstance(event, Transfer):
             what = event.target if event.status is None else f"{event.target}: {event.status}"
             out.append({"t": t, "who": "transfer", "text": what})
+        elif isinstance(event, MachineDetection):
+            out.append({"t": t, "who": "amd", "text": event.what, **({"detail": event.detail} if event.detail else {})})
     return out
 
 
@@ -208,6 +211,8 @@ def progress_line(event: CallEvent, start: float, *, me: str = "bot", them: str 
         return f"{stamp}          (barge-in by {event.by})"
     if isinstance(event, Transfer):
         return f"{stamp} transfer to {event.target}" + ("" if event.status is None else f": {event.status}")
+    if isinstance(event, MachineDetection):
+        return f"{stamp}     amd: {event.what}" + (f" ({event.detail})" if event.detail else "")
     if isinstance(event, Ended):
         by = f", {event.ended_by}" if event.ended_by else ""
         return f"{stamp} ended: {event.reason} ({event.status}{by})"

@@ -35,7 +35,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from voicebot.errors import ConfigError
 from voicebot.metrics.alerts import DEFAULT_RULES, AlertBook, AlertChange, AlertRule
 from voicebot.metrics.observer import CallEnd, TrackedCall, call_end
-from voicebot.progress import CallerSaid, CallEvent, PromptAudio
+from voicebot.progress import CallerSaid, CallEvent, MachineDetection, PromptAudio
 
 log = logging.getLogger("voicebot.alerts")
 
@@ -135,6 +135,8 @@ class Metrics:
                 self.observe_tts(seconds=event.synthesis)
             if event.turn_latency is not None:
                 self.observe_turn(latency=event.turn_latency)
+        elif isinstance(event, MachineDetection) and event.seconds is not None:  # a verdict
+            self.observe_amd(verdict=event.what, seconds=event.seconds)
 
     def observe_call_end(self, end: CallEnd) -> None:
         self.calls.labels(direction=end.direction, outcome=end.outcome, sip_status=str(end.status)).inc()

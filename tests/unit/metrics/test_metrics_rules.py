@@ -85,3 +85,17 @@ def test_call_quality_is_the_reports_e_model() -> None:
     clean = media_quality({**stats, "inbound-rtp": {**stats["inbound-rtp"], "packetsLost": 0}})
     assert clean is not None and 4.3 < clean.mos <= 4.5 and q.mos < clean.mos - 0.3
     assert media_quality({"inbound-rtp": {"packetsReceived": 10}}) is None  # no codec: no media
+
+
+def test_a_tracked_calls_answering_machine_verdicts_are_counted() -> None:
+    from voicebot.metrics import Metrics
+    from voicebot.progress import MachineDetection
+
+    metrics = Metrics()
+    metrics.observe_event(MachineDetection(at=1.0, what="machine", detail="greeting longer than 2 s", seconds=2.4))
+    metrics.observe_event(MachineDetection(at=2.0, what="beep", detail="1000 Hz, 0.50 s"))  # not a verdict
+    metrics.observe_event(MachineDetection(at=3.0, what="greeting over", detail="beep"))
+    value = metrics.registry.get_sample_value
+    assert value("voicebot_amd_decisions_total", {"verdict": "machine"}) == 1.0
+    assert value("voicebot_amd_decisions_total", {"verdict": "beep"}) is None
+    assert value("voicebot_amd_decision_seconds_count") == 1.0
