@@ -3,3 +3,4 @@
 from __future__ import annotations
 
 from tests.integration.sip.conftest import pytest_pyfunc_call  # noqa: F401 - runs `async def` tests
+from tests.interop.sip.conftest import serve  # noqa: F401 - the `voicebot serve` process fixture
