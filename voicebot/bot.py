@@ -117,6 +117,7 @@ class VoiceBot:
         if task is not None:
             self.call.track(task)
         machine = flow.answering_machine if self.call.direction == "outbound" else None
+        failure: Exception | None = None
         async with asyncio.TaskGroup() as helpers:
             # beside the conversation, and cancelled when it ends: the detector hears the
             # greeting from the answer on (before the prompts are ready), the voiceprints too
@@ -126,10 +127,15 @@ class VoiceBot:
             if self.voiceprints is not None:
                 riding.append(helpers.create_task(self._feed_voiceprints()))
             try:
-                return await self._prepare_and_converse(flow, context, on_action, dtmf_only, machine is not None)
+                result = await self._prepare_and_converse(flow, context, on_action, dtmf_only, machine is not None)
+            except Exception as exc:  # raised as it is, not wrapped in the task group's ExceptionGroup
+                failure = exc
             finally:
                 for helper in riding:
                     helper.cancel()
+        if failure is not None:
+            raise failure
+        return result
 
     async def _prepare_and_converse(
         self,
