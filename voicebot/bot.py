@@ -37,6 +37,7 @@ from voicebot.flow import (
     EnrollVoice,
     Event,
     Flow,
+    FlowResult,
     Hangup,
     Listen,
     MachineRecording,
@@ -52,7 +53,6 @@ from voicebot.flow import (
     Webhook,
     WebhookResult,
 )
-from voicebot.flow import CallResult as FlowResult
 from voicebot.media.amd import AmdConfig, AmdDecision, AmdEvent, BeepHeard, MessageCue, detect
 from voicebot.media.vad import Vad
 from voicebot.voice import Heard, Speech, TurnTiming

@@ -41,7 +41,7 @@ from voicebot.sip.useragent import NO_RESPONSE
 from voicebot.voice import Heard, Speech, TurnTiming, Voice
 
 if TYPE_CHECKING:
-    from voicebot.flow import CallResult as FlowResult
+    from voicebot.flow import FlowResult
     from voicebot.media.frames import PCM, AudioFrame
     from voicebot.media.stream import MediaStream
 

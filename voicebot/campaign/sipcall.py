@@ -33,8 +33,7 @@ from voicebot.report import classify, quality, rtp_summary
 if TYPE_CHECKING:
     from voicebot.agent import UserAgent
     from voicebot.call import Call, CallResult
-    from voicebot.flow import CallResult as FlowResult
-    from voicebot.flow import Flow
+    from voicebot.flow import Flow, FlowResult
     from voicebot.privacy.options import CallRecording
     from voicebot.voice import Speech
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from voicebot.flow.events import CallResult
+from voicebot.flow.events import FlowResult
 
 MAX_RECORDS = 20
 
@@ -33,7 +33,7 @@ class CallRecord:
     do_not_call: bool = False
 
     @staticmethod
-    def from_result(result: CallResult, *, at: float | None = None) -> CallRecord:
+    def from_result(result: FlowResult, *, at: float | None = None) -> CallRecord:
         return CallRecord(
             flow=result.flow,
             outcome=result.outcome,

@@ -224,7 +224,7 @@ class Turn:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CallResult:
+class FlowResult:
     """What a finished (or abandoned) session produced."""
 
     flow: str

@@ -29,11 +29,11 @@ from voicebot.flow.events import (
     Action,
     AnsweredBy,
     CallerHangup,
-    CallResult,
     DetectMachine,
     Dtmf,
     EnrollVoice,
     Event,
+    FlowResult,
     Hangup,
     Listen,
     MachineRecording,
@@ -192,8 +192,8 @@ class Session:
             return (MachineRecording,)
         return ()
 
-    def result(self) -> CallResult:
-        return CallResult(
+    def result(self) -> FlowResult:
+        return FlowResult(
             flow=self.flow.meta.name,
             outcome=self.outcome,
             slots=dict(self.slots),
