@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -95,11 +96,12 @@ def run_say(args: argparse.Namespace) -> int:
 
 
 def _load_input(path: Path) -> np.ndarray[Any, np.dtype[np.int16]]:
-    from voicebot.tts.espeak import read_wav, to_16k
+    from voicebot.tts.espeak import to_16k
+    from voicebot.tts.wav import read_wav
 
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
     pcm, rate = read_wav(path)
+    if not len(pcm):
+        raise ConfigError(f"{path}: the WAV holds no audio (a header and 0 samples)")
     return to_16k(pcm, rate)
 
 
@@ -114,6 +116,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
             raise ConfigError('--grammar needs at least one phrase, e.g. --grammar "yes|no"')
     pcm = _load_input(args.input)
     engine = get_engine(args.engine, args.asr_model)
+    if args.json:  # the grammar's vocabulary warnings go into the JSON, not to stderr
+        logging.getLogger("voicebot.asr").setLevel(logging.ERROR)
     recognizer = engine.recognizer(grammar)
     started = time.perf_counter()
     result = recognize_pcm(recognizer, pcm)
