@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -38,12 +40,50 @@ class Grammar:
 
     ``phrases``: what the flow expects (what ``match`` answers with). ``decoder_phrases``:
     the same phrases spelled with the engine's vocabulary (out-of-vocabulary words split
-    into known pieces or dropped). ``warnings``: one line per word that had to be changed.
+    into known pieces or dropped). ``warnings``: one line per word that had to be changed;
+    ``unknown``: those words (first seen first), ``dropped`` the ones no piece could spell.
     """
 
     phrases: tuple[str, ...]
     decoder_phrases: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+
+    def summary(self, shown: int = 4) -> str | None:
+        """One line for the log: how many words the model lacks, the first few, what became of them."""
+        if not self.unknown and not self.warnings:
+            return None
+        n = len(self.unknown)
+        head = ", ".join(self.unknown[:shown]) + (", ..." if n > shown else "")
+        kept = n - len(self.dropped)
+        fates = [f"{kept} spelled with known words"] if kept else []
+        if self.dropped:
+            fates.append(f"{len(self.dropped)} dropped")
+        lost = len(self.phrases) - len(self.decoder_phrases)
+        if lost:
+            fates.append(f"{lost} phrase{'s' if lost != 1 else ''} can never match")
+        return f"{n} word{'s' if n != 1 else ''} not in the model's vocabulary ({head}): {', '.join(fates)}"
+
+
+_REPORTED: set[tuple[str, tuple[str, ...]]] = set()
+_REPORTED_LOCK = threading.Lock()
+
+
+def report_grammar(logger: logging.Logger, model: str, grammar: Grammar) -> None:
+    """Log ``grammar.summary()`` once per model and grammar in this process (every changed
+    word at debug level): a flow's listening states reuse their grammars call after call."""
+    summary = grammar.summary()
+    if summary is None:
+        return
+    key = (model, grammar.phrases)
+    with _REPORTED_LOCK:
+        if key in _REPORTED:
+            return
+        _REPORTED.add(key)
+    logger.warning("grammar: %s", summary)
+    for line in grammar.warnings:
+        logger.debug("grammar: %s", line)
 
 
 @runtime_checkable
@@ -222,4 +262,5 @@ __all__ = [
     "asr_executor",
     "check_pcm",
     "recognize_pcm",
+    "report_grammar",
 ]

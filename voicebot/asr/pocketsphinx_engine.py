@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from voicebot.asr.engine import SAMPLE_RATE, Grammar, NoiseFloor, Pcm, check_pcm
+from voicebot.asr.engine import SAMPLE_RATE, Grammar, NoiseFloor, Pcm, check_pcm, report_grammar
 from voicebot.asr.events import (
     Alternative,
     AsrEvent,
@@ -119,6 +119,7 @@ class PocketsphinxEngine:
     def prepare_grammar(self, phrases: Sequence[str]) -> Grammar:
         decoder: list[str] = []
         warnings: list[str] = []
+        unknown: dict[str, None] = {}
         for phrase in phrases:
             words = []
             for raw in phrase.split():
@@ -128,12 +129,19 @@ class PocketsphinxEngine:
                 if self._knows(word):
                     words.append(word)
                 else:
+                    unknown[word] = None
                     warnings.append(f"'{word}' (in '{phrase}') is not in the dictionary: dropped")
             if words:
                 decoder.append(" ".join(words))
             else:
                 warnings.append(f"phrase '{phrase}' has no word the dictionary knows: it can never match")
-        return Grammar(phrases=tuple(phrases), decoder_phrases=tuple(decoder), warnings=tuple(warnings))
+        return Grammar(
+            phrases=tuple(phrases),
+            decoder_phrases=tuple(decoder),
+            warnings=tuple(warnings),
+            unknown=tuple(unknown),
+            dropped=tuple(unknown),
+        )
 
     def recognizer(
         self, grammar: Sequence[str] | None = None, *, groups: Mapping[str, str] | None = None
@@ -144,8 +152,7 @@ class PocketsphinxEngine:
             if not phrases:
                 raise ConfigError("a grammar needs at least one non-empty phrase")
             prepared = self.prepare_grammar(phrases)
-            for line in prepared.warnings:
-                log.warning("grammar: %s", line)
+            report_grammar(log, f"pocketsphinx {self._options.get('hmm', 'en-us')}", prepared)
             if not prepared.decoder_phrases:
                 raise ConfigError("no phrase of the grammar can be spelled with the dictionary's words")
         return PocketsphinxRecognizer(self, prepared, groups)

@@ -21,17 +21,19 @@ wideband audio (49 -> 50 of 54).
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import logging
 import math
 import os
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from voicebot.asr.engine import SAMPLE_RATE, Grammar, NoiseFloor, Pcm, check_pcm
+from voicebot.asr.engine import SAMPLE_RATE, Grammar, NoiseFloor, Pcm, check_pcm, report_grammar
 from voicebot.asr.events import Alternative, AsrEvent, FinalResult, PartialResult, WordTiming
 from voicebot.asr.matching import PhraseMatcher
 from voicebot.asr.vocabulary import load_vosk_vocabulary, segment
@@ -67,7 +69,8 @@ def find_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
         path = Path(spec.origin).parent / "model"
     if not (path / "am").is_dir() or not (path / "conf").is_dir():
         raise DependencyError(
-            f"{path} (from {origin}) is not a Vosk model directory (no am/ and conf/); " + HOW_TO_GET_A_MODEL
+            f"{path} (from {origin}) is not a Vosk model directory (it has no am/ and conf/): "
+            "unpack a model from https://alphacephei.com/vosk/models and point at the directory that holds them"
         )
     return path
 
@@ -97,9 +100,37 @@ class _SharedModel:
                 self._vocabulary_loaded = True
             return self._vocabulary
 
+    def kaldi_recognizer(self, grammar_json: str | None) -> Any:
+        if self.model is None:
+            raise DependencyError("the Vosk model was released (the process is exiting)")
+        if grammar_json is None:
+            return self.vosk.KaldiRecognizer(self.model, float(SAMPLE_RATE))
+        return self.vosk.KaldiRecognizer(self.model, float(SAMPLE_RATE), grammar_json)
+
 
 _MODELS: dict[Path, _SharedModel] = {}
 _MODELS_LOCK = threading.Lock()
+_LIVE: weakref.WeakSet[VoskRecognizer] = weakref.WeakSet()
+
+
+def release_all() -> None:
+    """Free every Vosk decoder and model now (run at exit, while the interpreter is whole).
+
+    The vosk package frees its native objects in ``__del__`` through the module global
+    ``_c``. Objects still alive when the interpreter tears its modules down are freed after
+    that global was cleared, and each prints "Exception ignored in: <function Model.__del__>"
+    (seen at the end of test runs). Releasing them from an ``atexit`` hook, which runs before
+    the teardown, leaves nothing for it.
+    """
+    for recognizer in list(_LIVE):
+        recognizer.close()
+    with _MODELS_LOCK:
+        for shared in _MODELS.values():
+            shared.model = None
+        _MODELS.clear()
+
+
+atexit.register(release_all)
 
 
 def _shared_model(path: Path) -> _SharedModel:
@@ -114,6 +145,33 @@ def _shared_model(path: Path) -> _SharedModel:
 
 def _clean_word(word: str) -> str:
     return "".join(ch for ch in word if ch.isalnum() or ch in "'-")
+
+
+def spoken_word(token: str) -> str:
+    """A decoder token as a word a person reads: Vosk's Korean model writes numbers and some
+    readings in brackets (``[2]``, ``[삼]``) and unknown speech as ``<UNK>`` (dropped)."""
+    if token.startswith("<") and token.endswith(">"):
+        return ""
+    if len(token) > 2 and token.startswith("[") and token.endswith("]"):
+        return token[1:-1]
+    return token
+
+
+def _spoken_text(text: str) -> str:
+    return " ".join(w for w in (spoken_word(t) for t in text.split()) if w)
+
+
+def _readable(result: dict[str, Any]) -> dict[str, Any]:
+    """Vosk's JSON result with every text and word in ``spoken_word`` form."""
+    for key in ("text", "partial"):
+        if key in result:
+            result[key] = _spoken_text(str(result[key]))
+    if "result" in result:
+        result["result"] = [dict(w, word=spoken_word(str(w["word"]))) for w in result["result"]]
+        result["result"] = [w for w in result["result"] if w["word"]]
+    for alt in result.get("alternatives", ()):
+        _readable(alt)
+    return result
 
 
 class VoskEngine:
@@ -149,6 +207,10 @@ class VoskEngine:
         """The model's words (read once from the model files), None if not readable."""
         return self._shared.vocabulary()
 
+    def kaldi_recognizer(self, grammar_json: str | None = None) -> Any:
+        """A bare ``vosk.KaldiRecognizer`` on the shared model (16 kHz; a JSON phrase list or free)."""
+        return self._shared.kaldi_recognizer(grammar_json)
+
     def _spell(self, word: str, vocabulary: frozenset[str]) -> list[str] | None:
         for form in (word, word.lower(), word.upper()):
             if form in vocabulary:
@@ -174,6 +236,8 @@ class VoskEngine:
         vocabulary = self.vocabulary()
         decoder: list[str] = []
         warnings: list[str] = []
+        unknown: dict[str, None] = {}
+        dropped: dict[str, None] = {}
         for phrase in phrases:
             words: list[str] = []
             for raw in phrase.split():
@@ -186,10 +250,12 @@ class VoskEngine:
                 pieces = self._spell(word, vocabulary)
                 if pieces is None:
                     warnings.append(f"'{word}' (in '{phrase}') is not in the model's vocabulary: dropped")
+                    unknown[word] = dropped[word] = None
                 elif pieces != [word] and pieces != [word.lower()] and pieces != [word.upper()]:
                     warnings.append(
                         f"'{word}' (in '{phrase}') is not in the model's vocabulary: decoded as {' + '.join(pieces)}"
                     )
+                    unknown[word] = None
                     words.extend(pieces)
                 else:
                     words.extend(pieces)
@@ -197,7 +263,13 @@ class VoskEngine:
                 warnings.append(f"phrase '{phrase}' has no word the model knows: it can never match")
             else:
                 decoder.append(" ".join(words))
-        return Grammar(phrases=tuple(phrases), decoder_phrases=tuple(decoder), warnings=tuple(warnings))
+        return Grammar(
+            phrases=tuple(phrases),
+            decoder_phrases=tuple(decoder),
+            warnings=tuple(warnings),
+            unknown=tuple(unknown),
+            dropped=tuple(dropped),
+        )
 
     def recognizer(
         self, grammar: Sequence[str] | None = None, *, groups: Mapping[str, str] | None = None
@@ -212,12 +284,11 @@ class VoskEngine:
                 prepared = self._grammars.get(key)
             if prepared is None:
                 prepared = self.prepare_grammar(phrases)
-                for line in prepared.warnings:  # once per grammar, not once per call
-                    log.warning("grammar: %s", line)
                 with self._grammars_lock:
                     if len(self._grammars) >= _GRAMMAR_CACHE:
                         self._grammars.pop(next(iter(self._grammars)))
                     self._grammars[key] = prepared
+            report_grammar(log, str(self.model_dir), prepared)
             if not prepared.decoder_phrases:
                 raise ConfigError("no phrase of the grammar can be spelled with the model's words")
         return VoskRecognizer(self, prepared, groups)
@@ -241,17 +312,15 @@ class VoskRecognizer:
     def __init__(self, engine: VoskEngine, grammar: Grammar | None, groups: Mapping[str, str] | None = None) -> None:
         self.engine = engine
         self.grammar = grammar
-        vosk = engine._shared.vosk
-        model = engine._shared.model
         if grammar is not None:
             grammar_json = json.dumps(list(grammar.decoder_phrases), ensure_ascii=False)
-            self._rec: Any = vosk.KaldiRecognizer(model, float(SAMPLE_RATE), grammar_json)
+            self._rec: Any = engine.kaldi_recognizer(grammar_json)
             self._rec.SetMaxAlternatives(engine.max_alternatives)
             self.matcher: PhraseMatcher | None = PhraseMatcher(
                 grammar.phrases, threshold=engine.match_threshold, groups=groups
             )
         else:
-            self._rec = vosk.KaldiRecognizer(model, float(SAMPLE_RATE))
+            self._rec = engine.kaldi_recognizer(None)
             self._rec.SetMaxAlternatives(0)
             self.matcher = None
         self._rec.SetWords(True)
@@ -261,6 +330,7 @@ class VoskRecognizer:
         self._segments: list[dict[str, Any]] = []
         self._last_partial = ""
         self._noise = engine.noise_floor.cursor() if engine.noise_floor is not None else None
+        _LIVE.add(self)
 
     # -- helpers ---------------------------------------------------------------------
     def _segment_text(self, seg: dict[str, Any]) -> str:
@@ -282,12 +352,12 @@ class VoskRecognizer:
         if self._noise is not None:
             pcm = self._noise.apply(pcm)
         if self._rec.AcceptWaveform(pcm.tobytes()):
-            self._segments.append(json.loads(self._rec.Result()))
+            self._segments.append(_readable(json.loads(self._rec.Result())))
             partial = ""
         elif self._frames % self.engine.partial_every:
             return None
         else:
-            partial = str(json.loads(self._rec.PartialResult()).get("partial", ""))
+            partial = str(_readable(json.loads(self._rec.PartialResult())).get("partial", ""))
         text = self._partial_text(partial)
         if text == self._last_partial:
             return None
@@ -296,7 +366,7 @@ class VoskRecognizer:
         return PartialResult(text=text, match=match)
 
     def finish(self) -> FinalResult:
-        self._segments.append(json.loads(self._rec.FinalResult()))
+        self._segments.append(_readable(json.loads(self._rec.FinalResult())))
         result = self._build_result()
         self._start_next()
         return result
