@@ -46,6 +46,7 @@ ESPEAK_MISSING = (
 )
 SYNTH_TIMEOUT = 30.0
 ESPEAK_RATE = 22050  # libespeak-ng's output rate for its own voices
+DEFAULT_PITCH = 50  # espeak-ng's -p default
 
 
 class SynthesisError(VoicebotError):
@@ -189,11 +190,11 @@ class _Pyttsx3:
         self.worker.shutdown(wait=True)
         self._engine = None
 
-    def render(self, text: str, voice: str, rate: int) -> Pcm:
+    def render(self, text: str, voice: str, rate: int, pitch: int = DEFAULT_PITCH) -> Pcm:
         """Blocks until rendered; runs on the worker thread, one phrase at a time."""
-        return self.worker.submit(self._render, text, voice, rate).result(timeout=SYNTH_TIMEOUT + 5)
+        return self.worker.submit(self._render, text, voice, rate, pitch).result(timeout=SYNTH_TIMEOUT + 5)
 
-    def _render(self, text: str, voice: str, rate: int) -> Pcm:
+    def _render(self, text: str, voice: str, rate: int, pitch: int) -> Pcm:
         # Settings go to espeak-ng through the driver's own setProperty, which applies them
         # at once (pyttsx3's queued Engine.setProperty landed one phrase late here). The rate
         # is set twice: right after a voice change (ko+f3 -> ko) a single rate setting was
@@ -201,6 +202,7 @@ class _Pyttsx3:
         self._driver.setProperty("voice", voice)
         self._driver.setProperty("rate", rate)
         self._driver.setProperty("rate", rate)
+        self._driver.setProperty("pitch", pitch)
         self._chunks = []
         self._done.clear()
         self._espeak.Synth(text.encode("utf-8"), flags=self._espeak.ENDPAUSE | self._espeak.CHARS_UTF8)
@@ -269,12 +271,12 @@ class EspeakEngine:
         """Nothing to release per engine: the pyttsx3 instance lives as long as the process."""
 
     # -- espeak-ng command ----------------------------------------------------------------
-    def _cli_render(self, text: str, voice: str, rate: int) -> Pcm:
+    def _cli_render(self, text: str, voice: str, rate: int, pitch: int = DEFAULT_PITCH) -> Pcm:
         if self._cli is None:
             raise DependencyError(ESPEAK_MISSING)
         try:
             proc = subprocess.run(
-                [self._cli, "-v", voice, "-s", str(rate), "--stdout", "-b", "1", text],
+                [self._cli, "-v", voice, "-s", str(rate), "-p", str(pitch), "--stdout", "-b", "1", text],
                 capture_output=True,
                 timeout=SYNTH_TIMEOUT,
                 check=False,
@@ -307,20 +309,22 @@ class EspeakEngine:
         return voice_table().language(voice)
 
     # -- TtsEngine ------------------------------------------------------------------------
-    def synthesize(self, text: str, *, voice: str, rate: int) -> Pcm:
+    def synthesize(self, text: str, *, voice: str, rate: int, pitch: int = DEFAULT_PITCH) -> Pcm:
+        """``text`` in ``voice`` at ``rate`` words per minute; ``pitch`` 0..99 (espeak-ng's
+        base pitch, 50 = the voice's own)."""
         if not text.strip():
             return np.zeros(0, dtype=np.int16)
         rate = max(MIN_RATE, min(MAX_RATE, int(rate)))
         voice = voice_table().resolve(voice)
         if self.backend == "pyttsx3" and self._pyttsx3 is not None:
             try:
-                return trim_silence(self._pyttsx3.render(text, voice, rate))
+                return trim_silence(self._pyttsx3.render(text, voice, rate, pitch))
             except Exception as exc:
                 if self._cli is None:
                     raise SynthesisError(f"pyttsx3 failed: {exc}") from exc
                 log.warning("pyttsx3 failed (%s); switching to the espeak-ng command", exc)
                 self.backend = "espeak-ng"
-        return trim_silence(self._cli_render(text, voice, rate))
+        return trim_silence(self._cli_render(text, voice, rate, pitch))
 
 
 __all__ = [
