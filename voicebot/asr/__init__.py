@@ -30,7 +30,7 @@ from voicebot.asr.events import (
     WordTiming,
 )
 from voicebot.asr.matching import PhraseMatcher
-from voicebot.asr.vosk_engine import ENV_MODEL
+from voicebot.asr.vosk_model import ENV_MODEL
 from voicebot.errors import ConfigError, DependencyError
 
 ENGINES = ("vosk", "pocketsphinx")

@@ -42,6 +42,7 @@ class Grammar:
     the same phrases spelled with the engine's vocabulary (out-of-vocabulary words split
     into known pieces or dropped). ``warnings``: one line per word that had to be changed;
     ``unknown``: those words (first seen first), ``dropped`` the ones no piece could spell.
+    ``spellings``: (phrase, decoder spelling) for every phrase that has one.
     """
 
     phrases: tuple[str, ...]
@@ -49,6 +50,7 @@ class Grammar:
     warnings: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
+    spellings: tuple[tuple[str, str], ...] = ()
 
     def summary(self, shown: int = 4) -> str | None:
         """One line for the log: how many words the model lacks, the first few, what became of them."""
@@ -138,44 +140,6 @@ def check_pcm(pcm: Pcm) -> Pcm:
     return pcm
 
 
-class NoiseFloor:
-    """A quiet, seeded noise bed added to every frame before decoding.
-
-    Decoders trained on recorded speech never saw digital silence or an empty band: the
-    log filterbank energies of exact zeros fall to the dither floor and pull the search off
-    course (pocketsphinx ended phrases early in grammar mode on zero-padded audio; Vosk's
-    Korean model lost a third of G.711 utterances, whose 4-8 kHz band is empty). A noise bed
-    of a few sample units, ``low_hz`` and up, puts such input back in the training range.
-    """
-
-    def __init__(self, rms: float, *, low_hz: float = 0.0, seconds: float = 1.0, seed: int = 7) -> None:
-        n = int(SAMPLE_RATE * seconds)
-        spectrum = np.fft.rfft(np.random.default_rng(seed).normal(0.0, 1.0, n))
-        spectrum[np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE) < low_hz] = 0.0
-        noise = np.fft.irfft(spectrum, n)
-        self.noise: npt.NDArray[np.float64] = noise * (rms / float(np.sqrt(np.mean(noise**2))))
-        self.rms = rms
-        self.low_hz = low_hz
-
-    def cursor(self) -> NoiseCursor:
-        return NoiseCursor(self.noise)
-
-
-class NoiseCursor:
-    """One stream's position in the looped noise bed."""
-
-    def __init__(self, noise: npt.NDArray[np.float64]) -> None:
-        self._noise = noise
-        self._at = 0
-
-    def apply(self, pcm: Pcm) -> Pcm:
-        if not len(pcm):
-            return pcm
-        idx = (self._at + np.arange(len(pcm))) % len(self._noise)
-        self._at = int(idx[-1]) + 1
-        return np.clip(pcm + self._noise[idx], -32768, 32767).astype(np.int16)
-
-
 def recognize_pcm(recognizer: Recognizer, pcm: Pcm, frame: int = 320) -> FinalResult:
     """Feed a whole recording in 20 ms frames and finish the utterance (files, tests)."""
     check_pcm(pcm)
@@ -255,8 +219,6 @@ __all__ = [
     "AsrEngine",
     "AsyncRecognizer",
     "Grammar",
-    "NoiseCursor",
-    "NoiseFloor",
     "Pcm",
     "Recognizer",
     "asr_executor",

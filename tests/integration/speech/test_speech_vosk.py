@@ -179,7 +179,7 @@ def test_grammar_warnings_are_logged_once_per_grammar(
 
 def test_model_is_shared(vosk_engine: VoskEngine) -> None:
     again = VoskEngine()
-    assert again._shared is vosk_engine._shared
+    assert again.shared is vosk_engine.shared
 
 
 def test_missing_model_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
