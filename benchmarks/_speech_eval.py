@@ -55,11 +55,11 @@ class RawVosk:
     def __init__(self, engine: Any, grammars: dict[str, list[str]]) -> None:
         from voicebot.asr.vosk_model import shared_model
 
-        self._model = shared_model(engine.model_dir, {})  # the model's own conf/model.conf
-        self._json = {s: json.dumps(g, ensure_ascii=False) for s, g in grammars.items()}
+        model = shared_model(engine.model_dir, {})  # the model's own conf/
+        self._recs = {s: model.kaldi_recognizer(json.dumps(g, ensure_ascii=False)) for s, g in grammars.items()}
 
     def text(self, state: str, pcm: np.ndarray) -> str:
-        rec = self._model.kaldi_recognizer(self._json[state])
+        rec = self._recs[state]  # reused like a call's decoder: FinalResult() starts afresh
         for f in frames_of(pcm):
             rec.AcceptWaveform(f.tobytes())
         return str(json.loads(rec.FinalResult()).get("text", ""))

@@ -104,7 +104,8 @@ def evaluate(lang: str, quick: bool) -> dict[str, Any]:
     print(f"  [{lang}] calibrated on {len(calib_rows)} turns: {calibration}; thresholds {pooled} {per_state}")
     conditions: dict[str, Any] = {}
     for name in QUICK_CONDITIONS if quick else CONDITIONS:
-        rows = decode(engine, raw, test, CONDITIONS[name], groups, talkers)
+        condition = CONDITIONS[name]
+        rows = decode(engine, raw, test[:: 1 if quick else condition.every], condition, groups, talkers)
         ours = rates(rows, lambda r: accepted(r, calibration, pooled))
         state = rates(rows, lambda r: accepted(r, calibration, per_state[r.state]))
         everything = rates(rows, lambda r: r.chosen)

@@ -140,6 +140,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
                 "phrase": result.match.phrase,
                 "confidence": result.match.confidence,
                 "similarity": result.match.similarity,
+                "runner_up": result.match.runner_up,
             }
         if recognizer.grammar is not None and recognizer.grammar.warnings:
             out["grammar_warnings"] = list(recognizer.grammar.warnings)
@@ -149,6 +150,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
         if result.match is not None:
             if result.match.phrase is not None:
                 print(f"match: {result.match.phrase} (confidence {result.match.confidence:.2f})")
+            elif result.match.runner_up is not None:
+                print(f"match: none (closest '{result.match.runner_up}' is too uncertain to accept)")
             else:
-                print("match: none (no expected phrase is close)")
+                print("match: none (no expected phrase was heard)")
     return 0

@@ -48,7 +48,9 @@ def test_after_g711_and_bursty_loss(rec: Recognizer, speak: Speak) -> None:
         correct_loss += bool(result.match and result.match.phrase == phrase)
     assert got_g711 == ENGLISH
     assert lost_total > 0
-    assert correct_loss >= 4  # measured 5/5 with these seeds
+    # measured 4/5 with these seeds through the jitter buffer ("talk to an" is taken as the
+    # one phrase it begins); a burst over "call me back" makes it "no thank you"
+    assert correct_loss >= 4
 
 
 def test_unrelated_speech_is_no_match(rec: Recognizer, speak: Speak) -> None:
