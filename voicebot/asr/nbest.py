@@ -66,8 +66,6 @@ class PhraseChooser:
     lacks are split into known pieces, see ``voicebot.asr.vocabulary``); ``groups`` maps
     phrases to meanings (a flow state's intents); ``near`` is the phonetic similarity at
     which a hypothesis counts as spelling a phrase (1.0: only exact spellings);
-    ``prefixes``: a hypothesis that is the first half or more of exactly one phrase's words
-    counts as that phrase (a phrase grammar search cut short at the end of the audio);
     ``temperature`` scales scores into posteriors.
     """
 
@@ -77,12 +75,9 @@ class PhraseChooser:
         *,
         groups: Mapping[str, str] | None = None,
         near: float = 1.0,
-        prefixes: bool = False,
         temperature: float = 1.0,
     ) -> None:
         self._exact: dict[str, str] = {}
-        self._words = [(p, [normalize(w) for w in s.split() if normalize(w)]) for p, s in spellings.items()]
-        self.prefixes = prefixes
         for phrase, spelled in spellings.items():
             for form in (spelled, phrase):
                 key = normalize(form)
@@ -100,8 +95,6 @@ class PhraseChooser:
         if not key:
             return None
         exact = self._exact.get(key)
-        if exact is None and self.prefixes:
-            exact = self._prefix_of(text)
         if exact is not None or self.near >= 1.0:
             return exact
         units = phonetic_units(text)
@@ -111,11 +104,6 @@ class PhraseChooser:
             if s >= score:
                 best, score = phrase, s
         return best
-
-    def _prefix_of(self, text: str) -> str | None:
-        words = [normalize(w) for w in text.split() if normalize(w)]
-        found = {p for p, spelled in self._words if spelled[: len(words)] == words and 2 * len(words) >= len(spelled)}
-        return found.pop() if len(found) == 1 else None
 
     def evidence(self, hypotheses: Sequence[Hypothesis]) -> Evidence:
         heard = hypotheses[0].text if hypotheses else ""

@@ -257,7 +257,7 @@ class PocketsphinxRecognizer:
             self._decoder.activate_search(name)
             self._search = name
             self.matcher = PhraseMatcher(grammar.phrases, threshold=engine.match_threshold, groups=groups)
-            self.chooser = PhraseChooser(dict(grammar.spellings), groups=groups, prefixes=True)
+            self.chooser = PhraseChooser(dict(grammar.spellings), groups=groups)
             if engine.phone_lm is not None:
                 self._phones = engine.acquire_decoder()
                 self._phones.activate_search(PHONE_SEARCH)

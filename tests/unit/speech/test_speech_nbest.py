@@ -59,17 +59,6 @@ def test_near_matches_count_only_when_asked() -> None:
     assert near.phrase_of("가나다라") is None
 
 
-def test_a_search_cut_short_counts_as_the_one_phrase_it_begins() -> None:
-    spellings = {p: p for p in ("talk to an agent", "talk to someone", "call me back later", "cancel")}
-    chooser = PhraseChooser(spellings, prefixes=True)
-    assert chooser.phrase_of("talk to an") == "talk to an agent"
-    assert chooser.phrase_of("talk to") is None  # begins two phrases
-    assert chooser.phrase_of("call me") == "call me back later"  # half of its words
-    assert chooser.phrase_of("call") is None  # less than half
-    assert chooser.phrase_of("cancel") == "cancel"
-    assert PhraseChooser(spellings).phrase_of("talk to an") is None
-
-
 def test_calibration_fit_recovers_a_known_logistic_model() -> None:
     rng = np.random.default_rng(3)
     truth = Calibration(bias=-1.0, margin=0.5, gap=-0.8, mass=3.0)
