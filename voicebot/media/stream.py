@@ -3,17 +3,21 @@
 :class:`MediaStream` owns an RTP/RTCP socket pair (:mod:`voicebot.transport.rtp`), the pure
 :class:`~voicebot.rtp.session.RtpSession` (RFC 3550 RTP/RTCP, RFC 4733 DTMF, source
 learning), an adaptive :class:`~voicebot.rtp.jitterbuffer.JitterBuffer`, and the codec layer.
-One timer, re-armed with ``loop.call_at`` at the session's next deadline, drives everything
-on the 20 ms grid of an accumulated monotonic deadline: each tick plays one frame out of the
-jitter buffer (decode, concealment, resampling to 16 kHz), builds one frame of bot audio
-(playback queue, echo), encodes and sends it, and records both.
+One clock drives everything on the 20 ms grid of an accumulated monotonic deadline:
+:meth:`MediaStream.tick` (the whole of one wake-up) first takes in every datagram already
+waiting in the sockets, then for each frame due plays one frame out of the jitter buffer
+(decode, concealment, resampling to 16 kHz), builds one frame of bot audio (playback queue,
+echo), encodes and sends it, records both, and hands the far end's frame upwards as an
+:class:`~voicebot.media.frames.AudioFrame` stamped with its playout time. By default the
+stream arms its own ``loop.call_at`` timer at ``next_deadline()``; a shared media clock may
+call ``tick(now)`` instead.
 
 Internal audio is 16 kHz mono int16 in 20 ms frames (320 samples) everywhere above the codec.
 
 API::
 
     stream = await MediaStream.open(host, port=0, *, inactivity_timeout=30.0, learn_window=2.0,
-                                    latch_packets=3, rtcp_interval=5.0, jitter=None)
+                                    latch_packets=8, rtcp_interval=5.0, jitter=None)
     stream.local_address                  # (host, even RTP port); RTCP on port + 1
     stream.configure(params)              # MediaParams-like; again on re-INVITE
     await stream.start()
@@ -22,9 +26,10 @@ API::
     await stream.play_wav(path)           # returns when sent (or stopped / closed)
     stream.stop_playback()                # barge-in
     stream.start_recording(path); stream.stop_recording()   # ch0 caller, ch1 bot
-    async for frame in stream.frames(): ...                  # caller audio, 320 samples
+    async for frame in stream.frames(): ...                  # AudioFrame(pcm, media_time, ...)
     stream.send_dtmf("123#", duration_ms=100); stream.inject_dtmf("5", 160)
     digit = await stream.dtmf_events.get()                   # DtmfDigit(digit, duration_ms, source)
+    async for digit in stream.digits(): ...                  # the same, one iterator per reader
     stream.on_inactive(lambda reason: ...)
     stream.stats()                        # {"codec", "inbound-rtp", "outbound-rtp",
                                           #  "remote-inbound-rtp", "transport"}
@@ -36,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -48,6 +54,7 @@ from voicebot.media.frames import (
     FRAME,
     PCM,
     RATE,
+    AudioFrame,
     SampleFifo,
     crossfade,
     mix,
@@ -56,16 +63,20 @@ from voicebot.media.frames import (
     silence_detector,
 )
 from voicebot.media.player import Player
-from voicebot.media.recorder import Recorder
+from voicebot.media.recorder import AudioSink, Recorder
 from voicebot.rtp.adapt import BandwidthController
 from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, SourceLatched
 from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig
-from voicebot.rtp.session import RtpSession, SessionConfig
+from voicebot.rtp.session import LATCH_PACKETS, RtpSession, SessionConfig
+from voicebot.rtp.srtp import SrtpContext, context_for
 from voicebot.transport.rtp import RtpTransport
 from voicebot_codecs import CodecError, OpusEncoder, Resampler, get_codec
 from voicebot_codecs.base import Codec, Decoder, Encoder
 
 log = logging.getLogger(__name__)
+
+FRAME_SECONDS = FRAME / RATE
+MAX_CATCH_UP = 250  # frames (5 s) the playout catches up after a stall before it skips
 
 Address = tuple[str, int]
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -104,6 +115,32 @@ def _usable(addr: Any) -> Address | None:
     return host, port
 
 
+class ClockLateness:
+    """How late the media clock woke up for its frames (event-loop stalls, a busy machine)."""
+
+    def __init__(self) -> None:
+        self.wakeups = 0
+        self.late_max = 0.0
+        self.late_over_frame = 0  # wake-ups more than one 20 ms frame late
+        self.late_total = 0.0
+
+    def observe(self, late: float) -> None:
+        late = max(0.0, late)
+        self.wakeups += 1
+        self.late_total += late
+        self.late_max = max(self.late_max, late)
+        self.late_over_frame += late > FRAME_SECONDS
+
+    def stats(self) -> dict[str, float]:
+        mean = self.late_total / self.wakeups if self.wakeups else 0.0
+        return {
+            "wakeups": self.wakeups,
+            "lateMeanMs": round(1000 * mean, 2),
+            "lateMaxMs": round(1000 * self.late_max, 1),
+            "lateOverFrame": self.late_over_frame,
+        }
+
+
 class MediaStream:
     """RTP audio for one call. See the module docstring; create with :meth:`open`."""
 
@@ -113,7 +150,7 @@ class MediaStream:
         *,
         inactivity_timeout: float = 30.0,
         learn_window: float = 2.0,
-        latch_packets: int = 3,
+        latch_packets: int = LATCH_PACKETS,
         rtcp_interval: float = 5.0,
         jitter: JitterBufferConfig | None = None,
     ) -> None:
@@ -133,7 +170,8 @@ class MediaStream:
         self._player = Player()
         self._recorder: Recorder | None = None
         self._echo = False
-        self._subscribers: list[asyncio.Queue[PCM | None]] = []
+        self._subscribers: list[asyncio.Queue[AudioFrame | None]] = []
+        self._digit_subscribers: list[asyncio.Queue[DtmfDigit | None]] = []
         self._inactive_callbacks: list[Callable[[str], None]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._started = False
@@ -153,7 +191,11 @@ class MediaStream:
         self.frames_out = 0
         self.dtmf_info_rejected = 0
         self._early: list[tuple[bytes, Address, float]] = []
+        self._play_at = 0.0
+        self._played = 0
+        self.clock = ClockLateness()
         self._audio_ssrc: int | None = None
+        self.srtp: SrtpContext | None = None  # set when the negotiated media is SRTP (RFC 4568 keys)
         transport.on_rtp = self._on_rtp
         transport.on_rtcp = self._on_rtcp
 
@@ -216,6 +258,7 @@ class MediaStream:
             remote_rtcp=rtcp_addr,
             now=now,
         )
+        self.srtp = context_for(getattr(params, "srtp", None), self.srtp)
         self.params = params
         early, self._early = self._early, []
         for data, addr, when in early:
@@ -230,7 +273,10 @@ class MediaStream:
         if self._started:
             return
         self._started = True
-        self.session.start(self._loop.time())
+        now = self._loop.time()
+        self.session.start(now)
+        self._play_at = now  # the playout grid: media time of the next far-end frame
+        self._played = 0
         self._arm()
 
     async def close(self) -> None:
@@ -248,6 +294,9 @@ class MediaStream:
         for q in self._subscribers:
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(None)
+        for dq in self._digit_subscribers:
+            with contextlib.suppress(asyncio.QueueFull):
+                dq.put_nowait(None)
         self._transport.close()
 
     async def __aenter__(self) -> MediaStream:
@@ -291,8 +340,8 @@ class MediaStream:
         return self._player.active
 
     # ------------------------------------------------------------------ recording
-    def start_recording(self, path: str | Path) -> None:
-        """Record a 16 kHz 16-bit stereo WAV: channel 0 the caller, channel 1 the bot."""
+    def start_recording(self, path: str | Path | AudioSink) -> None:
+        """Record 16 kHz 16-bit stereo (channel 0 the caller, channel 1 the bot) to a WAV path or a sink."""
         self.stop_recording()
         self._recorder = Recorder(path)
 
@@ -302,9 +351,12 @@ class MediaStream:
             self._recorder = None
 
     # ------------------------------------------------------------------ caller audio
-    async def frames(self) -> AsyncIterator[PCM]:
-        """Caller audio after the jitter buffer: one 20 ms 16 kHz frame per tick until close."""
-        q: asyncio.Queue[PCM | None] = asyncio.Queue(maxsize=500)
+    async def frames(self) -> AsyncIterator[AudioFrame]:
+        """Far-end audio after the jitter buffer: one :class:`AudioFrame` per 20 ms until close.
+
+        Each iterator gets every frame from the moment it starts (up to 10 s are kept for a
+        slow reader; older ones are dropped first)."""
+        q: asyncio.Queue[AudioFrame | None] = asyncio.Queue(maxsize=500)
         self._subscribers.append(q)
         try:
             while True:
@@ -316,6 +368,17 @@ class MediaStream:
             self._subscribers.remove(q)
 
     # ------------------------------------------------------------------ DTMF
+    async def digits(self) -> AsyncIterator[DtmfDigit]:
+        """Every digit the far end sends (RFC 4733 or SIP INFO) from now until close; each
+        iterator gets them all (``dtmf_events`` is the same digits as one shared queue)."""
+        q: asyncio.Queue[DtmfDigit | None] = asyncio.Queue(maxsize=256)
+        self._digit_subscribers.append(q)
+        try:
+            while (digit := await q.get()) is not None:
+                yield digit
+        finally:
+            self._digit_subscribers.remove(q)
+
     def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
         """Send digits as RFC 4733 telephone-events (needs telephone-event in the SDP)."""
         if self.session.config is None or self.session.config.telephone_event_pt is None:
@@ -349,48 +412,82 @@ class MediaStream:
 
     def _on_timer(self) -> None:
         self._timer = None
+        self.tick(self._loop.time())
+        self._arm()
+
+    def next_deadline(self) -> float:
+        """When :meth:`tick` must run next (the next frame or an RTCP/inactivity timer)."""
+        return self.session.next_deadline()
+
+    def tick(self, now: float) -> None:
+        """One wake-up of the media clock: everything due by ``now``, never raising.
+
+        Far-end audio is played out on its own 20 ms grid, every frame that fell due (a stall
+        delays the caller's words, it does not drop them; the jitter buffer wins the delay back
+        in silence). Sending follows the session's grid, which skips frames after a long stall
+        to stay on the clock; the frames played out beyond those sent pair with silence in the
+        recording, as nothing was sent for them."""
+        if self._closed:
+            return
         try:
-            now = self._loop.time()
             sender = self.session.sender
-            if self._started and sender is not None:
-                for _ in range(self.session.frames_due(now)):
-                    # each frame is played out at the time it was due on the 20 ms grid, so a
-                    # late wake-up that catches up several frames does not look like jitter
-                    self._tick(min(now, sender.next_deadline))
+            sending = self.session.frames_due(now) if self._started and sender is not None else 0
+            playing = self._playout_due(now) if self._started and sender is not None else 0
+            if playing:
+                # take in what arrived while we were not running before playing anything out
+                self._transport.receive_pending()
+            frames = max(playing, sending)
+            if frames:
+                self.clock.observe(now - self._play_at)
+            for i in range(frames):
+                self._frame(self._play_at, send=i >= frames - sending)
+                self._play_at += FRAME_SECONDS
+                self._played += 1
             self.session.handle_timer(now)
             self._flush()
             self._drain_events()
         except Exception:
             log.exception("media tick failed")
-        self._arm()
 
-    def _tick(self, now: float) -> None:
-        caller = self._playout(now)
-        bot, active = self._player.read(FRAME)
-        if self._echo:
+    def _playout_due(self, now: float) -> int:
+        due = math.floor((now - self._play_at) / FRAME_SECONDS + 1e-9) + 1
+        if due > MAX_CATCH_UP:  # stalled for longer than anyone waits: start over here
+            skip = due - MAX_CATCH_UP
+            self._play_at += skip * FRAME_SECONDS
+            due = MAX_CATCH_UP
+        return max(0, due)
+
+    def _frame(self, at: float, *, send: bool) -> None:
+        caller, concealed = self._playout(at)
+        bot, active = self._player.read(FRAME) if send else (silence(), False)
+        if self._echo and send:
             bot = mix(bot, caller)
             active = active or bool(np.any(caller))
-        payload: bytes | None = None
-        cfg = self.session.config
-        if cfg is not None and cfg.send:
-            payload = self._encode(bot)  # also while DTMF plays: the encoder state stays continuous
-        self.session.send_frame(payload, speech=active)
+        if send:
+            payload: bytes | None = None
+            cfg = self.session.config
+            if cfg is not None and cfg.send:
+                payload = self._encode(bot)  # also while DTMF plays: the encoder state stays continuous
+            self.session.send_frame(payload, speech=active)
         if self._recorder is not None:
             self._recorder.write(caller, bot)
-        self.frames_out += 1
+        frame = AudioFrame(pcm=caller, media_time=at, index=self._played, concealed=concealed)
+        self.frames_out += send
         for q in self._subscribers:
             if q.full():
                 q.get_nowait()
-            q.put_nowait(caller)
+            q.put_nowait(frame)
 
     def _encode(self, frame: PCM) -> bytes:
         assert self.codec is not None and self._encoder is not None and self._enc_rs is not None
         self._enc_fifo.push(self._enc_rs.process(frame))
         return self._encoder.encode(self._enc_fifo.take(self.codec.frame_samples))
 
-    def _playout(self, now: float) -> PCM:
+    def _playout(self, now: float) -> tuple[PCM, bool]:
+        """The next 20 ms of far-end audio at 16 kHz, and whether it was made up."""
         jb, dec, codec, rs = self.jitter_buffer, self._decoder, self.codec, self._dec_rs
         assert jb is not None and dec is not None and codec is not None and rs is not None
+        concealed = False
         if len(self._dec_fifo) < FRAME:
             f = jb.pop(now)
             pcm: PCM
@@ -407,12 +504,14 @@ class MediaStream:
                     pcm = dec.decode(f.payload)
                 except CodecError:
                     self.decode_errors += 1
+                    concealed = True
                     pcm = dec.conceal()
                 if head is not None:
                     pcm = crossfade(head, pcm, len(pcm) // 4)
-            elif f.kind == "lost" and self.session.event_active(now):
+            elif f.kind == "lost" and self.session.event_active(now):  # not concealment
                 pcm = silence(codec.frame_samples)  # the peer sends a DTMF event instead of audio
             elif f.kind == "lost":
+                concealed = True
                 decode_fec = getattr(dec, "decode_fec", None)
                 if f.next_payload is not None and decode_fec is not None and not f.inserted:
                     try:
@@ -423,15 +522,15 @@ class MediaStream:
                 else:
                     pcm = dec.conceal()
             else:
+                concealed = True
                 pcm = silence(codec.frame_samples)
             self._dec_fifo.push(rs.process(pcm))
-        return self._dec_fifo.take(FRAME)
+        return self._dec_fifo.take(FRAME), concealed
 
     # ------------------------------------------------------------------ I/O callbacks
-    def _on_rtp(self, data: bytes, addr: Address) -> None:
+    def _on_rtp(self, data: bytes, addr: Address, now: float) -> None:
         if self._closed:
             return
-        now = self._loop.time()
         if self.params is None:
             # media can race the signalling (RTP right after our 200 OK, before configure()):
             # keep a little of it and replay it through the source filter once configured
@@ -441,6 +540,11 @@ class MediaStream:
         self._receive_rtp(data, addr, now)
 
     def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        if self.srtp is not None:  # SRTP: a forged or replayed packet never reaches the source filter
+            plain = self.srtp.unprotect(data)
+            if plain is None:
+                return
+            data = plain
         pkt = self.session.receive_rtp(data, addr, now)
         if pkt is not None and self.jitter_buffer is not None:
             if pkt.ssrc != self._audio_ssrc:
@@ -452,14 +556,21 @@ class MediaStream:
         if self.session.has_events:
             self._drain_events()
 
-    def _on_rtcp(self, data: bytes, addr: Address) -> None:
+    def _on_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         if self._closed:
             return
-        self.session.receive_rtcp(data, addr, self._loop.time())
+        if self.srtp is not None:
+            plain = self.srtp.unprotect_rtcp(data)
+            if plain is None:
+                return
+            data = plain
+        self.session.receive_rtcp(data, addr, now)
         self._drain_events()
 
     def _flush(self) -> None:
         for data, dest, rtcp in self.session.datagrams_to_send():
+            if self.srtp is not None:
+                data = self.srtp.protect_rtcp(data) if rtcp else self.srtp.protect(data)
             if rtcp:
                 self._transport.send_rtcp(data, dest)
             else:
@@ -469,6 +580,9 @@ class MediaStream:
         while (ev := self.session.next_event()) is not None:
             if isinstance(ev, DtmfDigit):
                 self.dtmf_events.put_nowait(ev)
+                for dq in self._digit_subscribers:
+                    with contextlib.suppress(asyncio.QueueFull):
+                        dq.put_nowait(ev)
             elif isinstance(ev, MediaTimeout):
                 for cb in list(self._inactive_callbacks):
                     try:
@@ -532,6 +646,7 @@ class MediaStream:
         }
         return {
             "codec": self.codec.name if self.codec else None,
+            "media-clock": self.clock.stats(),
             "inbound-rtp": inbound,
             "outbound-rtp": outbound,
             "remote-inbound-rtp": remote_inbound,
@@ -541,5 +656,8 @@ class MediaStream:
                 "rtcpPacketsSent": s.rtcp_sent,
                 "rtcpPacketsReceived": s.rtcp_received,
                 "rtcpPacketsFromUnknownSource": s.rtcp_dropped,
+                "srtpSuite": self.srtp.suite if self.srtp else None,
+                "srtpRejected": self.srtp.rejected if self.srtp else 0,
+                "srtpReplayed": self.srtp.replayed if self.srtp else 0,
             },
         }

@@ -125,9 +125,10 @@ class RegistrationFailed(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MessageTrace(Event):
-    """Not queued: the driver's trace hook gets this for every message sent or received."""
+class SourceBlocked(Event):
+    """The per-source defence started refusing a source (or a user name): reported once per
+    ban or throttling episode, never per packet, so the driver can log it."""
 
-    direction: str  # "sent" / "received"
-    data: bytes
-    peer: str
+    source: str  # the host address, or "user NAME" for a per-user backoff
+    reason: str  # "banned after 10 failed digest answers", "request rate above 50/s", ...
+    seconds: float  # how long the block lasts (0: until the rate falls)

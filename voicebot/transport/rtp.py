@@ -1,9 +1,16 @@
 """UDP sockets for RTP and RTCP (RFC 3550 §11: RTP on an even port, RTCP on the next odd one).
 
-The only RTP socket code. An :class:`RtpTransport` binds the pair with asyncio datagram
-endpoints (no polling) and hands each datagram to ``on_rtp(data, addr)`` or
-``on_rtcp(data, addr)``; RTCP that arrives on the RTP port (RFC 5761 rtcp-mux) is passed to
-``on_rtcp`` as well. Nothing a peer sends can raise out of here: callback errors are logged.
+The only RTP socket code. An :class:`RtpTransport` binds the pair, watches both sockets with
+``loop.add_reader`` (no polling) and hands each datagram to ``on_rtp(data, addr, at)`` or
+``on_rtcp(data, addr, at)``; RTCP that arrives on the RTP port (RFC 5761 rtcp-mux) is passed
+to ``on_rtcp`` as well. Nothing a peer sends can raise out of here: callback errors are logged.
+
+``at`` is when the datagram arrived, on the event loop's clock: the kernel's receive time
+(``SO_TIMESTAMPNS``, read with ``recvmsg``) where the OS gives it. Every readable socket is
+read until it is empty, so after the loop stalled (a C extension holding the GIL, a busy
+machine) the packets that arrived meanwhile all come in at once with the times they really
+arrived — a jitter buffer that saw them stamped "now" would take them for late packets and
+conceal them, or grow its delay for nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +20,9 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import struct
+import sys
+import time
 from collections.abc import Callable
 
 from voicebot.errors import ConfigError
@@ -21,32 +31,16 @@ from voicebot.rtp.packet import is_rtcp
 log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-DatagramCallback = Callable[[bytes, Address], None]
+DatagramCallback = Callable[[bytes, Address, float], None]
 
 _RCVBUF = 1 << 18
-
-
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, owner: RtpTransport, rtcp: bool) -> None:
-        self.owner = owner
-        self.rtcp = rtcp
-
-    def datagram_received(self, data: bytes, addr: tuple[object, ...]) -> None:
-        source = (str(addr[0]), int(addr[1]))  # type: ignore[call-overload]
-        self.owner.datagrams_received += 1
-        try:
-            if self.rtcp or is_rtcp(data):
-                self.owner.on_rtcp(data, source)
-            else:
-                self.owner.on_rtp(data, source)
-        except Exception:  # a peer's datagram must never break the transport
-            self.owner.callback_errors += 1
-            log.exception("RTP datagram handler failed for %d bytes from %s", len(data), source)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable and the like: the peer is not listening (yet); keep going
-        self.owner.send_errors += 1
-        log.debug("RTP socket error: %s", exc)
+_MAX_DATAGRAM = 65536
+_READ_LIMIT = 256  # datagrams per wake-up, so one flooded socket cannot hold the loop
+# the kernel's receive time as a timespec (Linux; Python does not name the option: 35 on the
+# common architectures, where SCM_TIMESTAMPNS has the same value)
+_TIMESTAMPNS: int | None = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
+_TIMESPEC = struct.Struct("@qq")
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -80,6 +74,9 @@ def _bind_pair(host: str, port: int) -> tuple[socket.socket, socket.socket]:
             s.setblocking(False)
             with contextlib.suppress(OSError):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+            if _TIMESTAMPNS is not None:
+                with contextlib.suppress(OSError):
+                    s.setsockopt(socket.SOL_SOCKET, _TIMESTAMPNS, 1)
         return rtp, rtcp
     if port:
         raise ConfigError(f"cannot bind RTP to {host}:{port} and RTCP to port {port + 1}: {last}")
@@ -90,14 +87,15 @@ class RtpTransport:
     """An RTP/RTCP UDP socket pair driven by the asyncio loop."""
 
     def __init__(self) -> None:
-        self.on_rtp: DatagramCallback = lambda data, addr: None
-        self.on_rtcp: DatagramCallback = lambda data, addr: None
+        self.on_rtp: DatagramCallback = lambda data, addr, at: None
+        self.on_rtcp: DatagramCallback = lambda data, addr, at: None
+        self.clock: Callable[[], float] = time.monotonic  # the loop's clock once opened
         self.local_address: Address = ("", 0)
         self.datagrams_received = 0
         self.callback_errors = 0
         self.send_errors = 0
-        self._rtp: asyncio.DatagramTransport | None = None
-        self._rtcp: asyncio.DatagramTransport | None = None
+        self._socks: dict[bool, socket.socket] = {}  # rtcp? -> socket
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     async def open(cls, host: str, port: int = 0) -> RtpTransport:
@@ -107,22 +105,87 @@ class RtpTransport:
         self = cls()
         loop = asyncio.get_running_loop()
         rtp_sock, rtcp_sock = _bind_pair(host, port)
-        self._rtp, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self, False), sock=rtp_sock)
-        self._rtcp, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self, True), sock=rtcp_sock)
+        self._loop = loop
+        self.clock = loop.time
+        self._socks = {False: rtp_sock, True: rtcp_sock}
+        for rtcp, sock in self._socks.items():
+            loop.add_reader(sock.fileno(), self._readable, rtcp)
         name = rtp_sock.getsockname()
         self.local_address = (str(name[0]), int(name[1]))
         return self
 
+    def _readable(self, rtcp: bool) -> None:
+        for data, addr, at in self.read_waiting(rtcp):
+            self._deliver(rtcp, data, addr, at)
+
+    def _deliver(self, rtcp: bool, data: bytes, source: Address, at: float) -> None:
+        self.datagrams_received += 1
+        try:
+            if rtcp or is_rtcp(data):
+                self.on_rtcp(data, source, at)
+            else:
+                self.on_rtp(data, source, at)
+        except Exception:  # a peer's datagram must never break the transport
+            self.callback_errors += 1
+            log.exception("RTP datagram handler failed for %d bytes from %s", len(data), source)
+
+    def read_waiting(self, rtcp: bool) -> list[tuple[bytes, Address, float]]:
+        """Datagrams waiting on the RTP (or RTCP) socket, with their arrival times."""
+        sock = self._socks.get(rtcp)
+        out: list[tuple[bytes, Address, float]] = []
+        if sock is None:
+            return out
+        offset: float | None = None  # wall clock minus loop clock, read once per batch
+        while len(out) < _READ_LIMIT:
+            try:
+                data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, _ANCILLARY)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:  # ICMP port unreachable and the like: the peer is not there (yet)
+                self.send_errors += 1
+                log.debug("RTP socket error: %s", exc)
+                continue
+            now = self.clock()
+            at = now
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == _TIMESTAMPNS and len(value) >= _TIMESPEC.size:
+                    sec, nsec = _TIMESPEC.unpack_from(value)
+                    if offset is None:
+                        offset = time.time() - now
+                    at = min(now, sec + nsec * 1e-9 - offset)
+            out.append((data, (str(addr[0]), int(addr[1])), at))
+        return out
+
+    def receive_pending(self) -> int:
+        """Deliver every datagram already waiting in both sockets now; returns how many."""
+        got = 0
+        for rtcp in list(self._socks):
+            for data, addr, at in self.read_waiting(rtcp):
+                self._deliver(rtcp, data, addr, at)
+                got += 1
+        return got
+
+    def _send(self, rtcp: bool, data: bytes, addr: Address) -> None:
+        sock = self._socks.get(rtcp)
+        if sock is None:
+            return
+        try:
+            sock.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):  # the send buffer is full: RTP is lossy
+            self.send_errors += 1
+        except OSError as exc:
+            self.send_errors += 1
+            log.debug("RTP send to %s failed: %s", addr, exc)
+
     def send_rtp(self, data: bytes, addr: Address) -> None:
-        if self._rtp is not None and not self._rtp.is_closing():
-            self._rtp.sendto(data, addr)
+        self._send(False, data, addr)
 
     def send_rtcp(self, data: bytes, addr: Address) -> None:
-        if self._rtcp is not None and not self._rtcp.is_closing():
-            self._rtcp.sendto(data, addr)
+        self._send(True, data, addr)
 
     def close(self) -> None:
-        for t in (self._rtp, self._rtcp):
-            if t is not None:
-                t.close()
-        self._rtp = self._rtcp = None
+        for sock in self._socks.values():
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        self._socks = {}
