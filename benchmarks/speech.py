@@ -1,10 +1,10 @@
 """Speech benchmarks: intent accuracy and false accepts on telephone audio, RTF, capacity,
 TTS time to first audio, VAD and endpointing per codec.
 
-Run: ``.venv/bin/python benchmarks/speech.py`` (about 12 minutes on 2 shared cores; the
-two languages are evaluated in two processes), ``--quick`` (a third of the turns, four
-conditions, about 2 minutes) while developing, ``--ablation`` for what each way in gives
-(a separate, longer run). Writes ``benchmarks/results/speech.json`` (``speech_quick.json``,
+Run: ``.venv/bin/python benchmarks/speech.py`` (every turn, 13 conditions; the two
+languages are evaluated in two processes), ``--quick`` (a third of the phrase turns, every
+out-of-grammar one, four conditions; 6 minutes on 2 shared cores, what ``make bench`` runs),
+``--ablation`` for what each way in gives (a separate, longer run). Writes ``benchmarks/results/speech.json`` (``speech_quick.json``,
 ``speech_ablation.json``) and prints tables.
 
 * Evaluation set (``_speech_set.py``): the listening states of a shipped dialog per
@@ -369,7 +369,9 @@ def endpointing(tts: EspeakEngine) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a third of the turns, four conditions")
+    parser.add_argument(
+        "--quick", action="store_true", help="a third of the phrase turns, all out-of-grammar ones, four conditions"
+    )
     parser.add_argument("--ablation", action="store_true", help="what each way in gives (a longer, separate run)")
     parser.add_argument("--lang", default="ko,en", help="languages to evaluate (default ko,en)")
     parser.add_argument("--jobs", type=int, default=2, help="processes for the languages (default 2)")
