@@ -4,8 +4,9 @@ TTS time to first audio, VAD and endpointing per codec.
 Run: ``.venv/bin/python benchmarks/speech.py`` (every turn, 13 conditions; the two
 languages are evaluated in two processes), ``--quick`` (a third of the phrase turns, every
 out-of-grammar one, four conditions; 6 minutes on 2 shared cores, what ``make bench`` runs),
-``--ablation`` for what each way in gives (a separate, longer run). Writes ``benchmarks/results/speech.json`` (``speech_quick.json``,
-``speech_ablation.json``) and prints tables.
+``--ablation`` for what each way in gives (a separate, longer run). Writes
+``benchmarks/results/speech.json`` (``speech_quick.json``, ``speech_ablation.json``) and
+prints tables.
 
 * Evaluation set (``_speech_set.py``): the listening states of a shipped dialog per
   language (Korean ``ko_delivery_confirm``: ask_home, ask_where, 61 phrases; English
