@@ -10,8 +10,10 @@ from voicebot import Flow
 from voicebot.asr import engine_for_language, missing_recognizer
 from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
 from voicebot.asr.vosk_engine import ENV_MODEL, VoskEngine
+from voicebot.bot import flow_speech
 from voicebot.errors import ConfigError, DependencyError
 from voicebot.tts import EspeakEngine, voice_for_language
+from voicebot.voice import Speech
 
 DIALOGS = sorted(Path(__file__).resolve().parents[3].joinpath("dialogs").glob("*.yaml"))
 
@@ -67,6 +69,9 @@ def test_voices_resolve_by_language_code(tts: EspeakEngine) -> None:
     assert voice_for_language("zh_CN") == "cmn"
     with pytest.raises(ConfigError, match="no espeak-ng voice speaks 'xx'"):
         voice_for_language("xx")
+    # a call's voice comes from the same place unless one is named
+    assert Speech.speaking("zh").synthesizer.voice == "cmn"
+    assert Speech.speaking("zh-CN", voice="cmn+f3").synthesizer.voice == "cmn+f3"
     assert tts.check_voice("zh") == "cmn" and tts.check_voice("zh+f3") == "cmn+f3"
     assert tts.language("zh") == tts.language("cmn") == "zh"
     # pyttsx3 hands voice names to libespeak-ng, which knows no voice called "zh"
@@ -80,7 +85,8 @@ def test_voices_resolve_by_language_code(tts: EspeakEngine) -> None:
 @pytest.mark.parametrize("path", DIALOGS, ids=[p.stem for p in DIALOGS])
 def test_every_shipped_dialog_speaks_and_listens_or_is_refused(path: Path, tts: EspeakEngine) -> None:
     flow = Flow.load(path)
-    voice = flow.meta.voice or voice_for_language(flow.language)
+    voice = flow_speech(flow, dtmf_only=True).synthesizer.voice  # the voice a call of it uses
+    assert voice == (flow.meta.voice or voice_for_language(flow.language))
     assert len(tts.synthesize("1 2 3", voice=tts.check_voice(voice), rate=170)) > 0
     if flow.language in ("en", "ko"):
         assert engine_for_language(flow.language).name == {"en": "pocketsphinx", "ko": "vosk"}[flow.language]
