@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
         epilog=EXIT_CODES,
     )
-    tr.add_argument("input", metavar="IN.wav", type=Path, help="16-bit PCM WAV, any rate, mono or stereo")
+    tr.add_argument("input", metavar="IN.wav", type=Path, help="PCM WAV (8 to 32 bits), any rate, mono or stereo")
     tr.add_argument("--grammar", default=None, help='expected phrases separated by "|"')
     tr.add_argument("--engine", choices=("vosk", "pocketsphinx"), default="vosk")
     tr.add_argument(
