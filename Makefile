@@ -48,8 +48,12 @@ lint: setup
 	$(VENV)/bin/ruff check voicebot codecs tests benchmarks examples
 	$(VENV)/bin/mypy
 
+# benchmarks/speech.py in its quick mode (the README's speech table); SPEECH_BENCH= for the
+# full evaluation (13 conditions, every turn).
+SPEECH_BENCH ?= --quick
 bench: setup
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in benchmarks/*.py; do echo "== $$b"; args=; [ $$b = benchmarks/speech.py ] && args="$(SPEECH_BENCH)"; \
+	  $(PY) $$b $$args || exit 1; done
 
 demo: setup
 	$(PY) -m voicebot demo

@@ -1,28 +1,33 @@
-"""Speech benchmarks: ASR speed and accuracy, TTS time to first audio, endpointing delay.
+"""Speech benchmarks: intent accuracy and false accepts on telephone audio, RTF, capacity,
+TTS time to first audio, VAD and endpointing per codec.
 
-Run: ``.venv/bin/python benchmarks/speech.py`` (about 3-4 minutes on 2 shared cores).
-Writes ``benchmarks/results/speech.json`` and prints a table.
+Run: ``.venv/bin/python benchmarks/speech.py`` (every turn, 13 conditions; the two
+languages are evaluated in two processes), ``--quick`` (a third of the phrase turns, every
+out-of-grammar one, four conditions; 6 minutes on 2 shared cores, what ``make bench`` runs),
+``--ablation`` for what each way in gives (a separate, longer run). Writes
+``benchmarks/results/speech.json`` (``speech_quick.json``, ``speech_ablation.json``) and
+prints tables.
 
-* Real-time factor (CPU seconds per second of audio, one thread) of Vosk (packaged Korean
-  model) and pocketsphinx (wheel's English model), grammar and free mode.
-* Intent accuracy on generated speech: espeak-ng Korean (10 expected phrases, 3 voices,
-  4 rates = 120 utterances) plus 42 unrelated sentences that must give no-match, at 16 kHz,
-  after G.711 μ-law at 8 kHz, and after G.711 with 5% Gilbert-Elliott bursty loss (mean
-  burst 3 packets) concealed by the decoder's PLC. Baseline in the same run: Vosk's raw
-  top text with the phrases as the grammar (the measurement the issue quotes: 4/6, 3/6).
-  English: pocketsphinx, 5 phrases x 3 voices x 3 rates = 45 per condition.
-* TTS: time to the first audio chunk, uncached and cached, against the time the whole
-  prompt takes to render and against one ``espeak-ng`` process (the peer).
-* Endpointing: delay from the end of speech (VAD) to the end-of-turn decision with early
-  phrase completion, against the configured trailing silence; plus the final-result time.
-* Capacity: grammar-mode recognisers one core sustains in real time (N streams decoded
-  round-robin in one thread; CPU time per audio second).
+* Evaluation set (``_speech_set.py``): the listening states of a shipped dialog per
+  language (Korean ``ko_delivery_confirm``: ask_home, ask_where, 61 phrases; English
+  ``appointment_reminder``: ask_confirm, confirm_cancel, 127 phrases), every phrase spoken
+  5 (ko) / 3 (en) times by espeak-ng voices, rates and pitches; 60 out-of-grammar turns
+  per language. Thirteen conditions: 16 kHz, G.711 μ-law / A-law, 5 and 10 % bursty loss
+  through the jitter buffer, Opus with and without loss, white and babble noise at 20 and
+  10 dB SNR.
+* Calibration (``_speech_eval.py``): the confidence weights and the thresholds that keep
+  wrong and false accepts at or under 2 % are fitted on the calibration split (16 kHz,
+  μ-law, μ-law + 5 % loss); every reported number comes from the test split.
+* Beside each condition: the raw engine (its defaults, the phrases as its grammar, its top
+  text exactly) and real-time factors (thread CPU seconds per audio second).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import json
+import concurrent.futures
+import multiprocessing
 import statistics
 import subprocess
 import sys
@@ -35,193 +40,243 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "codecs"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from voicebot.asr import get_engine  # noqa: E402
-from voicebot.asr.channel import frames_of, telephone_channel  # noqa: E402
+from _common import write_results  # noqa: E402
+from _speech_eval import (  # noqa: E402
+    RawSphinx,
+    RawVosk,
+    Row,
+    accepted,
+    by_kind,
+    decode,
+    fit,
+    rates,
+    rtf,
+    thresholds,
+)
+from _speech_set import CONDITIONS, LANGUAGES, build_set, groups_of, quiet, summary, through  # noqa: E402
+
+from voicebot.asr import engine_for_language  # noqa: E402
+from voicebot.asr.channel import frames_of  # noqa: E402
 from voicebot.asr.events import PartialResult  # noqa: E402
-from voicebot.asr.matching import normalize  # noqa: E402
+from voicebot.asr.matching import PhraseMatcher  # noqa: E402
+from voicebot.asr.nbest import Calibration  # noqa: E402
 from voicebot.media.endpoint import EndOfUtterance, EndpointConfig, Endpointer  # noqa: E402
 from voicebot.media.vad import Vad  # noqa: E402
 from voicebot.tts import EspeakEngine, PromptCache, Synthesizer  # noqa: E402
 
-KOREAN = [
-    "네 맞습니다",
-    "아니요",
-    "나중에 다시 전화 주세요",
-    "예약을 변경하고 싶어요",
-    "상담원 연결해 주세요",
-    "취소해 주세요",
-    "네",
-    "다음 주 화요일이요",
-    "오전에 가능합니다",
-    "문자로 보내 주세요",
-]
-KOREAN_OTHER = [
-    "오늘 날씨가 정말 좋네요",
-    "감사합니다 안녕히 계세요",
-    "저는 학생입니다",
-    "지금 운전 중이에요",
-    "잘 모르겠어요",
-    "누구세요",
-    "여보세요",
-]
-KO_VOICES = ["ko", "ko+f3", "ko+m3"]
-KO_RATES = [140, 165, 190, 215]
-ENGLISH = ["yes please", "no thank you", "call me back later", "talk to an agent", "cancel my appointment"]
-EN_VOICES = ["en-us", "en-gb", "en-us+f3"]
-EN_RATES = [150, 180, 210]
-CONDITIONS = ("16k", "g711", "g711_loss5")
-PAD = np.zeros(4800, dtype=np.int16)  # 300 ms of quiet either side of a caller's turn
+CALIBRATE_ON = ("16k", "pcmu", "pcmu+loss5")
+QUICK_CONDITIONS = ("16k", "pcmu", "pcmu+loss5", "pcmu+babble10")
 
 
-def channel(pcm: np.ndarray, cond: str, seed: int) -> np.ndarray:
-    if cond == "16k":
-        return pcm
-    loss = 0.05 if cond == "g711_loss5" else 0.0
-    out, _ = telephone_channel(pcm, codec="PCMU/8000", loss_rate=loss, mean_burst=3.0, seed=seed)
-    return out
+def _engine(lang: str, **options: Any) -> Any:
+    if lang == "ko":
+        from voicebot.asr.vosk_engine import VoskEngine
+
+        return VoskEngine(**options) if options else engine_for_language("ko")
+    from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
+
+    return PocketsphinxEngine(**options) if options else engine_for_language("en")
 
 
-def decode(rec: Any, pcm: np.ndarray) -> Any:
-    for f in frames_of(pcm):
-        rec.accept(f)
-    return rec.finish()
+def _talkers(turns: list[Any]) -> list[np.ndarray]:
+    """Six voices for babble, from the out-of-grammar sentences (never the phrase itself)."""
+    return [t.pcm for t in turns if t.kind == "sentence"][:6]
 
 
-class RawVosk:
-    """The issue's baseline: phrases as the Vosk grammar, exact top text, nothing else."""
-
-    def __init__(self, engine: Any, phrases: list[str]) -> None:
-        vosk = engine._shared.vosk
-        self._rec = vosk.KaldiRecognizer(
-            engine._shared.model, 16000.0, json.dumps([*phrases, "[unk]"], ensure_ascii=False)
-        )
-
-    def text(self, pcm: np.ndarray) -> str:
-        for f in frames_of(pcm):
-            self._rec.AcceptWaveform(f.tobytes())
-        return str(json.loads(self._rec.FinalResult()).get("text", ""))
-
-
-def accuracy(tts: EspeakEngine) -> dict[str, Any]:
-    vosk = get_engine("vosk")
-    sphinx = get_engine("pocketsphinx")
-    ko_set = [(p, v, r) for v in KO_VOICES for r in KO_RATES for p in KOREAN]
-    other_set = [(p, v, r) for v in KO_VOICES for r in (150, 200) for p in KOREAN_OTHER]
-    en_set = [(p, v, r) for v in EN_VOICES for r in EN_RATES for p in ENGLISH]
-    audio: dict[tuple[str, str, int], np.ndarray] = {}
-    for p, v, r in ko_set + other_set + en_set:
-        audio[(p, v, r)] = np.concatenate([PAD, tts.synthesize(p, voice=v, rate=r), PAD])
-    out: dict[str, Any] = {}
-    rec = vosk.recognizer(KOREAN)
-    raw = RawVosk(vosk, KOREAN)
-    ps = sphinx.recognizer(ENGLISH)
-    for cond in CONDITIONS:
-        correct = raw_exact = rejected = 0
-        confusions: dict[str, int] = {}
-        for i, key in enumerate(ko_set):
-            pcm = channel(audio[key], cond, seed=i)
-            result = decode(rec, pcm)
-            got = result.match.phrase if result.match else None
-            correct += got == key[0]
-            if got != key[0]:
-                label = f"{key[0]} -> {got}"
-                confusions[label] = confusions.get(label, 0) + 1
-            raw_exact += normalize(raw.text(pcm)) == normalize(key[0])
-        for i, key in enumerate(other_set):
-            result = decode(rec, channel(audio[key], cond, seed=1000 + i))
-            rejected += result.match is not None and result.match.phrase is None
-        en_correct = 0
-        for i, key in enumerate(en_set):
-            result = decode(ps, channel(audio[key], cond, seed=2000 + i))
-            en_correct += bool(result.match and result.match.phrase == key[0])
-        out[cond] = {
-            "vosk_ko_in_grammar_correct": correct,
-            "vosk_ko_in_grammar_total": len(ko_set),
-            "vosk_ko_accuracy": round(correct / len(ko_set), 3),
-            "vosk_ko_raw_exact_text": raw_exact,
-            "vosk_ko_raw_exact_rate": round(raw_exact / len(ko_set), 3),
-            "vosk_ko_unrelated_rejected": rejected,
-            "vosk_ko_unrelated_total": len(other_set),
-            "vosk_ko_top_confusions": dict(sorted(confusions.items(), key=lambda kv: -kv[1])[:5]),
-            "pocketsphinx_en_correct": en_correct,
-            "pocketsphinx_en_total": len(en_set),
-            "pocketsphinx_en_accuracy": round(en_correct / len(en_set), 3),
+def evaluate(lang: str, quick: bool) -> dict[str, Any]:
+    """Calibrate on the calibration split, then score the test split under every condition."""
+    started = time.perf_counter()
+    tts = EspeakEngine(backend="espeak-ng")  # byte-identical audio on every run
+    turns = build_set(lang, tts, every=3 if quick else 1)
+    groups = groups_of(lang)
+    talkers = _talkers(turns)
+    engine = _engine(lang)
+    raw = RawVosk(engine, {s: list(g) for s, g in groups.items()}) if lang == "ko" else RawSphinx(groups)
+    calib = [t for t in turns if t.split == "calib"]
+    test = [t for t in turns if t.split == "test"]
+    on = CALIBRATE_ON[:2] if quick else CALIBRATE_ON
+    calib_rows: list[Row] = []
+    for name in on:
+        calib_rows += decode(engine, None, calib, CONDITIONS[name], groups, talkers)
+    calibration = fit(calib_rows)
+    pooled, per_state = thresholds(calib_rows, calibration)
+    print(f"  [{lang}] calibrated on {len(calib_rows)} turns: {calibration}; thresholds {pooled} {per_state}")
+    conditions: dict[str, Any] = {}
+    for name in QUICK_CONDITIONS if quick else CONDITIONS:
+        condition = CONDITIONS[name]
+        rows = decode(engine, raw, test[:: 1 if quick else condition.every], condition, groups, talkers)
+        ours = rates(rows, lambda r: accepted(r, calibration, pooled))
+        state = rates(rows, lambda r: accepted(r, calibration, per_state[r.state]))
+        everything = rates(rows, lambda r: r.chosen)
+        baseline = rates(rows, lambda r: r.raw)
+        cpu, raw_cpu = rtf(rows)
+        conditions[name] = {
+            "calibrated": ours,
+            "per_state_thresholds": state,
+            "no_rejection": everything,
+            "raw_engine": baseline,
+            "false_accepts_by_kind": by_kind(rows, lambda r: accepted(r, calibration, pooled)),
+            "rtf": cpu,
+            "raw_rtf": raw_cpu,
         }
         print(
-            f"  accuracy {cond:>10}: vosk ko {correct}/{len(ko_set)} (raw exact {raw_exact}), "
-            f"no-match {rejected}/{len(other_set)}, pocketsphinx en {en_correct}/{len(en_set)}",
+            f"  [{lang}] {name:>14}: correct {ours['correct']:.3f} wrong {ours['wrong']:.3f} "
+            f"rejected {ours['rejected']:.3f} FA {ours['false_accepts']:.3f} | per-state correct "
+            f"{state['correct']:.3f} | no rejection {everything['correct']:.3f} | raw {baseline['correct']:.3f} "
+            f"| rtf {cpu:.3f} (raw {raw_cpu:.3f})",
             flush=True,
         )
-    ps.close()
-    return out
-
-
-def rtf(tts: EspeakEngine) -> dict[str, Any]:
-    vosk = get_engine("vosk")
-    sphinx = get_engine("pocketsphinx")
-    ko = np.concatenate([np.concatenate([PAD, tts.synthesize(p, voice="ko", rate=165)]) for p in KOREAN[:5]])
-    en = np.concatenate([np.concatenate([PAD, tts.synthesize(p, voice="en-us", rate=175)]) for p in ENGLISH])
-    out: dict[str, Any] = {}
-    for name, engine, grammar, pcm in (
-        ("vosk_grammar", vosk, KOREAN, ko),
-        ("vosk_free", vosk, None, ko[: 16000 * 5]),
-        ("pocketsphinx_grammar", sphinx, ENGLISH, en),
-        ("pocketsphinx_free", sphinx, None, en),
-    ):
-        rec = engine.recognizer(grammar)
-        decode(rec, pcm[:16000])  # warm-up (allocations, first-utterance adaptation)
-        t0 = time.thread_time()
-        decode(rec, pcm)
-        cpu = time.thread_time() - t0
-        rec.close()
-        seconds = len(pcm) / 16000
-        out[name] = {"rtf": round(cpu / seconds, 4), "audio_seconds": round(seconds, 2)}
-        print(f"  rtf {name:>22}: {cpu / seconds:.4f} ({seconds:.1f} s of audio)", flush=True)
-    return out
-
-
-def capacity(tts: EspeakEngine, streams: int = 8) -> dict[str, Any]:
-    vosk = get_engine("vosk")
-    utter = [np.concatenate([PAD, tts.synthesize(p, voice="ko", rate=165), PAD]) for p in KOREAN[:5]]
-    pcm = np.concatenate(utter)
-    frames = frames_of(pcm)
-    recs = [vosk.recognizer(KOREAN) for _ in range(streams)]
-    bounds = np.cumsum([len(u) // 320 for u in utter])
-    t0 = time.thread_time()
-    for i, f in enumerate(frames):
-        for r in recs:  # round-robin, as a call pump would hand frames to each call
-            r.accept(f)
-        if i + 1 in bounds:
-            for r in recs:
-                r.finish()
-    for r in recs:
-        r.finish()
-    cpu = time.thread_time() - t0
-    seconds = len(pcm) / 16000 * streams
-    per_stream = cpu / seconds
-    sustained = int(1.0 / per_stream)
-    print(
-        f"  capacity: {streams} grammar-mode streams, {per_stream:.4f} CPU s per audio s each "
-        f"-> one core sustains about {sustained} simultaneous recognisers",
-        flush=True,
-    )
     return {
-        "streams_measured": streams,
-        "cpu_seconds_per_audio_second_per_stream": round(per_stream, 4),
-        "sustained_per_core": sustained,
+        "engine": engine.name,
+        "set": summary(turns),
+        "calibration": {
+            "conditions": list(on),
+            "turns": len(calib_rows),
+            "weights": {
+                "bias": calibration.bias,
+                "margin": calibration.margin,
+                "gap": calibration.gap,
+                "mass": calibration.mass,
+            },
+            "threshold": pooled,
+            "per_state": per_state,
+            "target": 0.02,
+        },
+        "conditions": conditions,
+        "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+# -- ablation: what each way in gives ------------------------------------------------------
+def ablation(lang: str, quick: bool) -> dict[str, Any]:
+    """Each change on its own, cumulatively, on three conditions; calibrated per variant."""
+    tts = EspeakEngine(backend="espeak-ng")
+    turns = build_set(lang, tts, every=3 if quick else 2)
+    groups = groups_of(lang)
+    talkers = _talkers(turns)
+    calib = [t for t in turns if t.split == "calib"]
+    test = [t for t in turns if t.split == "test"]
+    if lang == "ko":
+        variants: list[tuple[str, dict[str, Any]]] = [
+            ("model's decoder settings, phonetic matcher", dict(decoder_settings={}, max_alternatives=10)),
+            ("+ acoustic scale 0.7, lattice beam 6, n-best 50, no dither", dict()),
+            ("+ band fill on narrowband lines", dict(band_fill=1.0)),
+            ("+ garbage loop (open syllables)", dict(band_fill=1.0, phrase_weight=5)),
+            ("+ phonetic near-matches (0.8)", dict(band_fill=1.0, phrase_weight=5, near=0.8)),
+        ]
+    else:
+        variants = [
+            ("JSGF, no noise bed, phonetic matcher", dict(noise_floor=0.0, phone_loop=False)),
+            ("+ noise bed", dict(phone_loop=False)),
+            ("+ phone-loop likelihood ratio", dict()),
+        ]
+    out: dict[str, Any] = {}
+    for label, options in variants:
+        engine = _engine(lang, **options)
+        recs: dict[str, Any] = {}
+        calib_rows = [
+            row for name in CALIBRATE_ON for row in decode(engine, None, calib, CONDITIONS[name], groups, talkers, recs)
+        ]
+        try:
+            calibration = fit(calib_rows)
+        except ValueError:
+            calibration = Calibration(bias=0.0, margin=0.0, gap=0.0, mass=0.0)
+        pooled, _ = thresholds(calib_rows, calibration)
+
+        def decide(row: Row, calibration: Calibration = calibration, pooled: float = pooled) -> str | None:
+            return accepted(row, calibration, pooled)
+
+        result: dict[str, Any] = {"threshold": pooled}
+        for name in CALIBRATE_ON:
+            rows = decode(engine, None, test, CONDITIONS[name], groups, talkers, recs)
+            first_choice = rates(rows, lambda r: r.chosen)
+            if "phonetic matcher" in label:
+                first_choice = _phonetic_matcher(rows, groups, recs)
+            result[name] = {
+                "no_rejection": first_choice,
+                "calibrated": rates(rows, decide),
+                "rtf": rtf(rows)[0],
+            }
+            c = result[name]
+            print(
+                f"  [{lang}] {label:<52} {name:>10}: first choice {c['no_rejection']['correct']:.3f} | calibrated "
+                f"correct {c['calibrated']['correct']:.3f} wrong {c['calibrated']['wrong']:.3f} FA "
+                f"{c['calibrated']['false_accepts']:.3f} | rtf {c['rtf']:.3f}",
+                flush=True,
+            )
+        out[label] = result
+    return out
+
+
+def _phonetic_matcher(rows: list[Row], groups: dict[str, dict[str, str]], recs: dict[str, Any]) -> dict[str, Any]:
+    """The earlier mapping: the jamo/letter edit-distance matcher over the n-best texts."""
+    matchers = {s: PhraseMatcher(list(g), groups=g) for s, g in groups.items()}
+
+    def decide(row: Row) -> str | None:
+        if row.evidence is None:
+            return None
+        found = matchers[row.state].match_text(row.evidence.heard)
+        return groups[row.state][found.phrase] if found.phrase else None
+
+    return rates(rows, decide)
+
+
+# -- speed ---------------------------------------------------------------------------------
+def speed(tts: EspeakEngine) -> dict[str, Any]:
+    """RTF of grammar and free mode per engine, and the grammar recognisers one core sustains."""
+    out: dict[str, Any] = {}
+    for lang in ("ko", "en"):
+        engine = engine_for_language(lang)
+        groups = groups_of(lang)
+        state = next(iter(groups))
+        phrases = list(groups[state])[:8]
+        voice = "ko" if lang == "ko" else "en-us"
+        pcm = np.concatenate([np.concatenate([quiet(0.3), tts.synthesize(p, voice=voice, rate=170)]) for p in phrases])
+        for mode, grammar in (("grammar", list(groups[state])), ("free", None)):
+            rec = engine.recognizer(grammar, groups=groups[state] if grammar else None)
+            clip = pcm if grammar else pcm[: 16000 * 6]
+            for f in frames_of(clip[:16000]):
+                rec.accept(f)
+            rec.finish()  # warm-up
+            t0 = time.thread_time()
+            for f in frames_of(clip):
+                rec.accept(f)
+            rec.finish()
+            value = (time.thread_time() - t0) / (len(clip) / 16000)
+            out[f"{engine.name}_{mode}_rtf"] = round(value, 4)
+            rec.close()
+        streams = 6
+        recs = [engine.recognizer(list(groups[state]), groups=groups[state]) for _ in range(streams)]
+        frames = frames_of(pcm)
+        t0 = time.thread_time()
+        for f in frames:
+            for r in recs:  # round-robin, as a call pump hands frames to each call
+                r.accept(f)
+        for r in recs:
+            r.finish()
+            r.close()
+        per_stream = (time.thread_time() - t0) / (len(pcm) / 16000 * streams)
+        out[f"{engine.name}_recognisers_per_core"] = int(1.0 / per_stream)
+        print(
+            f"  {engine.name}: grammar rtf {out[f'{engine.name}_grammar_rtf']}, free rtf "
+            f"{out[f'{engine.name}_free_rtf']}, one core sustains {out[f'{engine.name}_recognisers_per_core']} "
+            "grammar recognisers",
+            flush=True,
+        )
+    return out
 
 
 def tts_latency() -> dict[str, Any]:
     engine = EspeakEngine()
     prompts = [
-        "안녕하세요. 예약 확인을 위해 전화드렸습니다. 내일 오전 열 시 예약이 맞으신가요?",
-        "고객님의 예약이 변경되었습니다. 문자로 안내해 드리겠습니다.",
-        "Hello. This is a reminder about your appointment tomorrow at ten.",
-        "Thank you. Your appointment has been cancelled. Goodbye.",
+        ("안녕하세요. 예약 확인을 위해 전화드렸습니다. 내일 오전 열 시 예약이 맞으신가요?", "ko"),
+        ("고객님의 예약이 변경되었습니다. 문자로 안내해 드리겠습니다.", "ko"),
+        ("Hello. This is a reminder about your appointment tomorrow at ten.", "en-us"),
+        ("Thank you. Your appointment has been cancelled. Goodbye.", "en-us"),
+        ("您好，这里是客服中心，想耽误您一分钟做个回访。", "zh"),
     ]
-    voices = ["ko", "ko", "en-us", "en-us"]
 
     async def first_chunk(synth: Synthesizer, text: str) -> tuple[float, float]:
         t0 = time.perf_counter()
@@ -235,18 +290,15 @@ def tts_latency() -> dict[str, Any]:
     cached: list[float] = []
     whole: list[float] = []
     cli: list[float] = []
-    audio_seconds: list[float] = []
     for rep in range(3):
-        for text, voice in zip(prompts, voices, strict=True):
+        for text, voice in prompts:
             synth = Synthesizer(engine, voice=voice, rate=170 + rep, cache=PromptCache())
             f, w = asyncio.run(first_chunk(synth, text))
             uncached.append(f)
             whole.append(w)
-            f2, _ = asyncio.run(first_chunk(synth, text))
-            cached.append(f2)
-            audio_seconds.append(len(synth.render(text)) / 16000)
+            cached.append(asyncio.run(first_chunk(synth, text))[0])
             t0 = time.perf_counter()
-            subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], capture_output=True, check=True)
+            subprocess.run(["espeak-ng", "-v", synth.voice, "--stdout", text], capture_output=True, check=True)
             cli.append(time.perf_counter() - t0)
     ms = lambda xs: round(statistics.median(xs) * 1000, 2)  # noqa: E731
     out = {
@@ -254,90 +306,100 @@ def tts_latency() -> dict[str, Any]:
         "first_audio_cached_ms_median": ms(cached),
         "whole_prompt_uncached_ms_median": ms(whole),
         "espeak_ng_process_whole_prompt_ms_median": ms(cli),
-        "prompt_audio_seconds_median": round(statistics.median(audio_seconds), 2),
-        "uncached_first_audio_vs_whole_render": round(statistics.median(uncached) / statistics.median(whole), 3),
         "prompts": len(uncached),
         "backend": engine.backend,
     }
     print(
         f"  tts first audio: uncached {out['first_audio_uncached_ms_median']} ms, cached "
         f"{out['first_audio_cached_ms_median']} ms; whole prompt {out['whole_prompt_uncached_ms_median']} ms "
-        f"(espeak-ng process {out['espeak_ng_process_whole_prompt_ms_median']} ms) for "
-        f"{out['prompt_audio_seconds_median']} s of speech",
+        f"(one espeak-ng process {out['espeak_ng_process_whole_prompt_ms_median']} ms)",
         flush=True,
     )
     return out
 
 
 def endpointing(tts: EspeakEngine) -> dict[str, Any]:
-    vosk = get_engine("vosk")
+    """Per codec and VAD aggressiveness: turns ended, early on a complete phrase, delay."""
+    engine = engine_for_language("ko")
+    groups = groups_of("ko")
+    state = "ask_home"
+    phrases = list(groups[state])[::3]
     cfg = EndpointConfig(trailing_silence=0.6, early_silence=0.15)
-    delays: list[float] = []
-    finals: list[float] = []
-    early = 0
-    turns = 0
-    for v in KO_VOICES:
-        for p in KOREAN:
-            speech = tts.synthesize(p, voice=v, rate=170)
-            audio = np.concatenate([PAD, speech, np.zeros(16000, dtype=np.int16)])
-            rec = vosk.recognizer(KOREAN)
-            vad = Vad(2)
-            ep = Endpointer(cfg, started_at=0.0)
-            end: EndOfUtterance | None = None
-            for i, f in enumerate(frames_of(audio)):
-                ev = rec.accept(f)
-                if isinstance(ev, PartialResult):
-                    ep.partial(ev.match.phrase if ev.match else None)
-                for e in ep.feed(now=i * 0.02, speech=vad.is_speech(f)):
-                    if isinstance(e, EndOfUtterance):
-                        end = e
-                if end is not None:
-                    break
-            t0 = time.perf_counter()
-            rec.finish()
-            finals.append(time.perf_counter() - t0)
-            rec.close()
-            if end is None:
-                continue
-            turns += 1
-            delays.append(end.delay)
-            early += end.reason == "phrase"
-    ms = lambda xs: round(statistics.median(xs) * 1000, 1)  # noqa: E731
-    p90 = lambda xs: round(sorted(xs)[int(0.9 * (len(xs) - 1))] * 1000, 1)  # noqa: E731
-    out = {
-        "turns": turns,
-        "ended_early_on_complete_phrase": early,
-        "endpoint_delay_ms_median": ms(delays),
-        "endpoint_delay_ms_p90": p90(delays),
-        "configured_trailing_silence_ms": cfg.trailing_silence * 1000,
-        "configured_early_silence_ms": cfg.early_silence * 1000,
-        "final_result_ms_median": ms(finals),
-        "turn_latency_ms_median": round(ms(delays) + ms(finals), 1),
-    }
-    print(
-        f"  endpointing: {early}/{turns} turns ended early; delay median {out['endpoint_delay_ms_median']} ms "
-        f"(p90 {out['endpoint_delay_ms_p90']} ms, trailing-silence rule {cfg.trailing_silence * 1000:.0f} ms); "
-        f"final result {out['final_result_ms_median']} ms",
-        flush=True,
-    )
+    out: dict[str, Any] = {}
+    from _speech_set import Turn
+
+    for cond in ("16k", "pcmu", "opus+loss5"):
+        for mode in (1, 2, 3):
+            delays: list[float] = []
+            early = turns = missed = 0
+            for i, phrase in enumerate(phrases):
+                speech = tts.synthesize(phrase, voice=("ko", "ko+f3", "ko+m3")[i % 3], rate=170)
+                turn = Turn(key="", state=state, kind="phrase", split="test", seed=i,
+                            pcm=np.concatenate([quiet(0.3), speech, quiet(1.2)]))
+                audio = through(CONDITIONS[cond], turn, [])
+                rec = engine.recognizer(list(groups[state]), groups=groups[state])
+                vad, ep = Vad(mode), Endpointer(cfg, started_at=0.0)
+                end: EndOfUtterance | None = None
+                for k, f in enumerate(frames_of(audio)):
+                    ev = rec.accept(f)
+                    if isinstance(ev, PartialResult):
+                        ep.partial(ev.match.phrase if ev.match else None)
+                    for e in ep.feed(now=k * 0.02, speech=vad.is_speech(f)):
+                        if isinstance(e, EndOfUtterance):
+                            end = e
+                    if end is not None:
+                        break
+                rec.finish()
+                rec.close()
+                if end is None:
+                    missed += 1
+                    continue
+                turns += 1
+                delays.append(end.delay)
+                early += end.reason == "phrase"
+            key = f"{cond}/vad{mode}"
+            out[key] = {
+                "turns_ended": turns,
+                "missed": missed,
+                "ended_early_on_complete_phrase": early,
+                "delay_ms_median": round(statistics.median(delays) * 1000, 1) if delays else None,
+            }
+            print(f"  endpointing {key:>16}: {out[key]}", flush=True)
     return out
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="a third of the phrase turns, all out-of-grammar ones, four conditions"
+    )
+    parser.add_argument("--ablation", action="store_true", help="what each way in gives (a longer, separate run)")
+    parser.add_argument("--lang", default="ko,en", help="languages to evaluate (default ko,en)")
+    parser.add_argument("--jobs", type=int, default=2, help="processes for the languages (default 2)")
+    args = parser.parse_args()
+    langs = [x for x in args.lang.split(",") if x]
+    unknown = [x for x in langs if x not in LANGUAGES]
+    if unknown:
+        parser.error(f"unknown language {unknown[0]}: choose from {', '.join(LANGUAGES)}")
     started = time.perf_counter()
-    tts_cli = EspeakEngine(backend="espeak-ng")  # byte-identical audio on every run
-    results: dict[str, Any] = {"machine_note": "2 shared cores; CPU times are per thread"}
-    print("speech benchmark", flush=True)
-    results["rtf"] = rtf(tts_cli)
-    results["capacity"] = capacity(tts_cli)
-    results["tts"] = tts_latency()
-    results["endpointing"] = endpointing(tts_cli)
-    results["accuracy"] = accuracy(tts_cli)
+    job = ablation if args.ablation else evaluate
+    print(f"speech benchmark ({'ablation' if args.ablation else 'quick' if args.quick else 'full'})", flush=True)
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=max(1, min(args.jobs, len(langs))), mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        futures = {lang: pool.submit(job, lang, args.quick) for lang in langs}
+        done = {lang: future.result() for lang, future in futures.items()}
+    results: dict[str, Any] = {"ablation" if args.ablation else "accuracy": done}
+    name = "speech_ablation" if args.ablation else "speech_quick" if args.quick else "speech"
+    if not args.ablation:
+        tts = EspeakEngine(backend="espeak-ng")
+        results["speed"] = speed(tts)
+        results["tts"] = tts_latency()
+        results["endpointing"] = endpointing(tts) if not args.quick else None
+    results["machine_note"] = "2 shared cores; CPU times are per thread"
     results["seconds"] = round(time.perf_counter() - started, 1)
-    out = ROOT / "benchmarks" / "results" / "speech.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out.relative_to(ROOT)} in {results['seconds']} s")
+    path = write_results(name, results)
+    print(f"wrote {path.relative_to(ROOT)} in {results['seconds']} s")
     return 0
 
 

@@ -34,7 +34,7 @@ from voicebot.media.endpoint import BargeInDetector, EndpointConfig
 from voicebot.media.frames import FRAME, FRAME_MS, PCM, AudioFrame, read_wav, silence
 from voicebot.media.vad import Vad
 from voicebot.progress import BargedIn, BotSaid, CallerSaid, CallEvent, DigitPressed, PromptAudio
-from voicebot.tts import Synthesizer
+from voicebot.tts import Synthesizer, voice_for_language
 
 if TYPE_CHECKING:
     from voicebot.asr import AsrEngine
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FRAME_SECONDS = FRAME_MS / 1000
-DEFAULT_VOICES = {"en": "en-us", "zh": "cmn"}  # otherwise the language code is the espeak-ng voice
 KEEP_AFTER_PROMPT = 15  # frames (300 ms) of caller audio from a prompt's end kept for listen
 
 
@@ -75,8 +74,7 @@ class Speech:
     @classmethod
     def speaking(cls, language: str = "en", *, voice: str | None = None, rate: int | None = None) -> Speech:
         """Speech synthesis only (a caller that plays lines and never listens)."""
-        base = language.split("-")[0].lower()
-        chosen = voice or DEFAULT_VOICES.get(base, base)
+        chosen = voice or voice_for_language(language)
         synth = Synthesizer(voice=chosen) if rate is None else Synthesizer(voice=chosen, rate=rate)
         return cls(synthesizer=synth, asr=None)
 

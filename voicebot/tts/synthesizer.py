@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 APOLOGIES = {
     "ko": "죄송합니다. 문제가 생겼습니다.",
     "en": "Sorry, something went wrong on our side.",
+    "zh": "抱歉，我们这边出了点问题。",
 }
 
 

@@ -94,8 +94,9 @@ class Speech:
 
 
 def read_speech(path: Path) -> Speech:
-    """A WAV file's speech; :class:`SpeechError` for a missing file or one that is not 16-bit PCM
-    WAV. Any sample rate and channel count are taken (resampled to 16 kHz, channels mixed)."""
+    """A WAV file's speech; :class:`SpeechError` for a missing file or one that is not integer
+    PCM WAV (8 to 32 bits). Any sample rate and channel count are taken (resampled to 16 kHz,
+    channels mixed)."""
     from voicebot.tts.espeak import read_wav, to_16k
 
     if not path.is_file():
@@ -103,7 +104,7 @@ def read_speech(path: Path) -> Speech:
     try:
         pcm, rate = read_wav(path)
     except ConfigError as exc:
-        raise SpeechError(f"{path}: wrong format: {exc} (give a 16-bit PCM WAV file)") from None
+        raise SpeechError(f"{path}: wrong format: {exc} (give a PCM WAV file)") from None
     if rate < 8000:
         raise SpeechError(f"{path}: wrong format: {rate} Hz is below telephone quality (8000 Hz)")
     return Speech.from_pcm(to_16k(pcm, rate), str(path))

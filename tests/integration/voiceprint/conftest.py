@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ def voicebot(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 @pytest.fixture(scope="session")
 def wavs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """enrol0..2 and test (voice ENROLLED), other (voice OTHER), short ("yes"), silent, and two
-    files that are not what they claim: text.wav (not audio) and pcm8.wav (8-bit samples)."""
+    files that are not what they claim: text.wav (not audio) and float.wav (float samples, not PCM)."""
     folder = tmp_path_factory.mktemp("voiceprint-wavs")
     tts = EspeakEngine(backend="espeak-ng")
     out: dict[str, Path] = {}
@@ -45,12 +45,14 @@ def wavs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_wav(out["silent"], np.zeros(16000 * 4, np.int16))
     out["text"] = folder / "text.wav"
     out["text"].write_text("this is not a WAV file\n")
-    out["pcm8"] = folder / "pcm8.wav"
-    with wave.open(str(out["pcm8"]), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(1)
-        w.setframerate(8000)
-        w.writeframes(bytes(range(256)) * 100)
+    # a WAV whose samples are 32-bit IEEE floats (format tag 3), not integer PCM
+    samples = np.zeros(16000, "<f4").tobytes()
+    fmt = struct.pack("<IHHIIHH", 16, 3, 1, 16000, 64000, 4, 32)
+    out["float"] = folder / "float.wav"
+    out["float"].write_bytes(
+        b"RIFF" + struct.pack("<I", 36 + len(samples)) + b"WAVE" + b"fmt " + fmt
+        + b"data" + struct.pack("<I", len(samples)) + samples
+    )  # fmt: skip
     return out
 
 

@@ -81,3 +81,26 @@ def test_segment_prefers_a_known_korean_ending() -> None:
     vocab = {"맞", "맞습", "습니다", "니다", "습"}
     assert segment("맞습니다", vocab) == ["맞", "습니다"]
     assert segment("hello", {"hel", "lo", "he", "llo"}) == ["hel", "lo"]
+
+
+def test_grammar_summary_counts_and_names_the_first_words() -> None:
+    from voicebot.asr.engine import Grammar
+
+    assert Grammar(phrases=("a",), decoder_phrases=("a",)).summary() is None
+    g = Grammar(
+        phrases=("w1 w2", "w3", "w4 w5", "w6"),
+        decoder_phrases=("w1 x", "w4 y"),
+        warnings=("...",) * 6,
+        unknown=("w2", "w3", "w5", "w6", "w7"),
+        dropped=("w3", "w6"),
+    )
+    assert g.summary() == (
+        "5 words not in the model's vocabulary (w2, w3, w5, w6, ...): 3 spelled with known words, "
+        "2 dropped, 2 phrases can never match"
+    )
+
+
+def test_decoder_tokens_read_as_words() -> None:
+    from voicebot.asr.vosk_engine import spoken_word
+
+    assert [spoken_word(t) for t in ("[24]", "[삼]", "<UNK>", "네", "[", "[]")] == ["24", "삼", "", "네", "[", "[]"]

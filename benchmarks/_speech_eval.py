@@ -1,0 +1,194 @@
+"""Decoding the evaluation set and scoring it (imported by speech.py).
+
+Every turn is decoded once per condition by the recogniser as a call uses it (grammar =
+the state's phrases, ``groups`` = their intents, 20 ms frames, ``finish()``), and by the
+raw engine beside it: the same phrases as the engine's own grammar, its default decoder
+settings, nothing added to the audio, the top text taken as is (an exact phrase or
+nothing). What the recogniser's choice rested on (``Evidence``) is kept per turn, so the
+confidence weights and the per-state thresholds can be fitted on the calibration split and
+then applied, unchanged, to the test split.
+
+Scores, per condition (test split): ``correct`` (accepted, right intent), ``wrong``
+(accepted, another intent), ``rejected`` (no-match: a reprompt) as shares of the
+in-grammar turns; ``false_accepts`` as a share of the out-of-grammar turns.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from _speech_set import Condition, Turn, through
+
+from voicebot.asr.channel import frames_of
+from voicebot.asr.matching import normalize
+from voicebot.asr.nbest import Calibration, Evidence
+
+TARGET = 0.02  # wrong accepts (in grammar) and false accepts (out of grammar) allowed
+GRID = (*(round(0.05 * i, 2) for i in range(20)), 0.97, 0.99)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Row:
+    """One turn under one condition: what the recogniser and the raw engine made of it."""
+
+    key: str
+    state: str
+    kind: str
+    split: str
+    intent: str | None
+    evidence: Evidence | None
+    chosen: str | None  # intent of the evidence's phrase (before any threshold)
+    raw: str | None  # intent of the raw engine's top text, if it is exactly a phrase
+    audio: float
+    cpu: float
+    raw_cpu: float
+
+
+class RawVosk:
+    """Vosk as it comes: the phrases as its grammar, default settings, top text."""
+
+    def __init__(self, engine: Any, grammars: dict[str, list[str]]) -> None:
+        from voicebot.asr.vosk_model import shared_model
+
+        model = shared_model(engine.model_dir, {})  # the model's own conf/
+        self._recs = {s: model.kaldi_recognizer(json.dumps(g, ensure_ascii=False)) for s, g in grammars.items()}
+
+    def text(self, state: str, pcm: np.ndarray) -> str:
+        rec = self._recs[state]  # reused like a call's decoder: FinalResult() starts afresh
+        for f in frames_of(pcm):
+            rec.AcceptWaveform(f.tobytes())
+        return str(json.loads(rec.FinalResult()).get("text", ""))
+
+
+class RawSphinx:
+    """pocketsphinx as it comes: the phrases as a JSGF grammar, no noise bed, no phone loop."""
+
+    def __init__(self, grammars: dict[str, list[str]]) -> None:
+        from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
+
+        engine = PocketsphinxEngine(noise_floor=0.0, phone_loop=False)
+        self._recs = {s: engine.recognizer(g) for s, g in grammars.items()}
+
+    def text(self, state: str, pcm: np.ndarray) -> str:
+        rec = self._recs[state]
+        for f in frames_of(pcm):
+            rec.accept(f)
+        return rec.finish().text
+
+
+def decode(
+    engine: Any,
+    raw: RawVosk | RawSphinx | None,
+    turns: Sequence[Turn],
+    condition: Condition,
+    groups: dict[str, dict[str, str]],
+    talkers: list[np.ndarray],
+    recognizers: dict[str, Any] | None = None,
+) -> list[Row]:
+    """Every turn through ``condition``, then the recogniser (one per state, reused like a
+    call reuses its decoder) and the raw engine; CPU time per turn from the thread clock."""
+    recs = recognizers if recognizers is not None else {}
+    exact = {s: {normalize(p): p for p in g} for s, g in groups.items()}
+    rows = []
+    for turn in turns:
+        pcm = through(condition, turn, talkers)
+        rec = recs.get(turn.state)
+        if rec is None:
+            rec = recs[turn.state] = engine.recognizer(list(groups[turn.state]), groups=groups[turn.state])
+        t0 = time.thread_time()
+        for frame in frames_of(pcm):
+            rec.accept(frame)
+        rec.finish()
+        cpu = time.thread_time() - t0
+        evidence = rec.evidence
+        chosen = groups[turn.state][evidence.phrase] if evidence is not None and evidence.phrase else None
+        raw_intent, raw_cpu = None, 0.0
+        if raw is not None:
+            t0 = time.thread_time()
+            phrase = exact[turn.state].get(normalize(raw.text(turn.state, pcm)))
+            raw_cpu = time.thread_time() - t0
+            raw_intent = groups[turn.state][phrase] if phrase else None
+        rows.append(
+            Row(
+                key=turn.key,
+                state=turn.state,
+                kind=turn.kind,
+                split=turn.split,
+                intent=turn.intent,
+                evidence=evidence,
+                chosen=chosen,
+                raw=raw_intent,
+                audio=len(pcm) / 16000,
+                cpu=cpu,
+                raw_cpu=raw_cpu,
+            )
+        )
+    return rows
+
+
+def fit(rows: Sequence[Row]) -> Calibration:
+    usable = [r for r in rows if r.evidence is not None and r.evidence.phrase is not None]
+    return Calibration.fit([r.evidence for r in usable if r.evidence], [r.chosen == r.intent for r in usable])
+
+
+def accepted(row: Row, calibration: Calibration, threshold: float) -> str | None:
+    if row.evidence is None or row.chosen is None:
+        return None
+    return row.chosen if calibration.confidence(row.evidence) >= threshold else None
+
+
+def rates(rows: Sequence[Row], decide: Callable[[Row], str | None]) -> dict[str, Any]:
+    inside = [r for r in rows if r.intent is not None]
+    outside = [r for r in rows if r.intent is None]
+    got = [(r, decide(r)) for r in inside]
+    n, m = max(1, len(inside)), max(1, len(outside))
+    fa = sum(1 for r in outside if decide(r) is not None)
+    return {
+        "in_grammar": len(inside),
+        "correct": round(sum(1 for r, g in got if g == r.intent) / n, 4),
+        "wrong": round(sum(1 for r, g in got if g is not None and g != r.intent) / n, 4),
+        "rejected": round(sum(1 for _, g in got if g is None) / n, 4),
+        "out_of_grammar": len(outside),
+        "false_accepts": round(fa / m, 4),
+        "false_accepts_n": fa,
+    }
+
+
+def thresholds(rows: Sequence[Row], calibration: Calibration) -> tuple[float, dict[str, float]]:
+    """The lowest confidence threshold keeping wrong and false accepts within ``TARGET`` on
+    ``rows`` (pooled), then the same per state (its own in-grammar turns, the pooled
+    out-of-grammar ones): the per-state thresholds a flow would set."""
+
+    def lowest(subset: Sequence[Row]) -> float:
+        for t in GRID:
+            r = rates(subset, lambda row, t=t: accepted(row, calibration, t))
+            if r["wrong"] <= TARGET and r["false_accepts"] <= TARGET:
+                return t
+        return GRID[-1]
+
+    pooled = lowest(rows)
+    outside = [r for r in rows if r.intent is None]
+    per_state = {}
+    for state in sorted({r.state for r in rows}):
+        per_state[state] = lowest([r for r in rows if r.state == state and r.intent is not None] + outside)
+    return pooled, per_state
+
+
+def rtf(rows: Sequence[Row]) -> tuple[float, float]:
+    audio = sum(r.audio for r in rows) or 1.0
+    return round(sum(r.cpu for r in rows) / audio, 4), round(sum(r.raw_cpu for r in rows) / audio, 4)
+
+
+def by_kind(rows: Sequence[Row], decide: Callable[[Row], str | None]) -> dict[str, str]:
+    out: dict[str, list[int]] = {}
+    for r in rows:
+        if r.intent is None:
+            seen = out.setdefault(r.kind, [0, 0])
+            seen[0] += decide(r) is not None
+            seen[1] += 1
+    return {k: f"{a}/{b}" for k, (a, b) in sorted(out.items())}

@@ -1,0 +1,288 @@
+"""The speech benchmark's evaluation set and telephone conditions (imported by speech.py).
+
+Per language, the listening states of a shipped dialog give the grammars (their phrases,
+grouped by intent exactly as the flow groups them). Every phrase is spoken ``renditions``
+times by espeak-ng, each time with another voice, rate and pitch; out-of-grammar turns are
+other sentences, coughs, noise bursts, silence and two people talking over each other. A
+turn's rendition number puts it in the calibration split (confidence weights and
+thresholds are fitted there) or the test split (every reported number), never both.
+
+Conditions are what the line does before the recogniser hears it: codec (G.711 μ-law /
+A-law at 8 kHz, Opus), bursty loss through the receiver's jitter buffer, and noise at the
+caller's end (white, or babble made from other turns) at a signal-to-noise ratio.
+Nothing is written to disk; everything is generated from seeds on every run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicebot import Flow
+from voicebot.asr.channel import add_noise, babble, telephone_channel, white_noise
+from voicebot.tts import EspeakEngine
+
+ROOT = Path(__file__).resolve().parent.parent
+RATE = 16000
+LEAD, TAIL = 0.25, 0.3  # seconds of line quiet before and after a turn
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    flow: str
+    states: tuple[str, ...]
+    voices: tuple[str, ...]
+    rates: tuple[int, ...]
+    pitches: tuple[int, ...]
+    renditions: int
+    other: tuple[str, ...]
+
+
+LANGUAGES = {
+    "ko": Language(
+        flow="dialogs/ko_delivery_confirm.yaml",
+        states=("ask_home", "ask_where"),
+        voices=("ko", "ko+f3", "ko+m3", "ko+f1", "ko+m1", "ko+f4", "ko+m7"),
+        rates=(130, 150, 170, 190, 210),
+        pitches=(35, 45, 50, 55, 65),
+        renditions=5,
+        other=(
+            "오늘 날씨가 정말 좋네요",
+            "감사합니다 안녕히 계세요",
+            "저는 학생입니다",
+            "지금 운전 중이에요",
+            "잘 모르겠어요",
+            "누구세요",
+            "여보세요",
+            "점심 먹었어요",
+            "회의 중입니다",
+            "버스를 타고 가요",
+            "커피 한 잔 주세요",
+            "주말에 뭐 해요",
+            "물건이 아직 안 왔어요",
+            "아이가 울고 있어요",
+            "이따가 다시 걸게요",
+            "집에 아무도 없어요",
+        ),
+    ),
+    "en": Language(
+        flow="dialogs/appointment_reminder.yaml",
+        states=("ask_confirm", "confirm_cancel"),
+        voices=("en-us", "en-us+f3", "en-us+m3", "en-gb", "en-gb+f1", "en-us+m1", "en-us+f4"),
+        rates=(140, 160, 180, 200, 220),
+        pitches=(35, 45, 50, 55, 65),
+        renditions=3,
+        other=(
+            "the weather is nice today",
+            "i am driving right now",
+            "who is this",
+            "what time is it",
+            "i had lunch already",
+            "my dog is barking",
+            "hold on a second",
+            "i'm in a meeting",
+            "can you hear me",
+            "the bus is late",
+            "i like coffee",
+            "see you on monday",
+            "the package has not arrived",
+            "my daughter is sick",
+            "turn the music down",
+            "where are my keys",
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Turn:
+    """One caller turn of the set. ``intent`` None: out of grammar (must be a no-match)."""
+
+    key: str
+    state: str
+    kind: str  # phrase, sentence, cough, noise, silence, crosstalk
+    split: str  # calib or test
+    pcm: np.ndarray
+    phrase: str | None = None
+    intent: str | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Condition:
+    """``every``: the condition is scored on every n-th test turn (Opus and noise: 2, to keep
+    the full run near ten minutes; G.711 with and without loss: all of them)."""
+
+    name: str
+    codec: str | None = None  # None: 16 kHz wideband, no line at all
+    loss: float = 0.0
+    noise: str | None = None  # white or babble
+    snr: float = 0.0
+    every: int = 1
+
+
+CONDITIONS = {
+    c.name: c
+    for c in (
+        Condition(name="16k"),
+        Condition(name="pcmu", codec="PCMU/8000"),
+        Condition(name="pcma", codec="PCMA/8000"),
+        Condition(name="pcmu+loss5", codec="PCMU/8000", loss=0.05),
+        Condition(name="pcma+loss5", codec="PCMA/8000", loss=0.05),
+        Condition(name="pcmu+loss10", codec="PCMU/8000", loss=0.10),
+        Condition(name="opus", codec="opus/48000/2", every=2),
+        Condition(name="opus+loss5", codec="opus/48000/2", loss=0.05, every=2),
+        Condition(name="opus+loss10", codec="opus/48000/2", loss=0.10, every=2),
+        Condition(name="pcmu+white20", codec="PCMU/8000", noise="white", snr=20, every=2),
+        Condition(name="pcmu+white10", codec="PCMU/8000", noise="white", snr=10, every=2),
+        Condition(name="pcmu+babble20", codec="PCMU/8000", noise="babble", snr=20, every=2),
+        Condition(name="pcmu+babble10", codec="PCMU/8000", noise="babble", snr=10, every=2),
+    )
+}
+
+
+def quiet(seconds: float) -> np.ndarray:
+    return np.zeros(round(RATE * seconds), dtype=np.int16)
+
+
+def padded(pcm: np.ndarray) -> np.ndarray:
+    return np.concatenate([quiet(LEAD), pcm, quiet(TAIL)])
+
+
+def cough(rng: np.random.Generator) -> np.ndarray:
+    """One or two bursts of shaped noise with a sharp attack: a cough or a throat clear."""
+    parts = []
+    for _ in range(int(rng.integers(1, 3))):
+        n = int(RATE * rng.uniform(0.18, 0.35))
+        spectrum = np.fft.rfft(rng.normal(0, 1, n))
+        freqs = np.fft.rfftfreq(n, 1 / RATE)
+        spectrum *= np.exp(-(((freqs - rng.uniform(500, 1500)) / 1500.0) ** 2)) + 0.2 * (freqs < 4000)
+        burst = np.fft.irfft(spectrum, n)
+        t = np.arange(n) / n
+        burst *= np.minimum(1.0, t / 0.04) * np.exp(-4.0 * t)
+        parts += [burst / np.abs(burst).max() * rng.uniform(8000, 16000), np.zeros(int(RATE * 0.12))]
+    return np.concatenate(parts).astype(np.int16)
+
+
+def build_set(lang: str, tts: EspeakEngine, *, every: int = 1) -> list[Turn]:
+    """The language's turns: a quick run (``every`` > 1) keeps every ``every``-th phrase
+    rendition and all the out-of-grammar turns."""
+    spec = LANGUAGES[lang]
+    flow = Flow.load(ROOT / spec.flow)
+    turns: list[Turn] = []
+    index = 0
+    spoken = 0  # phrases so far: a quick run keeps rendition r of phrase p when (p + r) % every
+    # is 0, so every rendition number (and with it the calibration split) stays in the set
+    for state_name in spec.states:
+        state = flow.states[state_name]
+        assert state.grammar is not None and state.intents is not None
+        for j, phrase in enumerate(state.grammar):
+            found = state.intents.match(phrase)
+            intent = found.intent if found is not None else phrase
+            spoken += 1
+            for r in range(spec.renditions):
+                index += 1
+                if (spoken + r) % every:
+                    continue
+                voice = spec.voices[(j + 2 * r) % len(spec.voices)]
+                rate = spec.rates[(3 * j + r) % len(spec.rates)]
+                pitch = spec.pitches[(5 * j + 2 * r) % len(spec.pitches)]
+                pcm = tts.synthesize(phrase, voice=voice, rate=rate, pitch=pitch)
+                turns.append(
+                    Turn(
+                        key=f"{state_name}/{phrase}/{r}",
+                        state=state_name,
+                        kind="phrase",
+                        split="calib" if r % 3 == 0 else "test",
+                        pcm=padded(pcm),
+                        phrase=phrase,
+                        intent=intent,
+                        seed=index,
+                    )
+                )
+    rng = np.random.default_rng(11)
+    others: list[tuple[str, np.ndarray]] = []
+    for i, text in enumerate(spec.other):
+        for r in range(2):
+            voice = spec.voices[(i + 3 * r) % len(spec.voices)]
+            pcm = tts.synthesize(text, voice=voice, rate=spec.rates[(i + r) % len(spec.rates)], pitch=50)
+            others.append(("sentence", pcm))
+    for _ in range(8):
+        others.append(("cough", cough(rng)))
+    for i in range(8):
+        n = int(RATE * rng.uniform(0.6, 1.5))
+        noise = white_noise(n, 100 + i) if i % 2 else babble(n, [p for _, p in others[: 2 * len(spec.other)]], 100 + i)
+        others.append(("noise", (noise / np.abs(noise).max() * 6000).astype(np.int16)))
+    for _ in range(4):
+        others.append(("silence", quiet(1.0)))
+    sentences = [p for k, p in others if k == "sentence"]
+    for i in range(8):
+        a, b = sentences[i], sentences[-1 - i]
+        n = max(len(a), len(b) + RATE // 3)
+        mix = np.zeros(n)
+        mix[: len(a)] += a
+        mix[RATE // 3 : RATE // 3 + len(b)] += 0.5 * b
+        others.append(("crosstalk", np.clip(mix, -32768, 32767).astype(np.int16)))
+    for i, (kind, pcm) in enumerate(others):  # all of them in a quick run too: false accepts
+        index += 1  # are counted against 2 %, which a third of 40 test turns cannot resolve
+        turns.append(
+            Turn(
+                key=f"oog/{kind}/{i}",
+                state=spec.states[i % len(spec.states)],
+                kind=kind,
+                split="calib" if i % 3 == 0 else "test",
+                pcm=padded(pcm),
+                seed=index,
+            )
+        )
+    return turns
+
+
+def groups_of(lang: str) -> dict[str, dict[str, str]]:
+    """Per state: phrase -> intent, as the flow groups them (what the bot passes as ``groups``)."""
+    spec = LANGUAGES[lang]
+    flow = Flow.load(ROOT / spec.flow)
+    out: dict[str, dict[str, str]] = {}
+    for name in spec.states:
+        state = flow.states[name]
+        assert state.grammar is not None and state.intents is not None
+        out[name] = {}
+        for phrase in state.grammar:
+            found = state.intents.match(phrase)
+            out[name][phrase] = found.intent if found is not None else phrase
+    return out
+
+
+def through(condition: Condition, turn: Turn, talkers: list[np.ndarray]) -> np.ndarray:
+    """The turn as the recogniser hears it under ``condition``."""
+    pcm = turn.pcm
+    if condition.noise is not None:
+        n = len(pcm)
+        noise = white_noise(n, turn.seed) if condition.noise == "white" else babble(n, talkers, turn.seed)
+        speech = pcm if turn.kind not in ("silence",) else None
+        if speech is not None and np.abs(speech).max() > 0:
+            pcm = add_noise(pcm, noise, condition.snr)
+        else:  # no speech to measure the SNR against: the noise at a typical speech level
+            level = 3000 * 10 ** (-condition.snr / 20) / (np.sqrt(np.mean(noise**2)) or 1.0)
+            pcm = np.clip(noise * level, -32768, 32767).astype(np.int16)
+    if condition.codec is None:
+        return pcm
+    out, _ = telephone_channel(pcm, codec=condition.codec, loss_rate=condition.loss, seed=turn.seed)
+    return out
+
+
+def summary(turns: list[Turn]) -> dict[str, Any]:
+    kinds: dict[str, int] = {}
+    for t in turns:
+        kinds[t.kind] = kinds.get(t.kind, 0) + 1
+    return {
+        "turns": len(turns),
+        "in_grammar": sum(1 for t in turns if t.intent is not None),
+        "calib": sum(1 for t in turns if t.split == "calib"),
+        "test": sum(1 for t in turns if t.split == "test"),
+        "kinds": kinds,
+        "audio_seconds": round(sum(len(t.pcm) for t in turns) / RATE, 1),
+    }

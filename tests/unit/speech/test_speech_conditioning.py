@@ -1,0 +1,62 @@
+"""Noise bed, narrowband detection and band fill on synthetic signals."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from voicebot.asr.conditioning import BandFill, Conditioner, NarrowbandDetector, NoiseFloor
+
+RATE = 16000
+
+
+def tone(hz: float, seconds: float = 0.5, amp: float = 8000.0) -> np.ndarray:
+    t = np.arange(int(RATE * seconds)) / RATE
+    return (amp * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+
+
+def frames(pcm: np.ndarray) -> list[np.ndarray]:
+    return [pcm[i : i + 320] for i in range(0, len(pcm) - 319, 320)]
+
+
+def band_energy(pcm: np.ndarray, lo: float, hi: float) -> float:
+    power = np.abs(np.fft.rfft(pcm.astype(np.float64))) ** 2
+    f = np.fft.rfftfreq(len(pcm), 1 / RATE)
+    return float(power[(f >= lo) & (f < hi)].sum())
+
+
+def test_detector_needs_loud_frames_then_tells_the_band() -> None:
+    detector = NarrowbandDetector()
+    for f in frames(np.zeros(RATE // 2, dtype=np.int16)):
+        assert detector.feed(f) is None  # silence says nothing
+    verdicts = [detector.feed(f) for f in frames(tone(1000) + tone(2500))]
+    assert verdicts[3] is None and verdicts[-1] is True
+    wide = NarrowbandDetector()
+    assert [wide.feed(f) for f in frames(tone(1000) + tone(6000, amp=2000))][-1] is False
+
+
+def test_band_fill_mirrors_the_low_band_into_the_high_band() -> None:
+    fill = BandFill(0.5)
+    out = np.concatenate([fill.apply(f) for f in frames(tone(1000))])
+    spectrum = np.abs(np.fft.rfft(out.astype(np.float64)))
+    f = np.fft.rfftfreq(len(out), 1 / RATE)
+    peaks = sorted(f[np.argsort(spectrum)[-2:]])
+    assert peaks == [1000.0, 7000.0]  # 1 kHz and its mirror at 8 - 1 kHz
+    ratio = band_energy(out, 6900, 7100) / band_energy(out, 900, 1100)
+    assert 0.2 < ratio < 0.3  # gain 0.5 -> a quarter of the power
+
+
+def test_conditioner_fills_only_narrowband_lines_and_always_adds_the_floor() -> None:
+    floor = NoiseFloor(20.0, low_hz=4000.0)
+    narrow = Conditioner(floor, fill_gain=1.0)
+    out = np.concatenate([narrow.apply(f) for f in frames(tone(1500, seconds=1.0))])
+    tail = out[RATE // 2 :]
+    assert narrow.narrowband is True and band_energy(tail, 6400, 6600) > 1e3 * band_energy(tail, 5000, 5200)
+    wide = Conditioner(floor, fill_gain=1.0)
+    signal = tone(1500, seconds=1.0) + tone(6000, seconds=1.0, amp=2000)
+    out = np.concatenate([wide.apply(f) for f in frames(signal)])
+    # no mirror image of the 1.5 kHz tone at 6.5 kHz: only the noise bed is added
+    assert wide.narrowband is False and band_energy(out, 6400, 6600) < 1e-4 * band_energy(out, 1400, 1600)
+    silent = Conditioner(floor)
+    quiet = np.concatenate([silent.apply(f) for f in frames(np.zeros(RATE, dtype=np.int16))])
+    assert 15 < np.sqrt(np.mean(quiet.astype(np.float64) ** 2)) < 25
+    assert band_energy(quiet, 0, 3800) < 1e-3 * band_energy(quiet, 4200, 8000)
