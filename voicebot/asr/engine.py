@@ -24,14 +24,11 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
 from voicebot.asr.events import AsrEvent, FinalResult
 from voicebot.errors import ConfigError
-
-SAMPLE_RATE = 16000
-
-Pcm = npt.NDArray[np.int16]
+from voicebot.media.frames import PCM as Pcm
+from voicebot.media.frames import RATE as SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-RATE = 16000
+from voicebot.media.frames import RATE
+
 FFT_SIZE = 512  # 31.25 Hz bins
 
 

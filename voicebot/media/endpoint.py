@@ -27,12 +27,9 @@ import enum
 from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
-
 from voicebot.errors import ConfigError
+from voicebot.media.frames import PCM as Pcm
 
-Pcm = npt.NDArray[np.int16]
 FRAME_SECONDS = 0.02
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 from voicebot.errors import ConfigError, DependencyError
+from voicebot.media.frames import RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 _FRAME_MS = (10, 20, 30)
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
-SAMPLE_RATE = 16000
+from voicebot.media.frames import PCM as Pcm
+from voicebot.media.frames import RATE as SAMPLE_RATE
+
 DEFAULT_RATE = 175  # words per minute (espeak-ng's default)
 MIN_RATE = 80
 MAX_RATE = 450
-
-Pcm = npt.NDArray[np.int16]
 
 
 @runtime_checkable

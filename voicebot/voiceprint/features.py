@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import webrtcvad
 
-RATE = 16000
+from voicebot.media.frames import RATE
+
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms
 N_MELS = 40
