@@ -3,8 +3,8 @@
 :class:`MediaStream` owns an RTP/RTCP socket pair (:mod:`voicebot.transport.rtp`), the pure
 :class:`~voicebot.rtp.session.RtpSession` (RFC 3550 RTP/RTCP, RFC 4733 DTMF, source
 learning), an adaptive :class:`~voicebot.rtp.jitterbuffer.JitterBuffer`, and the codec layer.
-One timer, re-armed with ``loop.call_at`` at the session's next deadline, drives everything
-on the 20 ms grid of an accumulated monotonic deadline: each tick plays one frame out of the
+The loop's :class:`~voicebot.media.clock.MediaClock` (one 20 ms tick for every stream of
+the worker, on an accumulated monotonic deadline) drives everything: each tick plays one frame out of the
 jitter buffer (decode, concealment, resampling to 16 kHz), builds one frame of bot audio
 (playback queue, echo), encodes and sends it, and records both.
 
@@ -44,6 +44,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from voicebot.errors import ConfigError, LocalProtocolError
+from voicebot.media.clock import MediaClock
 from voicebot.media.frames import (
     FRAME,
     PCM,
@@ -95,6 +96,17 @@ class MediaParams(Protocol):
     def direction(self) -> str: ...
 
 
+_SILENT: dict[str, bytes] = {}
+
+
+def silent_payload(codec: Codec) -> bytes:
+    """One frame of digital silence in ``codec`` (encoded once per codec, by a fresh encoder)."""
+    payload = _SILENT.get(codec.name)
+    if payload is None:
+        payload = _SILENT[codec.name] = codec.encoder().encode(silence(codec.frame_samples))
+    return payload
+
+
 def _usable(addr: Any) -> Address | None:
     if not addr:
         return None
@@ -135,7 +147,7 @@ class MediaStream:
         self._echo = False
         self._subscribers: list[asyncio.Queue[PCM | None]] = []
         self._inactive_callbacks: list[Callable[[str], None]] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._clock = MediaClock.for_loop(self._loop)
         self._started = False
         self._closed = False
         self.params: MediaParams | None = None
@@ -230,7 +242,7 @@ class MediaStream:
         if self._started:
             return
         self._started = True
-        self.session.start(self._loop.time())
+        self.session.start(self._clock.next_tick())
         self._arm()
 
     async def close(self) -> None:
@@ -238,9 +250,7 @@ class MediaStream:
         if self._closed:
             return
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._clock.unregister(self)
         self.session.close(self._loop.time())
         self._flush()
         self._player.stop()
@@ -341,16 +351,12 @@ class MediaStream:
 
     # ------------------------------------------------------------------ the clock
     def _arm(self) -> None:
-        if self._closed:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._loop.call_at(self.session.next_deadline(), self._on_timer)
+        if not self._closed:
+            self._clock.register(self)
 
-    def _on_timer(self) -> None:
-        self._timer = None
+    def on_clock(self, now: float) -> None:
+        """The media clock's tick: send the frames that are due, run the session's timers."""
         try:
-            now = self._loop.time()
             sender = self.session.sender
             if self._started and sender is not None:
                 for _ in range(self.session.frames_due(now)):
@@ -362,9 +368,10 @@ class MediaStream:
             self._drain_events()
         except Exception:
             log.exception("media tick failed")
-        self._arm()
 
     def _tick(self, now: float) -> None:
+        if self._echo and self._echo_passthrough(now):
+            return
         caller = self._playout(now)
         bot, active = self._player.read(FRAME)
         if self._echo:
@@ -382,6 +389,22 @@ class MediaStream:
             if q.full():
                 q.get_nowait()
             q.put_nowait(caller)
+
+    def _echo_passthrough(self, now: float) -> bool:
+        """Echo without decoding: the caller's payload goes straight back out (one codec both
+        ways), as long as nothing else needs the audio (bot audio, a recording, a frames()
+        reader). A lost frame is left out (the far end conceals it); idle time is silence."""
+        if self._player.active or self._recorder is not None or self._subscribers:
+            return False
+        jb, codec = self.jitter_buffer, self.codec
+        assert jb is not None and codec is not None
+        f = jb.pop(now)
+        payload = f.payload if f.kind == "audio" else silent_payload(codec) if f.kind == "idle" else None
+        cfg = self.session.config
+        self.session.send_frame(payload if cfg is not None and cfg.send else None, speech=f.kind == "audio")
+        self._dec_fifo.clear()
+        self.frames_out += 1
+        return True
 
     def _encode(self, frame: PCM) -> bytes:
         assert self.codec is not None and self._encoder is not None and self._enc_rs is not None
