@@ -78,6 +78,7 @@ class UserAgent:
         transport: str = "udp",
         media: bool = True,
         rtp_timeout: float = 30.0,
+        max_calls: int = 1000,
         session_expires: int = 1800,
         timers: Timers | None = None,
         trace: TextIO | Callable[[str], None] | None = None,
@@ -100,6 +101,7 @@ class UserAgent:
             transport=transport,
             timers=timers or Timers(),
             session_expires=session_expires,
+            max_sessions=max_calls,
         )
         self._register_uri = register
         self._register_expires = register_expires
@@ -211,8 +213,13 @@ class UserAgent:
                 await media.close()
             raise
         call = Call(self, call_id, "outbound", uri, from_uri or self.contact_uri, media)
-        self.calls[call_id] = call
+        self._track(call)
         return call
+
+    def _track(self, call: Call) -> None:
+        """Keep ``call`` in :attr:`calls` while it lasts; a finished call is let go."""
+        self.calls[call.id] = call
+        call.finished.add_done_callback(lambda _f: self.calls.pop(call.id, None))
 
     async def options(self, uri: str, timeout: float = 40.0) -> int:
         """OPTIONS ping; returns the final status (408 on timeout)."""
@@ -352,15 +359,10 @@ class UserAgent:
             call._transfer_report(event.status, event.final)
 
     async def _incoming_call(self, event: ev.IncomingCall) -> None:
-        try:
-            media = await self._open_media()
-        except VoicebotError:
-            log.exception("no media for incoming call")
-            self._core_call(lambda core, now: core.reject(event.call, 500, now))
-            return
-        call = Call(self, event.call, "inbound", event.caller, event.callee, media)
+        # no media sockets yet: they open when the call is answered (a rejected call needs none)
+        call = Call(self, event.call, "inbound", event.caller, event.callee, None)
         call.user = event.user
-        self.calls[event.call] = call
+        self._track(call)
         if self._handler is not None:
             result = self._handler(call)
             if inspect.isawaitable(result):

@@ -8,7 +8,8 @@ A :class:`Call` is what a bot, the flow runtime or a campaign dialer holds:
   ``await call.send_dtmf(digits)`` (RFC 4733, or SIP INFO when telephone-event was not
   negotiated), and for inbound calls ``await call.ring()``, ``await call.answer()``,
   ``await call.reject(code)``;
-* ``call.media``: the :class:`~voicebot.media.stream.MediaStream` of an answered call.
+* ``call.media``: the :class:`~voicebot.media.stream.MediaStream` of an answered call (an
+  incoming call has none before ``answer()``: its sockets open only when it is answered).
 """
 
 from __future__ import annotations
@@ -97,6 +98,13 @@ class Call:
 
     async def answer(self) -> None:
         """Inbound: answer with 200 OK; returns when the caller's ACK arrived."""
+        if self.media is None and not self.finished.done():
+            media = await self._agent._open_media()  # media sockets open only now
+            if self.finished.done():  # the caller gave up while they opened
+                if media is not None:
+                    await media.close()
+            else:
+                self.media = media
         addr = self._agent._media_address(self.media)  # signalling-only calls offer port 9
         self._agent._core_call(lambda core, now: core.answer(self.id, now, (addr[0], addr[1])))
         await asyncio.shield(self.answered)

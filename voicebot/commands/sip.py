@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from voicebot import runtime
 from voicebot.agent import RegistrationError, UserAgent
 from voicebot.call import Call, CallResult
 from voicebot.errors import ConfigError, VoicebotError
@@ -70,6 +71,16 @@ def _status(value: str) -> int:
     return code
 
 
+def _count(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
 def _sip_uri(value: str) -> str:
     if not value.lower().startswith(("sip:", "sips:", "tel:")):
         raise argparse.ArgumentTypeError(f"expected a sip: URI, got {value!r}")
@@ -106,6 +117,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--trace", action="store_true", help="print every SIP message sent/received")
     serve.add_argument("--advertise", metavar="HOST", help="address for Via/Contact/SDP (default: the listen host)")
     serve.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
+    serve.add_argument(
+        "--workers",
+        type=_count,
+        nargs="?",
+        const=0,
+        metavar="N",
+        help="run N worker processes behind a Kamailio dispatcher on --listen (no N: one per core)",
+    )
+    serve.add_argument(
+        "--max-calls", type=_count, default=1000, metavar="N", help="calls per process; more get 503 + Retry-After"
+    )
+    serve.add_argument("--stats", type=Path, metavar="FILE.json", help="write loop-lag/GC statistics here on exit")
     serve.set_defaults(handler=run_serve)
 
     dial = subparsers.add_parser(
@@ -191,8 +214,13 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.register and args.password is None:
         raise ConfigError("--register needs --password")
     _check_files(args.play, args.record)
+    if args.workers is not None:
+        from voicebot.workers.serve import default_workers, serve_with_workers
+
+        args.workers = args.workers or default_workers()
+        return serve_with_workers(args)
     try:
-        return asyncio.run(_serve(args))
+        return runtime.run(_serve(args))
     except RegistrationError as exc:
         _say(f"voicebot serve: {exc}")
         return EXIT_FAILED
@@ -222,11 +250,11 @@ async def _serve(args: argparse.Namespace) -> int:
                 if call.finished.done():
                     _say(f"call {n}: {call.finished.result().reason} before answer")
                     return
-            media = call.media
+            await call.answer()
+            media = call.media  # media sockets open on answer
             if media is not None and args.record is not None:
                 path = args.record if n == 1 else args.record.with_name(f"{args.record.stem}-{n}{args.record.suffix}")
                 media.start_recording(path)
-            await call.answer()
             if not await call.answered:
                 _say(f"call {n}: not answered ({(await call.finished).reason})")
                 return
@@ -256,16 +284,23 @@ async def _serve(args: argparse.Namespace) -> int:
         media=not args.no_media,
         trace=sys.stdout if args.trace else None,
         advertise=args.advertise,
+        max_calls=args.max_calls,
     )
     ua.on_call(handle)
+    lag = runtime.LoopLagMonitor()
     async with ua:
         host, port = ua.local_address
+        runtime.settle_gc()  # start-up is done: freeze what it built, collect the young in small steps
+        lag.start()
         print(f"voicebot serve: listening on udp+tcp {host}:{port} as sip:{args.user}@{host}:{port}", flush=True)
         if args.duration is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), args.duration)
         else:
             await stop.wait()
+        lag.stop()
+        if args.stats is not None:
+            args.stats.write_text(json.dumps(runtime.stats(), indent=1) + "\n")
     for task in players:
         task.cancel()
     return 0

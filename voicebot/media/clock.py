@@ -22,6 +22,8 @@ from voicebot.runtime import MEDIA_TICK_LATENESS, Histogram
 
 log = logging.getLogger(__name__)
 
+_CLOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MediaClock] = weakref.WeakKeyDictionary()
+
 PTIME = 0.020
 
 
@@ -31,8 +33,6 @@ class ClockedStream(Protocol):
 
 class MediaClock:
     """The 20 ms tick of one event loop. Get it with :meth:`for_loop`."""
-
-    _clocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MediaClock] = weakref.WeakKeyDictionary()
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, *, ptime: float = PTIME, lateness: Histogram = MEDIA_TICK_LATENESS
@@ -50,9 +50,9 @@ class MediaClock:
     def for_loop(cls, loop: asyncio.AbstractEventLoop | None = None) -> MediaClock:
         """The clock of ``loop`` (the running loop by default), created on first use."""
         loop = loop or asyncio.get_running_loop()
-        clock = cls._clocks.get(loop)
+        clock = _CLOCKS.get(loop)
         if clock is None:
-            clock = cls._clocks[loop] = cls(loop)
+            clock = _CLOCKS[loop] = cls(loop)
         return clock
 
     def __len__(self) -> int:

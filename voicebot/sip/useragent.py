@@ -1333,6 +1333,12 @@ class UserAgentCore:
     def _forget(self, session: Session) -> None:
         self.sessions.pop(session.id, None)
         self._by_dialog.pop((session.invite.call_id, session.local_tag), None)
+        live = len(self.sessions) + len(self._servers) + len(self._clients) + len(self.registrations)
+        if len(self._heap) > 4 * live + 64:
+            # timer entries of ended calls would keep them alive until their old deadlines
+            # (an unanswered-call timeout two minutes away): drop them now and then
+            self._heap = [item for item in self._heap if self._deadline_of(item[2]) is not None]
+            heapq.heapify(self._heap)
 
     # -- re-INVITE / UPDATE as UAC -----------------------------------------------------------------
 

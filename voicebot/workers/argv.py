@@ -1,0 +1,45 @@
+"""Handing a parsed command line on to worker processes.
+
+Every option of the commands that run workers is spelled ``--name-with-dashes`` for the
+attribute ``name_with_dashes`` (argparse's own convention), so a parsed namespace turns back
+into arguments without a second list of the options: flags that are on become the bare flag,
+values become ``--name value``, and options left at None are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from pathlib import Path
+
+# attributes argparse or the CLI put in every namespace that are not options of the command
+_NOT_OPTIONS = {"handler", "command", "verbose"}
+
+
+def namespace_argv(args: argparse.Namespace, *, skip: Iterable[str] = (), positional: Iterable[str] = ()) -> list[str]:
+    """``args`` back as command-line arguments (options first, then ``positional`` values)."""
+    leave = _NOT_OPTIONS | set(skip) | set(positional)
+    out: list[str] = []
+    for name, value in sorted(vars(args).items()):
+        if name in leave or value is None or value is False or callable(value):
+            continue
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            out.append(flag)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                out += [flag, str(item)]
+        else:
+            out += [flag, str(value)]
+    for name in positional:
+        value = getattr(args, name)
+        out += [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+    return out
+
+
+def worker_path(path: Path, index: int) -> Path:
+    """``out/call.wav`` -> ``out/call-w1.wav`` for worker 0: each worker writes its own files."""
+    return path.with_name(f"{path.stem}-w{index + 1}{path.suffix}")
+
+
+__all__ = ["namespace_argv", "worker_path"]
