@@ -120,7 +120,7 @@ class _Sip:
 
 def run_call(server: tuple[str, int], seconds: float, *, events: list[tuple[float, object]] | None = None) -> EchoCall:
     """Call ``server``, send ``seconds`` of noise, record what comes back. ``events`` are
-    (offset s, callable) pairs run from the sending thread at those points of the call."""
+    (offset s, callable) pairs, each started in a thread of its own at that point of the call."""
     codec = get_codec("PCMA/8000")
     enc = codec.encoder()
     call = EchoCall(signal=noise(seconds))
@@ -155,7 +155,7 @@ def run_call(server: tuple[str, int], seconds: float, *, events: list[tuple[floa
         while pending and pending[0][0] <= i * PTIME:
             action = pending.pop(0)[1]
             assert callable(action)
-            action()
+            threading.Thread(target=action, daemon=True).start()  # never holds up the sending
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)

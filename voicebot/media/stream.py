@@ -359,7 +359,14 @@ class MediaStream:
         try:
             sender = self.session.sender
             if self._started and sender is not None:
-                for _ in range(self.session.frames_due(now)):
+                skipped = sender.frames_skipped
+                due = self.session.frames_due(now)
+                if sender.frames_skipped > skipped and self.jitter_buffer is not None:
+                    # the loop stalled longer than the sender may burst: the frames it skips
+                    # leave playout too, or the caller's audio would stay that much behind
+                    for _ in range(sender.frames_skipped - skipped):
+                        self.jitter_buffer.pop(now)
+                for _ in range(due):
                     # each frame is played out at the time it was due on the 20 ms grid, so a
                     # late wake-up that catches up several frames does not look like jitter
                     self._tick(min(now, sender.next_deadline))
@@ -451,10 +458,10 @@ class MediaStream:
         return self._dec_fifo.take(FRAME)
 
     # ------------------------------------------------------------------ I/O callbacks
-    def _on_rtp(self, data: bytes, addr: Address) -> None:
+    def _on_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        """A datagram from the transport; ``now`` is when the kernel received it."""
         if self._closed:
             return
-        now = self._loop.time()
         if self.params is None:
             # media can race the signalling (RTP right after our 200 OK, before configure()):
             # keep a little of it and replay it through the source filter once configured
@@ -475,10 +482,10 @@ class MediaStream:
         if self.session.has_events:
             self._drain_events()
 
-    def _on_rtcp(self, data: bytes, addr: Address) -> None:
+    def _on_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         if self._closed:
             return
-        self.session.receive_rtcp(data, addr, self._loop.time())
+        self.session.receive_rtcp(data, addr, now)
         self._drain_events()
 
     def _flush(self) -> None:

@@ -22,11 +22,11 @@ Recovery after a disturbance. A stall (a CPU hog on either end, a paused process
 of network delay) leaves many high transits in the long window, which would hold the quantile
 up for its whole minute. So after every packet the buffer asks, for each level L that the
 recent transits stayed under (the maxima of the window's suffixes, kept in a monotonic deque):
-the long window holds k transits more than a frame above L, and the last g packets held none
-of them; were those k spread evenly over the window's n packets, g packets should have held
-k * g / n of them. When that expectation reaches ``calm_expected`` (the chance of seeing none
-is then under e^-calm_expected), the high transits were one episode that has ended, and the
-target follows L. A big episode is recognised as over after ``calm_min`` packets (2 s) of
+the long window holds k transits more than a frame above L, all in its first n - g packets,
+and the last g packets held none of them; had they kept coming at the rate they came before,
+g packets should have held k * g / (n - g) of them. When that expectation reaches
+``calm_expected`` (the chance of seeing none is then under e^-calm_expected), the high
+transits were one episode that has ended, and the target follows L. A big episode is recognised as over after ``calm_min`` packets (2 s) of
 calm; the rare spikes of steady heavy-tailed jitter are spread out and rarely pass the test
 (the benchmark's Pareto traces play exactly as they did without it). A few high transits
 that all came within one second are a single stall (a paused sender, a burst of packets held
@@ -264,7 +264,7 @@ class JitterBuffer:
                 continue  # too short a calm to judge; an older step's stretch is longer
             first_above = bisect.bisect_right(ordered, (level + frame, _LAST))
             above = n - first_above
-            if above * gap >= self.config.calm_expected * n:
+            if above * gap >= self.config.calm_expected * max(1, n - gap):
                 return level
             if above <= self.config.stall_packets:
                 indexes = [i for _, i in ordered[first_above:]]
