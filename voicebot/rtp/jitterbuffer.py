@@ -26,9 +26,10 @@ the long window holds k transits more than a frame above L, all in its first n -
 and the last g packets held none of them; had they kept coming at the rate they came before,
 g packets should have held k * g / (n - g) of them. When that expectation reaches
 ``calm_expected`` (the chance of seeing none is then under e^-calm_expected), the high
-transits were one episode that has ended, and the target follows L. A big episode is recognised as over after ``calm_min`` packets (2 s) of
-calm; the rare spikes of steady heavy-tailed jitter are spread out and rarely pass the test
-(the benchmark's Pareto traces play exactly as they did without it). A few high transits
+transits were one episode that has ended, and the target follows L. A big episode is
+recognised as over after ``calm_min`` packets (2 s) of calm, a few scattered high transits
+only after many times their spacing; the rare spikes of steady heavy-tailed jitter are spread
+out and rarely pass the test (the benchmark's Pareto traces play as they did without it). A few high transits
 that all came within one second are a single stall (a paused sender, a burst of packets held
 in a queue and released at once): once it is ``calm_min`` packets behind, it is forgotten too,
 as a peak that has not recurred (NetEq's peak detector asks the same of a peak).

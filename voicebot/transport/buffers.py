@@ -73,7 +73,7 @@ def arrival_time(ancillary: list[tuple[int, int, bytes]], realtime_to_loop: floa
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
             sec, nsec = _TIMESPEC.unpack_from(data)
-            return sec + nsec * 1e-9 - realtime_to_loop
+            return float(sec + nsec * 1e-9 - realtime_to_loop)
     return None
 
 
