@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # Debian packages the real peers and engines come from (see README, "Dependencies").
-APT_PACKAGES := espeak-ng libespeak-ng1 libopus0 sip-tester kamailio redis-server graphviz
+APT_PACKAGES := espeak-ng libespeak-ng1 libopus0 sip-tester kamailio redis-server graphviz tcpdump
 STAMP  := $(VENV)/.voicebot-installed
 
 .PHONY: setup system-packages test unit lint bench demo clean

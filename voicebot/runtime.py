@@ -103,8 +103,16 @@ def watch_gc() -> None:
 
 
 def settle_gc(*, freeze: bool = True, thresholds: tuple[int, int, int] | None = GC_THRESHOLDS) -> None:
-    """Call once start-up is done: collect, freeze the survivors, and set the thresholds."""
+    """Call once start-up is done: collect, freeze the survivors, and set the thresholds.
+
+    ``VOICEBOT_GC=freeze`` keeps CPython's thresholds, ``VOICEBOT_GC=off`` does neither (both
+    only for comparing, as ``benchmarks/capacity.py`` does).
+    """
     global _gc_frozen
+    mode = os.environ.get("VOICEBOT_GC", "tuned").lower()
+    if mode in ("freeze", "off"):
+        thresholds = None
+        freeze = freeze and mode == "freeze"
     watch_gc()
     gc.collect()
     if freeze:

@@ -53,6 +53,7 @@ from voicebot.rtp.packet import Unwrapper
 
 FrameKind = Literal["audio", "lost", "idle"]
 _LAST = 1 << 62  # sorts after every packet index
+_STALE = object()  # the cached target needs computing again
 FAST_ACCELERATE_FRAMES = 8  # beyond this many frames above target, frames are removed faster
 
 
@@ -74,6 +75,9 @@ class PlayoutFrame:
     next_payload: bytes | None = None
     inserted: bool = False
     skipped_payload: bytes | None = None
+
+
+IDLE = PlayoutFrame(kind="idle")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -153,6 +157,7 @@ class JitterBuffer:
         self._transits: deque[tuple[float, int]] = deque()  # (transit, index) in arrival order
         self._sorted: list[tuple[float, int]] = []  # the same, by transit
         self._suffix_max = _WindowMax(self.config.window)  # the staircase of suffix maxima
+        self._target: float | object | None = _STALE  # target_offset(), cached until the next packet
         self._empty_run = 0
         self._since_accelerate = 0
         self._concealing = False
@@ -210,6 +215,7 @@ class JitterBuffer:
             self._recent_set.discard(self._recent_seqs.popleft())
 
     def _add_transit(self, transit: float) -> None:
+        self._target = _STALE
         self._suffix_max.add(transit)
         item = (transit, self._suffix_max.count)
         self._transits.append(item)
@@ -232,11 +238,17 @@ class JitterBuffer:
         self._transits.clear()
         self._sorted.clear()
         self._suffix_max.clear()
+        self._target = _STALE
         self._ts.reset()
 
     # ------------------------------------------------------------------ delay
     def target_offset(self) -> float | None:
         """Target playout offset M (seconds, in the transit frame of reference)."""
+        if self._target is _STALE:
+            self._target = self._compute_target()
+        return self._target  # type: ignore[return-value]
+
+    def _compute_target(self) -> float | None:
         if not self._sorted:
             return None
         cfg = self.config
@@ -277,7 +289,7 @@ class JitterBuffer:
     def target_delay(self) -> float:
         """Target delay above the fastest recent packet, seconds (jitterBufferTargetDelay)."""
         m = self.target_offset()
-        return 0.0 if m is None or not self._sorted else m - self._sorted[0][0]
+        return 0.0 if m is None else m - self._sorted[0][0]
 
     @property
     def playing(self) -> bool:
@@ -307,7 +319,7 @@ class JitterBuffer:
                     self._played_until = self._play_ts  # stragglers from before the pause are late
                     self._play_ts = None
                     self._concealing = False
-                    return PlayoutFrame(kind="idle")
+                    return IDLE
             if offset < target:
                 return self._conceal(play_ts, inserted=True)
             nxt = self._packets.get(play_ts + self._last_samples)
@@ -324,7 +336,6 @@ class JitterBuffer:
             # above target by a whole frame: remove one, at once in silence, else rate-limited
             # and only beyond the hysteresis (slow down)
             nxt = self._packets.get(play_ts + entry.samples)
-            silent = self._is_silent is not None and self._is_silent(entry.payload)
             interval = self.config.accelerate_interval
             if excess > FAST_ACCELERATE_FRAMES * frame_s:
                 # far above target (after a stall): cut faster, down to every other frame
@@ -332,7 +343,7 @@ class JitterBuffer:
             speech_ok = (
                 excess >= frame_s * (1.0 + self.config.decelerate_hysteresis) and self._since_accelerate >= interval
             )
-            if nxt is not None and (silent or speech_ok):
+            if nxt is not None and (speech_ok or (self._is_silent is not None and self._is_silent(entry.payload))):
                 # remove this frame (acceleration) and play the next one instead; the removed
                 # payload goes along so the decoder state stays continuous and the media layer
                 # can cross-fade over the cut
@@ -345,10 +356,10 @@ class JitterBuffer:
 
     def _maybe_start(self, now: float, target: float | None) -> PlayoutFrame:
         if not self._packets or target is None:
-            return PlayoutFrame(kind="idle")
+            return IDLE
         first = min(self._packets)
         if now < first / self.clock_rate + target:
-            return PlayoutFrame(kind="idle")
+            return IDLE
         self._play_ts = first
         self._empty_run = 0
         self._since_accelerate = 0
@@ -364,7 +375,7 @@ class JitterBuffer:
         self._concealing = False
         self.jitter_buffer_emitted_count += entry.samples
         self.jitter_buffer_delay += max(0.0, now - entry.arrival) * entry.samples
-        self.jitter_buffer_target_delay += self.target_delay * entry.samples
+        self.jitter_buffer_target_delay += (target - self._sorted[0][0]) * entry.samples
         return PlayoutFrame(
             kind="audio", timestamp=ts, samples=entry.samples, payload=entry.payload, skipped_payload=skipped
         )

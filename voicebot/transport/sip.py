@@ -24,10 +24,12 @@ from typing import Any
 
 from voicebot.sip.message import Request, Response, SipParseError, StreamParser
 from voicebot.sip.transaction import Address
+from voicebot.transport.buffers import size_receive_buffer
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 65535
+UDP_RECEIVE_BUFFER = 4 << 20  # a burst of a few thousand requests waits here, not on the floor
 
 Received = bytes | Request | Response | SipParseError  # a datagram, or what a stream framed
 MessageCallback = Callable[[Received, Address], None]
@@ -138,6 +140,7 @@ class SipTransport:
         if "udp" in transports:
             udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(host, port), family=family)
             self._udp = udp
+            size_receive_buffer(udp.get_extra_info("socket"), UDP_RECEIVE_BUFFER)
             bound = udp.get_extra_info("sockname")
             port = int(bound[1])
             self.addresses["udp"] = (host, port)
