@@ -300,7 +300,7 @@ async def _serve(args: argparse.Namespace) -> int:
             await stop.wait()
         lag.stop()
         if args.stats is not None:
-            args.stats.write_text(json.dumps(runtime.stats(), indent=1) + "\n")
+            args.stats.write_text(json.dumps({"calls": counter, **runtime.stats()}, indent=1) + "\n")
     for task in players:
         task.cancel()
     return 0
