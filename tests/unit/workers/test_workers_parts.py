@@ -45,8 +45,10 @@ def _serve(*argv: str) -> argparse.Namespace:
 
 
 def test_worker_command_line_parses_back_to_the_same_settings() -> None:
-    args = _serve("--listen", "127.0.0.1:5060", "--echo", "--workers", "3", "--max-calls", "80", "--auth-user", "u",
-                  "--auth-password", "p", "--hangup-after", "30", "--record", "/tmp/r.wav", "--stats", "/tmp/s.json")  # fmt: skip
+    args = _serve(
+        "--listen", "127.0.0.1:5060", "--echo", "--workers", "3", "--max-calls", "80", "--auth-user", "u",
+        "--auth-password", "p", "--hangup-after", "30", "--record", "/tmp/r.wav", "--stats", "/tmp/s.json",
+    )  # fmt: skip
     argv = worker_command(args, 1, "127.0.0.1:5090")
     assert argv[argv.index("serve") + 1 :][:2] == ["--listen", "127.0.0.1:5090"]
     again = _serve(*argv[argv.index("serve") + 1 :])
