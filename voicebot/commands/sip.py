@@ -31,7 +31,7 @@ EXIT_REJECTED = 5
 EXIT_AUTH = 6
 EXIT_NETWORK = 7
 
-DIAL_EXIT_CODES = """exit codes:
+DIAL_EXIT_CODES = """exit codes (one call; with --calls M > 1: 0 every call answered, 1 some were not):
   0  answered (the call was established; it ended normally)
   1  internal failure (the message says why)
   2  bad arguments
@@ -154,6 +154,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dial.add_argument("--json", action="store_true", help="print the result as JSON")
     dial.add_argument("--trace", action="store_true", help="print every SIP message sent/received")
     dial.add_argument("--advertise", metavar="HOST", help="address for Via/Contact/SDP (default: the listen host)")
+    dial.add_argument("--calls", type=_count, default=1, metavar="M", help="place M calls (bulk; prints a summary)")
+    dial.add_argument("--concurrency", type=_count, default=10, metavar="C", help="bulk: at most C calls at once")
+    dial.add_argument(
+        "--workers", type=_count, nargs="?", const=0, metavar="N", help="bulk: split the calls over N processes"
+    )
     dial.set_defaults(handler=run_dial)
 
 
@@ -323,6 +328,13 @@ async def _play(media: Any, path: Path) -> None:
 
 def run_dial(args: argparse.Namespace) -> int:
     _check_files(args.play, args.record)
+    if args.calls > 1 or args.workers is not None:
+        from voicebot.workers.outbound import dial_bulk
+        from voicebot.workers.serve import default_workers
+
+        if args.workers is not None:
+            args.workers = args.workers or default_workers()
+        return dial_bulk(args, exit_code_for)
     try:
         result, code = asyncio.run(_dial(args))
     except RegistrationError as exc:

@@ -16,14 +16,21 @@ from pathlib import Path
 _NOT_OPTIONS = {"handler", "command", "verbose"}
 
 
-def namespace_argv(args: argparse.Namespace, *, skip: Iterable[str] = (), positional: Iterable[str] = ()) -> list[str]:
-    """``args`` back as command-line arguments (options first, then ``positional`` values)."""
+def namespace_argv(
+    args: argparse.Namespace,
+    *,
+    skip: Iterable[str] = (),
+    positional: Iterable[str] = (),
+    spelled: dict[str, str] | None = None,
+) -> list[str]:
+    """``args`` back as command-line arguments (options first, then ``positional`` values);
+    ``spelled`` names the options whose flag is not the attribute's name (``from_uri``: ``--from``)."""
     leave = _NOT_OPTIONS | set(skip) | set(positional)
     out: list[str] = []
     for name, value in sorted(vars(args).items()):
         if name in leave or value is None or value is False or callable(value):
             continue
-        flag = "--" + name.replace("_", "-")
+        flag = (spelled or {}).get(name) or "--" + name.replace("_", "-")
         if value is True:
             out.append(flag)
         elif isinstance(value, list | tuple):
