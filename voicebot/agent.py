@@ -116,7 +116,8 @@ class UserAgent:
         self._handler: CallHandler | None = None
         self._requests: dict[int, asyncio.Future[int]] = {}
         self._registration: asyncio.Future[int] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0  # the deadline _timer is armed for (uvloop's handles do not say)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
@@ -290,11 +291,12 @@ class UserAgent:
             except Exception:
                 log.exception("error while handling %s", event)
         deadline = self.core.next_deadline()
-        if self._timer is not None and (deadline is None or self._timer.when() != deadline):
+        if self._timer is not None and (deadline is None or self._timer_at != deadline):
             self._timer.cancel()
             self._timer = None
         if deadline is not None and self._timer is None:
             self._timer = loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
