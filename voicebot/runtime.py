@@ -173,6 +173,30 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
+_libc: Any = None
+
+
+def trim_heap() -> bool:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``); False elsewhere.
+
+    A worker that held many calls keeps their freed memory mapped; the media clock calls this
+    once the worker has no calls left, so the memory comes back when the load is gone.
+    """
+    global _libc
+    if _libc is None:
+        try:
+            import ctypes
+
+            _libc = ctypes.CDLL("libc.so.6")
+            _libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _libc = False
+    if not _libc:
+        return False
+    _libc.malloc_trim(0)
+    return True
+
+
 def rss_bytes() -> int:
     """Resident set size of this process (Linux /proc; 0 where unavailable)."""
     with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/statm") as f:
@@ -208,5 +232,6 @@ __all__ = [
     "run",
     "settle_gc",
     "stats",
+    "trim_heap",
     "watch_gc",
 ]

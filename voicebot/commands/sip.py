@@ -243,6 +243,7 @@ async def _serve(args: argparse.Namespace) -> int:
         counter += 1
         n = counter
         _say(f"call {n} from {call.remote_uri}" + (f" (user {call.user})" if call.user else ""))
+        mine: list[asyncio.Future[None]] = []  # this call's DTMF printer and player
         try:
             if args.reject:
                 await call.reject(args.reject)
@@ -264,11 +265,12 @@ async def _serve(args: argparse.Namespace) -> int:
                 _say(f"call {n}: not answered ({(await call.finished).reason})")
                 return
             if media is not None:
-                players.add(asyncio.ensure_future(_print_dtmf(n, media)))
+                mine.append(asyncio.ensure_future(_print_dtmf(n, media)))
                 if args.echo:
                     media.set_echo(True)
                 if args.play is not None:
-                    players.add(asyncio.ensure_future(_play(media, args.play)))
+                    mine.append(asyncio.ensure_future(_play(media, args.play)))
+                players.update(mine)
             if args.hangup_after is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(call.finished), args.hangup_after)
@@ -278,6 +280,10 @@ async def _serve(args: argparse.Namespace) -> int:
             _say(f"call {n}: ended by {result.ended_by} ({result.reason}) after {result.duration:.1f} s")
         except VoicebotError as exc:
             _say(f"call {n}: {exc}")
+        finally:
+            for task in mine:  # they would hold the ended call's media stream for good
+                task.cancel()
+                players.discard(task)
 
     ua = UserAgent(
         args.listen,

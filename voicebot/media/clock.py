@@ -7,7 +7,9 @@ that one pass calls ``on_clock(now)`` on every registered stream; each stream se
 its own RTP clock says are due (usually one; after a late wake-up, the ones it missed).
 
 Streams start on the clock's grid (:meth:`MediaClock.next_tick`), so their frames fall due on
-the ticks. The clock stops when the last stream leaves and starts again with the next one.
+the ticks. The clock stops when the last stream leaves and starts again with the next one;
+two seconds after it stopped, and again once the last calls' SIP transactions have expired,
+it hands the freed C heap back to the system (:func:`voicebot.runtime.trim_heap`).
 How late each tick ran is recorded in :data:`voicebot.runtime.MEDIA_TICK_LATENESS`.
 """
 
@@ -18,13 +20,16 @@ import logging
 import weakref
 from typing import Protocol
 
-from voicebot.runtime import MEDIA_TICK_LATENESS, Histogram
+from voicebot.runtime import MEDIA_TICK_LATENESS, Histogram, trim_heap
 
 log = logging.getLogger(__name__)
 
 _CLOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MediaClock] = weakref.WeakKeyDictionary()
 
 PTIME = 0.020
+# seconds without streams after which the freed heap goes back to the system: soon, and again
+# once the ended calls' SIP transactions have expired too (Timers J and L, 64 x T1 = 32 s)
+IDLE_TRIM_AFTER = (2.0, 35.0)
 
 
 class ClockedStream(Protocol):
@@ -76,6 +81,12 @@ class MediaClock:
         if not self._streams and self._handle is not None:
             self._handle.cancel()
             self._handle = None
+            for delay in IDLE_TRIM_AFTER:
+                self._loop.call_later(delay, self._trim_if_idle)
+
+    def _trim_if_idle(self) -> None:
+        if not self._streams:  # no media to disturb: the pause of the trim costs nobody a frame
+            trim_heap()
 
     def _tick(self) -> None:
         # uvloop keeps time in whole milliseconds and may run a timer a fraction of a
