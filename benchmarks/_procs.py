@@ -110,5 +110,14 @@ def rss_bytes(pids: list[int]) -> int:
     return total
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the ``finally`` blocks stop what the benchmark started."""
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]

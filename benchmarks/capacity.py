@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
-from _procs import cpu_seconds, free_port, load_average, rss_bytes, start, stop, tree, wait_sip
+from _procs import cpu_seconds, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, tree, wait_sip
 from _sipp import Capture, sipp_exe, sipp_summary, stream_report, write_echo_scenario
 
 CALL_SECONDS = 25.0
@@ -159,6 +159,7 @@ def _dropped(tcpdump_report: str) -> int | None:
 
 
 def main() -> None:
+    exit_on_sigterm()
     load_before = load_average()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="voicebot-capacity-") as tmp:

@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
 from _echo_client import echo_delays, run_call
-from _procs import free_port, load_average, start, stop, wait_sip
+from _procs import exit_on_sigterm, free_port, load_average, start, stop, wait_sip
 
 SECONDS = float(os.environ.get("ECHO_SECONDS", "45"))
 HOG_SECONDS = 15.0
@@ -115,6 +115,7 @@ def measure(name: str, argv: list[str], port: int, *, answers_options: bool = Tr
 
 
 def main() -> None:
+    exit_on_sigterm()
     load_before = load_average()
     results: dict[str, object] = {}
     port = free_port()

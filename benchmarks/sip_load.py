@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import cpu_seconds, free_port, load_average, stop, tree, wait_sip
+from _procs import cpu_seconds, exit_on_sigterm, free_port, load_average, stop, tree, wait_sip
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "interop" / "sip" / "scenarios"
@@ -134,6 +134,7 @@ def core_only(n: int) -> dict[str, float]:
 
 
 def main() -> int:
+    exit_on_sigterm()
     load = load_average()
     results: dict[str, dict[str, float]] = {"voicebot_core_in_process": core_only(OPTIONS_N)}
     sipp = shutil.which("sipp") or "sipp"

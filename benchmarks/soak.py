@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
-from _procs import cpu_seconds, free_port, load_average, rss_bytes, start, stop, tree, wait_sip
+from _procs import cpu_seconds, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, tree, wait_sip
 from _sipp import REJECTED_UAC, sipp_exe, sipp_summary
 
 from voicebot.transport.buffers import kernel_receive_cap
@@ -120,6 +120,7 @@ def burst(cwd: Path) -> dict[str, Any]:
 
 
 def main() -> None:
+    exit_on_sigterm()
     load = load_average()
     with tempfile.TemporaryDirectory(prefix="voicebot-soak-") as tmp:
         cwd = Path(tmp)

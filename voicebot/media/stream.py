@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+LATE_TICK = 0.002  # a tick this late drains the RTP socket before playing out
 
 
 class MediaParams(Protocol):
@@ -165,6 +166,7 @@ class MediaStream:
         self.frames_out = 0
         self.dtmf_info_rejected = 0
         self._early: list[tuple[bytes, Address, float]] = []
+        self._echoed: bytes | None = None  # the last payload echoed as it came (repeated once on loss)
         self._audio_ssrc: int | None = None
         transport.on_rtp = self._on_rtp
         transport.on_rtcp = self._on_rtcp
@@ -359,6 +361,8 @@ class MediaStream:
         try:
             sender = self.session.sender
             if self._started and sender is not None:
+                if now - sender.next_deadline > LATE_TICK:
+                    self._transport.drain()  # packets that came while the loop was busy
                 skipped = sender.frames_skipped
                 due = self.session.frames_due(now)
                 if sender.frames_skipped > skipped and self.jitter_buffer is not None:
@@ -400,13 +404,19 @@ class MediaStream:
     def _echo_passthrough(self, now: float) -> bool:
         """Echo without decoding: the caller's payload goes straight back out (one codec both
         ways), as long as nothing else needs the audio (bot audio, a recording, a frames()
-        reader). A lost frame is left out (the far end conceals it); idle time is silence."""
+        reader). A lost frame is filled by repeating the frame before it once (packet
+        repetition, G.711's simplest concealment), then by silence; idle time is silence."""
         if self._player.active or self._recorder is not None or self._subscribers:
             return False
         jb, codec = self.jitter_buffer, self.codec
         assert jb is not None and codec is not None
         f = jb.pop(now)
-        payload = f.payload if f.kind == "audio" else silent_payload(codec) if f.kind == "idle" else None
+        if f.kind == "audio":
+            payload = self._echoed = f.payload
+        elif f.kind == "lost" and self._echoed is not None:
+            payload, self._echoed = self._echoed, None
+        else:
+            payload = silent_payload(codec)
         cfg = self.session.config
         self.session.send_frame(payload if cfg is not None and cfg.send else None, speech=f.kind == "audio")
         self._dec_fifo.clear()

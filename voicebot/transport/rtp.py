@@ -129,6 +129,13 @@ class RtpTransport:
                 self.callback_errors += 1
                 log.exception("RTP datagram handler failed for %d bytes from %s", len(data), source)
 
+    def drain(self) -> None:
+        """Read whatever waits on the RTP socket now (the media clock calls this when its tick
+        ran late: the loop was busy, and packets that arrived meanwhile must reach the jitter
+        buffer before it decides they are lost)."""
+        if self._rtp is not None:
+            self._readable(self._rtp, False)
+
     def _send(self, sock: socket.socket | None, data: bytes, addr: Address) -> None:
         if sock is None:
             return
