@@ -3,12 +3,15 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # Debian packages the real peers and engines come from (see README, "Dependencies").
-APT_PACKAGES := espeak-ng libespeak-ng1 libopus0 sip-tester kamailio redis-server graphviz tcpdump
+APT_PACKAGES := espeak-ng libespeak-ng1 libopus0 sip-tester kamailio kamailio-tls-modules redis-server graphviz postgresql tcpdump
 STAMP  := $(VENV)/.voicebot-installed
+# The voiceprint model (resemblyzer 0.1.4's pretrained.pt), read with numpy from the wheel, which is
+# downloaded without its dependencies so torch is never installed (voicebot/voiceprint/model.py).
+VOICEPRINT_MODEL := $(VENV)/share/voicebot/.resemblyzer-0.1.4
 
 .PHONY: setup system-packages test unit lint bench demo clean
 
-setup: system-packages $(STAMP)
+setup: system-packages $(STAMP) $(VOICEPRINT_MODEL)
 
 # Installs only what is missing; as non-root it prints the exact command instead.
 system-packages:
@@ -28,6 +31,11 @@ system-packages:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+$(VOICEPRINT_MODEL): | $(STAMP)
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+	  -d $(VENV)/share/voicebot resemblyzer==0.1.4
 	@touch $@
 
 test: setup

@@ -32,7 +32,9 @@ from typing import Any, TextIO, TypeVar
 from voicebot.call import Call
 from voicebot.errors import ConfigError, DependencyError, VoicebotError
 from voicebot.sip import events as ev
+from voicebot.sip.defence import DefenceConfig
 from voicebot.sip.message import SipParseError
+from voicebot.sip.sdes import DEFAULT_SUITES, check_policy, check_suites
 from voicebot.sip.transaction import Address, Timers
 from voicebot.sip.useragent import UaConfig, UserAgentCore
 from voicebot.transport.sip import (
@@ -42,6 +44,8 @@ from voicebot.transport.sip import (
     format_hostport,
     split_hostport,
 )
+from voicebot.transport.stream import ConnectionLimits
+from voicebot.transport.tls import TlsConfig
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,12 @@ class UserAgent:
         timers: Timers | None = None,
         trace: TextIO | Callable[[str], None] | None = None,
         advertise: str | None = None,
+        user_agent: str = "voicebot/0.1",
+        defence: DefenceConfig | None = DefenceConfig(),  # noqa: B008 - frozen, shared safely
+        tls: TlsConfig | None = None,
+        limits: ConnectionLimits | None = None,
+        srtp: str = "optional",
+        srtp_suites: tuple[str, ...] = DEFAULT_SUITES,
     ) -> None:
         try:
             self._host, self._port = split_hostport(listen, 5060)
@@ -102,7 +112,13 @@ class UserAgent:
             timers=timers or Timers(),
             session_expires=session_expires,
             max_sessions=max_calls,
+            user_agent=user_agent,
+            defence=defence,
+            srtp=check_policy(srtp),
+            srtp_suites=check_suites(srtp_suites),
         )
+        if tls is not None and tls.can_listen and "tls" not in transports:
+            transports = (*transports, "tls")
         self._register_uri = register
         self._register_expires = register_expires
         self._transports = transports
@@ -110,7 +126,7 @@ class UserAgent:
         self._rtp_timeout = rtp_timeout
         self._trace = trace
         self.core = UserAgentCore(self.config)
-        self.transport = SipTransport(self._on_datagram, self._on_transport_error)
+        self.transport = SipTransport(self._on_datagram, self._on_transport_error, tls=tls, limits=limits)
         self.calls: dict[str, Call] = {}
         self._incoming: asyncio.Queue[Call] = asyncio.Queue()
         self._handler: CallHandler | None = None
@@ -325,6 +341,10 @@ class UserAgent:
     def _dispatch(self, event: ev.Event) -> None:
         if isinstance(event, ev.IncomingCall):
             self._spawn(self._incoming_call(event))
+            return
+        if isinstance(event, ev.SourceBlocked):  # once per ban or throttling episode
+            span = f" for {event.seconds:g} s" if event.seconds else ""
+            log.warning("blocking %s: %s%s", event.source, event.reason, span)
             return
         if isinstance(event, ev.RequestDone):
             fut = self._requests.pop(event.token, None)

@@ -36,6 +36,7 @@ from voicebot.flow import (
     Action,
     CallerHangup,
     Dtmf,
+    EnrollVoice,
     Event,
     Flow,
     Hangup,
@@ -46,6 +47,8 @@ from voicebot.flow import (
     Transfer,
     TransferResult,
     Utterance,
+    VerifyVoice,
+    VoiceprintResult,
     Webhook,
     WebhookResult,
 )
@@ -56,7 +59,9 @@ from voicebot.media.vad import Vad
 if TYPE_CHECKING:
     from voicebot.asr import AsrEngine
     from voicebot.call import Call
+    from voicebot.metrics.observer import CallObserver
     from voicebot.tts import Synthesizer
+    from voicebot.voiceprint.live import CallerVoice
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +136,8 @@ class VoiceBot:
         endpoint: EndpointConfig | None = None,
         vad_aggressiveness: int = 2,
         webhook: Callable[[Webhook], Awaitable[WebhookResult]] | None = None,
+        observer: CallObserver | None = None,
+        voiceprints: CallerVoice | None = None,
     ) -> None:
         if call.media is None:
             raise ValueError("the call has no media stream (was it answered?)")
@@ -141,6 +148,8 @@ class VoiceBot:
         self.endpoint = endpoint or EndpointConfig()
         self.vad = Vad(vad_aggressiveness)
         self.webhook = webhook
+        self.observer = observer  # metrics: ASR confidence and latency, turn latency, TTS time
+        self.voiceprints = voiceprints  # hears every caller frame; answers verify_voice / enroll_voice
         self.turn_latencies: list[float] = []
         self.turn_timings: list[TurnTiming] = []
         self._ears = _Ears()
@@ -183,6 +192,8 @@ class VoiceBot:
                     self._ears.frames.get_nowait()
                 stamp = start + count * FRAME_SECONDS
                 self._ears.frames.put_nowait((stamp, frame))
+                if self.voiceprints is not None:
+                    self.voiceprints.feed(frame)
                 self._media_latest = stamp
                 self._media_lag = loop.time() - FRAME_SECONDS - stamp  # grows when frames came late
                 count += 1
@@ -210,8 +221,11 @@ class VoiceBot:
 
         async def produce() -> None:
             nonlocal first
+            asked = loop.time()
             try:
                 async for chunk in self.synth.stream(text, ssml=ssml, voice=voice):
+                    if first and self.observer is not None:
+                        self.observer.observe_tts(seconds=loop.time() - asked)
                     if first and self._last_turn is not None:
                         speech_end, endpointed, recognised, reason = self._last_turn
                         timing = TurnTiming(
@@ -224,6 +238,8 @@ class VoiceBot:
                         self.turn_timings.append(timing)
                         self.turn_latencies.append(timing.total)
                         self._last_turn = None
+                        if self.observer is not None:
+                            self.observer.observe_turn(latency=timing.total)
                     first = False
                     self.media.play(chunk)
             except Exception as exc:  # the call goes on with the fallback audio
@@ -322,6 +338,9 @@ class VoiceBot:
         lag = self._media_lag  # turn timings are kept on the loop clock
         self._last_turn = (end.speech_end + lag, end.at + lag, loop.time(), end.reason)
         match = result.match
+        if self.observer is not None:
+            confidence = match.confidence if match is not None else result.confidence
+            self.observer.observe_asr(confidence=confidence, latency=loop.time() - (end.at + lag))
         return Heard(
             kind="speech",
             text=result.text,
@@ -427,10 +446,23 @@ class VoiceBot:
 
                 return await execute_async(action)
             return await self.webhook(action)
+        if isinstance(action, VerifyVoice | EnrollVoice):
+            return await self._voiceprint(action)
         if isinstance(action, SetSlot):
             return None
         log.warning("unhandled flow action %r", action)
         return None
+
+
+    async def _voiceprint(self, action: VerifyVoice | EnrollVoice) -> VoiceprintResult:
+        """Score (or enrol) the caller's speech so far, off the event loop."""
+        verifying = isinstance(action, VerifyVoice)
+        if self.voiceprints is None:
+            why = "this bot was given no voiceprints (VoiceBot(..., voiceprints=CallerVoice(store)))"
+            return VoiceprintResult(result="not_enrolled" if verifying else "failed", error=why)
+        work = self.voiceprints.verify if verifying else self.voiceprints.enroll
+        v = await asyncio.wrap_future(work(action.id, action.min_seconds))
+        return VoiceprintResult(result=v.result, score=v.score, seconds=v.seconds, error=v.error)
 
 
 def _groups_of(flow: Flow | None, state_name: str) -> dict[str, str] | None:

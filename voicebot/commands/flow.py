@@ -28,11 +28,13 @@ from voicebot.flow import (
     SilenceTimeout,
     Transfer,
     Utterance,
+    VoiceprintResult,
     Webhook,
     WebhookResult,
 )
+from voicebot.flow.coerce import describe
 from voicebot.flow.diagnostics import Diagnostic
-from voicebot.flow.events import Action
+from voicebot.flow.events import DTMF_KEYS, ENROLL_RESULTS, VERIFY_RESULTS, Action, EnrollVoice, VerifyVoice
 from voicebot.flow.graph import to_dot, to_mermaid
 from voicebot.flow.runtime import FlowStateError, Session
 from voicebot.flow.scripts import run_scripts, unvisited_states
@@ -60,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c.add_argument("--json", action="store_true", help="print diagnostics as JSON")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
     c.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    c.add_argument("--dtmf-only", action="store_true", help="also check that every ask state works by keypad alone")
     c.set_defaults(handler=cmd_check)
 
     g = sub.add_parser(
@@ -83,14 +86,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ch = sub.add_parser(
         "chat",
         help="talk to a flow as the caller (terminal or pipe)",
-        description="Type what the caller says. Commands: /dtmf 12#, /silence, /hangup, /state, /slots, /help, /quit.",
+        description="Type what the caller says. Commands: /dtmf 12#, /silence, /hangup, /state, /slots, /help, /quit. "
+        "With --dtmf-only, a line of keys (1, 0314, #) is pressed.",
     )
     ch.add_argument("file", metavar="FILE")
     ch.add_argument("--set", action="append", default=[], metavar="SLOT=VALUE", help="fill a slot from context")
     ch.add_argument("--today", metavar="YYYY-MM-DD", help="the call's date (default: today)")
     ch.add_argument("--webhook-fail", action="store_true", help="simulated webhooks fail")
     ch.add_argument("--live-webhooks", action="store_true", help="really send webhook requests")
-    ch.add_argument("--json", action="store_true", help="print the call result as JSON at the end")
+    ch.add_argument(
+        "--voice",
+        metavar="RESULT[:SCORE]",
+        default="not_enough_speech",
+        help="what verify_voice / enroll_voice states get (a chat has no audio): match:0.8, no_match:0.3, "
+        "not_enrolled, enrolled, failed (default not_enough_speech)",
+    )
+    ch.add_argument("--json", action="store_true", help="print only the call result as JSON (the chat goes to stderr)")
+    ch.add_argument("--dtmf-only", action="store_true", help="keypad only: prompts say what to press; type keys")
     ch.set_defaults(handler=cmd_chat)
 
     t = sub.add_parser(
@@ -158,7 +170,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     args.files = _expand(args.files)
     all_diags: list[Diagnostic] = []
     for f in args.files:
-        all_diags.extend(Flow.check(f))
+        all_diags.extend(Flow.check(f, dtmf_only=args.dtmf_only))
     errors = sum(1 for d in all_diags if d.is_error)
     warnings = len(all_diags) - errors
     failed = errors > 0 or (args.strict and warnings > 0)
@@ -272,6 +284,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
     ctx = _parse_sets(args.set)
     if ctx is None:
         return EXIT_USAGE
+    result, _, score = args.voice.partition(":")
+    try:
+        ok_score = not score or -1.0 <= float(score) <= 1.0
+    except ValueError:
+        ok_score = False
+    if result not in (*VERIFY_RESULTS, *ENROLL_RESULTS) or not ok_score:
+        choices = ", ".join(dict.fromkeys((*VERIFY_RESULTS, *ENROLL_RESULTS)))
+        print(f"voicebot flow chat: --voice needs RESULT[:SCORE] with RESULT one of {choices} and SCORE "
+              f"from -1 to 1, got '{args.voice}'", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     today = None
     if args.today:
         try:
@@ -289,22 +311,29 @@ def cmd_chat(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    try:
-        session = flow.start(ctx, today=today or dt.date.today())
-    except FlowError as exc:
-        print(f"voicebot flow chat: {exc.diagnostics[0].message}", file=sys.stderr)
+    unset = [k for k in flow.context_slots if not ctx.get(k)]
+    if unset:
+        needs = ", ".join(f"{k} ({describe(flow.slots[k])})" for k in unset)
+        hint = " ".join(f"--set {k}=..." for k in unset)
+        print(f"voicebot flow chat: the flow needs context: {needs}; add {hint}", file=sys.stderr)
         return EXIT_USAGE
-    out = sys.stdout
+    try:
+        session = flow.start(ctx, today=today or dt.date.today(), dtmf_only=args.dtmf_only)
+    except FlowError as exc:
+        first = exc.diagnostics[0]
+        print(
+            f"voicebot flow chat: {first}" if args.dtmf_only else f"voicebot flow chat: {first.message}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    # with --json, stdout carries the JSON result alone; the conversation goes to stderr
+    out = sys.stderr if args.json else sys.stdout
     interactive = sys.stdin.isatty() and out.isatty()
     if interactive:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
         print(f"Chatting with '{flow.name}'. Type as the caller; /help for commands.", file=out)
-    unset = [k for k in flow.context_slots if k not in ctx]
-    if unset:
-        hint = " ".join(f"--set {k}=..." for k in unset)
-        print(f"  (note: the call's context should fill {', '.join(unset)}: add {hint})", file=out)
-    _show(_settle(session, session.begin(), args), out)
+    _show(_settle(session, session.begin(), args, out), out)
     while not session.ended:
         try:
             line = input("you> ") if interactive else sys.stdin.readline()
@@ -337,7 +366,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 continue
             if cmd == "/dtmf":
                 keys = rest.replace(" ", "")
-                if not keys or any(k not in "0123456789*#ABCD" for k in keys):
+                if not keys or any(k not in DTMF_KEYS for k in keys):
                     print("  /dtmf takes keys 0-9 * # A-D", file=out)
                     continue
                 events = [Dtmf(digit=k) for k in keys]
@@ -348,13 +377,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
             else:
                 print(f"  unknown command {cmd}; /help lists them", file=out)
                 continue
+        elif args.dtmf_only:
+            keys = line.replace(" ", "").upper()
+            if any(k not in DTMF_KEYS for k in keys):
+                print("  keypad only: type keys 0-9 * # A-D (or /silence, /hangup)", file=out)
+                continue
+            events = [Dtmf(digit=k) for k in keys]
         else:
             events = [Utterance(text=line)]
         for ev in events:
             if session.ended:
                 break
             try:
-                _show(_settle(session, session.handle(ev), args), out)
+                _show(_settle(session, session.handle(ev), args, out), out)
             except FlowStateError as exc:
                 print(f"  ({exc})", file=out)
     if not session.ended:
@@ -373,8 +408,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 },
                 ensure_ascii=False,
                 indent=2,
-            ),
-            file=out,
+            )
         )
     else:
         print(f"outcome: {result.outcome}", file=out)
@@ -387,7 +421,7 @@ def _plain(slots: Any) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in dict(slots).items()}
 
 
-def _settle(session: Session, actions: list[Action], args: argparse.Namespace) -> list[Action]:
+def _settle(session: Session, actions: list[Action], args: argparse.Namespace, log: TextIO) -> list[Action]:
     out = list(actions)
     pending = list(actions)
     while pending:
@@ -400,11 +434,27 @@ def _settle(session: Session, actions: list[Action], args: argparse.Namespace) -
                 res = execute(a)
             else:
                 res = WebhookResult(ok=not args.webhook_fail, data={}, status=200 if not args.webhook_fail else 503)
-            print(f"  (webhook {a.method} {a.url} -> {'ok' if res.ok else 'failed'})", file=sys.stdout)
+            print(f"  (webhook {a.method} {a.url} -> {'ok' if res.ok else 'failed'})", file=log)
             more = session.handle(res)
+        elif isinstance(a, VerifyVoice | EnrollVoice):
+            answer = _voice_answer(a, args.voice)
+            score = f", score {answer.score:g}" if answer.score is not None else ""
+            print(f"  ({'verify' if isinstance(a, VerifyVoice) else 'enrol'} voice of '{a.id}' -> "
+                  f"{answer.result}{score}; --voice chooses)", file=log)  # fmt: skip
+            more = session.handle(answer)
         out.extend(more)
         pending.extend(more)
-    return [a for a in out if not isinstance(a, Webhook)]
+    return [a for a in out if not isinstance(a, Webhook | VerifyVoice | EnrollVoice)]
+
+
+def _voice_answer(action: VerifyVoice | EnrollVoice, spec: str) -> VoiceprintResult:
+    """``--voice RESULT[:SCORE]`` as the answer to ``action``; not_enough_speech when the result
+    is not one this kind of state gives."""
+    result, _, score = spec.partition(":")
+    allowed = VERIFY_RESULTS if isinstance(action, VerifyVoice) else ENROLL_RESULTS
+    if result not in allowed:
+        return VoiceprintResult(result="not_enough_speech")
+    return VoiceprintResult(result=result, score=float(score) if score else None, seconds=action.min_seconds)
 
 
 # --- test -----------------------------------------------------------------------------------------

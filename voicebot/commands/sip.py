@@ -18,7 +18,10 @@ from typing import Any
 from voicebot import runtime
 from voicebot.agent import RegistrationError, UserAgent
 from voicebot.call import Call, CallResult
+from voicebot.commands import _security_options
 from voicebot.errors import ConfigError, VoicebotError
+from voicebot.metrics.options import add_metrics_options, serve_metrics
+from voicebot.privacy.options import CallRecording, add_recording_options
 from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
 from voicebot.transport.sip import split_hostport
 
@@ -112,7 +115,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--reject", type=_status, metavar="CODE", help="reject every call with CODE")
     serve.add_argument("--echo", action="store_true", help="echo the caller's audio back")
     serve.add_argument("--play", type=Path, metavar="FILE.wav", help="play a WAV file to callers")
-    serve.add_argument("--record", type=Path, metavar="OUT.wav", help="record calls (caller + bot, 2 channels)")
+    add_recording_options(serve)
+    add_metrics_options(serve)
     serve.add_argument("--no-media", action="store_true", help="signalling only (no RTP)")
     serve.add_argument("--trace", action="store_true", help="print every SIP message sent/received")
     serve.add_argument("--advertise", metavar="HOST", help="address for Via/Contact/SDP (default: the listen host)")
@@ -129,6 +133,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--max-calls", type=_count, default=1000, metavar="N", help="calls per process; more get 503 + Retry-After"
     )
     serve.add_argument("--stats", type=Path, metavar="FILE.json", help="write loop-lag/GC statistics here on exit")
+    _security_options.add_options(serve, serve=True)
     serve.set_defaults(handler=run_serve)
 
     dial = subparsers.add_parser(
@@ -148,7 +153,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dial.add_argument("--timeout", type=_seconds, default=60.0, metavar="S", help="ring timeout (default 60)")
     dial.add_argument("--hangup-after", type=_seconds, metavar="S", help="hang up S seconds after answer")
     dial.add_argument("--play", type=Path, metavar="FILE.wav", help="play a WAV file once answered")
-    dial.add_argument("--record", type=Path, metavar="OUT.wav", help="record the call (2 channels)")
+    add_recording_options(dial)
     dial.add_argument("--dtmf", metavar="DIGITS", help="send DTMF digits once answered")
     dial.add_argument("--no-media", action="store_true", help="signalling only (no RTP)")
     dial.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -159,17 +164,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dial.add_argument(
         "--workers", type=_count, nargs="?", const=0, metavar="N", help="bulk: split the calls over N processes"
     )
+    _security_options.add_options(dial, serve=False)
     dial.set_defaults(handler=run_dial)
 
 
 # ---------------------------------------------------------------------------------- helpers
 
 
-def _check_files(play: Path | None, record: Path | None) -> None:
+def _check_files(play: Path | None) -> None:
     if play is not None and not play.is_file():
         raise ConfigError(f"--play: no such file {play}")
-    if record is not None and not record.parent.exists():
-        raise ConfigError(f"--record: directory {record.parent} does not exist")
 
 
 def _algorithms(text: str) -> tuple[str, ...]:
@@ -218,7 +222,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ConfigError("--auth-user and --auth-password go together")
     if args.register and args.password is None:
         raise ConfigError("--register needs --password")
-    _check_files(args.play, args.record)
+    _check_files(args.play)
+    args.recording = CallRecording.from_args(args)
     if args.workers is not None:
         from voicebot.workers.serve import default_workers, serve_with_workers
 
@@ -242,6 +247,8 @@ async def _serve(args: argparse.Namespace) -> int:
         nonlocal counter
         counter += 1
         n = counter
+        if metrics is not None:
+            metrics.track(call)
         _say(f"call {n} from {call.remote_uri}" + (f" (user {call.user})" if call.user else ""))
         mine: list[asyncio.Future[None]] = []  # this call's DTMF printer and player
         try:
@@ -258,9 +265,8 @@ async def _serve(args: argparse.Namespace) -> int:
                     return
             await call.answer()
             media = call.media  # media sockets open on answer
-            if media is not None and args.record is not None:
-                path = args.record if n == 1 else args.record.with_name(f"{args.record.stem}-{n}{args.record.suffix}")
-                media.start_recording(path)
+            if media is not None and args.recording is not None:
+                _say(f"call {n}: {args.recording.start(media, party=call.remote_uri, n=n)}")
             if not await call.answered:
                 _say(f"call {n}: not answered ({(await call.finished).reason})")
                 return
@@ -295,15 +301,18 @@ async def _serve(args: argparse.Namespace) -> int:
         media=not args.no_media,
         trace=sys.stdout if args.trace else None,
         advertise=args.advertise,
+        **_security_options.config_from(args),
         max_calls=args.max_calls,
     )
-    ua.on_call(handle)
     lag = runtime.LoopLagMonitor()
-    async with ua:
+    ua.on_call(handle)
+    async with ua, serve_metrics(args, say=lambda text: print(f"voicebot serve: {text}", flush=True)) as metrics:
         host, port = ua.local_address
+        tls = ua.transport.addresses.get("tls")
+        also = f" and tls {host}:{tls[1]}" if tls else ""
         runtime.settle_gc()  # start-up is done: freeze what it built, collect the young in small steps
         lag.start()
-        print(f"voicebot serve: listening on udp+tcp {host}:{port} as sip:{args.user}@{host}:{port}", flush=True)
+        print(f"voicebot serve: listening on udp+tcp {host}:{port}{also} as sip:{args.user}@{host}:{port}", flush=True)
         if args.duration is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), args.duration)
@@ -333,7 +342,8 @@ async def _play(media: Any, path: Path) -> None:
 
 
 def run_dial(args: argparse.Namespace) -> int:
-    _check_files(args.play, args.record)
+    _check_files(args.play)
+    args.recording = CallRecording.from_args(args)
     if args.calls > 1 or args.workers is not None:
         from voicebot.workers.outbound import dial_bulk
         from voicebot.workers.serve import default_workers
@@ -370,12 +380,13 @@ async def _dial(args: argparse.Namespace) -> tuple[CallResult, int]:
         media=not args.no_media,
         trace=sys.stdout if args.trace else None,
         advertise=args.advertise,
+        **_security_options.config_from(args),
     )
     players: set[asyncio.Future[None]] = set()
     async with ua:
         call = await ua.dial(args.uri, from_uri=args.from_uri)
-        if call.media is not None and args.record is not None:
-            call.media.start_recording(args.record)
+        if call.media is not None and args.recording is not None:
+            _say(args.recording.start(call.media, party=args.uri))
         answered_or_stop: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
         first: set[asyncio.Future[Any]] = {call.answered, answered_or_stop}
         done, _ = await asyncio.wait(first, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)

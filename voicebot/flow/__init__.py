@@ -12,7 +12,9 @@ from voicebot.flow.diagnostics import Diagnostic, FlowError
 from voicebot.flow.events import (
     Action,
     CallerHangup,
+    CallResult,
     Dtmf,
+    EnrollVoice,
     Event,
     Hangup,
     Listen,
@@ -23,11 +25,13 @@ from voicebot.flow.events import (
     TransferResult,
     Turn,
     Utterance,
+    VerifyVoice,
+    VoiceprintResult,
     Webhook,
     WebhookResult,
 )
 from voicebot.flow.flow import Flow
-from voicebot.flow.runtime import CallResult, FlowStateError, Session
+from voicebot.flow.runtime import FlowStateError, Session
 
 __all__ = [
     "Action",
@@ -38,6 +42,7 @@ __all__ = [
     "ContextStore",
     "Diagnostic",
     "Dtmf",
+    "EnrollVoice",
     "Event",
     "Flow",
     "FlowError",
@@ -53,6 +58,8 @@ __all__ = [
     "TransferResult",
     "Turn",
     "Utterance",
+    "VerifyVoice",
+    "VoiceprintResult",
     "Webhook",
     "WebhookResult",
 ]

@@ -15,10 +15,9 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from voicebot.flow.runtime import CallResult
+from voicebot.flow.events import CallResult
 
 MAX_RECORDS = 20
 

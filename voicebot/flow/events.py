@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+DTMF_KEYS = "0123456789*#ABCD"  # the sixteen keys of RFC 4733, as a flow names them
+
 # --- events (caller/engine -> flow) -----------------------------------------------------------
 
 
@@ -58,7 +60,24 @@ class CallerHangup:
     """The caller hung up."""
 
 
-Event = Utterance | Dtmf | SilenceTimeout | WebhookResult | TransferResult | CallerHangup
+VERIFY_RESULTS = ("match", "no_match", "not_enough_speech", "not_enrolled")
+ENROLL_RESULTS = ("enrolled", "not_enough_speech", "failed")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceprintResult:
+    """The answer to a :class:`VerifyVoice` (``result`` in :data:`VERIFY_RESULTS`) or an
+    :class:`EnrollVoice` (in :data:`ENROLL_RESULTS`). ``score``: the cosine similarity of the
+    caller's speech so far to the enrolled voiceprint (verify; None when nothing was scored);
+    ``seconds``: how much of the caller's speech was used; ``error``: why, when it failed."""
+
+    result: str
+    score: float | None = None
+    seconds: float = 0.0
+    error: str = ""
+
+
+Event = Utterance | Dtmf | SilenceTimeout | WebhookResult | TransferResult | VoiceprintResult | CallerHangup
 
 # --- actions (flow -> engine) -------------------------------------------------------------------
 
@@ -79,7 +98,8 @@ class Listen:
     """Listen for the caller. ``grammar`` is the phrase list for a grammar-constrained recogniser
     (``None``: free speech). ``dtmf`` lists the keys that mean something here; ``max_digits`` > 1
     means keys are collected into a number (ended by ``#``). Send :class:`SilenceTimeout` after
-    ``timeout_s`` of silence."""
+    ``timeout_s`` of silence. ``dtmf_only``: the call runs by keypad alone (the prompt said which
+    keys to press); only keys are expected, so no recogniser need run."""
 
     grammar: tuple[str, ...] | None
     timeout_s: float
@@ -87,6 +107,7 @@ class Listen:
     max_digits: int = 1
     state: str = ""
     language: str = "en"
+    dtmf_only: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +138,27 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyVoice:
+    """Score the caller's speech so far (this call's audio, no new prompt) against the voiceprint
+    enrolled as ``id``; answer with :class:`VoiceprintResult`. Fewer than ``min_seconds`` of
+    speech is ``not_enough_speech``."""
+
+    id: str
+    min_seconds: float = 3.0
+    state: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnrollVoice:
+    """Enrol (or add to) the voiceprint ``id`` from the caller's speech so far in this call;
+    answer with :class:`VoiceprintResult` (``enrolled``, ``not_enough_speech`` or ``failed``)."""
+
+    id: str
+    min_seconds: float = 3.0
+    state: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetSlot:
     """A slot got a value (for logs and CRM sync; the session already holds it)."""
 
@@ -124,16 +166,36 @@ class SetSlot:
     value: Any
 
 
-Action = Say | Listen | Webhook | Transfer | Hangup | SetSlot
+Action = Say | Listen | Webhook | Transfer | Hangup | SetSlot | VerifyVoice | EnrollVoice
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Turn:
     """One line of a call's history: ``who`` is ``bot``, ``caller``, ``dtmf``, ``silence``,
-    ``state``, ``slot``, ``webhook``, ``system``."""
+    ``state``, ``slot``, ``webhook``, ``voiceprint``, ``system``."""
 
     t: float
     who: str
     text: str
     state: str
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallResult:
+    """What a finished (or abandoned) session produced."""
+
+    flow: str
+    outcome: str | None
+    slots: Mapping[str, Any]
+    final_state: str
+    do_not_call: bool
+    turns: int
+    history: tuple[Turn, ...]
+    started_at: float
+    ended_at: float
+
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        """``(who, text)`` for what the bot said and what the caller said or keyed."""
+        return [(t.who, t.text) for t in self.history if t.who in ("bot", "caller", "dtmf", "silence")]

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voicebot.flow.compiler import Compiled, coerce, compile_file
+from voicebot.flow.coerce import coerce, describe
+from voicebot.flow.compiler import compile_file
 from voicebot.flow.context import CalleeProfile
 from voicebot.flow.diagnostics import Diagnostic, FlowError
-from voicebot.flow.model import FlowMeta, Script, Slot, State, Table
+from voicebot.flow.model import Compiled, FlowMeta, Script, Slot, State, Table
 from voicebot.flow.runtime import Session
 
 
@@ -32,9 +33,10 @@ class Flow:
         return Flow(compiled, str(path), tuple(diags))
 
     @staticmethod
-    def check(path: str | Path) -> list[Diagnostic]:
-        """All diagnostics (errors and warnings) for a flow file; empty means perfect."""
-        return compile_file(path)[1]
+    def check(path: str | Path, *, dtmf_only: bool = False) -> list[Diagnostic]:
+        """All diagnostics (errors and warnings) for a flow file; empty means perfect. With
+        ``dtmf_only``, also what keeps it from running by keypad alone (:attr:`keypad_problems`)."""
+        return compile_file(path, dtmf_only=dtmf_only)[1]
 
     # --- what the flow is --------------------------------------------------------------------
 
@@ -73,8 +75,8 @@ class Flow:
 
     @property
     def context_slots(self) -> tuple[str, ...]:
-        """Slots the flow reads but never fills and that have no default: the call's context
-        (``flow.start(context)``) should provide them, or prompts will have gaps."""
+        """The slots the call's context must give (``required: true``): :meth:`start` refuses a
+        call without them."""
         return self.compiled.context_slots
 
     @property
@@ -83,6 +85,12 @@ class Flow:
         found = {st.outcome for st in self.compiled.states.values() if st.outcome and st.kind in ("hangup", "transfer")}
         found |= {"caller_hangup", "max_turns", "error"}
         return tuple(sorted(found))
+
+    @property
+    def keypad_problems(self) -> tuple[Diagnostic, ...]:
+        """Why some ask states cannot be used by keypad alone (errors) or only partly (warnings);
+        ``start(..., dtmf_only=True)`` refuses a flow with errors here."""
+        return self.compiled.keypad_problems
 
     def phrases(self) -> dict[str, tuple[str, ...]]:
         """Every intent's phrases in the flow's language (built-in ones included)."""
@@ -97,28 +105,56 @@ class Flow:
         profile: CalleeProfile | None = None,
         now: float = 0.0,
         today: dt.date | None = None,
+        dtmf_only: bool = False,
     ) -> Session:
         """A new call through this flow. ``context`` fills slots (e.g. customer_name) and must
-        match their types; keys that are not slots stay in ``session.context``."""
+        match their types; keys that are not slots stay in ``session.context``. Raises
+        :class:`FlowError` when a value does not fit its slot or a required slot
+        (:attr:`context_slots`) has no value.
+
+        ``dtmf_only``: the caller answers by keypad alone (no recogniser for the language, or
+        the caller's choice). Every ask state then says which key does what, in the flow's
+        language ("Press 1 for yes, 2 for no."), and its ``Listen`` asks for keys only. A flow
+        with a state no keypad can answer (:attr:`keypad_problems`) is refused."""
+        if dtmf_only and any(d.is_error for d in self.keypad_problems):
+            raise FlowError(self.keypad_problems)
         slots: dict[str, Any] = {n: s.default for n, s in self.compiled.slots.items()}
         ctx = dict(context or {})
         day = today or dt.datetime.fromtimestamp(now, tz=dt.UTC).date()
-        for k, v in ctx.items():
-            slot = self.compiled.slots.get(k)
-            if slot is None:
+        problems: list[Diagnostic] = []
+        for name, slot in self.compiled.slots.items():
+            value = ctx.get(name)
+            if value is None or value == "":
+                if slot.required:
+                    problems.append(
+                        self._problem(
+                            slot, f"the call's context has no value for required slot '{name}'", describe(slot)
+                        )
+                    )
                 continue
             try:
-                slots[k] = coerce(slot, v, day)
+                slots[name] = coerce(slot, value, day)
             except ValueError as exc:
-                raise FlowError(
-                    [
-                        Diagnostic(
-                            file=self.path,
-                            line=slot.pos.line if slot.pos else 1,
-                            col=slot.pos.col if slot.pos else 1,
-                            severity="error",
-                            message=f"context value for slot '{k}': {exc}",
-                        )
-                    ]
-                ) from None
-        return Session(flow=self, slots=slots, context=ctx, profile=profile or CalleeProfile(), now=now, today=today)
+                problems.append(self._problem(slot, f"context value for slot '{name}': {exc}"))
+        if problems:
+            raise FlowError(problems)
+        return Session(
+            flow=self.compiled,
+            slots=slots,
+            context=ctx,
+            profile=profile or CalleeProfile(),
+            now=now,
+            today=today,
+            dtmf_only=dtmf_only,
+        )
+
+    def _problem(self, slot: Slot, message: str, wanted: str = "") -> Diagnostic:
+        pos = slot.pos
+        return Diagnostic(
+            file=pos.file if pos else self.path,
+            line=pos.line if pos else 1,
+            col=pos.col if pos else 1,
+            severity="error",
+            message=message,
+            hint=f"give {slot.name}: {wanted}" if wanted else "",
+        )

@@ -10,6 +10,8 @@ _SHAPES = {
     "ask": ("box", "#fff4d6"),
     "branch": ("diamond", "#f0e6ff"),
     "webhook": ("component", "#e6fff0"),
+    "verify_voice": ("component", "#fff0f6"),
+    "enroll_voice": ("component", "#fff0f6"),
     "transfer": ("doubleoctagon", "#d9f2ff"),
     "hangup": ("doublecircle", "#ffe0e0"),
 }

@@ -148,6 +148,12 @@ BUILTIN_PROMPTS: dict[str, dict[str, str]] = {
         "ko": "죄송합니다, 문제가 발생했습니다. 안녕히 계세요.",
         "zh": "抱歉，出现了问题。再见。",
     },
+    # asked when an answer was heard with low confidence; {answer} is what the bot thinks it heard
+    "confirm": {
+        "en": "Did you say {answer}?",
+        "ko": "{answer}, 맞습니까?",
+        "zh": "您是说{answer}吗？",
+    },
 }
 
 WEEKDAYS: dict[str, tuple[tuple[str, ...], ...]] = {

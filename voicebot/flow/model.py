@@ -19,8 +19,16 @@ Inputs in the table (DESIGN.md rule 3):
     a webhook answered / failed;
 ``transfer_failed``
     a transfer did not happen;
+``voice:RESULT``
+    a ``verify_voice`` state's answer (``match``, ``no_match``, ``not_enough_speech``,
+    ``not_enrolled``) or an ``enroll_voice`` state's (``enrolled``, ``not_enough_speech``,
+    ``failed``);
 ``max_turns``
-    the caller used up the flow's ``max_turns`` (every listening state has this edge).
+    the caller used up the flow's ``max_turns`` (every listening state has this edge);
+``unsure``
+    an answer was heard with a confidence below the state's ``confirm_below``: the bot asks
+    "Did you say ...?" and acts on the answer only when the caller says yes (a self-loop; only
+    states with a confirmation band have it).
 
 A listening state also loops to itself on ``intent:repeat`` (the runtime repeats what was said).
 """
@@ -29,15 +37,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from voicebot.flow.diagnostics import Pos
+from voicebot.flow.diagnostics import Diagnostic, Pos
 from voicebot.flow.expr import Node
 from voicebot.flow.intents import IntentSet
 from voicebot.flow.slots import spoken
 
-STATE_KINDS = ("say", "ask", "set", "branch", "webhook", "transfer", "hangup")
+STATE_KINDS = ("say", "ask", "set", "branch", "webhook", "verify_voice", "enroll_voice", "transfer", "hangup")
 TERMINAL_KINDS = ("hangup", "transfer")
 
 
@@ -82,6 +90,7 @@ class Slot:
     min_length: int | None = None
     max_length: int | None = None
     default: Any = None
+    required: bool = False  # the call's context must give it (flow.start refuses a call without it)
     pos: Pos | None = None
 
     @property
@@ -107,11 +116,40 @@ class WebhookSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceStep:
+    """A ``verify_voice`` or ``enroll_voice`` state's request: whose voiceprint, how much of the
+    caller's speech it needs, and (verify) the number slot that gets the score."""
+
+    id: Template
+    min_seconds: float
+    score_slot: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Edge:
     target: str
     guard: Node | None = None
     guard_source: str = ""
     repeat: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Keypad:
+    """How an ask state works by keypad alone (``flow.start(context, dtmf_only=True)``)."""
+
+    keys: tuple[tuple[str, str], ...] = ()  # key -> intent: the choices the prompt offers, then keyed globals
+    digits: int = 0  # keys collected into the state's slot (digits, number, date); 0: none
+    prompt: Template | None = None  # what to press, in the flow's language
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Confirmation:
+    """How an answer heard with low confidence is checked: "Did you say cancel?" -> yes / no."""
+
+    prompt: Template  # {answer}: what the bot thinks it heard
+    answers: IntentSet  # the yes and no intents
+    grammar: tuple[str, ...]  # their phrases, for the recogniser
+    keys: tuple[tuple[str, str], ...]  # key -> "yes" / "no"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,8 +173,12 @@ class State:
     no_input_limit: int = 3
     no_match_limit: int = 3
     barge_in: bool = True
+    min_confidence: float = 0.0  # an answer heard below this is not understood (a reprompt)
+    confirm_below: float = 0.0  # an answer heard below this is confirmed before the flow acts on it
+    keypad: Keypad | None = None
     # actions
     webhook: WebhookSpec | None = None
+    voice: VoiceStep | None = None
     transfer: Template | None = None
     outcome: str | None = None
     do_not_call: bool = False
@@ -162,8 +204,10 @@ class Script:
     expect: Mapping[str, Any]
     webhooks: Mapping[str, Mapping[str, Any]]
     pos: Pos
+    voices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # voice state -> scripted answer
     turn_pos: tuple[Pos, ...] = ()
     profile: Mapping[str, Any] | None = None
+    dtmf_only: bool = False  # the call runs by keypad alone
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,11 +219,29 @@ class FlowMeta:
     asr_mode: str  # "grammar" or "free"
     min_confidence: float
     match_threshold: float
+    confirm_below: float
     max_turns: int
     agent: str | None
 
 
 Table = Mapping[tuple[str, str], tuple[Edge, ...]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compiled:
+    """A whole compiled flow: what the runtime runs and :class:`~voicebot.flow.flow.Flow` wraps."""
+
+    meta: FlowMeta
+    start: str
+    slots: Mapping[str, Slot]
+    states: Mapping[str, State]
+    table: Table
+    scripts: tuple[Script, ...]
+    intent_phrases: Mapping[str, tuple[str, ...]]
+    files: tuple[str, ...]
+    context_slots: tuple[str, ...] = ()  # required slots: what the call's context must give
+    confirmation: Confirmation | None = None  # set when any state confirms low-confidence answers
+    keypad_problems: tuple[Diagnostic, ...] = ()  # why some states cannot be used by keypad alone
 
 
 class FrozenDict(dict[Any, Any]):

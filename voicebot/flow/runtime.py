@@ -11,19 +11,25 @@ against ``today`` (given, or derived from ``now`` as a UNIX time).
 from __future__ import annotations
 
 import datetime as dt
-import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from voicebot.errors import LocalProtocolError
 from voicebot.flow import expr as ex
-from voicebot.flow.compiler import coerce
+from voicebot.flow import webhooks
+from voicebot.flow.answers import Heard, keyed_value, understand
+from voicebot.flow.coerce import coerce
 from voicebot.flow.context import CalleeProfile
 from voicebot.flow.events import (
+    DTMF_KEYS,
+    ENROLL_RESULTS,
+    VERIFY_RESULTS,
     Action,
     CallerHangup,
+    CallResult,
     Dtmf,
+    EnrollVoice,
     Event,
     Hangup,
     Listen,
@@ -34,19 +40,18 @@ from voicebot.flow.events import (
     TransferResult,
     Turn,
     Utterance,
+    VerifyVoice,
+    VoiceprintResult,
     Webhook,
     WebhookResult,
 )
 from voicebot.flow.intents import normalise
-from voicebot.flow.model import Edge, State, Template
-from voicebot.flow.slots import extract_date, extract_digits, extract_number
-
-if TYPE_CHECKING:
-    from voicebot.flow.flow import Flow
+from voicebot.flow.model import Compiled, Edge, State, Template
 
 MAX_AUTO_STEPS = 200
-DTMF_KEYS = "0123456789*#ABCD"
 WAIT_INPUT, WAIT_WEBHOOK, WAIT_TRANSFER, WAIT_NONE = "input", "webhook", "transfer", "none"
+WAIT_VOICE = "voice"
+VOICE_KINDS = {"verify_voice": VERIFY_RESULTS, "enroll_voice": ENROLL_RESULTS}  # state kind -> results
 
 
 class FlowStateError(LocalProtocolError):
@@ -56,31 +61,11 @@ class FlowStateError(LocalProtocolError):
         super().__init__(message, status=500)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallResult:
-    """What a finished (or abandoned) session produced."""
-
-    flow: str
-    outcome: str | None
-    slots: Mapping[str, Any]
-    final_state: str
-    do_not_call: bool
-    turns: int
-    history: tuple[Turn, ...]
-    started_at: float
-    ended_at: float
-
-    @property
-    def transcript(self) -> list[tuple[str, str]]:
-        """``(who, text)`` for what the bot said and what the caller said or keyed."""
-        return [(t.who, t.text) for t in self.history if t.who in ("bot", "caller", "dtmf", "silence")]
-
-
 @dataclass(slots=True)
 class Session:
     """One call through a compiled flow. Create with :meth:`Flow.start`."""
 
-    flow: Flow
+    flow: Compiled
     slots: dict[str, Any]
     context: dict[str, Any]
     profile: CalleeProfile
@@ -103,6 +88,8 @@ class Session:
     last_listen: Listen | None = None
     _began: bool = False
     _transfer_state: str = ""
+    dtmf_only: bool = False  # keypad-only: prompts say which key does what, listening is for keys
+    _unsure: Heard | None = None  # an answer heard with low confidence, waiting for "yes"
 
     # --- public ---------------------------------------------------------------------------------
 
@@ -114,7 +101,7 @@ class Session:
         if now is not None:
             self.now = now
         self.started_at = self.now
-        return self._enter(self.flow.start_state)
+        return self._enter(self.flow.start)
 
     def handle(self, event: Event, now: float | None = None) -> list[Action]:
         """Feed one event; returns the actions to perform, in order."""
@@ -149,6 +136,10 @@ class Session:
             if self.waiting != WAIT_WEBHOOK:
                 raise FlowStateError(f"WebhookResult in state '{self.state}', which is not waiting for one")
             return self._webhook_result(event)
+        if isinstance(event, VoiceprintResult):
+            if self.waiting != WAIT_VOICE:
+                raise FlowStateError(f"VoiceprintResult in state '{self.state}', which asked for no voiceprint")
+            return self._voice_result(event)
         if self.waiting != WAIT_INPUT:
             raise FlowStateError(f"{type(event).__name__} in state '{self.state}', which is not listening")
         self.turns += 1
@@ -173,11 +164,13 @@ class Session:
             return (WebhookResult,)
         if self.waiting == WAIT_TRANSFER:
             return (TransferResult,)
+        if self.waiting == WAIT_VOICE:
+            return (VoiceprintResult,)
         return ()
 
     def result(self) -> CallResult:
         return CallResult(
-            flow=self.flow.name,
+            flow=self.flow.meta.name,
             outcome=self.outcome,
             slots=dict(self.slots),
             final_state=self.state,
@@ -214,10 +207,16 @@ class Session:
             d["kind"] = kind
         self.history.append(Turn(t=self.now, who=who, text=text, state=self.state, data=d))
 
-    def _say(self, st: State, templates: tuple[Template, ...]) -> list[Action]:
+    def _moved(self, src: str, inp: str, dst: str, label: str = "") -> None:
+        """Log one transition: ``src --label--> dst`` (the label defaults to the table input)."""
+        self._log("state", f"{src} --{label or inp}--> {dst}", src=src, input=inp, dst=dst)
+
+    def _say(
+        self, st: State, templates: tuple[Template, ...], lookup: Callable[[str], Any] | None = None
+    ) -> list[Action]:
         out: list[Action] = []
         for t in templates:
-            text = self._render(t)
+            text = t.render(lookup or self._lookup, self.flow.meta.language)
             if not text.strip():
                 continue
             a = Say(
@@ -239,15 +238,33 @@ class Session:
 
     def _listen(self, st: State) -> Listen:
         self._last_said, self._since_listen = self._since_listen, []
+        keys, digits = self._keys(st)
+        grammar = st.grammar
+        if self._unsure is not None and self.flow.confirmation is not None:
+            keys = {**keys, **dict(self.flow.confirmation.keys)}
+            grammar = (*self.flow.confirmation.grammar, *(grammar or ()))
         self.last_listen = listen = Listen(
-            grammar=st.grammar,
+            grammar=None if self.dtmf_only else grammar,
             timeout_s=st.timeout_s,
-            dtmf=tuple(k for k, _ in st.dtmf) + (tuple("0123456789#*") if st.max_digits > 1 else ()),
-            max_digits=st.max_digits,
+            dtmf=tuple(keys) + (tuple("0123456789#*") if digits > 1 else ()),
+            max_digits=max(digits, 1),
             state=st.name,
             language=self.flow.meta.language,
+            dtmf_only=self.dtmf_only,
         )
         return listen
+
+    def _keys(self, st: State) -> tuple[dict[str, str], int]:
+        """Key -> intent in this state, and how many keys are collected into its slot (0: none)."""
+        if self.dtmf_only and st.keypad is not None:
+            return dict(st.keypad.keys), st.keypad.digits
+        slot = self.flow.slots.get(st.slot) if st.slot else None
+        return dict(st.dtmf), st.max_digits if slot is not None and slot.type in ("digits", "number") else 0
+
+    def _prompt(self, st: State, templates: tuple[Template, ...]) -> list[Action]:
+        """An ask state's prompt (or reprompt), then in keypad-only mode what to press."""
+        keypad = st.keypad.prompt if self.dtmf_only and st.keypad is not None else None
+        return self._say(st, (*templates, keypad) if keypad is not None else templates)
 
     def _finish(self, outcome: str) -> None:
         self.ended = True
@@ -263,7 +280,7 @@ class Session:
 
     def _follow(self, state: str, inp: str) -> list[Action]:
         edge = self._edges(state, inp)[0]
-        self._log("state", f"{state} --{inp}--> {edge.target}", src=state, input=inp, dst=edge.target)
+        self._moved(state, inp, edge.target)
         return self._enter(edge.target)
 
     def _enter(self, name: str) -> list[Action]:
@@ -285,7 +302,7 @@ class Session:
                 actions.extend(self._say(st, st.say))
             if st.kind in ("say", "set"):
                 target = self._edges(name, "next")[0].target
-                self._log("state", f"{name} --next--> {target}", src=name, input="next", dst=target)
+                self._moved(name, "next", target)
                 name = target
                 continue
             if st.kind == "branch":
@@ -294,7 +311,8 @@ class Session:
             if st.kind == "ask":
                 self._no_input = self._no_match = 0
                 self._digits = ""
-                actions.extend(self._say(st, st.say))
+                self._unsure = None
+                actions.extend(self._prompt(st, st.say))
                 actions.append(self._listen(st))
                 self.waiting = WAIT_INPUT
                 return actions
@@ -302,6 +320,10 @@ class Session:
                 assert st.webhook is not None
                 actions.append(self._webhook(st))
                 self.waiting = WAIT_WEBHOOK
+                return actions
+            if st.kind in VOICE_KINDS:
+                actions.append(self._voice(st))
+                self.waiting = WAIT_VOICE
                 return actions
             if st.kind == "transfer":
                 assert st.transfer is not None
@@ -330,7 +352,7 @@ class Session:
     def _branch(self, st: State) -> str:
         for edge in self._edges(st.name, "branch"):
             if edge.guard is None:
-                self._log("state", f"{st.name} --else--> {edge.target}", src=st.name, input="branch", dst=edge.target)
+                self._moved(st.name, "branch", edge.target, "else")
                 return edge.target
             try:
                 ok = ex.evaluate(edge.guard, self._lookup, self._today())
@@ -338,40 +360,14 @@ class Session:
                 self._log("system", f"condition '{edge.guard_source}' failed: {exc}")
                 ok = False
             if ok is True or (ok not in (None, False, 0, "", [])):
-                self._log(
-                    "state",
-                    f"{st.name} --[{edge.guard_source}]--> {edge.target}",
-                    src=st.name,
-                    input="branch",
-                    dst=edge.target,
-                )
+                self._moved(st.name, "branch", edge.target, f"[{edge.guard_source}]")
                 return edge.target
         raise FlowStateError(f"branch '{st.name}' has no matching edge")
 
     def _webhook(self, st: State) -> Webhook:
-        spec = st.webhook
-        assert spec is not None
-        body: dict[str, Any] | None = None
-        if spec.body is not None:
-            body = {}
-            for k, v in spec.body:
-                if isinstance(v, Template):
-                    body[k] = self._render(v)
-                else:
-                    try:
-                        val = ex.evaluate(v, self._lookup, self._today())
-                    except ex.ExprRuntimeError:
-                        val = None
-                    body[k] = val.isoformat() if isinstance(val, dt.date) else val
-        w = Webhook(
-            url=spec.url.render(self._lookup, self.flow.meta.language, escape=_url_quote),
-            method=spec.method,
-            headers=tuple((k, self._render(t)) for k, t in spec.headers),
-            body=body,
-            timeout_s=spec.timeout_s,
-            state=st.name,
-        )
-        self._log("webhook", f"{spec.method} {w.url}")
+        assert st.webhook is not None
+        w = webhooks.request(st.webhook, self._lookup, self.flow.meta.language, self._today(), st.name)
+        self._log("webhook", f"{w.method} {w.url}")
         return w
 
     def _webhook_result(self, ev: WebhookResult) -> list[Action]:
@@ -381,17 +377,8 @@ class Session:
         if not ev.ok:
             return self._follow(st.name, "webhook_error")
         actions: list[Action] = []
-        data: Any = ev.data or {}
         for slot_name, path in st.webhook.save:
-            value: Any = data
-            for part in path.split("."):
-                if isinstance(value, Mapping) and part in value:
-                    value = value[part]
-                elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                    value = value[int(part)]
-                else:
-                    value = None
-                    break
+            value = webhooks.pluck(ev.data or {}, path)
             if value is None:
                 continue
             try:
@@ -402,6 +389,29 @@ class Session:
             actions.append(self._set(slot_name, value))
         return [*actions, *self._follow(st.name, "webhook_ok")]
 
+    def _voice(self, st: State) -> VerifyVoice | EnrollVoice:
+        assert st.voice is not None
+        who = self._render(st.voice.id).strip()
+        kind = VerifyVoice if st.kind == "verify_voice" else EnrollVoice
+        self._log("voiceprint", f"{st.kind.split('_')[0]} voice of '{who}'", id=who)
+        return kind(id=who, min_seconds=st.voice.min_seconds, state=st.name)
+
+    def _voice_result(self, ev: VoiceprintResult) -> list[Action]:
+        st = self.flow.states[self.state]
+        if ev.result not in VOICE_KINDS[st.kind]:
+            known = ", ".join(VOICE_KINDS[st.kind])
+            raise FlowStateError(f"{st.kind} state '{st.name}' cannot take result {ev.result!r} (one of {known})")
+        score = None if ev.score is None else round(float(ev.score), 4)
+        self._log(
+            "voiceprint",
+            f"{ev.result}" + (f" (score {score:.3f})" if score is not None else "") + f", {ev.seconds:.1f} s of speech",
+            result=ev.result, score=score, seconds=round(ev.seconds, 2), **({"error": ev.error} if ev.error else {}),
+        )  # fmt: skip
+        actions: list[Action] = []
+        if st.voice is not None and st.voice.score_slot is not None and score is not None:
+            actions.append(self._set(st.voice.score_slot, score))
+        return [*actions, *self._follow(st.name, f"voice:{ev.result}")]
+
     def _reprompt(self, st: State, kind: str) -> list[Action]:
         count = self._no_input if kind == "no_input" else self._no_match
         lead = st.no_input_say if kind == "no_input" else st.no_match_say
@@ -409,9 +419,9 @@ class Session:
         if lead:
             actions.extend(self._say(st, (lead[min(count - 1, len(lead) - 1)],)))
         if st.reprompt:
-            actions.extend(self._say(st, (st.reprompt[min(count - 1, len(st.reprompt) - 1)],)))
+            actions.extend(self._prompt(st, (st.reprompt[min(count - 1, len(st.reprompt) - 1)],)))
         else:
-            actions.extend(self._say(st, st.say))
+            actions.extend(self._prompt(st, st.say))
         actions.append(self._listen(st))
         return actions
 
@@ -419,24 +429,22 @@ class Session:
         st = self.flow.states[self.state]
         self._no_input += 1
         self._digits = ""
+        self._unsure = None
         if self._no_input >= st.no_input_limit:
             return self._follow(st.name, "no_input_limit")
         self._edges(st.name, "no_input")
-        self._log(
-            "state", f"{st.name} --no_input ({self._no_input})--> {st.name}", src=st.name, input="no_input", dst=st.name
-        )
+        self._moved(st.name, "no_input", st.name, f"no_input ({self._no_input})")
         return self._reprompt(st, "no_input")
 
     def _no_match_event(self) -> list[Action]:
         st = self.flow.states[self.state]
         self._no_match += 1
         self._digits = ""
+        self._unsure = None
         if self._no_match >= st.no_match_limit:
             return self._follow(st.name, "no_match_limit")
         self._edges(st.name, "no_match")
-        self._log(
-            "state", f"{st.name} --no_match ({self._no_match})--> {st.name}", src=st.name, input="no_match", dst=st.name
-        )
+        self._moved(st.name, "no_match", st.name, f"no_match ({self._no_match})")
         return self._reprompt(st, "no_match")
 
     def _intent(self, st: State, intent: str) -> list[Action]:
@@ -453,7 +461,7 @@ class Session:
                 return [*actions, *self._follow(st.name, "filled")]
             return [*actions, *self._no_match_event()]
         if edges[0].repeat:
-            self._log("state", f"{st.name} --repeat--> {st.name}", src=st.name, input="intent:repeat", dst=st.name)
+            self._moved(st.name, "intent:repeat", st.name, "repeat")
             again = list(self._last_said)
             for a in again:
                 self._log("bot", a.text)
@@ -470,6 +478,15 @@ class Session:
             return self._no_match_event()
         return [self._set(st.slot, value), *self._follow(st.name, "filled")]
 
+    def _act(self, st: State, heard: Heard) -> list[Action]:
+        """Do what an understood answer means: follow its intent, fill the slot, or go on."""
+        self._unsure = None
+        if heard.intent is not None:
+            return self._intent(st, heard.intent)
+        if heard.value is not None:
+            return self._fill(st, heard.value)
+        return self._follow(st.name, "filled")  # 'next' without a slot: any answer goes on
+
     def _dtmf(self, ev: Dtmf) -> list[Action]:
         st = self.flow.states[self.state]
         digit = ev.digit.upper()
@@ -477,22 +494,24 @@ class Session:
             self.turns -= 1
             raise FlowStateError(f"bad DTMF key {ev.digit!r}: send one of 0-9 * # A-D per Dtmf event")
         self._log("dtmf", digit, kind="dtmf")
-        mapping = dict(st.dtmf)
+        unsure, self._unsure = self._unsure, None
+        if unsure is not None and self.flow.confirmation is not None:
+            answer = dict(self.flow.confirmation.keys).get(digit)
+            if answer is not None:
+                return self._act(st, unsure) if answer == "yes" else self._no_match_event()
+        mapping, digits = self._keys(st)
         if digit in mapping:
             self._digits = ""
             return self._intent(st, mapping[digit])
         slot = self.flow.slots.get(st.slot) if st.slot else None
-        if slot is not None and slot.type in ("digits", "number") and (digit.isdigit() or digit == "#"):
-            if digit == "#":
-                got, self._digits = self._digits, ""
-                if not got:
-                    return self._no_match_event()
-                return self._fill(st, got)
-            self._digits += digit
-            if len(self._digits) >= st.max_digits:
-                got, self._digits = self._digits, ""
-                return self._fill(st, got)
-            return []  # keep collecting; the engine keeps listening
+        if slot is not None and digits and (digit.isdigit() or digit == "#"):
+            if digit != "#":
+                self._digits += digit
+                if len(self._digits) < digits:
+                    return []  # keep collecting; the engine keeps listening
+            got, self._digits = self._digits, ""
+            value = keyed_value(slot, got, self._today())
+            return self._no_match_event() if value is None else self._fill(st, value)
         if slot is None and (st.name, "filled") in self.flow.table:
             return self._follow(st.name, "filled")  # 'next' without a slot: any key goes on
         return self._no_match_event()
@@ -503,36 +522,42 @@ class Session:
         self._log("caller", text, kind="utterance", confidence=ev.confidence)
         if not normalise(text):
             return self._no_input_event()
-        if ev.confidence < self.flow.meta.min_confidence:
-            self._log("system", f"confidence {ev.confidence:.2f} below {self.flow.meta.min_confidence:.2f}")
+        unsure, self._unsure = self._unsure, None
+        if unsure is not None and self.flow.confirmation is not None:
+            reply = self.flow.confirmation.answers.match(text)
+            if reply is not None and reply.intent == "yes":
+                if ev.confidence >= st.confirm_below:
+                    self._log("system", f"confirmed: {unsure.said}")
+                    return self._act(st, unsure)
+                self._log("system", f"'yes' heard with confidence {ev.confidence:.2f}, not sure enough")
+                return self._no_match_event()
+            if reply is not None and reply.intent == "no":
+                self._log("system", f"not confirmed: {unsure.said}")
+                return self._no_match_event()
+            # anything else is a new answer to the question itself
+        if ev.confidence < st.min_confidence:
+            self._log("system", f"confidence {ev.confidence:.2f} below {st.min_confidence:.2f}")
             return self._no_match_event()
-        match = st.intents.match(text) if st.intents is not None else None
         slot = self.flow.slots.get(st.slot) if st.slot else None
-        if match is not None:
-            local = st.intents is not None and match.intent in st.intents.local
-            if local or slot is None or slot.type in ("yesno", "enum") or match.score >= 0.8:
-                self._log("system", f"intent {match.intent} ({match.score:.2f}, '{match.phrase}')")
-                return self._intent(st, match.intent)
-        if slot is not None:
-            value: Any = None
-            lg = self.flow.meta.language
-            if slot.type == "number":
-                value = extract_number(text, lg)
-            elif slot.type == "digits":
-                value = extract_digits(text)
-            elif slot.type == "date":
-                value = extract_date(text, lg, self._today())
-            elif slot.type == "text":
-                value = text.strip()
-            if value is not None:
-                return self._fill(st, value)
-        elif (st.name, "filled") in self.flow.table:
-            return self._follow(st.name, "filled")  # 'next' without a slot: any other answer goes on
-        return self._no_match_event()
+        goes_on = slot is None and (st.name, "filled") in self.flow.table
+        heard = understand(st, slot, text, self.flow.meta.language, self._today(), goes_on)
+        if heard is None:
+            return self._no_match_event()
+        if heard.intent is not None:
+            self._log("system", f"intent {heard.intent} ({heard.score:.2f}, '{heard.said}')")
+        if ev.confidence < st.confirm_below and heard.intent != "repeat":
+            return self._confirm(st, heard, ev.confidence)
+        return self._act(st, heard)
 
-
-def _url_quote(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
+    def _confirm(self, st: State, heard: Heard, confidence: float) -> list[Action]:
+        """Ask "Did you say ...?" before acting on an answer heard with low confidence."""
+        assert self.flow.confirmation is not None
+        self._edges(st.name, "unsure")
+        self._moved(st.name, "unsure", st.name, f"unsure ({confidence:.2f} < {st.confirm_below:.2f})")
+        self._unsure = heard
+        question = self.flow.confirmation.prompt
+        said = self._say(st, (question,), lambda name: heard.said if name == "answer" else self._lookup(name))
+        return [*said, self._listen(st)]
 
 
 def _strip_tags(text: str) -> str:

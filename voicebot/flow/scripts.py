@@ -3,7 +3,9 @@
 A script gives caller turns (what the caller says, keys, or silence) and what must follow each
 turn (the state the flow is in, words the bot said, slot values, the outcome). Webhook states
 are answered from the script's ``webhooks:`` (``{ok: true, data: {...}}`` per state; by default
-``ok: true`` with no data). Pure: no I/O.
+``ok: true`` with no data); ``verify_voice`` / ``enroll_voice`` states from its ``voices:``
+(``{result: match, score: 0.8}`` per state; a state the script does not answer is a failure,
+since no default result would be honest). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicebot.flow.context import CalleeProfile, CallRecord
+from voicebot.flow.diagnostics import FlowError
 from voicebot.flow.events import (
     Action,
     CallerHangup,
@@ -22,6 +25,7 @@ from voicebot.flow.events import (
     SilenceTimeout,
     TransferResult,
     Utterance,
+    VoiceprintResult,
     WebhookResult,
 )
 from voicebot.flow.flow import Flow
@@ -88,15 +92,31 @@ def run_script(flow: Flow, script: Script) -> ScriptReport:
         calls = int(raw_calls) if ok_calls else (1 if last else 0)  # type: ignore[arg-type]
         records = (CallRecord(flow=flow.name, outcome=str(last), at=0.0),) if last else ()
         profile = CalleeProfile(records=records, total_calls=calls, do_not_call=bool(p.get("do_not_call", False)))
-    session = flow.start(script.context, today=today, profile=profile)
+    try:
+        session = flow.start(script.context, today=today, profile=profile, dtmf_only=script.dtmf_only)
+    except FlowError as exc:
+        where = f"{script.pos}: script '{script.name}'"
+        return ScriptReport(name=script.name, passed=False, failures=[f"{where}: the flow cannot start: {exc}"])
     actions = session.begin()
     all_said: list[str] = []
 
     def settle(acts: list[Action]) -> list[Action]:
         out = list(acts)
         guard = 0
-        while session.waiting == "webhook" and guard < 50:
+        while session.waiting in ("webhook", "voice") and guard < 50:
             guard += 1
+            if session.waiting == "voice":
+                voice = script.voices.get(session.state)
+                if voice is None:
+                    fails.append(f"{script.pos}: script '{script.name}' gives no voices: answer for '{session.state}'")
+                    break
+                score, seconds = voice.get("score"), voice.get("seconds")
+                out += session.handle(VoiceprintResult(
+                    result=str(voice["result"]),
+                    score=float(score) if isinstance(score, int | float) else None,
+                    seconds=float(seconds) if isinstance(seconds, int | float) else 0.0,
+                ))  # fmt: skip
+                continue
             spec = script.webhooks.get(session.state)
             spec = spec if isinstance(spec, Mapping) else {}
             data = spec.get("data")

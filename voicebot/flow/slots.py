@@ -384,6 +384,18 @@ def _month_day(month: int, day: int, today: dt.date) -> dt.date | None:
     return d
 
 
+def date_from_keys(keys: str, today: dt.date) -> dt.date | None:
+    """A date keyed on a keypad: month and day (``0314``, the next March 14 from ``today``) or
+    ``YYYYMMDD``."""
+    if not keys.isdigit():
+        return None
+    if len(keys) == 4:
+        return _month_day(int(keys[:2]), int(keys[2:]), today)
+    if len(keys) == 8:
+        return _valid(int(keys[:4]), int(keys[4:6]), int(keys[6:]))
+    return None
+
+
 def extract_date(text: str, language: str, today: dt.date) -> dt.date | None:
     """A date in ``text``, resolved against ``today`` (future dates preferred)."""
     norm = normalise(text)

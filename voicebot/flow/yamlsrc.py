@@ -183,3 +183,12 @@ def load_file(path: Path, report: Reporter, shown: str | None = None) -> Any:
         report.error(start, f"file is not UTF-8 (byte {exc.start})", "save it as UTF-8")
         return None
     return load_text(text, name, report)
+
+
+def plain(v: Any) -> Any:
+    """A loaded value as plain ``dict``/``list`` (positions dropped)."""
+    if isinstance(v, dict):
+        return {k: plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [plain(x) for x in v]
+    return v

@@ -13,7 +13,7 @@ Internal audio is 16 kHz mono int16 in 20 ms frames (320 samples) everywhere abo
 API::
 
     stream = await MediaStream.open(host, port=0, *, inactivity_timeout=30.0, learn_window=2.0,
-                                    latch_packets=3, rtcp_interval=5.0, jitter=None)
+                                    latch_packets=8, rtcp_interval=5.0, jitter=None)
     stream.local_address                  # (host, even RTP port); RTCP on port + 1
     stream.configure(params)              # MediaParams-like; again on re-INVITE
     await stream.start()
@@ -57,11 +57,12 @@ from voicebot.media.frames import (
     silence_detector,
 )
 from voicebot.media.player import Player
-from voicebot.media.recorder import Recorder
+from voicebot.media.recorder import AudioSink, Recorder
 from voicebot.rtp.adapt import BandwidthController
 from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, SourceLatched
 from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig
-from voicebot.rtp.session import RtpSession, SessionConfig
+from voicebot.rtp.session import LATCH_PACKETS, RtpSession, SessionConfig
+from voicebot.rtp.srtp import SrtpContext, context_for
 from voicebot.transport.rtp import RtpTransport
 from voicebot_codecs import CodecError, OpusEncoder, Resampler, get_codec
 from voicebot_codecs.base import Codec, Decoder, Encoder
@@ -126,7 +127,7 @@ class MediaStream:
         *,
         inactivity_timeout: float = 30.0,
         learn_window: float = 2.0,
-        latch_packets: int = 3,
+        latch_packets: int = LATCH_PACKETS,
         rtcp_interval: float = 5.0,
         jitter: JitterBufferConfig | None = None,
     ) -> None:
@@ -168,6 +169,7 @@ class MediaStream:
         self._early: list[tuple[bytes, Address, float]] = []
         self._echoed: bytes | None = None  # the last payload echoed as it came (repeated once on loss)
         self._audio_ssrc: int | None = None
+        self.srtp: SrtpContext | None = None  # set when the negotiated media is SRTP (RFC 4568 keys)
         transport.on_rtp = self._on_rtp
         transport.on_rtcp = self._on_rtcp
 
@@ -230,6 +232,7 @@ class MediaStream:
             remote_rtcp=rtcp_addr,
             now=now,
         )
+        self.srtp = context_for(getattr(params, "srtp", None), self.srtp)
         self.params = params
         early, self._early = self._early, []
         for data, addr, when in early:
@@ -303,8 +306,8 @@ class MediaStream:
         return self._player.active
 
     # ------------------------------------------------------------------ recording
-    def start_recording(self, path: str | Path) -> None:
-        """Record a 16 kHz 16-bit stereo WAV: channel 0 the caller, channel 1 the bot."""
+    def start_recording(self, path: str | Path | AudioSink) -> None:
+        """Record 16 kHz 16-bit stereo (channel 0 the caller, channel 1 the bot) to a WAV path or a sink."""
         self.stop_recording()
         self._recorder = Recorder(path)
 
@@ -481,6 +484,11 @@ class MediaStream:
         self._receive_rtp(data, addr, now)
 
     def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        if self.srtp is not None:  # SRTP: a forged or replayed packet never reaches the source filter
+            plain = self.srtp.unprotect(data)
+            if plain is None:
+                return
+            data = plain
         pkt = self.session.receive_rtp(data, addr, now)
         if pkt is not None and self.jitter_buffer is not None:
             if pkt.ssrc != self._audio_ssrc:
@@ -495,11 +503,18 @@ class MediaStream:
     def _on_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         if self._closed:
             return
+        if self.srtp is not None:
+            plain = self.srtp.unprotect_rtcp(data)
+            if plain is None:
+                return
+            data = plain
         self.session.receive_rtcp(data, addr, now)
         self._drain_events()
 
     def _flush(self) -> None:
         for data, dest, rtcp in self.session.datagrams_to_send():
+            if self.srtp is not None:
+                data = self.srtp.protect_rtcp(data) if rtcp else self.srtp.protect(data)
             if rtcp:
                 self._transport.send_rtcp(data, dest)
             else:
@@ -581,5 +596,8 @@ class MediaStream:
                 "rtcpPacketsSent": s.rtcp_sent,
                 "rtcpPacketsReceived": s.rtcp_received,
                 "rtcpPacketsFromUnknownSource": s.rtcp_dropped,
+                "srtpSuite": self.srtp.suite if self.srtp else None,
+                "srtpRejected": self.srtp.rejected if self.srtp else 0,
+                "srtpReplayed": self.srtp.replayed if self.srtp else 0,
             },
         }

@@ -2,8 +2,9 @@
 numbers, timestamps, marker bit at the start of a talk spurt), §6 (RTCP SR/RR/SDES/BYE at
 the §6.3 interval, RTT), §8 (random SSRC and initial values), RFC 4733 (telephone-events in
 and out), RFC 4961 (symmetric RTP) and the source-learning rules that defend against
-"RTP Bleed" (media is taken only from the SDP address, or from a source that sent several
-packets with consecutive sequence numbers during a short learning window).
+"RTP Bleed" (media is taken from the SDP address, or from another source only after it sent
+a run of consecutive packets, paced like media, with none from the SDP address, during a short
+learning window: see :class:`SourceFilter`).
 
 Shape (DESIGN.md rule 1, the aioquic style): ``receive_rtp/receive_rtcp(data, addr, now)``,
 ``frames_due(now)`` + ``send_audio(...)``, ``datagrams_to_send()``, ``next_deadline()``,
@@ -147,12 +148,29 @@ class RtpSender:
         self._in_talk_spurt = False
 
 
-class SourceFilter:
-    """Which remote address media is accepted from (RTP Bleed defence, symmetric RTP)."""
+LATCH_PACKETS = 8  # consecutive packets before media from an address other than the SDP one is taken
+LATCH_GAP = 0.005  # ... counting only those this long after the one before (a burst is not paced media)
 
-    def __init__(self, *, learn_window: float = 2.0, latch_packets: int = 3) -> None:
+
+class SourceFilter:
+    """Which remote address media is accepted from (RTP Bleed defence, symmetric RTP).
+
+    The SDP address is preferred: its packets are always accepted and take the latch back, and
+    once it has sent anything no other address is learnt. Another address (a NAT in front of
+    the caller) is latched only inside the learning window, after ``latch_packets`` packets of
+    one SSRC with consecutive sequence numbers, none from the SDP address, and only packets
+    that arrive at least ``latch_gap`` seconds after the one before counted (paced like media:
+    a burst cannot win the race, and a peer whose packets bunch up now and then only waits a
+    little longer) (Asterisk's strictrtp probation, rtpengine's learning). Until then its packets are dropped
+    and our media goes to the SDP address; every dropped packet is counted in ``dropped``.
+    """
+
+    def __init__(
+        self, *, learn_window: float = 2.0, latch_packets: int = LATCH_PACKETS, latch_gap: float = LATCH_GAP
+    ) -> None:
         self.learn_window = learn_window
         self.latch_packets = latch_packets
+        self.latch_gap = latch_gap
         self.expected: Address | None = None
         self.latched: Address | None = None
         self.window_end = 0.0
@@ -160,6 +178,7 @@ class SourceFilter:
         self.dropped = 0
         self._candidate: tuple[Address, int, int] | None = None  # addr, ssrc, last seq
         self._count = 0
+        self._last_arrival = 0.0  # of the candidate's latest packet
 
     def configure(self, expected: Address | None, now: float) -> None:
         self.expected = expected
@@ -170,15 +189,10 @@ class SourceFilter:
         self._count = 0
 
     def accept(self, addr: Address, ssrc: int, seq: int, now: float) -> tuple[bool, bool]:
-        """(accepted, newly latched) for one RTP packet from ``addr``.
-
-        The SDP address is always accepted and always takes the latch back. Another source
-        is latched only inside the learning window, only before the SDP address has sent
-        anything, and only after ``latch_packets`` packets of one SSRC with consecutive
-        sequence numbers; every other packet is counted in ``dropped``.
-        """
+        """(accepted, newly latched) for one RTP packet from ``addr``."""
         if addr == self.expected:
             self.sdp_seen = True
+            self._candidate = None
             newly = self.latched != addr
             self.latched = addr
             return True, newly
@@ -189,10 +203,12 @@ class SourceFilter:
             return False, False
         cand = self._candidate
         if cand is not None and cand[0] == addr and cand[1] == ssrc and seq == (cand[2] + 1) & 0xFFFF:
-            self._count += 1
+            if now - self._last_arrival >= self.latch_gap:
+                self._count += 1  # a packet bunched up with the one before continues the run uncounted
         else:
             self._count = 1
         self._candidate = (addr, ssrc, seq)
+        self._last_arrival = now
         if self._count >= self.latch_packets:
             self.latched = addr
             return True, True
@@ -238,7 +254,7 @@ class RtpSession:
         ssrc: int | None = None,
         inactivity_timeout: float = 30.0,
         learn_window: float = 2.0,
-        latch_packets: int = 3,
+        latch_packets: int = LATCH_PACKETS,
         rtcp_min_interval: float = 5.0,
         session_bandwidth: float = 80_000.0,
         rng_seed: int | None = None,

@@ -7,8 +7,12 @@ preferred first) and the RFC 2617 / RFC 2069 compatible forms (MD5 default, no q
 by RFC 3261 §22 for 401 and 407 challenges.
 
 The server is I/O-free: time is passed in (``now``) and is only used to age nonces. Nonces
-are self-authenticating (HMAC over issue time and randomness); nonce counts are tracked per
-nonce in a bounded table so a replayed ``nc`` is refused.
+are self-authenticating (HMAC over issue time and randomness), so a challenge keeps no state
+(it can be sent statelessly, like Kamailio's ``sl``). Each nonce is good for one request
+within its lifetime: the nonces that were used are remembered until they expire (a bounded
+table; when it overflows, every nonce issued before the forgotten ones counts as stale), so a
+replayed answer, or a second request on the same nonce, gets a fresh ``stale=TRUE``
+challenge and is never accepted.
 """
 
 from __future__ import annotations
@@ -339,8 +343,10 @@ class DigestServer:
         self.nonce_lifetime = nonce_lifetime
         self._max = max_nonces
         self.opaque = opaque
-        # nonce -> [first use time or None, highest nc seen]
-        self._nonces: OrderedDict[str, list[float | int | None]] = OrderedDict()
+        self._used: OrderedDict[str, float] = OrderedDict()  # nonce -> issue time (or first use)
+        self._floor = float("-inf")  # nonces issued at or before this were forgotten: stale
+        self._timeless: set[str] = set()  # used nonces that carry no issue time
+        self._timeless_forgotten = False
 
     def _new_nonce(self, now: float | None) -> str:
         stamp = _UNKNOWN_TIME if now is None else max(0, int(now * 1000))
@@ -368,9 +374,6 @@ class DigestServer:
         Pass ``now`` so the nonce ages from its issue; without it the nonce ages from its
         first use."""
         nonce = self._new_nonce(now)
-        self._nonces[nonce] = [None, 0]
-        while len(self._nonces) > self._max:
-            self._nonces.popitem(last=False)
         return [
             str(
                 Challenge(
@@ -419,7 +422,6 @@ class DigestServer:
             return VerifyResult(None, reason="qop=auth with cnonce required")
         if not re.fullmatch(r"[0-9a-fA-F]{8}", nc_text):
             return VerifyResult(None, reason="malformed nc")
-        nc = int(nc_text, 16)
         h = _hash_for(algorithm)
         username = p.get("username", "")
         if p.get("userhash", "").lower() == "true":
@@ -445,20 +447,31 @@ class DigestServer:
         )
         if not hmac.compare_digest(expected, p.get("response", "").lower()):
             return VerifyResult(None, reason="wrong response")
-        entry = self._nonces.get(nonce)
-        if entry is None:
-            # issued here but forgotten (table full): make the client fetch a fresh nonce
+        return self._use_nonce(nonce, issued, now, username)
+
+    def _use_nonce(self, nonce: str, issued: float | None, now: float, username: str) -> VerifyResult:
+        """Right credentials: accept once per nonce within its lifetime, else ask again (stale)."""
+        used = self._used
+        horizon = now - self.nonce_lifetime
+        while used and next(iter(used.values())) < horizon:
+            used.popitem(last=False)  # expired anyway: remembering them is no longer needed
+        if nonce in used or nonce in self._timeless:
+            return VerifyResult(None, stale=True, reason="nonce already used")
+        if issued is None:
+            # issued without a time: good for one use, remembered until the table overflows
+            if self._timeless_forgotten:
+                return VerifyResult(None, stale=True, reason="nonce no longer tracked")
+            self._timeless.add(nonce)
+            if len(self._timeless) > self._max:
+                self._timeless.clear()
+                self._timeless_forgotten = True
+            return VerifyResult(username)
+        if issued <= self._floor:
             return VerifyResult(None, stale=True, reason="nonce no longer tracked")
-        first_use = issued if isinstance(issued, float) else entry[0]
-        if not isinstance(first_use, float):
-            first_use = float(now)
-        if now - first_use > self.nonce_lifetime:
+        if now - issued > self.nonce_lifetime:
             return VerifyResult(None, stale=True, reason="nonce expired")
-        last_nc = int(entry[1] or 0)
-        if nc <= last_nc:
-            return VerifyResult(None, reason="nonce count replayed")
-        self._nonces[nonce] = [first_use, nc]
-        self._nonces.move_to_end(nonce)
-        while len(self._nonces) > self._max:
-            self._nonces.popitem(last=False)
+        used[nonce] = issued
+        while len(used) > self._max:
+            _, forgotten = used.popitem(last=False)
+            self._floor = max(self._floor, forgotten)
         return VerifyResult(username)

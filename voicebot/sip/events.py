@@ -131,3 +131,13 @@ class MessageTrace(Event):
     direction: str  # "sent" / "received"
     data: bytes
     peer: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceBlocked(Event):
+    """The per-source defence started refusing a source (or a user name): reported once per
+    ban or throttling episode, never per packet, so the driver can log it."""
+
+    source: str  # the host address, or "user NAME" for a per-user backoff
+    reason: str  # "banned after 10 failed digest answers", "request rate above 50/s", ...
+    seconds: float  # how long the block lasts (0: until the rate falls)

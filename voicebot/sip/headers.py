@@ -179,6 +179,17 @@ class Headers:
                 del self._keys[i], self._names[i], self._values[i]
         self._rev += 1
 
+    def replace_first(self, name: str, value: str) -> None:
+        """Replace the first field named ``name`` in place (added at the end when there is none)."""
+        _display, key = self._check(name, value)
+        try:
+            first = self._keys.index(key)
+        except ValueError:
+            self.add(name, value)
+            return
+        self._values[first] = value
+        self._rev += 1
+
     def remove(self, name: str) -> None:
         key = canonical_name(name)
         for i in range(len(self._keys) - 1, -1, -1):

@@ -6,7 +6,8 @@ written back in RFC 4566 §5 order), RFC 3264 (offer/answer: one answer stream p
 stream, rejected streams with port 0, payload types taken from the offer, directions
 mirrored §6.1, hold with sendonly/inactive §8.4 and the legacy c=0.0.0.0 form), RFC 3551
 static payload types, RFC 7587 (opus/48000/2), RFC 4733 (telephone-event, at the clock
-rate of the chosen voice codec) and RFC 3605 (a=rtcp).
+rate of the chosen voice codec), RFC 3605 (a=rtcp) and RFC 4568 (SDES keys for SRTP, with
+RTP/SAVP; the attribute itself lives in :mod:`voicebot.sip.sdes`).
 
 No clock is read: session ids come from ``secrets`` or the caller.
 """
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
+from voicebot.sip.sdes import DEFAULT_SUITES, SECURE_PROFILES, Crypto, SrtpKeys, answer_crypto, keys_from
 
 __all__ = [
     "DEFAULT_CODECS",
@@ -44,8 +46,8 @@ _STATIC_PT: dict[int, tuple[str, int, int]] = {
     14: ("MPA", 90000, 1), 15: ("G728", 8000, 1), 18: ("G729", 8000, 1),
 }
 
-# plain RTP profiles we can run (SRTP comes with the TLS issue)
-_RTP_PROFILES = ("RTP/AVP", "RTP/AVPF")
+# RTP profiles we can run: plain, and SRTP keyed by SDES
+_RTP_PROFILES = ("RTP/AVP", "RTP/AVPF", *SECURE_PROFILES)
 
 # RFC 4566 §5 line order at session level (after v, o, s)
 _SESSION_ORDER = "iuepcbtrzka"
@@ -403,8 +405,10 @@ def make_offer(
     session_id: str | int | None = None,
     version: int = 0,
     ptime: int = 20,
+    crypto: Sequence[Crypto] = (),
 ) -> SessionDescription:
-    """An SDP offer with one audio stream listing ``codecs`` in order of preference."""
+    """An SDP offer with one audio stream listing ``codecs`` in order of preference; with
+    ``crypto`` lines the stream is offered as RTP/SAVP (SRTP, RFC 4568)."""
     if direction not in DIRECTIONS:
         raise LocalProtocolError(f"direction must be one of {DIRECTIONS}")
     sid = str(secrets.randbelow(2**62) if session_id is None else session_id)
@@ -412,9 +416,10 @@ def make_offer(
     m = MediaDescription(
         media="audio",
         port=rtp_port,
-        proto="RTP/AVP",
+        proto="RTP/SAVP" if crypto else "RTP/AVP",
         formats=[str(c.payload_type) for c in codecs],
     )
+    m.attributes += [("crypto", str(c)) for c in crypto]
     for c in codecs:
         enc = f"{c.name}/{c.clock_rate}" + (f"/{c.channels}" if c.channels != 1 else "")
         m.attributes.append(("rtpmap", f"{c.payload_type} {enc}"))
@@ -462,12 +467,17 @@ def make_answer(
     direction: str | None = None,
     previous: SessionDescription | None = None,
     ptime: int = 20,
+    srtp: str = "optional",
+    suites: Sequence[str] = DEFAULT_SUITES,
 ) -> SessionDescription:
     """The RFC 3264 answer: the first audio stream gets the first offered codec we support
     (with the offer's payload type and telephone-event), every other stream is rejected
     (port 0). ``direction`` is what we want (default sendrecv); the offered direction is
     mirrored onto it. ``previous`` (our last SDP in this session) keeps o= id and bumps its
-    version. Raises ``RemoteProtocolError(status=488)`` when no audio codec is acceptable."""
+    version. ``srtp`` ("off", "optional", "mandatory") says whether an offered ``a=crypto`` key
+    is taken (the answer then carries ours, RFC 4568) and whether a plain stream is refused;
+    an RTP/SAVP stream without a usable key is refused. Raises
+    ``RemoteProtocolError(status=488)`` when no audio stream is acceptable."""
     if direction is not None and direction not in DIRECTIONS:
         raise LocalProtocolError(f"direction must be one of {DIRECTIONS}")
     want_send, want_recv = _dir_flags(direction or "sendrecv")
@@ -486,7 +496,9 @@ def make_answer(
     accepted = False
     for om in offer.media:
         picked = None
-        if not accepted and om.media == "audio" and om.port != 0 and om.proto in _RTP_PROFILES:
+        crypto = answer_crypto(om.attrs("crypto"), suites) if srtp != "off" else None
+        secure_ok = crypto is not None or (om.proto not in SECURE_PROFILES and srtp != "mandatory")
+        if not accepted and om.media == "audio" and om.port != 0 and om.proto in _RTP_PROFILES and secure_ok:
             picked = _pick(om, codecs)
         if picked is None:
             answer.media.append(
@@ -518,6 +530,8 @@ def make_answer(
                 am.attributes.append(("fmtp", f"{c.payload_type} {fmtp}"))
         am.attributes.append(("ptime", str(om.ptime or ptime)))
         am.attributes.append((_dir_name(send, recv), None))
+        if crypto is not None:
+            am.attributes.append(("crypto", str(crypto)))
         answer.media.append(am)
     if not accepted:
         raise RemoteProtocolError("no acceptable audio codec in the offer", status=488)
@@ -544,6 +558,7 @@ class MediaParams:
     recv_telephone_event_pt: int | None = None
     clock_rate: int = 8000
     remote_rtcp_address: tuple[str, int] | None = None  # RFC 3605 a=rtcp, when given
+    srtp: SrtpKeys | None = None  # SRTP keys (RFC 4568) when the stream is encrypted
 
     @property
     def on_hold(self) -> bool:
@@ -596,6 +611,9 @@ def negotiated(local: SessionDescription, remote: SessionDescription) -> MediaPa
     if lconn is not None and lconn.is_hold:
         l_recv = False
     direction = _dir_name(l_send and r_recv, l_recv and r_send)
+    keys = keys_from(lm.attrs("crypto"), rm.attrs("crypto"))
+    if keys is None and (lm.proto in SECURE_PROFILES or rm.proto in SECURE_PROFILES):
+        raise RemoteProtocolError("RTP/SAVP without a usable SRTP key", status=488)
     rtcp: tuple[str, int] | None = None
     rtcp_attr = rm.attr("rtcp")
     if rtcp_attr:
@@ -613,6 +631,7 @@ def negotiated(local: SessionDescription, remote: SessionDescription) -> MediaPa
         recv_telephone_event_pt=l_te.payload_type if l_te else None,
         clock_rate=chosen.clock_rate,
         remote_rtcp_address=rtcp,
+        srtp=keys,
     )
 
 

@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING
 
 from voicebot.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
+from voicebot.sip.defence import Defence, DefenceConfig
 from voicebot.sip.dialog import Dialog, DialogState
-from voicebot.sip.headers import Headers
+from voicebot.sip.headers import Headers, Via
 from voicebot.sip.message import (
     Request,
     Response,
@@ -52,6 +53,7 @@ from voicebot.sip.message import (
     new_tag,
     parse_message,
 )
+from voicebot.sip.sdes import DEFAULT_SUITES, offer_crypto
 from voicebot.sip.sdp import (
     DEFAULT_CODECS,
     CodecSpec,
@@ -73,7 +75,7 @@ from voicebot.sip.transaction import (
     client_key,
     server_key,
 )
-from voicebot.sip.uri import AbsoluteUri, NameAddr, SipUri, TelUri, parse_uri
+from voicebot.sip.uri import AbsoluteUri, NameAddr, SipUri, TelUri, parse_uri, split_list
 from voicebot.sip.validate import check_request, check_response
 
 if TYPE_CHECKING:
@@ -108,12 +110,15 @@ class UaConfig:
     proxy: str | None = None  # outbound proxy URI (pre-loaded Route, §8.1.2)
     transport: str = "udp"  # default transport for URIs without ;transport
     timers: Timers = field(default_factory=Timers)
-    user_agent: str = "voicebot/0.1"
+    user_agent: str = "voicebot/0.1"  # "" leaves the header out
     session_expires: int = 1800  # RFC 4028 interval we ask for; 0 disables session timers
     min_se: int = 90
     codecs: tuple[CodecSpec, ...] = DEFAULT_CODECS
     incoming_timeout: float = 120.0  # an INVITE nobody answers gets 480 after this long
     max_sessions: int = 1000  # more concurrent calls get 503 with Retry-After
+    defence: DefenceConfig | None = field(default_factory=DefenceConfig)  # None: no per-source limits
+    srtp: str = "optional"  # "off", "optional" (SRTP offered over TLS, taken when offered), "mandatory"
+    srtp_suites: tuple[str, ...] = DEFAULT_SUITES  # SDES suites we offer / accept, preferred first
     addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
@@ -170,6 +175,7 @@ class Session:
     refer_cseq: int | None = None  # a REFER we accepted: report with NOTIFY
     answer_in_ack: bool = False
     user: str | None = None
+    source: str | None = None  # UAS: the host counted against its per-source dialog limit
     ended_reason: str | None = None
     deadlines: dict[str, float] = field(default_factory=dict)
 
@@ -227,6 +233,8 @@ class UserAgentCore:
                 self._digest_server = auth.DigestServer(
                     config.realm, dict(config.server_credentials), algorithms=config.auth_algorithms
                 )
+        self.defence = Defence(config.defence) if config.defence is not None else None
+        self._verified: dict[tuple[str, ...], str] = {}  # server key -> user (a checked INVITE)
         self.dropped = 0
 
     # ================================================================ driver interface
@@ -274,18 +282,25 @@ class UserAgentCore:
 
     def receive_datagram(self, data: bytes, source: Address, now: float) -> None:
         """One whole message from ``source``. Nothing a peer sends raises out of here."""
+        if not data.startswith(b"SIP/2.0 ") and not self._admit(source, now):
+            return  # a request over its source's rate, or from a banned source: not even parsed
         try:
             msg = parse_message(data)
         except SipParseError as exc:
             self._answer_unparsable(exc, source)
             return
-        self.receive_message(msg, source, now)
+        self._receive(msg, source, now)
 
     def receive_message(self, msg: Request | Response | SipParseError, source: Address, now: float) -> None:
         """A message a stream transport already framed and parsed (or the error it found)."""
+        if not isinstance(msg, Response) and not self._admit(source, now):
+            return
         if isinstance(msg, SipParseError):
             self._answer_unparsable(msg, source)
             return
+        self._receive(msg, source, now)
+
+    def _receive(self, msg: Request | Response, source: Address, now: float) -> None:
         try:
             if isinstance(msg, Request):
                 self._on_request(msg, source, now)
@@ -293,6 +308,21 @@ class UserAgentCore:
                 self._on_response(msg, now)
         except RemoteProtocolError:
             self.dropped += 1
+
+    def _admit(self, source: Address, now: float) -> bool:
+        """Ask the per-source defence whether a request from ``source`` is looked at."""
+        defence = self.defence
+        if defence is None:
+            return True
+        ok = defence.admit(source.host, now)
+        if not ok:
+            self.dropped += 1
+        self._defence_notices()
+        return ok
+
+    def _defence_notices(self) -> None:
+        if self.defence is not None:
+            self._events.extend(self.defence.notices())
 
     # ================================================================ addresses and helpers
 
@@ -305,7 +335,11 @@ class UserAgentCore:
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def _contact(self, transport: str) -> str:
+        """Our Contact on ``transport``; over TLS a ``sips:`` URI (RFC 5630 §3.1.3: required when
+        the request is ``sips:``, allowed otherwise), so TLS peers keep using TLS to reach us."""
         host, port = self._local(transport)
+        if transport == "tls":
+            return f"<sips:{self.config.user}@{self._hostport(host, port)}>"
         tp = "" if transport == "udp" else f";transport={transport}"
         return f"<sip:{self.config.user}@{self._hostport(host, port)}{tp}>"
 
@@ -354,7 +388,17 @@ class UserAgentCore:
         return Address(source.transport, source.host, port)
 
     def _common_headers(self, headers: Headers) -> None:
-        headers.add("User-Agent", self.config.user_agent)
+        if self.config.user_agent:
+            headers.add("User-Agent", self.config.user_agent)
+
+    def _product(self, session: Session | None) -> list[tuple[str, str]]:
+        """The User-Agent header of a response: none when it is configured empty, and none to a
+        caller who has not authenticated when callers are challenged (nothing to fingerprint)."""
+        if not self.config.user_agent:
+            return []
+        if self._digest_server is not None and (session is None or session.user is None):
+            return []
+        return [("User-Agent", self.config.user_agent)]
 
     # ================================================================ sending requests
 
@@ -561,6 +605,9 @@ class UserAgentCore:
         if stx is not None:
             self._server_outputs(stx, stx.receive_request(req, now), now)
             return
+        self._stamp_via(req, source, key)
+        if req.method == "INVITE" and self._is_new_dialog(req) and not self._screen_invite(req, key, dest, now):
+            return
         stx = Transaction.server(req, dest, self.config.timers)
         self._servers[key] = stx
         self._server_outputs(stx, stx.start(now), now)
@@ -569,6 +616,7 @@ class UserAgentCore:
         except RemoteProtocolError as exc:
             error = build_response(req, exc.status, to_tag=new_tag())
         if error is not None:
+            self._verified.pop(key, None)
             self._respond(stx, error, now)
             return
         try:
@@ -577,6 +625,95 @@ class UserAgentCore:
             if stx.state.name in ("PROCEEDING", "TRYING"):
                 extra = list(exc.extra_headers.items())
                 self._respond(stx, build_response(req, exc.status, to_tag=new_tag(), headers=extra), now)
+        finally:
+            self._verified.pop(key, None)
+
+    @staticmethod
+    def _stamp_via(req: Request, source: Address, key: tuple[str, ...]) -> None:
+        """RFC 3261 §18.2.1 and RFC 3581 §4: the top Via gets ``received=`` the source address
+        (when it differs from sent-by, or the client asked for ``rport``) and ``rport=`` the
+        source port, so every response says where the request came from. Only for RFC 3261
+        branches: an RFC 2543 transaction is keyed by the Via text itself."""
+        if key[0] != "3261":
+            return
+        try:
+            via = req.top_via
+        except RemoteProtocolError:
+            return
+        wants_rport = via.wants_rport
+        if not wants_rport and via.bare_host == source.host:
+            return
+        params = dict(via.params)
+        params["received"] = source.host
+        if wants_rport:
+            params["rport"] = str(source.port)
+        first = split_list(req.headers.get_all_fields("Via")[0])
+        first[0] = str(Via(via.transport, via.host, via.port, params, via.protocol))
+        req.headers.replace_first("Via", ", ".join(first))
+
+    @staticmethod
+    def _is_new_dialog(req: Request) -> bool:
+        try:
+            return not req.to.tag
+        except RemoteProtocolError:
+            return False  # a broken To: check_request answers 400
+
+    def _screen_invite(self, req: Request, key: tuple[str, ...], dest: Address, now: float) -> bool:
+        """Caller authentication and the per-source dialog limit, before any state is kept: an
+        INVITE that fails either gets one stateless answer (or none) and leaves nothing behind,
+        so a spoofed source gets back about the bytes it sent (Kamailio's ``sl``)."""
+        if self._digest_server is not None:
+            user = self._authenticate(req, dest, now)
+            if user is None:
+                return False
+            self._verified[key] = user
+        if self.defence is not None and self.defence.dialogs_full(dest.host, now):
+            self._verified.pop(key, None)
+            self._stateless(req, 503, dest, [("Retry-After", "5")], reason="Too Many Calls From This Address")
+            return False
+        return True
+
+    def _authenticate(self, req: Request, dest: Address, now: float) -> str | None:
+        """The user a new INVITE authenticated as; else None after a stateless 401 (or nothing,
+        while the source or the user name is backed off or banned)."""
+        from voicebot.sip.auth import Credentials
+
+        server = self._digest_server
+        assert server is not None
+        defence = self.defence
+        host = dest.host
+        value = req.headers.get("Authorization")
+        stale = False
+        if value:
+            try:
+                claimed = Credentials.parse(value).get("username") or ""
+            except ProtocolError:
+                claimed = ""
+            if defence is not None and not defence.may_authenticate(host, claimed, now):
+                self.dropped += 1  # not checked, not answered: a retransmission is checked later
+                return None
+            verdict = server.check(req.method, self._digest_uri(req, value), value, now, req.body)
+            if verdict.username is not None:
+                if defence is not None:
+                    defence.auth_succeeded(host, verdict.username, now)
+                return verdict.username
+            stale = verdict.stale
+            if defence is not None and not stale:
+                defence.auth_failed(host, claimed, now)
+                self._defence_notices()
+                if defence.banned(host, now):
+                    return None
+        challenges = server.challenge_headers(stale, now=now)
+        self._stateless(req, 401, dest, [("WWW-Authenticate", c) for c in challenges])
+        return None
+
+    def _stateless(
+        self, req: Request, status: int, dest: Address, headers: list[tuple[str, str]], reason: str | None = None
+    ) -> None:
+        """One response and no transaction (RFC 3261 §8.2.7 stateless UAS behaviour): a
+        retransmitted request is simply answered again."""
+        resp = build_response(req, status, reason, to_tag=new_tag(), headers=[*headers, *self._product(None)])
+        self._emit(bytes(resp), dest)
 
     def _server_outputs(
         self, stx: Transaction, outs: list[Send | PassUp | TimedOut | TransportFailed], now: float
@@ -610,8 +747,7 @@ class UserAgentCore:
         reason: str | None = None,
     ) -> Response:
         tag = session.local_tag if session is not None else new_tag()
-        hdrs = list(headers or [])
-        hdrs.append(("User-Agent", self.config.user_agent))
+        hdrs = [*(headers or []), *self._product(session)]
         resp = build_response(
             stx.request, status, reason, to_tag=tag, headers=hdrs, body=body, content_type=content_type
         )
@@ -654,18 +790,7 @@ class UserAgentCore:
         if req.to.tag:
             self._reinvite_in(stx, req, now)
             return
-        user: str | None = None
-        if self._digest_server is not None:
-            value = req.headers.get("Authorization")
-            stale = False
-            if value:
-                digest_uri = self._digest_uri(req, value)
-                verdict = self._digest_server.check(req.method, digest_uri, value, now, req.body)
-                user, stale = verdict.username, verdict.stale
-            if user is None:
-                challenges = self._digest_server.challenge_headers(stale, now=now)
-                self._reply(stx, 401, now, headers=[("WWW-Authenticate", c) for c in challenges])
-                return
+        user = self._verified.get(server_key(req))  # set by _screen_invite when callers are challenged
         se = self._check_session_expires(req)
         remote: SessionDescription | None = None
         if req.body:
@@ -679,6 +804,9 @@ class UserAgentCore:
         session.remote_sdp = remote
         session.invite_tx = stx
         session.user = user
+        if self.defence is not None:
+            self.defence.open_dialog(stx.dest.host, now)
+            session.source = stx.dest.host
         session.peer_allow = ", ".join(req.headers.get_all("Allow"))
         session.reliable = "100rel" in [t.lower() for t in req.headers.get_all("Require")]
         session.se_interval = se
@@ -735,7 +863,29 @@ class UserAgentCore:
         return SessionDescription.parse(msg.body)
 
     def _can_answer(self, offer: SessionDescription) -> None:
-        make_answer(offer, "127.0.0.1", 9, codecs=self.config.codecs)
+        self._make_answer(offer, "127.0.0.1", 9)
+
+    def _make_offer(self, host: str, port: int, transport: str, direction: str = "sendrecv") -> SessionDescription:
+        """Our SDP offer; with SDES keys (RTP/SAVP) when SRTP is mandatory, or optional and the
+        signalling is TLS (keys sent in the clear over UDP or TCP would protect nothing)."""
+        cfg = self.config
+        secure = cfg.srtp == "mandatory" or (cfg.srtp == "optional" and transport == "tls")
+        crypto = offer_crypto(cfg.srtp_suites) if secure else []
+        return make_offer(host, port, codecs=cfg.codecs, crypto=crypto, direction=direction)
+
+    def _make_answer(
+        self,
+        offer: SessionDescription,
+        host: str,
+        port: int,
+        previous: SessionDescription | None = None,
+        direction: str | None = None,
+    ) -> SessionDescription:
+        cfg = self.config
+        return make_answer(
+            offer, host, port, codecs=cfg.codecs, srtp=cfg.srtp, suites=cfg.srtp_suites,
+            previous=previous, direction=direction,
+        )  # fmt: skip
 
     def _session_expires_headers(self, session: Session, req: Request) -> list[tuple[str, str]]:
         if not session.se_interval:
@@ -788,12 +938,10 @@ class UserAgentCore:
         session.deadlines.pop("unanswered", None)
         session.media_address = media_address
         if session.remote_sdp is not None:
-            session.local_sdp = make_answer(
-                session.remote_sdp, media_address[0], media_address[1], codecs=self.config.codecs
-            )
+            session.local_sdp = self._make_answer(session.remote_sdp, media_address[0], media_address[1])
             session.media = negotiated(session.local_sdp, session.remote_sdp)
         else:
-            session.local_sdp = make_offer(media_address[0], media_address[1], codecs=self.config.codecs)
+            session.local_sdp = self._make_offer(media_address[0], media_address[1], stx.dest.transport)
             session.answer_in_ack = True
         headers = [
             ("Contact", self._contact(stx.dest.transport)),
@@ -805,7 +953,7 @@ class UserAgentCore:
             session.invite,
             200,
             to_tag=session.local_tag,
-            headers=[*headers, ("User-Agent", self.config.user_agent)],
+            headers=[*headers, *self._product(session)],
             body=bytes(session.local_sdp),
             content_type="application/sdp",
         )
@@ -861,6 +1009,7 @@ class UserAgentCore:
         if session.ok_is_initial:
             session.ok_is_initial = False
             session.state = CallState.CONFIRMED
+            self._settle(session)
             self._start_session_timer(session, now)
             self._event(ev.CallAnswered(call=session.id, media=session.media))
             if session.bye_after_ack:
@@ -948,7 +1097,7 @@ class UserAgentCore:
             ("Allow", ", ".join(ALLOWED_METHODS)),
             ("Supported", ", ".join(SUPPORTED)),
             *self._session_expires_headers(session, req),
-            ("User-Agent", self.config.user_agent),
+            *self._product(session),
         ]
         ok = build_response(
             req, 200, to_tag=session.local_tag, headers=headers, body=body, content_type="application/sdp"
@@ -987,13 +1136,8 @@ class UserAgentCore:
 
     def _answer_for(self, session: Session, offer: SessionDescription) -> SessionDescription:
         host, port = session.media_address or ("127.0.0.1", 9)
-        return make_answer(
-            offer,
-            host,
-            port,
-            codecs=self.config.codecs,
-            previous=session.local_sdp,
-            direction="sendonly" if session.on_hold else None,
+        return self._make_answer(
+            offer, host, port, previous=session.local_sdp, direction="sendonly" if session.on_hold else None
         )
 
     def _offer_for(self, session: Session) -> SessionDescription:
@@ -1001,7 +1145,7 @@ class UserAgentCore:
         direction = "sendonly" if session.on_hold else "sendrecv"
         if session.local_sdp is not None:
             return with_direction(session.local_sdp, direction)
-        return make_offer(host, port, codecs=self.config.codecs, direction=direction)
+        return self._make_offer(host, port, self.config.transport, direction=direction)
 
     # -- INFO (RFC 6086, application/dtmf-relay) ---------------------------------------------------
 
@@ -1136,7 +1280,7 @@ class UserAgentCore:
             req.headers.add(name, value)
         session = Session(id=call_id, role="uac", invite=req, state=CallState.CALLING, local_tag=tag)
         session.media_address = media_address
-        session.local_sdp = make_offer(media_address[0], media_address[1], codecs=self.config.codecs)
+        session.local_sdp = self._make_offer(media_address[0], media_address[1], dest.transport)
         req.headers.add("Content-Type", "application/sdp")
         req.body = bytes(session.local_sdp)
         self.sessions[call_id] = session
@@ -1331,6 +1475,7 @@ class UserAgentCore:
         self._event(ev.CallEnded(call=session.id, reason=reason, by_remote=by_remote))
 
     def _forget(self, session: Session) -> None:
+        self._settle(session)
         self.sessions.pop(session.id, None)
         self._by_dialog.pop((session.invite.call_id, session.local_tag), None)
         live = len(self.sessions) + len(self._servers) + len(self._clients) + len(self.registrations)
@@ -1339,6 +1484,12 @@ class UserAgentCore:
             # (an unanswered-call timeout two minutes away): drop them now and then
             self._heap = [item for item in self._heap if self._deadline_of(item[2]) is not None]
             heapq.heapify(self._heap)
+
+    def _settle(self, session: Session) -> None:
+        """The call is up or over: it no longer counts against its source's dialogs in progress."""
+        if session.source is not None and self.defence is not None:
+            self.defence.close_dialog(session.source)
+        session.source = None
 
     # -- re-INVITE / UPDATE as UAC -----------------------------------------------------------------
 

@@ -1,16 +1,15 @@
-"""SIP transports over asyncio: UDP and TCP, IPv4 and IPv6 (RFC 3261 §18).
+"""SIP transports over asyncio: UDP, TCP and TLS, IPv4 and IPv6 (RFC 3261 §18, §26.2.1).
 
-The only socket code for SIP. A :class:`SipTransport` listens on one host and port for UDP
-and TCP at once and hands every received message to ``on_message(data, source)`` where
-``source`` is an :class:`~voicebot.sip.transaction.Address`. Stream transports are framed
-here by :class:`~voicebot.sip.message.StreamParser` (§18.3: Content-Length) and handed over
-parsed; a stream whose framing is lost (no or bad Content-Length, larger than
-:data:`MAX_MESSAGE`) is closed.
+The only socket code for SIP. A :class:`SipTransport` listens on one host for UDP and TCP on
+one port (and TLS on another, when it has a certificate) and hands every received message to
+``on_message(data, source)`` where ``source`` is an :class:`~voicebot.sip.transaction.Address`.
+Stream transports live in :mod:`voicebot.transport.stream` (framing, connection limits and
+timeouts); TLS settings in :mod:`voicebot.transport.tls`.
 
-Responses to a request that came over TCP go back over the connection it came on (§18.2.2):
-connections are kept by the peer's address, so sending to the source address reuses it.
-Connections we open ourselves are kept by destination. TLS slots in as one more
-``transport`` name with an ``ssl`` context on the same stream path.
+Responses to a request that came over TCP or TLS go back over the connection it came on
+(§18.2.2): connections are kept by the peer's address, so sending to the source address reuses
+it. Connections we open ourselves are kept by destination. Nothing a peer sends raises out of
+here, and handler errors are logged at most once a second.
 """
 
 from __future__ import annotations
@@ -22,14 +21,18 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from voicebot.sip.message import Request, Response, SipParseError, StreamParser
+from voicebot.ratelog import RateLimitedLog
+from voicebot.sip.message import Request, Response, SipParseError
 from voicebot.sip.transaction import Address
 from voicebot.transport.buffers import size_receive_buffer
+from voicebot.transport.stream import ConnectionLimits, StreamHub
+from voicebot.transport.tls import TlsConfig
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE = 65535
 UDP_RECEIVE_BUFFER = 4 << 20  # a burst of a few thousand requests waits here, not on the floor
+
+__all__ = ["SipTransport", "advertised_address", "format_hostport", "split_hostport"]
 
 Received = bytes | Request | Response | SipParseError  # a datagram, or what a stream framed
 MessageCallback = Callable[[Received, Address], None]
@@ -82,56 +85,32 @@ class _Udp(asyncio.DatagramProtocol):
         self.owner = owner
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        self.owner._deliver(data, Address("udp", str(addr[0]), int(addr[1])))
+        self.owner.deliver(data, Address("udp", str(addr[0]), int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:  # ICMP errors: nothing to tie them to
         log.debug("udp error: %s", exc)
 
 
-class _Stream(asyncio.Protocol):
-    def __init__(self, owner: SipTransport, transport_name: str, key: Address | None = None) -> None:
-        self.owner = owner
-        self.name = transport_name
-        self.parser = StreamParser(MAX_MESSAGE)
-        self.key = key
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        if self.key is None:
-            peer = transport.get_extra_info("peername")
-            self.key = Address(self.name, str(peer[0]), int(peer[1]))
-        self.owner._streams[self.key] = self
-
-    def data_received(self, data: bytes) -> None:
-        assert self.key is not None
-        for item in self.parser.events(data):
-            self.owner._deliver(item, self.key)
-        if self.parser.broken and self.transport is not None:
-            log.info("closing %s: the SIP framing was lost", self.key)
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.key is not None and self.owner._streams.get(self.key) is self:
-            del self.owner._streams[self.key]
-
-    def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-
-
 class SipTransport:
-    """UDP + TCP listener on one address; ``send(data, dest)`` picks the transport from ``dest``."""
+    """UDP + TCP (+ TLS) listener on one host; ``send(data, dest)`` picks the transport from ``dest``."""
 
-    def __init__(self, on_message: MessageCallback, on_error: ErrorCallback | None = None) -> None:
+    def __init__(
+        self,
+        on_message: MessageCallback,
+        on_error: ErrorCallback | None = None,
+        *,
+        tls: TlsConfig | None = None,
+        limits: ConnectionLimits | None = None,
+    ) -> None:
         self.on_message = on_message
         self.on_error = on_error
+        self.tls = tls
+        self.streams = StreamHub(self.deliver, limits)
         self._udp: asyncio.DatagramTransport | None = None
-        self._servers: list[asyncio.Server] = []
-        self._streams: dict[Address, _Stream] = {}
         self._pending: dict[Address, list[bytes]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._client_tls: Any = None
+        self._ratelog = RateLimitedLog(log)
         self.addresses: dict[str, tuple[str, int]] = {}
 
     async def start(self, host: str, port: int, transports: tuple[str, ...] = ("udp", "tcp")) -> None:
@@ -145,22 +124,19 @@ class SipTransport:
             port = int(bound[1])
             self.addresses["udp"] = (host, port)
         if "tcp" in transports:
-            server = await loop.create_server(
-                lambda: _Stream(self, "tcp"),
-                host=host,
-                port=port,
-                family=family,
-                reuse_address=True,
-            )
-            self._servers.append(server)
-            bound = server.sockets[0].getsockname()
-            self.addresses["tcp"] = (host, int(bound[1]))
+            port = await self.streams.listen("tcp", host, port, None)
+            self.addresses["tcp"] = (host, port)
+        if "tls" in transports:
+            tls = self.tls or TlsConfig()
+            tls_port = tls.port if tls.port is not None else (port + 1 if port else 0)
+            bound_tls = await self.streams.listen("tls", host, tls_port, tls.server_context())
+            self.addresses["tls"] = (host, bound_tls)
 
-    def _deliver(self, data: Received, source: Address) -> None:
+    def deliver(self, data: Received, source: Address) -> None:
         try:
             self.on_message(data, source)
-        except Exception:  # rule 5: nothing a peer sends may kill the transport
-            log.exception("error while handling a message from %s", source)
+        except Exception as exc:  # rule 5: nothing a peer sends may kill the transport
+            self._ratelog.log("handler", logging.ERROR, "error while handling a message from %s", source, exc_info=exc)
 
     def send(self, data: bytes, dest: Address) -> None:
         name = dest.transport.lower()
@@ -174,7 +150,7 @@ class SipTransport:
                 self._fail(dest, str(exc))
             return
         key = Address(name, dest.host, dest.port)
-        stream = self._streams.get(key)
+        stream = self.streams.streams.get(key)
         if stream is not None:
             stream.write(data)
             return
@@ -186,16 +162,18 @@ class SipTransport:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _client_context(self) -> Any:
+        if self._client_tls is None:
+            self._client_tls = (self.tls or TlsConfig()).client_context()
+        return self._client_tls
+
     async def _connect(self, key: Address) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            if key.transport != "tcp":
-                raise OSError(f"transport {key.transport} is not supported yet")
-            _, proto = await asyncio.wait_for(
-                loop.create_connection(lambda: _Stream(self, key.transport, key), key.host, key.port),
-                timeout=10,
-            )
-        except (TimeoutError, OSError) as exc:
+            if key.transport not in ("tcp", "tls"):
+                raise OSError(f"transport {key.transport} is not supported")
+            ctx = self._client_context() if key.transport == "tls" else None
+            proto = await self.streams.connect(key, ctx)
+        except (TimeoutError, OSError) as exc:  # ssl.SSLError is an OSError (a failed verification too)
             self._pending.pop(key, None)
             self._fail(key, f"cannot connect to {format_hostport(key.host, key.port)}: {exc}")
             return
@@ -203,7 +181,7 @@ class SipTransport:
             proto.write(data)
 
     def _fail(self, dest: Address, reason: str) -> None:
-        log.info("transport error to %s: %s", dest, reason)
+        self._ratelog.log("send", logging.INFO, "transport error to %s: %s", dest, reason)
         if self.on_error is not None:
             self.on_error(dest, reason)
 
@@ -212,15 +190,7 @@ class SipTransport:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for stream in list(self._streams.values()):
-            if stream.transport is not None:
-                stream.transport.close()
-        self._streams.clear()
-        for server in self._servers:
-            server.close()
-            with contextlib.suppress(Exception):
-                await server.wait_closed()
-        self._servers.clear()
+        await self.streams.close()
         if self._udp is not None:
             self._udp.close()
             self._udp = None

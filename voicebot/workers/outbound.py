@@ -30,7 +30,7 @@ from voicebot.workers.argv import namespace_argv
 EXIT_ALL_ANSWERED = 0
 EXIT_SOME_NOT_ANSWERED = 1
 # options that do not pass to a worker as they are
-NOT_FOR_WORKERS = {"workers", "calls", "concurrency", "json", "record", "listen", "uri"}
+NOT_FOR_WORKERS = {"workers", "calls", "concurrency", "json", "record", "record_wav", "recording", "listen", "uri"}
 
 
 def shares(total: int, parts: int) -> list[int]:
@@ -146,7 +146,7 @@ def dial_bulk(args: argparse.Namespace, exit_code_for: Callable[[CallResult], in
     """Place ``args.calls`` calls (over ``args.workers`` processes when given); print a summary."""
     if args.calls < 1 or args.concurrency < 1:
         raise ConfigError("--calls and --concurrency must be at least 1")
-    if args.record is not None:
+    if getattr(args, "record", False) or getattr(args, "record_wav", None) is not None:
         raise ConfigError("--record is for one call; bulk calls are not recorded")
     results = runtime.run(_from_workers(args) if args.workers else _place(args, exit_code_for))
     summary = summarise(results)

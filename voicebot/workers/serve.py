@@ -26,8 +26,9 @@ from voicebot.workers.kamailio import DispatcherConfig, kamailio_binary, module_
 from voicebot.workers.ports import free_ports
 from voicebot.workers.supervisor import ProcessSpec, Supervisor
 
-# options that do not pass to a worker as they are (the worker gets its own value or none)
-NOT_FOR_WORKERS = {"workers", "listen", "advertise", "record", "stats", "duration"}
+# options that do not pass to a worker as they are (the worker gets its own value or none), and
+# what run_serve derived from the options (the worker derives it again)
+NOT_FOR_WORKERS = {"workers", "listen", "advertise", "record_wav", "stats", "duration", "metrics_port", "recording"}
 
 
 def default_workers() -> int:
@@ -38,16 +39,22 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def worker_command(args: argparse.Namespace, index: int, listen: str) -> list[str]:
-    """The ``voicebot serve`` command line of worker ``index`` (0-based)."""
+def worker_command(args: argparse.Namespace, index: int, listen: str, dispatcher: str | None = None) -> list[str]:
+    """The ``voicebot serve`` command line of worker ``index`` (0-based). Every request a worker
+    gets comes from the ``dispatcher`` host, so that host is exempt from its per-source limits."""
     argv = [sys.executable, "-m", "voicebot", *(["-" + "v" * args.verbose] if args.verbose else []), "serve"]
     argv += ["--listen", listen, *namespace_argv(args, skip=NOT_FOR_WORKERS)]
+    if dispatcher is not None and not getattr(args, "no_defence", False):
+        argv += ["--trusted", dispatcher]
     if args.advertise:
         argv += ["--advertise", args.advertise]
-    for name in ("record", "stats"):
+    for name in ("record_wav", "stats"):
         path = getattr(args, name, None)
         if path is not None:
-            argv += [f"--{name}", str(worker_path(Path(path), index))]
+            argv += [f"--{name.replace('_', '-')}", str(worker_path(Path(path), index))]
+    port = getattr(args, "metrics_port", None)
+    if port is not None:
+        argv += ["--metrics-port", str(port + index)]  # worker i serves /metrics on PORT + i
     return argv
 
 
@@ -97,7 +104,7 @@ async def _run(args: argparse.Namespace) -> int:
                     await sup.start(
                         ProcessSpec(
                             name=f"worker {i + 1}",
-                            argv=worker_command(args, i, format_hostport(host, wport)),
+                            argv=worker_command(args, i, format_hostport(host, wport), worker_host),
                             address=(worker_host, wport),
                         )
                     )

@@ -135,8 +135,9 @@ def test_chat_json_korean_and_eof_hangs_up() -> None:
         "chat", "dialogs/ko_delivery_confirm.yaml", "--json", "--set", "delivery_date=2026-01-07", stdin="/silence\n"
     )
     assert r.returncode == 0, r.stderr
-    data = json.loads(r.stdout[r.stdout.index("\n{") :])
+    data = json.loads(r.stdout)  # stdout is the JSON result alone
     assert data["outcome"] == "caller_hangup" and data["transcript"][0][0] == "bot"
+    assert "bot: " in r.stderr and "you> /silence" in r.stderr  # the conversation went to stderr
 
 
 def test_chat_commands() -> None:
@@ -197,10 +198,19 @@ def test_directories_and_sibling_script_files_expand(tmp_path: Path) -> None:
     assert r.returncode == 0 and r.stdout.count("PASS") == 1
 
 
-def test_chat_names_missing_context() -> None:
+def test_chat_refuses_a_call_without_its_required_context() -> None:
     r = vb("chat", "dialogs/payment_reminder.yaml", stdin="")
-    assert r.returncode == 0
-    assert "(note: the call's context should fill account_id, account_last4: add --set account_id=..." in r.stdout
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip() == (
+        "voicebot flow chat: the flow needs context: account_id (digits), account_last4 (digits); "
+        "add --set account_id=... --set account_last4=..."
+    )
+
+
+def test_chat_says_the_appointment_date_it_was_given() -> None:
+    r = vb("chat", "dialogs/appointment_reminder.yaml", "--set", "appointment_date=2026-01-08", stdin="yes\n")
+    assert r.returncode == 0, r.stderr
+    assert "You are booked for Thursday, January 8 at the usual time." in r.stdout
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed (Debian package 'graphviz')")
@@ -214,3 +224,36 @@ def test_graph_compact_leaves_out_builtins() -> None:
     compact = vb("graph", "dialogs/payment_reminder.yaml", "--compact", "-o", "-").stdout
     assert '"_opt_out"' in full and '"_opt_out"' not in compact
     assert 'subgraph "cluster_verify"' in compact and '"lookup" -> "check_balance"' in compact
+
+
+def test_check_dtmf_only_reports_what_a_keypad_cannot_answer(tmp_path: Path) -> None:
+    p = tmp_path / "talk.yaml"
+    p.write_text(
+        "flow: talk\nslots:\n  note: {type: text}\nstart: ask\nstates:\n"
+        "  ask:\n    ask: Tell me.\n    reprompt: Tell me anything.\n    slot: note\n    next: bye\n"
+        "  bye:\n    hangup: done\n",
+        encoding="utf-8",
+    )
+    assert vb("check", str(p)).returncode == 0
+    r = vb("check", "--dtmf-only", str(p))
+    assert r.returncode == 1
+    assert f"{p}:6:3: error: ask state 'ask' fills text slot 'note', which a keypad cannot enter" in r.stdout
+    ok = vb("check", "--dtmf-only", "dialogs/")
+    assert ok.returncode == 0 and "0 errors" in ok.stderr
+
+
+def test_chat_dtmf_only_offers_keys_and_takes_them() -> None:
+    r = vb(
+        "chat",
+        "dialogs/ko_delivery_confirm.yaml",
+        "--set",
+        "delivery_date=2026-01-07",
+        "--today",
+        "2026-01-05",
+        "--dtmf-only",
+        stdin="hello\n3\n0109\n",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "네는 1번, 아니요는 2번, 다른 날은 3번 눌러 주세요." in r.stdout
+    assert "keypad only: type keys" in r.stdout  # 'hello' is not a key
+    assert "outcome: rescheduled" in r.stdout and '"new_date": "2026-01-09"' in r.stdout

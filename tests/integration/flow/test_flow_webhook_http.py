@@ -58,7 +58,7 @@ def _flow(tmp_path: Path, base: str) -> Flow:
             f"""
             flow: crm
             slots:
-              account: {{type: digits}}
+              account: {{type: digits, required: true}}
               balance: {{type: number}}
             start: lookup
             states:

@@ -39,7 +39,7 @@ def test_dial_play_record_against_serve_echo(
         rec = tmp_path / "dial.wav"
         dial = subprocess.run(
             [sys.executable, "-m", "voicebot", "dial", f"sip:bot@127.0.0.1:{port}", "--play", str(speech_wav),
-             "--record", str(rec), "--hangup-after", "5.5"],
+             "--record-wav", str(rec), "--hangup-after", "5.5"],
             capture_output=True, timeout=60,
         )  # fmt: skip
     finally:

@@ -45,7 +45,7 @@ def dial(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 def test_dial_play_to_serve_record(serve: Callable[..., Served], tmp_path: Path) -> None:
     rec = tmp_path / "served.wav"
-    served = serve("--record", str(rec))
+    served = serve("--record-wav", str(rec))
     done = dial(served.uri, "--play", str(tone(tmp_path / "tone.wav")), "--hangup-after", "2.5", "--json")
     assert done.returncode == EXIT["answered"], done.stdout + done.stderr
     served.stop()
@@ -57,7 +57,7 @@ def test_dial_play_to_serve_record(serve: Callable[..., Served], tmp_path: Path)
 def test_serve_echo_comes_back_to_dial_recording(serve: Callable[..., Served], tmp_path: Path) -> None:
     served = serve("--echo")
     rec = tmp_path / "dialer.wav"
-    done = dial(served.uri, "--play", str(tone(tmp_path / "t.wav")), "--record", str(rec), "--hangup-after", "2.5")
+    done = dial(served.uri, "--play", str(tone(tmp_path / "t.wav")), "--record-wav", str(rec), "--hangup-after", "2.5")
     assert done.returncode == EXIT["answered"], done.stdout + done.stderr
     remote, ours = channel_energy(rec)
     assert ours > 500 and remote > 500  # what we played came back echoed

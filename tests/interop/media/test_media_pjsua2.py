@@ -42,7 +42,7 @@ def test_pjsua2_and_voicebot_hear_each_other(serve: Any, tmp_path: Path) -> None
     bot_wav = espeak(BOT, tmp_path / "bot.wav")
     ours = tmp_path / "voicebot.wav"
     theirs = tmp_path / "pjsua.wav"
-    server = serve("--play", str(bot_wav), "--record", str(ours))
+    server = serve("--play", str(bot_wav), "--record-wav", str(ours))
     peer = subprocess.run(
         [sys.executable, str(HERE / "pjsua_peer.py"), f"sip:bot@127.0.0.1:{server.port}", str(caller_wav),
          str(theirs), "7"],

@@ -40,7 +40,7 @@ def test_serve_records_sipp_pcap_audio(serve: Any, tmp_path: Path) -> None:
     packets, another SSRC for the digits), the bot channel is silent."""
     sipp_exe()
     rec = tmp_path / "call.wav"
-    server = serve("--record", str(rec))
+    server = serve("--record-wav", str(rec))
     run_sipp("uac_pcap_media.xml", f"127.0.0.1:{server.port}")
     out = server.stop()
     assert "call 1" in out and "ended by remote" in out, out
@@ -95,7 +95,7 @@ def test_dial_play_record_against_sipp_rtp_echo(tmp_path: Path) -> None:
         rec = tmp_path / "dial.wav"
         dial = subprocess.run(
             [sys.executable, "-m", "voicebot", "dial", f"sip:echo@127.0.0.1:{port}", "--play", str(prompt),
-             "--record", str(rec), "--hangup-after", "4"],
+             "--record-wav", str(rec), "--hangup-after", "4"],
             capture_output=True, timeout=60,
         )  # fmt: skip
         assert dial.returncode == 0, dial.stdout.decode() + dial.stderr.decode()

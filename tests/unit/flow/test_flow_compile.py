@@ -279,14 +279,13 @@ def test_quoted_template_columns(write_flow: Callable[..., Path]) -> None:
 
 
 def _plain_yaml(path: Path) -> object:
-    from voicebot.flow.compiler import _plain
     from voicebot.flow.diagnostics import Reporter
-    from voicebot.flow.yamlsrc import load_file
+    from voicebot.flow.yamlsrc import load_file, plain
 
-    return _plain(load_file(path, Reporter()))
+    return plain(load_file(path, Reporter()))
 
 
-@pytest.mark.parametrize("path", DIALOGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*DIALOGS, ROOT / "dialogs" / "common" / "verify_identity.yaml"], ids=lambda p: p.name)
 def test_dialogs_validate_against_the_json_schema(path: Path) -> None:
     import json
 
@@ -306,6 +305,21 @@ def test_json_schema_rejects_what_the_compiler_rejects() -> None:
     for name in ("unknown_top_key.yaml", "bad_slot_type.yaml", "unknown_key.yaml", "webhook_url.yaml"):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(_plain_yaml(ROOT / "tests" / "data" / "flows_broken" / name), schema)
+
+
+def test_json_schema_names_the_keys_the_compiler_takes() -> None:
+    import json
+
+    from voicebot.flow.compiler import schema as keys
+
+    schema = json.loads((ROOT / "docs" / "flow.schema.json").read_text(encoding="utf-8"))
+    props = schema["properties"]
+    assert set(props) == set(keys.TOP_KEYS) | {"returns"}
+    assert set(props["slots"]["additionalProperties"]["oneOf"][1]["properties"]) == set(keys.SLOT_KEYS)
+    assert set(props["asr"]["oneOf"][1]["properties"]) == set(keys.ASR_KEYS)
+    ask = props["states"]["additionalProperties"]["oneOf"][0]["properties"]
+    assert set(ask) == set(keys.KIND_KEYS["ask"]) | set(keys.COMMON_STATE_KEYS)
+    assert set(props["tests"]["items"]["properties"]) == set(keys.SCRIPT_KEYS)
 
 
 def test_hostile_yaml_is_refused_cleanly(write_flow: Callable[..., Path]) -> None:

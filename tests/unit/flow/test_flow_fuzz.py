@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voicebot.flow import Flow
-from voicebot.flow.compiler import ALL_STATE_KEYS, SLOT_KEYS, TOP_KEYS
+from voicebot.flow.compiler.schema import ALL_STATE_KEYS, SLOT_KEYS, TOP_KEYS
 
 NAMES = st.sampled_from(["a", "b", "bye", "ask", "yes", "no", "n", "x.y", "1", "on", "agent", "_opt_out"])
 KEYS = st.sampled_from(sorted(set(TOP_KEYS) | set(ALL_STATE_KEYS) | set(SLOT_KEYS) | {"if", "goto", "else", "url"}))
@@ -79,9 +79,8 @@ DIALOGS = sorted((ROOT / "dialogs").glob("*.yaml"))
 
 
 def _plain(path: Path) -> Any:
-    from voicebot.flow.compiler import _plain as plain
     from voicebot.flow.diagnostics import Reporter
-    from voicebot.flow.yamlsrc import load_file
+    from voicebot.flow.yamlsrc import load_file, plain
 
     return plain(load_file(path, Reporter()))
 

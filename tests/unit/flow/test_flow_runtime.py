@@ -17,6 +17,7 @@ from voicebot.flow import (
     CallerHangup,
     CallRecord,
     Dtmf,
+    EnrollVoice,
     Flow,
     FlowStateError,
     Hangup,
@@ -27,6 +28,8 @@ from voicebot.flow import (
     Transfer,
     TransferResult,
     Utterance,
+    VerifyVoice,
+    VoiceprintResult,
     Webhook,
     WebhookResult,
     events,
@@ -37,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[3]
 DIALOGS = sorted((ROOT / "dialogs").glob("*.yaml"))
 FLOWS = {p.stem: Flow.load(p) for p in DIALOGS}
 TODAY = dt.date(2026, 1, 5)
-CTX = {"appointment_date": "2026-01-08", "account_id": "1", "account_last4": "1234", "delivery_date": "2026-01-07"}
+CTX = {"appointment_date": "2026-01-08", "account_id": "1", "account_last4": "1234", "delivery_date": "2026-01-07",
+       "customer_name": "Ann", "customer_id": "c-1"}  # fmt: skip
 
 
 def start(name: str, **kw: Any) -> tuple[Session, list[Any]]:
@@ -379,13 +383,18 @@ def drive(flow: Flow, evs: list[Any]) -> Session:
         assert s.state in flow.states
         if s.waiting == "webhook":
             acts = s.handle(WebhookResult(ok=i % 2 == 0, data={}))
+        elif s.waiting == "voice":  # every voiceprint result in turn
+            kind = flow.states[s.state].kind
+            results = events.VERIFY_RESULTS if kind == "verify_voice" else events.ENROLL_RESULTS
+            i += 1
+            acts = s.handle(VoiceprintResult(result=results[i % len(results)], score=0.5))
         else:
             assert s.waiting == "input" and flow.states[s.state].kind == "ask"
             ev = evs[i % len(evs)] if evs else SilenceTimeout()
             i += 1
             acts = s.handle(ev)
         for a in acts:
-            assert isinstance(a, Say | Listen | Webhook | Transfer | Hangup | SetSlot)
+            assert isinstance(a, Say | Listen | Webhook | Transfer | Hangup | SetSlot | VerifyVoice | EnrollVoice)
     return s
 
 
@@ -557,9 +566,9 @@ def test_slot_values_in_webhook_urls_are_escaped(write_flow: Callable[..., Path]
         """
         flow: t
         slots:
-          who: {type: text}
-          when: {type: date}
-          ok: {type: yesno}
+          who: {type: text, required: true}
+          when: {type: date, required: true}
+          ok: {type: yesno, required: true}
         start: hook
         states:
           hook:

@@ -47,11 +47,34 @@ def test_stranger_is_dropped_once_the_sdp_peer_has_sent() -> None:
 
 def test_sdp_address_takes_media_back_from_an_early_stranger() -> None:
     s = session()
-    got = [s.receive_rtp(pkt(i, ssrc=0x999), STRANGER, 0.01 * i) for i in range(5)]
-    assert [g is not None for g in got] == [False, False, True, True, True]  # latched in the window
-    assert s.receive_rtp(pkt(1), PEER, 0.1) is not None  # the signalled peer always wins
+    got = [s.receive_rtp(pkt(i, ssrc=0x999), STRANGER, 0.02 * i) for i in range(10)]
+    assert [g is not None for g in got] == [False] * 7 + [True] * 3  # eight in a row, then latched
+    assert s.receive_rtp(pkt(1), PEER, 0.2) is not None  # the signalled peer always wins
     assert s.filter.send_to == PEER
-    assert s.receive_rtp(pkt(6, ssrc=0x999), STRANGER, 0.12) is None
+    assert s.receive_rtp(pkt(11, ssrc=0x999), STRANGER, 0.22) is None
+
+
+def test_a_caller_whose_rtp_starts_late_is_preferred_during_learning() -> None:
+    """A stranger that starts first gets nothing while it has sent fewer than N packets: one
+    packet from the SDP address ends learning in its favour, and the stranger never gets our
+    media (it goes to the SDP address all along)."""
+    s = session()
+    for i in range(6):
+        assert s.receive_rtp(pkt(i, ssrc=0x999), STRANGER, 0.02 * i) is None
+        assert s.filter.send_to == PEER
+    assert s.receive_rtp(pkt(1), PEER, 0.13) is not None
+    for i in range(6, 20):
+        assert s.receive_rtp(pkt(i, ssrc=0x999), STRANGER, 0.02 * i) is None
+    assert s.filter.latched == PEER and s.filter.dropped == 20
+
+
+def test_a_burst_cannot_win_the_learning_race() -> None:
+    """N packets fired at once are not N packets of media: only packets 5 ms or more after the
+    one before count."""
+    s = session()
+    assert all(s.receive_rtp(pkt(i, ssrc=0x999), STRANGER, 0.001 * i) is None for i in range(40))
+    assert s.filter.latched is None and s.filter.send_to == PEER
+    assert s.receive_rtp(pkt(1), PEER, 0.05) is not None
 
 
 def test_after_the_window_only_the_sdp_address_is_accepted() -> None:
@@ -66,11 +89,10 @@ def test_latching_to_a_natted_source_needs_consecutive_packets_in_the_window() -
     s = session(remote=("10.0.0.5", 30000))  # private address in the SDP; media comes from elsewhere
     nat = ("127.0.0.1", 50000)
     assert s.receive_rtp(pkt(10), nat, 0.0) is None
-    assert s.receive_rtp(pkt(12), nat, 0.02) is None  # not consecutive: counting restarts
-    assert s.receive_rtp(pkt(13), nat, 0.04) is None
-    assert s.receive_rtp(pkt(14), nat, 0.06) is not None
+    got = [s.receive_rtp(pkt(12 + i), nat, 0.02 * (i + 1)) for i in range(8)]  # 11 missing: a new run
+    assert [g is not None for g in got] == [False] * 7 + [True]
     assert s.filter.send_to == nat  # symmetric RTP: we answer where media comes from
-    assert s.receive_rtp(pkt(15, ssrc=1), STRANGER, 0.08) is None
+    assert s.receive_rtp(pkt(30, ssrc=1), STRANGER, 0.3) is None
 
 
 def test_no_latching_after_the_window_until_reconfigured() -> None:
@@ -79,8 +101,8 @@ def test_no_latching_after_the_window_until_reconfigured() -> None:
     for i in range(5):
         assert s.receive_rtp(pkt(i), nat, 2.0 + 0.02 * i) is None
     s.configure(CFG, remote_rtp=("10.0.0.5", 30000), remote_rtcp=None, now=3.0)  # re-INVITE
-    results = [s.receive_rtp(pkt(10 + i), nat, 3.0 + 0.02 * i) for i in range(4)]
-    assert [r is not None for r in results] == [False, False, True, True]
+    results = [s.receive_rtp(pkt(10 + i), nat, 3.0 + 0.02 * i) for i in range(9)]
+    assert [r is not None for r in results] == [False] * 7 + [True, True]
 
 
 def test_malformed_packets_are_counted_and_dropped() -> None:

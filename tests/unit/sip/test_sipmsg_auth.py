@@ -63,12 +63,38 @@ def test_challenge_round_trip() -> None:
 @pytest.mark.parametrize("algorithm", ["MD5", "SHA-256", "SHA-512-256", "SHA-256-sess", "MD5-sess"])
 def test_server_client_round_trip(algorithm: str) -> None:
     server = DigestServer("voicebot", {"alice": "secret"}, algorithms=(algorithm,))
-    (challenge,) = parse_challenges(server.challenge_headers(now=1000.0))
     client = DigestClient("alice", "secret")
-    for i in range(3):  # nonce reuse with increasing nc
+    for i in range(3):  # a fresh challenge for every request: each nonce serves once
+        (challenge,) = parse_challenges(server.challenge_headers(now=1000.0 + i))
         value = client.authorization(challenge, "INVITE", "sip:bob@example.com")
-        assert f"nc={i + 1:08x}" in value
+        assert "nc=00000001" in value
         assert server.verify("INVITE", "sip:bob@example.com", value, now=1001.0 + i) == "alice"
+
+
+def test_nonce_serves_one_request_only() -> None:
+    """A second request on a nonce (nc=2, as RFC 7616 allows) gets a stale re-challenge, never
+    acceptance: each nonce is single-use within its lifetime."""
+    server = DigestServer("voicebot", {"alice": "secret"})
+    (challenge, _) = parse_challenges(server.challenge_headers(now=0.0))
+    client = DigestClient("alice", "secret")
+    assert server.verify("INVITE", "sip:b@x", client.authorization(challenge, "INVITE", "sip:b@x"), now=1.0)
+    again = server.check("INVITE", "sip:b@x", client.authorization(challenge, "INVITE", "sip:b@x"), now=2.0)
+    assert again.username is None and again.stale and again.reason == "nonce already used"
+
+
+def test_used_nonce_table_is_bounded_and_fails_safe() -> None:
+    """When the table of used nonces overflows, the forgotten ones (and anything issued before
+    them) are stale: a replay never becomes acceptable again because memory ran out."""
+    server = DigestServer("voicebot", {"alice": "secret"}, max_nonces=4)
+    client = DigestClient("alice", "secret")
+    answers = []
+    for i in range(6):
+        (challenge, _) = parse_challenges(server.challenge_headers(now=float(i)))
+        answers.append(client.authorization(challenge, "INVITE", "sip:b@x"))
+        assert server.verify("INVITE", "sip:b@x", answers[-1], now=float(i) + 0.5) == "alice"
+    for value in answers:
+        result = server.check("INVITE", "sip:b@x", value, now=7.0)
+        assert result.username is None and result.stale
 
 
 def test_wrong_password_method_or_uri_rejected() -> None:
@@ -89,7 +115,7 @@ def test_nonce_count_replay_rejected() -> None:
     value = DigestClient("alice", "secret").authorization(challenge, "REGISTER", "sip:voicebot")
     assert server.verify("REGISTER", "sip:voicebot", value, now=1.0) == "alice"
     result = server.check("REGISTER", "sip:voicebot", value, now=2.0)
-    assert result.username is None and result.reason == "nonce count replayed"
+    assert result.username is None and result.reason == "nonce already used"
 
 
 def test_stale_nonce_and_forged_nonce() -> None:

@@ -1,0 +1,51 @@
+"""The words path of answering-machine detection: espeak-ng speaks a greeting, pocketsphinx in
+grammar mode (``GREETING_GRAMMAR``) hears it inside ``detect``. A terse voicemail greeting that
+the length and cadence rules take for a person is caught by its words."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from voicebot.asr import AsyncRecognizer, get_engine
+from voicebot.asr.channel import frames_of, telephone_channel
+from voicebot.media.amd import GREETING_GRAMMAR, AmdDecision, detect
+from voicebot.media.vad import Vad
+from voicebot.tts import Synthesizer
+
+
+async def _decide(text: str, *, words: bool) -> AmdDecision | None:
+    speech = await Synthesizer(voice="en-us", rate=160).synthesize(text)
+    pcm, _ = telephone_channel(np.concatenate([np.zeros(4800, np.int16), speech, np.zeros(48000, np.int16)]))
+    rec = None
+    if words:
+        engine = await asyncio.to_thread(get_engine, "pocketsphinx")
+        rec = await AsyncRecognizer.open(engine, GREETING_GRAMMAR)
+
+    async def frames() -> AsyncIterator[np.ndarray]:
+        for frame in frames_of(pcm):
+            yield frame
+
+    try:
+        async for event in detect(frames(), Vad(2), recognizer=rec):
+            if isinstance(event, AmdDecision):
+                return event
+    finally:
+        if rec is not None:
+            await rec.aclose()
+    return None
+
+
+async def test_a_terse_voicemail_greeting_is_caught_by_its_words() -> None:
+    by_cadence = await _decide("Leave a message.", words=False)
+    assert by_cadence is not None and by_cadence.verdict == "human"  # short, then silence
+    by_words = await _decide("Leave a message.", words=True)
+    assert by_words is not None and by_words.verdict == "machine", by_words
+    assert by_words.reason == "heard 'leave a message'" and by_words.at < by_cadence.at
+
+
+async def test_a_person_is_not_taken_for_a_machine_by_words() -> None:
+    decision = await _decide("Hello, who is this?", words=True)
+    assert decision is not None and decision.verdict == "human", decision

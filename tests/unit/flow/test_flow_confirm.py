@@ -1,0 +1,160 @@
+"""Confirm or reprompt when recognition confidence is low: a wrong accept is worse than a reprompt.
+
+Below ``min_confidence`` an answer is not understood (reprompt); below ``confirm_below`` the bot
+asks "Did you say ...?" and acts only on a confident yes. Both are flow-wide (``asr:``) with a
+per-state override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from voicebot.flow import Dtmf, Flow, Listen, Say, SilenceTimeout, Utterance
+
+FLOW = """
+flow: t
+asr: {min_confidence: 0.3, confirm_below: 0.6}
+slots:
+  n: {type: number, min: 1, max: 99}
+intents:
+  cancel:
+    phrases: [cancel, cancel it]
+    dtmf: "2"
+  keep:
+    phrases: [keep it, keep]
+start: ask
+states:
+  ask:
+    ask: Keep or cancel your order?
+    reprompt: Say keep or cancel.
+    on: {cancel: cancelled, keep: how_many}
+  how_many:
+    ask: How many?
+    reprompt: How many, from 1 to 99?
+    slot: n
+    next: done
+    confirm_below: 0.8
+  cancelled:
+    hangup: cancelled
+  done:
+    say: You want {n}.
+    hangup: kept
+"""
+
+
+@pytest.fixture
+def flow(write_flow: Callable[..., Path]) -> Flow:
+    return Flow.load(write_flow(FLOW))
+
+
+def said(actions: list[object]) -> str:
+    return " ".join(a.text for a in actions if isinstance(a, Say))
+
+
+def test_an_unsure_intent_is_confirmed_before_the_flow_acts(flow: Flow) -> None:
+    s = flow.start()
+    s.begin()
+    acts = s.handle(Utterance(text="cancel", confidence=0.5))
+    assert said(acts) == "Did you say cancel?" and s.state == "ask" and not s.ended
+    listen = [a for a in acts if isinstance(a, Listen)][-1]
+    assert listen.grammar is not None and "yes" in listen.grammar and "cancel" in listen.grammar
+    s.handle(Utterance(text="yes", confidence=0.9))
+    assert s.outcome == "cancelled"
+    assert ("ask", "unsure") in flow.table and flow.table[("ask", "unsure")][0].target == "ask"
+
+
+def test_no_means_the_bot_misheard_and_reprompts(flow: Flow) -> None:
+    s = flow.start()
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.5))
+    acts = s.handle(Utterance(text="no"))
+    assert said(acts) == "Say keep or cancel." and s.state == "ask" and not s.ended
+
+
+def test_an_unsure_yes_to_the_question_is_not_enough(flow: Flow) -> None:
+    s = flow.start()
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.5))
+    acts = s.handle(Utterance(text="yes", confidence=0.5))
+    assert said(acts) == "Say keep or cancel." and not s.ended
+
+
+def test_another_answer_to_the_question_is_taken_as_the_answer(flow: Flow) -> None:
+    s = flow.start()
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.5))
+    s.handle(Utterance(text="keep it", confidence=0.95))
+    assert s.state == "how_many"
+
+
+def test_below_min_confidence_is_a_reprompt_without_a_question(flow: Flow) -> None:
+    s = flow.start()
+    s.begin()
+    acts = s.handle(Utterance(text="cancel", confidence=0.2))
+    assert said(acts) == "Say keep or cancel." and s.state == "ask"
+
+
+def test_a_confident_answer_is_acted_on_at_once(flow: Flow) -> None:
+    s = flow.start()
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.7))
+    assert s.outcome == "cancelled"
+
+
+def test_a_state_sets_its_own_threshold_and_values_are_read_back(flow: Flow) -> None:
+    s = flow.start()
+    s.begin()
+    s.handle(Utterance(text="keep"))
+    acts = s.handle(Utterance(text="twelve", confidence=0.7))  # above the flow's 0.6, below the state's 0.8
+    assert said(acts) == "Did you say 12?" and s.slots["n"] is None
+    s.handle(Utterance(text="yes"))
+    assert s.slots["n"] == 12 and s.outcome == "kept"
+
+
+def test_keys_answer_the_question_too(flow: Flow) -> None:
+    s = flow.start()
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.5))
+    s.handle(Dtmf(digit="1"))  # yes
+    assert s.outcome == "cancelled"
+    s2 = flow.start()
+    s2.begin()
+    s2.handle(Utterance(text="cancel", confidence=0.5))
+    s2.handle(Dtmf(digit="2"))  # no (here, while confirming; 'cancel' otherwise)
+    assert s2.state == "ask" and not s2.ended
+
+
+def test_silence_after_the_question_is_a_no_input_reprompt(flow: Flow) -> None:
+    s = flow.start()
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.5))
+    acts = s.handle(SilenceTimeout())
+    assert said(acts) == "Say keep or cancel." and s.state == "ask"
+    s.handle(Utterance(text="yes"))  # the unsure answer was forgotten: 'yes' means nothing here
+    assert not s.ended
+
+
+def test_the_question_can_be_reworded_per_flow(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(FLOW + "prompts:\n  confirm: Sorry, was that {answer}?\n")
+    s = Flow.load(p).start()
+    s.begin()
+    assert said(s.handle(Utterance(text="cancel", confidence=0.5))) == "Sorry, was that cancel?"
+
+
+def test_a_flow_without_a_confirmation_band_never_asks(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(FLOW.replace(", confirm_below: 0.6", "").replace("    confirm_below: 0.8\n", ""))
+    flow = Flow.load(p)
+    assert flow.compiled.confirmation is None and not any(i == "unsure" for _, i in flow.table)
+    s = flow.start()
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.4))
+    assert s.outcome == "cancelled"
+
+
+def test_confirm_below_not_above_min_confidence_is_a_warning(write_flow: Callable[..., Path]) -> None:
+    p = write_flow(FLOW.replace("    confirm_below: 0.8\n", "    confirm_below: 0.2\n"))
+    texts = [d.text() for d in Flow.check(p)]
+    assert any("confirm_below (0.2) is not above min_confidence (0.3), so nothing is confirmed" in t for t in texts)
