@@ -34,7 +34,9 @@ SOURCE_ROOTS = ("voicebot", "codecs/voicebot_codecs")  # codecs/ itself is a sou
 # media, asr, tts); the call engine (call, agent); dialog (flow, and flowio for the I/O a flow
 # asks for); the voice loop (bot); business (store, privacy, metrics, campaign); processes
 # (workers); the command line (commands, cli, the package face, __main__).
-ERRORS = {"errors", "ratelog"}  # the ground floor: error types and the rate-limited log
+# the ground floor: error types, the rate-limited log, and the process runtime (event loop choice,
+# GC settling, loop-lag and GC-pause histograms: it imports nothing of voicebot)
+ERRORS = {"errors", "ratelog", "runtime"}
 ACCESS = {"sip", "rtp", "transport"}
 VOICE = {"codecs", "media", "asr", "tts", "voiceprint"}
 ENGINE = {"call", "agent"}
@@ -47,6 +49,7 @@ PURE = {"sip", "rtp", "flow", "codecs"}
 MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "ratelog": set(),
+    "runtime": set(),
     "codecs": set(),  # voicebot_codecs never imports voicebot
     "sip": {"errors"},  # SIP knows nothing of RTP, media or flows
     "rtp": {"errors"},  # RTP knows nothing of SIP or codecs

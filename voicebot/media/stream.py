@@ -366,14 +366,7 @@ class MediaStream:
             if self._started and sender is not None:
                 if now - sender.next_deadline > LATE_TICK:
                     self._transport.drain()  # packets that came while the loop was busy
-                skipped = sender.frames_skipped
-                due = self.session.frames_due(now)
-                if sender.frames_skipped > skipped and self.jitter_buffer is not None:
-                    # the loop stalled longer than the sender may burst: the frames it skips
-                    # leave playout too, or the caller's audio would stay that much behind
-                    for _ in range(sender.frames_skipped - skipped):
-                        self.jitter_buffer.pop(now)
-                for _ in range(due):
+                for _ in range(self.session.frames_due(now)):
                     # each frame is played out at the time it was due on the 20 ms grid, so a
                     # late wake-up that catches up several frames does not look like jitter
                     self._tick(min(now, sender.next_deadline))
