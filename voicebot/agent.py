@@ -33,8 +33,8 @@ from voicebot.call import Call
 from voicebot.errors import ConfigError, DependencyError, VoicebotError
 from voicebot.sip import events as ev
 from voicebot.sip.defence import DefenceConfig
-from voicebot.sip.message import SipParseError
 from voicebot.sip.sdes import DEFAULT_SUITES, check_policy, check_suites
+from voicebot.sip.trace import MessageTrace
 from voicebot.sip.transaction import Address, Timers
 from voicebot.sip.useragent import UaConfig, UserAgentCore
 from voicebot.transport.sip import (
@@ -126,6 +126,7 @@ class UserAgent:
         self._rtp_timeout = rtp_timeout
         self._trace = trace
         self.core = UserAgentCore(self.config)
+        self.core.tracing = trace is not None
         self.transport = SipTransport(self._on_datagram, self._on_transport_error, tls=tls, limits=limits)
         self.calls: dict[str, Call] = {}
         self._incoming: asyncio.Queue[Call] = asyncio.Queue()
@@ -275,13 +276,8 @@ class UserAgent:
     def _on_datagram(self, data: Received, source: Address) -> None:
         now = self._require_loop().time()
         if isinstance(data, bytes):
-            if self._trace is not None:
-                self._write_trace("received from", source, data)
             self.core.receive_datagram(data, source, now)
         else:
-            if self._trace is not None:
-                raw = str(data).encode() if isinstance(data, SipParseError) else bytes(data)
-                self._write_trace("received from", source, raw)
             self.core.receive_message(data, source, now)
         self._pump()
 
@@ -297,9 +293,9 @@ class UserAgent:
 
     def _pump(self) -> None:
         loop = self._require_loop()
+        for trace in self.core.traces_to_send():
+            self._write_trace(trace)
         for data, dest in self.core.datagrams_to_send():
-            if self._trace is not None:
-                self._write_trace("sent to", dest, data)
             self.transport.send(data, dest)
         while (event := self.core.next_event()) is not None:
             try:
@@ -324,11 +320,13 @@ class UserAgent:
         if not task.cancelled() and task.exception() is not None:
             log.error("call task failed", exc_info=task.exception())
 
-    def _write_trace(self, direction: str, peer: Address, data: bytes) -> None:
-        stamp = time.strftime("%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}"
-        where = f"{peer.transport.upper()} {format_hostport(peer.host, peer.port)}"
-        text = data.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n")
-        block = f"--- {stamp} {direction} {where} ({len(data)} bytes)\n{text}\n"
+    def _write_trace(self, trace: MessageTrace) -> None:
+        wall = time.time() - self._require_loop().time() + trace.at  # the core's clock is loop.time()
+        stamp = time.strftime("%H:%M:%S", time.gmtime(wall)) + f".{int(wall * 1000) % 1000:03d}"
+        direction = "sent to" if trace.direction == "sent" else "received from"
+        where = f"{trace.transport.upper()} {format_hostport(trace.peer.host, trace.peer.port)}"
+        text = trace.data.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n")
+        block = f"--- {stamp} {direction} {where} ({trace.size} bytes)\n{text}\n"
         if callable(self._trace):
             self._trace(block)
         else:

@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -59,7 +59,6 @@ from voicebot.media.vad import Vad
 if TYPE_CHECKING:
     from voicebot.asr import AsrEngine
     from voicebot.call import Call
-    from voicebot.metrics.observer import CallObserver
     from voicebot.tts import Synthesizer
     from voicebot.voiceprint.live import CallerVoice
 
@@ -110,6 +109,14 @@ class TurnTiming:
 TimedFrame = tuple[float, Pcm]
 
 
+class BotObserver(Protocol):
+    """What the bot reports, for monitoring (``voicebot.metrics.Metrics`` implements it)."""
+
+    def observe_asr(self, *, confidence: float, latency: float | None = None) -> None: ...
+    def observe_turn(self, *, latency: float) -> None: ...
+    def observe_tts(self, *, seconds: float) -> None: ...
+
+
 @dataclass(slots=True)
 class _Ears:
     """The caller's audio as one queue, fed by a single reader task.
@@ -136,7 +143,7 @@ class VoiceBot:
         endpoint: EndpointConfig | None = None,
         vad_aggressiveness: int = 2,
         webhook: Callable[[Webhook], Awaitable[WebhookResult]] | None = None,
-        observer: CallObserver | None = None,
+        observer: BotObserver | None = None,
         voiceprints: CallerVoice | None = None,
     ) -> None:
         if call.media is None:
@@ -484,4 +491,4 @@ def _static_prompts(flow: Flow) -> list[Say]:
     return out
 
 
-__all__ = ["Heard", "TurnTiming", "VoiceBot"]
+__all__ = ["BotObserver", "Heard", "TurnTiming", "VoiceBot"]

@@ -109,11 +109,6 @@ ALLOWANCES = [
         "voicebot.commands.sip",
         "issue 9: the campaign's call seam reads the call engine's result instead of the CLI's exit codes",
     ),
-    Allowance(
-        "voicebot/bot.py",
-        "voicebot.metrics.observer",
-        "issue 12: metrics listen to the call engine's progress events from above instead of the bot importing them",
-    ),
 ]
 
 # files that load modules by a name computed at run time, and why that is safe

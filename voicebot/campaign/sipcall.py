@@ -24,6 +24,7 @@ from voicebot.commands.sip import (
     exit_code_for,
 )
 from voicebot.errors import VoicebotError
+from voicebot.metrics.quality import media_quality
 
 if TYPE_CHECKING:
     from voicebot.agent import UserAgent
@@ -139,15 +140,6 @@ def _transcript(flow: FlowResult | None, latencies: list[float]) -> tuple[TurnRe
 
 
 def estimate_mos(stats: dict[str, Any]) -> float:
-    """A listening-quality MOS estimate from RTP statistics (the simplified ITU-T G.107 E-model:
-    one-way delay from RTCP round-trip time plus twice the jitter, minus 2.5 R per % lost)."""
-    inbound = stats.get("inbound-rtp", {})
-    remote = stats.get("remote-inbound-rtp", {})
-    received = float(inbound.get("packetsReceived") or 0)
-    lost = max(float(inbound.get("packetsLost") or 0), 0.0)
-    loss_pct = 100.0 * lost / (received + lost) if received + lost else 0.0
-    one_way_ms = 1000.0 * float(remote.get("roundTripTime") or 0.0) / 2
-    delay_ms = one_way_ms + 2000.0 * float(inbound.get("jitter") or 0.0) + 10
-    r = 93.2 - delay_ms / 40 if delay_ms < 160 else 93.2 - (delay_ms - 120) / 10
-    r = min(max(r - 2.5 * loss_pct, 0.0), 100.0)
-    return round(1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r), 2)
+    """A listening-quality MOS estimate from RTP statistics (the E-model of
+    :mod:`voicebot.metrics.quality`, the one the metrics use too)."""
+    return round(media_quality(stats).mos, 2)

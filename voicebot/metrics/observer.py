@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from voicebot.bot import BotObserver
 from voicebot.metrics.quality import MediaQuality, media_quality
 from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
 
@@ -97,12 +98,11 @@ def call_end(result: CallResultLike, stats: Mapping[str, Any] | None = None) -> 
     )
 
 
-class CallObserver(Protocol):
+class CallObserver(BotObserver, Protocol):
+    """The bot's reports (:class:`voicebot.bot.BotObserver`) and the calls' own."""
+
     def track(self, call: TrackedCall) -> None: ...
     def observe_call_end(self, end: CallEnd) -> None: ...
-    def observe_asr(self, *, confidence: float, latency: float | None = None) -> None: ...
-    def observe_turn(self, *, latency: float) -> None: ...
-    def observe_tts(self, *, seconds: float) -> None: ...
     def observe_amd(self, *, verdict: str, seconds: float) -> None: ...
 
 

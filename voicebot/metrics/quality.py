@@ -60,14 +60,16 @@ def media_quality(stats: Mapping[str, Any]) -> MediaQuality:
     loss = lost / (received + lost) if received + lost else 0.0
     emitted = int(inbound.get("jitterBufferEmittedCount") or 0)
     concealed = int(inbound.get("concealedSamples") or 0)
-    buffer_delay = float(inbound.get("jitterBufferDelay") or 0.0) / emitted if emitted else 0.0
+    jitter = float(inbound.get("jitter") or 0.0)
+    # the jitter buffer's measured mean delay; without one, twice the jitter is what it would hold
+    buffer_delay = float(inbound.get("jitterBufferDelay") or 0.0) / emitted if emitted else 2 * jitter
     rtt = remote.get("roundTripTime")
     delay = (float(rtt) / 2 if rtt else 0.0) + buffer_delay + PACKETISATION_S
     return MediaQuality(
         packets_received=received,
         packets_lost=lost,
         loss_ratio=loss,
-        jitter_s=float(inbound.get("jitter") or 0.0),
+        jitter_s=jitter,
         concealment_ratio=concealed / (emitted + concealed) if emitted + concealed else 0.0,
         one_way_delay_s=delay,
         mos=mos_from_r(r_factor(loss, delay, str(stats.get("codec") or ""))),

@@ -125,15 +125,6 @@ class RegistrationFailed(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MessageTrace(Event):
-    """Not queued: the driver's trace hook gets this for every message sent or received."""
-
-    direction: str  # "sent" / "received"
-    data: bytes
-    peer: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SourceBlocked(Event):
     """The per-source defence started refusing a source (or a user name): reported once per
     ban or throttling episode, never per packet, so the driver can log it."""

@@ -28,12 +28,10 @@ __all__ = [
     "TelUri",
     "Uri",
     "ipv6_text",
-    "is_token",
     "parse_header_params",
     "parse_uri",
     "quote_string",
     "split_list",
-    "unquote_string",
 ]
 
 # RFC 3261 §25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
@@ -78,19 +76,6 @@ _NEEDS_ESCAPE_RE = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"\\]')
 
 def _bad(message: str) -> RemoteProtocolError:
     return RemoteProtocolError(message, status=400)
-
-
-def is_token(text: str) -> bool:
-    """True when ``text`` is a non-empty RFC 3261 token."""
-    return _TOKEN_RE.fullmatch(text) is not None
-
-
-def unquote_string(text: str) -> str:
-    """Remove the quotes of a quoted-string and decode its quoted-pairs; other text as is."""
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        inner = text[1:-1]
-        return _UNESCAPE_RE.sub(r"\1", inner) if "\\" in inner else inner
-    return text
 
 
 def quote_string(text: str) -> str:
@@ -194,30 +179,6 @@ def _check_host(host: str) -> None:
             raise _bad(f"invalid IPv6 reference {host!r}") from None
     elif _HOSTNAME_RE.fullmatch(host) is None:
         raise _bad(f"invalid host {host!r}")
-
-
-def _split_hostport(text: str) -> tuple[str, int | None]:
-    """``host [":" port]`` with host a hostname, IPv4 address or IPv6 reference."""
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise _bad(f"unterminated IPv6 reference in {text!r}")
-        host, rest = text[: end + 1], text[end + 1 :]
-        if rest and rest[0] != ":":
-            raise _bad(f"junk after IPv6 reference in {text!r}")
-        port_text = rest[1:] if rest else None
-    else:
-        host, sep, port_text_s = text.partition(":")
-        port_text = port_text_s if sep else None
-    _check_host(host)
-    if port_text is None:
-        return host, None
-    if not port_text.isdigit() or not port_text.isascii() or len(port_text) > 5:
-        raise _bad(f"invalid port in {text!r}")
-    port = int(port_text)
-    if port > 65535:
-        raise _bad(f"port out of range in {text!r}")
-    return host, port
 
 
 _STRICT_URI_PARAMS = frozenset(["user", "ttl", "method", "maddr", "transport"])

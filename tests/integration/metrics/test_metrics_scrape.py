@@ -38,7 +38,7 @@ def test_serve_exposes_call_media_and_alert_metrics_while_calls_run(
     assert f"metrics on http://127.0.0.1:{port}/metrics" in served.output()
     before = scrape(port)
     assert value(before, "voicebot_alert_active", alert="mos_low") == 0
-    dial = subprocess.Popen(voicebot_cmd("dial", served.uri, "--play", str(speech_wav), "--hangup-after", "4"),
+    dial = subprocess.Popen(voicebot_cmd("dial", served.uri, "--play", str(speech_wav), "--hangup-after", "6"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
         deadline = time.monotonic() + 15
@@ -65,7 +65,7 @@ def test_serve_exposes_call_media_and_alert_metrics_while_calls_run(
         after = scrape(port)
     assert value(after, "voicebot_calls_total", direction="inbound", outcome="completed", sip_status="200") == 1
     assert value(after, "voicebot_drop_ratio") == 0
-    assert value(after, "voicebot_rtp_packets_total", kind="received") > 150  # about 4 s of 20 ms packets
+    assert value(after, "voicebot_rtp_packets_total", kind="received") > 150  # about 6 s of 20 ms packets
     assert value(after, "voicebot_call_mos_count") == 1 and value(after, "voicebot_call_mos_sum") > 4.0
     assert value(after, "voicebot_rtp_jitter_seconds_count") == 1
     assert value(after, "voicebot_alert_active", alert="calls_with_media") == 1
@@ -80,6 +80,7 @@ async def test_voicebot_reports_asr_turn_and_tts_metrics(caplog: pytest.LogCaptu
     synth = Synthesizer(voice="en-us")
     asr = await asyncio.to_thread(get_engine, "pocketsphinx")
     heard: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    scraped = asyncio.Event()  # the bot keeps the call up until the test has scraped during it
 
     async def answer(call: Call) -> None:
         metrics.track(call)
@@ -88,6 +89,7 @@ async def test_voicebot_reports_asr_turn_and_tts_metrics(caplog: pytest.LogCaptu
             got = await bot.listen(["yes", "no"], timeout=8)
             await bot.say("Thank you.")
             heard.set_result(got.phrase or got.kind)
+            await asyncio.wait_for(scraped.wait(), 30)
         await call.hangup()
 
     caplog.set_level(logging.WARNING, logger="voicebot.alerts")
@@ -105,6 +107,7 @@ async def test_voicebot_reports_asr_turn_and_tts_metrics(caplog: pytest.LogCaptu
         call.media.play(np.concatenate([words, np.zeros(4800, np.int16)]))
         assert await asyncio.wait_for(heard, 30) == "yes"
         during = await asyncio.to_thread(scrape, port)
+        scraped.set()
         await call.finished
         await asyncio.sleep(0.2)
         after = await asyncio.to_thread(scrape, port)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.campaign.conftest import callees  # noqa: F401 - real callees for a campaign
 from tests.integration.media.conftest import speech_wav  # noqa: F401 - espeak-ng utterance fixture
 from tests.integration.sip.conftest import pytest_pyfunc_call  # noqa: F401 - runs `async def` tests
 from tests.interop.sip.conftest import serve, voicebot_cmd  # noqa: F401 - the `voicebot serve` fixture

@@ -218,7 +218,7 @@ def test_descriptor_exhaustion_is_refused_cleanly_and_calls_keep_working(
         speech = tmp_path / "speech.wav"
         subprocess.run(["espeak-ng", "-w", str(speech), "Is anybody there?"], check=True, timeout=60)
         dial = run_voicebot("dial", srv.uri, "--listen", f"{CALLER}:0", "--play", str(speech),
-                            "--record", str(tmp_path / "heard.wav"), "--hangup-after", "3", "--json")  # fmt: skip
+                            "--record-wav", str(tmp_path / "heard.wav"), "--hangup-after", "3", "--json")  # fmt: skip
     finally:
         for c in conns:
             c.close()

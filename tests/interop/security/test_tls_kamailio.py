@@ -135,7 +135,7 @@ def test_call_through_kamailio_over_mutual_tls_with_srtp(
         assert refused.returncode == 7, refused.stdout + refused.stderr  # no client certificate: no handshake
         dial = run_voicebot(
             "dial", target, "--proxy", proxy, "--tls-ca", str(certs.ca), "--tls-cert", str(certs.client_cert),
-            "--srtp", "mandatory", "--play", str(speech), "--record", str(heard), "--hangup-after", "5", "--trace",
+            "--srtp", "mandatory", "--play", str(speech), "--record-wav", str(heard), "--hangup-after", "5", "--trace",
         )  # fmt: skip
         kamailio_log = klog.read_text(errors="replace")
     out = srv.stop()

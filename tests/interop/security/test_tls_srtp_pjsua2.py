@@ -38,7 +38,7 @@ def test_pjsua2_calls_serve_over_tls_with_srtp_mandatory(
     ours, theirs = tmp_path / "voicebot.wav", tmp_path / "pjsua.wav"
     srv = server(
         "--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key), "--tls-port", "0",
-        "--srtp", "mandatory", "--play", str(bot_wav), "--record", str(ours), "--trace",
+        "--srtp", "mandatory", "--play", str(bot_wav), "--record-wav", str(ours), "--trace",
     )  # fmt: skip
     target = f"sip:bot@127.0.0.1:{srv.tls_port};transport=tls"
     peer = subprocess.run(
@@ -81,7 +81,7 @@ def test_dial_calls_pjsua2_over_tls_verifying_it_with_srtp_mandatory(certs: Cert
         assert wrong.returncode == 7, wrong.stdout + wrong.stderr
         dial = run_voicebot(
             "dial", f"sips:pj@127.0.0.1:{port}", "--tls-ca", str(certs.ca), "--srtp", "mandatory",
-            "--play", str(caller_wav), "--record", str(ours), "--hangup-after", "6", "--json", "--trace",
+            "--play", str(caller_wav), "--record-wav", str(ours), "--hangup-after", "6", "--json", "--trace",
         )  # fmt: skip
         peer_out = peer.communicate(timeout=30)[0].decode(errors="replace")
     finally:
