@@ -350,7 +350,7 @@ def run_dial(args: argparse.Namespace) -> int:
 
         if args.workers is not None:
             args.workers = args.workers or default_workers()
-        return dial_bulk(args, exit_code_for)
+        return dial_bulk(args, exit_code_for, _dial_agent)
     try:
         result, code = asyncio.run(_dial(args))
     except RegistrationError as exc:
@@ -368,10 +368,9 @@ def run_dial(args: argparse.Namespace) -> int:
     return code
 
 
-async def _dial(args: argparse.Namespace) -> tuple[CallResult, int]:
-    stop = asyncio.Event()
-    _install_stop(stop)
-    ua = UserAgent(
+def _dial_agent(args: argparse.Namespace) -> UserAgent:
+    """The user agent ``dial`` calls from (one call, or a bulk share)."""
+    return UserAgent(
         args.listen,
         user=args.user,
         password=args.password,
@@ -382,6 +381,12 @@ async def _dial(args: argparse.Namespace) -> tuple[CallResult, int]:
         advertise=args.advertise,
         **_security_options.config_from(args),
     )
+
+
+async def _dial(args: argparse.Namespace) -> tuple[CallResult, int]:
+    stop = asyncio.Event()
+    _install_stop(stop)
+    ua = _dial_agent(args)
     players: set[asyncio.Future[None]] = set()
     async with ua:
         call = await ua.dial(args.uri, from_uri=args.from_uri)

@@ -27,6 +27,7 @@ from voicebot.call import Call, CallResult
 from voicebot.errors import ConfigError, VoicebotError
 from voicebot.workers.argv import namespace_argv
 
+AgentFactory = Callable[[argparse.Namespace], UserAgent]
 EXIT_ALL_ANSWERED = 0
 EXIT_SOME_NOT_ANSWERED = 1
 # options that do not pass to a worker as they are
@@ -84,16 +85,10 @@ def _read_wav(path: Any) -> Any:
     return read_wav(path, RATE)
 
 
-async def _place(args: argparse.Namespace, exit_code_for: Callable[[CallResult], int]) -> list[dict[str, Any]]:
-    ua = UserAgent(
-        args.listen,
-        user=args.user,
-        password=args.password,
-        proxy=args.proxy,
-        register=args.register,
-        media=not args.no_media,
-        advertise=args.advertise,
-    )
+async def _place(
+    args: argparse.Namespace, exit_code_for: Callable[[CallResult], int], agent: AgentFactory
+) -> list[dict[str, Any]]:
+    ua = agent(args)
     results: list[dict[str, Any]] = []
     gate = asyncio.Semaphore(args.concurrency)
 
@@ -142,13 +137,14 @@ async def _from_workers(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
-def dial_bulk(args: argparse.Namespace, exit_code_for: Callable[[CallResult], int]) -> int:
-    """Place ``args.calls`` calls (over ``args.workers`` processes when given); print a summary."""
+def dial_bulk(args: argparse.Namespace, exit_code_for: Callable[[CallResult], int], agent: AgentFactory) -> int:
+    """Place ``args.calls`` calls (over ``args.workers`` processes when given); print a summary.
+    ``agent(args)`` makes the user agent that places them, as the single-call ``dial`` does."""
     if args.calls < 1 or args.concurrency < 1:
         raise ConfigError("--calls and --concurrency must be at least 1")
     if getattr(args, "record", False) or getattr(args, "record_wav", None) is not None:
         raise ConfigError("--record is for one call; bulk calls are not recorded")
-    results = runtime.run(_from_workers(args) if args.workers else _place(args, exit_code_for))
+    results = runtime.run(_from_workers(args) if args.workers else _place(args, exit_code_for, agent))
     summary = summarise(results)
     if args.workers:
         summary["workers"] = args.workers
