@@ -223,7 +223,7 @@ def sipp_summary(text: str) -> dict[str, int]:
         m = re.search(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", text)
         return int(m.group(1)) if m else 0
 
-    unexpected = re.findall(r"^\s*503 <----.*?(\d+)\s*$", text, re.M)
+    unexpected = re.findall(r"^\s*503 <-+\s+(\d+)", text, re.M)  # the count of 503s received
     return {
         "successful": cumulative("Successful call"),
         "failed": cumulative("Failed call"),

@@ -113,8 +113,8 @@ def settle_gc(*, freeze: bool = True, thresholds: tuple[int, int, int] | None = 
     if mode in ("freeze", "off"):
         thresholds = None
         freeze = freeze and mode == "freeze"
+    gc.collect()  # start-up's own collection is not timed: no call is up yet
     watch_gc()
-    gc.collect()
     if freeze:
         gc.freeze()
         _gc_frozen = gc.get_freeze_count()

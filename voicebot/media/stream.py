@@ -6,7 +6,9 @@ learning), an adaptive :class:`~voicebot.rtp.jitterbuffer.JitterBuffer`, and the
 The loop's :class:`~voicebot.media.clock.MediaClock` (one 20 ms tick for every stream of
 the worker, on an accumulated monotonic deadline) drives everything: each tick plays one frame out of the
 jitter buffer (decode, concealment, resampling to 16 kHz), builds one frame of bot audio
-(playback queue, echo), encodes and sends it, and records both.
+(playback queue, echo), encodes and sends it, and records both. Echo that nothing else
+needs (no bot audio, recording or frames() reader) is relayed instead: each caller packet
+goes back the moment it arrives, payload untouched, and the clock only runs RTCP.
 
 Internal audio is 16 kHz mono int16 in 20 ms frames (320 samples) everywhere above the codec.
 
@@ -98,17 +100,6 @@ class MediaParams(Protocol):
     def direction(self) -> str: ...
 
 
-_SILENT: dict[str, bytes] = {}
-
-
-def silent_payload(codec: Codec) -> bytes:
-    """One frame of digital silence in ``codec`` (encoded once per codec, by a fresh encoder)."""
-    payload = _SILENT.get(codec.name)
-    if payload is None:
-        payload = _SILENT[codec.name] = codec.encoder().encode(silence(codec.frame_samples))
-    return payload
-
-
 def _usable(addr: Any) -> Address | None:
     if not addr:
         return None
@@ -167,7 +158,6 @@ class MediaStream:
         self.frames_out = 0
         self.dtmf_info_rejected = 0
         self._early: list[tuple[bytes, Address, float]] = []
-        self._echoed: bytes | None = None  # the last payload echoed as it came (repeated once on loss)
         self._audio_ssrc: int | None = None
         self.srtp: SrtpContext | None = None  # set when the negotiated media is SRTP (RFC 4568 keys)
         transport.on_rtp = self._on_rtp
@@ -363,7 +353,7 @@ class MediaStream:
         """The media clock's tick: send the frames that are due, run the session's timers."""
         try:
             sender = self.session.sender
-            if self._started and sender is not None:
+            if self._started and sender is not None and not self._relaying:
                 if now - sender.next_deadline > LATE_TICK:
                     self._transport.drain()  # packets that came while the loop was busy
                 for _ in range(self.session.frames_due(now)):
@@ -377,8 +367,6 @@ class MediaStream:
             log.exception("media tick failed")
 
     def _tick(self, now: float) -> None:
-        if self._echo and self._echo_passthrough(now):
-            return
         caller = self._playout(now)
         bot, active = self._player.read(FRAME)
         if self._echo:
@@ -397,27 +385,31 @@ class MediaStream:
                 q.get_nowait()
             q.put_nowait(caller)
 
-    def _echo_passthrough(self, now: float) -> bool:
-        """Echo without decoding: the caller's payload goes straight back out (one codec both
-        ways), as long as nothing else needs the audio (bot audio, a recording, a frames()
-        reader). A lost frame is filled by repeating the frame before it once (packet
-        repetition, G.711's simplest concealment), then by silence; idle time is silence."""
-        if self._player.active or self._recorder is not None or self._subscribers:
-            return False
-        jb, codec = self.jitter_buffer, self.codec
-        assert jb is not None and codec is not None
-        f = jb.pop(now)
-        if f.kind == "audio":
-            payload = self._echoed = f.payload
-        elif f.kind == "lost" and self._echoed is not None:
-            payload, self._echoed = self._echoed, None
-        else:
-            payload = silent_payload(codec)
+    @property
+    def _relaying(self) -> bool:
+        """Echo that nothing else needs: each caller packet goes straight back as it arrives."""
         cfg = self.session.config
-        self.session.send_frame(payload if cfg is not None and cfg.send else None, speech=f.kind == "audio")
-        self._dec_fifo.clear()
+        return (
+            self._echo
+            and not self._player.active
+            and self._recorder is None
+            and not self._subscribers
+            and cfg is not None
+            and cfg.send
+        )
+
+    def _relay(self, payload: bytes, now: float) -> None:
+        """Echo the caller's payload at once, untouched (no jitter buffer, decoder, resampler or
+        encoder: the far end's jitter buffer handles the jitter, as with a media relay). Our RTP
+        timestamps follow the wall clock across pauses: frames whose time passed unsent are
+        skipped before this one."""
+        sender = self.session.sender
+        assert sender is not None
+        for _ in range(sender.frames_due(now) - 1):
+            sender.skip()
+        self.session.send_frame(payload, speech=True)
+        self._flush()
         self.frames_out += 1
-        return True
 
     def _encode(self, frame: PCM) -> bytes:
         assert self.codec is not None and self._encoder is not None and self._enc_rs is not None
@@ -483,7 +475,9 @@ class MediaStream:
                 return
             data = plain
         pkt = self.session.receive_rtp(data, addr, now)
-        if pkt is not None and self.jitter_buffer is not None:
+        if pkt is not None and self._started and self._relaying:
+            self._relay(pkt.payload, now)
+        elif pkt is not None and self.jitter_buffer is not None:
             if pkt.ssrc != self._audio_ssrc:
                 if self._audio_ssrc is not None:
                     self.jitter_buffer.reset()  # a new source: its own timeline
