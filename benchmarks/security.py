@@ -119,7 +119,7 @@ def live_call(port: int, speech: Path, cwd: Path, tag: str) -> dict[str, float]:
     heard = cwd / f"heard-{tag}.wav"
     run = subprocess.run(
         [sys.executable, "-m", "voicebot", "dial", f"sip:bot@127.0.0.1:{port}", "--listen", f"{CALLER}:0",
-         "--play", str(speech), "--record", str(heard), "--hangup-after", "8", "--json"],
+         "--play", str(speech), "--record-wav", str(heard), "--hangup-after", "8", "--json"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     if run.returncode != 0 or not heard.exists():

@@ -10,34 +10,29 @@ from __future__ import annotations
 import asyncio
 
 from voicebot import Call, UserAgent
-from voicebot.asr import get_engine
-from voicebot.bot import VoiceBot
-from voicebot.tts import Synthesizer
+from voicebot.voice import Speech
 
 
 async def main() -> None:
-    synth = Synthesizer(voice="en-us")
-    asr = get_engine("pocketsphinx")  # English, no model download; get_engine("vosk") for Korean
+    speech = Speech.for_language("en")  # espeak-ng + pocketsphinx; Speech.for_language("ko") for Korean
     answers: asyncio.Queue[str] = asyncio.Queue()
 
     async def bot(call: Call) -> None:
         await call.answer()
-        async with VoiceBot(call, synthesizer=synth, asr=asr) as vb:
-            await vb.say("Hello! Shall I book you in for tomorrow? Please say yes or no.")
-            heard = await vb.listen(["yes", "no"], timeout=8)
-            await answers.put(f"{heard.kind}: {heard.phrase or heard.digits or '-'}")
-            await vb.say("Thank you, goodbye." if heard.phrase else "Sorry, goodbye.")
+        await call.say("Hello! Shall I book you in for tomorrow? Please say yes or no.")
+        heard = await call.listen(["yes", "no"], timeout=8)
+        await answers.put(f"{heard.kind}: {heard.phrase or heard.digits or '-'}")
+        await call.say("Thank you, goodbye." if heard.phrase else "Sorry, goodbye.")
         await call.hangup()
 
-    async with UserAgent("127.0.0.1:0", user="bot") as bot_ua, UserAgent("127.0.0.1:0", user="me") as me:
+    async with UserAgent("127.0.0.1:0", user="bot", speech=speech) as bot_ua, UserAgent("127.0.0.1:0") as me:
         bot_ua.on_call(bot)
         host, port = bot_ua.local_address
         call = await me.dial(f"sip:bot@{host}:{port}")
         if not await call.answered:
             raise SystemExit("the bot did not answer")
-        assert call.media is not None
         await asyncio.sleep(4.5)  # let the question play
-        call.media.play(await Synthesizer(voice="en-us").synthesize("yes"))
+        await call.play(await speech.synthesizer.synthesize("yes"))
         print("bot heard ->", await asyncio.wait_for(answers.get(), 30))
         result = await call.finished
         print("call ended:", result.reason, f"after {result.duration:.1f} s")

@@ -5,18 +5,21 @@ async with UserAgent(listen="127.0.0.1:5062", user="bot", password="pw",
                      register="sip:127.0.0.1:5060") as ua:
     call = await ua.dial("sip:alice@127.0.0.1:5070")
     if await call.answered:
-        await call.media.play_wav("hello.wav")
+        await call.say("Hello!")
         await call.hangup()
     print((await call.finished).as_dict())
 ```
 
 Inbound: ``ua.on_call(handler)`` (``handler(call)`` may be a coroutine function) or
 ``async for call in ua.incoming()``; then ``await call.answer()`` / ``call.reject(486)``.
+``ua.dial(uri, flow=Flow.load(...))`` runs a dialog flow on the call once it is answered.
 
 The driver is thin (DESIGN.md rule 1): every datagram goes into
 :class:`~voicebot.sip.useragent.UserAgentCore` with ``loop.time()``, what the core wants sent
-goes to the transport, its events are turned into :class:`~voicebot.call.Call` futures, and
-one ``loop.call_at`` timer is re-armed at ``core.next_deadline()``.
+goes to the transport, and one ``loop.call_at`` timer is re-armed at ``core.next_deadline()``.
+Each call's SIP events go to its :class:`~voicebot.call.Call` through ``Call.handle``; the
+call acts on its dialog through a :class:`_Leg`, the :class:`~voicebot.call.Signalling` the
+agent gives it. The agent imports the call; the call never imports the agent.
 """
 
 from __future__ import annotations
@@ -26,14 +29,15 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TextIO, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from voicebot.call import Call
-from voicebot.errors import ConfigError, DependencyError, VoicebotError
+from voicebot.errors import ConfigError, DependencyError, LocalProtocolError, VoicebotError
 from voicebot.sip import events as ev
 from voicebot.sip.defence import DefenceConfig
 from voicebot.sip.sdes import DEFAULT_SUITES, check_policy, check_suites
+from voicebot.sip.sdp import DEFAULT_CODECS, choose_codecs
 from voicebot.sip.trace import MessageTrace
 from voicebot.sip.transaction import Address, Timers
 from voicebot.sip.useragent import UaConfig, UserAgentCore
@@ -47,9 +51,14 @@ from voicebot.transport.sip import (
 from voicebot.transport.stream import ConnectionLimits
 from voicebot.transport.tls import TlsConfig
 
+if TYPE_CHECKING:
+    from voicebot.flow import Flow
+    from voicebot.media.stream import MediaStream
+    from voicebot.voice import Speech
+
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
+TRANSFER_RING_TIMEOUT = 30.0  # seconds we let a transfer target ring (REFER received)
 CallHandler = Callable[[Call], Awaitable[None] | None]
 
 
@@ -61,8 +70,95 @@ class RegistrationError(VoicebotError):
         self.status = status
 
 
+class _Leg:
+    """One call's view of the SIP core: the :class:`~voicebot.call.Signalling` its Call uses.
+
+    The agent hands over what the leg needs (the core, its clock, and its ``after`` step that
+    sends what the core queued and dispatches the core's events), so nothing reaches into
+    another object's private state."""
+
+    def __init__(
+        self,
+        core: UserAgentCore,
+        call_id: str,
+        *,
+        clock: Callable[[], float],
+        after: Callable[[], None],
+        await_token: Callable[[int], Awaitable[int]],
+        spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
+        open_media: Callable[[], Awaitable[MediaStream | None]],
+        media_host: str,
+    ) -> None:
+        self._core = core
+        self._id = call_id
+        self._clock = clock
+        self._after = after
+        self._await_token = await_token
+        self._spawn = spawn
+        self._open_media = open_media
+        self._media_host = media_host
+
+    def now(self) -> float:
+        return self._clock()
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        self._spawn(work)
+
+    async def open_media(self) -> MediaStream | None:
+        return await self._open_media()
+
+    def ring(self) -> None:
+        try:
+            self._core.ring(self._id, self._clock())
+        finally:
+            self._after()
+
+    def answer(self, media_port: int | None) -> None:
+        port = 9 if media_port is None else media_port  # RFC 3264 discard port: no media
+        try:
+            self._core.answer(self._id, self._clock(), (self._media_host, port))
+        finally:
+            self._after()
+
+    def reject(self, status: int, reason: str | None) -> None:
+        try:
+            self._core.reject(self._id, status, self._clock(), reason)
+        finally:
+            self._after()
+
+    def hangup(self) -> None:
+        try:
+            self._core.hangup(self._id, self._clock())
+        finally:
+            self._after()
+
+    async def _request(self, token: int) -> int:
+        done = self._await_token(token)  # registered before the core's events are dispatched
+        self._after()
+        return await done
+
+    async def hold(self) -> int:
+        return await self._request(self._core.hold(self._id, self._clock()))
+
+    async def resume(self) -> int:
+        return await self._request(self._core.resume(self._id, self._clock()))
+
+    async def update(self) -> int:
+        return await self._request(self._core.update(self._id, self._clock()))
+
+    async def refer(self, target: str) -> int:
+        return await self._request(self._core.refer(self._id, target, self._clock()))
+
+    async def info_dtmf(self, digit: str, duration_ms: int) -> int:
+        return await self._request(self._core.send_dtmf_info(self._id, digit, self._clock(), duration_ms))
+
+
 class UserAgent:
-    """A SIP user agent with its own transport and per-call media streams."""
+    """A SIP user agent with its own transport and per-call media streams.
+
+    ``codecs``: audio codec names in order of preference (``("pcmu", "pcma", "opus")``);
+    ``speech``: the engines every call speaks and listens with (default: chosen by the flow's
+    language, or English on first use)."""
 
     def __init__(
         self,
@@ -81,12 +177,14 @@ class UserAgent:
         transports: tuple[str, ...] = ("udp", "tcp"),
         transport: str = "udp",
         media: bool = True,
+        codecs: Sequence[str] | None = None,
         rtp_timeout: float = 30.0,
         max_calls: int = 1000,
         session_expires: int = 1800,
         timers: Timers | None = None,
         trace: TextIO | Callable[[str], None] | None = None,
         advertise: str | None = None,
+        speech: Speech | None = None,
         user_agent: str = "voicebot/0.1",
         defence: DefenceConfig | None = DefenceConfig(),  # noqa: B008 - frozen, shared safely
         tls: TlsConfig | None = None,
@@ -98,6 +196,10 @@ class UserAgent:
             self._host, self._port = split_hostport(listen, 5060)
         except ValueError as exc:
             raise ConfigError(f"bad listen address {listen!r}: {exc}") from None
+        try:
+            specs = choose_codecs(codecs) if codecs is not None else DEFAULT_CODECS
+        except LocalProtocolError as exc:
+            raise ConfigError(str(exc)) from None
         self._advertise = advertise or advertised_address(self._host)
         self.config = UaConfig(
             user=user,
@@ -112,11 +214,13 @@ class UserAgent:
             timers=timers or Timers(),
             session_expires=session_expires,
             max_sessions=max_calls,
+            codecs=specs,
             user_agent=user_agent,
             defence=defence,
             srtp=check_policy(srtp),
             srtp_suites=check_suites(srtp_suites),
         )
+        self.speech = speech
         if tls is not None and tls.can_listen and "tls" not in transports:
             transports = (*transports, "tls")
         self._register_uri = register
@@ -158,6 +262,8 @@ class UserAgent:
         self.config.addresses.update(
             {name: (self._advertise, port) for name, (_h, port) in self.transport.addresses.items()}
         )
+        if self.speech is not None:
+            await self.speech.prepare()  # no decoder gets built (freezing the loop) mid-call
         if self._register_uri:
             await self.register(self._register_uri, expires=self._register_expires)
 
@@ -173,26 +279,33 @@ class UserAgent:
         return f"sip:{self.config.user}@{format_hostport(host, port)}"
 
     async def close(self, timeout: float = 3.0) -> None:
-        """Hang up every call, remove registrations, close the sockets."""
+        """Hang up every call (BYE or CANCEL), remove registrations, close the sockets."""
         if self._closing or self._loop is None:
             return
         self._closing = True
-        calls = [c for c in self.calls.values() if not c.finished.done()]
+        calls = [c for c in self.calls.values() if not c.ended.done()]
+        now = self._now()
         for call in calls:
             with contextlib.suppress(VoicebotError):
-                self.core.hangup(call.id, self._loop.time())
+                self.core.hangup(call.id, now)
         self._pump()
         if calls:
-            await asyncio.wait([c.finished for c in calls], timeout=timeout)
+            await asyncio.wait([c.ended for c in calls], timeout=timeout)
         if self.registered:
             self._registration = self._loop.create_future()
-            self._core_call(lambda core, now: core.unregister(now))
+            self.core.unregister(self._now())
+            self._pump()
             with contextlib.suppress(TimeoutError, VoicebotError):
                 await asyncio.wait_for(self._registration, timeout)
             self.registered = False
-        for call in list(self.calls.values()):
-            if not call.finished.done():
-                await call._finish(408, "user agent closed", "local")
+        for call in calls:
+            if not call.ended.done():  # the far end never confirmed: end it here
+                if call.answered.done() and call.answered.result():
+                    call.handle(ev.CallEnded(call=call.id, reason="user agent closed", by_remote=False))
+                else:
+                    call.handle(ev.CallFailed(call=call.id, status=408, reason="user agent closed"))
+        if calls:
+            await asyncio.wait([c.finished for c in calls], timeout=timeout)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -209,7 +322,10 @@ class UserAgent:
         """REGISTER at ``registrar`` (refreshed before expiry until :meth:`close`)."""
         loop = self._require_loop()
         self._registration = loop.create_future()
-        self._core_call(lambda core, now: core.register(registrar, now, expires=expires))
+        try:
+            self.core.register(registrar, loop.time(), expires=expires)
+        finally:
+            self._pump()
         status = await asyncio.wait_for(self._registration, timeout)
         if status >= 300:
             raise RegistrationError(f"registration at {registrar} failed with {status}", status)
@@ -217,31 +333,50 @@ class UserAgent:
         return status
 
     async def dial(
-        self, uri: str, *, from_uri: str | None = None, headers: list[tuple[str, str]] | None = None
+        self,
+        uri: str,
+        *,
+        from_uri: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        flow: Flow | None = None,
+        context: Mapping[str, Any] | None = None,
+        dtmf_only: bool = False,
     ) -> Call:
-        """Send an INVITE to ``uri``; returns the :class:`Call` at once (await ``call.answered``)."""
+        """Send an INVITE to ``uri``; returns the :class:`Call` at once (await ``call.answered``).
+
+        With ``flow``, the flow runs on the call once it is answered (with ``context``; by
+        keypad alone with ``dtmf_only``), and ``await call.finished`` carries its outcome and
+        slots in ``result.flow``."""
+        loop = self._require_loop()
         media = await self._open_media()
         addr = self._media_address(media)
         try:
-            call_id = self._core_call(
-                lambda core, now: core.invite(uri, now, media_address=addr, from_uri=from_uri, headers=headers)
-            )
+            call_id = self.core.invite(uri, loop.time(), media_address=addr, from_uri=from_uri, headers=headers)
         except BaseException:
             if media is not None:
                 await media.close()
             raise
-        call = Call(self, call_id, "outbound", uri, from_uri or self.contact_uri, media)
+        finally:
+            self._pump()
+        local = from_uri or self.contact_uri
+        call = Call(self._leg(call_id), call_id, "outbound", uri, local, media, speech=self.speech)
         self._track(call)
+        if flow is not None:
+            call.track(self._spawn(self._run_flow(call, flow, context, dtmf_only)))
         return call
 
     def _track(self, call: Call) -> None:
-        """Keep ``call`` in :attr:`calls` while it lasts; a finished call is let go."""
+        """Keep ``call`` in :attr:`calls` while it lasts; a finished call (its dialog over and
+        the work riding on it done) is let go."""
         self.calls[call.id] = call
         call.finished.add_done_callback(lambda _f: self.calls.pop(call.id, None))
 
     async def options(self, uri: str, timeout: float = 40.0) -> int:
         """OPTIONS ping; returns the final status (408 on timeout)."""
-        return await asyncio.wait_for(self._request(lambda core, now: core.options(uri, now)), timeout)
+        token = self.core.options(uri, self._now())
+        done = self._await_token(token)
+        self._pump()
+        return await asyncio.wait_for(done, timeout)
 
     def on_call(self, handler: CallHandler) -> None:
         """Run ``handler(call)`` for every incoming call (instead of queueing it for :meth:`incoming`)."""
@@ -259,19 +394,25 @@ class UserAgent:
             raise ConfigError("the user agent is not started: use `async with UserAgent(...)`")
         return self._loop
 
-    def _core_call(self, fn: Callable[[UserAgentCore, float], T]) -> T:
-        loop = self._require_loop()
-        try:
-            return fn(self.core, loop.time())
-        finally:
-            self._pump()
+    def _now(self) -> float:
+        return self._require_loop().time()
 
-    async def _request(self, fn: Callable[[UserAgentCore, float], int]) -> int:
-        loop = self._require_loop()
-        token = self._core_call(fn)
-        fut: asyncio.Future[int] = loop.create_future()
+    def _leg(self, call_id: str) -> _Leg:
+        return _Leg(
+            self.core,
+            call_id,
+            clock=self._now,
+            after=self._pump,
+            await_token=self._await_token,
+            spawn=self._spawn,
+            open_media=self._open_media,
+            media_host=self._advertise,
+        )
+
+    def _await_token(self, token: int) -> asyncio.Future[int]:
+        fut: asyncio.Future[int] = self._require_loop().create_future()
         self._requests[token] = fut
-        return await fut
+        return fut
 
     def _on_datagram(self, data: Received, source: Address) -> None:
         now = self._require_loop().time()
@@ -310,10 +451,11 @@ class UserAgent:
             self._timer = loop.call_at(deadline, self._on_timer)
             self._timer_at = deadline
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -357,31 +499,16 @@ class UserAgent:
         call = self.calls.get(getattr(event, "call", ""))
         if call is None:
             return
-        if isinstance(event, ev.CallProgress):
-            call._set_progress(event.status)
-        elif isinstance(event, ev.CallAnswered):
-            call._set_answered()
-            self._spawn(call._media_up(event.media))
-        elif isinstance(event, ev.MediaChanged):
-            self._spawn(call._media_up(event.media))
-        elif isinstance(event, ev.CallFailed):
-            self._spawn(call._finish(event.status, event.reason, None))
-        elif isinstance(event, ev.CallEnded):
-            by = "remote" if event.by_remote else "local"
-            self._spawn(call._finish(200 if call._t_answer else 487, event.reason, by))
-        elif isinstance(event, ev.DtmfReceived):
-            if call.media is not None:
-                call.media.inject_dtmf(event.digit, event.duration_ms)
-        elif isinstance(event, ev.TransferRequested):
-            call.transfer_requests.put_nowait(event.target)
+        call.handle(event)
+        if isinstance(event, ev.TransferRequested):
             self._spawn(self._transferee(call, event.target))
-        elif isinstance(event, ev.TransferProgress):
-            call._transfer_report(event.status, event.final)
 
     async def _incoming_call(self, event: ev.IncomingCall) -> None:
         # no media sockets yet: they open when the call is answered (a rejected call needs none)
-        call = Call(self, event.call, "inbound", event.caller, event.callee, None)
-        call.user = event.user
+        call = Call(
+            self._leg(event.call), event.call, "inbound", event.caller, event.callee, None,
+            user=event.user, speech=self.speech,
+        )  # fmt: skip
         self._track(call)
         if self._handler is not None:
             result = self._handler(call)
@@ -390,26 +517,40 @@ class UserAgent:
         else:
             self._incoming.put_nowait(call)
 
+    async def _run_flow(self, call: Call, flow: Flow, context: Mapping[str, Any] | None, dtmf_only: bool) -> None:
+        from voicebot.bot import VoiceBot
+
+        if await call.answered:
+            await VoiceBot(call).run(flow, context=context, dtmf_only=dtmf_only)
+
+    def _notify_transfer(self, call: Call, status: int, reason: str) -> None:
+        if call.ended.done():
+            return
+        with contextlib.suppress(VoicebotError):
+            self.core.notify_transfer(call.id, status, reason, self._now())
+        self._pump()
+
     async def _transferee(self, call: Call, target: str) -> None:
         """The peer asked us to call ``target`` (REFER): dial it, report with NOTIFY, hang up."""
         try:
             new = await self.dial(target)
             call.transferred_to = new
         except VoicebotError:
-            self._core_call(lambda core, now: core.notify_transfer(call.id, 503, "Service Unavailable", now))
+            self._notify_transfer(call, 503, "Service Unavailable")
             return
-        answered = await new.answered
-        status = 200 if answered else (await new.finished).status
-        reason = "OK" if answered else (await new.finished).reason
-        if not call.finished.done():
-            with contextlib.suppress(VoicebotError):
-                self._core_call(lambda core, now: core.notify_transfer(call.id, status, reason, now))
-        if answered and not call.finished.done():
+        try:
+            answered = await asyncio.wait_for(asyncio.shield(new.answered), TRANSFER_RING_TIMEOUT)
+        except TimeoutError:
+            answered = False
+            await new.hangup(grace=5.0)
+        result = None if answered else await new.ended
+        self._notify_transfer(call, 200 if result is None else result.status, "OK" if result is None else result.reason)
+        if answered and not call.ended.done():
             await call.hangup()
 
     # ------------------------------------------------------------------ media
 
-    async def _open_media(self) -> Any:
+    async def _open_media(self) -> MediaStream | None:
         if not self._media_enabled:
             return None
         try:
@@ -418,7 +559,7 @@ class UserAgent:
             raise DependencyError(f"the media engine is unavailable: {exc}") from exc
         return await MediaStream.open(self._host, 0, inactivity_timeout=self._rtp_timeout)
 
-    def _media_address(self, media: Any) -> tuple[str, int]:
+    def _media_address(self, media: MediaStream | None) -> tuple[str, int]:
         if media is None:
             return (self._advertise, 9)  # RFC 3264 discard port: signalling-only calls
         return (self._advertise, int(media.local_address[1]))

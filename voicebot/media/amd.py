@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voicebot.media.beep import BeepDetector, BeepHeard
+from voicebot.media.frames import AudioFrame
 
 FRAME_SECONDS = 0.02
 
@@ -208,25 +209,27 @@ class WordSource(Protocol):
 
 
 async def detect(
-    frames: AsyncIterator[npt.NDArray[np.int16]],
+    frames: AsyncIterator[AudioFrame],
     vad: SpeechDetector,
     *,
     config: AmdConfig | None = None,
     recognizer: WordSource | None = None,
 ) -> AsyncIterator[AmdEvent]:
-    """Run the detector over a call's caller frames from the answer on (media time: 20 ms per
-    frame), yielding its events until it is :attr:`~AnsweringMachineDetector.done`. With a
+    """Run the detector over a call's caller frames from the answer on (``call.audio()``; the
+    detector's clock is each frame's media time since the first one), yielding its events until
+    it is :attr:`~AnsweringMachineDetector.done`. With a
     ``recognizer``, the words it hears in the greeting count too; a grammar-mode recogniser
     matches whole utterances, so open it with :data:`GREETING_GRAMMAR` (pocketsphinx's free
     mode turned espeak-ng's "please leave a message after the tone" into nonsense here)."""
     detector = AnsweringMachineDetector(config)
-    index = 0
+    start: float | None = None
     async for frame in frames:
-        now = index * FRAME_SECONDS
-        index += 1
-        events = detector.feed(now=now, frame=frame, speech=vad.is_speech(frame))
+        if start is None:
+            start = frame.media_time
+        now = frame.media_time - start
+        events = detector.feed(now=now, frame=frame.pcm, speech=vad.is_speech(frame.pcm))
         if recognizer is not None and detector.decision is None:
-            result = await recognizer.accept(frame)
+            result = await recognizer.accept(frame.pcm)
             text = getattr(result, "text", "")
             if text:
                 events += detector.hear(str(text), now + FRAME_SECONDS)

@@ -3,7 +3,7 @@
 A worker with two hundred calls used to run two hundred ``call_at`` timers, each waking the
 loop on its own 20 ms grid. The :class:`MediaClock` wakes once per 20 ms, on an accumulated
 monotonic deadline (``start + n * 20 ms``, never ``now + 20 ms``, so it never drifts), and in
-that one pass calls ``on_clock(now)`` on every registered stream; each stream sends the frames
+that one pass calls ``tick(now)`` on every registered stream; each stream sends the frames
 its own RTP clock says are due (usually one; after a late wake-up, the ones it missed).
 
 Streams start on the clock's grid (:meth:`MediaClock.next_tick`), so their frames fall due on
@@ -33,7 +33,7 @@ IDLE_TRIM_AFTER = (2.0, 35.0)
 
 
 class ClockedStream(Protocol):
-    def on_clock(self, now: float) -> None: ...
+    def tick(self, now: float) -> None: ...
 
 
 class MediaClock:
@@ -96,7 +96,7 @@ class MediaClock:
         self.ticks += 1
         for stream in list(self._streams.values()):
             try:
-                stream.on_clock(now)
+                stream.tick(now)
             except Exception:  # one broken stream must not stop every other call's audio
                 log.exception("media clock: a stream failed its tick")
         if not self._streams:

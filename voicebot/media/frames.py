@@ -1,11 +1,19 @@
 """Internal audio frames: 16 kHz mono int16, 20 ms (320 samples), and the helpers that move
-audio in and out of that format (sample FIFOs, WAV loading with resampling)."""
+audio in and out of that format (sample FIFOs, WAV loading with resampling).
+
+:class:`AudioFrame` is what the media layer hands upwards: one 20 ms frame of the far end's
+audio stamped with its *media time*, the loop-clock instant at which it was due on the
+stream's 20 ms playout grid. The stamp is made once, where the frame is played out of the
+jitter buffer; endpointing, barge-in and the ASR read it instead of the time the frame
+happened to reach them (a frame can reach a consumer late when the machine is busy).
+"""
 
 from __future__ import annotations
 
 import wave
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +27,26 @@ FRAME_MS = 20
 FRAME = RATE * FRAME_MS // 1000  # 320 samples
 
 PCM = npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioFrame:
+    """20 ms of far-end audio at 16 kHz.
+
+    ``media_time``: loop-clock seconds at which the frame was due on the playout grid (its
+    playout time); consecutive frames are exactly 20 ms apart. ``index``: frames since the
+    stream started. ``concealed``: made up by the jitter buffer (a lost or late packet, or no
+    packet yet) rather than decoded from a packet that arrived.
+    """
+
+    pcm: PCM
+    media_time: float
+    index: int
+    concealed: bool = False
+
+    @property
+    def end_time(self) -> float:
+        return self.media_time + FRAME_MS / 1000
 
 
 def silence(samples: int = FRAME) -> PCM:

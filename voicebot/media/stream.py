@@ -3,12 +3,15 @@
 :class:`MediaStream` owns an RTP/RTCP socket pair (:mod:`voicebot.transport.rtp`), the pure
 :class:`~voicebot.rtp.session.RtpSession` (RFC 3550 RTP/RTCP, RFC 4733 DTMF, source
 learning), an adaptive :class:`~voicebot.rtp.jitterbuffer.JitterBuffer`, and the codec layer.
-The loop's :class:`~voicebot.media.clock.MediaClock` (one 20 ms tick for every stream of
-the worker, on an accumulated monotonic deadline) drives everything: each tick plays one frame out of the
-jitter buffer (decode, concealment, resampling to 16 kHz), builds one frame of bot audio
-(playback queue, echo), encodes and sends it, and records both. Echo that nothing else
-needs (no bot audio, recording or frames() reader) is relayed instead: each caller packet
-goes back the moment it arrives, payload untouched, and the clock only runs RTCP.
+The loop's :class:`~voicebot.media.clock.MediaClock` (one 20 ms tick for every stream of the
+worker, on an accumulated monotonic deadline) drives everything: each tick calls
+:meth:`MediaStream.tick` (the whole of one wake-up), which, when the tick ran late, first takes
+in every datagram already waiting in the sockets, then for each frame due plays one frame out
+of the jitter buffer (decode, concealment, resampling to 16 kHz), builds one frame of bot audio
+(playback queue, echo), encodes and sends it, records both, and hands the far end's frame
+upwards as an :class:`~voicebot.media.frames.AudioFrame` stamped with its playout time. Echo
+that nothing else needs (no bot audio, recording or frames() reader) is relayed instead: each
+caller packet goes back the moment it arrives, payload untouched, and the tick only runs RTCP.
 
 Internal audio is 16 kHz mono int16 in 20 ms frames (320 samples) everywhere above the codec.
 
@@ -24,9 +27,10 @@ API::
     await stream.play_wav(path)           # returns when sent (or stopped / closed)
     stream.stop_playback()                # barge-in
     stream.start_recording(path); stream.stop_recording()   # ch0 caller, ch1 bot
-    async for frame in stream.frames(): ...                  # caller audio, 320 samples
+    async for frame in stream.frames(): ...                  # AudioFrame(pcm, media_time, ...)
     stream.send_dtmf("123#", duration_ms=100); stream.inject_dtmf("5", 160)
     digit = await stream.dtmf_events.get()                   # DtmfDigit(digit, duration_ms, source)
+    async for digit in stream.digits(): ...                  # the same, one iterator per reader
     stream.on_inactive(lambda reason: ...)
     stream.stats()                        # {"codec", "inbound-rtp", "outbound-rtp",
                                           #  "remote-inbound-rtp", "transport"}
@@ -38,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -51,6 +56,7 @@ from voicebot.media.frames import (
     FRAME,
     PCM,
     RATE,
+    AudioFrame,
     SampleFifo,
     crossfade,
     mix,
@@ -70,6 +76,9 @@ from voicebot_codecs import CodecError, OpusEncoder, Resampler, get_codec
 from voicebot_codecs.base import Codec, Decoder, Encoder
 
 log = logging.getLogger(__name__)
+
+FRAME_SECONDS = FRAME / RATE
+MAX_CATCH_UP = 250  # frames (5 s) the playout catches up after a stall before it skips
 
 Address = tuple[str, int]
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -109,6 +118,32 @@ def _usable(addr: Any) -> Address | None:
     return host, port
 
 
+class ClockLateness:
+    """How late the media clock woke up for its frames (event-loop stalls, a busy machine)."""
+
+    def __init__(self) -> None:
+        self.wakeups = 0
+        self.late_max = 0.0
+        self.late_over_frame = 0  # wake-ups more than one 20 ms frame late
+        self.late_total = 0.0
+
+    def observe(self, late: float) -> None:
+        late = max(0.0, late)
+        self.wakeups += 1
+        self.late_total += late
+        self.late_max = max(self.late_max, late)
+        self.late_over_frame += late > FRAME_SECONDS
+
+    def stats(self) -> dict[str, float]:
+        mean = self.late_total / self.wakeups if self.wakeups else 0.0
+        return {
+            "wakeups": self.wakeups,
+            "lateMeanMs": round(1000 * mean, 2),
+            "lateMaxMs": round(1000 * self.late_max, 1),
+            "lateOverFrame": self.late_over_frame,
+        }
+
+
 class MediaStream:
     """RTP audio for one call. See the module docstring; create with :meth:`open`."""
 
@@ -138,7 +173,8 @@ class MediaStream:
         self._player = Player()
         self._recorder: Recorder | None = None
         self._echo = False
-        self._subscribers: list[asyncio.Queue[PCM | None]] = []
+        self._subscribers: list[asyncio.Queue[AudioFrame | None]] = []
+        self._digit_subscribers: list[asyncio.Queue[DtmfDigit | None]] = []
         self._inactive_callbacks: list[Callable[[str], None]] = []
         self._clock = MediaClock.for_loop(self._loop)
         self._started = False
@@ -158,6 +194,9 @@ class MediaStream:
         self.frames_out = 0
         self.dtmf_info_rejected = 0
         self._early: list[tuple[bytes, Address, float]] = []
+        self._play_at = 0.0
+        self._played = 0
+        self.clock = ClockLateness()
         self._audio_ssrc: int | None = None
         self.srtp: SrtpContext | None = None  # set when the negotiated media is SRTP (RFC 4568 keys)
         transport.on_rtp = self._on_rtp
@@ -237,7 +276,10 @@ class MediaStream:
         if self._started:
             return
         self._started = True
-        self.session.start(self._clock.next_tick())
+        start = self._clock.next_tick()  # frames fall due on the shared clock's ticks
+        self.session.start(start)
+        self._play_at = start  # the playout grid: media time of the next far-end frame
+        self._played = 0
         self._arm()
 
     async def close(self) -> None:
@@ -253,6 +295,9 @@ class MediaStream:
         for q in self._subscribers:
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(None)
+        for dq in self._digit_subscribers:
+            with contextlib.suppress(asyncio.QueueFull):
+                dq.put_nowait(None)
         self._transport.close()
 
     async def __aenter__(self) -> MediaStream:
@@ -307,9 +352,14 @@ class MediaStream:
             self._recorder = None
 
     # ------------------------------------------------------------------ caller audio
-    async def frames(self) -> AsyncIterator[PCM]:
-        """Caller audio after the jitter buffer: one 20 ms 16 kHz frame per tick until close."""
-        q: asyncio.Queue[PCM | None] = asyncio.Queue(maxsize=500)
+    async def frames(self) -> AsyncIterator[AudioFrame]:
+        """Far-end audio after the jitter buffer: one :class:`AudioFrame` per 20 ms until close.
+
+        Each iterator gets every frame from the moment it starts (up to 10 s are kept for a
+        slow reader; older ones are dropped first). Ends at once on a closed stream."""
+        if self._closed:
+            return
+        q: asyncio.Queue[AudioFrame | None] = asyncio.Queue(maxsize=500)
         self._subscribers.append(q)
         try:
             while True:
@@ -321,6 +371,19 @@ class MediaStream:
             self._subscribers.remove(q)
 
     # ------------------------------------------------------------------ DTMF
+    async def digits(self) -> AsyncIterator[DtmfDigit]:
+        """Every digit the far end sends (RFC 4733 or SIP INFO) from now until close; each
+        iterator gets them all (``dtmf_events`` is the same digits as one shared queue)."""
+        if self._closed:
+            return
+        q: asyncio.Queue[DtmfDigit | None] = asyncio.Queue(maxsize=256)
+        self._digit_subscribers.append(q)
+        try:
+            while (digit := await q.get()) is not None:
+                yield digit
+        finally:
+            self._digit_subscribers.remove(q)
+
     def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
         """Send digits as RFC 4733 telephone-events (needs telephone-event in the SDP)."""
         if self.session.config is None or self.session.config.telephone_event_pt is None:
@@ -349,41 +412,72 @@ class MediaStream:
         if not self._closed:
             self._clock.register(self)
 
-    def on_clock(self, now: float) -> None:
-        """The media clock's tick: send the frames that are due, run the session's timers."""
+    def next_deadline(self) -> float:
+        """When :meth:`tick` must run next (the next frame or an RTCP/inactivity timer)."""
+        return self.session.next_deadline()
+
+    def tick(self, now: float) -> None:
+        """One wake-up of the media clock: everything due by ``now``, never raising.
+
+        Far-end audio is played out on its own 20 ms grid, every frame that fell due (a stall
+        delays the caller's words, it does not drop them; the jitter buffer wins the delay back
+        in silence). Sending follows the session's grid, which skips frames after a long stall
+        to stay on the clock; the frames played out beyond those sent pair with silence in the
+        recording, as nothing was sent for them. While echo is relayed packet by packet the
+        grid only moves on."""
+        if self._closed:
+            return
         try:
-            sender = self.session.sender
-            if self._started and sender is not None and not self._relaying:
-                if now - sender.next_deadline > LATE_TICK:
-                    self._transport.drain()  # packets that came while the loop was busy
-                for _ in range(self.session.frames_due(now)):
-                    # each frame is played out at the time it was due on the 20 ms grid, so a
-                    # late wake-up that catches up several frames does not look like jitter
-                    self._tick(min(now, sender.next_deadline))
+            running = self._started and self.session.sender is not None
+            if running and self._relaying:
+                self._play_at += self._playout_due(now) * FRAME_SECONDS
+            elif running:
+                sending = self.session.frames_due(now)
+                playing = self._playout_due(now)
+                if playing and now - self._play_at > LATE_TICK:
+                    # the loop was busy: take in what arrived meanwhile before playing anything out
+                    self._transport.receive_pending()
+                frames = max(playing, sending)
+                if frames:
+                    self.clock.observe(now - self._play_at)
+                for i in range(frames):
+                    self._frame(self._play_at, send=i >= frames - sending)
+                    self._play_at += FRAME_SECONDS
+                    self._played += 1
             self.session.handle_timer(now)
             self._flush()
             self._drain_events()
         except Exception:
             log.exception("media tick failed")
 
-    def _tick(self, now: float) -> None:
-        caller = self._playout(now)
-        bot, active = self._player.read(FRAME)
-        if self._echo:
+    def _playout_due(self, now: float) -> int:
+        due = math.floor((now - self._play_at) / FRAME_SECONDS + 1e-9) + 1
+        if due > MAX_CATCH_UP:  # stalled for longer than anyone waits: start over here
+            skip = due - MAX_CATCH_UP
+            self._play_at += skip * FRAME_SECONDS
+            due = MAX_CATCH_UP
+        return max(0, due)
+
+    def _frame(self, at: float, *, send: bool) -> None:
+        caller, concealed = self._playout(at)
+        bot, active = self._player.read(FRAME) if send else (silence(), False)
+        if self._echo and send:
             bot = mix(bot, caller)
             active = active or bool(np.any(caller))
-        payload: bytes | None = None
-        cfg = self.session.config
-        if cfg is not None and cfg.send:
-            payload = self._encode(bot)  # also while DTMF plays: the encoder state stays continuous
-        self.session.send_frame(payload, speech=active)
+        if send:
+            payload: bytes | None = None
+            cfg = self.session.config
+            if cfg is not None and cfg.send:
+                payload = self._encode(bot)  # also while DTMF plays: the encoder state stays continuous
+            self.session.send_frame(payload, speech=active)
         if self._recorder is not None:
             self._recorder.write(caller, bot)
-        self.frames_out += 1
+        frame = AudioFrame(pcm=caller, media_time=at, index=self._played, concealed=concealed)
+        self.frames_out += send
         for q in self._subscribers:
             if q.full():
                 q.get_nowait()
-            q.put_nowait(caller)
+            q.put_nowait(frame)
 
     @property
     def _relaying(self) -> bool:
@@ -416,9 +510,11 @@ class MediaStream:
         self._enc_fifo.push(self._enc_rs.process(frame))
         return self._encoder.encode(self._enc_fifo.take(self.codec.frame_samples))
 
-    def _playout(self, now: float) -> PCM:
+    def _playout(self, now: float) -> tuple[PCM, bool]:
+        """The next 20 ms of far-end audio at 16 kHz, and whether it was made up."""
         jb, dec, codec, rs = self.jitter_buffer, self._decoder, self.codec, self._dec_rs
         assert jb is not None and dec is not None and codec is not None and rs is not None
+        concealed = False
         if len(self._dec_fifo) < FRAME:
             f = jb.pop(now)
             pcm: PCM
@@ -435,12 +531,14 @@ class MediaStream:
                     pcm = dec.decode(f.payload)
                 except CodecError:
                     self.decode_errors += 1
+                    concealed = True
                     pcm = dec.conceal()
                 if head is not None:
                     pcm = crossfade(head, pcm, len(pcm) // 4)
-            elif f.kind == "lost" and self.session.event_active(now):
+            elif f.kind == "lost" and self.session.event_active(now):  # not concealment
                 pcm = silence(codec.frame_samples)  # the peer sends a DTMF event instead of audio
             elif f.kind == "lost":
+                concealed = True
                 decode_fec = getattr(dec, "decode_fec", None)
                 if f.next_payload is not None and decode_fec is not None and not f.inserted:
                     try:
@@ -451,9 +549,10 @@ class MediaStream:
                 else:
                     pcm = dec.conceal()
             else:
+                concealed = True
                 pcm = silence(codec.frame_samples)
             self._dec_fifo.push(rs.process(pcm))
-        return self._dec_fifo.take(FRAME)
+        return self._dec_fifo.take(FRAME), concealed
 
     # ------------------------------------------------------------------ I/O callbacks
     def _on_rtp(self, data: bytes, addr: Address, now: float) -> None:
@@ -511,6 +610,9 @@ class MediaStream:
         while (ev := self.session.next_event()) is not None:
             if isinstance(ev, DtmfDigit):
                 self.dtmf_events.put_nowait(ev)
+                for dq in self._digit_subscribers:
+                    with contextlib.suppress(asyncio.QueueFull):
+                        dq.put_nowait(ev)
             elif isinstance(ev, MediaTimeout):
                 for cb in list(self._inactive_callbacks):
                     try:
@@ -574,6 +676,7 @@ class MediaStream:
         }
         return {
             "codec": self.codec.name if self.codec else None,
+            "media-clock": self.clock.stats(),
             "inbound-rtp": inbound,
             "outbound-rtp": outbound,
             "remote-inbound-rtp": remote_inbound,

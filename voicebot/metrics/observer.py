@@ -1,32 +1,29 @@
-"""What the call and bot code tells the metrics: one small observer interface.
+"""How the metrics learn about calls: from the call itself.
 
-The call engine and the bot call these (a line each); :class:`voicebot.metrics.Metrics` is
-the Prometheus implementation, and nothing is observed when no observer is given::
+``observer.track(call)`` is the one line a command adds per call. The observer then follows
+the call's progress events (``call.observe``, :mod:`voicebot.progress`): each recognised
+utterance (:class:`~voicebot.progress.CallerSaid`: confidence, and the recogniser's latency
+from the endpoint to the final result) and each prompt's first audio
+(:class:`~voicebot.progress.PromptAudio`: synthesis time, and the turn latency when it
+answers the caller); when the call has finished, its :class:`~voicebot.call.CallResult` gives
+the outcome and the RTP statistics. :class:`voicebot.metrics.Metrics` is the Prometheus
+implementation::
 
-    observer.track(call)                                  # a call began; its end is observed
-    observer.observe_asr(confidence=0.93, latency=0.05)   # a recognised utterance
-    observer.observe_turn(latency=0.31)                   # caller stopped -> bot audio queued
-    observer.observe_tts(seconds=0.008)                   # a prompt's first audio was ready
+    observer.track(call)                                  # a call began; the rest follows from it
     observer.observe_amd(verdict="machine", seconds=2.1)  # answering-machine detection
-    observer.observe_call_end(call_end(result, stats))    # when a call is not tracked
+    observer.observe_call_end(call_end(result, stats))    # a call that is not tracked
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from voicebot.bot import BotObserver
 from voicebot.metrics.quality import MediaQuality, media_quality
-from voicebot.sip.useragent import NO_RESPONSE, TRANSPORT_ERROR
-
-# final statuses that mean "busy", "nobody answered", "authentication failed" (RFC 3261 §21)
-BUSY = frozenset({486, 600})
-NO_ANSWER = frozenset({408, 480, 487})
-AUTH = frozenset({401, 407})
-DROP_REASONS = ("media timeout", "no answer to", "transport")
+from voicebot.progress import CallEvent
+from voicebot.report import classify
 
 
 class CallResultLike(Protocol):
@@ -42,10 +39,6 @@ class CallResultLike(Protocol):
     def duration(self) -> float: ...
 
 
-class MediaLike(Protocol):
-    def stats(self) -> dict[str, Any]: ...
-
-
 class TrackedCall(Protocol):
     """What :meth:`CallObserver.track` needs of a :class:`voicebot.call.Call`."""
 
@@ -53,8 +46,7 @@ class TrackedCall(Protocol):
 
     @property
     def finished(self) -> asyncio.Future[Any]: ...
-    @property
-    def media(self) -> Any: ...
+    def observe(self, callback: Callable[[CallEvent], None]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,25 +60,8 @@ class CallEnd:
     quality: MediaQuality | None
 
 
-def classify(answered: bool, status: int, reason: str) -> str:
-    """One outcome word for a call (the labels of ``voicebot_calls_total``)."""
-    text = reason.lower()
-    if answered:
-        return "dropped" if any(r in text for r in DROP_REASONS) else "completed"
-    if (status, reason) in ((408, NO_RESPONSE), (503, TRANSPORT_ERROR)):
-        return "network"
-    if status in BUSY:
-        return "busy"
-    if status in NO_ANSWER or text in ("cancelled", "no answer"):
-        return "no_answer"
-    if status in AUTH:
-        return "auth_failed"
-    return "rejected"
-
-
 def call_end(result: CallResultLike, stats: Mapping[str, Any] | None = None) -> CallEnd:
     outcome = classify(result.answered, result.status, result.reason)
-    has_media = bool(stats) and bool((stats or {}).get("codec"))
     return CallEnd(
         direction=result.direction,
         answered=result.answered,
@@ -94,12 +69,12 @@ def call_end(result: CallResultLike, stats: Mapping[str, Any] | None = None) -> 
         outcome=outcome,
         dropped=outcome == "dropped",
         duration=result.duration,
-        quality=media_quality(stats) if has_media and stats is not None and result.answered else None,
+        quality=media_quality(stats) if stats and result.answered else None,
     )
 
 
-class CallObserver(BotObserver, Protocol):
-    """The bot's reports (:class:`voicebot.bot.BotObserver`) and the calls' own."""
+class CallObserver(Protocol):
+    """What follows calls for monitoring (:class:`voicebot.metrics.Metrics` implements it)."""
 
     def track(self, call: TrackedCall) -> None: ...
     def observe_call_end(self, end: CallEnd) -> None: ...

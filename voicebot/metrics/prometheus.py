@@ -1,4 +1,5 @@
-"""The Prometheus side: :class:`Metrics` implements the observer interface with
+"""The Prometheus side: :class:`Metrics` implements the observer interface
+(:mod:`voicebot.metrics.observer`: it follows each tracked call's progress events) with
 ``prometheus-client`` metrics in its own registry, evaluates the alert rules, measures the
 event loop's lag all the time it serves, and exposes ``/metrics`` over HTTP.
 
@@ -34,6 +35,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from voicebot.errors import ConfigError
 from voicebot.metrics.alerts import DEFAULT_RULES, AlertBook, AlertChange, AlertRule
 from voicebot.metrics.observer import CallEnd, TrackedCall, call_end
+from voicebot.progress import CallerSaid, CallEvent, PromptAudio
 
 log = logging.getLogger("voicebot.alerts")
 
@@ -109,6 +111,7 @@ class Metrics:
 
     # ------------------------------------------------------------------ the observer interface
     def track(self, call: TrackedCall) -> None:
+        """Follow ``call``: its speech and prompts as they happen, its outcome when it is over."""
         gauge = self.active.labels(direction=call.direction)
         gauge.inc()
 
@@ -116,10 +119,22 @@ class Metrics:
             gauge.dec()
             if fut.cancelled() or fut.exception() is not None:
                 return
-            media = call.media
-            self.observe_call_end(call_end(fut.result(), media.stats() if media is not None else None))
+            result = fut.result()
+            self.observe_call_end(call_end(result, result.media_stats))
 
+        call.observe(self.observe_event)
         call.finished.add_done_callback(ended)
+
+    def observe_event(self, event: CallEvent) -> None:
+        """One progress event of a tracked call (:mod:`voicebot.progress`)."""
+        if isinstance(event, CallerSaid):
+            latency = event.at - event.endpointed if event.endpointed is not None else None
+            self.observe_asr(confidence=event.confidence, latency=latency)
+        elif isinstance(event, PromptAudio):
+            if event.synthesis is not None:
+                self.observe_tts(seconds=event.synthesis)
+            if event.turn_latency is not None:
+                self.observe_turn(latency=event.turn_latency)
 
     def observe_call_end(self, end: CallEnd) -> None:
         self.calls.labels(direction=end.direction, outcome=end.outcome, sip_status=str(end.status)).inc()

@@ -30,6 +30,7 @@ __all__ = [
     "MediaParams",
     "Origin",
     "SessionDescription",
+    "choose_codecs",
     "make_answer",
     "make_offer",
     "negotiated",
@@ -100,6 +101,24 @@ DEFAULT_CODECS: tuple[CodecSpec, ...] = (
     CodecSpec(name="telephone-event", clock_rate=48000, payload_type=110, fmtp="0-16"),
     CodecSpec(name="telephone-event", clock_rate=8000, payload_type=101, fmtp="0-16"),
 )
+
+
+def choose_codecs(names: Sequence[str]) -> tuple[CodecSpec, ...]:
+    """The audio codecs called ``names`` (e.g. ``pcmu``, ``pcma``, ``opus``), in that order of
+    preference, followed by the telephone-event formats that go with them."""
+    audio = [c for c in DEFAULT_CODECS if not c.is_telephone_event]
+    chosen: list[CodecSpec] = []
+    for name in names:
+        found = [c for c in audio if c.name.lower() == name.strip().lower()]
+        if not found:
+            known = ", ".join(c.name.lower() for c in audio)
+            raise LocalProtocolError(f"unknown codec '{name.strip()}': choose from {known}")
+        chosen.extend(c for c in found if c not in chosen)
+    if not chosen:
+        raise LocalProtocolError("at least one codec is needed")
+    rates = {c.clock_rate for c in chosen}
+    events = [c for c in DEFAULT_CODECS if c.is_telephone_event and c.clock_rate in rates]
+    return (*chosen, *events)
 
 
 @dataclass

@@ -1,13 +1,19 @@
 """UDP sockets for RTP and RTCP (RFC 3550 §11: RTP on an even port, RTCP on the next odd one).
 
-The only RTP socket code. An :class:`RtpTransport` binds the pair and, each time the loop
-says a socket is readable, reads every datagram queued on it (``recvmsg`` until it would
-block), handing each to ``on_rtp(data, addr, arrival)`` or ``on_rtcp(data, addr, arrival)``;
-RTCP that arrives on the RTP port (RFC 5761 rtcp-mux) is passed to ``on_rtcp`` as well.
-``arrival`` is the kernel's receive time in the loop's clock (``SO_TIMESTAMPNS``), so packets
-that waited while this process was not scheduled keep their true arrival times. Sends go
-straight to the socket (a datagram the kernel cannot take now is dropped and counted: late
-media is worthless). Nothing a peer sends can raise out of here: callback errors are logged.
+The only RTP socket code. An :class:`RtpTransport` binds the pair, watches both sockets with
+``loop.add_reader`` (no polling) and hands each datagram to ``on_rtp(data, addr, at)`` or
+``on_rtcp(data, addr, at)``; RTCP that arrives on the RTP port (RFC 5761 rtcp-mux) is passed
+to ``on_rtcp`` as well. Nothing a peer sends can raise out of here: callback errors are logged.
+
+``at`` is when the datagram arrived, on the event loop's clock: the kernel's receive time
+(``SO_TIMESTAMPNS``, read with ``recvmsg``; :mod:`voicebot.transport.buffers`) where the OS
+gives it. A readable socket is read until it is empty (at most ``_READS_PER_WAKEUP`` at a time,
+then other sockets and the media clock get the loop), so after the loop stalled (a C extension
+holding the GIL, a busy machine) the packets that arrived meanwhile all come in at once with
+the times they really arrived — a jitter buffer that saw them stamped "now" would take them
+for late packets and conceal them, or grow its delay for nothing. :meth:`RtpTransport.receive_pending`
+reads whatever waits before a late media tick plays out. Sends go straight to the socket (a
+datagram the kernel cannot take now is dropped and counted: late media is worthless).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import time
 from collections.abc import Callable
 
 from voicebot.errors import ConfigError
@@ -34,8 +41,9 @@ Address = tuple[str, int]
 DatagramCallback = Callable[[bytes, Address, float], None]
 
 _RCVBUF = 1 << 18
-_MAX_DATAGRAM = 2048
+_MAX_DATAGRAM = 2048  # RTP audio is a few hundred bytes; a smaller buffer is a cheaper recvmsg
 _READS_PER_WAKEUP = 64  # then let other sockets and the media clock have the loop
+_READS_PENDING = 512  # before a late tick plays out: everything a stall of seconds queued
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -79,15 +87,15 @@ class RtpTransport:
     """An RTP/RTCP UDP socket pair driven by the asyncio loop."""
 
     def __init__(self) -> None:
-        self.on_rtp: DatagramCallback = lambda data, addr, arrival: None
-        self.on_rtcp: DatagramCallback = lambda data, addr, arrival: None
+        self.on_rtp: DatagramCallback = lambda data, addr, at: None
+        self.on_rtcp: DatagramCallback = lambda data, addr, at: None
+        self.clock: Callable[[], float] = time.monotonic  # the loop's clock once opened
         self.local_address: Address = ("", 0)
         self.datagrams_received = 0
         self.callback_errors = 0
         self.send_errors = 0
+        self._socks: dict[bool, socket.socket] = {}  # rtcp? -> socket
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._rtp: socket.socket | None = None
-        self._rtcp: socket.socket | None = None
 
     @classmethod
     async def open(cls, host: str, port: int = 0) -> RtpTransport:
@@ -95,66 +103,86 @@ class RtpTransport:
         if port % 2:
             raise ConfigError(f"RTP port must be even (RFC 3550 §11), got {port}")
         self = cls()
-        self._loop = asyncio.get_running_loop()
-        self._rtp, self._rtcp = _bind_pair(host, port)
-        self._loop.add_reader(self._rtp.fileno(), self._readable, self._rtp, False)
-        self._loop.add_reader(self._rtcp.fileno(), self._readable, self._rtcp, True)
-        name = self._rtp.getsockname()
+        loop = asyncio.get_running_loop()
+        rtp_sock, rtcp_sock = _bind_pair(host, port)
+        self._loop = loop
+        self.clock = loop.time
+        self._socks = {False: rtp_sock, True: rtcp_sock}
+        for rtcp, sock in self._socks.items():
+            loop.add_reader(sock.fileno(), self._readable, rtcp)
+        name = rtp_sock.getsockname()
         self.local_address = (str(name[0]), int(name[1]))
         return self
 
-    def _readable(self, sock: socket.socket, rtcp: bool) -> None:
-        assert self._loop is not None
-        offset = realtime_offset()
-        for _ in range(_READS_PER_WAKEUP):
+    def _readable(self, rtcp: bool) -> None:
+        for data, addr, at in self.read_waiting(rtcp, _READS_PER_WAKEUP):
+            self._deliver(rtcp, data, addr, at)
+
+    def _deliver(self, rtcp: bool, data: bytes, source: Address, at: float) -> None:
+        self.datagrams_received += 1
+        try:
+            if rtcp or is_rtcp(data):
+                self.on_rtcp(data, source, at)
+            else:
+                self.on_rtp(data, source, at)
+        except Exception:  # a peer's datagram must never break the transport
+            self.callback_errors += 1
+            log.exception("RTP datagram handler failed for %d bytes from %s", len(data), source)
+
+    def read_waiting(self, rtcp: bool, limit: int = _READS_PENDING) -> list[tuple[bytes, Address, float]]:
+        """Datagrams waiting on the RTP (or RTCP) socket (at most ``limit``), with their arrival times."""
+        sock = self._socks.get(rtcp)
+        out: list[tuple[bytes, Address, float]] = []
+        if sock is None:
+            return out
+        offset: float | None = None  # wall clock minus loop clock, read once per batch
+        for _ in range(limit):
             try:
                 data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
             except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # ICMP port unreachable and the like: the peer is not up yet
+                break
+            except OSError as exc:  # ICMP port unreachable and the like: the peer is not there (yet)
                 self.send_errors += 1
                 log.debug("RTP socket error: %s", exc)
-                return
-            arrival = arrival_time(ancillary, offset)
-            if arrival is None:
-                arrival = self._loop.time()
-            source = (str(addr[0]), int(addr[1]))
-            self.datagrams_received += 1
-            try:
-                if rtcp or is_rtcp(data):
-                    self.on_rtcp(data, source, arrival)
-                else:
-                    self.on_rtp(data, source, arrival)
-            except Exception:  # a peer's datagram must never break the transport
-                self.callback_errors += 1
-                log.exception("RTP datagram handler failed for %d bytes from %s", len(data), source)
+                continue  # that error is reported once; what follows it is still queued
+            now = self.clock()
+            if offset is None:
+                offset = realtime_offset()
+            stamped = arrival_time(ancillary, offset)
+            at = now if stamped is None else min(now, stamped)
+            out.append((data, (str(addr[0]), int(addr[1])), at))
+        return out
 
-    def drain(self) -> None:
-        """Read whatever waits on the RTP socket now (the media clock calls this when its tick
-        ran late: the loop was busy, and packets that arrived meanwhile must reach the jitter
-        buffer before it decides they are lost)."""
-        if self._rtp is not None:
-            self._readable(self._rtp, False)
+    def receive_pending(self) -> int:
+        """Deliver every datagram already waiting in both sockets now; returns how many."""
+        got = 0
+        for rtcp in list(self._socks):
+            for data, addr, at in self.read_waiting(rtcp):
+                self._deliver(rtcp, data, addr, at)
+                got += 1
+        return got
 
-    def _send(self, sock: socket.socket | None, data: bytes, addr: Address) -> None:
+    def _send(self, rtcp: bool, data: bytes, addr: Address) -> None:
+        sock = self._socks.get(rtcp)
         if sock is None:
             return
         try:
             sock.sendto(data, addr)
-        except (BlockingIOError, InterruptedError, OSError) as exc:
+        except (BlockingIOError, InterruptedError):  # the send buffer is full: RTP is lossy
+            self.send_errors += 1
+        except OSError as exc:
             self.send_errors += 1
             log.debug("RTP send to %s failed: %s", addr, exc)
 
     def send_rtp(self, data: bytes, addr: Address) -> None:
-        self._send(self._rtp, data, addr)
+        self._send(False, data, addr)
 
     def send_rtcp(self, data: bytes, addr: Address) -> None:
-        self._send(self._rtcp, data, addr)
+        self._send(True, data, addr)
 
     def close(self) -> None:
-        for sock in (self._rtp, self._rtcp):
-            if sock is not None:
-                if self._loop is not None and not self._loop.is_closed():
-                    self._loop.remove_reader(sock.fileno())
-                sock.close()
-        self._rtp = self._rtcp = None
+        for sock in self._socks.values():
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        self._socks = {}

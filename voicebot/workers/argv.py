@@ -3,7 +3,10 @@
 Every option of the commands that run workers is spelled ``--name-with-dashes`` for the
 attribute ``name_with_dashes`` (argparse's own convention), so a parsed namespace turns back
 into arguments without a second list of the options: flags that are on become the bare flag,
-values become ``--name value``, and options left at None are left out.
+values become ``--name value``, and options left at None are left out. A list is a repeated
+option, except that ``(flag, value)`` pairs in it are options that share one list to keep
+their order (``--say``/``--play``: ``--flag value`` each); a tuple is one comma-separated
+value (``--codec pcmu,pcma``).
 """
 
 from __future__ import annotations
@@ -33,9 +36,14 @@ def namespace_argv(
         flag = (spelled or {}).get(name) or "--" + name.replace("_", "-")
         if value is True:
             out.append(flag)
-        elif isinstance(value, list | tuple):
+        elif isinstance(value, tuple):
+            out += [flag, ",".join(map(str, value))]
+        elif isinstance(value, list):
             for item in value:
-                out += [flag, str(item)]
+                if isinstance(item, tuple) and len(item) == 2:
+                    out += ["--" + str(item[0]), str(item[1])]
+                else:
+                    out += [flag, str(item)]
         else:
             out += [flag, str(value)]
     for name in positional:

@@ -1,8 +1,9 @@
 """Outbound calls in bulk: ``voicebot dial URI --calls M [--concurrency C] [--workers N]``.
 
 One process places its calls from one user agent, at most ``C`` at a time; each call is
-dialled, optionally plays a WAV file and sends digits once answered, and is hung up after
-``--hangup-after`` (or when the far end hangs up). With ``--workers N`` the calls are split
+dialled and, once answered, does what a single ``dial`` does with its call (the ``talk``
+the command hands in: digits, ``--say``/``--play``, a flow, ``--hangup-after``), then is hung
+up if it is still up. With ``--workers N`` the calls are split
 into N shares (:func:`shares`) and N worker processes, each with its own SIP port and event
 loop, place one share each (the same ``voicebot dial`` with ``--calls share``); their
 per-call results come back as JSON lines and are added up here. Campaign workers split
@@ -18,7 +19,7 @@ import json
 import statistics
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from voicebot import runtime
@@ -28,10 +29,12 @@ from voicebot.errors import ConfigError, VoicebotError
 from voicebot.workers.argv import namespace_argv
 
 AgentFactory = Callable[[argparse.Namespace], UserAgent]
+Talk = Callable[[Call], Awaitable[None]]  # what to do with an answered call until it should end
 EXIT_ALL_ANSWERED = 0
 EXIT_SOME_NOT_ANSWERED = 1
 # options that do not pass to a worker as they are
 NOT_FOR_WORKERS = {"workers", "calls", "concurrency", "json", "record", "record_wav", "recording", "listen", "uri"}
+SPELLED = {"from_uri": "--from"}
 
 
 def shares(total: int, parts: int) -> list[int]:
@@ -54,40 +57,36 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def _one(ua: UserAgent, args: argparse.Namespace, exit_code_for: Callable[[CallResult], int]) -> dict[str, Any]:
+async def _one(
+    ua: UserAgent, args: argparse.Namespace, talk: Talk, exit_code_for: Callable[[CallResult], int]
+) -> dict[str, Any]:
     call: Call = await ua.dial(args.uri, from_uri=args.from_uri)
     try:
         answered = await asyncio.wait_for(asyncio.shield(call.answered), args.timeout)
     except TimeoutError:
         answered = False
     if answered:
-        media = call.media
-        if media is not None and args.play is not None:
-            with contextlib.suppress(VoicebotError):
-                media.play(await asyncio.to_thread(_read_wav, args.play))
-        if args.dtmf:
-            with contextlib.suppress(VoicebotError):
-                await call.send_dtmf(args.dtmf)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(call.finished), args.hangup_after)
-    if not call.finished.done():
+        with contextlib.suppress(VoicebotError):
+            await talk(call)
+    if not call.ended.done():
         with contextlib.suppress(TimeoutError, VoicebotError):
-            await asyncio.wait_for(call.hangup(), 10)
-    result = await call.finished if call.finished.done() else None
-    if result is None:
+            await call.hangup(grace=10)
+    try:
+        result = await asyncio.wait_for(asyncio.shield(call.finished), 10)
+    except TimeoutError:
         return {"answered": answered, "status": 408, "reason": "no end", "setup_time": 0.0, "exit_code": 4}
     return {**result.as_dict(), "exit_code": exit_code_for(result)}
 
 
-def _read_wav(path: Any) -> Any:
-    from voicebot.media.frames import RATE, read_wav
-
-    return read_wav(path, RATE)
-
-
 async def _place(
-    args: argparse.Namespace, exit_code_for: Callable[[CallResult], int], agent: AgentFactory
+    args: argparse.Namespace,
+    exit_code_for: Callable[[CallResult], int],
+    agent: AgentFactory,
+    talk: Talk,
+    before: Callable[[], Awaitable[None]] | None,
 ) -> list[dict[str, Any]]:
+    if before is not None:
+        await before()
     ua = agent(args)
     results: list[dict[str, Any]] = []
     gate = asyncio.Semaphore(args.concurrency)
@@ -95,7 +94,7 @@ async def _place(
     async def one() -> None:
         async with gate:
             try:
-                row = await _one(ua, args, exit_code_for)
+                row = await _one(ua, args, talk, exit_code_for)
             except VoicebotError as exc:
                 row = {"answered": False, "status": 0, "reason": str(exc), "setup_time": 0.0, "exit_code": 1}
             results.append(row)
@@ -119,7 +118,7 @@ async def _from_workers(args: argparse.Namespace) -> list[dict[str, Any]]:
     async def worker(n: int, c: int) -> None:
         if n == 0:
             return
-        options = namespace_argv(args, skip=NOT_FOR_WORKERS, spelled={"from_uri": "--from"})
+        options = namespace_argv(args, skip=NOT_FOR_WORKERS, spelled=SPELLED)
         share = ["--listen", f"{host}:0", "--calls", str(n), "--concurrency", str(max(1, c)), "--json"]
         argv = [sys.executable, "-m", "voicebot", "dial", *options, *share, args.uri]
         proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
@@ -137,14 +136,25 @@ async def _from_workers(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
-def dial_bulk(args: argparse.Namespace, exit_code_for: Callable[[CallResult], int], agent: AgentFactory) -> int:
+def dial_bulk(
+    args: argparse.Namespace,
+    exit_code_for: Callable[[CallResult], int],
+    agent: AgentFactory,
+    talk: Talk,
+    before: Callable[[], Awaitable[None]] | None = None,
+) -> int:
     """Place ``args.calls`` calls (over ``args.workers`` processes when given); print a summary.
-    ``agent(args)`` makes the user agent that places them, as the single-call ``dial`` does."""
+    ``agent(args)`` makes the user agent that places them and ``talk(call)`` runs on each
+    answered call, as the single-call ``dial`` does; ``before()`` runs once first (warming the
+    speech engines)."""
     if args.calls < 1 or args.concurrency < 1:
         raise ConfigError("--calls and --concurrency must be at least 1")
     if getattr(args, "record", False) or getattr(args, "record_wav", None) is not None:
         raise ConfigError("--record is for one call; bulk calls are not recorded")
-    results = runtime.run(_from_workers(args) if args.workers else _place(args, exit_code_for, agent))
+    if args.workers:
+        results = runtime.run(_from_workers(args))
+    else:
+        results = runtime.run(_place(args, exit_code_for, agent, talk, before))
     summary = summarise(results)
     if args.workers:
         summary["workers"] = args.workers

@@ -141,7 +141,7 @@ async def classify_calls(
                 async def run() -> None:
                     nonlocal decision, cue
                     assert call.media is not None
-                    async for event in detect(call.media.frames(), vad, config=config):
+                    async for event in detect(call.audio(), vad, config=config):
                         if isinstance(event, AmdDecision):
                             decision = event
                         elif isinstance(event, MessageCue):

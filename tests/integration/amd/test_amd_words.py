@@ -15,6 +15,7 @@ import numpy as np
 from voicebot.asr import AsyncRecognizer, get_engine
 from voicebot.asr.channel import frames_of, telephone_channel
 from voicebot.media.amd import GREETING_GRAMMAR, AmdDecision, detect
+from voicebot.media.frames import AudioFrame
 from voicebot.media.vad import Vad
 from voicebot_codecs import resample
 
@@ -39,9 +40,9 @@ async def _decide(text: str, *, words: bool) -> AmdDecision | None:
         engine = await asyncio.to_thread(get_engine, "pocketsphinx")
         rec = await AsyncRecognizer.open(engine, GREETING_GRAMMAR)
 
-    async def frames() -> AsyncIterator[np.ndarray]:
-        for frame in frames_of(pcm):
-            yield frame
+    async def frames() -> AsyncIterator[AudioFrame]:  # as a call delivers them: 20 ms apart in media time
+        for i, frame in enumerate(frames_of(pcm)):
+            yield AudioFrame(pcm=frame, media_time=100.0 + 0.02 * i, index=i)
 
     try:
         async for event in detect(frames(), Vad(2), recognizer=rec):

@@ -25,7 +25,7 @@ def build_contacts(callees: Callees, tmp: Path) -> tuple[Path, dict[str, str], s
     """56 rows: 54 callees of six kinds (4 reached through the trunk) and 2 bad rows."""
     answers, busy, never = callees.answers(), callees.busy(), callees.never_answers()
     rejects, down = callees.rejects(403), callees.unreachable()
-    optout = callees.opts_out(FLOW)
+    optout = callees.opts_out()
     callees.wait_ready()
     plan = [("answers", answers, 12), ("busy", busy, 12), ("never", never, 8), ("rejects", rejects, 12),
             ("down", down, 4), ("optout", optout, 2)]

@@ -28,7 +28,7 @@ class Counting:
         self.ticks: list[float] = []
         self.fail = fail
 
-    def on_clock(self, now: float) -> None:
+    def tick(self, now: float) -> None:
         self.ticks.append(now)
         if self.fail:
             raise RuntimeError("a broken stream")

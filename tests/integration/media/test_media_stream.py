@@ -92,9 +92,13 @@ async def test_frames_iterator_yields_caller_audio(speech_wav: Path, correlate_w
     frames: list[np.ndarray] = []
 
     async def collect() -> None:
+        last = None
         async for f in b.frames():
-            assert f.shape == (320,) and f.dtype == np.int16
-            frames.append(f)
+            assert f.pcm.shape == (320,) and f.pcm.dtype == np.int16
+            if last is not None:  # stamped on the 20 ms playout grid, in order
+                assert f.index == last.index + 1 and abs(f.media_time - last.media_time - 0.02) < 1e-6
+            last = f
+            frames.append(f.pcm)
 
     try:
         await a.start()
@@ -123,7 +127,7 @@ async def test_stranger_rtp_during_a_call_is_ignored(speech_wav: Path, tmp_path:
 
     async def collect() -> None:
         async for f in b.frames():
-            frames.append(f)
+            frames.append(f.pcm)
 
     async def attack() -> None:
         for i in range(150):

@@ -1,5 +1,6 @@
 """Prometheus metrics scraped during real loopback calls: `voicebot serve --metrics-port` with a
-`voicebot dial` caller, and a VoiceBot that hears a caller speak (espeak-ng, pocketsphinx)."""
+`voicebot dial` caller, and a bot call that hears a caller speak (espeak-ng, pocketsphinx):
+the metrics follow the call's own progress events."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from tests.integration.metrics.conftest import scrape, value
 from tests.interop.sip.conftest import Served, voicebot_cmd
 from voicebot.agent import UserAgent
 from voicebot.asr import get_engine
-from voicebot.bot import VoiceBot
 from voicebot.call import Call
 from voicebot.metrics import AlertRule, Metrics
 from voicebot.tts import Synthesizer
+from voicebot.voice import Speech
 
 
 def test_serve_exposes_call_media_and_alert_metrics_while_calls_run(
@@ -75,21 +76,21 @@ def test_serve_exposes_call_media_and_alert_metrics_while_calls_run(
     assert "WARNING" in log
 
 
-async def test_voicebot_reports_asr_turn_and_tts_metrics(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_tracked_call_reports_asr_turn_and_tts_metrics(caplog: pytest.LogCaptureFixture) -> None:
     metrics = Metrics([AlertRule(name="asr_confidence_low", signal="asr_confidence", window=5, below=1.01)])
-    synth = Synthesizer(voice="en-us")
-    asr = await asyncio.to_thread(get_engine, "pocketsphinx")
+    speech = Speech(synthesizer=Synthesizer(voice="en-us"), asr=await asyncio.to_thread(get_engine, "pocketsphinx"))
+    await speech.prepare(["Thank you."])
     heard: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     scraped = asyncio.Event()  # the bot keeps the call up until the test has scraped during it
 
     async def answer(call: Call) -> None:
         metrics.track(call)
+        call.speech = speech
         await call.answer()
-        async with VoiceBot(call, synthesizer=synth, asr=asr, observer=metrics) as bot:
-            got = await bot.listen(["yes", "no"], timeout=8)
-            await bot.say("Thank you.")
-            heard.set_result(got.phrase or got.kind)
-            await asyncio.wait_for(scraped.wait(), 30)
+        got = await call.listen(["yes", "no"], timeout=8)
+        await call.say("Thank you.")
+        heard.set_result(got.phrase or got.kind)
+        await asyncio.wait_for(scraped.wait(), 30)
         await call.hangup()
 
     caplog.set_level(logging.WARNING, logger="voicebot.alerts")

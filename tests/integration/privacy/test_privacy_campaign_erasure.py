@@ -35,7 +35,7 @@ def _raw(*paths: Path) -> bytes:
 def test_data_erase_leaves_nothing_of_the_person_in_the_store_or_the_folder(
     callees: Callees, key_file: Path, tmp_path: Path
 ) -> None:
-    optout, answers = callees.opts_out(FLOW), callees.answers()
+    optout, answers = callees.opts_out(), callees.answers()
     callees.wait_ready()
     rows = [{"phone": f"sip:{ANN}@{optout}", "name": "Annabelle Quux", "timezone": "Europe/Paris"},
             {"phone": f"sip:{BOB}@{answers}", "name": "Bertrand Zed", "timezone": "Europe/Paris"}]  # fmt: skip

@@ -26,7 +26,7 @@ def _recordings(data: Path, key_file: Path) -> tuple[dict[str, str], bytes]:
         for i in range(0, len(pcm), 320):
             rec.write(pcm[i : i + 320], pcm[i : i + 320])
         rec.close()
-        vault.save_transcript(sink.id, [{"speaker": "caller", "text": f"my number is {who}, call me Ann"}])
+        vault.save_transcript(sink.id, [{"speaker": "caller", "text": f"my number is {who}, call me Annabelle"}])
         ids[who] = sink.id
     stereo = np.repeat(pcm, 2).astype("<i2").tobytes()
     return ids, stereo
@@ -72,7 +72,7 @@ def test_data_erase_leaves_nothing_of_the_person_readable(key_file: Path, tmp_pa
     assert erased.returncode == 0, erased.stderr
     assert f"phone {NUMBER}: 1 recording(s) removed" in erased.stdout and ids[NUMBER] in erased.stdout
     raw = _raw(data)
-    for secret in (NUMBER.encode(), NUMBER[3:].encode(), b"Ann", ids[NUMBER].encode(), b"RIFF"):
+    for secret in (NUMBER.encode(), NUMBER[3:].encode(), b"Annabelle", ids[NUMBER].encode(), b"RIFF"):
         assert secret not in raw, secret
     assert not any(audio[i : i + 32] in raw for i in range(0, len(audio) - 32, 997))
     gone = run("recording", "export", ids[NUMBER], "-o", str(tmp_path / "g.wav"), *common)

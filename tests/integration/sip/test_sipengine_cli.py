@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import socket
 import struct
 import subprocess
 import wave
@@ -83,10 +84,11 @@ def test_exit_code_network_failure_and_bad_arguments() -> None:
     port = free_port()  # nothing listens: TCP connect is refused
     out = dial(f"sip:nobody@127.0.0.1:{port};transport=tcp", "--no-media")
     assert out.returncode == EXIT["network"], out.stdout + out.stderr
-    silent = free_port()  # UDP: nothing answers, not even 100 Trying
-    quick = dial(f"sip:nobody@127.0.0.1:{silent}", "--no-media", "--timeout", "1", "--json")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # UDP: bound, but never answers
+        silent.bind(("127.0.0.1", 0))
+        quick = dial(f"sip:nobody@127.0.0.1:{silent.getsockname()[1]}", "--no-media", "--timeout", "1", "--json")
     assert quick.returncode == EXIT["network"], quick.stdout + quick.stderr
-    assert json.loads(quick.stdout)["status"] == 408
+    assert json.loads(quick.stdout)["status"] == 408  # not even 100 Trying: given up after a second
     bad = dial("not-a-uri")
     assert bad.returncode == EXIT["usage"] and "expected a sip: URI" in bad.stderr
     assert dial("sip:x@127.0.0.1", "--timeout", "-1").returncode == EXIT["usage"]
@@ -102,5 +104,5 @@ def test_trace_and_dtmf_reach_serve(serve: Callable[..., Served]) -> None:
     assert re.search(r"--- \d\d:\d\d:\d\d\.\d{3} sent to UDP 127\.0\.0\.1:\d+ \(\d+ bytes\)\nINVITE sip:", done.stdout)
     assert re.search(r"--- \d\d:\d\d:\d\d\.\d{3} received from UDP [^\n]*\nSIP/2\.0 200 OK", done.stdout)
     out = served.stop()
-    digits = re.findall(r"DTMF (\S) \((rfc4733|info)", out)
+    digits = re.findall(r"dtmf: (\S) \((rfc4733|info)", out)
     assert "".join(d for d, _src in digits) == "19#", out

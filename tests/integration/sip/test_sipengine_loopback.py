@@ -76,6 +76,33 @@ async def test_blind_transfer_by_refer() -> None:
         await carol.close()
 
 
+async def test_transfer_to_a_target_that_never_answers_returns() -> None:
+    """The transferee rings the target, which never answers: transfer() still comes back."""
+    bob = await answering_agent()
+    carol = UserAgent("127.0.0.1:0", user="carol", timers=FAST)
+
+    async def ring_forever(call: Call) -> None:
+        await call.ring()
+
+    carol.on_call(ring_forever)
+    await carol.start()
+    alice = UserAgent("127.0.0.1:0", user="alice", timers=FAST)
+    await alice.start()
+    try:
+        host, port = bob.local_address
+        call = await alice.dial(f"sip:bob@{host}:{port}")
+        assert await asyncio.wait_for(call.answered, 10)
+        chost, cport = carol.local_address
+        status = await asyncio.wait_for(call.transfer(f"sip:carol@{chost}:{cport}", timeout=3), 10)
+        assert status == 408  # nothing final within the timeout: reported, not waited for forever
+        assert not call.ended.done()  # a failed transfer leaves the call up
+        await call.hangup()
+    finally:
+        await alice.close()
+        await bob.close()
+        await carol.close()
+
+
 async def test_ipv6_loopback_call() -> None:
     try:
         bob = await answering_agent_v6()

@@ -18,6 +18,7 @@ from voicebot.bot import VoiceBot
 from voicebot.call import Call
 from voicebot.flow import Flow
 from voicebot.tts import EspeakEngine, Synthesizer
+from voicebot.voice import Speech as Engines
 from voicebot.voiceprint.encoder import SpeakerEncoder
 from voicebot.voiceprint.live import CallerVoice
 from voicebot.voiceprint.prints import MemoryPrintStore
@@ -61,15 +62,14 @@ def prints() -> tuple[MemoryPrintStore, SpeakerEncoder]:
 
 
 async def _call(flow: Flow, voice: CallerVoice, caller_voice: str) -> Any:
-    synth = Synthesizer(voice="en-us")
-    asr = await asyncio.to_thread(get_engine, "pocketsphinx")
+    engines = Engines(synthesizer=Synthesizer(voice="en-us"), asr=await asyncio.to_thread(get_engine, "pocketsphinx"))
     result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
     async def answer(call: Call) -> None:
         await call.answer()
         try:
-            async with VoiceBot(call, synthesizer=synth, asr=asr, voiceprints=voice) as bot:
-                result.set_result(await bot.run(flow, context={"customer_id": "c-1001"}))
+            bot = VoiceBot(call, speech=engines, voiceprints=voice)
+            result.set_result(await bot.run(flow, context={"customer_id": "c-1001"}))
         except BaseException as exc:
             result.set_exception(exc)
             raise

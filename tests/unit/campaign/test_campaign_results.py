@@ -21,13 +21,14 @@ def test_signature_is_hmac_sha256_of_the_body() -> None:
 
 
 def test_mos_estimate_falls_with_loss_and_delay() -> None:
-    clean = {"inbound-rtp": {"packetsReceived": 1000, "packetsLost": 0, "jitter": 0.001}}
-    lossy = {"inbound-rtp": {"packetsReceived": 950, "packetsLost": 50, "jitter": 0.001}}
-    late = {"inbound-rtp": {"packetsReceived": 1000, "packetsLost": 0, "jitter": 0.05},
+    clean = {"codec": "PCMU/8000", "inbound-rtp": {"packetsReceived": 1000, "packetsLost": 0, "jitter": 0.001}}
+    lossy = {"codec": "PCMU/8000", "inbound-rtp": {"packetsReceived": 950, "packetsLost": 50, "jitter": 0.001}}
+    late = {"codec": "PCMU/8000", "inbound-rtp": {"packetsReceived": 1000, "packetsLost": 0, "jitter": 0.05},
             "remote-inbound-rtp": {"roundTripTime": 0.6}}
     assert 4.3 <= estimate_mos(clean) <= 4.5  # the E-model's ceiling for narrowband voice
     assert estimate_mos(lossy) < estimate_mos(clean) - 0.3
     assert estimate_mos(late) < 3.6
+    assert estimate_mos({"inbound-rtp": {"packetsReceived": 1000}}) is None  # no codec: no media to rate
 
 
 RESULT = {

@@ -1,4 +1,4 @@
-"""Alert rules, call outcomes and the E-model: pure code, synthetic observations."""
+"""Alert rules, call outcomes and call quality: pure code, synthetic observations."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from voicebot.errors import ConfigError
+from voicebot.media.emodel import call_rating
 from voicebot.metrics.alerts import AlertBook, AlertRule, load_rules, parse_rules
 from voicebot.metrics.observer import classify
-from voicebot.metrics.quality import media_quality, mos_from_r, r_factor
+from voicebot.metrics.quality import media_quality
 
 
 def test_a_rule_reports_each_transition_once() -> None:
@@ -63,13 +64,10 @@ def test_outcomes() -> None:
     assert classify(False, 407, "Proxy Authentication Required") == "auth_failed"
     assert classify(False, 408, "No Response") == "network"
     assert classify(False, 404, "Not Found") == "rejected"
+    assert classify(False, 503, "port unreachable") == "network"
 
 
-def test_mos_falls_with_loss_and_delay() -> None:
-    clean = mos_from_r(r_factor(0.0, 0.04))
-    assert 4.3 < clean <= 4.5
-    assert 3.7 < mos_from_r(r_factor(0.05, 0.04)) < 4.0  # 5 % random loss, G.711 with PLC: R about 76
-    assert mos_from_r(r_factor(0.0, 0.4)) < mos_from_r(r_factor(0.0, 0.15)) < clean
+def test_call_quality_is_the_reports_e_model() -> None:
     stats = {
         "codec": "PCMU/8000",
         "inbound-rtp": {"packetsReceived": 950, "packetsLost": 50, "jitter": 0.004,
@@ -77,5 +75,13 @@ def test_mos_falls_with_loss_and_delay() -> None:
         "remote-inbound-rtp": {"roundTripTime": 0.1},
     }  # fmt: skip
     q = media_quality(stats)
-    assert q.loss_ratio == pytest.approx(0.05) and q.concealment_ratio == pytest.approx(400 / 8400)
+    assert q is not None
+    assert q.packets_received == 950 and q.packets_lost == 50 and q.jitter_s == pytest.approx(0.004)
+    assert q.loss_ratio == pytest.approx(0.05) and q.concealment_ratio == pytest.approx(400 / 8400, abs=1e-4)
+    # half the round trip + the mean playout delay (320 s of delay over 8000 samples) + one packet
     assert q.one_way_delay_s == pytest.approx(0.05 + 0.04 + 0.02)
+    rating = call_rating("PCMU/8000", one_way_delay_ms=110, loss_fraction=0.05)
+    assert q.mos == pytest.approx(rating.mos, abs=0.01)  # the one E-model, nothing computed twice
+    clean = media_quality({**stats, "inbound-rtp": {**stats["inbound-rtp"], "packetsLost": 0}})
+    assert clean is not None and 4.3 < clean.mos <= 4.5 and q.mos < clean.mos - 0.3
+    assert media_quality({"inbound-rtp": {"packetsReceived": 10}}) is None  # no codec: no media
