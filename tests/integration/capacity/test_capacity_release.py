@@ -1,5 +1,6 @@
 """Nothing per call outlives the call: finished calls leave the user agent, their media
-streams and sockets are gone, and a call that is rejected never opens media sockets."""
+streams, voices, bots, progress observers, tasks and sockets are gone, and a call that is
+rejected never opens media sockets."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.interop.sip.conftest import Served, run_sipp
 from voicebot.agent import UserAgent
+from voicebot.bot import VoiceBot
 from voicebot.call import Call
 from voicebot.media.clock import MediaClock
+from voicebot.media.stream import MediaStream
+from voicebot.progress import CallEvent
 from voicebot.sip.transaction import Timers
+from voicebot.voice import Voice
 
 FAST = Timers(t1=0.05, t2=0.4, t4=0.5)
 
@@ -65,6 +71,55 @@ async def test_finished_calls_and_their_media_are_released() -> None:
     gc.collect()
     alive = [r() for r in refs if r() is not None]
     assert not alive, alive
+
+
+def _alive(*kinds: type) -> list[object]:
+    gc.collect()
+    return [o for o in gc.get_objects() if isinstance(o, kinds)]
+
+
+async def test_calls_that_spoke_keyed_and_were_watched_leave_nothing_behind() -> None:
+    """The call engine's objects go with the call: a bot on the answering side plays audio
+    and reads a key (its voice reads the caller's frames and digits in tasks of its own), the
+    caller watches every progress event; after the calls no Call, MediaStream, Voice or
+    VoiceBot is left, nor a task, nor the observer."""
+    bob = UserAgent("127.0.0.1:0", user="bob", timers=FAST)
+    alice = UserAgent("127.0.0.1:0", user="alice", timers=FAST)
+    keys: list[str] = []
+    seen: list[str] = []
+    refs: list[weakref.ref[object]] = []
+
+    async def handler(call: Call) -> None:
+        await call.answer()
+        bot = VoiceBot(call)
+        refs.append(weakref.ref(bot))
+        await bot.call.play(np.zeros(3200, np.int16))  # 200 ms: the voice now hears the caller
+        keys.append(await call.read_dtmf(1, timeout=5))
+        await call.hangup()
+
+    def watcher(event: CallEvent) -> None:
+        seen.append(type(event).__name__)
+
+    refs.append(weakref.ref(watcher))
+    bob.on_call(handler)
+    tasks_before = len(asyncio.all_tasks())
+    async with alice, bob:
+        host, port = bob.local_address
+        for _ in range(3):
+            call = await alice.dial(f"sip:bob@{host}:{port}")
+            call.observe(watcher)
+            assert await asyncio.wait_for(call.answered, 10)
+            await asyncio.sleep(0.3)
+            await call.send_dtmf("5")
+            await asyncio.wait_for(call.finished, 10)
+            del call
+        await asyncio.sleep(0.3)
+        assert keys == ["5", "5", "5"] and seen.count("Ended") == 3
+        assert not alice.calls and not bob.calls
+        assert len(asyncio.all_tasks()) == tasks_before
+    del watcher, handler
+    assert not _alive(Call, MediaStream, Voice, VoiceBot)
+    assert not [r() for r in refs if r() is not None]
 
 
 def test_a_served_burst_of_calls_leaves_no_socket_behind(serve: Callable[..., Served], tmp_path: Path) -> None:
