@@ -48,7 +48,7 @@ def server_argv(target: str, port: int, media_port: int, stats: Path, extra: lis
     if target == "sipp":
         return [sipp_exe(), "-sn", "uas", "-rtp_echo", "-i", "127.0.0.1", "-p", str(port), "-mp", str(media_port),
                 "-nostdin", "-max_socket", "60000"]  # fmt: skip
-    argv = [sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{port}", "--echo", "--user", "bot",
+    argv = [sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{port}", "--echo", "-q", "--user", "bot",
             "--stats", str(stats), "--max-calls", "5000", "--no-defence", *extra]  # fmt: skip
     if target == "workers":
         argv += ["--workers", str(CORES)]

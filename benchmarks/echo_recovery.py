@@ -126,7 +126,7 @@ def main() -> None:
     load_before = load_average()
     results: dict[str, object] = {}
     port = free_port()
-    serve = [sys.executable, "-m", "voicebot", "serve", "--echo", "--user", "bot"]
+    serve = [sys.executable, "-m", "voicebot", "serve", "--echo", "-q", "--user", "bot"]
     results["voicebot_serve_echo"] = measure("voicebot serve --echo", [*serve, "--listen", f"127.0.0.1:{port}"], port)
     with tempfile.TemporaryDirectory(prefix="voicebot-echo-") as tmp:
         port = free_port()

@@ -143,7 +143,7 @@ def main() -> int:
         cwd = Path(tmp)
         port = free_port()
         # one source at full speed: the per-source limits would throttle it (see security.py)
-        vb = server([sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{port}", "--user", "bot",
+        vb = server([sys.executable, "-m", "voicebot", "serve", "-q", "--listen", f"127.0.0.1:{port}", "--user", "bot",
                      "--no-media", "--no-defence", "--max-calls", "100000"], port, cwd)  # fmt: skip
         try:
             results["voicebot_options"] = sipp_client(options_uac, port, OPTIONS_N, cwd, vb.pid)

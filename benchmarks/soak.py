@@ -56,7 +56,7 @@ def soak(cwd: Path, allocator: str) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, "PYTHONMALLOC": allocator} if allocator != "pymalloc" else None
     # one SIPp source places every call: the per-source limits are off (they are not what is measured)
-    server = start([sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{port}", "--echo",
+    server = start([sys.executable, "-m", "voicebot", "serve", "-q", "--listen", f"127.0.0.1:{port}", "--echo",
                     "--user", "bot", "--max-calls", "5000", "--no-defence"], cwd=cwd, env=env)  # fmt: skip
     try:
         wait_sip(port)
@@ -98,7 +98,7 @@ def soak(cwd: Path, allocator: str) -> dict[str, Any]:
 
 def burst(cwd: Path) -> dict[str, Any]:
     port = free_port()
-    server = start([sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{port}", "--reject", "486",
+    server = start([sys.executable, "-m", "voicebot", "serve", "-q", "--listen", f"127.0.0.1:{port}", "--reject", "486",
                     "--user", "bot", "--no-defence"], cwd=cwd)  # fmt: skip
     scenario = cwd / "rejected_uac.xml"
     scenario.write_text(REJECTED_UAC)

@@ -63,13 +63,7 @@ def _status(value: str) -> int:
 
 
 def _count(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
+    return _security_options.whole_number(value, minimum=1)
 
 
 def _sip_uri(value: str) -> str:
