@@ -152,3 +152,29 @@ def test_serve_runs_on_either_loop(serve: Callable[..., Served], loop: str, tmp_
     data = json.loads(stats.read_text())
     assert data["loop"] == loop and data["calls"] == 3
     assert data["loop_lag"]["count"] > 0 and data["media_tick_lateness"]["count"] > 0
+
+
+def test_bulk_calls_each_do_what_one_dial_does(serve: Callable[..., Served]) -> None:
+    """``dial --calls 3`` in one process: every call sends its keys and speaks its line, as a
+    single ``dial`` would, and is hung up after it; the summary counts three answered calls."""
+    import json
+    import subprocess
+    import sys
+
+    s = serve("--json", "-q")
+    done = subprocess.run(
+        [sys.executable, "-m", "voicebot", "dial", s.uri, "--calls", "3", "--concurrency", "3", "--dtmf", "5",
+         "--say", "hello there", "--json", "-q"],
+        capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])["summary"]
+    assert summary["calls"] == summary["answered"] == 3 and summary["by_exit_code"] == {"0": 3}
+    deadline = time.monotonic() + 10
+    while s.output().count('"call_id"') < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    reports = [json.loads(line) for line in s.output().splitlines() if line.startswith("{")]
+    assert len(reports) == 3
+    for report in reports:
+        assert {"who": "dtmf", "text": "5"} in [{k: e[k] for k in ("who", "text")} for e in report["transcript"]]
+        assert report["ended_by"] == "remote"  # the dialling side hung up after its line
