@@ -5,8 +5,10 @@ reads keys. :class:`~voicebot.call.Call` owns one and forwards ``say``/``play``/
 The far end's audio arrives from :meth:`MediaStream.frames` as
 :class:`~voicebot.media.frames.AudioFrame` objects stamped with their media time, and reaches
 the barge-in detector, the endpointer and the ASR with that stamp unchanged. Digits (RFC 4733
-or SIP INFO) arrive on their own queue. One reader task per call fills both, from the moment
-the media starts, so nothing the caller says or keys between turns is lost.
+or SIP INFO) arrive on their own queue. A reader task fills each: the digits' from the moment
+the media starts, the audio's from the first ``say``/``play``/``listen`` on, so nothing the
+caller says or keys between turns is lost, and a call whose voice is never used (an echo, a
+call that only keys) has no frames reader, which lets its stream relay echo undecoded.
 
 Everything CPU-heavy (synthesis, decoding) runs in worker threads. Which engines speak and
 listen is a :class:`Speech` bundle, chosen per call (``call.speech = Speech.for_language("ko")``)
