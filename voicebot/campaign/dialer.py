@@ -130,7 +130,7 @@ class Dialer:
 
         campaign = await self._db(campaigns.get, self.name)
         flow = await asyncio.to_thread(Flow.load, campaign.flow_path)
-        await self._db(claims.register, self.worker, self.wall())
+        await self._db(claims.register, self.worker, self.wall(), campaign.id)
         recovered = await self._recover()
         helpers_done = asyncio.Event()
         try:

@@ -463,21 +463,23 @@ def _record(call: Call, args: argparse.Namespace, n: int) -> None:
 
 
 async def _answer(call: Call, args: argparse.Namespace, setup: Setup, n: int, stop: asyncio.Event) -> None:
-    if args.reject:
-        await call.reject(args.reject)
-        return
     if setup.persona is not None:
         from voicebot.persona import play_persona
 
         await play_persona(call, setup.persona, on_answered=lambda: _record(call, args, n))
         return
-    await call.ring()
     if args.answer_after:
+        await call.ring()
         await _until(call, stop, args.answer_after)
         if call.ended.done():
             if not args.quiet:
                 say(f"call {n}: {call.ended.result().reason} before answer")
             return
+    if args.reject:  # after --answer-after's ringing, if asked: a line that rings, then is busy
+        await call.reject(args.reject)
+        return
+    if not args.answer_after:
+        await call.ring()
     await call.answer()
     if not await call.answered:
         return

@@ -155,7 +155,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--auth-password", help="password for --auth-user")
     serve.add_argument("--auth-algorithms", default="SHA-256,MD5", metavar="LIST",
                        help="digest algorithms to challenge with, strongest first (default SHA-256,MD5)")  # fmt: skip
-    serve.add_argument("--answer-after", type=_seconds, default=0.0, metavar="S", help="ring S seconds first")
+    serve.add_argument("--answer-after", type=_seconds, default=0.0, metavar="S",
+                       help="ring S seconds first (then answer or --reject)")
     serve.add_argument("--reject", type=_status, metavar="CODE", help="reject every call with CODE")
     serve.add_argument("--echo", action="store_true", help="echo the caller's audio back")
     serve.add_argument("--persona", type=Path, metavar="P.yaml", help="answer as this scripted callee (tests, demos)")

@@ -130,7 +130,10 @@ V1 = [
     "CREATE INDEX outbox_due ON outbox (delivered_at, next_at)",
 ]
 
-MIGRATIONS: list[list[str]] = [V1]
+# workers say which campaign they dial, so that the lines are shared among them
+V2 = ["ALTER TABLE workers ADD COLUMN campaign_id {bigint}"]
+
+MIGRATIONS: list[list[str]] = [V1, V2]
 ADVISORY_LOCK = 0x766F6963  # "voic": serialises migrations across PostgreSQL clients
 
 

@@ -37,11 +37,11 @@ class Callees:
     def answers(self, talk: float = 1.5) -> str:
         return self._serve("--hangup-after", str(talk))
 
-    def busy(self) -> str:
-        return self._serve("--reject", "486")
+    def busy(self, *, ring: float = 0.0) -> str:
+        return self._serve("--reject", "486", "--answer-after", str(ring))
 
-    def rejects(self, code: int = 403) -> str:
-        return self._serve("--reject", str(code))
+    def rejects(self, code: int = 403, *, ring: float = 0.0) -> str:
+        return self._serve("--reject", str(code), "--answer-after", str(ring))
 
     def never_answers(self) -> str:
         return self._serve("--answer-after", "3600")

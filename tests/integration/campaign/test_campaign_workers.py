@@ -21,12 +21,15 @@ def _create(name: str, db: str, csv_path: Path, *extra: str) -> None:
 
 
 def test_two_workers_on_postgresql_share_one_campaign(callees: Callees, pg_url: str, tmp_path: Path) -> None:
-    rejects, busy, answers = callees.rejects(404), callees.busy(), callees.answers(talk=1.0)
+    # every call rings a while first, so the campaign lasts longer than the gap between the two
+    # workers' start-ups: with instant refusals the first worker had taken 56 of 60 calls
+    # before the second claimed its first contact
+    rejects, busy, answers = callees.rejects(404, ring=0.4), callees.busy(ring=0.4), callees.answers(talk=1.0)
     callees.wait_ready()
     kinds = ["rejects"] * 36 + ["busy"] * 10 + ["answers"] * 4
     where = {"rejects": rejects, "busy": busy, "answers": answers}
     rows = [{"phone": f"sip:+3361{i:07d}@{where[k]}", "timezone": "UTC"} for i, k in enumerate(kinds)]
-    _create("shared", pg_url, write_csv(tmp_path / "c.csv", rows), "--concurrency", "8", "--max-attempts", "2")
+    _create("shared", pg_url, write_csv(tmp_path / "c.csv", rows), "--concurrency", "4", "--max-attempts", "2")
 
     workers = [voicebot_popen("campaign", "run", "shared", *flags, db=pg_url, log=tmp_path / f"w{i}.log")
                for i, flags in ((1, ["--no-progress", "--json"]), (2, []))]  # the second shows its progress bar
