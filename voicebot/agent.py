@@ -304,8 +304,11 @@ class UserAgent:
                     call.handle(ev.CallEnded(call=call.id, reason="user agent closed", by_remote=False))
                 else:
                     call.handle(ev.CallFailed(call=call.id, status=408, reason="user agent closed"))
-        if calls:
-            await asyncio.wait([c.finished for c in calls], timeout=timeout)
+        # every call still here is unfinished (finished ones are let go), also one whose dialog
+        # ended just before close: its result (and whoever awaits it) must not be cancelled away
+        unfinished = [c.finished for c in self.calls.values() if not c.finished.done()]
+        if unfinished:
+            await asyncio.wait(unfinished, timeout=timeout)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -209,3 +209,35 @@ async def test_incoming_iterator_and_reject() -> None:
         assert (await asyncio.wait_for(first.finished, 10)).status == 486
         assert await asyncio.wait_for(second.answered, 10)
         assert seen[0].direction == "inbound" and seen[0].remote_uri.startswith("sip:alice@")
+
+
+async def test_close_right_after_a_call_ended_still_delivers_its_result() -> None:
+    """SIGTERM just after a BYE: the call's dialog is over but its result is not out yet.
+    Closing the agent then must let the result through to whoever awaits it (serve prints
+    "ended by remote" from there), not cancel it away with the agent's tasks."""
+    bob = UserAgent("127.0.0.1:0", user="bob", timers=FAST)
+    got: list[str] = []
+    answered: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
+
+    async def handler(call: Call) -> None:
+        await call.answer()
+        answered.set_result(call)
+        got.append((await call.finished).reason)
+
+    bob.on_call(handler)
+    async with UserAgent("127.0.0.1:0", user="alice", timers=FAST) as alice:
+        await bob.start()
+        host, port = bob.local_address
+        call = await alice.dial(f"sip:bob@{host}:{port}")
+        assert await asyncio.wait_for(call.answered, 10)
+        theirs = await answered
+
+        async def close_as_it_ends() -> None:
+            await theirs.ended  # woken first: the dialog is over, the result still on its way
+            await bob.close()
+
+        closing = asyncio.ensure_future(close_as_it_ends())
+        await asyncio.sleep(0)  # waiting on `ended` before the BYE goes out
+        await call.hangup()
+        await asyncio.wait_for(closing, 10)
+    assert got == ["remote BYE"]
