@@ -210,9 +210,13 @@ async def unreachable(uri: str, wait: float = 1.0) -> str | None:
 
     A connected UDP socket sends an RFC 5626 CRLF keep-alive (ignored by SIP servers) and
     reads: where the port is closed the kernel answers the ICMP error with ECONNREFUSED.
-    Returns a one-line reason, or None when nothing came back (open, filtered or slow)."""
+    Returns a one-line reason, or None when nothing came back (open, filtered or slow), and
+    None for a URI not reached over UDP (``;transport=tcp``/``tls``, or ``sips:``, which is TLS:
+    a peer that listens on TLS alone leaves the UDP port closed)."""
     parsed = parse_uri(uri)
-    if not isinstance(parsed, SipUri) or (parsed.params.get("transport") or "udp").lower() != "udp":
+    if not isinstance(parsed, SipUri) or parsed.scheme == "sips":
+        return None
+    if (parsed.params.get("transport") or "udp").lower() != "udp":
         return None
     host, port = parsed.host.strip("[]"), parsed.port or 5060
     loop = asyncio.get_running_loop()
