@@ -412,10 +412,6 @@ class MediaStream:
         if not self._closed:
             self._clock.register(self)
 
-    def next_deadline(self) -> float:
-        """When :meth:`tick` must run next (the next frame or an RTCP/inactivity timer)."""
-        return self.session.next_deadline()
-
     def tick(self, now: float) -> None:
         """One wake-up of the media clock: everything due by ``now``, never raising.
 
