@@ -210,11 +210,9 @@ async def unreachable(uri: str, wait: float = 1.0) -> str | None:
 
     A connected UDP socket sends an RFC 5626 CRLF keep-alive (ignored by SIP servers) and
     reads: where the port is closed the kernel answers the ICMP error with ECONNREFUSED.
-    Returns a one-line reason, or None when nothing came back (open, filtered or slow), and
-    None for a URI not reached over UDP (``;transport=tcp``/``tls``, or ``sips:``, which is TLS:
-    a peer that listens on TLS alone leaves the UDP port closed)."""
+    Returns a one-line reason, or None when nothing came back (open, filtered or slow)."""
     parsed = parse_uri(uri)
-    if not isinstance(parsed, SipUri) or parsed.scheme == "sips":
+    if not isinstance(parsed, SipUri) or parsed.scheme.lower() == "sips":  # sips: is TLS, never UDP
         return None
     if (parsed.params.get("transport") or "udp").lower() != "udp":
         return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from voicebot.sip.transaction import Address
 from voicebot.transport.buffers import size_receive_buffer
 from voicebot.transport.stream import ConnectionLimits, StreamHub
 from voicebot.transport.tls import TlsConfig
+
+ANY_PORT_TRIES = 5  # port 0: fresh ports tried when the one UDP got is taken for TCP/TLS
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,20 @@ class SipTransport:
         self.addresses: dict[str, tuple[str, int]] = {}
 
     async def start(self, host: str, port: int, transports: tuple[str, ...] = ("udp", "tcp")) -> None:
+        """Listen on every transport of ``transports``; UDP and TCP share one port. With port 0
+        the port UDP was given may already be taken for TCP (or TLS on the next one) by another
+        program, so another free port is tried, a few times, before the error is raised."""
+        for attempt in range(ANY_PORT_TRIES):
+            try:
+                await self._listen(host, port, transports)
+                return
+            except OSError as exc:
+                await self.close()
+                self.addresses.clear()
+                if port != 0 or exc.errno != errno.EADDRINUSE or attempt == ANY_PORT_TRIES - 1:
+                    raise
+
+    async def _listen(self, host: str, port: int, transports: tuple[str, ...]) -> None:
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         if "udp" in transports:

@@ -89,7 +89,7 @@ def test_dial_calls_pjsua2_over_tls_verifying_it_with_srtp_mandatory(certs: Cert
             peer.kill()
             peer.wait()
     assert dial.returncode == 0, dial.stdout[-3000:] + dial.stderr
-    assert "RTP/SAVP" in dial.stderr and "a=crypto:" in dial.stderr  # --trace: on stderr with --json
+    assert "RTP/SAVP" in dial.stderr and "a=crypto:" in dial.stderr  # --trace goes to stderr beside --json
     assert "MEDIA ACTIVE" in peer_out, peer_out[-2000:]
     # pjsua2 starts its prompt as soon as it has sent its 200 OK: the first packets reach us
     # before our side of the call is up, so our recording may start a little into the prompt.
