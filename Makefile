@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # Debian packages the real peers and engines come from (see README, "Dependencies").
-APT_PACKAGES := espeak-ng libespeak-ng1 libopus0 sip-tester kamailio kamailio-tls-modules redis-server graphviz postgresql
+APT_PACKAGES := espeak-ng libespeak-ng1 libopus0 sip-tester kamailio kamailio-tls-modules redis-server graphviz postgresql tcpdump
 STAMP  := $(VENV)/.voicebot-installed
 # The voiceprint model (resemblyzer 0.1.4's pretrained.pt), read with numpy from the wheel, which is
 # downloaded without its dependencies so torch is never installed (voicebot/voiceprint/model.py).

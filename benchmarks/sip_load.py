@@ -3,6 +3,10 @@
 reference) in the same run. Also INVITE/ACK/BYE calls per second (``sipp -sn uac``) against
 ``voicebot serve --no-media`` beside ``sipp -sn uas``.
 
+Besides throughput (completed / elapsed), each run reads the server's CPU seconds and the
+client's, so the comparison is work per server CPU-second and shows whether the client was
+the limit (a client near 100 % of a core is).
+
 Writes benchmarks/results/sip_load.json and prints a table. Run:
 ``.venv/bin/python benchmarks/sip_load.py`` (needs ``sipp``: Debian package sip-tester).
 """
@@ -12,14 +16,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _procs import cpu_seconds, exit_on_sigterm, free_port, load_average, stop, tree, wait_sip
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "interop" / "sip" / "scenarios"
@@ -28,50 +34,7 @@ OPTIONS_N = int(os.environ.get("SIP_LOAD_OPTIONS", "4000"))
 CALLS_N = int(os.environ.get("SIP_LOAD_CALLS", "600"))
 
 
-def free_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                t.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return port
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def wait_listening(port: int, timeout: float = 15.0) -> None:
-    probe = (
-        f"OPTIONS sip:x@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKw;rport\r\n"
-        "Max-Forwards: 70\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\n"
-        "Call-ID: wait@bench\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-    ).encode()
-    end = time.monotonic() + timeout
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(0.2)
-        while time.monotonic() < end:
-            s.sendto(probe, ("127.0.0.1", port))
-            try:
-                if s.recv(65535).startswith(b"SIP/2.0"):
-                    return
-            except OSError:
-                pass
-    raise RuntimeError(f"nothing answers on 127.0.0.1:{port}")
-
-
-def sipp_client(args: list[str], port: int, n: int, cwd: Path) -> dict[str, float]:
+def sipp_client(args: list[str], port: int, n: int, cwd: Path, server_pid: int) -> dict[str, float]:
     sipp = shutil.which("sipp")
     if sipp is None:
         raise SystemExit("sipp not found: apt-get install sip-tester")
@@ -99,9 +62,13 @@ def sipp_client(args: list[str], port: int, n: int, cwd: Path) -> dict[str, floa
         "-buff_size",
         "1048576",
     ]
-    t0 = time.monotonic()
+    server = tree(server_pid)
+    s0, c0, t0 = cpu_seconds(server), resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - t0
+    s1, c1 = cpu_seconds(server), resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = s1 - s0
+    client_cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
     out = done.stdout + done.stderr
     ok = _cumulative(out, "Successful call")
     failed = _cumulative(out, "Failed call")
@@ -112,6 +79,9 @@ def sipp_client(args: list[str], port: int, n: int, cwd: Path) -> dict[str, floa
         "retransmissions": retrans,
         "seconds": round(elapsed, 3),
         "per_second": round(ok / elapsed, 1) if elapsed > 0 else 0.0,
+        "server_cpu_s": round(server_cpu, 3),
+        "per_server_cpu_second": round(ok / server_cpu, 1) if server_cpu > 0 else 0.0,
+        "client_cpu_pct": round(100 * client_cpu / elapsed, 1) if elapsed > 0 else 0.0,
     }
 
 
@@ -123,7 +93,7 @@ def _cumulative(text: str, label: str) -> int:
 def server(cmd: list[str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_listening(port)
+        wait_sip(port)
     except RuntimeError:
         stop(proc)
         raise
@@ -164,84 +134,67 @@ def core_only(n: int) -> dict[str, float]:
 
 
 def main() -> int:
+    exit_on_sigterm()
+    load = load_average()
     results: dict[str, dict[str, float]] = {"voicebot_core_in_process": core_only(OPTIONS_N)}
+    sipp = shutil.which("sipp") or "sipp"
+    options_uac = ["-sf", str(SCENARIOS / "options_uac.xml")]
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         port = free_port()
-        vb = server(
-            [sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{port}", "--user", "bot", "--no-media",
-             "--no-defence"],  # one source at full speed: the per-source limits would throttle it (see security.py)
-            port,
-            cwd,
-        )
+        # one source at full speed: the per-source limits would throttle it (see security.py)
+        vb = server([sys.executable, "-m", "voicebot", "serve", "-q", "--listen", f"127.0.0.1:{port}", "--user", "bot",
+                     "--no-media", "--no-defence", "--max-calls", "100000"], port, cwd)  # fmt: skip
         try:
-            results["voicebot_options"] = sipp_client(["-sf", str(SCENARIOS / "options_uac.xml")], port, OPTIONS_N, cwd)
-            results["voicebot_calls"] = sipp_client(["-sn", "uac", "-d", "0"], port, CALLS_N, cwd)
+            results["voicebot_options"] = sipp_client(options_uac, port, OPTIONS_N, cwd, vb.pid)
+            results["voicebot_calls"] = sipp_client(["-sn", "uac", "-d", "0"], port, CALLS_N, cwd, vb.pid)
         finally:
             stop(vb)
         port = free_port()
-        ref = server(
-            [
-                shutil.which("sipp") or "sipp",
-                "-sf",
-                str(SCENARIOS / "options_uas.xml"),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-nostdin",
-                "-buff_size",
-                "1048576",
-            ],
-            port,
-            cwd,
-        )
+        ref = server([sipp, "-sf", str(SCENARIOS / "options_uas.xml"), "-i", "127.0.0.1", "-p", str(port), "-nostdin",
+                      "-buff_size", "1048576"], port, cwd)  # fmt: skip
         try:
-            results["sipp_options"] = sipp_client(["-sf", str(SCENARIOS / "options_uac.xml")], port, OPTIONS_N, cwd)
+            results["sipp_options"] = sipp_client(options_uac, port, OPTIONS_N, cwd, ref.pid)
         finally:
             stop(ref)
         port = free_port()
         ref = subprocess.Popen(
-            [
-                shutil.which("sipp") or "sipp",
-                "-sn",
-                "uas",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-nostdin",
-                "-buff_size",
-                "1048576",
-            ],
-            cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+            [sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-nostdin", "-buff_size", "1048576"],
+            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
         time.sleep(0.5)
         try:
-            results["sipp_calls"] = sipp_client(["-sn", "uac", "-d", "0"], port, CALLS_N, cwd)
+            results["sipp_calls"] = sipp_client(["-sn", "uac", "-d", "0"], port, CALLS_N, cwd, ref.pid)
         finally:
             stop(ref)
-    ratio_o = results["voicebot_options"]["per_second"] / max(results["sipp_options"]["per_second"], 1e-9)
-    ratio_c = results["voicebot_calls"]["per_second"] / max(results["sipp_calls"]["per_second"], 1e-9)
+
+    def ratio(kind: str, key: str) -> float:
+        return round(results[f"voicebot_{kind}"][key] / max(results[f"sipp_{kind}"][key], 1e-9), 3)
+
     summary = {
-        "what": "SIPp client over loopback UDP, window 100 outstanding; per_second = completed/elapsed",
+        "what": "SIPp client over loopback UDP, window 100 outstanding; per_second = completed/elapsed; "
+        "per_server_cpu_second = completed / server CPU seconds",
         "cpu_count": os.cpu_count(),
+        "load_average_before": load,
+        "load_average_after": load_average(),
         "results": results,
-        "ratio_options_voicebot_vs_sipp": round(ratio_o, 3),
-        "ratio_calls_voicebot_vs_sipp": round(ratio_c, 3),
+        "ratio_options_voicebot_vs_sipp": ratio("options", "per_second"),
+        "ratio_calls_voicebot_vs_sipp": ratio("calls", "per_second"),
+        "ratio_options_per_cpu_second_vs_sipp": ratio("options", "per_server_cpu_second"),
+        "ratio_calls_per_cpu_second_vs_sipp": ratio("calls", "per_server_cpu_second"),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"{'server':<22}{'done':>8}{'failed':>8}{'retrans':>9}{'seconds':>9}{'per s':>10}")
+    print(f"{'server':<26}{'done':>7}{'failed':>7}{'retrans':>8}{'per s':>9}{'per srv CPU-s':>14}{'client CPU':>11}")
     for name, r in results.items():
         print(
-            f"{name:<22}{int(r['transactions']):>8}{int(r['failed']):>8}{int(r['retransmissions']):>9}"
-            f"{r['seconds']:>9.2f}{r['per_second']:>10.1f}"
+            f"{name:<26}{int(r['transactions']):>7}{int(r['failed']):>7}{int(r['retransmissions']):>8}"
+            f"{r['per_second']:>9.0f}{r.get('per_server_cpu_second', 0):>14.0f}{r.get('client_cpu_pct', 0):>10.0f}%"
         )
-    print(f"voicebot/SIPp: OPTIONS {ratio_o:.2f}x, calls {ratio_c:.2f}x  -> {RESULTS.relative_to(ROOT)}")
+    print(
+        f"voicebot/SIPp per server CPU-second: OPTIONS {summary['ratio_options_per_cpu_second_vs_sipp']}x, "
+        f"calls {summary['ratio_calls_per_cpu_second_vs_sipp']}x  -> {RESULTS.relative_to(ROOT)}"
+    )
     return 0
 
 

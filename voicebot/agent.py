@@ -86,6 +86,7 @@ class _Leg:
         after: Callable[[], None],
         await_token: Callable[[int], Awaitable[int]],
         spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
+        open_media: Callable[[], Awaitable[MediaStream | None]],
         media_host: str,
     ) -> None:
         self._core = core
@@ -94,6 +95,7 @@ class _Leg:
         self._after = after
         self._await_token = await_token
         self._spawn = spawn
+        self._open_media = open_media
         self._media_host = media_host
 
     def now(self) -> float:
@@ -101,6 +103,9 @@ class _Leg:
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         self._spawn(work)
+
+    async def open_media(self) -> MediaStream | None:
+        return await self._open_media()
 
     def ring(self) -> None:
         try:
@@ -174,6 +179,7 @@ class UserAgent:
         media: bool = True,
         codecs: Sequence[str] | None = None,
         rtp_timeout: float = 30.0,
+        max_calls: int = 1000,
         session_expires: int = 1800,
         timers: Timers | None = None,
         trace: TextIO | Callable[[str], None] | None = None,
@@ -207,6 +213,7 @@ class UserAgent:
             transport=transport,
             timers=timers or Timers(),
             session_expires=session_expires,
+            max_sessions=max_calls,
             codecs=specs,
             user_agent=user_agent,
             defence=defence,
@@ -230,7 +237,8 @@ class UserAgent:
         self._handler: CallHandler | None = None
         self._requests: dict[int, asyncio.Future[int]] = {}
         self._registration: asyncio.Future[int] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0  # the deadline _timer is armed for (uvloop's handles do not say)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
@@ -296,8 +304,11 @@ class UserAgent:
                     call.handle(ev.CallEnded(call=call.id, reason="user agent closed", by_remote=False))
                 else:
                     call.handle(ev.CallFailed(call=call.id, status=408, reason="user agent closed"))
-        if calls:
-            await asyncio.wait([c.finished for c in calls], timeout=timeout)
+        # every call still here is unfinished (finished ones are let go), also one whose dialog
+        # ended just before close: its result (and whoever awaits it) must not be cancelled away
+        unfinished = [c.finished for c in self.calls.values() if not c.finished.done()]
+        if unfinished:
+            await asyncio.wait(unfinished, timeout=timeout)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -352,10 +363,16 @@ class UserAgent:
             self._pump()
         local = from_uri or self.contact_uri
         call = Call(self._leg(call_id), call_id, "outbound", uri, local, media, speech=self.speech)
-        self.calls[call_id] = call
+        self._track(call)
         if flow is not None:
             call.track(self._spawn(self._run_flow(call, flow, context, dtmf_only)))
         return call
+
+    def _track(self, call: Call) -> None:
+        """Keep ``call`` in :attr:`calls` while it lasts; a finished call (its dialog over and
+        the work riding on it done) is let go."""
+        self.calls[call.id] = call
+        call.finished.add_done_callback(lambda _f: self.calls.pop(call.id, None))
 
     async def options(self, uri: str, timeout: float = 40.0) -> int:
         """OPTIONS ping; returns the final status (408 on timeout)."""
@@ -391,6 +408,7 @@ class UserAgent:
             after=self._pump,
             await_token=self._await_token,
             spawn=self._spawn,
+            open_media=self._open_media,
             media_host=self._advertise,
         )
 
@@ -429,11 +447,12 @@ class UserAgent:
             except Exception:
                 log.exception("error while handling %s", event)
         deadline = self.core.next_deadline()
-        if self._timer is not None and (deadline is None or self._timer.when() != deadline):
+        if self._timer is not None and (deadline is None or self._timer_at != deadline):
             self._timer.cancel()
             self._timer = None
         if deadline is not None and self._timer is None:
             self._timer = loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -488,18 +507,12 @@ class UserAgent:
             self._spawn(self._transferee(call, event.target))
 
     async def _incoming_call(self, event: ev.IncomingCall) -> None:
-        try:
-            media = await self._open_media()
-        except VoicebotError:
-            log.exception("no media for incoming call")
-            self.core.reject(event.call, 500, self._now())
-            self._pump()
-            return
+        # no media sockets yet: they open when the call is answered (a rejected call needs none)
         call = Call(
-            self._leg(event.call), event.call, "inbound", event.caller, event.callee, media,
+            self._leg(event.call), event.call, "inbound", event.caller, event.callee, None,
             user=event.user, speech=self.speech,
         )  # fmt: skip
-        self.calls[event.call] = call
+        self._track(call)
         if self._handler is not None:
             result = self._handler(call)
             if inspect.isawaitable(result):

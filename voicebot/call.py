@@ -17,6 +17,8 @@ result = await call.finished                              # CallResult
 * signalling: ``hangup``, ``hold`` / ``resume`` / ``update``, ``transfer(uri)``,
   ``send_dtmf(digits)``, and for inbound calls ``ring``, ``answer``, ``reject(code)``;
 * ``call.observe(callback)``: every :mod:`voicebot.progress` event as it happens.
+* ``call.media``: the :class:`~voicebot.media.stream.MediaStream` of an answered call (an
+  incoming call has none before ``answer()``: its sockets open only when it is answered).
 
 A call does not know the user agent that carries it. It asks for what it needs through the
 small :class:`Signalling` interface (one call's view of the SIP core), and the user agent
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from voicebot.errors import LocalProtocolError
+from voicebot.errors import LocalProtocolError, VoicebotError
 from voicebot.progress import Answered, CallEvent, Ended, MachineDetection, Ringing, Transfer
 from voicebot.sip import events as ev
 from voicebot.sip.sdp import MediaParams
@@ -65,6 +67,7 @@ class Signalling(Protocol):
     async def info_dtmf(self, digit: str, duration_ms: int) -> int: ...
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None: ...
     def now(self) -> float: ...
+    async def open_media(self) -> MediaStream | None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,6 +187,19 @@ class Call:
 
     async def answer(self) -> None:
         """Inbound: answer with 200 OK; returns when the caller's ACK arrived."""
+        if self.media is None and not self.ended.done():
+            try:
+                media = await self._link.open_media()  # an incoming call's sockets open only now
+            except VoicebotError:
+                log.exception("no media for call %s", self.id)
+                with contextlib.suppress(LocalProtocolError):
+                    self._link.reject(500, None)
+                raise
+            if self.ended.done():  # the caller gave up while they opened
+                if media is not None:
+                    await media.close()
+            else:
+                self.media = media
         self._link.answer(self.media.local_address[1] if self.media is not None else None)
         await asyncio.shield(self.answered)
 

@@ -5,8 +5,10 @@ reads keys. :class:`~voicebot.call.Call` owns one and forwards ``say``/``play``/
 The far end's audio arrives from :meth:`MediaStream.frames` as
 :class:`~voicebot.media.frames.AudioFrame` objects stamped with their media time, and reaches
 the barge-in detector, the endpointer and the ASR with that stamp unchanged. Digits (RFC 4733
-or SIP INFO) arrive on their own queue. One reader task per call fills both, from the moment
-the media starts, so nothing the caller says or keys between turns is lost.
+or SIP INFO) arrive on their own queue. A reader task fills each: the digits' from the moment
+the media starts, the audio's from the first ``say``/``play``/``listen`` on, so nothing the
+caller says or keys between turns is lost, and a call whose voice is never used (an echo, a
+call that only keys) has no frames reader, which lets its stream relay echo undecoded.
 
 Everything CPU-heavy (synthesis, decoding) runs in worker threads. Which engines speak and
 listen is a :class:`Speech` bundle, chosen per call (``call.speech = Speech.for_language("ko")``)
@@ -177,10 +179,10 @@ class Voice:
         self._latest: AudioFrame | None = None
         self._vad: Vad | None = None
         self.turn_timings: list[TurnTiming] = []
-        self._tasks = [
-            asyncio.create_task(self._read_frames(), name="voice-frames"),
-            asyncio.create_task(self._read_digits(), name="voice-digits"),
-        ]
+        # keys are read from the start; the caller's audio from the first say/play/listen on:
+        # a call that only echoes (or only keys) never decodes a frame for nobody
+        self._tasks = [asyncio.create_task(self._read_digits(), name="voice-digits")]
+        self._hearing = False
 
     @property
     def speech(self) -> Speech:
@@ -207,6 +209,12 @@ class Voice:
                 await task
         self._ears.close()
         self._digits.close()
+
+    def _hear(self) -> None:
+        """Start taking the caller's audio (once; it is kept for barge-in and listen)."""
+        if not self._hearing and not self._ears.closed:
+            self._hearing = True
+            self._tasks.append(asyncio.create_task(self._read_frames(), name="voice-frames"))
 
     async def _read_frames(self) -> None:
         try:
@@ -254,6 +262,7 @@ class Voice:
     ) -> bool:
         if self.hung_up:
             return False
+        self._hear()
         self._ears.clear()  # what the caller said while nobody listened is not a barge-in
         detector = BargeInDetector() if barge_in else None
         if barge_in:
@@ -344,6 +353,7 @@ class Voice:
             raise ConfigError("this call has no speech recogniser: give it Speech(asr=get_engine(...))")
         if self._digits.items:  # keyed during the prompt
             return Heard(kind="dtmf", digits=await self._more_digits(max_digits, inter_digit_timeout))
+        self._hear()
         config = replace(speech.endpoint, no_input_timeout=timeout)
         pending, onset = self._pending, self._pending_onset
         self._pending, self._pending_onset = [], None

@@ -75,3 +75,9 @@ class G711(Codec):
     def decoder(self) -> Decoder:
         return _G711Decoder(self.sample_rate, self.frame_samples, self.law)
 
+    def rms(self, payload: bytes) -> float:
+        """Root-mean-square level of a payload's samples (16-bit scale), without decoder state."""
+        if not payload:
+            return 0.0
+        return float(audioop.rms((audioop.ulaw2lin if self.law == "u" else audioop.alaw2lin)(payload, 2), 2))
+

@@ -81,6 +81,12 @@ class Resampler:
             self._soxr = soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality="HQ")
             self.delay = 0  # soxr compensates its own delay but releases audio in blocks
 
+    @property
+    def filter_bank(self) -> npt.NDArray[np.float64] | None:
+        """The polyphase taps (row p: output phase p), or None for equal rates and soxr ratios."""
+        bank: npt.NDArray[np.float64] | None = getattr(self, "_bank", None)
+        return None if bank is None else bank.copy()
+
     def _polyphase(self, data: PCM) -> PCM:
         n_in = self.samples_in + len(data)
         first = self.samples_out

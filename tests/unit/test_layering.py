@@ -36,7 +36,9 @@ SOURCE_ROOTS = ("voicebot", "codecs/voicebot_codecs")  # codecs/ itself is a sou
 # primitives, a call's report, the scripted persona callee, and the agent on top, which can run
 # a flow on a call it places); business (store, privacy, metrics, campaign); processes
 # (workers); the command line (commands, cli, the package face, __main__).
-ERRORS = {"errors", "ratelog"}  # the ground floor: error types and the rate-limited log
+# the ground floor: error types, the rate-limited log, and the process runtime (event loop choice,
+# GC settling, loop-lag and GC-pause histograms: it imports nothing of voicebot)
+ERRORS = {"errors", "ratelog", "runtime"}
 ACCESS = {"sip", "rtp", "transport"}
 VOICE = {"codecs", "media", "asr", "tts", "voiceprint"}
 ENGINE = {"progress", "voice", "call", "bot", "report", "persona", "agent"}
@@ -49,6 +51,7 @@ PURE = {"sip", "rtp", "flow", "codecs"}
 MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "ratelog": set(),
+    "runtime": set(),
     "codecs": set(),  # voicebot_codecs never imports voicebot
     "sip": {"errors"},  # SIP knows nothing of RTP, media or flows
     "rtp": {"errors"},  # RTP knows nothing of SIP or codecs

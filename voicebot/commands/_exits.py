@@ -24,7 +24,7 @@ EXIT_NETWORK = 7
 EXIT_VANISHED = 8
 EXIT_INTERRUPTED = 9
 
-DIAL_EXIT_CODES = """exit codes:
+DIAL_EXIT_CODES = """exit codes (one call; with --calls M > 1: 0 every call answered, 1 some were not):
   0  answered (the call was established; it ended normally)
   1  internal failure, or a missing engine or model (the message names what to install)
   2  bad arguments (a malformed URI, an unreadable --play file, a bad --dtmf digit, ...)

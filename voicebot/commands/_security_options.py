@@ -22,14 +22,18 @@ _D = DefenceConfig()
 _L = ConnectionLimits()
 
 
-def _count(value: str) -> int:
+def whole_number(value: str, minimum: int = 0) -> int:
+    """An argparse type: a whole number of at least ``minimum``."""
     try:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
+    if n < minimum:
+        raise argparse.ArgumentTypeError("must not be negative" if minimum == 0 else f"must be at least {minimum}")
     return n
+
+
+_count = whole_number
 
 
 def _amount(value: str) -> float:

@@ -27,6 +27,7 @@ from typing import Any
 import voicebot.bot
 import voicebot.flowio.webhook
 import voicebot.persona  # noqa: F401
+from voicebot import runtime
 from voicebot.agent import RegistrationError, UserAgent
 from voicebot.call import Call
 from voicebot.commands import _security_options
@@ -339,22 +340,44 @@ async def _dial(args: argparse.Namespace, setup: Setup) -> tuple[dict[str, Any],
             return call_report(result, exit_code=code), code
         if args.recording is not None and call.media is not None:
             say(args.recording.start(call.media, party=args.uri))
-        work = asyncio.ensure_future(run_script(call, setup.script, args.dtmf))
-        if setup.flow is not None:
-            call.track(asyncio.create_task(run_flow(call, setup)))
-        limit = _limit(args.hangup_after, args.max_duration)
-        if setup.script and args.hangup_after is None and setup.flow is None:
-            await _until(call, stop, args.max_duration, work)  # the script, then a short tail
-            if work.done() and not call.ended.done():
-                await _until(call, stop, SCRIPT_TAIL)
-        else:
-            await _until(call, stop, limit)
-        if not call.ended.done():
-            await call.hangup(grace=5.0)
-        work.cancel()
+        await talk(call, args, setup, stop)
         result = await call.finished
     code = exit_code_for(result)
     return call_report(result, exit_code=code), code
+
+
+async def talk(call: Call, args: argparse.Namespace, setup: Setup, stop: asyncio.Event) -> None:
+    """What ``dial`` does with an answered call: ``--dtmf``, the ``--say``/``--play`` script
+    (then a short tail for the reply) or the flow, until ``--hangup-after``/``--max-duration``
+    or the far end hangs up; then it hangs up."""
+    work = asyncio.ensure_future(run_script(call, setup.script, args.dtmf))
+    if setup.flow is not None:
+        call.track(asyncio.create_task(run_flow(call, setup)))
+    limit = _limit(args.hangup_after, args.max_duration)
+    if setup.script and args.hangup_after is None and setup.flow is None:
+        await _until(call, stop, args.max_duration, work)  # the script, then a short tail
+        if work.done() and not call.ended.done():
+            await _until(call, stop, SCRIPT_TAIL)
+    else:
+        await _until(call, stop, limit)
+    if not call.ended.done():
+        await call.hangup(grace=5.0)
+    work.cancel()
+
+
+def dial_many(args: argparse.Namespace) -> int:
+    """``dial --calls M``: every call does what one ``dial`` does; a summary at the end."""
+    from voicebot.workers.outbound import dial_bulk
+
+    setup = prepare(args)
+    stop = asyncio.Event()  # bulk calls run to their end; Ctrl-C stops the whole run
+    return dial_bulk(
+        args,
+        exit_code_for,
+        lambda a: _agent(a, setup, proxy=a.proxy),
+        lambda call: talk(call, args, setup, stop),
+        before=lambda: warm(setup),
+    )
 
 
 # ---------------------------------------------------------------------------------- serve
@@ -375,7 +398,7 @@ def serve(args: argparse.Namespace) -> int:
     algorithms = _algorithms(args.auth_algorithms)
     setup = prepare(args)
     try:
-        return asyncio.run(_serve(args, setup, algorithms))
+        return runtime.run(_serve(args, setup, algorithms))  # uvloop when installed
     except RegistrationError as exc:
         say(f"voicebot serve: {exc}")
         return EXIT_FAILED
@@ -413,8 +436,9 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
             say(f"call {n}: ended by {result.ended_by} ({result.reason}) after {result.duration:.1f} s")
 
     creds = {args.auth_user: args.auth_password} if args.auth_user else None
-    ua = _agent(args, setup, server_credentials=creds, auth_algorithms=algorithms)
+    ua = _agent(args, setup, server_credentials=creds, auth_algorithms=algorithms, max_calls=args.max_calls)
     ua.on_call(handle)
+    lag = runtime.LoopLagMonitor()
     async with serve_metrics(args, say=lambda text: out(f"voicebot serve: {text}")) as metrics, ua:
         host, port = ua.local_address
         where = format_hostport(host, port)
@@ -423,9 +447,14 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
         out(f"voicebot serve: listening on udp+tcp {where}{also} as sip:{args.user}@{where}")
         if ua.registered and args.register:
             out(f"voicebot serve: registered at {args.register} as {args.user}")
+        runtime.settle_gc()  # start-up is done: freeze what it built, collect the young in small steps
+        lag.start()
         waiting = asyncio.ensure_future(stop.wait())
         await asyncio.wait({waiting}, timeout=args.duration)
         waiting.cancel()
+        lag.stop()
+        if args.stats is not None:
+            args.stats.write_text(json.dumps({"calls": counter, **runtime.stats()}, indent=1) + "\n")
     return 0
 
 
@@ -469,5 +498,5 @@ async def _answer(call: Call, args: argparse.Namespace, setup: Setup, n: int, st
         await call.hangup(grace=5.0)
 
 
-__all__ = ["dial", "prepare", "resolve", "serve"]
+__all__ = ["dial", "dial_many", "prepare", "resolve", "serve", "talk"]
 

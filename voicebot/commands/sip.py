@@ -6,6 +6,11 @@ files, speaking text or running a flow — and its exit code says how the call w
 :data:`DIAL_EXIT_CODES`). Both print live progress on stderr (``-q`` silences it) and, with
 ``--json``, only JSON on stdout: one object for ``dial``, one line per finished call for
 ``serve``. Every argument is checked before anything is sent.
+
+For capacity, ``serve --workers N`` runs N worker processes behind a Kamailio dispatcher
+(:mod:`voicebot.workers.serve`) and ``serve --max-calls`` answers calls past the limit with
+503 + Retry-After; ``dial --calls M [--concurrency C] [--workers N]`` places calls in bulk
+(:mod:`voicebot.workers.outbound`) and prints a summary.
 """
 
 from __future__ import annotations
@@ -55,6 +60,10 @@ def _status(value: str) -> int:
     if not 300 <= code <= 699:
         raise argparse.ArgumentTypeError("a rejection code must be 300..699")
     return code
+
+
+def _count(value: str) -> int:
+    return _security_options.whole_number(value, minimum=1)
 
 
 def _sip_uri(value: str) -> str:
@@ -152,14 +161,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--echo", action="store_true", help="echo the caller's audio back")
     serve.add_argument("--persona", type=Path, metavar="P.yaml", help="answer as this scripted callee (tests, demos)")
     serve.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
+    serve.add_argument("--workers", type=_count, nargs="?", const=0, metavar="N",
+                       help="N worker processes behind a Kamailio dispatcher (no N: one per core)")  # fmt: skip
+    serve.add_argument("--max-calls", type=_count, default=1000, metavar="N",
+                       help="calls per process; more get 503 + Retry-After (default 1000)")  # fmt: skip
+    serve.add_argument("--stats", type=Path, metavar="FILE.json", help="write loop-lag/GC statistics here on exit")
     add_metrics_options(serve)
     _security_options.add_options(serve, serve=True)
     serve.set_defaults(handler=run_serve)
 
     dial = subparsers.add_parser(
         "dial",
-        help="place one SIP call (play, say, or run a flow)",
-        description="Call URI: play files, speak text or run a dialog flow, and report how it went.",
+        help="place a SIP call (play, say, or run a flow), or many (--calls)",
+        description="Call URI: play files, speak text or run a dialog flow, and report how it went. "
+        "With --calls M: place M such calls (at most --concurrency at once, over --workers processes) "
+        "and print a summary.",
         epilog=DIAL_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -169,6 +185,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dial.add_argument("--listen", type=_hostport, default="127.0.0.1:0", help="local HOST:PORT (default any port)")
     dial.add_argument("--timeout", type=_seconds, default=60.0, metavar="S", help="ring timeout (default 60)")
     dial.add_argument("--dtmf", type=_dtmf, metavar="DIGITS", help="send DTMF digits once answered (0-9 * # A-D)")
+    dial.add_argument("--calls", type=_count, default=1, metavar="M", help="place M calls (bulk; prints a summary)")
+    dial.add_argument("--concurrency", type=_count, default=10, metavar="C", help="bulk: at most C calls at once")
+    dial.add_argument("--workers", type=_count, nargs="?", const=0, metavar="N",
+                      help="bulk: split the calls over N processes (no N: one per core)")  # fmt: skip
     _common(dial)
     _security_options.add_options(dial, serve=False)
     dial.set_defaults(handler=run_dial)
@@ -239,11 +259,22 @@ def run_serve(args: argparse.Namespace) -> int:
     check(args)
     if args.reject and (args.flow or args.persona or args.script or args.echo):
         raise ConfigError("--reject answers nothing: drop --flow/--persona/--play/--say/--echo")
+    if args.workers is not None:
+        from voicebot.workers.serve import default_workers, serve_with_workers
+
+        args.workers = args.workers or default_workers()
+        return serve_with_workers(args)
     return serve(args)
 
 
 def run_dial(args: argparse.Namespace) -> int:
-    from voicebot.commands.calls import dial
+    from voicebot.commands.calls import dial, dial_many
 
     check(args)
+    if args.calls > 1 or args.workers is not None:
+        from voicebot.workers.serve import default_workers
+
+        if args.workers is not None:
+            args.workers = args.workers or default_workers()
+        return dial_many(args)
     return dial(args)

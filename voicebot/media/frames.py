@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voicebot.errors import ConfigError
-from voicebot_codecs import get_codec, resample
+from voicebot_codecs import G711, get_codec, resample
 
 RATE = 16000
 FRAME_MS = 20
@@ -151,18 +151,16 @@ OPUS_SILENCE_BYTES = 10  # libopus codes digital silence (and DTX) in a handful 
 
 def silence_detector(codec_name: str) -> Callable[[bytes], bool] | None:
     """A cheap "is this payload silence?" test for the jitter buffer, which may then drop the
-    frame at once to shrink its delay. G.711: RMS of the decoded samples (from a 256-entry
-    table, no decoder state touched). Opus: the packet size. Other codecs: None."""
+    frame at once to shrink its delay. G.711: RMS of the samples (``audioop`` in C, no decoder
+    state touched). Opus: the packet size. Other codecs: None."""
     name = codec_name.upper()
     if name.startswith(("PCMU", "PCMA")):
-        table = get_codec(codec_name).decoder().decode(bytes(range(256))).astype(np.float64)
-        power = table * table
+        codec = get_codec(codec_name)
+        assert isinstance(codec, G711)
+        rms = codec.rms
 
         def g711_silent(payload: bytes) -> bool:
-            if not payload:
-                return True
-            idx = np.frombuffer(payload, dtype=np.uint8)
-            return float(power[idx].mean()) < SILENCE_RMS * SILENCE_RMS
+            return rms(payload) < SILENCE_RMS
 
         return g711_silent
     if name.startswith("OPUS"):

@@ -3,14 +3,15 @@
 :class:`MediaStream` owns an RTP/RTCP socket pair (:mod:`voicebot.transport.rtp`), the pure
 :class:`~voicebot.rtp.session.RtpSession` (RFC 3550 RTP/RTCP, RFC 4733 DTMF, source
 learning), an adaptive :class:`~voicebot.rtp.jitterbuffer.JitterBuffer`, and the codec layer.
-One clock drives everything on the 20 ms grid of an accumulated monotonic deadline:
-:meth:`MediaStream.tick` (the whole of one wake-up) first takes in every datagram already
-waiting in the sockets, then for each frame due plays one frame out of the jitter buffer
-(decode, concealment, resampling to 16 kHz), builds one frame of bot audio (playback queue,
-echo), encodes and sends it, records both, and hands the far end's frame upwards as an
-:class:`~voicebot.media.frames.AudioFrame` stamped with its playout time. By default the
-stream arms its own ``loop.call_at`` timer at ``next_deadline()``; a shared media clock may
-call ``tick(now)`` instead.
+The loop's :class:`~voicebot.media.clock.MediaClock` (one 20 ms tick for every stream of the
+worker, on an accumulated monotonic deadline) drives everything: each tick calls
+:meth:`MediaStream.tick` (the whole of one wake-up), which, when the tick ran late, first takes
+in every datagram already waiting in the sockets, then for each frame due plays one frame out
+of the jitter buffer (decode, concealment, resampling to 16 kHz), builds one frame of bot audio
+(playback queue, echo), encodes and sends it, records both, and hands the far end's frame
+upwards as an :class:`~voicebot.media.frames.AudioFrame` stamped with its playout time. Echo
+that nothing else needs (no bot audio, recording or frames() reader) is relayed instead: each
+caller packet goes back the moment it arrives, payload untouched, and the tick only runs RTCP.
 
 Internal audio is 16 kHz mono int16 in 20 ms frames (320 samples) everywhere above the codec.
 
@@ -50,6 +51,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from voicebot.errors import ConfigError, LocalProtocolError
+from voicebot.media.clock import MediaClock
 from voicebot.media.frames import (
     FRAME,
     PCM,
@@ -80,6 +82,7 @@ MAX_CATCH_UP = 250  # frames (5 s) the playout catches up after a stall before i
 
 Address = tuple[str, int]
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+LATE_TICK = 0.002  # a tick this late drains the RTP socket before playing out
 
 
 class MediaParams(Protocol):
@@ -173,7 +176,7 @@ class MediaStream:
         self._subscribers: list[asyncio.Queue[AudioFrame | None]] = []
         self._digit_subscribers: list[asyncio.Queue[DtmfDigit | None]] = []
         self._inactive_callbacks: list[Callable[[str], None]] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._clock = MediaClock.for_loop(self._loop)
         self._started = False
         self._closed = False
         self.params: MediaParams | None = None
@@ -273,9 +276,9 @@ class MediaStream:
         if self._started:
             return
         self._started = True
-        now = self._loop.time()
-        self.session.start(now)
-        self._play_at = now  # the playout grid: media time of the next far-end frame
+        start = self._clock.next_tick()  # frames fall due on the shared clock's ticks
+        self.session.start(start)
+        self._play_at = start  # the playout grid: media time of the next far-end frame
         self._played = 0
         self._arm()
 
@@ -284,9 +287,7 @@ class MediaStream:
         if self._closed:
             return
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._clock.unregister(self)
         self.session.close(self._loop.time())
         self._flush()
         self._player.stop()
@@ -355,7 +356,9 @@ class MediaStream:
         """Far-end audio after the jitter buffer: one :class:`AudioFrame` per 20 ms until close.
 
         Each iterator gets every frame from the moment it starts (up to 10 s are kept for a
-        slow reader; older ones are dropped first)."""
+        slow reader; older ones are dropped first). Ends at once on a closed stream."""
+        if self._closed:
+            return
         q: asyncio.Queue[AudioFrame | None] = asyncio.Queue(maxsize=500)
         self._subscribers.append(q)
         try:
@@ -371,6 +374,8 @@ class MediaStream:
     async def digits(self) -> AsyncIterator[DtmfDigit]:
         """Every digit the far end sends (RFC 4733 or SIP INFO) from now until close; each
         iterator gets them all (``dtmf_events`` is the same digits as one shared queue)."""
+        if self._closed:
+            return
         q: asyncio.Queue[DtmfDigit | None] = asyncio.Queue(maxsize=256)
         self._digit_subscribers.append(q)
         try:
@@ -404,20 +409,8 @@ class MediaStream:
 
     # ------------------------------------------------------------------ the clock
     def _arm(self) -> None:
-        if self._closed:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._loop.call_at(self.session.next_deadline(), self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self.tick(self._loop.time())
-        self._arm()
-
-    def next_deadline(self) -> float:
-        """When :meth:`tick` must run next (the next frame or an RTCP/inactivity timer)."""
-        return self.session.next_deadline()
+        if not self._closed:
+            self._clock.register(self)
 
     def tick(self, now: float) -> None:
         """One wake-up of the media clock: everything due by ``now``, never raising.
@@ -426,23 +419,27 @@ class MediaStream:
         delays the caller's words, it does not drop them; the jitter buffer wins the delay back
         in silence). Sending follows the session's grid, which skips frames after a long stall
         to stay on the clock; the frames played out beyond those sent pair with silence in the
-        recording, as nothing was sent for them."""
+        recording, as nothing was sent for them. While echo is relayed packet by packet the
+        grid only moves on."""
         if self._closed:
             return
         try:
-            sender = self.session.sender
-            sending = self.session.frames_due(now) if self._started and sender is not None else 0
-            playing = self._playout_due(now) if self._started and sender is not None else 0
-            if playing:
-                # take in what arrived while we were not running before playing anything out
-                self._transport.receive_pending()
-            frames = max(playing, sending)
-            if frames:
-                self.clock.observe(now - self._play_at)
-            for i in range(frames):
-                self._frame(self._play_at, send=i >= frames - sending)
-                self._play_at += FRAME_SECONDS
-                self._played += 1
+            running = self._started and self.session.sender is not None
+            if running and self._relaying:
+                self._play_at += self._playout_due(now) * FRAME_SECONDS
+            elif running:
+                sending = self.session.frames_due(now)
+                playing = self._playout_due(now)
+                if playing and now - self._play_at > LATE_TICK:
+                    # the loop was busy: take in what arrived meanwhile before playing anything out
+                    self._transport.receive_pending()
+                frames = max(playing, sending)
+                if frames:
+                    self.clock.observe(now - self._play_at)
+                for i in range(frames):
+                    self._frame(self._play_at, send=i >= frames - sending)
+                    self._play_at += FRAME_SECONDS
+                    self._played += 1
             self.session.handle_timer(now)
             self._flush()
             self._drain_events()
@@ -477,6 +474,32 @@ class MediaStream:
             if q.full():
                 q.get_nowait()
             q.put_nowait(frame)
+
+    @property
+    def _relaying(self) -> bool:
+        """Echo that nothing else needs: each caller packet goes straight back as it arrives."""
+        cfg = self.session.config
+        return (
+            self._echo
+            and not self._player.active
+            and self._recorder is None
+            and not self._subscribers
+            and cfg is not None
+            and cfg.send
+        )
+
+    def _relay(self, payload: bytes, now: float) -> None:
+        """Echo the caller's payload at once, untouched (no jitter buffer, decoder, resampler or
+        encoder: the far end's jitter buffer handles the jitter, as with a media relay). Our RTP
+        timestamps follow the wall clock across pauses: frames whose time passed unsent are
+        skipped before this one."""
+        sender = self.session.sender
+        assert sender is not None
+        for _ in range(sender.frames_due(now) - 1):
+            sender.skip()
+        self.session.send_frame(payload, speech=True)
+        self._flush()
+        self.frames_out += 1
 
     def _encode(self, frame: PCM) -> bytes:
         assert self.codec is not None and self._encoder is not None and self._enc_rs is not None
@@ -529,6 +552,7 @@ class MediaStream:
 
     # ------------------------------------------------------------------ I/O callbacks
     def _on_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        """A datagram from the transport; ``now`` is when the kernel received it."""
         if self._closed:
             return
         if self.params is None:
@@ -546,7 +570,9 @@ class MediaStream:
                 return
             data = plain
         pkt = self.session.receive_rtp(data, addr, now)
-        if pkt is not None and self.jitter_buffer is not None:
+        if pkt is not None and self._started and self._relaying:
+            self._relay(pkt.payload, now)
+        elif pkt is not None and self.jitter_buffer is not None:
             if pkt.ssrc != self._audio_ssrc:
                 if self._audio_ssrc is not None:
                     self.jitter_buffer.reset()  # a new source: its own timeline

@@ -12,10 +12,27 @@ Delay model. For each packet the *transit* ``arrival - timestamp / clock_rate`` 
 quantile of the recent transits (plus a small margin), so roughly ``1 - quantile`` of
 packets arrive after their playout time. The target rises as soon as the quantile does
 (fast up: a few late packets are enough), and the buffer follows a falling target slowly,
-removing at most one frame per ``accelerate_interval`` during speech but at once during
-silence or between talk spurts (slow down, shrink in silence). Because the target is taken
+removing at most one frame per ``accelerate_interval`` during speech (more often, up to every
+other frame, when it is more than eight frames above target, as NetEq's fast accelerate does)
+but at once during silence or between talk spurts (slow down, shrink in silence). Because the target is taken
 from transits, a sender clock that runs faster or slower than ours (drift) only moves the
 quantile; frames are then inserted or removed to follow it.
+
+Recovery after a disturbance. A stall (a CPU hog on either end, a paused process, a burst
+of network delay) leaves many high transits in the long window, which would hold the quantile
+up for its whole minute. So after every packet the buffer asks, for each level L that the
+recent transits stayed under (the maxima of the window's suffixes, kept in a monotonic deque):
+the long window holds k transits more than a frame above L, all in its first n - g packets,
+and the last g packets held none of them; had they kept coming at the rate they came before,
+g packets should have held k * g / (n - g) of them. When that expectation reaches
+``calm_expected`` (the chance of seeing none is then under e^-calm_expected), the high
+transits were one episode that has ended, and the target follows L. A big episode is
+recognised as over after ``calm_min`` packets (2 s) of calm, a few scattered high transits
+only after many times their spacing; the rare spikes of steady heavy-tailed jitter are spread
+out and rarely pass the test (the benchmark's Pareto traces play as they did without it). A few high transits
+that all came within one second are a single stall (a paused sender, a burst of packets held
+in a queue and released at once): once it is ``calm_min`` packets behind, it is forgotten too,
+as a peak that has not recurred (NetEq's peak detector asks the same of a peak).
 
 Statistics use the WebRTC ``RTCInboundRtpStreamStats`` names (jitterBufferDelay,
 jitterBufferTargetDelay, jitterBufferEmittedCount, concealedSamples, concealmentEvents,
@@ -35,6 +52,9 @@ from typing import Literal
 from voicebot.rtp.packet import Unwrapper
 
 FrameKind = Literal["audio", "lost", "idle"]
+_LAST = 1 << 62  # sorts after every packet index
+_STALE = object()  # the cached target needs computing again
+FAST_ACCELERATE_FRAMES = 8  # beyond this many frames above target, frames are removed faster
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,11 +77,16 @@ class PlayoutFrame:
     skipped_payload: bytes | None = None
 
 
+IDLE = PlayoutFrame(kind="idle")
+
+
 @dataclass(slots=True, kw_only=True)
 class JitterBufferConfig:
     quantile: float = 0.993
     window: int = 3000  # transits kept for the quantile (~60 s at 20 ms packets)
-    short_window: int = 500  # recent transits whose maximum shows a lasting improvement (~10 s)
+    calm_expected: float = 7.0  # high transits a calm stretch should have held (e^-7: 0.1 % chance of none)
+    calm_min: int = 100  # packets (~2 s) of calm before an episode counts as over, however large
+    stall_packets: int = 50  # high transits all within this many packets (~1 s) are one stall
     margin: float = 0.002  # seconds added to the quantile
     min_delay: float = 0.0  # seconds of offset above the fastest packet, floor of the target
     max_delay: float = 1.0  # ceiling of the target
@@ -70,6 +95,35 @@ class JitterBufferConfig:
     idle_after: int = 8  # consecutive empty-buffer frames before the stream counts as paused
     max_packets: int = 500
     max_jump: float = 5.0  # a timestamp jump beyond this (s) restarts playout
+
+
+class _WindowMax:
+    """Maximum of the last ``size`` values (a monotonic deque: amortised O(1) per value)."""
+
+    __slots__ = ("_values", "count", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.count = 0
+        self._values: deque[tuple[int, float]] = deque()
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        values = self._values
+        while values and values[-1][1] <= value:
+            values.pop()
+        values.append((self.count, value))
+        while values[0][0] <= self.count - self.size:
+            values.popleft()
+
+    @property
+    def steps(self) -> deque[tuple[int, float]]:
+        """(index, value) of the suffix maxima, oldest (largest) first."""
+        return self._values
+
+    def clear(self) -> None:
+        self.count = 0
+        self._values.clear()
 
 
 @dataclass(slots=True)
@@ -100,10 +154,10 @@ class JitterBuffer:
         self._packets: dict[int, _Entry] = {}
         self._play_ts: int | None = None
         self._played_until: int | None = None  # end of what was played before a pause
-        self._transits: deque[float] = deque()
-        self._sorted: list[float] = []
-        self._recent: deque[tuple[int, float]] = deque()  # monotonic deque for the short max
-        self._count = 0
+        self._transits: deque[tuple[float, int]] = deque()  # (transit, index) in arrival order
+        self._sorted: list[tuple[float, int]] = []  # the same, by transit
+        self._suffix_max = _WindowMax(self.config.window)  # the staircase of suffix maxima
+        self._target: float | object | None = _STALE  # target_offset(), cached until the next packet
         self._empty_run = 0
         self._since_accelerate = 0
         self._concealing = False
@@ -161,18 +215,13 @@ class JitterBuffer:
             self._recent_set.discard(self._recent_seqs.popleft())
 
     def _add_transit(self, transit: float) -> None:
-        self._count += 1
-        recent = self._recent
-        while recent and recent[-1][1] <= transit:
-            recent.pop()
-        recent.append((self._count, transit))
-        while recent[0][0] <= self._count - self.config.short_window:
-            recent.popleft()
-        self._transits.append(transit)
-        bisect.insort(self._sorted, transit)
+        self._target = _STALE
+        self._suffix_max.add(transit)
+        item = (transit, self._suffix_max.count)
+        self._transits.append(item)
+        bisect.insort(self._sorted, item)
         if len(self._transits) > self.config.window:
-            old = self._transits.popleft()
-            del self._sorted[bisect.bisect_left(self._sorted, old)]
+            del self._sorted[bisect.bisect_left(self._sorted, self._transits.popleft())]
 
     def reset(self) -> None:
         """Forget the stream (a new SSRC): timestamps, sequence numbers and delay history."""
@@ -188,30 +237,59 @@ class JitterBuffer:
         self._packets.clear()
         self._transits.clear()
         self._sorted.clear()
-        self._recent.clear()
+        self._suffix_max.clear()
+        self._target = _STALE
         self._ts.reset()
 
     # ------------------------------------------------------------------ delay
     def target_offset(self) -> float | None:
         """Target playout offset M (seconds, in the transit frame of reference)."""
+        if self._target is _STALE:
+            self._target = self._compute_target()
+        return self._target  # type: ignore[return-value]
+
+    def _compute_target(self) -> float | None:
         if not self._sorted:
             return None
         cfg = self.config
-        n = len(self._sorted)
-        q = self._sorted[min(n - 1, int(cfg.quantile * n))]
-        recent_max = self._recent[0][1]
-        if recent_max < q - self.frame_samples / self.clock_rate:
-            # every packet of the last few seconds beat the long-term quantile by more than a
-            # frame (a route got shorter, a burst of jitter ended): follow the recent maximum
-            q = recent_max
-        low = self._sorted[0]
+        ordered = self._sorted
+        n = len(ordered)
+        q = ordered[min(n - 1, int(cfg.quantile * n))][0]
+        q = self._calm_level(q)
+        low = ordered[0][0]
         return min(max(q + cfg.margin, low + cfg.min_delay), low + cfg.max_delay)
+
+    def _calm_level(self, q: float) -> float:
+        """``q``, or the lower level the recent transits stayed under once the high ones
+        above it are shown to have been one episode (see the module docstring)."""
+        ordered = self._sorted
+        n = len(ordered)
+        frame = self.frame_samples / self.clock_rate
+        steps = self._suffix_max.steps
+        count = self._suffix_max.count
+        # newest step first: its level is the lowest, its stretch (since the step before) the shortest
+        for j in range(len(steps) - 1, 0, -1):
+            level = steps[j][1]
+            if level >= q - frame:
+                break
+            gap = count - steps[j - 1][0]
+            if gap < self.config.calm_min:
+                continue  # too short a calm to judge; an older step's stretch is longer
+            first_above = bisect.bisect_right(ordered, (level + frame, _LAST))
+            above = n - first_above
+            if above * gap >= self.config.calm_expected * max(1, n - gap):
+                return level
+            if above <= self.config.stall_packets:
+                indexes = [i for _, i in ordered[first_above:]]
+                if max(indexes) - min(indexes) < self.config.stall_packets:
+                    return level  # all of them in one stretch: a single stall, over
+        return q
 
     @property
     def target_delay(self) -> float:
         """Target delay above the fastest recent packet, seconds (jitterBufferTargetDelay)."""
         m = self.target_offset()
-        return 0.0 if m is None or not self._sorted else m - self._sorted[0]
+        return 0.0 if m is None else m - self._sorted[0][0]
 
     @property
     def playing(self) -> bool:
@@ -241,7 +319,7 @@ class JitterBuffer:
                     self._played_until = self._play_ts  # stragglers from before the pause are late
                     self._play_ts = None
                     self._concealing = False
-                    return PlayoutFrame(kind="idle")
+                    return IDLE
             if offset < target:
                 return self._conceal(play_ts, inserted=True)
             nxt = self._packets.get(play_ts + self._last_samples)
@@ -258,12 +336,14 @@ class JitterBuffer:
             # above target by a whole frame: remove one, at once in silence, else rate-limited
             # and only beyond the hysteresis (slow down)
             nxt = self._packets.get(play_ts + entry.samples)
-            silent = self._is_silent is not None and self._is_silent(entry.payload)
+            interval = self.config.accelerate_interval
+            if excess > FAST_ACCELERATE_FRAMES * frame_s:
+                # far above target (after a stall): cut faster, down to every other frame
+                interval = max(2, int(interval * FAST_ACCELERATE_FRAMES * frame_s / excess))
             speech_ok = (
-                excess >= frame_s * (1.0 + self.config.decelerate_hysteresis)
-                and self._since_accelerate >= self.config.accelerate_interval
+                excess >= frame_s * (1.0 + self.config.decelerate_hysteresis) and self._since_accelerate >= interval
             )
-            if nxt is not None and (silent or speech_ok):
+            if nxt is not None and (speech_ok or (self._is_silent is not None and self._is_silent(entry.payload))):
                 # remove this frame (acceleration) and play the next one instead; the removed
                 # payload goes along so the decoder state stays continuous and the media layer
                 # can cross-fade over the cut
@@ -276,10 +356,10 @@ class JitterBuffer:
 
     def _maybe_start(self, now: float, target: float | None) -> PlayoutFrame:
         if not self._packets or target is None:
-            return PlayoutFrame(kind="idle")
+            return IDLE
         first = min(self._packets)
         if now < first / self.clock_rate + target:
-            return PlayoutFrame(kind="idle")
+            return IDLE
         self._play_ts = first
         self._empty_run = 0
         self._since_accelerate = 0
@@ -295,7 +375,7 @@ class JitterBuffer:
         self._concealing = False
         self.jitter_buffer_emitted_count += entry.samples
         self.jitter_buffer_delay += max(0.0, now - entry.arrival) * entry.samples
-        self.jitter_buffer_target_delay += self.target_delay * entry.samples
+        self.jitter_buffer_target_delay += (target - self._sorted[0][0]) * entry.samples
         return PlayoutFrame(
             kind="audio", timestamp=ts, samples=entry.samples, payload=entry.payload, skipped_payload=skipped
         )

@@ -6,27 +6,34 @@ The only RTP socket code. An :class:`RtpTransport` binds the pair, watches both 
 to ``on_rtcp`` as well. Nothing a peer sends can raise out of here: callback errors are logged.
 
 ``at`` is when the datagram arrived, on the event loop's clock: the kernel's receive time
-(``SO_TIMESTAMPNS``, read with ``recvmsg``) where the OS gives it. Every readable socket is
-read until it is empty, so after the loop stalled (a C extension holding the GIL, a busy
-machine) the packets that arrived meanwhile all come in at once with the times they really
-arrived — a jitter buffer that saw them stamped "now" would take them for late packets and
-conceal them, or grow its delay for nothing.
+(``SO_TIMESTAMPNS``, read with ``recvmsg``; :mod:`voicebot.transport.buffers`) where the OS
+gives it. A readable socket is read until it is empty (at most ``_READS_PER_WAKEUP`` at a time,
+then other sockets and the media clock get the loop), so after the loop stalled (a C extension
+holding the GIL, a busy machine) the packets that arrived meanwhile all come in at once with
+the times they really arrived — a jitter buffer that saw them stamped "now" would take them
+for late packets and conceal them, or grow its delay for nothing. :meth:`RtpTransport.receive_pending`
+reads whatever waits before a late media tick plays out. Sends go straight to the socket (a
+datagram the kernel cannot take now is dropped and counted: late media is worthless).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import socket
-import struct
-import sys
 import time
 from collections.abc import Callable
 
 from voicebot.errors import ConfigError
 from voicebot.rtp.packet import is_rtcp
+from voicebot.transport.buffers import (
+    ANCILLARY_SPACE,
+    arrival_time,
+    enable_timestamps,
+    realtime_offset,
+    size_receive_buffer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +41,9 @@ Address = tuple[str, int]
 DatagramCallback = Callable[[bytes, Address, float], None]
 
 _RCVBUF = 1 << 18
-_MAX_DATAGRAM = 65536
-_READ_LIMIT = 256  # datagrams per wake-up, so one flooded socket cannot hold the loop
-# the kernel's receive time as a timespec (Linux; Python does not name the option: 35 on the
-# common architectures, where SCM_TIMESTAMPNS has the same value)
-_TIMESTAMPNS: int | None = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
-_TIMESPEC = struct.Struct("@qq")
-_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
+_MAX_DATAGRAM = 2048  # RTP audio is a few hundred bytes; a smaller buffer is a cheaper recvmsg
+_READS_PER_WAKEUP = 64  # then let other sockets and the media clock have the loop
+_READS_PENDING = 512  # before a late tick plays out: everything a stall of seconds queued
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -72,11 +75,8 @@ def _bind_pair(host: str, port: int) -> tuple[socket.socket, socket.socket]:
             continue
         for s in (rtp, rtcp):
             s.setblocking(False)
-            with contextlib.suppress(OSError):
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
-            if _TIMESTAMPNS is not None:
-                with contextlib.suppress(OSError):
-                    s.setsockopt(socket.SOL_SOCKET, _TIMESTAMPNS, 1)
+            enable_timestamps(s)
+        size_receive_buffer(rtp, _RCVBUF)
         return rtp, rtcp
     if port:
         raise ConfigError(f"cannot bind RTP to {host}:{port} and RTCP to port {port + 1}: {last}")
@@ -115,7 +115,7 @@ class RtpTransport:
         return self
 
     def _readable(self, rtcp: bool) -> None:
-        for data, addr, at in self.read_waiting(rtcp):
+        for data, addr, at in self.read_waiting(rtcp, _READS_PER_WAKEUP):
             self._deliver(rtcp, data, addr, at)
 
     def _deliver(self, rtcp: bool, data: bytes, source: Address, at: float) -> None:
@@ -129,30 +129,27 @@ class RtpTransport:
             self.callback_errors += 1
             log.exception("RTP datagram handler failed for %d bytes from %s", len(data), source)
 
-    def read_waiting(self, rtcp: bool) -> list[tuple[bytes, Address, float]]:
-        """Datagrams waiting on the RTP (or RTCP) socket, with their arrival times."""
+    def read_waiting(self, rtcp: bool, limit: int = _READS_PENDING) -> list[tuple[bytes, Address, float]]:
+        """Datagrams waiting on the RTP (or RTCP) socket (at most ``limit``), with their arrival times."""
         sock = self._socks.get(rtcp)
         out: list[tuple[bytes, Address, float]] = []
         if sock is None:
             return out
         offset: float | None = None  # wall clock minus loop clock, read once per batch
-        while len(out) < _READ_LIMIT:
+        for _ in range(limit):
             try:
-                data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, _ANCILLARY)
+                data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:  # ICMP port unreachable and the like: the peer is not there (yet)
                 self.send_errors += 1
                 log.debug("RTP socket error: %s", exc)
-                continue
+                continue  # that error is reported once; what follows it is still queued
             now = self.clock()
-            at = now
-            for level, kind, value in ancillary:
-                if level == socket.SOL_SOCKET and kind == _TIMESTAMPNS and len(value) >= _TIMESPEC.size:
-                    sec, nsec = _TIMESPEC.unpack_from(value)
-                    if offset is None:
-                        offset = time.time() - now
-                    at = min(now, sec + nsec * 1e-9 - offset)
+            if offset is None:
+                offset = realtime_offset()
+            stamped = arrival_time(ancillary, offset)
+            at = now if stamped is None else min(now, stamped)
             out.append((data, (str(addr[0]), int(addr[1])), at))
         return out
 

@@ -25,12 +25,15 @@ from typing import Any
 from voicebot.ratelog import RateLimitedLog
 from voicebot.sip.message import Request, Response, SipParseError
 from voicebot.sip.transaction import Address
+from voicebot.transport.buffers import size_receive_buffer
 from voicebot.transport.stream import ConnectionLimits, StreamHub
 from voicebot.transport.tls import TlsConfig
 
 ANY_PORT_TRIES = 5  # port 0: fresh ports tried when the one UDP got is taken for TCP/TLS
 
 log = logging.getLogger(__name__)
+
+UDP_RECEIVE_BUFFER = 4 << 20  # a burst of a few thousand requests waits here, not on the floor
 
 __all__ = ["SipTransport", "advertised_address", "format_hostport", "split_hostport"]
 
@@ -133,6 +136,7 @@ class SipTransport:
         if "udp" in transports:
             udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(host, port), family=family)
             self._udp = udp
+            size_receive_buffer(udp.get_extra_info("socket"), UDP_RECEIVE_BUFFER)
             bound = udp.get_extra_info("sockname")
             port = int(bound[1])
             self.addresses["udp"] = (host, port)

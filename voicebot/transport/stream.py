@@ -35,7 +35,7 @@ import ssl
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from voicebot.errors import ConfigError
 from voicebot.ratelog import RateLimitedLog
@@ -97,8 +97,8 @@ class StreamConnection(asyncio.Protocol):
         self.counted_host: str | None = None  # set while it counts against the inbound limits
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport (uvloop's TCP and TLS transports are not asyncio.Transport subclasses)
+        self.transport = cast(asyncio.Transport, transport)
         if self.key is None:
             peer = transport.get_extra_info("peername")
             self.key = Address(self.name, str(peer[0]), int(peer[1]))

@@ -153,11 +153,11 @@ async def test_the_encrypted_recording_decrypts_to_exactly_the_audio_recorded(sp
     ids: list[str] = []
 
     async def answer(call: Call) -> None:
+        await call.answer()  # media sockets open on answer; recording starts before the first frame
         assert call.media is not None
         sink = vault.new_recording(party_subject(call.remote_uri))
         ids.append(sink.id)
         call.media.start_recording(_Tee(WavSink(plain), sink))
-        await call.answer()
 
     async with UserAgent("127.0.0.1:0", user="bot") as bot_ua, UserAgent("127.0.0.1:0", user="caller") as caller_ua:
         bot_ua.on_call(answer)

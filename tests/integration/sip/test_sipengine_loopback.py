@@ -13,10 +13,15 @@ from voicebot.sip.transaction import Timers
 FAST = Timers(t1=0.05, t2=0.4, t4=0.5)
 
 
+ANSWERED: dict[UserAgent, list[Call]] = {}  # every call each answering agent took (ua.calls drops ended ones)
+
+
 async def answering_agent(**kw: object) -> UserAgent:
     ua = UserAgent("127.0.0.1:0", user="bob", timers=FAST, **kw)  # type: ignore[arg-type]
+    ANSWERED[ua] = []
 
     async def handler(call: Call) -> None:
+        ANSWERED[ua].append(call)
         await call.ring()
         await call.answer()
 
@@ -37,7 +42,7 @@ async def test_call_answer_and_bye_from_caller(transport: str) -> None:
         assert 180 in call.progress
         result = await asyncio.wait_for(call.hangup(), 10)
         assert result.answered and result.status == 200 and result.ended_by == "local"
-        (bob_call,) = bob.calls.values()
+        (bob_call,) = ANSWERED[bob]
         bob_result = await asyncio.wait_for(bob_call.finished, 10)
         assert bob_result.ended_by == "remote" and bob_result.reason == "remote BYE"
     finally:
@@ -60,10 +65,10 @@ async def test_blind_transfer_by_refer() -> None:
         result = await asyncio.wait_for(call.finished, 10)
         assert result.answered and result.ended_by in ("local", "remote")
         # bob now talks to carol
-        (carol_call,) = carol.calls.values()
+        (carol_call,) = ANSWERED[carol]
         assert await asyncio.wait_for(carol_call.answered, 10)
         assert carol_call.remote_uri.startswith("sip:bob@")
-        (bob_call,) = [c for c in bob.calls.values() if c.direction == "inbound"]
+        (bob_call,) = ANSWERED[bob]
         assert bob_call.transferred_to is not None and await bob_call.transferred_to.answered
     finally:
         await alice.close()
@@ -204,3 +209,35 @@ async def test_incoming_iterator_and_reject() -> None:
         assert (await asyncio.wait_for(first.finished, 10)).status == 486
         assert await asyncio.wait_for(second.answered, 10)
         assert seen[0].direction == "inbound" and seen[0].remote_uri.startswith("sip:alice@")
+
+
+async def test_close_right_after_a_call_ended_still_delivers_its_result() -> None:
+    """SIGTERM just after a BYE: the call's dialog is over but its result is not out yet.
+    Closing the agent then must let the result through to whoever awaits it (serve prints
+    "ended by remote" from there), not cancel it away with the agent's tasks."""
+    bob = UserAgent("127.0.0.1:0", user="bob", timers=FAST)
+    got: list[str] = []
+    answered: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
+
+    async def handler(call: Call) -> None:
+        await call.answer()
+        answered.set_result(call)
+        got.append((await call.finished).reason)
+
+    bob.on_call(handler)
+    async with UserAgent("127.0.0.1:0", user="alice", timers=FAST) as alice:
+        await bob.start()
+        host, port = bob.local_address
+        call = await alice.dial(f"sip:bob@{host}:{port}")
+        assert await asyncio.wait_for(call.answered, 10)
+        theirs = await answered
+
+        async def close_as_it_ends() -> None:
+            await theirs.ended  # woken first: the dialog is over, the result still on its way
+            await bob.close()
+
+        closing = asyncio.ensure_future(close_as_it_ends())
+        await asyncio.sleep(0)  # waiting on `ended` before the BYE goes out
+        await call.hangup()
+        await asyncio.wait_for(closing, 10)
+    assert got == ["remote BYE"]

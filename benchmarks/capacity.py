@@ -1,0 +1,240 @@
+"""How many echo calls one machine holds with clean media: ``voicebot serve --echo`` in one
+process, the same behind Kamailio with one worker per core, and SIPp's C echo
+(``sipp -sn uas -rtp_echo``) in the same harness and the same run.
+
+SIPp places N calls (PCMA, 20 ms, 25 s of speech each, ramped in at 50 calls/s or faster)
+with the scenario in ``_sipp.py``; tcpdump on ``lo`` keeps the headers of every RTP packet
+the server sends back. A round is *clean* when every call was set up, no returned packet
+was lost and no stream had a gap over 40 ms (the first and last second of each stream
+excepted). Over 15 s in the middle of the calls the benchmark reads the CPU seconds of the
+server's whole process tree (Kamailio included) and of the SIPp client, and the server's RSS.
+
+Reported: the largest clean N per server; CPU seconds per call-second and RSS per call, each
+as a ratio to SIPp's at the same N; the servers' loop-lag, media-tick and GC-pause histograms
+(``serve --stats``); the same round with CPython's GC settings, with ``gc.freeze()`` only, and
+tuned (``VOICEBOT_GC``); an overload round (``--max-calls`` set, 1.5x that many calls
+offered: the extra get 503 at once, the rest keep clean media); and the projection to an
+8-core server with its arithmetic.
+
+Run: ``python benchmarks/capacity.py``. ``CAPACITY_N="100,150,200"`` sets the call counts,
+``CAPACITY_TARGETS="voicebot,workers,sipp"`` the servers, ``CAPACITY_GC=0`` skips the GC
+comparison, ``CAPACITY_OVERLOAD=0`` the overload round. Needs sipp, tcpdump and kamailio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_results
+from _procs import cpu_seconds, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, tree, wait_sip
+from _sipp import Capture, sipp_exe, sipp_summary, stream_report, write_echo_scenario
+
+CALL_SECONDS = 25.0
+WINDOW = 15.0  # seconds of steady state measured
+NS = [int(n) for n in os.environ.get("CAPACITY_N", "100,150,200,250").split(",")]
+TARGETS = os.environ.get("CAPACITY_TARGETS", "voicebot,workers,sipp").split(",")
+CORES = len(os.sched_getaffinity(0))
+
+
+def server_argv(target: str, port: int, media_port: int, stats: Path, extra: list[str]) -> list[str]:
+    if target == "sipp":
+        return [sipp_exe(), "-sn", "uas", "-rtp_echo", "-i", "127.0.0.1", "-p", str(port), "-mp", str(media_port),
+                "-nostdin", "-max_socket", "60000"]  # fmt: skip
+    argv = [sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{port}", "--echo", "-q", "--user", "bot",
+            "--stats", str(stats), "--max-calls", "5000", "--no-defence", *extra]  # fmt: skip
+    if target == "workers":
+        argv += ["--workers", str(CORES)]
+    # SIPp is one source placing every call: the per-source limits (a defence against floods)
+    # would be what is measured, so they are off
+    return argv
+
+
+def _histograms(stats_files: list[Path]) -> dict[str, Any]:
+    """Loop lag, media tick lateness and GC pauses of every worker, merged bucket by bucket."""
+    merged: dict[str, Any] = {}
+    for path in stats_files:
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        named = {"loop_lag": data["loop_lag"], "media_tick_lateness": data["media_tick_lateness"]}
+        named.update({f"gc_gen{g}": h for g, h in data["gc_pauses"].items()})
+        for name, h in named.items():
+            m = merged.setdefault(name, {"le": {}, "count": 0, "sum": 0.0, "max": 0.0})
+            for le, n in h["le"].items():
+                m["le"][le] = m["le"].get(le, 0) + n
+            m["count"] += h["count"]
+            m["sum"] = round(m["sum"] + h["sum"], 6)
+            m["max"] = max(m["max"], h["max"])
+        merged.setdefault("loop", data.get("loop"))
+    return merged
+
+
+def one_round(target: str, n: int, work: Path, scenario: Path, *, extra: list[str] | None = None,
+              env: dict[str, str] | None = None, offered: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Offer ``offered or n`` calls to a fresh ``target`` server and measure it."""
+    offered = offered or n
+    port, media_port, client_media = free_port(), free_port(), free_port()
+    stats = work / f"stats-{target}-{n}.json"
+    log = open(work / f"server-{target}-{n}.log", "wb")  # noqa: SIM115 - closed below
+    server = start(server_argv(target, port, media_port, stats, extra or []), cwd=work, output=log,
+                   env={**os.environ, **(env or {})})  # fmt: skip
+    capture = Capture(work / f"rtp-{target}-{n}.pcap", client_media, client_media)
+    row: dict[str, Any] = {"target": target, "n": n, "offered": offered}
+    try:
+        if target == "sipp":
+            time.sleep(1.0)
+        else:
+            wait_sip(port, 60)
+        time.sleep(1.0)
+        idle_rss = rss_bytes(tree(server.pid))
+        capture.start()
+        rate = max(50, n // 6)
+        client = start(
+            [sipp_exe(), "-sf", str(scenario), f"127.0.0.1:{port}", "-s", "bot", "-i", "127.0.0.1",
+             "-p", str(free_port()), "-mp", str(client_media), "-m", str(offered), "-l", str(offered),
+             "-r", str(rate), "-nostdin", "-timeout", f"{int(CALL_SECONDS + 60)}s", "-max_socket", "60000"],
+            cwd=work, output=subprocess.PIPE,
+        )  # fmt: skip
+        ramp = offered / rate + 1.5
+        time.sleep(ramp)
+        pids = tree(server.pid)
+        c0, k0, t0 = cpu_seconds(pids), cpu_seconds(tree(client.pid)), time.monotonic()
+        time.sleep(WINDOW)
+        pids = tree(server.pid)
+        c1, k1, t1 = cpu_seconds(pids), cpu_seconds(tree(client.pid)), time.monotonic()
+        busy_rss = rss_bytes(pids)
+        out, _ = client.communicate(timeout=CALL_SECONDS + 90)
+        sipp = sipp_summary(out.decode(errors="replace"))
+    finally:
+        report = capture.stop()
+        stop(server)
+        log.close()
+    answered = sipp["successful"] - sipp["got_503"]
+    media = stream_report(capture.path)
+    expected = answered * int(CALL_SECONDS / 0.020)
+    row.update(
+        answered=answered,
+        rejected_503=sipp["got_503"],
+        failed=sipp["failed"],
+        media=media,
+        capture_dropped=_dropped(report),
+        cpu_s_per_call_s=round((c1 - c0) / (answered * (t1 - t0)), 6) if answered else None,
+        server_cpu_pct=round(100 * (c1 - c0) / (t1 - t0), 1),
+        client_cpu_pct=round(100 * (k1 - k0) / (t1 - t0), 1),
+        rss_idle_mb=round(idle_rss / 2**20, 1),
+        rss_per_call_kb=round((busy_rss - idle_rss) / answered / 1024, 1) if answered else None,
+        returned_vs_expected=round(media.get("packets", 0) / expected, 3) if expected else None,
+        load_average=load_average(),
+    )
+    if target == "sipp":
+        # every SIPp echo stream shares one port pair and one SSRC: no per-stream gaps to read
+        row["clean"] = answered == offered and (row["returned_vs_expected"] or 0) >= 0.9
+    else:
+        row["clean"] = (
+            answered == min(n, offered) and media.get("lost", 1) == 0 and media.get("gaps_over_40ms", 1) == 0
+        )
+        row["histograms"] = _histograms(sorted(work.glob(f"stats-{target}-{n}*.json")))
+    print(
+        f"{target:<9} N={n:<4} offered={offered:<4} answered={answered:<4} 503={sipp['got_503']:<4} "
+        f"lost={media.get('lost')} gaps>40ms={media.get('gaps_over_40ms')} max_gap={media.get('max_gap_ms')}ms "
+        f"cpu/call-s={row['cpu_s_per_call_s']} rss/call={row['rss_per_call_kb']}KB "
+        f"server={row['server_cpu_pct']}% client={row['client_cpu_pct']}% clean={row['clean']} "
+        f"load={row['load_average']}",
+        flush=True,
+    )
+    return row
+
+
+def _dropped(tcpdump_report: str) -> int | None:
+    for line in tcpdump_report.splitlines():
+        if "dropped by kernel" in line:
+            return int(line.split()[0])
+    return None
+
+
+def main() -> None:
+    exit_on_sigterm()
+    load_before = load_average()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="voicebot-capacity-") as tmp:
+        work = Path(tmp)
+        scenario = write_echo_scenario(work, CALL_SECONDS)
+        for target in TARGETS:
+            for n in NS:
+                row = one_round(target, n, work, scenario)
+                rows.append(row)
+                if not row["clean"] and target != "sipp":
+                    break  # the next N would not be clean either
+        gc_rows: list[dict[str, Any]] = []
+        if os.environ.get("CAPACITY_GC", "1") != "0" and "voicebot" in TARGETS:
+            clean = [r["n"] for r in rows if r["target"] == "voicebot" and r["clean"]]
+            n_gc = max(clean) if clean else NS[0]
+            for mode in ("off", "freeze", "tuned"):
+                r = one_round("voicebot", n_gc, work, scenario, env={"VOICEBOT_GC": mode})
+                r["gc_mode"] = mode
+                gc_rows.append(r)
+        overload: dict[str, Any] | None = None
+        if os.environ.get("CAPACITY_OVERLOAD", "1") != "0" and "voicebot" in TARGETS:
+            clean = [r["n"] for r in rows if r["target"] == "voicebot" and r["clean"]]
+            limit = max(clean) if clean else NS[0]
+            overload = one_round("voicebot", limit, work, scenario, extra=["--max-calls", str(limit)],
+                                 offered=int(limit * 1.5))  # fmt: skip
+    summary = _summary(rows)
+    path = write_results(
+        "capacity",
+        {
+            "what": "echo calls (PCMA 20 ms, 25 s) placed by SIPp; clean = all set up, no loss, no return gap > 40 ms",
+            "cores": CORES,
+            "load_average_before": load_before,
+            "load_average_after": load_average(),
+            "rounds": rows,
+            "gc_comparison": gc_rows,
+            "overload": overload,
+            **summary,
+        },
+    )
+    print(json.dumps(summary, indent=1))
+    print(f"results: {path}")
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    best: dict[str, int | None] = {}
+    for target in TARGETS:
+        clean = [r["n"] for r in rows if r["target"] == target and r["clean"]]
+        best[target] = max(clean) if clean else None
+    ratios: dict[str, Any] = {}
+    for r in rows:
+        ref = next((s for s in rows if s["target"] == "sipp" and s["n"] == r["n"]), None)
+        if r["target"] == "sipp" or ref is None or not r["cpu_s_per_call_s"] or not ref["cpu_s_per_call_s"]:
+            continue
+        ratios[f"{r['target']}@{r['n']}"] = {
+            "cpu_per_call_s_vs_sipp": round(r["cpu_s_per_call_s"] / ref["cpu_s_per_call_s"], 2),
+            "rss_per_call_vs_sipp": round(r["rss_per_call_kb"] / ref["rss_per_call_kb"], 2)
+            if r["rss_per_call_kb"] and ref["rss_per_call_kb"]
+            else None,
+        }
+    projection: dict[str, Any] = {}
+    workers = [r for r in rows if r["target"] == "workers" and r["clean"]]
+    if workers:
+        top = max(workers, key=lambda r: r["n"])
+        cpu = top["cpu_s_per_call_s"]
+        projection = {
+            "by_clean_calls": f"{top['n']} clean calls on {CORES} cores -> {top['n']} / {CORES} x 8 = "
+            f"{top['n'] * 8 // CORES} calls on 8 cores (the same per-core load)",
+            "by_cpu": f"8 cores x 0.75 usable / {cpu} CPU-s per call-second = {int(8 * 0.75 / cpu)} calls"
+            if cpu
+            else None,
+        }
+    return {"largest_clean_n": best, "ratios_to_sipp": ratios, "projection_8_cores": projection}
+
+
+if __name__ == "__main__":
+    main()

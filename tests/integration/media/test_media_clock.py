@@ -1,0 +1,132 @@
+"""The per-loop media clock, the echo pass-through and the kernel receive timestamps, on a
+real event loop and real loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+
+from voicebot.media import MediaStream
+from voicebot.media.clock import PTIME, MediaClock
+from voicebot.rtp.packet import RtpPacket
+from voicebot.transport.buffers import (
+    ANCILLARY_SPACE,
+    arrival_time,
+    enable_timestamps,
+    kernel_receive_cap,
+    realtime_offset,
+    size_receive_buffer,
+)
+
+from .conftest import Params
+
+
+class Counting:
+    def __init__(self, fail: bool = False) -> None:
+        self.ticks: list[float] = []
+        self.fail = fail
+
+    def tick(self, now: float) -> None:
+        self.ticks.append(now)
+        if self.fail:
+            raise RuntimeError("a broken stream")
+
+
+async def test_one_tick_serves_every_stream_on_an_accumulated_deadline() -> None:
+    clock = MediaClock.for_loop()
+    assert MediaClock.for_loop() is clock  # one per loop
+    streams = [Counting(), Counting(fail=True), Counting()]
+    for s in streams:
+        clock.register(s)
+        clock.register(s)  # twice is harmless
+    start = clock.next_tick()
+    await asyncio.sleep(0.5)
+    for s in streams:
+        clock.unregister(s)
+    ticks = streams[0].ticks
+    assert streams[2].ticks == ticks == streams[1].ticks  # the same instants; a failing stream stops nobody
+    assert 20 <= len(ticks) <= 26
+    assert clock.ticks == len(ticks)
+    # never earlier than its deadline, and the deadlines are start + k * 20 ms (no drift)
+    for k, t in enumerate(ticks[:-1]):
+        assert t >= start + k * PTIME - 1e-9
+    assert len(clock) == 0
+    await asyncio.sleep(0.1)
+    assert clock.ticks == len(ticks)  # stopped with the last stream
+
+
+async def test_a_stalled_loop_does_not_fire_the_missed_ticks_back_to_back() -> None:
+    clock = MediaClock.for_loop()
+    s = Counting()
+    clock.register(s)
+    await asyncio.sleep(0.1)
+    time.sleep(0.2)  # block the loop for ten ticks
+    await asyncio.sleep(0.1)
+    clock.unregister(s)
+    gaps = [b - a for a, b in zip(s.ticks, s.ticks[1:], strict=False)]
+    assert max(gaps) >= 0.19  # one late tick, the stream catches up on its own RTP clock
+    assert clock.ticks_skipped >= 8
+    assert sum(1 for g in gaps if g < 0.005) == 0  # no burst of ticks
+
+
+def rtp(i: int, payload: bytes) -> bytes:
+    return bytes(RtpPacket(payload_type=0, sequence_number=i, timestamp=i * 160, ssrc=0x1234, payload=payload))
+
+
+async def test_echo_sends_the_callers_payloads_back_untouched() -> None:
+    """Echo with nothing else using the audio skips decode, resampling and encode."""
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    stream = await MediaStream.open("127.0.0.1")
+    stream.configure(Params(peer.getsockname(), "PCMU/8000", 0, telephone_event_pt=None))
+    stream.set_echo(True)
+    await stream.start()
+    loop = asyncio.get_running_loop()
+    sent = [os.urandom(160) for _ in range(50)]
+    back: list[bytes] = []
+    try:
+        for i, payload in enumerate(sent):
+            peer.sendto(rtp(i, payload), stream.local_address)
+            await asyncio.sleep(PTIME)
+        end = loop.time() + 1.0
+        while loop.time() < end:
+            try:
+                back.append(RtpPacket.parse(peer.recv(2048)).payload)
+            except BlockingIOError:
+                await asyncio.sleep(0.01)
+    finally:
+        await stream.close()
+        peer.close()
+    echoed = [p for i, p in enumerate(back) if p in set(sent) and (i == 0 or back[i - 1] != p)]  # one per frame
+    assert len(echoed) >= 45  # the random payloads come back byte for byte, in order
+    assert echoed == [p for p in sent if p in set(echoed)]
+
+
+def test_kernel_receive_time_is_the_arrival_not_the_read() -> None:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        rx.bind(("127.0.0.1", 0))
+        assert enable_timestamps(rx)
+        sent_at = time.monotonic()
+        tx.sendto(b"x", rx.getsockname())
+        time.sleep(0.15)  # the reader is busy elsewhere
+        _data, ancillary, _flags, _addr = rx.recvmsg(64, ANCILLARY_SPACE)
+        arrival = arrival_time(ancillary, realtime_offset())
+        assert arrival is not None and abs(arrival - sent_at) < 0.02
+    finally:
+        rx.close()
+        tx.close()
+
+
+def test_receive_buffer_is_granted_up_to_the_kernel_cap() -> None:
+    cap = kernel_receive_cap()
+    assert cap is not None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        assert size_receive_buffer(s, 1 << 16) >= 1 << 16
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        got = size_receive_buffer(s, cap * 4)
+        assert got <= cap * 2 and got < cap * 4

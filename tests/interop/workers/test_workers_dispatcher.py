@@ -1,0 +1,79 @@
+"""``voicebot serve --workers 2``: Kamailio's dispatcher in front of two worker processes,
+driven by SIPp. New calls are spread over the workers, in-dialog requests reach the worker
+that holds the dialog (with and without Record-Route), a killed worker is skipped and
+restarted, and full workers answer 503 with Retry-After."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.interop.workers.conftest import SCENARIOS, Workers, run_sipp
+
+pytestmark = pytest.mark.interop
+
+
+def sipp(tmp_path: Path, target: str, *args: str, timeout: float = 60.0) -> str:
+    run = run_sipp([*args, target, "-s", "bot", "-i", "127.0.0.1", "-nostdin"], tmp_path, timeout)
+    assert run.returncode == 0, run.output[-3000:] + run.errors[-3000:]
+    return run.output
+
+
+def successful(output: str) -> int:
+    m = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", output)
+    return int(m.group(1)) if m else -1
+
+
+def test_calls_are_spread_and_in_dialog_requests_reach_their_worker(
+    workers: Callable[..., Workers], tmp_path: Path
+) -> None:
+    w = workers("--echo")
+    # SIPp's built-in UAC ignores Record-Route: its BYE comes to Kamailio by Request-URI and is
+    # sent to the worker its Call-ID went to; the scenario honours Record-Route (Route headers)
+    out = sipp(tmp_path, w.target, "-sn", "uac", "-m", "12", "-r", "20", "-d", "300")
+    assert successful(out) == 12
+    out = sipp(tmp_path, w.target, "-sf", str(SCENARIOS / "uac_rr.xml"), "-m", "12", "-r", "20", "-d", "300")
+    assert successful(out) == 12
+    stats = w.stop()
+    calls = [s["calls"] for s in stats]
+    assert sum(calls) == 24 and min(calls) >= 8, calls  # round robin over both workers
+    assert all(s["loop"] == "uvloop" and s["gc_frozen"] > 0 for s in stats)
+
+
+def test_a_killed_worker_is_skipped_and_restarted(workers: Callable[..., Workers], tmp_path: Path) -> None:
+    w = workers("--echo")
+    first, second = w.worker_pids()
+    os.kill(first, signal.SIGKILL)
+    # calls keep succeeding: the dispatcher's probe (or the first unanswered INVITE) marks the
+    # dead worker inactive and the other worker takes its calls
+    out = sipp(tmp_path, w.target, "-sn", "uac", "-m", "10", "-r", "10", "-d", "200")
+    assert successful(out) == 10
+    w.wait_for("worker 1 is back")
+    assert "worker 1 exited with code -9" in w.output()
+    restarted = [p for p in w.worker_pids() if p not in (first, second)]
+    assert len(restarted) == 1
+    # once it answers the dispatcher's OPTIONS probe again, it takes new calls again
+    time.sleep(2.5)  # two probe intervals: the dispatcher has seen it up
+    out = sipp(tmp_path, w.target, "-sn", "uac", "-m", "10", "-r", "20", "-d", "200")
+    assert successful(out) == 10
+    stats = w.stop()
+    assert stats[0]["calls"] >= 3, stats[0]["calls"]  # the restarted worker wrote these
+
+
+def test_full_workers_answer_503_with_retry_after(workers: Callable[..., Workers], tmp_path: Path) -> None:
+    w = workers("--echo", "--max-calls", "1")
+    # three calls at once, each held 3 s: two workers take one each, the third gets 503 from
+    # the dispatcher after both refused it, and the scenario checks its Retry-After header
+    out = sipp(tmp_path, w.target, "-sf", str(SCENARIOS / "uac_rr.xml"), "-m", "3", "-r", "50", "-l", "3",
+               "-d", "3000")  # fmt: skip
+    assert successful(out) == 3
+    got_503 = re.search(r"^\s*503 <-+\s+(\d+)", out, re.M)
+    assert got_503 is not None and int(got_503.group(1)) == 1, out[-2500:]
+    stats = w.stop()
+    assert [s["calls"] for s in stats] == [1, 1]  # the refused call never reached either handler
