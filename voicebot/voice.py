@@ -33,7 +33,7 @@ from voicebot.asr.listen import Turn
 from voicebot.asr.listen import listen as listen_turn
 from voicebot.errors import ConfigError
 from voicebot.media.endpoint import BargeInDetector, EndpointConfig
-from voicebot.media.frames import FRAME, FRAME_MS, PCM, AudioFrame, read_wav, silence
+from voicebot.media.frames import FRAME, PCM, AudioFrame, read_wav, silence
 from voicebot.media.vad import Vad
 from voicebot.progress import BargedIn, BotSaid, CallerSaid, CallEvent, DigitPressed, PromptAudio
 from voicebot.tts import Synthesizer, voice_for_language
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-FRAME_SECONDS = FRAME_MS / 1000
 KEEP_AFTER_PROMPT = 15  # frames (300 ms) of caller audio from a prompt's end kept for listen
 
 

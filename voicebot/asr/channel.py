@@ -18,12 +18,11 @@ import numpy as np
 import numpy.typing as npt
 
 from voicebot.asr.engine import SAMPLE_RATE, Pcm
-from voicebot.media.frames import silence_detector
+from voicebot.media.frames import FRAME_SECONDS, silence_detector
 from voicebot.rtp.impair import GilbertElliott
 from voicebot.rtp.jitterbuffer import JitterBuffer, PlayoutFrame
 from voicebot_codecs import Decoder, Resampler, get_codec
 
-FRAME_SECONDS = 0.02
 TRANSIT = 0.04  # one-way network delay of every packet (constant: loss is the impairment here)
 
 

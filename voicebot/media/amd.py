@@ -29,9 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voicebot.media.beep import BeepDetector, BeepHeard
-from voicebot.media.frames import AudioFrame
-
-FRAME_SECONDS = 0.02
+from voicebot.media.frames import FRAME_SECONDS, AudioFrame
 
 MACHINE_PHRASES = (
     "leave a message", "leave your message", "leave me a message", "after the tone", "after the beep",

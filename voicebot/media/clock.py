@@ -20,13 +20,14 @@ import logging
 import weakref
 from typing import Protocol
 
+from voicebot.media.frames import FRAME_SECONDS
 from voicebot.runtime import MEDIA_TICK_LATENESS, Histogram, trim_heap
 
 log = logging.getLogger(__name__)
 
 _CLOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MediaClock] = weakref.WeakKeyDictionary()
 
-PTIME = 0.020
+PTIME = FRAME_SECONDS
 # seconds without streams after which the freed heap goes back to the system: soon, and again
 # once the ended calls' SIP transactions have expired too (Timers J and L, 64 x T1 = 32 s)
 IDLE_TRIM_AFTER = (2.0, 35.0)

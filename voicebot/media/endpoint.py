@@ -28,9 +28,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from voicebot.errors import ConfigError
+from voicebot.media.frames import FRAME_SECONDS
 from voicebot.media.frames import PCM as Pcm
-
-FRAME_SECONDS = 0.02
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,12 +21,12 @@ import numpy.typing as npt
 
 from voicebot.errors import ConfigError
 from voicebot_codecs import G711, get_codec, resample
+from voicebot_codecs.base import FRAME_MS as FRAME_MS  # re-exported: the frame size is the codecs' fact
+from voicebot_codecs.base import PCM as PCM
 
-RATE = 16000
-FRAME_MS = 20
+RATE = 16000  # the one internal rate: every frame above the codecs is 16 kHz mono int16 (PCM)
 FRAME = RATE * FRAME_MS // 1000  # 320 samples
-
-PCM = npt.NDArray[np.int16]
+FRAME_SECONDS = FRAME_MS / 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

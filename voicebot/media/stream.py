@@ -54,6 +54,7 @@ from voicebot.errors import ConfigError, LocalProtocolError
 from voicebot.media.clock import MediaClock
 from voicebot.media.frames import (
     FRAME,
+    FRAME_SECONDS,
     PCM,
     RATE,
     AudioFrame,
@@ -77,7 +78,6 @@ from voicebot_codecs.base import Codec, Decoder, Encoder
 
 log = logging.getLogger(__name__)
 
-FRAME_SECONDS = FRAME / RATE
 MAX_CATCH_UP = 250  # frames (5 s) the playout catches up after a stall before it skips
 
 Address = tuple[str, int]
