@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from voicebot.errors import LocalProtocolError, ProtocolError
+from voicebot.errors import LocalProtocolError
 from voicebot.sip import events as ev
 from voicebot.sip.message import Request, Response, build_response, new_call_id, new_tag
 from voicebot.sip.sdp import negotiated
@@ -141,14 +141,7 @@ class MidCall(InviteClient):
             if session.reinvite_token == client.token:
                 session.reinvite_token = None
                 self._pending_offer.pop(client.token, None)
-                if offer is not None and resp.body:
-                    try:
-                        remote = self._parse_sdp(resp)
-                        session.media = negotiated(offer, remote)
-                        session.local_sdp, session.remote_sdp = offer, remote
-                        self._event(ev.MediaChanged(call=session.id, media=session.media))
-                    except ProtocolError:
-                        pass
+                self._take_new_answer(session, offer, resp)
                 self._refresh_session_timer_from(session, resp, now)
                 self._event(ev.RequestDone(call=session.id, token=client.token, status=status, reason=resp.reason))
             return
@@ -194,14 +187,7 @@ class MidCall(InviteClient):
             return
         offer = self._pending_offer.pop(client.token, None)
         if 200 <= resp.status < 300:
-            if offer is not None and resp.body:
-                try:
-                    remote = self._parse_sdp(resp)
-                    session.media = negotiated(offer, remote)
-                    session.local_sdp, session.remote_sdp = offer, remote
-                    self._event(ev.MediaChanged(call=session.id, media=session.media))
-                except ProtocolError:
-                    pass
+            self._take_new_answer(session, offer, resp)
             self._refresh_session_timer_from(session, resp, now)
         self._event(ev.RequestDone(call=session.id, token=client.token, status=resp.status, reason=resp.reason))
 

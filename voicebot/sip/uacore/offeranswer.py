@@ -3,7 +3,8 @@ answers, the peer's SDP read from a message, the media both sides agreed on."""
 
 from __future__ import annotations
 
-from voicebot.errors import RemoteProtocolError
+from voicebot.errors import ProtocolError, RemoteProtocolError
+from voicebot.sip import events as ev
 from voicebot.sip.message import (
     Request,
     Response,
@@ -73,3 +74,16 @@ class OfferAnswer(CoreBase):
         assert session.local_sdp is not None
         session.media = negotiated(session.local_sdp, remote)
         session.remote_sdp = remote
+
+    def _take_new_answer(self, session: Session, offer: SessionDescription | None, resp: Response) -> None:
+        """The SDP answer in a 2xx to our re-INVITE or UPDATE ``offer`` becomes the call's media;
+        an answer that does not parse or match leaves the media as it was."""
+        if offer is None or not resp.body:
+            return
+        try:
+            remote = self._parse_sdp(resp)
+            session.media = negotiated(offer, remote)
+            session.local_sdp, session.remote_sdp = offer, remote
+            self._event(ev.MediaChanged(call=session.id, media=session.media))
+        except ProtocolError:
+            pass
