@@ -21,6 +21,7 @@ import contextlib
 import gc
 import logging
 import os
+import threading
 import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -174,14 +175,11 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 
 _libc: Any = None
+_PR_SET_NAME = 15  # prctl(2): name the calling thread
 
 
-def trim_heap() -> bool:
-    """Give the C heap's free pages back to the system (glibc ``malloc_trim``); False elsewhere.
-
-    A worker that held many calls keeps their freed memory mapped; the media clock calls this
-    once the worker has no calls left, so the memory comes back when the load is gone.
-    """
+def _glibc() -> Any:
+    """glibc through ctypes, or False where there is none (loaded once)."""
     global _libc
     if _libc is None:
         try:
@@ -191,10 +189,30 @@ def trim_heap() -> bool:
             _libc.malloc_trim.argtypes = [ctypes.c_size_t]
         except (OSError, AttributeError):
             _libc = False
-    if not _libc:
+    return _libc
+
+
+def trim_heap() -> bool:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``); False elsewhere.
+
+    A worker that held many calls keeps their freed memory mapped; the media clock calls this
+    once the worker has no calls left, so the memory comes back when the load is gone.
+    """
+    libc = _glibc()
+    if not libc:
         return False
-    _libc.malloc_trim(0)
+    libc.malloc_trim(0)
     return True
+
+
+def name_os_thread() -> None:
+    """Give the calling thread's Python name to its OS thread (its first 15 bytes), so
+    ``/proc/PID/task/*/comm`` tells whose CPU a thread used (``benchmarks/botcalls.py`` splits
+    a bot call's CPU into ASR, TTS and the event loop that way). A ``ThreadPoolExecutor``
+    initializer; does nothing where glibc is missing."""
+    libc = _glibc()
+    if libc:
+        libc.prctl(_PR_SET_NAME, threading.current_thread().name.encode()[:15], 0, 0, 0)
 
 
 def rss_bytes() -> int:
@@ -228,6 +246,7 @@ __all__ = [
     "Histogram",
     "LoopLagMonitor",
     "loop_name",
+    "name_os_thread",
     "rss_bytes",
     "run",
     "settle_gc",

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from voicebot.errors import ConfigError, DependencyError, VoicebotError
+from voicebot.runtime import name_os_thread
 from voicebot.tts.engine import MAX_RATE, MIN_RATE, SAMPLE_RATE, Pcm
 from voicebot.tts.wav import read_wav
 from voicebot_codecs import resample
@@ -159,7 +160,9 @@ class _Pyttsx3:
     """The process's one pyttsx3/libespeak-ng instance and the one thread that uses it."""
 
     def __init__(self) -> None:
-        self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicebot-tts")
+        self.worker = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="voicebot-tts", initializer=name_os_thread
+        )
         self._chunks: list[bytes] = []
         self._done = threading.Event()
         self.worker.submit(self._start).result(timeout=SYNTH_TIMEOUT)
