@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _procs import free_port
 
 from voicebot_codecs import get_codec
 
@@ -151,6 +152,13 @@ _BUSY = """\
   <label id="end"/>
 </scenario>
 """
+_PLAY = """\
+  <nop>
+    <action>
+      <exec play_pcap_audio="{pcap}"/>
+    </action>
+  </nop>
+"""
 _HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 """
@@ -162,12 +170,8 @@ ECHO_UAC = (
 <scenario name="echo caller">
 """
     + _SETUP
-    + """  <nop>
-    <action>
-      <exec play_pcap_audio="{pcap}"/>
-    </action>
-  </nop>
-  <pause milliseconds="{pause_ms}"/>
+    + _PLAY
+    + """  <pause milliseconds="{pause_ms}"/>
 """
     + _BYE
     + """  <recv response="200" crlf="true"/>
@@ -183,12 +187,8 @@ BOT_UAC = (
 <scenario name="bot caller">
 """
     + _SETUP
-    + """  <nop>
-    <action>
-      <exec play_pcap_audio="{pcap}"/>
-    </action>
-  </nop>
-  <recv request="BYE" timeout="{wait_ms}" ontimeout="hangup"/>
+    + _PLAY
+    + """  <recv request="BYE" timeout="{wait_ms}" ontimeout="hangup"/>
   <send>
     <![CDATA[
       SIP/2.0 200 OK
@@ -274,6 +274,14 @@ def sipp_exe() -> str:
     if exe is None:
         raise SystemExit("sipp not found: apt-get install sip-tester")
     return exe
+
+
+def caller_argv(scenario: Path, port: int, media_port: int, calls: int, rate: int, timeout: float) -> list[str]:
+    """SIPp placing ``calls`` calls of ``scenario`` to 127.0.0.1:``port`` at ``rate`` per second,
+    all at once at most, its media on ``media_port``."""
+    return [sipp_exe(), "-sf", str(scenario), f"127.0.0.1:{port}", "-s", "bot", "-i", "127.0.0.1",
+            "-p", str(free_port()), "-mp", str(media_port), "-m", str(calls), "-l", str(calls),
+            "-r", str(rate), "-nostdin", "-timeout", f"{int(timeout)}s", "-max_socket", "60000"]  # fmt: skip
 
 
 def sipp_summary(text: str) -> dict[str, int]:

@@ -36,7 +36,8 @@ whose p95 is <= 300 ms with every call set up and answered (or that none was).
 Run: ``python benchmarks/botcalls.py``. ``BOTCALLS_N="1,2,4,8"`` sets the call counts (the
 default is the quick form ``make bench`` runs), ``BOTCALLS_FLOW`` the flow, ``BOTCALLS_ANSWER``
 the caller's words, ``BOTCALLS_LEAD`` the caller's silence before it speaks (seconds; default:
-the prompts' rendered length + 1.5 s). Needs sipp, tcpdump and espeak-ng.
+the rendered length of ``BOTCALLS_PROMPTS``, the bot's prompts before the answer separated by
+``|``, + 1.5 s; set them with another flow). Needs sipp, tcpdump and espeak-ng.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
 from _procs import CLK_TCK, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, wait_sip
-from _sipp import BOT_UAC, Capture, read_pcap, sipp_exe, sipp_summary, write_pcma_pcap
+from _sipp import BOT_UAC, Capture, caller_argv, read_pcap, sipp_summary, write_pcma_pcap
 
 from voicebot.tts.espeak import EspeakEngine
 from voicebot_codecs import get_codec, resample
@@ -219,12 +220,7 @@ def _callers(n: int, port: int, media_port: int, work: Path, scenario: Path, wav
     """SIPp places ``n`` callers (at most 4 s of ramp) and returns its summary once they are done
     (its screen is kept in ``sipp-N-WAVE.log``)."""
     rate = max(5, n // 4)
-    client = start(
-        [sipp_exe(), "-sf", str(scenario), f"127.0.0.1:{port}", "-s", "bot", "-i", "127.0.0.1",
-         "-p", str(free_port()), "-mp", str(media_port), "-m", str(n), "-l", str(n),
-         "-r", str(rate), "-nostdin", "-timeout", f"{int(WAIT + 60)}s", "-max_socket", "60000"],
-        cwd=work, output=subprocess.PIPE,
-    )  # fmt: skip
+    client = start(caller_argv(scenario, port, media_port, n, rate, WAIT + 60), cwd=work, output=subprocess.PIPE)
     out, _ = client.communicate(timeout=WAIT + n / rate + 90)
     (work / f"sipp-{n}-{wave}.log").write_bytes(out)
     return sipp_summary(out.decode(errors="replace"))

@@ -36,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
 from _procs import cpu_seconds, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, tree, wait_sip
-from _sipp import Capture, sipp_exe, sipp_summary, stream_report, write_echo_scenario
+from _sipp import Capture, caller_argv, sipp_exe, sipp_summary, stream_report, write_echo_scenario
 
 CALL_SECONDS = 25.0
 WINDOW = 15.0  # seconds of steady state measured
@@ -100,12 +100,8 @@ def one_round(target: str, n: int, work: Path, scenario: Path, *, extra: list[st
         idle_rss = rss_bytes(tree(server.pid))
         capture.start()
         rate = max(50, n // 6)
-        client = start(
-            [sipp_exe(), "-sf", str(scenario), f"127.0.0.1:{port}", "-s", "bot", "-i", "127.0.0.1",
-             "-p", str(free_port()), "-mp", str(client_media), "-m", str(offered), "-l", str(offered),
-             "-r", str(rate), "-nostdin", "-timeout", f"{int(CALL_SECONDS + 60)}s", "-max_socket", "60000"],
-            cwd=work, output=subprocess.PIPE,
-        )  # fmt: skip
+        client = start(caller_argv(scenario, port, client_media, offered, rate, CALL_SECONDS + 60),
+                       cwd=work, output=subprocess.PIPE)  # fmt: skip
         ramp = offered / rate + 1.5
         time.sleep(ramp)
         pids = tree(server.pid)
