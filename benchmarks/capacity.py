@@ -61,13 +61,13 @@ def server_argv(target: str, port: int, media_port: int, stats: Path, extra: lis
 
 
 def _histograms(stats_files: list[Path]) -> dict[str, Any]:
-    """Loop lag, media tick lateness and GC pauses of every worker, merged bucket by bucket."""
+    """Loop lag and GC pauses of every worker, merged bucket by bucket."""
     merged: dict[str, Any] = {}
     for path in stats_files:
         if not path.exists():
             continue
         data = json.loads(path.read_text())
-        named = {"loop_lag": data["loop_lag"], "media_tick_lateness": data["media_tick_lateness"]}
+        named = {"loop_lag": data["loop_lag"]}
         named.update({f"gc_gen{g}": h for g, h in data["gc_pauses"].items()})
         for name, h in named.items():
             m = merged.setdefault(name, {"le": {}, "count": 0, "sum": 0.0, "max": 0.0})

@@ -438,7 +438,6 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
     creds = {args.auth_user: args.auth_password} if args.auth_user else None
     ua = _agent(args, setup, server_credentials=creds, auth_algorithms=algorithms, max_calls=args.max_calls)
     ua.on_call(handle)
-    lag = runtime.LoopLagMonitor()
     async with serve_metrics(args, say=lambda text: out(f"voicebot serve: {text}")) as metrics, ua:
         host, port = ua.local_address
         where = format_hostport(host, port)
@@ -448,11 +447,10 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
         if ua.registered and args.register:
             out(f"voicebot serve: registered at {args.register} as {args.user}")
         runtime.settle_gc()  # start-up is done: freeze what it built, collect the young in small steps
-        lag.start()
-        waiting = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({waiting}, timeout=args.duration)
-        waiting.cancel()
-        lag.stop()
+        with runtime.watching_loop():  # the lag --stats writes and /metrics exports, measured once
+            waiting = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiting}, timeout=args.duration)
+            waiting.cancel()
         if args.stats is not None:
             args.stats.write_text(json.dumps({"calls": counter, **runtime.stats()}, indent=1) + "\n")
     return 0
