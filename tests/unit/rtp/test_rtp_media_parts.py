@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from voicebot.errors import ConfigError
-from voicebot.media.frames import SampleFifo, crossfade, mix, read_wav, silence_detector, write_wav
+from voicebot.media.frames import (
+    SampleFifo,
+    crossfade,
+    mix,
+    read_wav,
+    silence_detector,
+    write_wav,
+)
 from voicebot.media.player import Player
 from voicebot.media.recorder import Recorder
 from voicebot_codecs import get_codec
@@ -76,18 +83,23 @@ def test_read_wav_mixes_and_resamples(tmp_path: Path) -> None:
 
 
 def test_read_wav_errors_name_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no such WAV"):
+    with pytest.raises(ConfigError, match=r"nope\.wav: no such file"):
         read_wav(tmp_path / "nope.wav")
     (tmp_path / "junk.wav").write_bytes(b"not a wav at all")
-    with pytest.raises(ConfigError, match="not a readable WAV"):
+    with pytest.raises(ConfigError, match="not a WAV file"):
         read_wav(tmp_path / "junk.wav")
+
+
+def test_read_wav_takes_8_bit_and_bytes(tmp_path: Path) -> None:
+    """8-bit (unsigned) PCM is read and scaled to int16; bytes in memory read like a file."""
     with wave.open(str(tmp_path / "8bit.wav"), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(1)
-        w.setframerate(8000)
-        w.writeframes(bytes(800))
-    with pytest.raises(ConfigError, match="8-bit"):
-        read_wav(tmp_path / "8bit.wav")
+        w.setframerate(16000)
+        w.writeframes(bytes([128, 255, 0]) * 100)
+    pcm = read_wav(tmp_path / "8bit.wav")
+    assert list(pcm[:3]) == [0, 127 << 8, -128 << 8]
+    assert np.array_equal(read_wav((tmp_path / "8bit.wav").read_bytes()), pcm)
 
 
 def test_mix_saturates() -> None:
@@ -118,3 +130,4 @@ def test_crossfade_starts_on_the_head_and_ends_on_the_tail() -> None:
     assert out[0] == 1000 and out[79] < 0 and (out[80:] == -1000).all()
     assert np.all(np.diff(out[:80].astype(int)) <= 0)  # monotone, no click
     assert (crossfade(head, tail, 0) == tail).all()
+
