@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voicebot.media.wav import load_wav
-from voicebot_codecs import G711, get_codec, resample
+from voicebot_codecs import G711, Resampler, get_codec, resample
 from voicebot_codecs.base import FRAME_MS as FRAME_MS  # re-exported: the frame size is the codecs' fact
 from voicebot_codecs.base import PCM as PCM
 
@@ -121,6 +121,21 @@ def read_wav(source: bytes | str | Path, rate: int = RATE) -> PCM:
     if src_rate != rate:
         pcm = resample(np.ascontiguousarray(pcm), src_rate, rate)
     return pcm
+
+
+def telephone_band(pcm: PCM, codec: str = "PCMU/8000") -> PCM:
+    """16 kHz ``pcm`` as it sounds after a call's codec: resampled to the codec's rate, coded
+    and decoded frame by frame, resampled back to 16 kHz (same length, plus the resamplers'
+    delay). No network: loss and jitter are the tests' channel model, ``tests/sim/channel.py``."""
+    c = get_codec(codec)
+    down, up = Resampler(RATE, c.sample_rate), Resampler(c.sample_rate, RATE)
+    enc, dec = c.encoder(), c.decoder()
+    wire = np.concatenate([down.process(np.ascontiguousarray(pcm)), down.flush()])
+    n = c.frame_samples
+    wire = np.concatenate([wire, np.zeros((-len(wire)) % n, dtype=np.int16)]).astype(np.int16)
+    out = [up.process(dec.decode(enc.encode(wire[i : i + n]))) for i in range(0, len(wire), n)]
+    out.append(up.flush())
+    return np.concatenate(out).astype(np.int16)
 
 
 def write_wav(path: str | Path, pcm: PCM | npt.NDArray[np.int16], rate: int = RATE) -> None:

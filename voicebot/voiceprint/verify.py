@@ -74,9 +74,9 @@ class Speech:
     def narrow(self) -> Audio:
         if not self.wideband:
             return self.audio
-        from voicebot.asr.channel import telephone_channel
+        from voicebot.media.frames import telephone_band
 
-        return preprocess(from_pcm16(telephone_channel(self.pcm)[0]))
+        return preprocess(from_pcm16(telephone_band(self.pcm)))
 
     @property
     def seconds(self) -> float:

@@ -15,6 +15,7 @@ from voicebot.media.frames import (
     mix,
     read_wav,
     silence_detector,
+    telephone_band,
     write_wav,
 )
 from voicebot.media.player import Player
@@ -131,3 +132,15 @@ def test_crossfade_starts_on_the_head_and_ends_on_the_tail() -> None:
     assert np.all(np.diff(out[:80].astype(int)) <= 0)  # monotone, no click
     assert (crossfade(head, tail, 0) == tail).all()
 
+
+def test_telephone_band_keeps_speech_band_and_drops_the_rest() -> None:
+    """G.711 through its 8 kHz rate: 1 kHz passes, 6 kHz is gone, nothing is cut off."""
+    t = np.arange(16000) / 16000
+    low = np.sin(2 * np.pi * 1000 * t) * 8000
+    pcm = (low + np.sin(2 * np.pi * 6000 * t) * 8000).astype(np.int16)
+    out = telephone_band(pcm)
+    assert out.dtype == np.int16 and 16000 <= len(out) <= 16000 + 640  # plus a frame of padding and the filters
+    spectrum = np.abs(np.fft.rfft(out[1600:14400].astype(np.float64)))
+    freqs = np.fft.rfftfreq(12800, 1 / 16000)
+    assert spectrum[freqs > 4200].sum() < 0.02 * spectrum.sum()
+    assert spectrum[np.argmin(np.abs(freqs - 1000))] > 0.3 * spectrum.max()
