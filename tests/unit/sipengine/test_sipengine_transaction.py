@@ -12,7 +12,6 @@ from voicebot.sip.transaction import (
     NETWORK_INPUTS,
     TABLES,
     Action,
-    Address,
     Input,
     Kind,
     PassUp,
@@ -21,14 +20,15 @@ from voicebot.sip.transaction import (
     TimedOut,
     Timers,
     Transaction,
+    TransportAddress,
     TransportFailed,
     build_ack_for_non2xx,
     client_key,
     server_key,
 )
 
-UDP = Address("udp", "127.0.0.1", 5060)
-TCP = Address("tcp", "127.0.0.1", 5060)
+UDP = TransportAddress("udp", "127.0.0.1", 5060)
+TCP = TransportAddress("tcp", "127.0.0.1", 5060)
 T = Timers()
 
 
