@@ -38,8 +38,8 @@ SOURCE_ROOTS = ("voicebot", "codecs/voicebot_codecs")  # codecs/ itself is a sou
 # (workers); the command line (commands, cli, the package face, __main__).
 # the ground floor: error types, the rate-limited log, and the process runtime (event loop choice,
 # GC settling, loop-lag and GC-pause histograms: it imports nothing of voicebot), and the
-# (host, port) address type every layer names
-ERRORS = {"errors", "ratelog", "runtime", "address"}
+# (host, port) address type every layer names, and the structured "first of several" race (aio)
+ERRORS = {"errors", "ratelog", "runtime", "address", "aio"}
 ACCESS = {"sip", "rtp", "transport"}
 VOICE = {"codecs", "media", "asr", "tts", "voiceprint"}
 ENGINE = {"progress", "voice", "call", "bot", "report", "persona", "agent"}
@@ -54,6 +54,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "ratelog": set(),
     "runtime": set(),
     "address": set(),
+    "aio": set(),
     "codecs": set(),  # voicebot_codecs never imports voicebot
     "sip": {"errors", "address"},  # SIP knows nothing of RTP, media or flows
     "rtp": {"errors", "address"},  # RTP knows nothing of SIP or codecs
