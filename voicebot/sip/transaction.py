@@ -26,8 +26,9 @@ from enum import Enum
 from typing import NamedTuple
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
+from voicebot.sip.build import build_response
 from voicebot.sip.headers import Headers, Via
-from voicebot.sip.message import Request, Response, build_response
+from voicebot.sip.message import Request, Response
 
 MAGIC_COOKIE = "z9hG4bK"
 

@@ -38,7 +38,9 @@ import heapq
 from collections.abc import Callable
 
 from voicebot.errors import ProtocolError, RemoteProtocolError
-from voicebot.sip.message import Request, Response, SipParseError, build_response, new_tag, parse_message
+from voicebot.sip.build import build_response, new_tag
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import SipParseError, parse_message
 from voicebot.sip.transaction import State, Transaction, TransportAddress, client_key, server_key
 from voicebot.sip.uacore.admission import Admission
 from voicebot.sip.uacore.base import CoreBase

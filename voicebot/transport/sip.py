@@ -23,7 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from voicebot.ratelog import RateLimitedLog
-from voicebot.sip.message import Request, Response, SipParseError
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import SipParseError
 from voicebot.sip.transaction import TransportAddress
 from voicebot.transport.buffers import size_receive_buffer
 from voicebot.transport.stream import ConnectionLimits, StreamHub

@@ -1,6 +1,6 @@
 """SIP over stream transports, TCP and TLS, with bounded resources (RFC 3261 §18.3, §26.2.1).
 
-Messages are framed by :class:`~voicebot.sip.message.StreamParser` (Content-Length) and handed
+Messages are framed by :class:`~voicebot.sip.parser.StreamParser` (Content-Length) and handed
 over parsed; a stream whose framing is lost is closed. Connections are kept by the peer's
 address, so a response goes back over the connection its request came on (§18.2.2).
 
@@ -39,7 +39,8 @@ from typing import Any, cast
 
 from voicebot.errors import ConfigError
 from voicebot.ratelog import RateLimitedLog
-from voicebot.sip.message import MAX_MESSAGE_SIZE, Request, Response, SipParseError, StreamParser
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import MAX_MESSAGE_SIZE, SipParseError, StreamParser
 from voicebot.sip.transaction import TransportAddress
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from voicebot.sip import events as ev
 from voicebot.sip.auth import DigestClient, parse_challenges
 from voicebot.sip.defence import DefenceConfig
-from voicebot.sip.message import Response, parse_message
+from voicebot.sip.message import Response
+from voicebot.sip.parser import parse_message
 from voicebot.sip.transaction import TransportAddress
 from voicebot.sip.useragent import UaConfig, UserAgentCore
 

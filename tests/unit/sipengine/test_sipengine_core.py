@@ -8,7 +8,8 @@ import pytest
 
 from voicebot.errors import LocalProtocolError
 from voicebot.sip import events as ev
-from voicebot.sip.message import Request, Response, parse_message
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import parse_message
 from voicebot.sip.transaction import TransportAddress
 from voicebot.sip.useragent import NO_RESPONSE, UaConfig, UserAgentCore
 
@@ -416,7 +417,7 @@ def test_unanswered_call_gets_480_and_too_many_calls_503() -> None:
 
 def test_in_dialog_request_answers_a_407_challenge() -> None:
     from voicebot.sip.auth import DigestServer
-    from voicebot.sip.message import build_response
+    from voicebot.sip.build import build_response
 
     a = core(A_ADDR, user="alice", password="pw")
     b = core(B_ADDR, user="bob")

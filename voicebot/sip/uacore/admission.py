@@ -6,13 +6,10 @@ statelessly (§8.2.7) so a spoofed source gets back no more than it sent."""
 from __future__ import annotations
 
 from voicebot.errors import ProtocolError, RemoteProtocolError
+from voicebot.sip.build import build_response, new_tag
 from voicebot.sip.headers import Via
-from voicebot.sip.message import (
-    Request,
-    SipParseError,
-    build_response,
-    new_tag,
-)
+from voicebot.sip.message import Request
+from voicebot.sip.parser import SipParseError
 from voicebot.sip.transaction import (
     TransportAddress,
 )

@@ -12,15 +12,10 @@ from typing import TYPE_CHECKING
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
+from voicebot.sip.build import build_response, new_branch, new_tag
 from voicebot.sip.defence import Defence
 from voicebot.sip.headers import Headers
-from voicebot.sip.message import (
-    Request,
-    Response,
-    build_response,
-    new_branch,
-    new_tag,
-)
+from voicebot.sip.message import Request, Response
 from voicebot.sip.sdp import (
     SessionDescription,
 )

@@ -8,10 +8,7 @@ from dataclasses import dataclass, field
 
 from voicebot.sip.defence import DefenceConfig
 from voicebot.sip.dialog import Dialog
-from voicebot.sip.message import (
-    Request,
-    Response,
-)
+from voicebot.sip.message import Request, Response
 from voicebot.sip.sdes import DEFAULT_SUITES
 from voicebot.sip.sdp import (
     DEFAULT_CODECS,
