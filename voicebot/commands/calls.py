@@ -447,9 +447,7 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
             out(f"voicebot serve: registered at {args.register} as {args.user}")
         runtime.settle_gc()  # start-up is done: freeze what it built, collect the young in small steps
         lag.start()
-        waiting = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({waiting}, timeout=args.duration)
-        waiting.cancel()
+        await first_of(stop.wait(), timeout=args.duration)
         lag.stop()
         if args.stats is not None:
             args.stats.write_text(json.dumps({"calls": counter, **runtime.stats()}, indent=1) + "\n")
