@@ -250,7 +250,7 @@ class Voice:
         return await self._speak(chunks(), text, barge_in, synthesized=True)
 
     async def play(self, audio: str | Path | PCM, *, barge_in: bool = False) -> bool:
-        """Play a WAV file (any rate, 16-bit) or 16 kHz int16 PCM; False when interrupted."""
+        """Play a WAV file (integer PCM, any rate) or 16 kHz int16 PCM; False when interrupted."""
         if isinstance(audio, str | Path):
             label, pcm = str(audio), await asyncio.to_thread(read_wav, audio)
         else:
