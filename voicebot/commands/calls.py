@@ -29,6 +29,7 @@ import voicebot.flowio.webhook
 import voicebot.persona  # noqa: F401
 from voicebot import runtime
 from voicebot.agent import RegistrationError, UserAgent
+from voicebot.aio import first_of, settled
 from voicebot.call import Call
 from voicebot.commands import _security_options
 from voicebot.commands._exits import EXIT_AUTH, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NETWORK, exit_code_for
@@ -273,12 +274,9 @@ def _limit(*values: float | None) -> float | None:
 
 
 async def _until(call: Call, stop: asyncio.Event, timeout: float | None, *also: asyncio.Future[Any]) -> None:
-    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-    waiting: set[asyncio.Future[Any]] = {call.ended, stopper, *also}
-    try:
-        await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
+    """Until the call ends, ``stop`` is set, one of ``also`` is done (its owner reads how) or
+    ``timeout`` passes."""
+    await first_of(stop.wait(), *(settled(fut) for fut in (call.ended, *also)), timeout=timeout)
 
 
 # ---------------------------------------------------------------------------------- dial
@@ -448,9 +446,7 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
             out(f"voicebot serve: registered at {args.register} as {args.user}")
         runtime.settle_gc()  # start-up is done: freeze what it built, collect the young in small steps
         with runtime.watching_loop():  # the lag --stats writes and /metrics exports, measured once
-            waiting = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiting}, timeout=args.duration)
-            waiting.cancel()
+            await first_of(stop.wait(), timeout=args.duration)
         if args.stats is not None:
             args.stats.write_text(json.dumps({"calls": counter, **runtime.stats()}, indent=1) + "\n")
     return 0

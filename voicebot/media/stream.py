@@ -50,6 +50,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from voicebot.address import Address
 from voicebot.errors import ConfigError, LocalProtocolError
 from voicebot.media.clock import MediaClock
 from voicebot.media.frames import (
@@ -80,7 +81,6 @@ log = logging.getLogger(__name__)
 
 MAX_CATCH_UP = 250  # frames (5 s) the playout catches up after a stall before it skips
 
-Address = tuple[str, int]
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 LATE_TICK = 0.002  # a tick this late drains the RTP socket before playing out
 

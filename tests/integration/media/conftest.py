@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicebot.rtp.impair import Impairment
+from tests.sim.impair import Impairment
 
 UTTERANCE = "Please say your account number after the tone. Thank you for calling."
 
