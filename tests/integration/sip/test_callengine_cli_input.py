@@ -88,8 +88,12 @@ def test_ctrl_c_while_ringing_has_its_own_exit_code_and_a_rejected_call_leaves_n
     serve: Callable[..., Served], tmp_path: Path
 ) -> None:
     ringing = serve("--answer-after", "30")
-    proc = subprocess.Popen(voicebot_cmd("dial", ringing.uri, "--json"), stdout=subprocess.PIPE, text=True)
-    time.sleep(3)
+    proc = subprocess.Popen(
+        voicebot_cmd("dial", ringing.uri, "--json"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    progress = proc.stderr.readline()  # the first progress line: the far end is ringing (not a fixed sleep,
+    assert "ringing (180)" in progress, progress  # which a slow start-up under load could outlast)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == EXIT["interrupted"], out
@@ -107,7 +111,8 @@ def test_sigterm_hangs_up_every_call_and_closes_the_recording(serve: Callable[..
     rec = tmp_path / "served.wav"
     served = serve("--record-wav", str(rec))
     proc = subprocess.Popen(voicebot_cmd("dial", served.uri, "--json", "-q"), stdout=subprocess.PIPE, text=True)
-    time.sleep(4)
+    _wait_for(served, "answered (")
+    time.sleep(2)  # two seconds of recorded call (the WAV must hold more than one)
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(15) == 0
     out, _ = proc.communicate(timeout=20)
@@ -123,7 +128,7 @@ def test_a_far_end_that_vanishes_ends_the_call_with_its_own_exit_code(serve: Cal
     proc = subprocess.Popen(
         voicebot_cmd("dial", served.uri, "--rtp-timeout", "2", "--json", "-q"), stdout=subprocess.PIPE, text=True
     )
-    time.sleep(3)
+    _wait_for(served, "answered (")
     served.process.send_signal(signal.SIGKILL)  # gone without a BYE
     t0 = time.monotonic()
     out, _ = proc.communicate(timeout=60)
@@ -140,6 +145,15 @@ def test_serve_on_ipv6_prints_a_bracketed_uri() -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert f"as sip:voicebot@[::1]:{port}" in done.stdout
+
+
+def _wait_for(served: Served, line: str, timeout: float = 20.0) -> None:
+    """Wait until ``serve`` has printed ``line`` (its live progress), instead of sleeping a fixed
+    time that a slow start-up under load can outlast."""
+    deadline = time.monotonic() + timeout
+    while line not in served.output():
+        assert time.monotonic() < deadline and served.process.poll() is None, served.output()
+        time.sleep(0.05)
 
 
 def _ipv6_port() -> int | None:
