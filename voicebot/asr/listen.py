@@ -58,7 +58,7 @@ async def listen(
     async for now, frame in frames:
         last = now
         await _feed(recognizer, endpointer, frame)
-        for event in endpointer.feed(now=now, speech=vad.is_speech(frame)):
+        for event in endpointer.feed(now=now, speech=vad.is_speech_not_quiet(frame)):
             if isinstance(event, EndOfUtterance):
                 result = await recognizer.finish()
                 return Turn(outcome="utterance", result=result, end=event, at=event.at)
