@@ -193,8 +193,8 @@ def main() -> None:
         "vad_tail_after_loud_end": {"p50": pct(tail_ms, 50), "p95": pct(tail_ms, 95)},
         "bot_jitter_buffer": {"p50": round(bot_jb, 1), "p95": None},
     }
-    for k in ("endpointing", "asr_final", "flow_and_tts_first_audio"):
-        values = [float(t["latency_breakdown_ms"][k]) for t in timed]
+    for k in ("endpointing", "asr_backlog", "asr_final", "flow_and_tts_first_audio"):
+        values = [float(t["latency_breakdown_ms"][k]) for t in timed if k in t["latency_breakdown_ms"]]
         parts[k] = {"p50": pct(values, 50), "p95": pct(values, 95)}
     parts["prompt_quiet_start"] = {"p50": round(lead_ms, 1), "p95": None}
     known = sum(v["p50"] or 0.0 for v in parts.values())

@@ -151,7 +151,9 @@ def transcript(result: CallResult) -> list[dict[str, Any]]:
                 line["latency_ms"] = round(1000 * timing.total)
                 line["latency_breakdown_ms"] = {
                     "endpointing": round(1000 * (timing.endpointed - timing.speech_end)),
-                    "asr_final": round(1000 * (timing.recognised - timing.endpointed)),
+                    # frames still queued for the recogniser when the turn ended, then the final result
+                    "asr_backlog": round(1000 * ((timing.decided or timing.endpointed) - timing.endpointed)),
+                    "asr_final": round(1000 * (timing.recognised - (timing.decided or timing.endpointed))),
                     "flow_and_tts_first_audio": round(1000 * (timing.first_audio - timing.recognised)),
                 }
             out.append(line)
