@@ -45,12 +45,11 @@ from voicebot.asr.events import (
 from voicebot.asr.matching import PhraseMatcher
 from voicebot.asr.nbest import Calibration, Evidence, Hypothesis, PhraseChooser
 from voicebot.errors import ConfigError, DependencyError
-from voicebot.media.vad import is_quiet
 
 log = logging.getLogger(__name__)
 
 _FRAME_SECONDS = 0.01  # pocketsphinx frame rate: 100 frames per second
-_TAIL_SAMPLES = 4800  # 300 ms of trailing quiet the decoder has heard when an utterance ends
+_TAIL_SAMPLES = 4800  # 300 ms of trailing quiet fed at the end of every utterance
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<unk>"}
 
 
@@ -271,7 +270,6 @@ class PocketsphinxRecognizer:
         self._samples = 0
         self._frames = 0
         self._last_partial = ""
-        self._quiet_samples = 0  # how much quiet ends the audio fed so far (counts toward the tail)
         self._noise = engine.noise_floor.cursor() if engine.noise_floor is not None else None
 
     def _decoders(self) -> list[Any]:
@@ -289,7 +287,6 @@ class PocketsphinxRecognizer:
         check_pcm(pcm)
         self._feed(self._noise.apply(pcm) if self._noise is not None else pcm)
         self._samples += len(pcm)
-        self._quiet_samples = self._quiet_samples + len(pcm) if is_quiet(pcm) else 0
         self._frames += 1
         if self._frames % self.engine.partial_every:
             return None
@@ -303,13 +300,9 @@ class PocketsphinxRecognizer:
 
     def finish(self) -> FinalResult:
         # The JSGF search only reaches the grammar's final state after some silence: without
-        # it a phrase ending right at the end of the audio comes back cut ("talk to an"). A
-        # live turn already ends in the endpointer's silence window, so only the rest of the
-        # tail is fed (decoding it is most of the time the final result takes).
-        tail = np.zeros(max(0, _TAIL_SAMPLES - self._quiet_samples), dtype=np.int16)
-        if len(tail):
-            self._feed(self._noise.apply(tail) if self._noise is not None else tail)
-        self._quiet_samples = 0
+        # it a phrase ending right at the end of the audio comes back cut ("talk to an").
+        tail = np.zeros(_TAIL_SAMPLES, dtype=np.int16)
+        self._feed(self._noise.apply(tail) if self._noise is not None else tail)
         for decoder in self._decoders():
             decoder.end_utt()
         self._in_utt = False
@@ -378,7 +371,6 @@ class PocketsphinxRecognizer:
             self._in_utt = False
         self._samples = 0
         self._frames = 0
-        self._quiet_samples = 0
         self._last_partial = ""
 
     def close(self) -> None:
