@@ -115,9 +115,10 @@ class TurnTiming:
     """Where one turn's latency went (loop-clock seconds).
 
     ``speech_end``: the caller's last speech frame ended (its media time); ``endpointed``: the
-    endpointer decided the utterance was over (the media time of the frame it decided on);
-    ``decided``: that frame had been through the recogniser (loop time; later by the
-    recogniser's backlog); ``recognised``: the final ASR result was ready; ``first_audio``:
+    endpointer decided the utterance was over (the media time at which the frame it decided on
+    ends); ``decided``: that frame had been through the recogniser (loop time; the frame is
+    handed over as it starts, so with no backlog this is up to one frame before
+    ``endpointed``); ``recognised``: the final ASR result was ready; ``first_audio``:
     the first chunk of the bot's answer was queued for sending.
     """
 
