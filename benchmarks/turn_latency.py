@@ -12,11 +12,16 @@ first frame above the noise). Subtracting the caller's mean playout delay (its j
 from its RTP statistics) gives the latency on the wire, the figure the goal (p95 <= 300 ms)
 is about. The floor is what the endpointer must hear before it may end the turn (the
 ``early_silence`` window once the partial result spells an expected phrase) plus one 20 ms
-packet. The bot's own report splits each turn into endpointing, final ASR result and flow +
-TTS until the first audio is queued; the two jitter buffers and the media clocks' lateness
-(event-loop stalls) are reported beside them.
+packet. The wire figure is broken down, in the order a turn passes: how long after the
+words' loud end the bot's endpointer still hears speech (its speech test run over the
+caller's sent channel), the bot's jitter buffer (mean playout delay), then from the bot's own
+report endpointing, the recogniser's backlog, the final ASR result and flow + TTS until the
+first audio is queued, the prompt's quiet start, and what is left (sending, Opus, loopback).
+The jitter buffers' targets and the media clocks' lateness (event-loop stalls) are reported
+beside them, with the load average before and after.
 
-Run: ``python benchmarks/turn_latency.py [--turns 100]``.
+Run: ``python benchmarks/turn_latency.py [--turns 100]``; compare changes in runs back to back
+(the machine's load moves the result by tens of milliseconds).
 """
 
 from __future__ import annotations
