@@ -344,7 +344,7 @@ def endpointing(tts: EspeakEngine) -> dict[str, Any]:
                     ev = rec.accept(f)
                     if isinstance(ev, PartialResult):
                         ep.partial(ev.match.phrase if ev.match else None)
-                    for e in ep.feed(now=k * 0.02, speech=vad.is_speech(f)):
+                    for e in ep.feed(now=k * 0.02, speech=vad.is_speech_not_quiet(f)):
                         if isinstance(e, EndOfUtterance):
                             end = e
                     if end is not None:

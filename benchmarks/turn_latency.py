@@ -12,11 +12,16 @@ first frame above the noise). Subtracting the caller's mean playout delay (its j
 from its RTP statistics) gives the latency on the wire, the figure the goal (p95 <= 300 ms)
 is about. The floor is what the endpointer must hear before it may end the turn (the
 ``early_silence`` window once the partial result spells an expected phrase) plus one 20 ms
-packet. The bot's own report splits each turn into endpointing, final ASR result and flow +
-TTS until the first audio is queued; the two jitter buffers and the media clocks' lateness
-(event-loop stalls) are reported beside them.
+packet. The wire figure is broken down, in the order a turn passes: how long after the
+words' loud end the bot's endpointer still hears speech (its speech test run over the
+caller's sent channel), the bot's jitter buffer (mean playout delay), then from the bot's own
+report endpointing, the recogniser's backlog, the final ASR result and flow + TTS until the
+first audio is queued, the prompt's quiet start, and what is left (sending, Opus, loopback).
+The jitter buffers' targets and the media clocks' lateness (event-loop stalls) are reported
+beside them, with the load average before and after.
 
-Run: ``python benchmarks/turn_latency.py [--turns 100]``.
+Run: ``python benchmarks/turn_latency.py [--turns 100]``; compare changes in runs back to back
+(the machine's load moves the result by tens of milliseconds).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import sys
 import tempfile
 import time
 import wave
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
 
 from voicebot.media.endpoint import EndpointConfig
+from voicebot.media.vad import Vad
+from voicebot.tts.engine import DEFAULT_RATE
+from voicebot.tts.espeak import EspeakEngine
+from voicebot.voice import Speech
 
 FLOW = {
     "flow": "turn_latency",
@@ -58,6 +68,7 @@ FLOW = {
     },
 }
 FRAME = 320
+JB_FIGURES = ("mean_playout_delay_ms", "mean_target_delay_ms", "final_target_delay_ms")
 LOUD = 300  # sample amplitude that counts as sound (the noise floor of a quiet line is ~1)
 
 
@@ -82,17 +93,48 @@ def spans(mask: np.ndarray, gap: int = 10) -> list[tuple[int, int]]:
     return out
 
 
-def heard_latencies(wav: Path) -> list[float]:
-    """For each caller utterance: seconds from its end (sent) to the bot's next sound (heard)."""
+def read_stereo(wav: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(far end as heard, near end as sent) of a recording."""
     with wave.open(str(wav), "rb") as w:
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
-    bot = loud_frames(np.ascontiguousarray(pcm[:, 0]))
+    return np.ascontiguousarray(pcm[:, 0]), np.ascontiguousarray(pcm[:, 1])
+
+
+def heard_latencies(wav: Path) -> list[float]:
+    """For each caller utterance: seconds from its end (sent) to the bot's next sound (heard)."""
+    heard, sent = read_stereo(wav)
+    bot = loud_frames(heard)
     out = []
-    for _start, end in spans(loud_frames(np.ascontiguousarray(pcm[:, 1]))):
+    for _start, end in spans(loud_frames(sent)):
         after = np.nonzero(bot[end:])[0]
         if len(after):
             out.append(float(after[0]) * FRAME / 16000)
     return out
+
+
+def vad_tails(wav: Path, aggressiveness: int) -> list[float]:
+    """For each caller utterance: seconds from its loud end (as sent) to the end of the last
+    frame the bot's endpointing still counts as speech — the part of the wait that the bot's
+    own report (which starts at that speech end) does not see."""
+    _heard, sent = read_stereo(wav)
+    vad = Vad(aggressiveness)
+    n = len(sent) // FRAME
+    out = []
+    for start, end in spans(loud_frames(sent)):
+        last = end - 1
+        for i in range(start, min(n, end + 25)):
+            if vad.is_speech_not_quiet(sent[i * FRAME : (i + 1) * FRAME]):
+                last = i
+        out.append((last + 1 - end) * FRAME / 16000)
+    return out
+
+
+def prompt_lead(text: str, voice: str) -> float:
+    """Seconds of the rendered prompt before its first frame above ``LOUD`` (what the caller
+    hears as silence although the answer's packets are already on the wire)."""
+    pcm = EspeakEngine().synthesize(text, voice=voice, rate=DEFAULT_RATE)
+    loud = np.nonzero(loud_frames(pcm))[0]
+    return float(loud[0]) * FRAME / 16000 if len(loud) else 0.0
 
 
 def persona(turns: int) -> dict[str, Any]:
@@ -139,15 +181,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--turns", type=int, default=100)
     args = ap.parse_args()
+    aggressiveness = next(f.default for f in fields(Speech) if f.name == "vad_aggressiveness")
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         bot, caller, wav, _cpu = run_call(Path(tmp), args.turns)
         heard_ms = [1000 * x for x in heard_latencies(wav)]
+        tail_ms = [1000 * x for x in vad_tails(wav, aggressiveness)]
     caller_jb = float(caller["rtp"].get("mean_playout_delay_ms") or 0.0)
+    bot_jb = float(bot["rtp"].get("mean_playout_delay_ms") or 0.0)
     wire_ms = [h - caller_jb for h in heard_ms]
     timed = [t for t in bot["transcript"] if t["who"] == "caller" and "latency_ms" in t]
-    parts = {
-        k: statistics.median(t["latency_breakdown_ms"][k] for t in timed) if timed else None
-        for k in ("endpointing", "asr_final", "flow_and_tts_first_audio")
+    lead_ms = 1000 * prompt_lead(FLOW["states"]["ask"]["ask"], FLOW["voice"])
+    # where a turn's time goes, in the order it passes: each per-turn part as p50 / p95, the
+    # jitter buffer as the bot's mean playout delay, the rest of the wire figure as "unaccounted"
+    parts: dict[str, dict[str, float | None]] = {
+        "vad_tail_after_loud_end": {"p50": pct(tail_ms, 50), "p95": pct(tail_ms, 95)},
+        "bot_jitter_buffer": {"p50": round(bot_jb, 1), "p95": None},
+    }
+    for k in ("endpointing", "asr_backlog", "asr_final", "flow_and_tts_first_audio"):
+        values = [float(t["latency_breakdown_ms"][k]) for t in timed if k in t["latency_breakdown_ms"]]
+        parts[k] = {"p50": pct(values, 50), "p95": pct(values, 95)}
+    parts["prompt_quiet_start"] = {"p50": round(lead_ms, 1), "p95": None}
+    known = sum(v["p50"] or 0.0 for v in parts.values())
+    wire_p50 = pct(wire_ms, 50)
+    parts["unaccounted_send_and_codec"] = {
+        "p50": round(wire_p50 - known, 1) if wire_p50 is not None else None,
+        "p95": None,
     }
     floor_ms = 1000 * EndpointConfig().early_silence + 20
     total = statistics.median(t["latency_ms"] for t in timed) if timed else None
@@ -155,14 +214,14 @@ def main() -> None:
         "turns_heard": len(heard_ms),
         "outcome": bot.get("outcome"),
         "heard_by_the_caller_ms": {"p50": pct(heard_ms, 50), "p95": pct(heard_ms, 95), "max": pct(heard_ms, 100)},
-        "on_the_wire_ms": {"p50": pct(wire_ms, 50), "p95": pct(wire_ms, 95), "goal_p95": 300},
+        "on_the_wire_ms": {"p50": wire_p50, "p95": pct(wire_ms, 95), "goal_p95": 300},
         "first_turn_heard_ms": round(heard_ms[0], 1) if heard_ms else None,
         "floor_ms": floor_ms,
-        "wire_p50_over_floor": round(pct(wire_ms, 50) / floor_ms, 2) if wire_ms else None,
-        "bot_side_median_ms": {**parts, "bot_reported_total": total},
-        "jitter_buffers_mean_playout_ms": {
-            "bot": bot["rtp"].get("mean_playout_delay_ms"),
-            "caller": caller_jb,
+        "wire_p50_over_floor": round(wire_p50 / floor_ms, 2) if wire_p50 else None,
+        "breakdown_ms": parts,
+        "bot_reported_total_median_ms": total,
+        "jitter_buffers_ms": {
+            side: {k: r["rtp"].get(k) for k in JB_FIGURES} for side, r in (("bot", bot), ("caller", caller))
         },
         "media_clock_late_max_ms": {
             "bot": bot["rtp"].get("media_clock_late_max_ms"),
@@ -172,10 +231,15 @@ def main() -> None:
             "bot": bot["rtp"].get("media_clock_late_over_frame"),
             "caller": caller["rtp"].get("media_clock_late_over_frame"),
         },
-        "load_average_1min": os.getloadavg()[0],
+        "load_average_before_after": [list(load_before), list(os.getloadavg())],
     }
     path = write_results("turn_latency", result)
     print(json.dumps(result, indent=2))
+    print("where the median turn goes (ms, p50 / p95):")
+    for name, v in parts.items():
+        p95 = "" if v["p95"] is None else f" / {v['p95']:.0f}"
+        print(f"  {name:<28} {v['p50'] if v['p50'] is None else round(v['p50'])}{p95}")
+    print(f"  {'= on the wire':<28} {wire_p50} / {pct(wire_ms, 95)}")
     print(f"results in {path}")
 
 

@@ -76,6 +76,13 @@ def rtp_summary(stats: Mapping[str, Any] | None) -> dict[str, Any]:
         "jitter_ms": round(1000 * float(inbound.get("jitter", 0.0)), 2),
         "rtt_ms": round(1000 * rtt, 2) if rtt is not None else None,
         "mean_playout_delay_ms": round(1000 * inbound.get("jitterBufferDelay", 0.0) / emitted, 1) if emitted else None,
+        # the jitter buffer's target delay: on average over the call, and where it ended
+        "mean_target_delay_ms": (
+            round(1000 * inbound.get("jitterBufferTargetDelay", 0.0) / emitted, 1) if emitted else None
+        ),
+        "final_target_delay_ms": (
+            round(1000 * inbound["currentTargetDelay"], 1) if "currentTargetDelay" in inbound else None
+        ),
         # of the audio played out: samples from packets plus samples concealed
         "concealed_pct": round(100 * concealed / (emitted + concealed), 2) if emitted + concealed else None,
         "concealment_events": events,
@@ -144,7 +151,9 @@ def transcript(result: CallResult) -> list[dict[str, Any]]:
                 line["latency_ms"] = round(1000 * timing.total)
                 line["latency_breakdown_ms"] = {
                     "endpointing": round(1000 * (timing.endpointed - timing.speech_end)),
-                    "asr_final": round(1000 * (timing.recognised - timing.endpointed)),
+                    # frames still queued for the recogniser when the turn ended, then the final result
+                    "asr_backlog": round(1000 * ((timing.decided or timing.endpointed) - timing.endpointed)),
+                    "asr_final": round(1000 * (timing.recognised - (timing.decided or timing.endpointed))),
                     "flow_and_tts_first_audio": round(1000 * (timing.first_audio - timing.recognised)),
                 }
             out.append(line)

@@ -116,8 +116,11 @@ class TurnTiming:
     """Where one turn's latency went (loop-clock seconds).
 
     ``speech_end``: the caller's last speech frame ended (its media time); ``endpointed``: the
-    endpointer decided the utterance was over; ``recognised``: the final ASR result was ready;
-    ``first_audio``: the first chunk of the bot's answer was queued for sending.
+    endpointer decided the utterance was over (the media time at which the frame it decided on
+    ends); ``decided``: that frame had been through the recogniser (loop time; the frame is
+    handed over as it starts, so with no backlog this is up to one frame before
+    ``endpointed``); ``recognised``: the final ASR result was ready; ``first_audio``:
+    the first chunk of the bot's answer was queued for sending.
     """
 
     speech_end: float
@@ -125,6 +128,7 @@ class TurnTiming:
     recognised: float
     first_audio: float
     endpoint_reason: str
+    decided: float | None = None
 
     @property
     def total(self) -> float:
@@ -179,7 +183,7 @@ class Voice:
         self._digits: _Inbox[str] = _Inbox(maxlen=64)
         self._pending: list[PCM] = []  # the audio that interrupted the last prompt
         self._pending_onset: float | None = None
-        self._last_turn: tuple[float, float, float, str] | None = None
+        self._last_turn: tuple[float, float, float | None, float, str] | None = None
         self._latest: AudioFrame | None = None
         self._vad: Vad | None = None
         self.turn_timings: list[TurnTiming] = []
@@ -323,10 +327,11 @@ class Voice:
         now = self._loop.time()
         timing: TurnTiming | None = None
         if self._last_turn is not None:
-            speech_end, endpointed, recognised, reason = self._last_turn
+            speech_end, endpointed, decided, recognised, reason = self._last_turn
             timing = TurnTiming(
                 speech_end=speech_end,
                 endpointed=endpointed,
+                decided=decided,
                 recognised=recognised,
                 first_audio=now,
                 endpoint_reason=reason,
@@ -384,7 +389,7 @@ class Voice:
         if turn.outcome == "hangup" or turn.result is None or turn.end is None:
             return Heard(kind="hangup")
         result, end = turn.result, turn.end
-        self._last_turn = (end.speech_end, end.at, self._loop.time(), end.reason)
+        self._last_turn = (end.speech_end, end.at, turn.decided, self._loop.time(), end.reason)
         match = result.match
         heard_result = Heard(
             kind="speech",

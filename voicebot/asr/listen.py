@@ -14,6 +14,7 @@ is counted on those timestamps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 
@@ -25,12 +26,16 @@ from voicebot.media.vad import Vad
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Turn:
-    """``outcome``: "utterance", "no_input" or "hangup" (the frames ended first)."""
+    """``outcome``: "utterance", "no_input" or "hangup" (the frames ended first).
+
+    ``decided``: loop-clock time at which the end of the utterance was seen (its last frame
+    decoded); later than ``end.at`` (that frame's media time) by the recogniser's backlog."""
 
     outcome: str
     result: FinalResult | None = None
     end: EndOfUtterance | None = None
     at: float = 0.0
+    decided: float | None = None
 
     @property
     def phrase(self) -> str | None:
@@ -58,10 +63,11 @@ async def listen(
     async for now, frame in frames:
         last = now
         await _feed(recognizer, endpointer, frame)
-        for event in endpointer.feed(now=now, speech=vad.is_speech(frame)):
+        for event in endpointer.feed(now=now, speech=vad.is_speech_not_quiet(frame)):
             if isinstance(event, EndOfUtterance):
+                decided = asyncio.get_running_loop().time()
                 result = await recognizer.finish()
-                return Turn(outcome="utterance", result=result, end=event, at=event.at)
+                return Turn(outcome="utterance", result=result, end=event, at=event.at, decided=decided)
             if isinstance(event, NoInput):
                 await recognizer.reset()
                 return Turn(outcome="no_input", at=event.at)

@@ -2,7 +2,10 @@
 
 ``Vad.is_speech(frame)`` classifies one 10, 20 or 30 ms frame. It has no clock and no
 I/O; the endpointing logic that turns these decisions into utterances lives in
-``voicebot.media.endpoint``.
+``voicebot.media.endpoint``. ``is_quiet(frame)`` says a frame is too quiet to be speech
+whatever the VAD says: WebRTC VAD keeps calling about 100 ms of digital silence after a word
+speech (its hangover), which the endpointer would otherwise wait out before its silence
+window even starts.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy.typing as npt
 
 from voicebot.errors import ConfigError, DependencyError
 from voicebot.media.frames import RATE as SAMPLE_RATE
+from voicebot.media.frames import SILENCE_RMS
 
 _FRAME_MS = (10, 20, 30)
 
@@ -39,5 +43,18 @@ class Vad:
             raise ConfigError(f"VAD frames must be 10, 20 or 30 ms ({sorted(self._sizes)} samples), got {len(frame)}")
         return bool(self._vad.is_speech(frame.tobytes(), self.sample_rate))
 
+    def is_speech_not_quiet(self, frame: npt.NDArray[np.int16]) -> bool:
+        """``is_speech`` without the hangover: a quiet frame is never speech (what endpointing
+        counts its silence on, so the silence window starts when the words stop)."""
+        speech = self.is_speech(frame)  # always asked: the VAD's noise estimate follows every frame
+        return speech and not is_quiet(frame)
 
-__all__ = ["Vad"]
+
+def is_quiet(frame: npt.NDArray[np.int16]) -> bool:
+    """The frame's RMS is under ``SILENCE_RMS`` (about -50 dBFS): no speech in it."""
+    if len(frame) == 0:
+        return True
+    return float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) < SILENCE_RMS
+
+
+__all__ = ["Vad", "is_quiet"]

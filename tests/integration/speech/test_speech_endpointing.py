@@ -79,6 +79,26 @@ def test_speech_silence_speech_segments_at_known_onsets(phrase_a: np.ndarray, ph
         assert got.delay == pytest.approx(0.5, abs=0.021)
 
 
+def test_endpointing_hears_speech_end_where_the_words_end_not_after_the_vad_hangover(
+    phrase_a: np.ndarray, phrase_b: np.ndarray
+) -> None:
+    """WebRTC VAD calls the digital silence after a word speech for a while (its hangover);
+    the endpointer's view of speech (``is_speech_not_quiet``) ends with the words, so its
+    silence window starts there."""
+    for phrase in (phrase_a, phrase_b):
+        audio = np.concatenate([silence(0.3), phrase, silence(0.6)])
+        end = 0.3 + speech_span(phrase)[1]
+        raw, trimmed = Vad(2), Vad(2)
+        raw_end = trimmed_end = 0.0
+        for i, frame in enumerate(frames_of(audio)):
+            if raw.is_speech(frame):
+                raw_end = (i + 1) * F
+            if trimmed.is_speech_not_quiet(frame):
+                trimmed_end = (i + 1) * F
+        assert raw_end >= end + 0.06  # the hangover this takes away
+        assert end - 0.06 <= trimmed_end <= end + F
+
+
 def test_no_input_on_line_noise() -> None:
     rng = np.random.default_rng(3)
     noise = rng.normal(0, 30, 16000 * 4).astype(np.int16)  # quiet line hiss, 4 s

@@ -270,3 +270,31 @@ def test_delay_recovers_after_a_300_ms_stall_mid_call() -> None:
     quiet_delay = float(np.median([d for t, d in _playout_delays(arrivals, 40.0) if 10.0 < t < 20.0]))
     delays = _playout_delays(sorted(arrivals), 40.0)
     assert _settled_after(delays, quiet_delay, 20.3) < 3.0
+
+
+def test_target_comes_back_down_after_a_stall_as_the_call_starts() -> None:
+    """The sender stalls for 400 ms after its third packet (a decoder or a voice loaded as the
+    call is answered) and then sends what it held in one burst: the target jumps to cover the
+    burst, and once two seconds have passed without another, it is back to what the calm line
+    needs — it does not keep the start-up delay for the rest of the call."""
+    arrivals = []
+    for a, i in Impairment(seed=34, jitter=0.002).apply([(i * F, i) for i in range(1500)]):
+        arrivals.append((max(a, 0.46) if 0.06 <= a < 0.46 else a, i))
+    jb = JitterBuffer(8000, 160)
+    targets: dict[float, float] = {}
+    pending, k, t = sorted(arrivals), 0, 0.013
+    while t < 30.0:
+        while k < len(pending) and pending[k][0] <= t:
+            a, i = pending[k]
+            jb.put(i & 0xFFFF, i * 160, i.to_bytes(4, "big"), a)
+            k += 1
+        jb.pop(t)
+        targets[round(t, 3)] = jb.target_delay
+        t += F
+
+    def at(s: float) -> float:
+        return next(v for when, v in targets.items() if when >= s)
+
+    assert at(1.0) > 0.300  # it covered the burst at once
+    assert at(3.5) < 0.010  # two seconds of calm after the burst: the start-up stall is forgotten
+    assert max(v for when, v in targets.items() if when >= 3.5) < 0.030  # and it stays down
