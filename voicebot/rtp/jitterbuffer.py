@@ -332,8 +332,9 @@ class JitterBuffer:
             return self._conceal(play_ts, inserted=True)
         self._since_accelerate += 1
         excess = offset - target
-        if excess >= frame_s:
-            # above target by a whole frame: remove one, at once in silence, else rate-limited
+        packet_s = max(frame_s, entry.samples / self.clock_rate)  # a 40 ms packet goes whole: never cut below target
+        if excess >= packet_s:
+            # above target by a whole packet: remove one, at once in silence, else rate-limited
             # and only beyond the hysteresis (slow down)
             nxt = self._packets.get(play_ts + entry.samples)
             interval = self.config.accelerate_interval
@@ -341,7 +342,7 @@ class JitterBuffer:
                 # far above target (after a stall): cut faster, down to every other frame
                 interval = max(2, int(interval * FAST_ACCELERATE_FRAMES * frame_s / excess))
             speech_ok = (
-                excess >= frame_s * (1.0 + self.config.decelerate_hysteresis) and self._since_accelerate >= interval
+                excess >= packet_s + frame_s * self.config.decelerate_hysteresis and self._since_accelerate >= interval
             )
             if nxt is not None and (speech_ok or (self._is_silent is not None and self._is_silent(entry.payload))):
                 # remove this frame (acceleration) and play the next one instead; the removed
