@@ -78,7 +78,7 @@ from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport
 from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig
 from voicebot.rtp.session import LATCH_PACKETS, RtpSession, SessionConfig
 from voicebot.rtp.srtp import SrtpContext, context_for
-from voicebot.sip.sdp import MediaParams
+from voicebot.sip.sdp import DIRECTIONS, MediaParams
 from voicebot.transport.rtp import RtpTransport
 from voicebot_codecs import CodecError, OpusEncoder, Resampler, get_codec
 from voicebot_codecs.base import Codec, Decoder
@@ -89,7 +89,6 @@ MAX_CATCH_UP = 250  # frames (5 s) the playout catches up after a stall before i
 MAX_PACKETS_PER_FRAME = 4  # far-end packets decoded for one 20 ms frame (two at 10 ms; bounded)
 
 Address = tuple[str, int]
-DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 LATE_TICK = 0.002  # a tick this late drains the RTP socket before playing out
 
 

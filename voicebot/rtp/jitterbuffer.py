@@ -307,8 +307,13 @@ class JitterBuffer:
             return self._maybe_start(now, target)
         frame_s = self.frame_samples / self.clock_rate
         play_ts = self._play_ts
-        offset = now - play_ts / self.clock_rate
         entry = self._packets.get(play_ts)
+        if entry is None and self._packets and play_ts < (first := min(self._packets)) < play_ts + self._last_samples:
+            # the sender's timeline moved by less than a packet (40 ms packets after it skipped
+            # 20 ms of frames): play on from where the next packet starts instead of missing them all
+            play_ts = self._play_ts = first
+            entry = self._packets[first]
+        offset = now - play_ts / self.clock_rate
         assert target is not None
         if entry is None:
             if not self._packets:
