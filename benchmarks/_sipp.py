@@ -15,10 +15,12 @@ import re
 import shutil
 import struct
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _procs import free_port
 
 from voicebot_codecs import get_codec
 
@@ -45,7 +47,13 @@ def write_rtp_pcap(path: Path, seconds: float) -> int:
     pcm = _speech_8k()
     frames = int(seconds / PTIME)
     reps = -(-frames * 160 // len(pcm))
-    pcm = np.tile(pcm, reps)[: frames * 160]
+    return write_pcma_pcap(path, np.tile(pcm, reps)[: frames * 160])
+
+
+def write_pcma_pcap(path: Path, pcm: np.ndarray) -> int:
+    """A pcap of 8 kHz ``pcm`` (whole 20 ms frames) as PCMA RTP packets, one per 20 ms, for
+    SIPp's ``play_pcap_audio``; returns the packet count."""
+    frames = len(pcm) // 160
     enc = get_codec("PCMA/8000").encoder()
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
     for i in range(frames):
@@ -60,11 +68,9 @@ def write_rtp_pcap(path: Path, seconds: float) -> int:
     return frames
 
 
-ECHO_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<!-- A caller that plays PCMA speech (20 ms) for {seconds} s, then hangs up. ACK and BYE follow
-     the Record-Route set, so the calls also work through a proxy such as Kamailio. -->
-<scenario name="echo caller">
+# The pieces both caller scenarios share. Message numbers count every <send>, <recv>, <nop>
+# and <pause> from 0 (labels do not count); the busy branch's ACK names its own number.
+_SETUP = """\
   <send retrans="500">
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -108,12 +114,8 @@ ECHO_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
     ]]>
   </send>
-  <nop>
-    <action>
-      <exec play_pcap_audio="{pcap}"/>
-    </action>
-  </nop>
-  <pause milliseconds="{pause_ms}"/>
+"""
+_BYE = """\
   <send retrans="500">
     <![CDATA[
       BYE [next_url] SIP/2.0
@@ -129,15 +131,15 @@ ECHO_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
     ]]>
   </send>
-  <recv response="200" crlf="true"/>
-  <nop next="end"/>
+"""
+_BUSY = """\
   <label id="busy"/>
-  <!-- the ACK of a non-2xx response belongs to the INVITE's transaction: message 12 takes
+  <!-- the ACK of a non-2xx response belongs to the INVITE's transaction: message {busy_ack} takes
        the branch of message 0 -->
   <send>
     <![CDATA[
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-12]
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-{busy_ack}]
       From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
@@ -150,6 +152,64 @@ ECHO_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   <label id="end"/>
 </scenario>
 """
+_PLAY = """\
+  <nop>
+    <action>
+      <exec play_pcap_audio="{pcap}"/>
+    </action>
+  </nop>
+"""
+_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+"""
+
+ECHO_UAC = (
+    _HEAD
+    + """<!-- A caller that plays PCMA speech (20 ms) for {seconds} s, then hangs up. ACK and BYE follow
+     the Record-Route set, so the calls also work through a proxy such as Kamailio. -->
+<scenario name="echo caller">
+"""
+    + _SETUP
+    + _PLAY
+    + """  <pause milliseconds="{pause_ms}"/>
+"""
+    + _BYE
+    + """  <recv response="200" crlf="true"/>
+  <nop next="end"/>
+"""
+    + _BUSY.replace("{busy_ack}", "12")
+)
+
+BOT_UAC = (
+    _HEAD
+    + """<!-- A caller that plays a recorded turn (PCMA, 20 ms) and waits for the bot to hang up;
+     if it has not within {wait_ms} ms, the caller hangs up. -->
+<scenario name="bot caller">
+"""
+    + _SETUP
+    + _PLAY
+    + """  <recv request="BYE" timeout="{wait_ms}" ontimeout="hangup"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <nop next="end"/>
+  <label id="hangup"/>
+"""
+    + _BYE
+    + """  <recv response="200" crlf="true"/>
+  <nop next="end"/>
+"""
+    + _BUSY.replace("{busy_ack}", "14")
+)
 
 
 REJECTED_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -216,6 +276,14 @@ def sipp_exe() -> str:
     return exe
 
 
+def caller_argv(scenario: Path, port: int, media_port: int, calls: int, rate: int, timeout: float) -> list[str]:
+    """SIPp placing ``calls`` calls of ``scenario`` to 127.0.0.1:``port`` at ``rate`` per second,
+    all at once at most, its media on ``media_port``."""
+    return [sipp_exe(), "-sf", str(scenario), f"127.0.0.1:{port}", "-s", "bot", "-i", "127.0.0.1",
+            "-p", str(free_port()), "-mp", str(media_port), "-m", str(calls), "-l", str(calls),
+            "-r", str(rate), "-nostdin", "-timeout", f"{int(timeout)}s", "-max_socket", "60000"]  # fmt: skip
+
+
 def sipp_summary(text: str) -> dict[str, int]:
     """Cumulative counters from SIPp's final screen."""
 
@@ -240,14 +308,16 @@ class Capture:
     lo: int
     hi: int
     proc: subprocess.Popen[bytes] | None = None
+    snaplen: int = 96  # the headers; 256 keeps a 20 ms G.711 payload too
+    both_ways: bool = False  # also datagrams sent from those ports
 
     def start(self) -> None:
         exe = shutil.which("tcpdump")
         if exe is None:
             raise SystemExit("tcpdump not found: apt-get install tcpdump")
         self.proc = subprocess.Popen(
-            [exe, "-i", "lo", "-n", "-s", "96", "-B", "32768", "-U", "-w", str(self.path),
-             f"udp and dst portrange {self.lo}-{self.hi}"],
+            [exe, "-i", "lo", "-n", "-s", str(self.snaplen), "-B", "32768", "-U", "-w", str(self.path),
+             f"udp and {'' if self.both_ways else 'dst '}portrange {self.lo}-{self.hi}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
         # tcpdump prints "listening on lo" once its filter is in place
@@ -262,22 +332,20 @@ class Capture:
         return err.decode(errors="replace")
 
 
-def stream_report(path: Path, *, skip_edges: float = 1.0) -> dict[str, object]:
-    """Per RTP stream (sender port -> receiver port) in the capture: loss by sequence numbers
-    and inter-arrival gaps, ignoring ``skip_edges`` s at each end of each stream."""
+def read_pcap(path: Path) -> Iterator[tuple[float, int, int, int, bytes]]:
+    """(time, source port, destination port, sequence number, payload) of every RTP packet in a capture
+    (RTCP left out; the payload as far as the capture kept it)."""
     data = path.read_bytes()
     if len(data) < 24:
-        return {"streams": 0}
+        return
     nano = data[:4] in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
     link = struct.unpack_from("<I", data, 20)[0]
     l2 = 14 if link == 1 else 16 if link == 113 else 4 if link == 0 else 14
     pos = 24
-    streams: dict[tuple[int, int], list[tuple[float, int]]] = {}
     while pos + 16 <= len(data):
         sec, frac, incl, _orig = struct.unpack_from("<IIII", data, pos)
         frame = data[pos + 16 : pos + 16 + incl]
         pos += 16 + incl
-        t = sec + frac * (1e-9 if nano else 1e-6)
         if len(frame) < l2 + 20:
             continue
         ihl = (frame[l2] & 0x0F) * 4
@@ -288,8 +356,19 @@ def stream_report(path: Path, *, skip_edges: float = 1.0) -> dict[str, object]:
         rtp = udp + 8
         if frame[rtp] >> 6 != 2 or 72 <= frame[rtp + 1] & 0x7F <= 76:
             continue  # not RTP, or RTCP
+        cc = frame[rtp] & 0x0F
         seq = struct.unpack_from("!H", frame, rtp + 2)[0]
+        yield sec + frac * (1e-9 if nano else 1e-6), sport, dport, seq, frame[rtp + 12 + 4 * cc :]
+
+
+def stream_report(path: Path, *, skip_edges: float = 1.0) -> dict[str, object]:
+    """Per RTP stream (sender port -> receiver port) in the capture: loss by sequence numbers
+    and inter-arrival gaps, ignoring ``skip_edges`` s at each end of each stream."""
+    streams: dict[tuple[int, int], list[tuple[float, int]]] = {}
+    for t, sport, dport, seq, _payload in read_pcap(path):
         streams.setdefault((sport, dport), []).append((t, seq))
+    if not streams and path.stat().st_size < 24:
+        return {"streams": 0}
     gaps_over_40 = 0
     worst_gap = 0.0
     lost = received = 0

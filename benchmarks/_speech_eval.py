@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from _speech_set import Condition, Turn, through
 
-from voicebot.asr.channel import frames_of
+from tests.sim.channel import frames_of
 from voicebot.asr.matching import normalize
 from voicebot.asr.nbest import Calibration, Evidence
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.sim.channel import add_noise, babble, telephone_channel, white_noise
 from voicebot import Flow
-from voicebot.asr.channel import add_noise, babble, telephone_channel, white_noise
 from voicebot.tts import EspeakEngine
 
 ROOT = Path(__file__).resolve().parent.parent

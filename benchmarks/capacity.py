@@ -18,7 +18,8 @@ offered: the extra get 503 at once, the rest keep clean media); and the projecti
 
 Run: ``python benchmarks/capacity.py``. ``CAPACITY_N="100,150,200"`` sets the call counts,
 ``CAPACITY_TARGETS="voicebot,workers,sipp"`` the servers, ``CAPACITY_GC=0`` skips the GC
-comparison, ``CAPACITY_OVERLOAD=0`` the overload round. Needs sipp, tcpdump and kamailio.
+comparison, ``CAPACITY_GC_REPEAT=3`` runs it three times (the modes interleaved; the summary
+lists each mode's rounds), ``CAPACITY_OVERLOAD=0`` skips the overload round. Needs sipp, tcpdump and kamailio.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
 from _procs import cpu_seconds, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, tree, wait_sip
-from _sipp import Capture, sipp_exe, sipp_summary, stream_report, write_echo_scenario
+from _sipp import Capture, caller_argv, sipp_exe, sipp_summary, stream_report, write_echo_scenario
 
 CALL_SECONDS = 25.0
 WINDOW = 15.0  # seconds of steady state measured
 NS = [int(n) for n in os.environ.get("CAPACITY_N", "100,150,200,250").split(",")]
 TARGETS = os.environ.get("CAPACITY_TARGETS", "voicebot,workers,sipp").split(",")
 CORES = len(os.sched_getaffinity(0))
+GC_MODES = ("off", "freeze", "tuned")  # CPython's settings, gc.freeze() only, freeze + larger thresholds
+GC_REPEAT = int(os.environ.get("CAPACITY_GC_REPEAT", "1"))
 
 
 def server_argv(target: str, port: int, media_port: int, stats: Path, extra: list[str]) -> list[str]:
@@ -58,13 +61,13 @@ def server_argv(target: str, port: int, media_port: int, stats: Path, extra: lis
 
 
 def _histograms(stats_files: list[Path]) -> dict[str, Any]:
-    """Loop lag, media tick lateness and GC pauses of every worker, merged bucket by bucket."""
+    """Loop lag and GC pauses of every worker, merged bucket by bucket."""
     merged: dict[str, Any] = {}
     for path in stats_files:
         if not path.exists():
             continue
         data = json.loads(path.read_text())
-        named = {"loop_lag": data["loop_lag"], "media_tick_lateness": data["media_tick_lateness"]}
+        named = {"loop_lag": data["loop_lag"]}
         named.update({f"gc_gen{g}": h for g, h in data["gc_pauses"].items()})
         for name, h in named.items():
             m = merged.setdefault(name, {"le": {}, "count": 0, "sum": 0.0, "max": 0.0})
@@ -97,12 +100,8 @@ def one_round(target: str, n: int, work: Path, scenario: Path, *, extra: list[st
         idle_rss = rss_bytes(tree(server.pid))
         capture.start()
         rate = max(50, n // 6)
-        client = start(
-            [sipp_exe(), "-sf", str(scenario), f"127.0.0.1:{port}", "-s", "bot", "-i", "127.0.0.1",
-             "-p", str(free_port()), "-mp", str(client_media), "-m", str(offered), "-l", str(offered),
-             "-r", str(rate), "-nostdin", "-timeout", f"{int(CALL_SECONDS + 60)}s", "-max_socket", "60000"],
-            cwd=work, output=subprocess.PIPE,
-        )  # fmt: skip
+        client = start(caller_argv(scenario, port, client_media, offered, rate, CALL_SECONDS + 60),
+                       cwd=work, output=subprocess.PIPE)  # fmt: skip
         ramp = offered / rate + 1.5
         time.sleep(ramp)
         pids = tree(server.pid)
@@ -177,10 +176,11 @@ def main() -> None:
         if os.environ.get("CAPACITY_GC", "1") != "0" and "voicebot" in TARGETS:
             clean = [r["n"] for r in rows if r["target"] == "voicebot" and r["clean"]]
             n_gc = max(clean) if clean else NS[0]
-            for mode in ("off", "freeze", "tuned"):
-                r = one_round("voicebot", n_gc, work, scenario, env={"VOICEBOT_GC": mode})
-                r["gc_mode"] = mode
-                gc_rows.append(r)
+            for _ in range(GC_REPEAT):  # the modes interleaved, so the machine's load falls on each alike
+                for mode in GC_MODES:
+                    r = one_round("voicebot", n_gc, work, scenario, env={"VOICEBOT_GC": mode})
+                    r["gc_mode"] = mode
+                    gc_rows.append(r)
         overload: dict[str, Any] | None = None
         if os.environ.get("CAPACITY_OVERLOAD", "1") != "0" and "voicebot" in TARGETS:
             clean = [r["n"] for r in rows if r["target"] == "voicebot" and r["clean"]]
@@ -197,12 +197,36 @@ def main() -> None:
             "load_average_after": load_average(),
             "rounds": rows,
             "gc_comparison": gc_rows,
+            "gc_summary": _gc_summary(gc_rows),
             "overload": overload,
             **summary,
         },
     )
     print(json.dumps(summary, indent=1))
     print(f"results: {path}")
+
+
+def _gc_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per GC mode over its repeats: clean rounds, return gaps over 40 ms, the largest gap, CPU
+    per call-second, SIPp's CPU and the load average (1 min) of each round."""
+    out: dict[str, Any] = {}
+    for mode in GC_MODES:
+        mine = [r for r in rows if r.get("gc_mode") == mode]
+        if not mine:
+            continue
+        out[mode] = {
+            "rounds": len(mine),
+            "clean": sum(1 for r in mine if r["clean"]),
+            "gaps_over_40ms": [r["media"].get("gaps_over_40ms") for r in mine],
+            "max_gap_ms": [r["media"].get("max_gap_ms") for r in mine],
+            "lost": [r["media"].get("lost") for r in mine],
+            "gc_gen2_max_ms": [round(1000 * r["histograms"].get("gc_gen2", {}).get("max", 0.0), 1) for r in mine],
+            "cpu_s_per_call_s": [r["cpu_s_per_call_s"] for r in mine],
+            "client_cpu_pct": [r["client_cpu_pct"] for r in mine],
+            "load_1min": [r["load_average"][0] for r in mine],
+        }
+        print(f"GC {mode:<7} {json.dumps(out[mode])}", flush=True)
+    return out
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

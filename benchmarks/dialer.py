@@ -3,7 +3,8 @@
 Every contact's call is answered ``403 Forbidden`` by ``voicebot serve --reject 403`` (a
 final rejection: one attempt each), so the time is the dialer's — the claim transaction
 (window, do-not-call list, daily cap, a line), the INVITE/403/ACK exchange, and the finish
-transaction (call record, next status, webhook outbox) — not a conversation's. Runs
+transaction (call record, sealed as campaigns keep it by default; next status; webhook outbox) —
+not a conversation's. Runs
 ``voicebot campaign run`` processes on:
 
 * SQLite with one worker and with two,
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -39,6 +41,9 @@ from _common import write_results  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.pgserver import postgres_server  # noqa: E402
 from voicebot.campaign import campaigns  # noqa: E402
+from voicebot.privacy import Keyring  # noqa: E402
+from voicebot.privacy.fields import FieldSealer  # noqa: E402
+from voicebot.privacy.keys import ENV_KEY  # noqa: E402
 from voicebot.store import open_db  # noqa: E402
 
 CONTACTS = int(os.environ.get("DIALER_CONTACTS", "300"))
@@ -80,6 +85,11 @@ async def round_trips(hostport: str) -> list[float]:
     return times
 
 
+# campaigns seal each call's record (transcript, slots, CRM message) by default: measured so,
+# with a key made for the run
+KEYED = {**os.environ, ENV_KEY: secrets.token_hex(32)}
+
+
 def campaign(db: str, name: str, hostport: str, tmp: Path) -> None:
     path = tmp / f"{name}.csv"
     with path.open("w", newline="") as fh:
@@ -90,12 +100,12 @@ def campaign(db: str, name: str, hostport: str, tmp: Path) -> None:
     subprocess.run([sys.executable, "-m", "voicebot", "campaign", "create", name, "--db", db, "--flow",
                     str(ROOT / "tests/integration/campaign/campaign_flow.yaml"), "--contacts", str(path),
                     "--window", "00:00-00:00", "--cps", "0", "--concurrency", str(CONCURRENCY), "--max-attempts",
-                    "1", "--daily-cap", str(10 * CONTACTS)], check=True, capture_output=True, cwd=ROOT)
+                    "1", "--daily-cap", str(10 * CONTACTS)], check=True, capture_output=True, cwd=ROOT, env=KEYED)
 
 
 def run_workers(db: str, name: str, workers: int) -> dict[str, Any]:
     procs = [subprocess.Popen([sys.executable, "-m", "voicebot", "campaign", "run", name, "--db", db, "--no-progress",
-                               "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+                               "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=KEYED)
              for _ in range(workers)]
     cpu = 0.0
     for p in procs:
@@ -105,6 +115,7 @@ def run_workers(db: str, name: str, workers: int) -> dict[str, Any]:
         if p.returncode != 0:
             raise RuntimeError(f"campaign run failed: {p.stderr.read().decode() if p.stderr else ''}")
     with open_db(db) as store:
+        store.content = FieldSealer(Keyring.from_env_key(KEYED[ENV_KEY]))
         rows = campaigns.results(store, campaigns.get(store, name).id)
     attempts = [a for r in rows for a in r["attempts"]]
     assert len(attempts) == CONTACTS and all(a["sip_status"] == 403 for a in attempts)

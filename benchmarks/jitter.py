@@ -1,6 +1,6 @@
 """Adaptive jitter buffer against the hindsight-optimal fixed delay and a plain 60 ms buffer.
 
-Deterministic traces (seeded :class:`voicebot.rtp.impair.Impairment`), 60 s of 20 ms G.711
+Deterministic traces (seeded :class:`tests.sim.impair.Impairment`), 60 s of 20 ms G.711
 packets each: clean, Pareto jitter with 20 and 60 ms mean, Gilbert-Elliott 5 % bursty loss,
 reordering, a route change (+80 ms base delay step at 20 s, back -60 ms at 40 s), and a
 sender clock drifting by 300 ppm. The playout clock ticks every 20 ms with its own phase.
@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.sim
 from _common import write_results
 
-from voicebot.rtp.impair import Impairment
+from tests.sim.impair import Impairment
 from voicebot.rtp.jitterbuffer import JitterBuffer
 
 FRAME = 0.020

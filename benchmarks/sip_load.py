@@ -103,11 +103,11 @@ def server(cmd: list[str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
 def core_only(n: int) -> dict[str, float]:
     """The I/O-free core alone: OPTIONS datagrams in, 200 OK datagrams out, no sockets."""
     sys.path.insert(0, str(ROOT))
-    from voicebot.sip.transaction import Address
+    from voicebot.sip.transaction import TransportAddress
     from voicebot.sip.useragent import UaConfig, UserAgentCore
 
     core = UserAgentCore(UaConfig(addresses={"udp": ("127.0.0.1", 5080)}, defence=None))  # one source: no limits
-    src = Address("udp", "127.0.0.1", 5090)
+    src = TransportAddress("udp", "127.0.0.1", 5090)
     msgs = [
         (
             f"OPTIONS sip:bot@127.0.0.1:5080 SIP/2.0\r\n"

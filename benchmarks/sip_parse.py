@@ -38,7 +38,8 @@ import pyVoIP.VoIP  # noqa: F401  - must come first (pyVoIP.SIP alone is a circu
 import sipmessage
 from pyVoIP.SIP import SIPMessage
 
-from voicebot.sip.message import Request, parse_message
+from voicebot.sip.message import Request
+from voicebot.sip.parser import parse_message
 from voicebot.sip.validate import check_request, check_response
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -57,8 +57,8 @@ from _speech_eval import (  # noqa: E402
 )
 from _speech_set import CONDITIONS, LANGUAGES, build_set, groups_of, quiet, summary, through  # noqa: E402
 
+from tests.sim.channel import frames_of  # noqa: E402
 from voicebot.asr import engine_for_language  # noqa: E402
-from voicebot.asr.channel import frames_of  # noqa: E402
 from voicebot.asr.events import PartialResult  # noqa: E402
 from voicebot.asr.matching import PhraseMatcher  # noqa: E402
 from voicebot.asr.nbest import Calibration  # noqa: E402

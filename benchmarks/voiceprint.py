@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "codecs"))
 
 from benchmarks._common import write_results  # noqa: E402
-from voicebot.asr.channel import telephone_channel  # noqa: E402
+from tests.sim.channel import telephone_channel  # noqa: E402
 from voicebot.tts import EspeakEngine  # noqa: E402
 from voicebot.voiceprint.encoder import PARTIAL_FRAMES, PARTIALS_PER_SECOND, SpeakerEncoder, cosine  # noqa: E402
 from voicebot.voiceprint.model import HIDDEN, LAYERS, N_MELS, load_weights  # noqa: E402

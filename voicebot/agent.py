@@ -39,7 +39,7 @@ from voicebot.sip.defence import DefenceConfig
 from voicebot.sip.sdes import DEFAULT_SUITES, check_policy, check_suites
 from voicebot.sip.sdp import DEFAULT_CODECS, CodecSpec, choose_codecs
 from voicebot.sip.trace import MessageTrace
-from voicebot.sip.transaction import Address, Timers
+from voicebot.sip.transaction import Timers, TransportAddress
 from voicebot.sip.useragent import UaConfig, UserAgentCore
 from voicebot.transport.sip import (
     Received,
@@ -437,7 +437,7 @@ class UserAgent:
         self._requests[token] = fut
         return fut
 
-    def _on_datagram(self, data: Received, source: Address) -> None:
+    def _on_datagram(self, data: Received, source: TransportAddress) -> None:
         now = self._require_loop().time()
         if isinstance(data, bytes):
             self.core.receive_datagram(data, source, now)
@@ -445,7 +445,7 @@ class UserAgent:
             self.core.receive_message(data, source, now)
         self._pump()
 
-    def _on_transport_error(self, dest: Address, reason: str) -> None:
+    def _on_transport_error(self, dest: TransportAddress, reason: str) -> None:
         log.info("transport error towards %s: %s", dest, reason)
         self.core.transport_error(dest, self._require_loop().time())
         self._pump()

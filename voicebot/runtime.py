@@ -8,10 +8,11 @@
   under which the young generations are collected in small steps. Measured with the GC-pause
   histogram in ``benchmarks/capacity.py``.
 * :class:`LoopLagMonitor` wakes on an accumulated deadline and records how late the loop woke
-  it; the media clock records the lateness of its own ticks the same way
-  (:data:`MEDIA_TICK_LATENESS`).
-* :func:`stats` is the one function exporters read (the Prometheus metrics, ``serve --stats``):
-  loop lag, media tick lateness and GC pause histograms, GC counts, the loop in use, RSS.
+  it; :func:`watching_loop` shares one per loop among its users (``serve``, the Prometheus
+  endpoint), so the lag is measured once however many want it. How late the media clock runs
+  for one call is in that call's report (``media-clock`` in its media statistics).
+* :func:`stats` is the one function exporters read (the Prometheus metrics at scrape time,
+  ``serve --stats``): loop lag and GC pause histograms, GC counts, the loop in use, RSS.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import contextlib
 import gc
 import logging
 import os
+import threading
 import time
-from collections.abc import Coroutine
+import weakref
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -83,7 +86,6 @@ class Histogram:
 
 
 LOOP_LAG = Histogram()
-MEDIA_TICK_LATENESS = Histogram()
 GC_PAUSES: dict[int, Histogram] = {0: Histogram(), 1: Histogram(), 2: Histogram()}
 _gc_started: list[float] = []
 _gc_frozen = 0
@@ -128,6 +130,7 @@ class LoopLagMonitor:
     def __init__(self, interval: float = 0.05, histogram: Histogram = LOOP_LAG) -> None:
         self.interval = interval
         self.histogram = histogram
+        self.listeners: list[Callable[[float], None]] = []  # each lag too, as it is measured
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._deadline = 0.0
@@ -140,7 +143,10 @@ class LoopLagMonitor:
     def _wake(self) -> None:
         assert self._loop is not None
         now = self._loop.time()
-        self.histogram.observe(max(0.0, now - self._deadline))
+        lag = max(0.0, now - self._deadline)
+        self.histogram.observe(lag)
+        for listener in list(self.listeners):
+            listener(lag)
         self._deadline += self.interval
         if self._deadline <= now:  # more than a whole interval late: re-anchor, do not burst
             self._deadline = now + self.interval
@@ -150,6 +156,32 @@ class LoopLagMonitor:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+
+_WATCHING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[LoopLagMonitor, int]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextlib.contextmanager
+def watching_loop() -> Iterator[LoopLagMonitor]:
+    """The running loop's lag monitor (into :data:`LOOP_LAG`), started by its first user and
+    stopped when the last one leaves."""
+    loop = asyncio.get_running_loop()
+    monitor, users = _WATCHING.get(loop, (None, 0))
+    if monitor is None:
+        monitor = LoopLagMonitor()
+        monitor.start()
+    _WATCHING[loop] = (monitor, users + 1)
+    try:
+        yield monitor
+    finally:
+        _, users = _WATCHING[loop]
+        if users == 1:
+            monitor.stop()
+            del _WATCHING[loop]
+        else:
+            _WATCHING[loop] = (monitor, users - 1)
 
 
 def loop_name(loop: asyncio.AbstractEventLoop | None = None) -> str:
@@ -174,14 +206,11 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 
 _libc: Any = None
+_PR_SET_NAME = 15  # prctl(2): name the calling thread
 
 
-def trim_heap() -> bool:
-    """Give the C heap's free pages back to the system (glibc ``malloc_trim``); False elsewhere.
-
-    A worker that held many calls keeps their freed memory mapped; the media clock calls this
-    once the worker has no calls left, so the memory comes back when the load is gone.
-    """
+def _glibc() -> Any:
+    """glibc through ctypes, or False where there is none (loaded once)."""
     global _libc
     if _libc is None:
         try:
@@ -191,10 +220,30 @@ def trim_heap() -> bool:
             _libc.malloc_trim.argtypes = [ctypes.c_size_t]
         except (OSError, AttributeError):
             _libc = False
-    if not _libc:
+    return _libc
+
+
+def trim_heap() -> bool:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``); False elsewhere.
+
+    A worker that held many calls keeps their freed memory mapped; the media clock calls this
+    once the worker has no calls left, so the memory comes back when the load is gone.
+    """
+    libc = _glibc()
+    if not libc:
         return False
-    _libc.malloc_trim(0)
+    libc.malloc_trim(0)
     return True
+
+
+def name_os_thread() -> None:
+    """Give the calling thread's Python name to its OS thread (its first 15 bytes), so
+    ``/proc/PID/task/*/comm`` tells whose CPU a thread used (``benchmarks/botcalls.py`` splits
+    a bot call's CPU into ASR, TTS and the event loop that way). A ``ThreadPoolExecutor``
+    initializer; does nothing where glibc is missing."""
+    libc = _glibc()
+    if libc:
+        libc.prctl(_PR_SET_NAME, threading.current_thread().name.encode()[:15], 0, 0, 0)
 
 
 def rss_bytes() -> int:
@@ -212,7 +261,6 @@ def stats() -> dict[str, Any]:
     return {
         "loop": loop,
         "loop_lag": LOOP_LAG.snapshot(),
-        "media_tick_lateness": MEDIA_TICK_LATENESS.snapshot(),
         "gc_pauses": {str(g): h.snapshot() for g, h in GC_PAUSES.items()},
         "gc_counts": list(gc.get_count()),
         "gc_thresholds": list(gc.get_threshold()),
@@ -224,14 +272,15 @@ def stats() -> dict[str, Any]:
 __all__ = [
     "GC_PAUSES",
     "LOOP_LAG",
-    "MEDIA_TICK_LATENESS",
     "Histogram",
     "LoopLagMonitor",
     "loop_name",
+    "name_os_thread",
     "rss_bytes",
     "run",
     "settle_gc",
     "stats",
     "trim_heap",
     "watch_gc",
+    "watching_loop",
 ]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
+from voicebot.aio import first_of
 from voicebot.asr import AsyncRecognizer, engine_for_language
 from voicebot.asr.listen import Turn
 from voicebot.asr.listen import listen as listen_turn
@@ -146,14 +147,18 @@ class _Inbox(Generic[T]):
         self.closed = True
         self._wake.set()
 
-    async def get(self) -> T | None:
-        """The next item, or None once closed and empty."""
+    async def wait(self) -> bool:
+        """Until an item is queued (True) or the inbox is closed and empty (False); takes none."""
         while not self.items:
             if self.closed:
-                return None
+                return False
             self._wake.clear()
             await self._wake.wait()
-        return self.items.popleft()
+        return True
+
+    async def get(self) -> T | None:
+        """The next item, or None once closed and empty."""
+        return self.items.popleft() if await self.wait() else None
 
     def clear(self) -> None:
         self.items.clear()
@@ -245,7 +250,7 @@ class Voice:
         return await self._speak(chunks(), text, barge_in, synthesized=True)
 
     async def play(self, audio: str | Path | PCM, *, barge_in: bool = False) -> bool:
-        """Play a WAV file (any rate, 16-bit) or 16 kHz int16 PCM; False when interrupted."""
+        """Play a WAV file (integer PCM, any rate) or 16 kHz int16 PCM; False when interrupted."""
         if isinstance(audio, str | Path):
             label, pcm = str(audio), await asyncio.to_thread(read_wav, audio)
         else:
@@ -358,35 +363,20 @@ class Voice:
         self._pending, self._pending_onset = [], None
         started = self._listen_start()
         rec = await AsyncRecognizer.open(speech.asr, list(grammar) if grammar else None, groups=groups)
-        heard = asyncio.create_task(
-            listen_turn(
-                self._timed_frames(),
-                rec,
-                started_at=started,
-                config=config,
-                vad=self.vad,
-                pre_roll=pending,
-                in_speech_since=onset,
-            )
+        heard = listen_turn(
+            self._timed_frames(),
+            rec,
+            started_at=started,
+            config=config,
+            vad=self.vad,
+            pre_roll=pending,
+            in_speech_since=onset,
         )
-        keyed = asyncio.create_task(self._digits.get())
-        turn: Turn | None = None
-        try:
-            await asyncio.wait({heard, keyed}, return_when=asyncio.FIRST_COMPLETED)
-            if keyed.done() and keyed.result() is not None:
-                heard.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await heard
-            else:
-                turn = await heard
+        try:  # a key pressed ends the turn, and wins a tie with its end (the key stays queued)
+            which, result = await first_of(self._key_pressed(), heard)
         finally:
-            heard.cancel()
-            keyed.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keyed
-            if keyed.done() and not keyed.cancelled() and (digit := keyed.result()) is not None:
-                self._digits.items.appendleft(digit)  # a key ended the turn, or came with its end
             await rec.aclose()
+        turn: Turn | None = None if which == 0 else result
         if turn is None:  # a key ended the turn
             return Heard(kind="dtmf", digits=await self._more_digits(max_digits, inter_digit_timeout))
         if turn.outcome == "no_input":
@@ -438,6 +428,11 @@ class Voice:
             return ""
         self._digits.items.appendleft(first)
         return await self._more_digits(max_digits, inter_digit_timeout)
+
+    async def _key_pressed(self) -> None:
+        """Returns once a key waits to be read (without reading it); never when keys have ended."""
+        if not await self._digits.wait():
+            await asyncio.Event().wait()  # no key will come: speech alone ends the turn
 
     async def _more_digits(self, max_digits: int, inter_digit_timeout: float) -> str:
         digits = ""

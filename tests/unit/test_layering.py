@@ -37,8 +37,9 @@ SOURCE_ROOTS = ("voicebot", "codecs/voicebot_codecs")  # codecs/ itself is a sou
 # a flow on a call it places); business (store, privacy, metrics, campaign); processes
 # (workers); the command line (commands, cli, the package face, __main__).
 # the ground floor: error types, the rate-limited log, and the process runtime (event loop choice,
-# GC settling, loop-lag and GC-pause histograms: it imports nothing of voicebot)
-ERRORS = {"errors", "ratelog", "runtime"}
+# GC settling, loop-lag and GC-pause histograms: it imports nothing of voicebot), and the
+# (host, port) address type every layer names, and the structured "first of several" race (aio)
+ERRORS = {"errors", "ratelog", "runtime", "address", "aio"}
 ACCESS = {"sip", "rtp", "transport"}
 VOICE = {"codecs", "media", "asr", "tts", "voiceprint"}
 ENGINE = {"progress", "voice", "call", "bot", "report", "persona", "agent"}
@@ -52,9 +53,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "ratelog": set(),
     "runtime": set(),
+    "address": set(),
+    "aio": set(),
     "codecs": set(),  # voicebot_codecs never imports voicebot
-    "sip": {"errors"},  # SIP knows nothing of RTP, media or flows
-    "rtp": {"errors"},  # RTP knows nothing of SIP or codecs
+    "sip": {"errors", "address"},  # SIP knows nothing of RTP, media or flows
+    "rtp": {"errors", "address"},  # RTP knows nothing of SIP or codecs
     "transport": ERRORS | {"sip", "rtp"},  # the only sockets: it drives the pure cores
     "media": ERRORS | ACCESS | {"codecs"},
     "asr": ERRORS | ACCESS | {"codecs", "media"},

@@ -29,6 +29,7 @@ from voicebot.asr.events import AsrEvent, FinalResult
 from voicebot.errors import ConfigError
 from voicebot.media.frames import PCM as Pcm
 from voicebot.media.frames import RATE as SAMPLE_RATE
+from voicebot.runtime import name_os_thread
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,7 +154,9 @@ def asr_executor() -> concurrent.futures.ThreadPoolExecutor:
     global _EXECUTOR
     if _EXECUTOR is None:
         _EXECUTOR = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="voicebot-asr"
+            max_workers=max(2, os.cpu_count() or 2),
+            thread_name_prefix="voicebot-asr",
+            initializer=name_os_thread,
         )
     return _EXECUTOR
 

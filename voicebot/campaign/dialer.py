@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
+from voicebot.aio import first_of
 from voicebot.campaign import campaigns, claims, outbox, rules, webhooks
 from voicebot.campaign.claims import Claim, Idle, Worker
 from voicebot.campaign.placer import Attempt, AttemptOutcome, CallPlacer
@@ -222,13 +223,7 @@ class Dialer:
             waits.append(self.clock.sleep(min(idle.until - now, self.options.max_sleep)))
         else:
             waits.append(asyncio.sleep(self.options.poll))
-        tasks = [asyncio.ensure_future(w) for w in waits]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await first_of(*waits)
 
     async def _call(self, c: Claim, campaign: Campaign, flow: Flow) -> None:
         dialled_at = self.clock.now()

@@ -36,7 +36,7 @@ class Campaign:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     record_dir: str | None = None  # calls are recorded, encrypted, under this data directory
-    sealed: bool = False  # transcripts, slots and CRM messages are stored encrypted (voicebot.store.content)
+    sealed: bool = True  # transcripts, slots and CRM messages are stored encrypted (voicebot.store.content)
     id: int = 0
     state: str = ACTIVE
 

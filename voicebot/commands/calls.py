@@ -29,6 +29,7 @@ import voicebot.flowio.webhook
 import voicebot.persona  # noqa: F401
 from voicebot import runtime
 from voicebot.agent import RegistrationError, UserAgent
+from voicebot.aio import first_of, settled
 from voicebot.call import Call
 from voicebot.commands import _security_options
 from voicebot.commands._exits import EXIT_AUTH, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NETWORK, exit_code_for
@@ -274,12 +275,9 @@ def _limit(*values: float | None) -> float | None:
 
 
 async def _until(call: Call, stop: asyncio.Event, timeout: float | None, *also: asyncio.Future[Any]) -> None:
-    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-    waiting: set[asyncio.Future[Any]] = {call.ended, stopper, *also}
-    try:
-        await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
+    """Until the call ends, ``stop`` is set, one of ``also`` is done (its owner reads how) or
+    ``timeout`` passes."""
+    await first_of(stop.wait(), *(settled(fut) for fut in (call.ended, *also)), timeout=timeout)
 
 
 # ---------------------------------------------------------------------------------- dial
@@ -439,7 +437,6 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
     creds = {args.auth_user: args.auth_password} if args.auth_user else None
     ua = _agent(args, setup, server_credentials=creds, auth_algorithms=algorithms, max_calls=args.max_calls)
     ua.on_call(handle)
-    lag = runtime.LoopLagMonitor()
     async with serve_metrics(args, say=lambda text: out(f"voicebot serve: {text}")) as metrics, ua:
         host, port = ua.local_address
         where = format_hostport(host, port)
@@ -449,11 +446,8 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
         if ua.registered and args.register:
             out(f"voicebot serve: registered at {args.register} as {args.user}")
         runtime.settle_gc()  # start-up is done: freeze what it built, collect the young in small steps
-        lag.start()
-        waiting = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({waiting}, timeout=args.duration)
-        waiting.cancel()
-        lag.stop()
+        with runtime.watching_loop():  # the lag --stats writes and /metrics exports, measured once
+            await first_of(stop.wait(), timeout=args.duration)
         if args.stats is not None:
             args.stats.write_text(json.dumps({"calls": counter, **runtime.stats()}, indent=1) + "\n")
     return 0

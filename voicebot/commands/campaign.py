@@ -26,7 +26,7 @@ from voicebot.errors import ConfigError
 from voicebot.metrics.options import add_metrics_options, serve_metrics
 from voicebot.privacy.erasure import dnc_digest
 from voicebot.privacy.fields import FieldSealer
-from voicebot.privacy.keys import load_keyring, require_keyring
+from voicebot.privacy.keys import NO_KEY_HELP, load_keyring, require_keyring
 from voicebot.privacy.options import CallRecording, add_key_option, add_recording_options
 from voicebot.privacy.vault import Vault
 from voicebot.store import Db, db_url, dnc, open_db
@@ -120,8 +120,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c.add_argument("--webhook-secret", metavar="SECRET", help="HMAC-SHA256 key for X-Voicebot-Signature")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_recording_options(c, wav=False)
-    c.add_argument("--encrypt", action="store_true", help="keep transcripts, slots and CRM messages encrypted in the "
-                   "database (implied by --record); needs the key, as --record does")
+    keep = c.add_mutually_exclusive_group()
+    keep.add_argument("--encrypt", action="store_true", help="keep transcripts, slots and CRM messages encrypted in "
+                      "the database: the default, which needs the recording key, as --record does")
+    keep.add_argument("--plain", action="store_true", help="keep transcripts, slots and CRM messages UNENCRYPTED "
+                      "(no key needed; not with --record)")
 
     r = cmd("run", "dial the campaign's contacts until every one is final", run_run, RUN_EXITS)
     r.add_argument("name", metavar="NAME")
@@ -134,8 +137,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="keep delivering webhooks this long after the last call (default 30s)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--json", action="store_true", help="print the final counts as JSON")
-    add_key_option(r.add_argument_group("keys", "needed when the campaign records or encrypts (created with "
-                                        "--record or --encrypt) or the do-not-call list holds erased people's "
+    add_key_option(r.add_argument_group("keys", "needed unless the campaign was created --plain (its transcripts "
+                                        "are encrypted), and when the do-not-call list holds erased people's "
                                         "entries"))
     add_metrics_options(r)
 
@@ -183,9 +186,12 @@ def run_create(args: argparse.Namespace) -> int:
     if not args.flow.is_file():
         raise ConfigError(f"--flow: no such file {args.flow}")
     flow = Flow.load(args.flow)
+    if args.plain and args.record:
+        raise ConfigError("--plain (unencrypted transcripts) and --record (encrypted recordings) exclude each other")
     recording = CallRecording.from_args(args, db=db_url(args.db))  # no key: refused before anything is stored
-    if args.encrypt and recording is None:
-        require_keyring(args.key_file, why="--encrypt")
+    if not args.plain and recording is None and load_keyring(args.key_file) is None:
+        raise ConfigError(f"campaign {args.name} keeps its transcripts encrypted, which needs a recording key: "
+                          f"{NO_KEY_HELP}; or pass --plain to keep them unencrypted")
     record_dir = _record_dir(recording.vault) if recording is not None and recording.vault is not None else None
     settings = Campaign(
         name=args.name, flow_path=str(args.flow.resolve()), trunk=args.trunk, caller_id=args.caller_id or "",
@@ -193,7 +199,7 @@ def run_create(args: argparse.Namespace) -> int:
         concurrency=args.concurrency, cps=args.cps, window=args.window, max_attempts=args.max_attempts,
         retry_after=args.retry_after, ring_timeout=args.ring_timeout, daily_cap=args.daily_cap,
         webhook_url=args.webhook, webhook_secret=args.webhook_secret, record_dir=record_dir,
-        sealed=recording is not None or args.encrypt,
+        sealed=not args.plain,
     )
     contacts = check_against_flow(read_contacts(args.contacts, region=settings.region, trunk=args.trunk), flow)
     with _open(args) as db:
@@ -207,8 +213,7 @@ def run_create(args: argparse.Namespace) -> int:
               f"{settings.window} callee time, retry after {format_duration(settings.retry_after)}")
         if record_dir is not None:
             print(f"  calls are recorded, encrypted, under {record_dir}")
-        if settings.sealed:
-            print("  transcripts, slots and CRM messages are kept encrypted")
+        print(f"  transcripts, slots and CRM messages are kept {_keeping(settings)}")
         for line, err in bad:
             print(f"  {args.contacts}:{line}: {err} (stored as invalid, never dialled)", file=sys.stderr)
     return 0
@@ -277,14 +282,14 @@ async def _run(db: Db, args: argparse.Namespace, options: Any) -> tuple[Any, dic
 def _keys(db: Db, campaign: Campaign,
           key_file: Path | None) -> tuple[CallRecording | None, Callable[[str], str | None] | None]:
     """What a run needs the recording key for: the campaign's recording (created with
-    ``--record``), its sealed transcripts (``--record`` or ``--encrypt``), and matching the
+    ``--record``), its sealed transcripts (every campaign not created ``--plain``), and matching the
     do-not-call entries of erased people (keyed digests). Any of them without a key is a
     one-line error before any call."""
     with db.read() as tx:
         erased = dnc.has_erased(tx)
     why = (f"campaign {campaign.name} records its calls (created with --record), so running it"
            if campaign.record_dir is not None else
-           f"campaign {campaign.name} keeps its transcripts encrypted (created with --encrypt), so running it"
+           f"campaign {campaign.name} keeps its transcripts encrypted (created without --plain), so running it"
            if campaign.sealed else
            "the do-not-call list holds erased people's numbers as keyed digests; dialling")
     needed = campaign.record_dir is not None or campaign.sealed or erased
@@ -333,13 +338,19 @@ def run_status(args: argparse.Namespace) -> int:
         c = campaigns.get(db, args.name)
         counts = campaigns.counts(db, c.id)
     if args.json:
-        print(json.dumps({"campaign": c.name, "state": c.state, **counts}))
+        print(json.dumps({"campaign": c.name, "state": c.state, "transcripts": _keeping(c), **counts}))
     else:
         print(f"{c.name} ({c.state}): flow {c.flow_path}")
+        print(f"  transcripts {_keeping(c)}")
         _print_counts(c.name, counts)
         if counts["in_flight"] or counts["webhooks_pending"]:
             print(f"  in flight {counts['in_flight']}, webhooks waiting {counts['webhooks_pending']}")
     return 0
+
+
+def _keeping(c: Campaign) -> str:
+    """How the campaign keeps what its calls said, as status and list show it."""
+    return "encrypted" if c.sealed else "PLAIN (created --plain)"
 
 
 def run_state(args: argparse.Namespace) -> int:
@@ -354,12 +365,13 @@ def run_list(args: argparse.Namespace) -> int:
         rows = [(c, campaigns.counts(db, c.id)) for c in campaigns.all_campaigns(db)]
     if args.json:
         print(json.dumps([{"campaign": c.name, "state": c.state, "contacts": n["contacts"], "final": n["final"],
-                           "attempts": n["attempts"]} for c, n in rows]))
+                           "attempts": n["attempts"], "transcripts": _keeping(c)} for c, n in rows]))
         return 0
     if not rows:
         print("no campaigns (create one with: voicebot campaign create NAME --flow F.yaml --contacts C.csv)")
     for c, n in rows:
-        print(f"{c.name:<24} {c.state:<7} {n['final']}/{n['contacts']} final, {n['attempts']} calls")
+        print(f"{c.name:<24} {c.state:<7} {n['final']}/{n['contacts']} final, {n['attempts']} calls, transcripts "
+              f"{_keeping(c)}")
     return 0
 
 

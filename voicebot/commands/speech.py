@@ -96,13 +96,12 @@ def run_say(args: argparse.Namespace) -> int:
 
 
 def _load_input(path: Path) -> np.ndarray[Any, np.dtype[np.int16]]:
-    from voicebot.tts.espeak import to_16k
-    from voicebot.tts.wav import read_wav
+    from voicebot.media.frames import read_wav
 
-    pcm, rate = read_wav(path)
+    pcm = read_wav(path)
     if not len(pcm):
         raise ConfigError(f"{path}: the WAV holds no audio (a header and 0 samples)")
-    return to_16k(pcm, rate)
+    return pcm
 
 
 def run_transcribe(args: argparse.Namespace) -> int:

@@ -10,7 +10,8 @@ Streams start on the clock's grid (:meth:`MediaClock.next_tick`), so their frame
 the ticks. The clock stops when the last stream leaves and starts again with the next one;
 two seconds after it stopped, and again once the last calls' SIP transactions have expired,
 it hands the freed C heap back to the system (:func:`voicebot.runtime.trim_heap`).
-How late each tick ran is recorded in :data:`voicebot.runtime.MEDIA_TICK_LATENESS`.
+How late a call's frames were played is in that call's report (the stream's ``media-clock``
+statistics); the loop's own lateness in :data:`voicebot.runtime.LOOP_LAG`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import weakref
 from typing import Protocol
 
 from voicebot.media.frames import FRAME_SECONDS
-from voicebot.runtime import MEDIA_TICK_LATENESS, Histogram, trim_heap
+from voicebot.runtime import trim_heap
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,9 @@ class ClockedStream(Protocol):
 class MediaClock:
     """The 20 ms tick of one event loop. Get it with :meth:`for_loop`."""
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, *, ptime: float = PTIME, lateness: Histogram = MEDIA_TICK_LATENESS
-    ) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, ptime: float = PTIME) -> None:
         self._loop = loop
         self.ptime = ptime
-        self._lateness = lateness
         self._streams: dict[int, ClockedStream] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._deadline = 0.0
@@ -93,7 +91,6 @@ class MediaClock:
         # uvloop keeps time in whole milliseconds and may run a timer a fraction of a
         # millisecond before its deadline: never let a tick look earlier than its deadline
         now = max(self._loop.time(), self._deadline)
-        self._lateness.observe(now - self._deadline)
         self.ticks += 1
         for stream in list(self._streams.values()):
             try:

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from voicebot.errors import ConfigError
-from voicebot_codecs import G711, get_codec, resample
+from voicebot.media.wav import load_wav
+from voicebot_codecs import G711, Resampler, get_codec, resample
 from voicebot_codecs.base import FRAME_MS as FRAME_MS  # re-exported: the frame size is the codecs' fact
 from voicebot_codecs.base import PCM as PCM
 
@@ -113,25 +113,29 @@ def crossfade(head: PCM, tail: PCM, n: int) -> PCM:
     return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
 
 
-def read_wav(path: str | Path, rate: int = RATE) -> PCM:
-    """Load a 16-bit PCM WAV file as mono int16 at ``rate`` (channels averaged, resampled)."""
-    p = Path(path)
-    try:
-        with wave.open(str(p), "rb") as w:
-            width, channels, src_rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
-            data = w.readframes(w.getnframes())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{p}: no such WAV file") from exc
-    except (wave.Error, EOFError, OSError) as exc:
-        raise ConfigError(f"{p}: not a readable WAV file ({exc}); write 16-bit PCM WAV") from exc
-    if width != 2:
-        raise ConfigError(f"{p}: {8 * width}-bit samples; voicebot plays 16-bit PCM WAV")
-    pcm = np.frombuffer(data, dtype="<i2").astype(np.int16)
-    if channels > 1:
-        pcm = pcm[: len(pcm) - len(pcm) % channels].reshape(-1, channels).mean(axis=1).astype(np.int16)
+def read_wav(source: bytes | str | Path, rate: int = RATE) -> PCM:
+    """A WAV file (a path, or its bytes) as mono int16 at ``rate`` (channels averaged,
+    resampled); any integer PCM layout :func:`voicebot.media.wav.load_wav` reads, and its
+    one-line :class:`ConfigError` for a file that is missing or unusable."""
+    pcm, src_rate = load_wav(source)
     if src_rate != rate:
         pcm = resample(np.ascontiguousarray(pcm), src_rate, rate)
     return pcm
+
+
+def telephone_band(pcm: PCM, codec: str = "PCMU/8000") -> PCM:
+    """16 kHz ``pcm`` as it sounds after a call's codec: resampled to the codec's rate, coded
+    and decoded frame by frame, resampled back to 16 kHz (same length, plus the resamplers'
+    delay). No network: loss and jitter are the tests' channel model, ``tests/sim/channel.py``."""
+    c = get_codec(codec)
+    down, up = Resampler(RATE, c.sample_rate), Resampler(c.sample_rate, RATE)
+    enc, dec = c.encoder(), c.decoder()
+    wire = np.concatenate([down.process(np.ascontiguousarray(pcm)), down.flush()])
+    n = c.frame_samples
+    wire = np.concatenate([wire, np.zeros((-len(wire)) % n, dtype=np.int16)]).astype(np.int16)
+    out = [up.process(dec.decode(enc.encode(wire[i : i + n]))) for i in range(0, len(wire), n)]
+    out.append(up.flush())
+    return np.concatenate(out).astype(np.int16)
 
 
 def write_wav(path: str | Path, pcm: PCM | npt.NDArray[np.int16], rate: int = RATE) -> None:

@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from voicebot.address import Address
 from voicebot.errors import ConfigError, LocalProtocolError
 from voicebot.media.clock import MediaClock
 from voicebot.media.frames import (
@@ -88,7 +89,6 @@ log = logging.getLogger(__name__)
 MAX_CATCH_UP = 250  # frames (5 s) the playout catches up after a stall before it skips
 MAX_PACKETS_PER_FRAME = 4  # far-end packets decoded for one 20 ms frame (two at 10 ms; bounded)
 
-Address = tuple[str, int]
 LATE_TICK = 0.002  # a tick this late drains the RTP socket before playing out
 
 

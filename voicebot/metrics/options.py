@@ -1,5 +1,5 @@
 """``--metrics-port`` / ``--metrics-host`` / ``--alerts`` for the commands that run calls
-(``serve`` now, ``campaign run`` later): one function adds them, one context manager serves."""
+(``serve`` and ``campaign run``): one function adds them, one context manager serves."""
 
 from __future__ import annotations
 

@@ -15,8 +15,10 @@ Exposed (counters end in ``_total``): ``voicebot_calls_active{direction}``,
 ``voicebot_asr_latency_seconds``, ``voicebot_asr_confidence``,
 ``voicebot_tts_synthesis_seconds``, ``voicebot_rtp_packets_total{kind}``,
 ``voicebot_rtp_loss_ratio``, ``voicebot_rtp_jitter_seconds``, ``voicebot_concealment_ratio``,
-``voicebot_call_mos`` (histograms, one observation per call), ``voicebot_event_loop_lag_seconds``
-and ``voicebot_event_loop_lag_max_seconds``, ``voicebot_amd_decisions_total{verdict}`` and
+``voicebot_call_mos`` (histograms, one observation per call), ``voicebot_event_loop_lag_seconds``,
+``voicebot_gc_pause_seconds{generation}`` and ``voicebot_gc_objects_frozen`` (the process's own,
+kept by :mod:`voicebot.runtime` and read at scrape time: :mod:`voicebot.metrics.runtime_collector`),
+``voicebot_event_loop_lag_max_seconds``, ``voicebot_amd_decisions_total{verdict}`` and
 ``voicebot_amd_decision_seconds``, ``voicebot_alert_active{alert}`` and
 ``voicebot_alert_value{alert}``.
 """
@@ -26,20 +28,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from voicebot import runtime
 from voicebot.errors import ConfigError
 from voicebot.metrics.alerts import DEFAULT_RULES, AlertBook, AlertChange, AlertRule
 from voicebot.metrics.observer import CallEnd, TrackedCall, call_end
+from voicebot.metrics.runtime_collector import RuntimeCollector
 from voicebot.progress import CallerSaid, CallEvent, MachineDetection, PromptAudio
 
 log = logging.getLogger("voicebot.alerts")
 
-LAG_INTERVAL = 0.05  # the loop is sampled 20 times a second
 LATENCY_BUCKETS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
@@ -90,10 +94,7 @@ class Metrics:
             "voicebot_call_mos", "Estimated MOS per call (E-model, ITU-T G.107)",
             buckets=(1.0, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.2, 4.4, 4.5), registry=r,
         )  # fmt: skip
-        self.loop_lag = Histogram(
-            "voicebot_event_loop_lag_seconds", "How late the event loop ran a 50 ms timer",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0), registry=r,
-        )  # fmt: skip
+        r.register(RuntimeCollector())  # loop lag and GC pauses, as voicebot.runtime keeps them
         self.loop_lag_max = Gauge("voicebot_event_loop_lag_max_seconds", "Largest lag in the last second", registry=r)
         self.amd = Counter("voicebot_amd_decisions", "Answering-machine detection verdicts", ["verdict"], registry=r)
         self.amd_seconds = Histogram(
@@ -108,6 +109,7 @@ class Metrics:
         self._answered: deque[int] = deque(maxlen=window)
         self._dropped: deque[int] = deque(maxlen=window)
         self.ends: list[CallEnd] = []  # the most recent call ends, newest last (bounded)
+        self._lag_worst, self._lag_since = 0.0, time.monotonic()
 
     # ------------------------------------------------------------------ the observer interface
     def track(self, call: TrackedCall) -> None:
@@ -198,37 +200,34 @@ class Metrics:
         )  # fmt: skip
 
     # ------------------------------------------------------------------ serving
-    async def watch_loop(self, interval: float = LAG_INTERVAL) -> None:
-        """Measure event-loop lag until cancelled: how late a timer of ``interval`` fires."""
-        loop = asyncio.get_running_loop()
-        worst, since = 0.0, loop.time()
-        while True:
-            start = loop.time()
-            await asyncio.sleep(interval)
-            now = loop.time()
-            lag = max(0.0, now - start - interval)
-            self.loop_lag.observe(lag)
-            worst = max(worst, lag)
-            if now - since >= 1.0:
-                self.loop_lag_max.set(worst)
-                self._signal("loop_lag", worst)
-                worst, since = 0.0, now
+    def observe_loop_lag(self, lag: float) -> None:
+        """One lag of the loop's monitor: the worst of each second feeds the gauge and the alerts."""
+        self._lag_worst = max(self._lag_worst, lag)
+        now = time.monotonic()
+        if now - self._lag_since >= 1.0:
+            self.loop_lag_max.set(self._lag_worst)
+            self._signal("loop_lag", self._lag_worst)
+            self._lag_worst, self._lag_since = 0.0, now
 
     @contextlib.asynccontextmanager
     async def serving(self, port: int, host: str = "127.0.0.1") -> AsyncIterator[tuple[str, int]]:
-        """Serve ``/metrics`` on ``host:port`` (0: any free port) and watch the loop meanwhile."""
+        """Serve ``/metrics`` on ``host:port`` (0: any free port); meanwhile the loop's lag is
+        measured (:func:`voicebot.runtime.watching_loop`, shared with ``serve --stats``) and
+        every garbage collection timed."""
         try:
             server, thread = start_http_server(port, host, registry=self.registry)
         except OSError as exc:
             raise ConfigError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
-        watcher = asyncio.create_task(self.watch_loop(), name="voicebot-loop-lag")
+        runtime.watch_gc()
         try:
-            bound = server.server_address
-            yield str(bound[0]), int(bound[1])
+            with runtime.watching_loop() as monitor:
+                monitor.listeners.append(self.observe_loop_lag)
+                try:
+                    bound = server.server_address
+                    yield str(bound[0]), int(bound[1])
+                finally:
+                    monitor.listeners.remove(self.observe_loop_lag)
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
             await asyncio.to_thread(server.shutdown)
             server.server_close()
             thread.join(timeout=5)

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from voicebot.address import Address
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.rtp.dtmf import DtmfReceiver, DtmfSender, normalize_digits
 from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, RtpEvent, SourceLatched
@@ -38,8 +39,6 @@ from voicebot.rtp.rtcp import (
     serialize_compound,
 )
 from voicebot.rtp.stats import SourceStatistics, round_trip_time
-
-Address = tuple[str, int]
 
 
 class RtpSender:

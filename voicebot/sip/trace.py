@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voicebot.sip.transaction import Address
+from voicebot.sip.transaction import TransportAddress
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -15,7 +15,7 @@ class MessageTrace:
     """One SIP message sent or received, with what the core could read of it."""
 
     direction: str  # "sent" / "received"
-    peer: Address  # where it went / came from
+    peer: TransportAddress  # where it went / came from
     data: bytes  # the message as on the wire (a stream-framed message: as the framer rebuilt it)
     at: float  # the ``now`` the core was given when it sent or received it
     start_line: str | None = None  # "INVITE sip:bob@host SIP/2.0" / "SIP/2.0 200 OK"
@@ -34,7 +34,7 @@ class MessageTrace:
 _CALL_ID = (b"call-id", b"i")
 
 
-def trace_of(direction: str, peer: Address, data: bytes, at: float) -> MessageTrace:
+def trace_of(direction: str, peer: TransportAddress, data: bytes, at: float) -> MessageTrace:
     """The trace of ``data``: its start line, Call-ID and CSeq read off the header lines (no
     parse; a message too broken to parse still has a start line to show)."""
     head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")

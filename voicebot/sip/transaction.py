@@ -26,14 +26,17 @@ from enum import Enum
 from typing import NamedTuple
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
+from voicebot.sip.build import build_response
 from voicebot.sip.headers import Headers, Via
-from voicebot.sip.message import Request, Response, build_response
+from voicebot.sip.message import Request, Response
 
 MAGIC_COOKIE = "z9hG4bK"
 
 
-class Address(NamedTuple):
-    """Where a message goes or came from: transport name (``udp``/``tcp``/``tls``), host, port."""
+class TransportAddress(NamedTuple):
+    """Where a SIP message goes or came from: transport name (``udp``/``tcp``/``tls``), host, port.
+
+    A plain ``(host, port)`` pair is :data:`voicebot.address.Address`."""
 
     transport: str
     host: str
@@ -267,7 +270,7 @@ class Send:
     """Put ``message`` on the wire to ``dest``."""
 
     message: Request | Response
-    dest: Address
+    dest: TransportAddress
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -334,7 +337,7 @@ class Transaction:
 
     kind: Kind
     request: Request
-    dest: Address  # client: where the request goes; server: where responses go (§18.2.2)
+    dest: TransportAddress  # client: where the request goes; server: where responses go (§18.2.2)
     timers: Timers = field(default_factory=Timers)
     state: State = State.TERMINATED
     last_response: Response | None = None
@@ -343,12 +346,12 @@ class Transaction:
     _ack: Request | None = None
 
     @classmethod
-    def client(cls, request: Request, dest: Address, timers: Timers | None = None) -> Transaction:
+    def client(cls, request: Request, dest: TransportAddress, timers: Timers | None = None) -> Transaction:
         kind = Kind.INVITE_CLIENT if request.method == "INVITE" else Kind.NON_INVITE_CLIENT
         return cls(kind=kind, request=request, dest=dest, timers=timers or Timers(), state=INITIAL[kind])
 
     @classmethod
-    def server(cls, request: Request, dest: Address, timers: Timers | None = None) -> Transaction:
+    def server(cls, request: Request, dest: TransportAddress, timers: Timers | None = None) -> Transaction:
         kind = Kind.INVITE_SERVER if request.method == "INVITE" else Kind.NON_INVITE_SERVER
         return cls(kind=kind, request=request, dest=dest, timers=timers or Timers(), state=INITIAL[kind])
 

@@ -5,8 +5,8 @@ The shape is aioquic's: feed it what arrived and the time, take back what to sen
 happened.
 
 * ``receive_datagram(data, source, now)``: one whole SIP message (a UDP datagram or a message
-  framed off a stream) from ``source`` (an :class:`Address`).
-* ``datagrams_to_send()``: ``(bytes, Address)`` pairs to put on the wire.
+  framed off a stream) from ``source`` (a :class:`TransportAddress`).
+* ``datagrams_to_send()``: ``(bytes, TransportAddress)`` pairs to put on the wire.
 * ``next_event()``: the next :mod:`voicebot.sip.events` event, or None.
 * ``next_deadline()`` / ``handle_timer(now)``: the earliest timer and its firing.
 * Actions the driver asks for: :meth:`invite`, :meth:`ring`, :meth:`answer`, :meth:`reject`,
@@ -38,8 +38,10 @@ import heapq
 from collections.abc import Callable
 
 from voicebot.errors import ProtocolError, RemoteProtocolError
-from voicebot.sip.message import Request, Response, SipParseError, build_response, new_tag, parse_message
-from voicebot.sip.transaction import Address, State, Transaction, client_key, server_key
+from voicebot.sip.build import build_response, new_tag
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import SipParseError, parse_message
+from voicebot.sip.transaction import State, Transaction, TransportAddress, client_key, server_key
 from voicebot.sip.uacore.admission import Admission
 from voicebot.sip.uacore.base import CoreBase
 from voicebot.sip.uacore.callstate import CallAction, CallInput, Step
@@ -178,7 +180,7 @@ class UserAgentCore(
                 self._registration_timer(obj, now)
             self._watch(obj)
 
-    def transport_error(self, dest: Address, now: float) -> None:
+    def transport_error(self, dest: TransportAddress, now: float) -> None:
         """The transport could not deliver to ``dest``: fail the client transactions going there."""
         for client in [c for c in self._clients.values() if c.tx.dest == dest]:
             try:
@@ -186,7 +188,7 @@ class UserAgentCore(
             except RemoteProtocolError:
                 self.dropped += 1
 
-    def receive_datagram(self, data: bytes, source: Address, now: float) -> None:
+    def receive_datagram(self, data: bytes, source: TransportAddress, now: float) -> None:
         """One whole message from ``source``. Nothing a peer sends raises out of here."""
         if self.tracing:
             self._trace_received(data, source, now)
@@ -199,7 +201,7 @@ class UserAgentCore(
             return
         self._receive(msg, source, now)
 
-    def receive_message(self, msg: Request | Response | SipParseError, source: Address, now: float) -> None:
+    def receive_message(self, msg: Request | Response | SipParseError, source: TransportAddress, now: float) -> None:
         """A message a stream transport already framed and parsed (or the error it found)."""
         if self.tracing:
             self._trace_received(str(msg).encode() if isinstance(msg, SipParseError) else bytes(msg), source, now)
@@ -210,7 +212,7 @@ class UserAgentCore(
             return
         self._receive(msg, source, now)
 
-    def _receive(self, msg: Request | Response, source: Address, now: float) -> None:
+    def _receive(self, msg: Request | Response, source: TransportAddress, now: float) -> None:
         try:
             if isinstance(msg, Request):
                 self._on_request(msg, source, now)
@@ -237,7 +239,7 @@ class UserAgentCore(
         self._client_outputs(client, client.tx.receive_response(resp, now), now)
         self._watch(client)
 
-    def _on_request(self, req: Request, source: Address, now: float) -> None:
+    def _on_request(self, req: Request, source: TransportAddress, now: float) -> None:
         try:
             key = server_key(req)
         except RemoteProtocolError:

@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from voicebot.errors import RemoteProtocolError
+from voicebot.sip.build import build_response, new_tag
 from voicebot.sip.headers import DISPLAY_NAMES, canonical_name
-from voicebot.sip.message import Request, Response, build_response, new_tag
+from voicebot.sip.message import Request, Response
 
 __all__ = [
     "DEFAULT_ACCEPTED_TYPES",

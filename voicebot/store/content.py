@@ -1,12 +1,12 @@
 """What a call said, sealed in the store: the transcript and slots of each attempt and the CRM
-message built from them, in campaigns that keep their content encrypted (``campaign create
---record`` or ``--encrypt``).
+message built from them. Campaigns keep them encrypted by default (``campaign create`` refuses
+without a key); only one created ``--plain`` stores them as plain JSON.
 
 The store only knows the spelling: a sealed value is ``sealed:`` followed by a base64
 container (:class:`voicebot.privacy.fields.FieldSealer` makes and opens them with the recording
 keys). A database handle carries the sealer as :attr:`Db.content` when its opener holds the
 key; :func:`unseal` refuses with a one-line error when it does not, and leaves plain values
-(campaigns that do not encrypt, rows written before) as they are.
+(``--plain`` campaigns, rows written before sealing became the default) as they are.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import socket
 import time
 from collections.abc import Callable
 
+from voicebot.address import Address
 from voicebot.errors import ConfigError
 from voicebot.rtp.packet import is_rtcp
 from voicebot.transport.buffers import (
@@ -37,7 +38,6 @@ from voicebot.transport.buffers import (
 
 log = logging.getLogger(__name__)
 
-Address = tuple[str, int]
 DatagramCallback = Callable[[bytes, Address, float], None]
 
 _RCVBUF = 1 << 18

@@ -2,7 +2,7 @@
 
 The only socket code for SIP. A :class:`SipTransport` listens on one host for UDP and TCP on
 one port (and TLS on another, when it has a certificate) and hands every received message to
-``on_message(data, source)`` where ``source`` is an :class:`~voicebot.sip.transaction.Address`.
+``on_message(data, source)`` where ``source`` is an :class:`~voicebot.sip.transaction.TransportAddress`.
 Stream transports live in :mod:`voicebot.transport.stream` (framing, connection limits and
 timeouts); TLS settings in :mod:`voicebot.transport.tls`.
 
@@ -23,8 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from voicebot.ratelog import RateLimitedLog
-from voicebot.sip.message import Request, Response, SipParseError
-from voicebot.sip.transaction import Address
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import SipParseError
+from voicebot.sip.transaction import TransportAddress
 from voicebot.transport.buffers import size_receive_buffer
 from voicebot.transport.stream import ConnectionLimits, StreamHub
 from voicebot.transport.tls import TlsConfig
@@ -38,8 +39,8 @@ UDP_RECEIVE_BUFFER = 4 << 20  # a burst of a few thousand requests waits here, n
 __all__ = ["SipTransport", "advertised_address", "format_hostport", "split_hostport"]
 
 Received = bytes | Request | Response | SipParseError  # a datagram, or what a stream framed
-MessageCallback = Callable[[Received, Address], None]
-ErrorCallback = Callable[[Address, str], None]
+MessageCallback = Callable[[Received, TransportAddress], None]
+ErrorCallback = Callable[[TransportAddress, str], None]
 
 
 def split_hostport(text: str, default_port: int = 5060) -> tuple[str, int]:
@@ -88,7 +89,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.owner = owner
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        self.owner.deliver(data, Address("udp", str(addr[0]), int(addr[1])))
+        self.owner.deliver(data, TransportAddress("udp", str(addr[0]), int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:  # ICMP errors: nothing to tie them to
         log.debug("udp error: %s", exc)
@@ -110,7 +111,7 @@ class SipTransport:
         self.tls = tls
         self.streams = StreamHub(self.deliver, limits)
         self._udp: asyncio.DatagramTransport | None = None
-        self._pending: dict[Address, list[bytes]] = {}
+        self._pending: dict[TransportAddress, list[bytes]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client_tls: Any = None
         self._ratelog = RateLimitedLog(log)
@@ -149,13 +150,13 @@ class SipTransport:
             bound_tls = await self.streams.listen("tls", host, tls_port, tls.server_context())
             self.addresses["tls"] = (host, bound_tls)
 
-    def deliver(self, data: Received, source: Address) -> None:
+    def deliver(self, data: Received, source: TransportAddress) -> None:
         try:
             self.on_message(data, source)
         except Exception as exc:  # rule 5: nothing a peer sends may kill the transport
             self._ratelog.log("handler", logging.ERROR, "error while handling a message from %s", source, exc_info=exc)
 
-    def send(self, data: bytes, dest: Address) -> None:
+    def send(self, data: bytes, dest: TransportAddress) -> None:
         name = dest.transport.lower()
         if name == "udp":
             if self._udp is None:
@@ -166,7 +167,7 @@ class SipTransport:
             except (OSError, ValueError) as exc:
                 self._fail(dest, str(exc))
             return
-        key = Address(name, dest.host, dest.port)
+        key = TransportAddress(name, dest.host, dest.port)
         stream = self.streams.streams.get(key)
         if stream is not None:
             stream.write(data)
@@ -184,7 +185,7 @@ class SipTransport:
             self._client_tls = (self.tls or TlsConfig()).client_context()
         return self._client_tls
 
-    async def _connect(self, key: Address) -> None:
+    async def _connect(self, key: TransportAddress) -> None:
         try:
             if key.transport not in ("tcp", "tls"):
                 raise OSError(f"transport {key.transport} is not supported")
@@ -197,7 +198,7 @@ class SipTransport:
         for data in self._pending.pop(key, []):
             proto.write(data)
 
-    def _fail(self, dest: Address, reason: str) -> None:
+    def _fail(self, dest: TransportAddress, reason: str) -> None:
         self._ratelog.log("send", logging.INFO, "transport error to %s: %s", dest, reason)
         if self.on_error is not None:
             self.on_error(dest, reason)

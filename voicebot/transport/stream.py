@@ -1,6 +1,6 @@
 """SIP over stream transports, TCP and TLS, with bounded resources (RFC 3261 §18.3, §26.2.1).
 
-Messages are framed by :class:`~voicebot.sip.message.StreamParser` (Content-Length) and handed
+Messages are framed by :class:`~voicebot.sip.parser.StreamParser` (Content-Length) and handed
 over parsed; a stream whose framing is lost is closed. Connections are kept by the peer's
 address, so a response goes back over the connection its request came on (§18.2.2).
 
@@ -39,13 +39,14 @@ from typing import Any, cast
 
 from voicebot.errors import ConfigError
 from voicebot.ratelog import RateLimitedLog
-from voicebot.sip.message import MAX_MESSAGE_SIZE, Request, Response, SipParseError, StreamParser
-from voicebot.sip.transaction import Address
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import MAX_MESSAGE_SIZE, SipParseError, StreamParser
+from voicebot.sip.transaction import TransportAddress
 
 log = logging.getLogger(__name__)
 
 Framed = Request | Response | SipParseError
-Deliver = Callable[[Framed, Address], None]
+Deliver = Callable[[Framed, TransportAddress], None]
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -82,7 +83,7 @@ class ConnectionLimits:
 class StreamConnection(asyncio.Protocol):
     """One TCP or TLS connection carrying SIP."""
 
-    def __init__(self, hub: StreamHub, name: str, key: Address | None, *, inbound: bool) -> None:
+    def __init__(self, hub: StreamHub, name: str, key: TransportAddress | None, *, inbound: bool) -> None:
         self.hub = hub
         self.name = name
         self.key = key
@@ -101,7 +102,7 @@ class StreamConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         if self.key is None:
             peer = transport.get_extra_info("peername")
-            self.key = Address(self.name, str(peer[0]), int(peer[1]))
+            self.key = TransportAddress(self.name, str(peer[0]), int(peer[1]))
         self.hub.register(self)
 
     def data_received(self, data: bytes) -> None:
@@ -153,7 +154,7 @@ class StreamHub:
     def __init__(self, deliver: Deliver, limits: ConnectionLimits | None = None) -> None:
         self._deliver = deliver
         self.limits = limits or ConnectionLimits()
-        self.streams: dict[Address, StreamConnection] = {}
+        self.streams: dict[TransportAddress, StreamConnection] = {}
         self._inbound: set[StreamConnection] = set()
         self._per_host: Counter[str] = Counter()
         self._listeners: list[_Listener] = []
@@ -180,7 +181,7 @@ class StreamHub:
         """A per-connection event, logged at most once a second per kind."""
         self._ratelog.log(key, level, msg, *args)
 
-    def deliver(self, item: Framed, source: Address) -> None:
+    def deliver(self, item: Framed, source: TransportAddress) -> None:
         self._deliver(item, source)
 
     def register(self, conn: StreamConnection) -> None:
@@ -296,7 +297,7 @@ class StreamHub:
     # ------------------------------------------------------------------ sending
 
     async def connect(
-        self, key: Address, ssl_context: ssl.SSLContext | None, timeout: float = 10.0
+        self, key: TransportAddress, ssl_context: ssl.SSLContext | None, timeout: float = 10.0
     ) -> StreamConnection:
         kwargs: dict[str, Any] = {}
         if ssl_context is not None:

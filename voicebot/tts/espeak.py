@@ -34,8 +34,9 @@ from typing import Any
 import numpy as np
 
 from voicebot.errors import ConfigError, DependencyError, VoicebotError
+from voicebot.media.frames import read_wav
+from voicebot.runtime import name_os_thread
 from voicebot.tts.engine import MAX_RATE, MIN_RATE, SAMPLE_RATE, Pcm
-from voicebot.tts.wav import read_wav
 from voicebot_codecs import resample
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,9 @@ class _Pyttsx3:
     """The process's one pyttsx3/libespeak-ng instance and the one thread that uses it."""
 
     def __init__(self) -> None:
-        self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicebot-tts")
+        self.worker = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="voicebot-tts", initializer=name_os_thread
+        )
         self._chunks: list[bytes] = []
         self._done = threading.Event()
         self.worker.submit(self._start).result(timeout=SYNTH_TIMEOUT)
@@ -285,8 +288,7 @@ class EspeakEngine:
             raise SynthesisError(f"espeak-ng took longer than {SYNTH_TIMEOUT}s") from exc
         if proc.returncode != 0 or not proc.stdout:
             raise SynthesisError(f"espeak-ng failed: {proc.stderr.decode(errors='replace').strip()}")
-        pcm, sr = read_wav(proc.stdout)
-        return to_16k(pcm, sr)
+        return read_wav(proc.stdout, SAMPLE_RATE)
 
     # -- voices ---------------------------------------------------------------------------
     def check_voice(self, voice: str) -> str:
@@ -331,7 +333,6 @@ __all__ = [
     "EspeakEngine",
     "SynthesisError",
     "VoiceTable",
-    "read_wav",
     "to_16k",
     "trim_silence",
     "voice_for_language",

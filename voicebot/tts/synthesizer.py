@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.errors import VoicebotError
+from voicebot.media.frames import read_wav
 from voicebot.tts.cache import PromptCache, prompt_key
 from voicebot.tts.engine import DEFAULT_RATE, MAX_RATE, MIN_RATE, SAMPLE_RATE, Pcm, TtsEngine, silence
-from voicebot.tts.espeak import read_wav, to_16k
 from voicebot.tts.ssml import Pause, Segment, Speech, parse_ssml, plain_segments
 
 log = logging.getLogger(__name__)
@@ -198,8 +198,7 @@ class Synthesizer:
         path = self.prerecorded.get(text)
         if path is not None:
             try:
-                pcm, sr = read_wav(path)
-                return Rendered(pcm=to_16k(pcm, sr), source="prerecorded", error=error)
+                return Rendered(pcm=read_wav(path, SAMPLE_RATE), source="prerecorded", error=error)
             except (OSError, VoicebotError) as exc:
                 log.warning("pre-recorded audio %s unusable: %s", path, exc)
         apology = self.apology(render=False)

@@ -74,9 +74,9 @@ class Speech:
     def narrow(self) -> Audio:
         if not self.wideband:
             return self.audio
-        from voicebot.asr.channel import telephone_channel
+        from voicebot.media.frames import telephone_band
 
-        return preprocess(from_pcm16(telephone_channel(self.pcm)[0]))
+        return preprocess(from_pcm16(telephone_band(self.pcm)))
 
     @property
     def seconds(self) -> float:
@@ -97,12 +97,13 @@ def read_speech(path: Path) -> Speech:
     """A WAV file's speech; :class:`SpeechError` for a missing file or one that is not integer
     PCM WAV (8 to 32 bits). Any sample rate and channel count are taken (resampled to 16 kHz,
     channels mixed)."""
-    from voicebot.tts.espeak import read_wav, to_16k
+    from voicebot.media.wav import load_wav
+    from voicebot.tts.espeak import to_16k
 
     if not path.is_file():
         raise SpeechError(f"{path}: no such file")
     try:
-        pcm, rate = read_wav(path)
+        pcm, rate = load_wav(path)
     except ConfigError as exc:
         raise SpeechError(f"{path}: wrong format: {exc} (give a PCM WAV file)") from None
     if rate < 8000:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tests.sim.channel import frames_of, telephone_channel
 from voicebot.agent import UserAgent
-from voicebot.asr.channel import frames_of, telephone_channel
 from voicebot.call import Call
 from voicebot.media.amd import AmdConfig, AmdDecision, AnsweringMachineDetector, MessageCue, detect
 from voicebot.media.vad import Vad

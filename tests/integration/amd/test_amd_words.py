@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from tests.sim.channel import frames_of, telephone_channel
 from voicebot.asr import AsyncRecognizer, get_engine
-from voicebot.asr.channel import frames_of, telephone_channel
 from voicebot.media.amd import GREETING_GRAMMAR, AmdDecision, detect
 from voicebot.media.frames import AudioFrame
 from voicebot.media.vad import Vad

@@ -9,10 +9,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.pgserver import postgres_server
+
+if TYPE_CHECKING:
+    from voicebot.store.db import Db
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
@@ -44,6 +48,23 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+# campaigns keep their transcripts encrypted by default: the tests' key, given to the processes
+# that create and run them (as VOICEBOT_RECORDING_KEY) and to the test reading their results
+TEST_KEY = "5f0c3e1a9b7d2468ace013579bdf2468ace013579bdf02468ace13579bdf0246"
+KEY_ENV = {"VOICEBOT_RECORDING_KEY": TEST_KEY}
+
+
+def open_with_key(db_url: str) -> Db:
+    """The campaign store, able to read the transcripts the tests' key sealed."""
+    from voicebot.privacy import Keyring
+    from voicebot.privacy.fields import FieldSealer
+    from voicebot.store import open_db
+
+    db = open_db(db_url)
+    db.content = FieldSealer(Keyring.from_env_key(TEST_KEY))
+    return db
+
+
 def voicebot(*args: str, db: str, timeout: float = 120, env: dict[str, str] | None = None,
              cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m voicebot ARGS --db DB`` and return what it did."""
@@ -51,13 +72,14 @@ def voicebot(*args: str, db: str, timeout: float = 120, env: dict[str, str] | No
                           timeout=timeout, cwd=cwd or REPO, env={**os.environ, **(env or {})})
 
 
-def voicebot_popen(*args: str, db: str, log: Path) -> subprocess.Popen[bytes]:
+def voicebot_popen(*args: str, db: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     from tests.interop.sip.peers import die_with_parent
 
     fh = open(log, "wb")  # noqa: SIM115 - closed right after the child inherited it
     try:
         return subprocess.Popen([sys.executable, "-m", "voicebot", *args, "--db", db], stdout=fh,
-                                stderr=subprocess.STDOUT, cwd=REPO, preexec_fn=die_with_parent)
+                                stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **(env or {})},
+                                preexec_fn=die_with_parent)
     finally:
         fh.close()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.campaign.conftest import FLOW, cli, write_csv
+from tests.integration.campaign.conftest import FLOW, TEST_KEY, cli, write_csv
 
 
 @pytest.fixture
@@ -21,9 +21,9 @@ def csv_ok(tmp_path: Path) -> Path:
     ])
 
 
-def create(db: str, csv_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def create(db: str, csv_path: Path, *extra: str, keep: str = "--plain") -> subprocess.CompletedProcess[str]:
     return cli("campaign", "create", "c1", "--flow", str(FLOW), "--contacts", str(csv_path), "--region", "FR",
-                    "--trunk", "sip:127.0.0.1:9", *extra, db=db)
+                    "--trunk", "sip:127.0.0.1:9", *extra, *([keep] if keep else []), db=db)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -77,6 +77,32 @@ def test_state_export_and_lookup_errors(tmp_path: Path, csv_ok: Path) -> None:
     assert cli("campaign", "list", db="mysql://x/y").returncode == 2
     unwritable = cli("campaign", "export", "c1", "-o", str(tmp_path / "no" / "r.csv"), db=db)
     assert unwritable.returncode == 2 and "cannot write" in unwritable.stderr
+
+
+def test_transcripts_are_encrypted_unless_created_plain(tmp_path: Path, csv_ok: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    db = str(tmp_path / "v.db")
+    monkeypatch.delenv("VOICEBOT_RECORDING_KEY", raising=False)
+    monkeypatch.delenv("VOICEBOT_KEY_FILE", raising=False)
+    refused = create(db, csv_ok, keep="")  # no key anywhere, no --plain: one line naming both ways out
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "voicebot keys generate" in refused.stderr and "--plain" in refused.stderr
+    for both in (("--plain", "--encrypt"), ("--plain", "--record")):
+        clash = create(db, csv_ok, *both, keep="")
+        assert clash.returncode == 2 and "Traceback" not in clash.stderr, clash.stderr
+    assert json.loads(cli("campaign", "list", "--json", db=db).stdout) == []  # nothing stored
+
+    monkeypatch.setenv("VOICEBOT_RECORDING_KEY", TEST_KEY)
+    sealed = create(db, csv_ok, keep="")
+    assert sealed.returncode == 0 and "kept encrypted" in sealed.stdout, sealed.stderr
+    plain = cli("campaign", "create", "c2", "--flow", str(FLOW), "--contacts", str(csv_ok), "--region", "FR",
+                "--plain", db=db)
+    assert plain.returncode == 0 and "kept PLAIN" in plain.stdout, plain.stderr
+    listed = {e["campaign"]: e["transcripts"] for e in json.loads(cli("campaign", "list", "--json", db=db).stdout)}
+    assert listed == {"c1": "encrypted", "c2": "PLAIN (created --plain)"}
+    assert "transcripts PLAIN" in cli("campaign", "list", db=db).stdout
+    assert "transcripts PLAIN" in cli("campaign", "status", "c2", db=db).stdout
+    assert "transcripts encrypted" in cli("campaign", "status", "c1", db=db).stdout
 
 
 def test_dnc_commands(tmp_path: Path) -> None:

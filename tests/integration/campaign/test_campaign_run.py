@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.campaign.callees import Callees
-from tests.integration.campaign.conftest import FLOW, cli, voicebot, voicebot_popen, write_csv
+from tests.integration.campaign.conftest import FLOW, KEY_ENV, cli, open_with_key, voicebot, voicebot_popen, write_csv
 from voicebot.campaign import campaigns
-from voicebot.store import open_db
 
 TOTAL = 56
 
@@ -47,7 +46,7 @@ def build_contacts(callees: Callees, tmp: Path) -> tuple[Path, dict[str, str], s
 
 
 def results(db_path: str, name: str) -> list[dict[str, Any]]:
-    with open_db(db_path) as db:
+    with open_with_key(db_path) as db:
         return campaigns.results(db, campaigns.get(db, name).id)
 
 
@@ -69,14 +68,14 @@ def test_campaign_against_real_callees_survives_kill_and_honours_dnc(callees: Ca
     created = voicebot("campaign", "create", "spring", "--flow", str(FLOW), "--contacts", str(csv_path),
                        "--trunk", f"sip:{trunk}", "--region", "FR", "--caller-id", "sip:clinic@127.0.0.1",
                        "--window", "00:00-00:00", "--concurrency", "6", "--cps", "10", "--max-attempts", "2",
-                       "--retry-after", "2s", "--ring-timeout", "1.5", "--json", db=db)
+                       "--retry-after", "2s", "--ring-timeout", "1.5", "--json", db=db, env=KEY_ENV)
     assert created.returncode == 0, created.stderr
     summary = json.loads(created.stdout)
     assert summary["contacts"] == TOTAL
     assert {i["line"] for i in summary["invalid"]} == {22, 32}  # reported by line (header is line 1)
 
     log = tmp_path / "run1.log"
-    runner = voicebot_popen("campaign", "run", "spring", "--no-progress", db=db, log=log)
+    runner = voicebot_popen("campaign", "run", "spring", "--no-progress", db=db, log=log, env=KEY_ENV)
     try:
         # a number put on the do-not-call list mid-run, after its first (busy) attempt
         def busy_waiting_retry() -> dict[str, Any] | None:
@@ -105,7 +104,7 @@ def test_campaign_against_real_callees_survives_kill_and_honours_dnc(callees: Ca
                    if a["state"] == "dialling"}
     assert interrupted
 
-    second = voicebot("campaign", "run", "spring", "--no-progress", "--json", db=db, timeout=240)
+    second = voicebot("campaign", "run", "spring", "--no-progress", "--json", db=db, timeout=240, env=KEY_ENV)
     assert second.returncode == 0, second.stdout + second.stderr
     assert json.loads(second.stdout)["recovered"] == len(interrupted)
 
@@ -147,22 +146,32 @@ def test_campaign_against_real_callees_survives_kill_and_honours_dnc(callees: Ca
     for r in of("optout"):
         assert (r["status"], r["outcome"]) == ("done", "opted_out"), r
         assert any(t["who"] == "caller" and "stop calling" in t["text"] for t in r["transcript"])
-    listed = voicebot("dnc", "list", "--json", db=db)
+    listed = voicebot("dnc", "list", "--json", db=db, env=KEY_ENV)
     dnc_numbers = {e["phone"] for e in json.loads(listed.stdout)}
     assert dnc_numbers == {victim["phone"], late["phone"], *(r["phone"] for r in of("optout"))}
     assert {by_phone["12"]["status"], by_phone["+33611111111"]["status"]} == {"invalid"}
 
     # what the user gets: export (both formats), status and the HTML report
     out_json, out_csv, report = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "report.html"
-    assert voicebot("campaign", "export", "spring", "-o", str(out_json), db=db).returncode == 0
+    assert voicebot("campaign", "export", "spring", "-o", str(out_json), db=db, env=KEY_ENV).returncode == 0
     exported = json.loads(out_json.read_text())
     assert len(exported) == TOTAL
     assert set(exported[0]) == {"contact_id", "phone", "name", "status", "outcome", "note", "attempts", "slots"}
     assert set(exported[0]["attempts"][0]) == {"started_at", "sip_status", "outcome", "duration_s"}
-    assert voicebot("campaign", "export", "spring", "-o", str(out_csv), db=db).returncode == 0
+    assert voicebot("campaign", "export", "spring", "-o", str(out_csv), db=db, env=KEY_ENV).returncode == 0
     assert len(out_csv.read_text().splitlines()) == TOTAL + 1
-    status = json.loads(voicebot("campaign", "status", "spring", "--json", db=db).stdout)
+    status = json.loads(voicebot("campaign", "status", "spring", "--json", db=db, env=KEY_ENV).stdout)
     assert status["final"] == TOTAL and status["in_flight"] == 0
-    assert voicebot("campaign", "report", "spring", "-o", str(report), db=db).returncode == 0
+    assert voicebot("campaign", "report", "spring", "-o", str(report), db=db, env=KEY_ENV).returncode == 0
     html = report.read_text()
     assert html.count("data:image/png;base64,iVBOR") == 6  # six charts, PNG each
+
+    # created with a key and without --plain, so what the calls said is sealed in the file: the
+    # bot's greeting with each person's name and the opted-out callees' words, read above
+    # through the key, appear nowhere in the raw SQLite files
+    assert status["transcripts"] == "encrypted"
+    spoken = [t["text"] for r in rows for t in r["transcript"]]
+    greeting = next(t for t in spoken if t.startswith("Hi answers"))
+    raw = b"".join(Path(db + s).read_bytes() for s in ("", "-wal", "-journal") if Path(db + s).exists())
+    for said in (greeting, "short test call", "stop calling"):
+        assert said.encode() not in raw, said

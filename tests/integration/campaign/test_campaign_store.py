@@ -36,7 +36,8 @@ def contacts(n: int, zones: tuple[str, ...] = ("Asia/Seoul",), start: int = 1) -
 def make(db_url: str, name: str = "c", n: int = 5, **kw: object) -> tuple[object, Campaign]:
     db = open_db(db_url)
     settings = Campaign(name=name, flow_path=str(FLOW), timezone="Asia/Seoul", caller_id="sip:shop@x",
-                        window=Window.parse("09:00-20:00"), retry_after=60.0, **kw)  # type: ignore[arg-type]
+                        window=Window.parse("09:00-20:00"), retry_after=60.0,
+                        **{"sealed": False, **kw})  # type: ignore[arg-type]
     campaigns.create(db, settings, contacts(n, start=int(kw.pop("start", 1)) if "start" in kw else 1), at(2, 8))
     return db, campaigns.get(db, name)
 
@@ -78,7 +79,7 @@ def test_dnc_checked_at_claim_and_result_queued(db_url: str) -> None:
 def test_daily_cap_counts_per_caller_id_across_campaigns(db_url: str) -> None:
     db, a = make(db_url, "a", n=4, daily_cap=3)
     settings_b = Campaign(name="b", flow_path=str(FLOW), timezone="Asia/Seoul", caller_id="sip:shop@x",
-                          window=Window.parse("09:00-20:00"), daily_cap=3)
+                          window=Window.parse("09:00-20:00"), daily_cap=3, sealed=False)
     campaigns.create(db, settings_b, contacts(4, start=10), at(2, 8))
     b = campaigns.get(db, "b")
     now = at(2, 10)

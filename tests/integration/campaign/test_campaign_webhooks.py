@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.conftest import free_port
 from tests.integration.campaign.callees import Callees
-from tests.integration.campaign.conftest import FLOW, voicebot, voicebot_popen, write_csv
+from tests.integration.campaign.conftest import FLOW, KEY_ENV, voicebot, voicebot_popen, write_csv
 from voicebot.campaign.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 from voicebot.store import open_db
 
@@ -51,10 +51,12 @@ def test_results_wait_in_the_outbox_while_the_crm_is_down(callees: Callees, tmp_
     rows = [{"phone": f"sip:+3361{i:07d}@{rejects}", "name": f"person {i}", "account": f"A-{i}"} for i in range(6)]
     created = voicebot("campaign", "create", "hooks", "--flow", str(FLOW), "--contacts",
                        str(write_csv(tmp_path / "c.csv", rows)), "--window", "00:00-00:00", "--cps", "0",
-                       "--webhook", f"http://127.0.0.1:{port}/crm", "--webhook-secret", SECRET, db=db)
+                       "--webhook", f"http://127.0.0.1:{port}/crm", "--webhook-secret", SECRET, db=db,
+                       env=KEY_ENV)
     assert created.returncode == 0, created.stderr
     log = tmp_path / "run.log"
-    runner = voicebot_popen("campaign", "run", "hooks", "--no-progress", "--drain-timeout", "2m", db=db, log=log)
+    runner = voicebot_popen("campaign", "run", "hooks", "--no-progress", "--drain-timeout", "2m", db=db, log=log,
+                            env=KEY_ENV)
     crm: Crm | None = None
     try:
         deadline = time.monotonic() + 60

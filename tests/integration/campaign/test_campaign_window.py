@@ -54,7 +54,7 @@ def test_window_is_kept_in_each_callees_zone(callees: Callees, tmp_path: Path) -
     db = open_db(str(tmp_path / "w.db"))
     start = dt.datetime(2026, 3, 2, 1, 0, tzinfo=UTC).timestamp()  # 10:00 Seoul, 20:00 New York, 02:00 Paris
     campaigns.create(db, Campaign(name="w", flow_path=str(FLOW), window=Window.parse("09:00-17:00"), cps=0,
-                                  timezone="UTC"), contacts, start)
+                                  timezone="UTC", sealed=False), contacts, start)
     clock = FakeClock(start)
 
     async def run(until: str) -> str:

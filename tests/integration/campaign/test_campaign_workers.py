@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from tests.integration.campaign.callees import Callees
-from tests.integration.campaign.conftest import FLOW, voicebot, voicebot_popen, write_csv
+from tests.integration.campaign.conftest import FLOW, KEY_ENV, open_with_key, voicebot, voicebot_popen, write_csv
 from voicebot.campaign import campaigns
 from voicebot.store import open_db
 
@@ -16,7 +16,7 @@ from voicebot.store import open_db
 def _create(name: str, db: str, csv_path: Path, *extra: str) -> None:
     done = voicebot("campaign", "create", name, "--flow", str(FLOW), "--contacts", str(csv_path),
                     "--window", "00:00-00:00", "--cps", "0", "--retry-after", "1s", "--ring-timeout", "2", *extra,
-                    db=db)
+                    db=db, env=KEY_ENV)
     assert done.returncode == 0, done.stderr
 
 
@@ -31,15 +31,21 @@ def test_two_workers_on_postgresql_share_one_campaign(callees: Callees, pg_url: 
     rows = [{"phone": f"sip:+3361{i:07d}@{where[k]}", "timezone": "UTC"} for i, k in enumerate(kinds)]
     _create("shared", pg_url, write_csv(tmp_path / "c.csv", rows), "--concurrency", "4", "--max-attempts", "2")
 
-    workers = [voicebot_popen("campaign", "run", "shared", *flags, db=pg_url, log=tmp_path / f"w{i}.log")
+    workers = [voicebot_popen("campaign", "run", "shared", *flags, db=pg_url, log=tmp_path / f"w{i}.log",
+                              env=KEY_ENV)
                for i, flags in ((1, ["--no-progress", "--json"]), (2, []))]  # the second shows its progress bar
     for i, w in enumerate(workers, 1):
         assert w.wait(180) == 0, (tmp_path / f"w{i}.log").read_text()
     shown = (tmp_path / "w2.log").read_text()
     assert "campaign shared" in shown and "50/50" in shown, shown
 
-    with open_db(pg_url) as db:
+    with open_with_key(pg_url) as db:
         results = campaigns.results(db, campaigns.get(db, "shared").id)
+        with db.read() as tx:  # as PostgreSQL holds them: sealed by default, the key opened them above
+            stored = [v for row in tx.all("SELECT slots_json, transcript_json FROM attempt_content") for v in row]
+    said = [t["text"] for r in results for t in r["transcript"]]
+    assert len(stored) == 2 * sum(len(r["attempts"]) for r in results) and any("short test call" in t for t in said)
+    assert all(v.startswith("sealed:") and "short test call" not in v for v in stored)
     assert len(results) == 50 and all(r["status"] in ("done", "failed") for r in results)
     expected = {"rejects": 1, "busy": 2, "answers": 1}  # no contact claimed twice, none skipped
     for r, kind in zip(results, kinds, strict=True):
@@ -56,7 +62,7 @@ def test_daily_cap_holds_across_campaigns_and_processes(callees: Callees, tmp_pa
     for name, base in (("north", 0), ("south", 100)):
         rows = [{"phone": f"sip:+3361{base + i:07d}@{rejects}", "timezone": "UTC"} for i in range(12)]
         _create(name, db, write_csv(tmp_path / f"{name}.csv", rows), "--caller-id", "sip:shop@127.0.0.1",
-                "--daily-cap", "9", "--timezone", "UTC", "--concurrency", "3")
+                "--daily-cap", "9", "--timezone", "UTC", "--concurrency", "3", "--plain")
     runs = [voicebot_popen("campaign", "run", name, "--until", "idle", "--no-progress", "--json", db=db,
                            log=tmp_path / f"{name}.log") for name in ("north", "south")]
     for proc, name in zip(runs, ("north", "south"), strict=True):

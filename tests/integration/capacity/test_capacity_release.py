@@ -153,7 +153,7 @@ def test_serve_runs_on_either_loop(serve: Callable[..., Served], loop: str, tmp_
 
     data = json.loads(stats.read_text())
     assert data["loop"] == loop and data["calls"] == 3
-    assert data["loop_lag"]["count"] > 0 and data["media_tick_lateness"]["count"] > 0
+    assert data["loop_lag"]["count"] > 0
 
 
 def test_bulk_calls_each_do_what_one_dial_does(serve: Callable[..., Served]) -> None:

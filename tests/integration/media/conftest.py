@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voicebot.rtp.impair import Impairment
+from tests.sim.impair import Impairment
 from voicebot.sip.sdp import MediaParams
 
 UTTERANCE = "Please say your account number after the tone. Thank you for calling."

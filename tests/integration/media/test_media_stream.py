@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.sim.impair import Impairment
 from voicebot.errors import ConfigError, LocalProtocolError
 from voicebot.media import MediaStream, read_wav
 from voicebot.rtp.events import DtmfDigit
-from voicebot.rtp.impair import Impairment
 from voicebot.rtp.packet import RtpPacket
 from voicebot_codecs import get_codec, resample
 

@@ -5,6 +5,7 @@ the metrics follow the call's own progress events."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import subprocess
 import time
@@ -21,6 +22,7 @@ from voicebot.agent import UserAgent
 from voicebot.asr import get_engine
 from voicebot.call import Call
 from voicebot.metrics import AlertRule, Metrics
+from voicebot.runtime import BUCKETS
 from voicebot.tts import Synthesizer
 from voicebot.voice import Speech
 
@@ -34,8 +36,8 @@ def test_serve_exposes_call_media_and_alert_metrics_while_calls_run(
         "  - {name: mos_low, signal: mos, window: 10, below: 3.5, min_samples: 1}\n"
         "  - {name: calls_with_media, signal: rtp_loss, window: 5, below: 0.5, min_samples: 1}\n"
     )
-    port = free_port()
-    served = serve("--echo", "--metrics-port", str(port), "--alerts", str(rules))
+    port, stats = free_port(), tmp_path / "stats.json"
+    served = serve("--echo", "--metrics-port", str(port), "--alerts", str(rules), "--stats", str(stats))
     assert f"metrics on http://127.0.0.1:{port}/metrics" in served.output()
     before = scrape(port)
     assert value(before, "voicebot_alert_active", alert="mos_low") == 0
@@ -52,6 +54,7 @@ def test_serve_exposes_call_media_and_alert_metrics_while_calls_run(
         during = scrape(port)
         assert value(during, "voicebot_calls_active", direction="inbound") == 1
         assert value(during, "voicebot_event_loop_lag_seconds_count") >= 20  # measured all along
+        _runtime_histograms(during)
         assert value(during, "voicebot_calls_total", direction="inbound", outcome="completed", sip_status="200") != 1
         out, err = dial.communicate(timeout=30)
     finally:
@@ -74,6 +77,23 @@ def test_serve_exposes_call_media_and_alert_metrics_while_calls_run(
     log = served.stop()
     assert log.count("alert calls_with_media FIRING") == 1, log
     assert "WARNING" in log
+    # the scrapes read the histograms `serve --stats` writes on exit: the same counts, grown since
+    kept = json.loads(stats.read_text())
+    assert value(after, "voicebot_gc_objects_frozen") == kept["gc_frozen"] > 1000
+    scraped_lag = value(after, "voicebot_event_loop_lag_seconds_count")
+    assert scraped_lag <= kept["loop_lag"]["count"] <= scraped_lag + 20 * 15  # 20 probes a second, stopped in 15 s
+    for generation, h in kept["gc_pauses"].items():
+        assert value(after, "voicebot_gc_pause_seconds_count", generation=generation) <= h["count"]
+
+
+def _runtime_histograms(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> None:
+    """Loop lag and GC pauses as Prometheus histograms: voicebot.runtime's buckets, cumulative."""
+    lag = [samples[("voicebot_event_loop_lag_seconds_bucket", (("le", str(b)),))] for b in BUCKETS]
+    assert lag == sorted(lag) and lag[-1] <= value(samples, "voicebot_event_loop_lag_seconds_count")
+    assert value(samples, "voicebot_event_loop_lag_seconds_bucket", le="+Inf") == value(
+        samples, "voicebot_event_loop_lag_seconds_count")
+    for generation in "012":
+        assert value(samples, "voicebot_gc_pause_seconds_count", generation=generation) >= 0
 
 
 async def test_a_tracked_call_reports_asr_turn_and_tts_metrics(caplog: pytest.LogCaptureFixture) -> None:

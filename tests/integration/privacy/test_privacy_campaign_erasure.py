@@ -3,7 +3,8 @@ calls two real callees over SIP/RTP (one says "stop calling me", heard by the bo
 and lands on the do-not-call list; one answers and hangs up); the first person also has an
 encrypted recording in the data folder. `voicebot data erase --phone` then removes them, and the
 raw SQLite files and the folder are searched byte by byte: nothing of the number, the name, the
-words or the audio is left, while the other person's data and the campaign's counts remain.
+words or the audio is left (the campaign is created --plain, so its words are in the file until
+the erasure: the hardest case), while the other person's data and the campaign's counts remain.
 The opt-out outlives the erasure: the number imported again in a new campaign is never dialled
 (the dialer matches it against the keyed digest the entry became, so it needs the key)."""
 
@@ -44,7 +45,7 @@ def test_data_erase_leaves_nothing_of_the_person_in_the_store_or_the_folder(
     db = str(tmp_path / "voicebot.db")
     contacts = write_csv(tmp_path / "c.csv", rows)
     created = voicebot("campaign", "create", "spring", "--flow", str(FLOW), "--contacts", str(contacts),
-                       "--window", "00:00-00:00", "--cps", "0", db=db)  # fmt: skip
+                       "--window", "00:00-00:00", "--cps", "0", "--plain", db=db)  # fmt: skip
     assert created.returncode == 0, created.stderr
     ran = voicebot("campaign", "run", "spring", "--no-progress", "--json", db=db, timeout=180)
     assert ran.returncode == 0, ran.stdout + ran.stderr
@@ -103,7 +104,7 @@ def test_data_erase_leaves_nothing_of_the_person_in_the_store_or_the_folder(
     callees.wait_ready()
     back = write_csv(tmp_path / "back.csv", [{"phone": f"sip:{ANN}@{again_at}", "timezone": "Europe/Paris"}])
     created = voicebot("campaign", "create", "autumn", "--flow", str(FLOW), "--contacts", str(back),
-                       "--window", "00:00-00:00", "--cps", "0", db=db)  # fmt: skip
+                       "--window", "00:00-00:00", "--cps", "0", "--plain", db=db)  # fmt: skip
     assert created.returncode == 0, created.stderr
     no_key = run("campaign", "run", "autumn", "--no-progress", "--db", db)
     assert no_key.returncode == 2 and "erased people's numbers as keyed digests" in no_key.stderr, no_key.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import struct
 import subprocess
 import time
 import wave
@@ -26,18 +27,19 @@ def _bad_wavs(tmp_path: Path) -> dict[str, Path]:
     empty.write_bytes(b"")
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"this is not a wave file at all" * 10)
-    eight_bit = tmp_path / "8bit.wav"
-    with wave.open(str(eight_bit), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(1)
-        w.setframerate(8000)
-        w.writeframes(bytes(800))
+    floats = tmp_path / "float.wav"  # IEEE float samples (format 3): any integer PCM plays, this does not
+    fmt = struct.pack("<HHIIHH", 3, 1, 8000, 32000, 4, 32)
+    data = bytes(3200)
+    floats.write_bytes(
+        b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE"
+        + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    )
     silent = tmp_path / "no-frames.wav"
     with wave.open(str(silent), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(16000)
-    return {"missing": tmp_path / "nope.wav", "empty": empty, "junk": junk, "8-bit": eight_bit, "no frames": silent}
+    return {"missing": tmp_path / "nope.wav", "empty": empty, "junk": junk, "float": floats, "no frames": silent}
 
 
 def test_every_bad_argument_gets_one_line_and_exit_2_and_nothing_is_sent(

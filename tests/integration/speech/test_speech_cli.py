@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.tts.espeak import read_wav
+from voicebot.media.wav import load_wav
 
 
 def voicebot(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -30,7 +30,7 @@ def test_say_then_transcribe_korean_with_grammar(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)  # stdout is only the JSON (pyttsx3's own prints are kept off it)
     assert summary["voice"] == "ko" and summary["engine"] == "espeak/pyttsx3"
-    pcm, rate = read_wav(wav)
+    pcm, rate = load_wav(wav)
     assert rate == 16000 and len(pcm) / 16000 == pytest.approx(summary["seconds"], abs=0.01)
     p = voicebot("transcribe", str(wav), "--grammar", "네 맞습니다|아니요|나중에 다시 전화 주세요", "--json")
     assert p.returncode == 0, p.stderr

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from voicebot.asr.channel import frames_of
+from tests.sim.channel import frames_of
 from voicebot.asr.events import PartialResult
 from voicebot.asr.vosk_engine import VoskEngine
 from voicebot.errors import ConfigError

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from tests.sim.channel import frames_of
 from voicebot.asr import AsyncRecognizer
-from voicebot.asr.channel import frames_of
 from voicebot.asr.listen import Turn, listen
 from voicebot.asr.vosk_engine import VoskEngine
 from voicebot.media.endpoint import BargeInDetector, EndpointConfig

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from voicebot.asr.channel import telephone_channel
+from tests.sim.channel import telephone_channel
 from voicebot.asr.engine import Recognizer
 from voicebot.asr.engine import recognize_pcm as recognize
 from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine, jsgf

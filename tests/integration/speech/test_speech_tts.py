@@ -11,8 +11,9 @@ import pytest
 from voicebot.asr.engine import recognize_pcm
 from voicebot.asr.vosk_engine import VoskEngine
 from voicebot.errors import ConfigError
+from voicebot.media.wav import load_wav
 from voicebot.tts import EspeakEngine, PromptCache, Synthesizer
-from voicebot.tts.espeak import SynthesisError, read_wav
+from voicebot.tts.espeak import SynthesisError
 
 
 class CountingEngine:
@@ -124,7 +125,7 @@ def test_cache_in_memory_and_on_disk(tts: EspeakEngine, tmp_path: Path) -> None:
     assert counting.calls == 1 and np.array_equal(first, again)
     files = list(tmp_path.glob("*.wav"))
     assert len(files) == 1
-    pcm, rate = read_wav(files[0])
+    pcm, rate = load_wav(files[0])
     assert rate == 16000 and np.array_equal(pcm, first)
     # A new process (new synthesizer, same directory) renders nothing.
     counting2 = CountingEngine(tts)

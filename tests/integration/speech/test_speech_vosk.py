@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.sim.channel import frames_of, telephone_channel
 from voicebot.asr import AsyncRecognizer, PartialResult
-from voicebot.asr.channel import frames_of, telephone_channel
 from voicebot.asr.engine import recognize_pcm as recognize
 from voicebot.asr.vosk_engine import ENV_MODEL, VoskEngine, find_model_dir
 from voicebot.errors import ConfigError, DependencyError

@@ -6,8 +6,8 @@ import statistics
 
 import pytest
 
+from tests.sim.impair import GilbertElliott, Impairment
 from voicebot.rtp.adapt import BandwidthController
-from voicebot.rtp.impair import GilbertElliott, Impairment
 
 SENT = [(i * 0.02, i) for i in range(20000)]
 

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicebot.rtp.impair import Impairment
+from tests.sim.impair import Impairment
 from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig, PlayoutFrame
 
 F = 0.020

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from voicebot.errors import ConfigError
-from voicebot.media.frames import SampleFifo, crossfade, mix, read_wav, silence_detector, write_wav
+from voicebot.media.frames import (
+    SampleFifo,
+    crossfade,
+    mix,
+    read_wav,
+    silence_detector,
+    telephone_band,
+    write_wav,
+)
 from voicebot.media.player import Player
 from voicebot.media.recorder import Recorder
 from voicebot_codecs import get_codec
@@ -76,18 +84,23 @@ def test_read_wav_mixes_and_resamples(tmp_path: Path) -> None:
 
 
 def test_read_wav_errors_name_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no such WAV"):
+    with pytest.raises(ConfigError, match=r"nope\.wav: no such file"):
         read_wav(tmp_path / "nope.wav")
     (tmp_path / "junk.wav").write_bytes(b"not a wav at all")
-    with pytest.raises(ConfigError, match="not a readable WAV"):
+    with pytest.raises(ConfigError, match="not a WAV file"):
         read_wav(tmp_path / "junk.wav")
+
+
+def test_read_wav_takes_8_bit_and_bytes(tmp_path: Path) -> None:
+    """8-bit (unsigned) PCM is read and scaled to int16; bytes in memory read like a file."""
     with wave.open(str(tmp_path / "8bit.wav"), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(1)
-        w.setframerate(8000)
-        w.writeframes(bytes(800))
-    with pytest.raises(ConfigError, match="8-bit"):
-        read_wav(tmp_path / "8bit.wav")
+        w.setframerate(16000)
+        w.writeframes(bytes([128, 255, 0]) * 100)
+    pcm = read_wav(tmp_path / "8bit.wav")
+    assert list(pcm[:3]) == [0, 127 << 8, -128 << 8]
+    assert np.array_equal(read_wav((tmp_path / "8bit.wav").read_bytes()), pcm)
 
 
 def test_mix_saturates() -> None:
@@ -118,3 +131,16 @@ def test_crossfade_starts_on_the_head_and_ends_on_the_tail() -> None:
     assert out[0] == 1000 and out[79] < 0 and (out[80:] == -1000).all()
     assert np.all(np.diff(out[:80].astype(int)) <= 0)  # monotone, no click
     assert (crossfade(head, tail, 0) == tail).all()
+
+
+def test_telephone_band_keeps_speech_band_and_drops_the_rest() -> None:
+    """G.711 through its 8 kHz rate: 1 kHz passes, 6 kHz is gone, nothing is cut off."""
+    t = np.arange(16000) / 16000
+    low = np.sin(2 * np.pi * 1000 * t) * 8000
+    pcm = (low + np.sin(2 * np.pi * 6000 * t) * 8000).astype(np.int16)
+    out = telephone_band(pcm)
+    assert out.dtype == np.int16 and 16000 <= len(out) <= 16000 + 640  # plus a frame of padding and the filters
+    spectrum = np.abs(np.fft.rfft(out[1600:14400].astype(np.float64)))
+    freqs = np.fft.rfftfreq(12800, 1 / 16000)
+    assert spectrum[freqs > 4200].sum() < 0.02 * spectrum.sum()
+    assert spectrum[np.argmin(np.abs(freqs - 1000))] > 0.3 * spectrum.max()

@@ -6,12 +6,13 @@ from __future__ import annotations
 from voicebot.sip import events as ev
 from voicebot.sip.auth import DigestClient, parse_challenges
 from voicebot.sip.defence import DefenceConfig
-from voicebot.sip.message import Response, parse_message
-from voicebot.sip.transaction import Address
+from voicebot.sip.message import Response
+from voicebot.sip.parser import parse_message
+from voicebot.sip.transaction import TransportAddress
 from voicebot.sip.useragent import UaConfig, UserAgentCore
 
 BOT = ("127.0.0.1", 5080)
-ATTACKER = Address("udp", "127.0.0.2", 5999)
+ATTACKER = TransportAddress("udp", "127.0.0.2", 5999)
 SDP = (
     b"v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
     b"m=audio 7000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
@@ -122,7 +123,7 @@ def test_brute_force_backs_off_then_bans_and_the_right_password_is_refused() -> 
     core.receive_datagram(invite(n), ATTACKER, now)
     assert responses(core) == []
     # another address is served as before
-    other = Address("udp", "127.0.0.3", 5999)
+    other = TransportAddress("udp", "127.0.0.3", 5999)
     core.receive_datagram(invite(n + 1, via_host="127.0.0.3"), other, now)
     (challenge,) = responses(core)
     core.receive_datagram(invite(n + 2, authorization=answer(challenge, "secret"), via_host="127.0.0.3"), other, now)
@@ -136,7 +137,7 @@ def test_one_source_cannot_take_every_call_slot() -> None:
     statuses = [r.status for r in responses(core)]
     assert statuses.count(100) == 5 and statuses.count(503) == 35
     assert len(core.sessions) == 5
-    other = Address("udp", "127.0.0.3", 5999)
+    other = TransportAddress("udp", "127.0.0.3", 5999)
     core.receive_datagram(invite(99, via_host="127.0.0.3"), other, 0.0)
     assert [r.status for r in responses(core)] == [100]  # the next caller still gets in
 
@@ -178,11 +179,12 @@ def test_user_agent_option_and_no_product_to_unauthenticated_requests() -> None:
 
 def test_rport_and_received_are_filled_in() -> None:
     core = bot()
-    behind_nat = Address("udp", "198.51.100.7", 40123)
+    behind_nat = TransportAddress("udp", "198.51.100.7", 40123)
     core.receive_datagram(options(1), behind_nat, 0.0)
     (resp,) = responses(core)
     via = resp.top_via
     assert via.params["rport"] == "40123" and via.received == "198.51.100.7"
-    core.receive_datagram(invite(2, via_host="198.51.100.7", rport=False), Address("udp", "198.51.100.7", 5999), 0.0)
+    stranger = TransportAddress("udp", "198.51.100.7", 5999)
+    core.receive_datagram(invite(2, via_host="198.51.100.7", rport=False), stranger, 0.0)
     (trying,) = responses(core)
     assert "received" not in trying.top_via.params and "rport" not in trying.top_via.params

@@ -10,7 +10,7 @@ from voicebot.rtp.packet import RtpPacket
 from voicebot.rtp.srtp import SrtpContext, context_for
 from voicebot.sip.sdes import SUITES, Crypto, SrtpKeys, answer_crypto, check_policy, check_suites, offer_crypto
 from voicebot.sip.sdp import SessionDescription, make_answer, make_offer, negotiated
-from voicebot.sip.transaction import Address
+from voicebot.sip.transaction import TransportAddress
 from voicebot.sip.useragent import UaConfig, UserAgentCore
 
 
@@ -125,5 +125,5 @@ def test_core_offers_srtp_by_policy_and_transport(policy: str, transport: str, s
     core = UserAgentCore(UaConfig(addresses={"udp": ("127.0.0.1", 5070), "tls": ("127.0.0.1", 5071)}, srtp=policy))
     core.invite(f"sip:bob@127.0.0.1:5090;transport={transport}", 0.0, media_address=("127.0.0.1", 4000))
     ((data, dest),) = core.datagrams_to_send()
-    assert dest == Address(transport, "127.0.0.1", 5090)
+    assert dest == TransportAddress(transport, "127.0.0.1", 5090)
     assert (b"RTP/SAVP" in data) == secure and (b"a=crypto:" in data) == secure

@@ -1,11 +1,13 @@
-"""Basic parse/serialise behaviour of voicebot.sip.message on hand-written typical messages."""
+"""Basic parse/serialise behaviour of voicebot.sip.message and .parser on hand-written typical messages."""
 
 from __future__ import annotations
 
 import pytest
 
 from voicebot.errors import RemoteProtocolError
-from voicebot.sip.message import Request, Response, build_response, parse_message
+from voicebot.sip.build import build_response
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import parse_message
 
 INVITE = (
     b"INVITE sip:bob@192.0.2.4 SIP/2.0\r\n"

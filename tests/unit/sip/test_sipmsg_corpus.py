@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from voicebot.errors import ProtocolError
-from voicebot.sip.message import Request, Response, SipParseError, build_response, parse_message
+from voicebot.sip.build import build_response
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import SipParseError, parse_message
 from voicebot.sip.uri import SipUri, parse_uri
 from voicebot.sip.validate import check_request, check_response
 

@@ -12,14 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voicebot.errors import ProtocolError
-from voicebot.sip.message import (
-    Request,
-    Response,
-    SipParseError,
-    StreamParser,
-    build_response,
-    parse_message,
-)
+from voicebot.sip.build import build_response
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import SipParseError, StreamParser, parse_message
 from voicebot.sip.sdp import SessionDescription, make_answer, negotiated
 from voicebot.sip.validate import check_request, check_response
 

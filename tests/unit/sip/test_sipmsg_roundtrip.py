@@ -10,17 +10,10 @@ import pytest
 import sipmessage
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
+from voicebot.sip.build import build_response, new_branch, new_call_id, new_tag
 from voicebot.sip.headers import CSeq, Headers, Via
-from voicebot.sip.message import (
-    Request,
-    Response,
-    SipParseError,
-    build_response,
-    new_branch,
-    new_call_id,
-    new_tag,
-    parse_message,
-)
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import SipParseError, parse_message
 from voicebot.sip.sdp import SessionDescription, make_answer, make_offer
 from voicebot.sip.uri import AbsoluteUri, NameAddr, SipUri, TelUri, parse_uri
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from voicebot.errors import RemoteProtocolError
-from voicebot.sip.message import parse_message
+from voicebot.sip.parser import parse_message
 from voicebot.sip.sdp import (
     DEFAULT_CODECS,
     CodecSpec,

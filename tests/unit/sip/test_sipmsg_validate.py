@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
-from voicebot.sip.message import Request, Response, build_response, parse_message
+from voicebot.sip.build import build_response
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import parse_message
 from voicebot.sip.validate import check_request, check_response
 
 ALLOWED = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS")

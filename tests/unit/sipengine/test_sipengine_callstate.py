@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
-from voicebot.sip.message import Request, parse_message
+from voicebot.sip.message import Request
+from voicebot.sip.parser import parse_message
 from voicebot.sip.uacore.callstate import (
     CALL_TABLE,
     LOCAL_INPUTS,

@@ -8,8 +8,9 @@ import pytest
 
 from voicebot.errors import LocalProtocolError
 from voicebot.sip import events as ev
-from voicebot.sip.message import Request, Response, parse_message
-from voicebot.sip.transaction import Address
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import parse_message
+from voicebot.sip.transaction import TransportAddress
 from voicebot.sip.useragent import NO_RESPONSE, UaConfig, UserAgentCore
 
 A_ADDR = ("127.0.0.1", 5070)
@@ -40,7 +41,7 @@ class Net:
                     target = self.by_port.get(dest.port)
                     if target is not None:
                         src = core.config.addresses["udp"]
-                        target.receive_datagram(data, Address("udp", src[0], src[1]), self.now)
+                        target.receive_datagram(data, TransportAddress("udp", src[0], src[1]), self.now)
                 while (e := core.next_event()) is not None:
                     moved = True
                     self.events[name].append(e)
@@ -324,16 +325,16 @@ def test_responses_follow_rport_and_via_port() -> None:
             "Max-Forwards: 70\r\nFrom: <sip:x@10.9.9.9>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\n"
             f"Call-ID: r{expect_port}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
         ).encode()
-        b.receive_datagram(raw, Address("udp", "127.0.0.2", 40000), 0.0)
+        b.receive_datagram(raw, TransportAddress("udp", "127.0.0.2", 40000), 0.0)
         ((data, dest),) = b.datagrams_to_send()
-        assert dest == Address("udp", "127.0.0.2", expect_port)  # received = source IP
+        assert dest == TransportAddress("udp", "127.0.0.2", expect_port)  # received = source IP
         assert data.startswith(b"SIP/2.0 200")
 
 
 def test_garbage_never_raises_and_is_counted() -> None:
     b = core(B_ADDR)
     for junk in (b"", b"\x00\xff" * 40, b"INVITE\r\n\r\n", b"SIP/2.0 999 X\r\n\r\n"):
-        b.receive_datagram(junk, Address("udp", "127.0.0.1", 1), 0.0)
+        b.receive_datagram(junk, TransportAddress("udp", "127.0.0.1", 1), 0.0)
     assert b.dropped >= 3
 
 
@@ -351,7 +352,7 @@ def test_register_refresh_and_unregister() -> None:
             bindings.append(int(req.headers.get("Expires") or "0"))
             resp = Response(200, "OK", req.headers.copy())
             resp.headers.set("Contact", f"{req.headers.get('Contact')};expires={bindings[-1]}")
-            a.receive_datagram(bytes(resp), Address("udp", *B_ADDR), net.now)
+            a.receive_datagram(bytes(resp), TransportAddress("udp", *B_ADDR), net.now)
             return True
         return False
 
@@ -386,7 +387,7 @@ def test_uas_hangup_before_ack_waits_for_the_ack() -> None:
     net.run()
     assert not net.sent("b", b"BYE")  # RFC 3261 §15: not before the ACK
     src = a.config.addresses["udp"]
-    b.receive_datagram(held[0], Address("udp", src[0], src[1]), net.now)
+    b.receive_datagram(held[0], TransportAddress("udp", src[0], src[1]), net.now)
     net.run()
     assert net.sent("b", b"BYE")
     assert [e.reason for e in net.of("a", ev.CallEnded) if isinstance(e, ev.CallEnded)] == ["remote BYE"]
@@ -416,7 +417,7 @@ def test_unanswered_call_gets_480_and_too_many_calls_503() -> None:
 
 def test_in_dialog_request_answers_a_407_challenge() -> None:
     from voicebot.sip.auth import DigestServer
-    from voicebot.sip.message import build_response
+    from voicebot.sip.build import build_response
 
     a = core(A_ADDR, user="alice", password="pw")
     b = core(B_ADDR, user="bob")
@@ -433,7 +434,7 @@ def test_in_dialog_request_answers_a_407_challenge() -> None:
             resp = build_response(
                 req, 407, to_tag=None, headers=[("Proxy-Authenticate", c) for c in proxy.challenge_headers()]
             )
-            a.receive_datagram(bytes(resp), Address("udp", *B_ADDR), net.now)
+            a.receive_datagram(bytes(resp), TransportAddress("udp", *B_ADDR), net.now)
             return True
         return False
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicebot.sip.transaction import Address
+from voicebot.sip.transaction import TransportAddress
 from voicebot.sip.useragent import UaConfig, UserAgentCore
 
-SRC = Address("udp", "127.0.0.1", 5090)
+SRC = TransportAddress("udp", "127.0.0.1", 5090)
 
 INVITE = (
     b"INVITE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"

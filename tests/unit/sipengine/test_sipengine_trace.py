@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from voicebot.sip.transaction import Address
+from voicebot.sip.transaction import TransportAddress
 from voicebot.sip.useragent import UaConfig, UserAgentCore
 
-PEER = Address("udp", "127.0.0.1", 5080)
+PEER = TransportAddress("udp", "127.0.0.1", 5080)
 OPTIONS = (
     b"OPTIONS sip:bot@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKtr1\r\n"
     b"Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=a1\r\nTo: <sip:bot@127.0.0.1>\r\n"

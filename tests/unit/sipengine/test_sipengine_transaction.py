@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from voicebot.errors import LocalProtocolError
-from voicebot.sip.message import Request, Response, build_response, parse_message
+from voicebot.sip.build import build_response
+from voicebot.sip.message import Request, Response
+from voicebot.sip.parser import parse_message
 from voicebot.sip.transaction import (
     INITIAL,
     LIVE_TIMERS,
     NETWORK_INPUTS,
     TABLES,
     Action,
-    Address,
     Input,
     Kind,
     PassUp,
@@ -21,14 +22,15 @@ from voicebot.sip.transaction import (
     TimedOut,
     Timers,
     Transaction,
+    TransportAddress,
     TransportFailed,
     build_ack_for_non2xx,
     client_key,
     server_key,
 )
 
-UDP = Address("udp", "127.0.0.1", 5060)
-TCP = Address("tcp", "127.0.0.1", 5060)
+UDP = TransportAddress("udp", "127.0.0.1", 5060)
+TCP = TransportAddress("tcp", "127.0.0.1", 5060)
 T = Timers()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voicebot.asr.channel import add_noise, babble, speech_rms, telephone_channel, white_noise
+from tests.sim.channel import add_noise, babble, speech_rms, telephone_channel, white_noise
 
 RATE = 16000
 

@@ -9,7 +9,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from voicebot.asr.channel import telephone_channel
+from tests.sim.channel import telephone_channel
 from voicebot.errors import VoicebotError
 from voicebot.voiceprint.encoder import SpeakerEncoder
 from voicebot.voiceprint.live import CallerAudio, CallerVoice

@@ -62,3 +62,20 @@ def test_loop_lag_monitor_sees_a_blocked_loop() -> None:
     asyncio.run(main())
     assert h.max >= 0.1 and h.count >= 5
     assert runtime.stats()["loop_lag"]["count"] >= 0  # the exporter's view is plain data
+
+
+def test_name_os_thread_names_the_kernel_thread() -> None:
+    """The ASR pool's threads carry their Python name in /proc, where per-thread CPU is read."""
+    import concurrent.futures
+    import threading
+
+    def comm() -> str:
+        with open(f"/proc/self/task/{threading.get_native_id()}/comm") as f:
+            return f.read().strip()
+
+    with concurrent.futures.ThreadPoolExecutor(
+        1, thread_name_prefix="voicebot-test-long-name", initializer=runtime.name_os_thread
+    ) as pool:
+        assert pool.submit(comm).result() == "voicebot-test-long-name_0"[:15]
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="voicebot-plain") as pool:
+        assert pool.submit(comm).result() != "voicebot-plain_0"

@@ -6,15 +6,12 @@ statelessly (§8.2.7) so a spoofed source gets back no more than it sent."""
 from __future__ import annotations
 
 from voicebot.errors import ProtocolError, RemoteProtocolError
+from voicebot.sip.build import build_response, new_tag
 from voicebot.sip.headers import Via
-from voicebot.sip.message import (
-    Request,
-    SipParseError,
-    build_response,
-    new_tag,
-)
+from voicebot.sip.message import Request
+from voicebot.sip.parser import SipParseError
 from voicebot.sip.transaction import (
-    Address,
+    TransportAddress,
 )
 from voicebot.sip.uacore.base import CoreBase
 from voicebot.sip.uri import SipUri, parse_uri, split_list
@@ -23,7 +20,7 @@ from voicebot.sip.uri import SipUri, parse_uri, split_list
 class Admission(CoreBase):
     """Screening of incoming requests and stateless answers."""
 
-    def _admit(self, source: Address, now: float) -> bool:
+    def _admit(self, source: TransportAddress, now: float) -> bool:
         """Ask the per-source defence whether a request from ``source`` is looked at."""
         defence = self.defence
         if defence is None:
@@ -38,7 +35,7 @@ class Admission(CoreBase):
         if self.defence is not None:
             self._events.extend(self.defence.notices())
 
-    def _answer_unparsable(self, exc: SipParseError, source: Address, now: float) -> None:
+    def _answer_unparsable(self, exc: SipParseError, source: TransportAddress, now: float) -> None:
         """A request we can still read enough of gets its 4xx/5xx; anything else is dropped."""
         self.dropped += 1
         req = exc.request
@@ -52,7 +49,7 @@ class Admission(CoreBase):
         self._emit(bytes(resp), dest, now)
 
     @staticmethod
-    def _stamp_via(req: Request, source: Address, key: tuple[str, ...]) -> None:
+    def _stamp_via(req: Request, source: TransportAddress, key: tuple[str, ...]) -> None:
         """RFC 3261 §18.2.1 and RFC 3581 §4: the top Via gets ``received=`` the source address
         (when it differs from sent-by, or the client asked for ``rport``) and ``rport=`` the
         source port, so every response says where the request came from. Only for RFC 3261
@@ -81,7 +78,7 @@ class Admission(CoreBase):
         except RemoteProtocolError:
             return False  # a broken To: check_request answers 400
 
-    def _screen_invite(self, req: Request, key: tuple[str, ...], dest: Address, now: float) -> bool:
+    def _screen_invite(self, req: Request, key: tuple[str, ...], dest: TransportAddress, now: float) -> bool:
         """Caller authentication and the per-source dialog limit, before any state is kept: an
         INVITE that fails either gets one stateless answer (or none) and leaves nothing behind,
         so a spoofed source gets back about the bytes it sent (Kamailio's ``sl``)."""
@@ -96,7 +93,7 @@ class Admission(CoreBase):
             return False
         return True
 
-    def _authenticate(self, req: Request, dest: Address, now: float) -> str | None:
+    def _authenticate(self, req: Request, dest: TransportAddress, now: float) -> str | None:
         """The user a new INVITE authenticated as; else None after a stateless 401 (or nothing,
         while the source or the user name is backed off or banned)."""
         from voicebot.sip.auth import Credentials
@@ -158,7 +155,7 @@ class Admission(CoreBase):
         self,
         req: Request,
         status: int,
-        dest: Address,
+        dest: TransportAddress,
         now: float,
         headers: list[tuple[str, str]],
         reason: str | None = None,

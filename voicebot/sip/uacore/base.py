@@ -12,26 +12,21 @@ from typing import TYPE_CHECKING
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
+from voicebot.sip.build import build_response, new_branch, new_tag
 from voicebot.sip.defence import Defence
 from voicebot.sip.headers import Headers
-from voicebot.sip.message import (
-    Request,
-    Response,
-    build_response,
-    new_branch,
-    new_tag,
-)
+from voicebot.sip.message import Request, Response
 from voicebot.sip.sdp import (
     SessionDescription,
 )
 from voicebot.sip.trace import MessageTrace, trace_of
 from voicebot.sip.transaction import (
-    Address,
     PassUp,
     Send,
     State,
     TimedOut,
     Transaction,
+    TransportAddress,
     TransportFailed,
     client_key,
     server_key,
@@ -59,7 +54,7 @@ class CoreBase:
 
     def __init__(self, config: UaConfig) -> None:
         self.config = config
-        self._out: list[tuple[bytes, Address]] = []
+        self._out: list[tuple[bytes, TransportAddress]] = []
         self._events: deque[ev.Event] = deque()
         self._clients: dict[tuple[str, str], Outgoing] = {}
         self._servers: dict[tuple[str, ...], Transaction] = {}
@@ -89,7 +84,7 @@ class CoreBase:
         self._traces: list[MessageTrace] = []
         self._actions = self._call_actions()
 
-    def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
+    def datagrams_to_send(self) -> list[tuple[bytes, TransportAddress]]:
         out, self._out = self._out, []
         return out
 
@@ -134,20 +129,20 @@ class CoreBase:
         host = self.config.domain or self._hostport(*self._local(self.config.transport))
         return NameAddr(self.config.display_name, SipUri("sip", self.config.user, None, host), {})
 
-    def _address_of(self, uri: Uri) -> Address:
+    def _address_of(self, uri: Uri) -> TransportAddress:
         """§8.1.2 / RFC 3263 without DNS: the transport, host and port a URI names."""
         if not isinstance(uri, SipUri):
             raise LocalProtocolError(f"cannot send to {uri} without a proxy (only sip: URIs route)")
         transport = uri.transport or ("tls" if uri.scheme == "sips" else self.config.transport)
         default = 5061 if transport == "tls" else 5060
-        return Address(transport, uri.bare_host, uri.port or default)
+        return TransportAddress(transport, uri.bare_host, uri.port or default)
 
-    def _emit(self, data: bytes, dest: Address, now: float) -> None:
+    def _emit(self, data: bytes, dest: TransportAddress, now: float) -> None:
         self._out.append((data, dest))
         if self.tracing:
             self._traces.append(trace_of("sent", dest, data, now))
 
-    def _trace_received(self, data: bytes, source: Address, now: float) -> None:
+    def _trace_received(self, data: bytes, source: TransportAddress, now: float) -> None:
         self._traces.append(trace_of("received", source, data, now))
 
     def traces_to_send(self) -> list[MessageTrace]:
@@ -172,13 +167,13 @@ class CoreBase:
             return min(obj.deadlines.values()) if obj.deadlines else None
         return None
 
-    def _response_address(self, req: Request, source: Address) -> Address:
+    def _response_address(self, req: Request, source: TransportAddress) -> TransportAddress:
         """§18.2.2 and RFC 3581: reliable -> the connection; UDP -> received + rport or Via port."""
         if source.reliable:
             return source
         via = req.top_via
         port = source.port if via.wants_rport else (via.port or 5060)
-        return Address(source.transport, source.host, port)
+        return TransportAddress(source.transport, source.host, port)
 
     def _common_headers(self, headers: Headers) -> None:
         if self.config.user_agent:
@@ -196,7 +191,7 @@ class CoreBase:
     def _send_request(
         self,
         req: Request,
-        dest: Address,
+        dest: TransportAddress,
         now: float,
         *,
         purpose: str,
@@ -217,7 +212,7 @@ class CoreBase:
 
     def _initial_request(
         self, method: str, target: Uri, *, to: NameAddr, from_: NameAddr, call_id: str, cseq: int
-    ) -> tuple[Request, Address]:
+    ) -> tuple[Request, TransportAddress]:
         headers = Headers()
         headers.add("Max-Forwards", "70")
         headers.add("From", str(from_))
@@ -235,7 +230,7 @@ class CoreBase:
         self._common_headers(headers)
         return Request(method, target, headers), dest
 
-    def _in_dialog(self, session: Session, method: str, *, cseq: int | None = None) -> tuple[Request, Address]:
+    def _in_dialog(self, session: Session, method: str, *, cseq: int | None = None) -> tuple[Request, TransportAddress]:
         dialog = session.dialog
         if dialog is None:
             raise LocalProtocolError(f"call {session.id} has no dialog for {method}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from voicebot.sip.message import Request, Response
-from voicebot.sip.transaction import Address
+from voicebot.sip.transaction import TransportAddress
 
 
 class CallState(Enum):
@@ -111,7 +111,7 @@ class Step:
     status: int = 0  # SEND_FINAL / REPORT_FAILED: the status
     reason: str | None = None  # SEND_FINAL: the reason phrase (None: the standard one)
     why: str = ""  # SEND_BYE, END_*, REPORT_FAILED: what the driver is told
-    dest: Address | None = None  # RETRY_MIN_SE: where the INVITE went
+    dest: TransportAddress | None = None  # RETRY_MIN_SE: where the INVITE went
     tries: int = 0  # RETRY_MIN_SE: how many times it was sent again already
 
 

@@ -5,10 +5,7 @@ the Authorization our credentials compute, in a new client transaction with the 
 from __future__ import annotations
 
 from voicebot.errors import ProtocolError
-from voicebot.sip.message import (
-    Request,
-    Response,
-)
+from voicebot.sip.message import Request, Response
 from voicebot.sip.uacore.base import CoreBase
 from voicebot.sip.uacore.records import (
     Outgoing,

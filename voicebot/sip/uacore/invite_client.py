@@ -10,9 +10,10 @@ import contextlib
 
 from voicebot.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
+from voicebot.sip.build import new_branch, new_call_id, new_tag
 from voicebot.sip.dialog import Dialog, DialogState
 from voicebot.sip.headers import Headers
-from voicebot.sip.message import Request, Response, new_branch, new_call_id, new_tag
+from voicebot.sip.message import Request, Response
 from voicebot.sip.transaction import client_key
 from voicebot.sip.uacore.callstate import CallInput, CallState, Step
 from voicebot.sip.uacore.offeranswer import OfferAnswer

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from voicebot.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
+from voicebot.sip.build import build_response, new_tag
 from voicebot.sip.dialog import Dialog, DialogState
-from voicebot.sip.message import Request, Response, build_response, new_tag
+from voicebot.sip.message import Request, Response
 from voicebot.sip.sdp import SessionDescription, negotiated
 from voicebot.sip.transaction import State, Transaction, server_key
 from voicebot.sip.uacore.callstate import CallInput, CallState, Step

@@ -9,7 +9,8 @@ import secrets
 
 from voicebot.errors import LocalProtocolError
 from voicebot.sip import events as ev
-from voicebot.sip.message import Request, Response, build_response, new_call_id, new_tag
+from voicebot.sip.build import build_response, new_call_id, new_tag
+from voicebot.sip.message import Request, Response
 from voicebot.sip.sdp import negotiated
 from voicebot.sip.transaction import Transaction
 from voicebot.sip.uacore.callstate import CallInput, CallState, Step

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from voicebot.errors import ProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
-from voicebot.sip.message import (
-    Request,
-    Response,
-)
+from voicebot.sip.message import Request, Response
 from voicebot.sip.sdes import offer_crypto
 from voicebot.sip.sdp import (
     DEFAULT_PTIME,

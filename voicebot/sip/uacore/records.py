@@ -8,10 +8,7 @@ from dataclasses import dataclass, field
 
 from voicebot.sip.defence import DefenceConfig
 from voicebot.sip.dialog import Dialog
-from voicebot.sip.message import (
-    Request,
-    Response,
-)
+from voicebot.sip.message import Request, Response
 from voicebot.sip.sdes import DEFAULT_SUITES
 from voicebot.sip.sdp import (
     DEFAULT_CODECS,
@@ -20,9 +17,9 @@ from voicebot.sip.sdp import (
     SessionDescription,
 )
 from voicebot.sip.transaction import (
-    Address,
     Timers,
     Transaction,
+    TransportAddress,
 )
 from voicebot.sip.uacore.callstate import CallState
 from voicebot.sip.uri import AbsoluteUri, NameAddr, SipUri, TelUri
@@ -86,10 +83,10 @@ class Session:
     on_hold: bool = False
     invite_tx: Transaction | None = None  # UAS: the server transaction of the (re-)INVITE
     ok: Response | None = None  # UAS: the 2xx being retransmitted until ACK
-    ok_dest: Address | None = None
+    ok_dest: TransportAddress | None = None
     ok_interval: float = 0.0
     ok_is_initial: bool = False
-    last_ack: tuple[bytes, Address] | None = None  # UAC: resent on a retransmitted 2xx
+    last_ack: tuple[bytes, TransportAddress] | None = None  # UAC: resent on a retransmitted 2xx
     ack_cseq: int = 0
     cancel_wanted: bool = False
     cancelled: bool = False

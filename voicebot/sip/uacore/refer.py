@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
-from voicebot.sip.message import (
-    Request,
-)
+from voicebot.sip.message import Request
 from voicebot.sip.transaction import (
     Transaction,
 )

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.sip import events as ev
-from voicebot.sip.message import (
-    Response,
-    new_call_id,
-    new_tag,
-)
+from voicebot.sip.build import new_call_id, new_tag
+from voicebot.sip.message import Response
 from voicebot.sip.uacore.base import CoreBase
 from voicebot.sip.uacore.records import (
     ALLOWED_METHODS,

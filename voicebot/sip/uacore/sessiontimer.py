@@ -5,10 +5,7 @@ the BYE a little before expiry when the peer should have refreshed and did not (
 from __future__ import annotations
 
 from voicebot.errors import RemoteProtocolError
-from voicebot.sip.message import (
-    Request,
-    Response,
-)
+from voicebot.sip.message import Request, Response
 from voicebot.sip.uacore.base import CoreBase
 from voicebot.sip.uacore.callstate import Step
 from voicebot.sip.uacore.records import (

@@ -6,7 +6,8 @@ BYE and CANCEL, our BYE's response, and the events that report the end.
 from __future__ import annotations
 
 from voicebot.sip import events as ev
-from voicebot.sip.message import Request, Response, build_response, new_tag
+from voicebot.sip.build import build_response, new_tag
+from voicebot.sip.message import Request, Response
 from voicebot.sip.transaction import State, Transaction, server_key
 from voicebot.sip.uacore.base import CoreBase
 from voicebot.sip.uacore.callstate import CallInput, Step

@@ -2,7 +2,7 @@
 
 ``telephone_channel`` takes 16 kHz speech and does to it what a call does: resample to the
 codec's rate, encode 20 ms frames (G.711 μ-law by default, A-law or Opus), packetise, drop
-packets with a Gilbert-Elliott bursty loss model (``voicebot.rtp.impair``), put what arrives
+packets with a Gilbert-Elliott bursty loss model (``tests.sim.impair``), put what arrives
 into the receiver's adaptive jitter buffer (``voicebot.rtp.jitterbuffer``), play it out
 every 20 ms — decoding, concealing lost frames with the decoder's PLC or rebuilding them
 from the next Opus packet's in-band FEC — and resample back to 16 kHz, the way a call's
@@ -17,9 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from tests.sim.impair import GilbertElliott
 from voicebot.asr.engine import SAMPLE_RATE, Pcm
 from voicebot.media.frames import FRAME_SECONDS, silence_detector
-from voicebot.rtp.impair import GilbertElliott
 from voicebot.rtp.jitterbuffer import JitterBuffer, PlayoutFrame
 from voicebot_codecs import Decoder, Resampler, get_codec
 

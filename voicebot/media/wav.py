@@ -7,6 +7,9 @@ channels, sample rate, block alignment and bits per sample; ``data`` holds the f
 standard library's ``wave`` module says "unknown format: 3" or nothing at all for an empty or
 cut file; here each case gets a sentence a user can act on. Integer PCM of 8 (unsigned), 16,
 24 or 32 bits is read and returned as mono int16 (channels averaged).
+
+The only WAV reader: media plays files with it, TTS reads espeak-ng's output with it, the
+voiceprint and speech commands read their inputs with it.
 """
 
 from __future__ import annotations
@@ -14,11 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from voicebot.errors import ConfigError
-
-Pcm = npt.NDArray[np.int16]
+from voicebot_codecs.base import PCM
 
 PCM_FORMAT = 1
 EXTENSIBLE = 0xFFFE
@@ -30,7 +31,7 @@ FORMAT_NAMES = {2: "Microsoft ADPCM", 3: "IEEE float", 6: "A-law", 7: "μ-law", 
 CONVERT = "convert it with e.g. `sox IN -b 16 -e signed-integer OUT.wav`"
 
 
-def parse_wav(data: bytes, name: str = "WAV") -> tuple[Pcm, int]:
+def parse_wav(data: bytes, name: str = "WAV") -> tuple[PCM, int]:
     """``(mono int16 samples, sample rate)`` of a PCM WAV file's bytes, or ``ConfigError``."""
     if not data:
         raise ConfigError(f"{name}: the file is empty (0 bytes), not a WAV file")
@@ -59,7 +60,7 @@ def parse_wav(data: bytes, name: str = "WAV") -> tuple[Pcm, int]:
     raise ConfigError(f"{name}: truncated WAV: the file ends before its audio data ({len(data)} bytes)")
 
 
-def _decode(fmt: bytes, body: bytes, declared: int, name: str) -> tuple[Pcm, int]:
+def _decode(fmt: bytes, body: bytes, declared: int, name: str) -> tuple[PCM, int]:
     tag = int.from_bytes(fmt[0:2], "little")
     channels = int.from_bytes(fmt[2:4], "little")
     rate = int.from_bytes(fmt[4:8], "little")
@@ -94,8 +95,10 @@ def _decode(fmt: bytes, body: bytes, declared: int, name: str) -> tuple[Pcm, int
     return mono.astype(np.int16), rate
 
 
-def read_wav(source: bytes | str | Path) -> tuple[Pcm, int]:
-    """``parse_wav`` of a file (a path) or of bytes already in memory."""
+def load_wav(source: bytes | str | Path) -> tuple[PCM, int]:
+    """``parse_wav`` of a file (a path) or of bytes already in memory, at the file's own rate.
+
+    :func:`voicebot.media.frames.read_wav` is the same at the internal rate (resampled)."""
     if isinstance(source, bytes):
         return parse_wav(source)
     path = Path(source)
@@ -110,4 +113,4 @@ def read_wav(source: bytes | str | Path) -> tuple[Pcm, int]:
     return parse_wav(data, str(path))
 
 
-__all__ = ["parse_wav", "read_wav"]
+__all__ = ["load_wav", "parse_wav"]

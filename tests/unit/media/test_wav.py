@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from voicebot.errors import ConfigError
-from voicebot.tts.wav import parse_wav
+from voicebot.media.wav import parse_wav
 
 
 def wav_bytes(samples: np.ndarray, *, width: int, channels: int = 1, rate: int = 8000) -> bytes:
