@@ -37,7 +37,7 @@ from voicebot.errors import ConfigError, DependencyError, LocalProtocolError, Vo
 from voicebot.sip import events as ev
 from voicebot.sip.defence import DefenceConfig
 from voicebot.sip.sdes import DEFAULT_SUITES, check_policy, check_suites
-from voicebot.sip.sdp import DEFAULT_CODECS, choose_codecs
+from voicebot.sip.sdp import DEFAULT_CODECS, CodecSpec, choose_codecs
 from voicebot.sip.trace import MessageTrace
 from voicebot.sip.transaction import Timers, TransportAddress
 from voicebot.sip.useragent import UaConfig, UserAgentCore
@@ -50,6 +50,7 @@ from voicebot.transport.sip import (
 )
 from voicebot.transport.stream import ConnectionLimits
 from voicebot.transport.tls import TlsConfig
+from voicebot_codecs import get_codec
 
 if TYPE_CHECKING:
     from voicebot.flow import Flow
@@ -153,10 +154,26 @@ class _Leg:
         return await self._request(self._core.send_dtmf_info(self._id, digit, self._clock(), duration_ms))
 
 
+def _check_ptime(ptime: int | None, specs: Sequence[CodecSpec]) -> None:
+    """A ``ptime`` at least one of the codecs can be sent with (the others send the nearest
+    shorter one they can), else a :class:`ConfigError` naming the values that work."""
+    if ptime is None:
+        return
+    codecs = [get_codec(s.codec_name) for s in specs if not s.is_telephone_event]
+    if any(ptime in c.ptimes for c in codecs):
+        return
+    allowed = sorted({p for c in codecs for p in c.ptimes})
+    names = ", ".join(c.info.encoding.lower() for c in codecs)
+    raise ConfigError(f"ptime {ptime} ms is not possible with {names}: choose {', '.join(map(str, allowed))}")
+
+
 class UserAgent:
     """A SIP user agent with its own transport and per-call media streams.
 
     ``codecs``: audio codec names in order of preference (``("pcmu", "pcma", "opus")``);
+    ``ptime``: the packet time (ms) we ask the far end to send, in 10 ms steps (G.711 10-60,
+    Opus 10, 20, 40 or 60); we send what the far end asks for (default: 20 in our offers,
+    the offer's own in our answers);
     ``speech``: the engines every call speaks and listens with (default: chosen by the flow's
     language, or English on first use)."""
 
@@ -178,6 +195,7 @@ class UserAgent:
         transport: str = "udp",
         media: bool = True,
         codecs: Sequence[str] | None = None,
+        ptime: int | None = None,
         rtp_timeout: float = 30.0,
         max_calls: int = 1000,
         session_expires: int = 1800,
@@ -200,6 +218,7 @@ class UserAgent:
             specs = choose_codecs(codecs) if codecs is not None else DEFAULT_CODECS
         except LocalProtocolError as exc:
             raise ConfigError(str(exc)) from None
+        _check_ptime(ptime, specs)
         self._advertise = advertise or advertised_address(self._host)
         self.config = UaConfig(
             user=user,
@@ -215,6 +234,7 @@ class UserAgent:
             session_expires=session_expires,
             max_sessions=max_calls,
             codecs=specs,
+            ptime=ptime,
             user_agent=user_agent,
             defence=defence,
             srtp=check_policy(srtp),

@@ -69,6 +69,7 @@ def rtp_summary(stats: Mapping[str, Any] | None) -> dict[str, Any]:
     events = inbound.get("concealmentEvents") or 0
     return {
         "codec": stats.get("codec"),
+        "ptime_ms": stats.get("ptime"),  # the packet time we sent with (the far end's a=ptime, fitted)
         "sent": outbound.get("packetsSent", 0),
         "received": inbound.get("packetsReceived", 0),
         "lost": inbound.get("packetsLost", 0),
@@ -92,11 +93,12 @@ def rtp_summary(stats: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def quality(rtp: Mapping[str, Any], ptime_ms: float = 20.0) -> dict[str, Any] | None:
+def quality(rtp: Mapping[str, Any], ptime_ms: float | None = None) -> dict[str, Any] | None:
     """The E-model rating for a call: mouth-to-ear delay estimated as half the RTCP round
     trip + the mean playout delay (without jitter-buffer figures, twice the jitter, which is
     what a buffer would hold) + one packet time (+ the codec's look-ahead), loss as the
-    packets lost or too late out of those expected, burstiness from the concealment events."""
+    packets lost or too late out of those expected, burstiness from the concealment events.
+    The packet time is ``ptime_ms``, else the call's own (``rtp["ptime_ms"]``), else 20 ms."""
     codec = rtp.get("codec")
     if not codec:
         return None
@@ -106,6 +108,8 @@ def quality(rtp: Mapping[str, Any], ptime_ms: float = 20.0) -> dict[str, Any] | 
     playout = rtp.get("mean_playout_delay_ms")
     if playout is None:
         playout = 2 * float(rtp.get("jitter_ms") or 0.0)
+    if ptime_ms is None:
+        ptime_ms = float(rtp.get("ptime_ms") or 20.0)
     delay = (rtp.get("rtt_ms") or 0.0) / 2 + playout + ptime_ms
     events = int(rtp.get("concealment_events") or 0)
     burst = (lost + late) / events if events else 1.0

@@ -2,8 +2,9 @@
 
 A :class:`Codec` describes one RTP payload format (RFC 3551 names: ``PCMU/8000``) and makes
 per-stream :class:`Encoder` / :class:`Decoder` objects, which hold the state a stream needs
-(Opus prediction, concealment history). Every encoder takes exactly one 20 ms frame of mono
-``int16`` PCM at ``codec.sample_rate``; every decoder returns ``int16`` PCM at that rate.
+(Opus prediction, concealment history). Every encoder takes exactly one packet's worth of
+mono ``int16`` PCM at ``codec.sample_rate`` (one 20 ms frame unless made with another packet
+time); every decoder takes a packet of any duration and returns ``int16`` PCM at that rate.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from voicebot_codecs.errors import CodecError
 PCM = npt.NDArray[np.int16]
 
 FRAME_MS = 20
+# Packet times (ms) a sample-based format (G.711, L16: RFC 3551 §4.5, any whole number of
+# samples) is sent with here: 10 ms steps, up to 60 ms (480 bytes of G.711, well under the MTU).
+SAMPLE_PTIMES = (10, 20, 30, 40, 50, 60)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,13 +46,21 @@ class CodecInfo:
         """RTP timestamp increment per 20 ms frame."""
         return self.clock_rate * FRAME_MS // 1000
 
+    def packet_samples(self, ptime_ms: int) -> int:
+        """Samples of PCM in a packet of ``ptime_ms``."""
+        return self.sample_rate * ptime_ms // 1000
+
+    def packet_timestamp_step(self, ptime_ms: int) -> int:
+        """RTP timestamp increment per packet of ``ptime_ms``."""
+        return self.clock_rate * ptime_ms // 1000
+
 
 class Encoder(ABC):
     """Per-stream encoder state."""
 
     @abstractmethod
     def encode(self, pcm: PCM) -> bytes:
-        """Encode one 20 ms frame of mono int16 PCM."""
+        """Encode one packet (the encoder's packet time) of mono int16 PCM."""
 
 
 class Decoder(ABC):
@@ -89,11 +101,30 @@ class Codec(ABC):
     def frame_samples(self) -> int:
         return self.info.frame_samples
 
+    @property
+    def ptimes(self) -> tuple[int, ...]:
+        """The packet times (ms) this format can be sent with."""
+        return SAMPLE_PTIMES
+
+    def fit_ptime(self, asked: int) -> int:
+        """The packet time to send when the receiver asked for ``asked`` ms: the longest we can
+        send that is not longer, or our shortest when it asked for less (a receiver's a=ptime
+        is a preference, RFC 3264 §6.1)."""
+        fitting = [p for p in self.ptimes if p <= asked]
+        return fitting[-1] if fitting else self.ptimes[0]
+
     @abstractmethod
-    def encoder(self) -> Encoder: ...
+    def encoder(self, ptime_ms: int = FRAME_MS) -> Encoder:
+        """An encoder of packets of ``ptime_ms`` each (:class:`CodecError` when the format
+        cannot carry that packet time)."""
 
     @abstractmethod
     def decoder(self) -> Decoder: ...
+
+    @abstractmethod
+    def payload_duration(self, payload: bytes) -> int:
+        """The RTP timestamp units ``payload`` covers (0 when it cannot be told), so a jitter
+        buffer knows where the next packet starts whatever packet time the sender chose."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.info.name} pt={self.info.payload_type}>"
@@ -108,10 +139,16 @@ def check_frame(pcm: object, frame_samples: int) -> PCM:
     if pcm.ndim != 1:
         raise CodecError(f"PCM must be mono (1-D), got shape {pcm.shape}")
     if pcm.shape[0] != frame_samples:
-        raise CodecError(
-            f"PCM frame must be {frame_samples} samples (20 ms), got {pcm.shape[0]}"
-        )
+        raise CodecError(f"PCM frame must be {frame_samples} samples (one packet), got {pcm.shape[0]}")
     return np.ascontiguousarray(pcm)
+
+
+def check_ptime(codec: Codec, ptime_ms: int) -> int:
+    """``ptime_ms`` if ``codec`` can be sent in packets that long, else a :class:`CodecError`."""
+    if ptime_ms not in codec.ptimes:
+        allowed = ", ".join(map(str, codec.ptimes))
+        raise CodecError(f"{codec.info.encoding} cannot send {ptime_ms} ms packets (it can: {allowed} ms)")
+    return ptime_ms
 
 
 def check_payload(payload: object) -> bytes:

@@ -11,7 +11,17 @@ import warnings
 
 import numpy as np
 
-from voicebot_codecs.base import PCM, Codec, CodecInfo, Decoder, Encoder, check_frame, check_payload
+from voicebot_codecs.base import (
+    FRAME_MS,
+    PCM,
+    Codec,
+    CodecInfo,
+    Decoder,
+    Encoder,
+    check_frame,
+    check_payload,
+    check_ptime,
+)
 from voicebot_codecs.errors import CodecError
 from voicebot_codecs.plc import WaveformSubstitution
 
@@ -69,8 +79,12 @@ class G711(Codec):
         )
         self.law = law
 
-    def encoder(self) -> Encoder:
-        return _G711Encoder(self.frame_samples, self.law)
+    def encoder(self, ptime_ms: int = FRAME_MS) -> Encoder:
+        check_ptime(self, ptime_ms)
+        return _G711Encoder(self.info.packet_samples(ptime_ms), self.law)
+
+    def payload_duration(self, payload: bytes) -> int:
+        return len(payload)  # one byte per sample at the 8 kHz clock
 
     def decoder(self) -> Decoder:
         return _G711Decoder(self.sample_rate, self.frame_samples, self.law)

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from voicebot_codecs.base import PCM, Codec, CodecInfo, Decoder, Encoder, check_frame, check_payload
+from voicebot_codecs.base import (
+    FRAME_MS,
+    PCM,
+    Codec,
+    CodecInfo,
+    Decoder,
+    Encoder,
+    check_frame,
+    check_payload,
+    check_ptime,
+)
 from voicebot_codecs.errors import CodecError
 from voicebot_codecs.plc import WaveformSubstitution
 
@@ -51,8 +61,12 @@ class L16(Codec):
             )
         )
 
-    def encoder(self) -> Encoder:
-        return _L16Encoder(self.frame_samples)
+    def encoder(self, ptime_ms: int = FRAME_MS) -> Encoder:
+        check_ptime(self, ptime_ms)
+        return _L16Encoder(self.info.packet_samples(ptime_ms))
+
+    def payload_duration(self, payload: bytes) -> int:
+        return len(payload) // 2
 
     def decoder(self) -> Decoder:
         return _L16Decoder(self.sample_rate, self.frame_samples)

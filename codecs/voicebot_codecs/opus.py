@@ -1,8 +1,10 @@
 """Opus (RFC 6716) as RTP payload ``opus/48000/2`` (RFC 7587), through libopus via opuslib.
 
-We send mono, 20 ms frames, with the VoIP application profile and in-band FEC on. The RTP
-clock is always 48 kHz (RFC 7587 §4.1), but libopus takes and returns PCM at 8, 12, 16, 24
-or 48 kHz and converts internally. Our PCM rate defaults to 16 kHz, voicebot's internal
+We send mono, 20 ms frames unless another packet time is asked for (10, 40 or 60 ms: the Opus
+frame sizes from 10 ms up, RFC 6716 §2.1.4; one frame per packet), with the VoIP application
+profile and in-band FEC on; we decode packets of any length up to 120 ms. The RTP clock is
+always 48 kHz (RFC 7587 §4.1), but libopus takes and returns PCM at 8, 12, 16, 24 or 48 kHz
+and converts internally. Our PCM rate defaults to 16 kHz, voicebot's internal
 rate, and we never code more than wideband (an 8 kHz audio band), so a call with Opus needs
 no resampler in either direction. Bandwidth and bitrate can change at run time so the media
 layer can move between narrowband and wideband as the network gets worse or better.
@@ -15,12 +17,23 @@ from typing import Any
 
 import numpy as np
 
-from voicebot_codecs.base import PCM, Codec, CodecInfo, Decoder, Encoder, check_frame, check_payload
+from voicebot_codecs.base import (
+    FRAME_MS,
+    PCM,
+    Codec,
+    CodecInfo,
+    Decoder,
+    Encoder,
+    check_frame,
+    check_payload,
+)
 from voicebot_codecs.errors import CodecError, CodecUnavailable
 
 OPUS_RATE = 48000  # the RTP clock
 PCM_RATES = (8000, 12000, 16000, 24000, 48000)
 MAX_PACKET = 1275  # RFC 6716 §3.2.1: the largest single Opus frame
+PTIMES = (10, 20, 40, 60)  # ms: Opus frame sizes from 10 ms (2.5 and 5 ms are not worth a packet)
+MAX_PACKET_MS = 120  # RFC 6716 §3.2.5: a packet holds at most 120 ms of audio
 
 # libopus CTL values (opus_defines.h)
 BANDWIDTHS = {
@@ -57,7 +70,9 @@ def _check_rate(pcm_rate: int) -> int:
 
 
 class OpusEncoder(Encoder):
-    def __init__(self, bitrate: int = 24000, bandwidth: str = "wideband", *, pcm_rate: int = 16000) -> None:
+    def __init__(
+        self, bitrate: int = 24000, bandwidth: str = "wideband", *, pcm_rate: int = 16000, ptime_ms: int = FRAME_MS
+    ) -> None:
         lib = _opuslib()
         self._enc = lib.Encoder(_check_rate(pcm_rate), 1, _APPLICATION_VOIP)
         self._ctl = lib.api.ctl
@@ -65,7 +80,9 @@ class OpusEncoder(Encoder):
         # opuslib 3.0.1's ``inband_fec`` property setter drops its value; call the CTLs directly
         self._set(self._ctl.set_inband_fec, 1)
         self._set(self._ctl.set_packet_loss_perc, 5)
-        self._frame = pcm_rate // 50
+        if ptime_ms not in PTIMES:
+            raise CodecError(f"opus cannot send {ptime_ms} ms packets (it can: {', '.join(map(str, PTIMES))} ms)")
+        self._frame = pcm_rate * ptime_ms // 1000
         self.set_bitrate(bitrate)
         self.set_bandwidth(bandwidth)
 
@@ -122,10 +139,11 @@ class OpusDecoder(Decoder):
         self._lib = lib
         self._dec = lib.Decoder(_check_rate(pcm_rate), 1)
         self._frame = pcm_rate // 50
+        self._most = pcm_rate * MAX_PACKET_MS // 1000  # room for the longest packet
 
-    def _run(self, payload: bytes, fec: bool) -> PCM:
+    def _run(self, payload: bytes, fec: bool, room: int) -> PCM:
         try:
-            out = self._dec.decode(payload, self._frame, fec)
+            out = self._dec.decode(payload, room, fec)
         except self._lib.exceptions.OpusError as exc:
             raise CodecError(f"corrupt Opus payload ({len(payload)} bytes): {exc}") from exc
         return np.frombuffer(out, dtype=np.int16).copy()
@@ -134,7 +152,7 @@ class OpusDecoder(Decoder):
         data = check_payload(payload)
         if len(data) > MAX_PACKET * 3:
             raise CodecError(f"Opus payload of {len(data)} bytes is larger than any valid packet")
-        return self._run(data, False)
+        return self._run(data, False, self._most)
 
     def decode_fec(self, next_payload: bytes) -> PCM:
         """Recover the frame lost just before ``next_payload`` from that packet's in-band FEC.
@@ -142,10 +160,10 @@ class OpusDecoder(Decoder):
         When the next packet carries no FEC data, libopus falls back to concealment, so the
         result is always one frame.
         """
-        return self._run(check_payload(next_payload), True)
+        return self._run(check_payload(next_payload), True, self._frame)
 
     def conceal(self) -> PCM:
-        return self._run(b"", False)
+        return self._run(b"", False, self._frame)
 
 
 class Opus(Codec):
@@ -163,8 +181,20 @@ class Opus(Codec):
             )
         )
 
-    def encoder(self) -> OpusEncoder:
-        return OpusEncoder(pcm_rate=self.sample_rate)
+    @property
+    def ptimes(self) -> tuple[int, ...]:
+        return PTIMES
+
+    def encoder(self, ptime_ms: int = FRAME_MS) -> OpusEncoder:
+        return OpusEncoder(pcm_rate=self.sample_rate, ptime_ms=ptime_ms)
+
+    def payload_duration(self, payload: bytes) -> int:
+        """From the packet's table-of-contents byte (RFC 6716 §3.1), read by libopus."""
+        if not payload:
+            return 0
+        lib = _opuslib()
+        n = int(lib.api.libopus.opus_packet_get_nb_samples(payload, len(payload), OPUS_RATE))
+        return n if n > 0 else 0
 
     def decoder(self) -> OpusDecoder:
         return OpusDecoder(pcm_rate=self.sample_rate)

@@ -244,6 +244,7 @@ def _agent(args: argparse.Namespace, setup: Setup, **extra: Any) -> UserAgent:
         password=args.password,
         register=args.register,
         media=not args.no_media,
+        ptime=args.ptime,
         codecs=args.codec,
         rtp_timeout=args.rtp_timeout,
         trace=sys.stdout if args.trace and not args.json else (sys.stderr if args.trace else None),

@@ -100,6 +100,13 @@ def _codecs(value: str) -> tuple[str, ...]:
     return names
 
 
+def _ptime(value: str) -> int:
+    ms = int(value) if value.isascii() and value.isdigit() and len(value) <= 3 else 0
+    if not 10 <= ms <= 60 or ms % 10:
+        raise argparse.ArgumentTypeError(f"ptime is 10 to 60 ms in steps of 10 (opus: 10, 20, 40, 60), not {value!r}")
+    return ms
+
+
 class _Ordered(argparse.Action):
     """``--say`` and ``--play`` into one list, in the order given on the command line."""
 
@@ -116,6 +123,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--register", type=_sip_uri, metavar="URI", help="REGISTER at this registrar first")
     p.add_argument("--advertise", metavar="HOST", help="address for Via/Contact/SDP (default: the listen host)")
     p.add_argument("--codec", type=_codecs, metavar="LIST", help="audio codecs, preferred first (pcmu,pcma,opus)")
+    p.add_argument("--ptime", type=_ptime, metavar="MS",
+                   help="packet time we ask the far end to send in ms (default 20); we send what it asks")  # fmt: skip
     p.add_argument("--rtp-timeout", type=_seconds, default=30.0, metavar="S",
                    help="end a call with BYE after S seconds without RTP (default 30)")  # fmt: skip
     p.add_argument("--max-duration", type=_seconds, metavar="S", help="hang up S seconds after answer, whatever runs")

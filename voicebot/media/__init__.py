@@ -4,6 +4,6 @@
 from __future__ import annotations
 
 from voicebot.media.frames import FRAME, RATE, read_wav, write_wav
-from voicebot.media.stream import MediaParams, MediaStream
+from voicebot.media.stream import MediaStream
 
-__all__ = ["FRAME", "RATE", "MediaParams", "MediaStream", "read_wav", "write_wav"]
+__all__ = ["FRAME", "RATE", "MediaStream", "read_wav", "write_wav"]

@@ -8,19 +8,24 @@ worker, on an accumulated monotonic deadline) drives everything: each tick calls
 :meth:`MediaStream.tick` (the whole of one wake-up), which, when the tick ran late, first takes
 in every datagram already waiting in the sockets, then for each frame due plays one frame out
 of the jitter buffer (decode, concealment, resampling to 16 kHz), builds one frame of bot audio
-(playback queue, echo), encodes and sends it, records both, and hands the far end's frame
+(playback queue, echo), encodes and sends it (a packet every tick at the usual 20 ms packet
+time; with another negotiated ``ptime`` the bot audio is packed into packets of that length, so
+at 40 ms every second tick sends one packet of two frames and at 10 ms every tick sends two),
+records both, and hands the far end's frame
 upwards as an :class:`~voicebot.media.frames.AudioFrame` stamped with its playout time. Echo
 that nothing else needs (no bot audio, recording or frames() reader) is relayed instead: each
 caller packet goes back the moment it arrives, payload untouched, and the tick only runs RTCP.
 
 Internal audio is 16 kHz mono int16 in 20 ms frames (320 samples) everywhere above the codec.
+Far-end packets may hold any duration (10 to 120 ms): the jitter buffer learns each packet's
+length from the codec and the decoded audio is handed out 20 ms at a time.
 
 API::
 
     stream = await MediaStream.open(host, port=0, *, inactivity_timeout=30.0, learn_window=2.0,
                                     latch_packets=8, rtcp_interval=5.0, jitter=None)
     stream.local_address                  # (host, even RTP port); RTCP on port + 1
-    stream.configure(params)              # MediaParams-like; again on re-INVITE
+    stream.configure(params)              # voicebot.sip.sdp.MediaParams; again on re-INVITE
     await stream.start()
     stream.set_echo(True)
     stream.play(pcm16k, done=None)        # queue bot audio; done() once sent or stopped
@@ -46,7 +51,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +71,7 @@ from voicebot.media.frames import (
     silence,
     silence_detector,
 )
+from voicebot.media.packetizer import Packetizer
 from voicebot.media.player import Player
 from voicebot.media.recorder import AudioSink, Recorder
 from voicebot.rtp.adapt import BandwidthController
@@ -73,40 +79,17 @@ from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport
 from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig
 from voicebot.rtp.session import LATCH_PACKETS, RtpSession, SessionConfig
 from voicebot.rtp.srtp import SrtpContext, context_for
+from voicebot.sip.sdp import DIRECTIONS, MediaParams
 from voicebot.transport.rtp import RtpTransport
 from voicebot_codecs import CodecError, OpusEncoder, Resampler, get_codec
-from voicebot_codecs.base import Codec, Decoder, Encoder
+from voicebot_codecs.base import Codec, Decoder
 
 log = logging.getLogger(__name__)
 
 MAX_CATCH_UP = 250  # frames (5 s) the playout catches up after a stall before it skips
+MAX_PACKETS_PER_FRAME = 4  # far-end packets decoded for one 20 ms frame (two at 10 ms; bounded)
 
-DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 LATE_TICK = 0.002  # a tick this late drains the RTP socket before playing out
-
-
-class MediaParams(Protocol):
-    """What :meth:`MediaStream.configure` reads (``voicebot.sip.sdp.MediaParams`` fits).
-
-    ``direction`` is this side's negotiated direction: "sendonly" means we send and do not
-    expect media. ``payload_type``/``telephone_event_pt`` are the numbers to send (the
-    peer's); optional ``recv_payload_type``/``recv_telephone_event_pt`` are the numbers we
-    declared for receiving (both are accepted). An optional ``remote_rtcp_address``
-    overrides RTP port + 1 (RFC 3605).
-    """
-
-    @property
-    def remote_address(self) -> tuple[str, int] | None: ...
-    @property
-    def codec(self) -> str: ...
-    @property
-    def payload_type(self) -> int: ...
-    @property
-    def telephone_event_pt(self) -> int | None: ...
-    @property
-    def ptime(self) -> int: ...
-    @property
-    def direction(self) -> str: ...
 
 
 def _usable(addr: Any) -> Address | None:
@@ -181,13 +164,12 @@ class MediaStream:
         self._closed = False
         self.params: MediaParams | None = None
         self.codec: Codec | None = None
-        self._encoder: Encoder | None = None
+        self._packetizer: Packetizer | None = None
         self._decoder: Decoder | None = None
         self.jitter_buffer: JitterBuffer | None = None
-        self._enc_rs: Resampler | None = None
         self._dec_rs: Resampler | None = None
-        self._enc_fifo = SampleFifo()
         self._dec_fifo = SampleFifo()
+        self._decoded = 0  # 16 kHz samples of far-end audio decoded and not yet played out
         self.bandwidth = BandwidthController()
         self.decode_errors = 0
         self.fec_recovered = 0
@@ -210,6 +192,11 @@ class MediaStream:
         return cls(transport, **options)
 
     @property
+    def ptime(self) -> int | None:
+        """The packet time (ms) we send with: the far end's a=ptime, fitted to the codec."""
+        return self._packetizer.ptime if self._packetizer is not None else None
+
+    @property
     def local_address(self) -> Address:
         return self._transport.local_address
 
@@ -224,14 +211,13 @@ class MediaStream:
             raise ConfigError(str(exc)) from exc
         now = self._loop.time()
         same_codec = self.codec is not None and self.codec.name == codec.name
+        ptime = codec.fit_ptime(int(params.ptime))
         if not same_codec:
             self.codec = codec
-            self._encoder = codec.encoder()
             self._decoder = codec.decoder()
-            self._enc_rs = Resampler(RATE, codec.sample_rate)
             self._dec_rs = Resampler(codec.sample_rate, RATE)
-            self._enc_fifo.clear()
             self._dec_fifo.clear()
+            self._decoded = 0
             self.jitter_buffer = JitterBuffer(
                 codec.clock_rate,
                 codec.info.frame_timestamp_step,
@@ -239,13 +225,16 @@ class MediaStream:
                 is_silent=silence_detector(codec.name),
             )
             self.bandwidth = BandwidthController()
+        if not same_codec or self._packetizer is None:
+            self._packetizer = Packetizer(codec, ptime)
+        elif ptime != self._packetizer.ptime:
+            self._packetizer.set_ptime(ptime)
         remote = _usable(params.remote_address)
-        rtcp_addr = _usable(getattr(params, "remote_rtcp_address", None))
+        rtcp_addr = _usable(params.remote_rtcp_address)
         if rtcp_addr is None and remote is not None:
             rtcp_addr = (remote[0], remote[1] + 1)
         te = params.telephone_event_pt
-        recv_pt = getattr(params, "recv_payload_type", None)
-        recv_te = getattr(params, "recv_telephone_event_pt", None)
+        recv_pt, recv_te = params.recv_payload_type, params.recv_telephone_event_pt
         self.session.configure(
             SessionConfig(
                 payload_type=int(params.payload_type),
@@ -261,7 +250,7 @@ class MediaStream:
             remote_rtcp=rtcp_addr,
             now=now,
         )
-        self.srtp = context_for(getattr(params, "srtp", None), self.srtp)
+        self.srtp = context_for(params.srtp, self.srtp)
         self.params = params
         early, self._early = self._early, []
         for data, addr, when in early:
@@ -270,7 +259,7 @@ class MediaStream:
             self._arm()
 
     async def start(self) -> None:
-        """Start sending (20 ms packets, silence when nothing is queued) and receiving."""
+        """Start sending (packets of the negotiated ptime, silence when nothing is queued) and receiving."""
         if self.codec is None:
             raise LocalProtocolError("configure() the stream before start()")
         if self._started:
@@ -334,7 +323,8 @@ class MediaStream:
     def stop_playback(self) -> None:
         """Drop queued bot audio (barge-in); pending ``play_wav`` calls return."""
         self._player.stop()
-        self._enc_fifo.clear()
+        if self._packetizer is not None:
+            self._packetizer.drop_pending()
 
     @property
     def playing(self) -> bool:
@@ -461,11 +451,12 @@ class MediaStream:
             bot = mix(bot, caller)
             active = active or bool(np.any(caller))
         if send:
-            payload: bytes | None = None
+            payloads: list[bytes] | None = None
             cfg = self.session.config
+            assert self._packetizer is not None
             if cfg is not None and cfg.send:
-                payload = self._encode(bot)  # also while DTMF plays: the encoder state stays continuous
-            self.session.send_frame(payload, speech=active)
+                payloads = self._packetizer.push(bot)  # also while DTMF plays: the encoder state stays continuous
+            self.session.send_frame(payloads, speech=active, samples=self._packetizer.timestamp_step)
         if self._recorder is not None:
             self._recorder.write(caller, bot)
         frame = AudioFrame(pcm=caller, media_time=at, index=self._played, concealed=concealed)
@@ -493,62 +484,80 @@ class MediaStream:
         encoder: the far end's jitter buffer handles the jitter, as with a media relay). Our RTP
         timestamps follow the wall clock across pauses: frames whose time passed unsent are
         skipped before this one."""
-        sender = self.session.sender
-        assert sender is not None
-        for _ in range(sender.frames_due(now) - 1):
+        sender, codec = self.session.sender, self.codec
+        assert sender is not None and codec is not None
+        samples = codec.payload_duration(payload) or sender.frame_samples
+        frames = max(1, round(samples / sender.frame_samples))  # the clock frames this packet stands for
+        for _ in range(sender.frames_due(now) - frames):
             sender.skip()
-        self.session.send_frame(payload, speech=True)
+        self.session.send_frame([payload], speech=True, samples=samples, frames=frames)
         self._flush()
         self.frames_out += 1
 
-    def _encode(self, frame: PCM) -> bytes:
-        assert self.codec is not None and self._encoder is not None and self._enc_rs is not None
-        self._enc_fifo.push(self._enc_rs.process(frame))
-        return self._encoder.encode(self._enc_fifo.take(self.codec.frame_samples))
-
     def _playout(self, now: float) -> tuple[PCM, bool]:
-        """The next 20 ms of far-end audio at 16 kHz, and whether it was made up."""
-        jb, dec, codec, rs = self.jitter_buffer, self._decoder, self.codec, self._dec_rs
-        assert jb is not None and dec is not None and codec is not None and rs is not None
+        """The next 20 ms of far-end audio at 16 kHz, and whether any of it was made up.
+
+        A packet may hold more than 20 ms (its audio waits in the FIFO for the next ticks) or
+        less (several are taken in one tick, each at its own playout time). What is left is
+        counted in samples decoded, not read off the FIFO: a resampler holding a few samples
+        back must not make us take the next packet a tick early."""
+        assert self._dec_rs is not None and self.codec is not None
         concealed = False
-        if len(self._dec_fifo) < FRAME:
-            f = jb.pop(now)
-            pcm: PCM
-            if f.kind == "audio" and f.payload is not None:
-                head: PCM | None = None
-                if f.skipped_payload is not None:
-                    # a frame was removed to shrink the delay: decode it anyway (decoder state
-                    # stays continuous) and cross-fade from its start into this frame
-                    try:
-                        head = dec.decode(f.skipped_payload)
-                    except CodecError:
-                        self.decode_errors += 1
+        for _ in range(MAX_PACKETS_PER_FRAME):
+            if self._decoded >= FRAME:
+                break
+            pcm, made_up = self._decode_next(now + self._decoded / RATE)
+            concealed = concealed or made_up
+            self._decoded += len(pcm) * RATE // self.codec.sample_rate
+            self._dec_fifo.push(self._dec_rs.process(pcm))
+        self._decoded = max(0, self._decoded - FRAME)
+        return self._dec_fifo.take(FRAME), concealed
+
+    def _decode_next(self, at: float) -> tuple[PCM, bool]:
+        """The far-end audio of the next packet the jitter buffer plays out at ``at``, at the
+        codec's rate, and whether it was made up (concealment or silence)."""
+        jb, dec, codec = self.jitter_buffer, self._decoder, self.codec
+        assert jb is not None and dec is not None and codec is not None
+        f = jb.pop(at)
+        # a lost or held packet stands for as many 20 ms frames as it would have held
+        frames = max(1, round(f.samples / codec.info.frame_timestamp_step))
+        if f.kind == "audio" and f.payload is not None:
+            head: PCM | None = None
+            if f.skipped_payload is not None:
+                # a frame was removed to shrink the delay: decode it anyway (decoder state
+                # stays continuous) and cross-fade from its start into this frame
                 try:
-                    pcm = dec.decode(f.payload)
+                    head = dec.decode(f.skipped_payload)
                 except CodecError:
                     self.decode_errors += 1
-                    concealed = True
-                    pcm = dec.conceal()
-                if head is not None:
-                    pcm = crossfade(head, pcm, len(pcm) // 4)
-            elif f.kind == "lost" and self.session.event_active(now):  # not concealment
-                pcm = silence(codec.frame_samples)  # the peer sends a DTMF event instead of audio
-            elif f.kind == "lost":
-                concealed = True
-                decode_fec = getattr(dec, "decode_fec", None)
-                if f.next_payload is not None and decode_fec is not None and not f.inserted:
-                    try:
-                        pcm = decode_fec(f.next_payload)
-                        self.fec_recovered += 1
-                    except CodecError:
-                        pcm = dec.conceal()
-                else:
-                    pcm = dec.conceal()
-            else:
-                concealed = True
-                pcm = silence(codec.frame_samples)
-            self._dec_fifo.push(rs.process(pcm))
-        return self._dec_fifo.take(FRAME), concealed
+            try:
+                pcm = dec.decode(f.payload)
+            except CodecError:
+                self.decode_errors += 1
+                return self._conceal(dec, frames), True
+            if head is not None:
+                pcm = crossfade(head, pcm, min(len(head), len(pcm)) // 4)
+            return pcm, False
+        if f.kind == "lost" and self.session.event_active(at):  # not concealment
+            return silence(frames * codec.frame_samples), False  # the peer sends a DTMF event instead of audio
+        if f.kind == "lost":
+            decode_fec = getattr(dec, "decode_fec", None)
+            if f.next_payload is not None and decode_fec is not None and not f.inserted:
+                # in-band FEC rebuilds the last 20 ms before the next packet; the rest is concealed
+                try:
+                    recovered = decode_fec(f.next_payload)
+                    self.fec_recovered += 1
+                    return np.concatenate([self._conceal(dec, frames - 1), recovered]), True
+                except CodecError:
+                    pass
+            return self._conceal(dec, frames), True
+        return silence(codec.frame_samples), True
+
+    @staticmethod
+    def _conceal(dec: Decoder, frames: int) -> PCM:
+        if frames <= 1:
+            return dec.conceal()
+        return np.concatenate([dec.conceal() for _ in range(frames)])
 
     # ------------------------------------------------------------------ I/O callbacks
     def _on_rtp(self, data: bytes, addr: Address, now: float) -> None:
@@ -577,7 +586,7 @@ class MediaStream:
                 if self._audio_ssrc is not None:
                     self.jitter_buffer.reset()  # a new source: its own timeline
                 self._audio_ssrc = pkt.ssrc
-            samples = len(pkt.payload) if self.codec is not None and self.codec.clock_rate == 8000 else 0
+            samples = self.codec.payload_duration(pkt.payload) if self.codec is not None else 0
             self.jitter_buffer.put(pkt.sequence_number, pkt.timestamp, pkt.payload, now, samples)
         if self.session.has_events:
             self._drain_events()
@@ -624,7 +633,7 @@ class MediaStream:
 
     def _adapt(self, report: RemoteReport) -> None:
         setting = self.bandwidth.update(report.fraction_lost)
-        enc = self._encoder
+        enc = self._packetizer.encoder if self._packetizer is not None else None
         if not isinstance(enc, OpusEncoder):
             return
         try:
@@ -672,6 +681,7 @@ class MediaStream:
         }
         return {
             "codec": self.codec.name if self.codec else None,
+            "ptime": self.ptime,
             "media-clock": self.clock.stats(),
             "inbound-rtp": inbound,
             "outbound-rtp": outbound,

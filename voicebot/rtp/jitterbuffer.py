@@ -307,8 +307,13 @@ class JitterBuffer:
             return self._maybe_start(now, target)
         frame_s = self.frame_samples / self.clock_rate
         play_ts = self._play_ts
-        offset = now - play_ts / self.clock_rate
         entry = self._packets.get(play_ts)
+        if entry is None and self._packets and play_ts < (first := min(self._packets)) < play_ts + self._last_samples:
+            # the sender's timeline moved by less than a packet (40 ms packets after it skipped
+            # 20 ms of frames): play on from where the next packet starts instead of missing them all
+            play_ts = self._play_ts = first
+            entry = self._packets[first]
+        offset = now - play_ts / self.clock_rate
         assert target is not None
         if entry is None:
             if not self._packets:
@@ -332,8 +337,9 @@ class JitterBuffer:
             return self._conceal(play_ts, inserted=True)
         self._since_accelerate += 1
         excess = offset - target
-        if excess >= frame_s:
-            # above target by a whole frame: remove one, at once in silence, else rate-limited
+        packet_s = max(frame_s, entry.samples / self.clock_rate)  # a 40 ms packet goes whole: never cut below target
+        if excess >= packet_s:
+            # above target by a whole packet: remove one, at once in silence, else rate-limited
             # and only beyond the hysteresis (slow down)
             nxt = self._packets.get(play_ts + entry.samples)
             interval = self.config.accelerate_interval
@@ -341,7 +347,7 @@ class JitterBuffer:
                 # far above target (after a stall): cut faster, down to every other frame
                 interval = max(2, int(interval * FAST_ACCELERATE_FRAMES * frame_s / excess))
             speech_ok = (
-                excess >= frame_s * (1.0 + self.config.decelerate_hysteresis) and self._since_accelerate >= interval
+                excess >= packet_s + frame_s * self.config.decelerate_hysteresis and self._since_accelerate >= interval
             )
             if nxt is not None and (speech_ok or (self._is_silent is not None and self._is_silent(entry.payload))):
                 # remove this frame (acceleration) and play the next one instead; the removed

@@ -17,6 +17,7 @@ import math
 import random
 import secrets
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from voicebot.address import Address
@@ -43,10 +44,17 @@ from voicebot.rtp.stats import SourceStatistics, round_trip_time
 class RtpSender:
     """Sequence numbers, timestamps and pacing of the outgoing stream (RFC 3550 §5.1).
 
-    Frame ``n`` is due at ``start + n * ptime`` (an accumulated deadline, never ``now +
-    ptime``), and carries timestamp ``ts0 + n * frame_samples``, so however late the driver
-    wakes up, the timestamps never drift from the wall clock. When the driver falls more than
-    ``max_burst`` frames behind, the missed frames are skipped (timestamps still advance).
+    Frame ``n`` of the media clock is due at ``start + n * ptime`` (an accumulated deadline,
+    never ``now + ptime``) and starts at timestamp ``ts0 + n * frame_samples``, so however late
+    the driver wakes up, the timestamps never drift from the wall clock. When the driver falls
+    more than ``max_burst`` frames behind, the missed frames are skipped (timestamps still
+    advance).
+
+    Packets need not be frames: :meth:`audio` with ``samples`` sends a packet of any length
+    (two frames for a 40 ms packet time, half of one for 10 ms) whose timestamp follows the
+    previous packet's end, and :meth:`end_frame` moves the clock on one frame; the driver keeps
+    the audio not yet packed, so the packets' timestamps trail the frame clock by exactly that.
+    Without ``samples`` a packet is one frame and moves the clock itself.
     """
 
     def __init__(
@@ -75,6 +83,7 @@ class RtpSender:
         self.packets_sent = 0
         self.octets_sent = 0
         self.frames_skipped = 0
+        self._packed = 0  # timestamp units since ts0 already sent (or let pass) in packets
         self._in_talk_spurt = False
         self._event_ts = 0
 
@@ -98,6 +107,7 @@ class RtpSender:
         if due > self.max_burst:
             skip = due - self.max_burst
             self.frame_index += skip
+            self._packed += skip * self.frame_samples
             self.frames_skipped += skip
             self._in_talk_spurt = False
             due = self.max_burst
@@ -112,6 +122,13 @@ class RtpSender:
         self.start = self.next_deadline
         self.ts0 = (ts + frame_samples) & 0xFFFFFFFF
         self.frame_index = 0
+        self._packed = 0
+
+    def restart(self, start: float) -> None:
+        """Start the frame clock over at ``start`` (when the media actually starts)."""
+        self.start = start
+        self.frame_index = 0
+        self._packed = 0
 
     def _packet(self, payload: bytes, pt: int, ts: int, marker: bool) -> RtpPacket:
         pkt = RtpPacket(
@@ -122,28 +139,38 @@ class RtpSender:
         self.octets_sent += len(payload)
         return pkt
 
-    def audio(self, payload: bytes, *, speech: bool) -> RtpPacket:
-        """The packet for the next frame; the marker bit opens a talk spurt (RFC 3551 §4.1)."""
+    def audio(self, payload: bytes, *, speech: bool, samples: int | None = None) -> RtpPacket:
+        """The next audio packet, ``samples`` timestamp units long (None: one frame, and the
+        frame clock moves on with it); the marker bit opens a talk spurt (RFC 3551 §4.1)."""
         marker = speech and not self._in_talk_spurt
         self._in_talk_spurt = speech
         if self.packets_sent == 0:
             marker = True
-        pkt = self._packet(payload, self.payload_type, self.timestamp, marker)
-        self.frame_index += 1
+        pkt = self._packet(payload, self.payload_type, (self.ts0 + self._packed) & 0xFFFFFFFF, marker)
+        self._packed += self.frame_samples if samples is None else samples
+        if samples is None:
+            self.frame_index += 1
         return pkt
 
-    def event(self, payload: bytes, *, payload_type: int, new_event: bool) -> RtpPacket:
-        """A telephone-event packet for the next frame (RFC 4733 §2.5.1: one timestamp per event)."""
+    def end_frame(self, frames: int = 1) -> None:
+        """The frame clock moves on ``frames`` frames (after their packets, if any, were sent)."""
+        self.frame_index += frames
+
+    def event(self, payload: bytes, *, payload_type: int, new_event: bool, passed: int | None = None) -> RtpPacket:
+        """A telephone-event packet for the next frame (RFC 4733 §2.5.1: one timestamp per event),
+        sent instead of ``passed`` timestamp units of audio (default: the frame's)."""
         if new_event:
             self._event_ts = self.timestamp
         pkt = self._packet(payload, payload_type, self._event_ts, new_event)
         self.frame_index += 1
+        self._packed += self.frame_samples if passed is None else passed
         self._in_talk_spurt = False
         return pkt
 
     def skip(self) -> None:
         """Let a frame pass unsent (recvonly/inactive): time keeps running."""
         self.frame_index += 1
+        self._packed += self.frame_samples
         self._in_talk_spurt = False
 
 
@@ -326,8 +353,7 @@ class RtpSession:
     def start(self, now: float) -> None:
         """Restart the pacing clock at ``now`` (call when the media actually starts)."""
         if self.sender is not None:
-            self.sender.start = now
-            self.sender.frame_index = 0
+            self.sender.restart(now)
         self.last_rtp = now
 
     # ------------------------------------------------------------------ receive
@@ -416,26 +442,37 @@ class RtpSession:
             raise RemoteProtocolError("the stream is not configured yet", status=500)
         self.dtmf_out.queue(digits, duration_ms)
 
-    def send_frame(self, payload: bytes | None, *, speech: bool) -> None:
-        """Send the next frame: a telephone-event when DTMF is due, else ``payload`` (None or a
-        non-sending direction lets the frame pass unsent)."""
+    def send_frame(
+        self, payload: bytes | Sequence[bytes] | None, *, speech: bool, samples: int | None = None, frames: int = 1
+    ) -> None:
+        """Send what the next frame of the clock completed: a telephone-event when DTMF is
+        due, else the audio. ``payload`` is one packet of one frame, or a list of the packets
+        (none, one or several, each ``samples`` timestamp units long) that became full with
+        this frame, as with a packet time other than the frame's; ``frames`` > 1 sends one
+        packet that stands for that many frames at once (a relayed packet). None or a
+        non-sending direction lets the frame pass unsent."""
         sender, cfg = self.sender, self.config
         assert sender is not None and cfg is not None
         dest = self.filter.send_to
-        if not cfg.send or dest is None:
-            sender.skip()
+        if not cfg.send or dest is None or payload is None:
+            for _ in range(frames):
+                sender.skip()
             return
+        packets = [payload] if isinstance(payload, bytes) else list(payload)
+        size = samples if samples is not None else sender.frame_samples
         if self.dtmf_out is not None and self.dtmf_out.active and cfg.telephone_event_pt is not None:
             ev = self.dtmf_out.next_frame()
             if ev is not None:
                 body, new_event, _end = ev
-                pkt = sender.event(body, payload_type=cfg.telephone_event_pt, new_event=new_event)
+                pkt = sender.event(
+                    body, payload_type=cfg.telephone_event_pt, new_event=new_event, passed=len(packets) * size
+                )
+                sender.end_frame(frames - 1)
                 self._queue(bytes(pkt), dest, False)
                 return
-        if payload is None:
-            sender.skip()
-            return
-        self._queue(bytes(sender.audio(payload, speech=speech)), dest, False)
+        for packet in packets:
+            self._queue(bytes(sender.audio(packet, speech=speech, samples=size)), dest, False)
+        sender.end_frame(frames)
 
     def _queue(self, data: bytes, dest: Address, rtcp: bool) -> None:
         self._out.append((data, dest, rtcp))

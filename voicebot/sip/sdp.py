@@ -23,6 +23,7 @@ from voicebot.sip.sdes import DEFAULT_SUITES, SECURE_PROFILES, Crypto, SrtpKeys,
 
 __all__ = [
     "DEFAULT_CODECS",
+    "DEFAULT_PTIME",
     "DIRECTIONS",
     "CodecSpec",
     "Connection",
@@ -102,6 +103,8 @@ DEFAULT_CODECS: tuple[CodecSpec, ...] = (
     CodecSpec(name="telephone-event", clock_rate=8000, payload_type=101, fmtp="0-16"),
 )
 
+DEFAULT_PTIME = 20  # ms: RFC 3551 §4.5's default packetisation, when no a=ptime says otherwise
+
 
 def choose_codecs(names: Sequence[str]) -> tuple[CodecSpec, ...]:
     """The audio codecs called ``names`` (e.g. ``pcmu``, ``pcma``, ``opus``), in that order of
@@ -131,10 +134,7 @@ class Origin:
     address: str = "127.0.0.1"
 
     def __str__(self) -> str:
-        return (
-            f"{self.username} {self.session_id} {self.version} "
-            f"{self.nettype} {self.addrtype} {self.address}"
-        )
+        return f"{self.username} {self.session_id} {self.version} {self.nettype} {self.addrtype} {self.address}"
 
 
 @dataclass
@@ -423,11 +423,12 @@ def make_offer(
     direction: str = "sendrecv",
     session_id: str | int | None = None,
     version: int = 0,
-    ptime: int = 20,
+    ptime: int = DEFAULT_PTIME,
     crypto: Sequence[Crypto] = (),
 ) -> SessionDescription:
-    """An SDP offer with one audio stream listing ``codecs`` in order of preference; with
-    ``crypto`` lines the stream is offered as RTP/SAVP (SRTP, RFC 4568)."""
+    """An SDP offer with one audio stream listing ``codecs`` in order of preference and the
+    packet time we would like to receive (``a=ptime``, ms); with ``crypto`` lines the stream is
+    offered as RTP/SAVP (SRTP, RFC 4568)."""
     if direction not in DIRECTIONS:
         raise LocalProtocolError(f"direction must be one of {DIRECTIONS}")
     sid = str(secrets.randbelow(2**62) if session_id is None else session_id)
@@ -485,7 +486,7 @@ def make_answer(
     codecs: Sequence[CodecSpec] = DEFAULT_CODECS,
     direction: str | None = None,
     previous: SessionDescription | None = None,
-    ptime: int = 20,
+    ptime: int | None = None,
     srtp: str = "optional",
     suites: Sequence[str] = DEFAULT_SUITES,
 ) -> SessionDescription:
@@ -493,7 +494,9 @@ def make_answer(
     (with the offer's payload type and telephone-event), every other stream is rejected
     (port 0). ``direction`` is what we want (default sendrecv); the offered direction is
     mirrored onto it. ``previous`` (our last SDP in this session) keeps o= id and bumps its
-    version. ``srtp`` ("off", "optional", "mandatory") says whether an offered ``a=crypto`` key
+    version. ``ptime`` is the packet time we would like to receive (``a=ptime``); None
+    mirrors the offer's (the packet time both ways stays the one the offerer chose).
+    ``srtp`` ("off", "optional", "mandatory") says whether an offered ``a=crypto`` key
     is taken (the answer then carries ours, RFC 4568) and whether a plain stream is refused;
     an RTP/SAVP stream without a usable key is refused. Raises
     ``RemoteProtocolError(status=488)`` when no audio stream is acceptable."""
@@ -547,7 +550,7 @@ def make_answer(
                 fmtp = c.fmtp
             if fmtp:
                 am.attributes.append(("fmtp", f"{c.payload_type} {fmtp}"))
-        am.attributes.append(("ptime", str(om.ptime or ptime)))
+        am.attributes.append(("ptime", str((om.ptime or DEFAULT_PTIME) if ptime is None else ptime)))
         am.attributes.append((_dir_name(send, recv), None))
         if crypto is not None:
             am.attributes.append(("crypto", str(crypto)))
@@ -563,16 +566,18 @@ class MediaParams:
 
     ``payload_type`` / ``telephone_event_pt`` are the numbers to SEND (the remote's);
     ``recv_payload_type`` / ``recv_telephone_event_pt`` the ones we declared to receive.
-    ``ptime`` is the packet time the remote asked for. ``direction`` is ours: "sendonly"
+    ``ptime`` is the packet time (ms) to send: the one the remote asked for (RFC 3264 §6.1: a
+    preference of the receiver), else the one we advertised; the media layer fits it to what
+    the codec can carry. ``direction`` is ours: "sendonly"
     means we send but do not receive. ``on_hold`` is True when we must not send.
     """
 
     remote_address: tuple[str, int]
     codec: str
     payload_type: int
-    telephone_event_pt: int | None
-    ptime: int
-    direction: str
+    telephone_event_pt: int | None = None
+    ptime: int = DEFAULT_PTIME
+    direction: str = "sendrecv"
     recv_payload_type: int | None = None
     recv_telephone_event_pt: int | None = None
     clock_rate: int = 8000
@@ -644,7 +649,7 @@ def negotiated(local: SessionDescription, remote: SessionDescription) -> MediaPa
         codec=chosen.codec_name,
         payload_type=chosen.payload_type,
         telephone_event_pt=r_te.payload_type if r_te else None,
-        ptime=rm.ptime or 20,
+        ptime=rm.ptime or lm.ptime or DEFAULT_PTIME,
         direction=direction,
         recv_payload_type=ours.payload_type,
         recv_telephone_event_pt=l_te.payload_type if l_te else None,

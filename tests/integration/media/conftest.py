@@ -8,28 +8,30 @@ import shutil
 import subprocess
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.sim.impair import Impairment
+from voicebot.sip.sdp import MediaParams
 
 UTTERANCE = "Please say your account number after the tone. Thank you for calling."
 
 
-@dataclass
-class Params:
-    """What the SIP layer hands to MediaStream.configure (a MediaParams-like record)."""
-
-    remote_address: tuple[str, int] | None
-    codec: str = "PCMU/8000"
-    payload_type: int = 0
-    telephone_event_pt: int | None = 101
-    ptime: int = 20
-    direction: str = "sendrecv"
-    remote_rtcp_address: tuple[str, int] | None = None
+def Params(
+    remote_address: tuple[str, int],
+    codec: str = "PCMU/8000",
+    payload_type: int = 0,
+    telephone_event_pt: int | None = 101,
+    **more: Any,
+) -> MediaParams:
+    """What the SIP layer hands to MediaStream.configure, without a SIP call around it."""
+    return MediaParams(
+        remote_address=remote_address, codec=codec, payload_type=payload_type, telephone_event_pt=telephone_event_pt,
+        **more,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

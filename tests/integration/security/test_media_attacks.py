@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +77,6 @@ async def test_a_stranger_firing_first_is_not_latched(
     assert correlate_windowed(wire_reference(read_wav(speech_wav), "PCMU/8000"), back) >= 0.9
 
 
-@dataclass
-class SecureParams(Params):
-    srtp: SrtpKeys | None = None
-
-
 async def test_srtp_call_refuses_what_is_not_keyed(
     speech_wav: Path, tmp_path: Path, correlate_windowed: Any, read_wav_channels: Any
 ) -> None:
@@ -92,8 +86,8 @@ async def test_srtp_call_refuses_what_is_not_keyed(
     stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     stranger.bind((STRANGER, 0))
     try:
-        a.configure(SecureParams(b.local_address, srtp=SrtpKeys(suite=ka.suite, local=ka.key, remote=kb.key)))
-        b.configure(SecureParams(a.local_address, srtp=SrtpKeys(suite=kb.suite, local=kb.key, remote=ka.key)))
+        a.configure(Params(b.local_address, srtp=SrtpKeys(suite=ka.suite, local=ka.key, remote=kb.key)))
+        b.configure(Params(a.local_address, srtp=SrtpKeys(suite=kb.suite, local=kb.key, remote=ka.key)))
         b.set_echo(True)
         a.start_recording(tmp_path / "a.wav")
         await a.start()

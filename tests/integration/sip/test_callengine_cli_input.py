@@ -61,6 +61,9 @@ def test_every_bad_argument_gets_one_line_and_exit_2_and_nothing_is_sent(
         ("no-media with record", [uri, "--no-media", "--record-wav", str(tmp_path / "r.wav")]),
         ("context without flow", [uri, "--context", "a=b"]),
         ("bad codec", [uri, "--codec", "g729"]),
+        ("ptime off the 10 ms steps", [uri, "--ptime", "25"]),
+        ("ptime too long", [uri, "--ptime", "100"]),
+        ("ptime opus cannot send", [uri, "--codec", "opus", "--ptime", "30"]),
     ]
     for name, args in cases:
         done = dial(*args)

@@ -298,3 +298,36 @@ def test_target_comes_back_down_after_a_stall_as_the_call_starts() -> None:
     assert at(1.0) > 0.300  # it covered the burst at once
     assert at(3.5) < 0.010  # two seconds of calm after the burst: the start-up stall is forgotten
     assert max(v for when, v in targets.items() if when >= 3.5) < 0.030  # and it stays down
+
+
+def forty_ms_playout(shift_after: int | None) -> tuple[JitterBuffer, list[int]]:
+    """40 ms packets (320 timestamp units), popped as the media stream pops them: once per
+    packet played; after packet ``shift_after`` the sender's timeline moves on by 20 ms more
+    (it skipped a frame after a stall), so later packets sit off the old 40 ms grid."""
+    jb = JitterBuffer(8000, 160)
+    ts, t, got, arrivals = 0, 0.0, [], []
+    for i in range(60):
+        arrivals.append((0.005 + i * 0.040, i, ts))
+        ts += 320 + (160 if i == shift_after else 0)
+    k = 0
+    while t < 60 * 0.040 + 0.2:
+        while k < len(arrivals) and arrivals[k][0] <= t:
+            a, i, stamp = arrivals[k]
+            jb.put(i, stamp, i.to_bytes(4, "big"), a, 320)
+            k += 1
+        f = jb.pop(t)
+        if f.kind == "audio" and f.payload:
+            got.append(int.from_bytes(f.payload, "big"))
+        t += 0.040 if f.samples >= 320 else F
+    return jb, got
+
+
+def test_packets_of_40_ms_play_whole_and_in_order() -> None:
+    jb, got = forty_ms_playout(None)
+    assert got == list(range(60)) and jb.packets_late == 0
+
+
+def test_a_timeline_moved_by_less_than_a_packet_is_followed_not_dropped() -> None:
+    jb, got = forty_ms_playout(20)
+    assert got == list(range(60))  # every packet after the shift still plays
+    assert jb.packets_late == 0

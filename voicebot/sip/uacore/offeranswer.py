@@ -8,6 +8,7 @@ from voicebot.sip import events as ev
 from voicebot.sip.message import Request, Response
 from voicebot.sip.sdes import offer_crypto
 from voicebot.sip.sdp import (
+    DEFAULT_PTIME,
     SessionDescription,
     make_answer,
     make_offer,
@@ -37,7 +38,8 @@ class OfferAnswer(CoreBase):
         cfg = self.config
         secure = cfg.srtp == "mandatory" or (cfg.srtp == "optional" and transport == "tls")
         crypto = offer_crypto(cfg.srtp_suites) if secure else []
-        return make_offer(host, port, codecs=cfg.codecs, crypto=crypto, direction=direction)
+        ptime = DEFAULT_PTIME if cfg.ptime is None else cfg.ptime
+        return make_offer(host, port, codecs=cfg.codecs, crypto=crypto, direction=direction, ptime=ptime)
 
     def _make_answer(
         self,
@@ -50,7 +52,7 @@ class OfferAnswer(CoreBase):
         cfg = self.config
         return make_answer(
             offer, host, port, codecs=cfg.codecs, srtp=cfg.srtp, suites=cfg.srtp_suites,
-            previous=previous, direction=direction,
+            previous=previous, direction=direction, ptime=cfg.ptime,
         )  # fmt: skip
 
     def _answer_for(self, session: Session, offer: SessionDescription) -> SessionDescription:

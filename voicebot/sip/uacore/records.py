@@ -57,6 +57,7 @@ class UaConfig:
     session_expires: int = 1800  # RFC 4028 interval we ask for; 0 disables session timers
     min_se: int = 90
     codecs: tuple[CodecSpec, ...] = DEFAULT_CODECS
+    ptime: int | None = None  # ms we ask to receive (a=ptime); None: 20 in offers, the offer's in answers
     incoming_timeout: float = 120.0  # an INVITE nobody answers gets 480 after this long
     max_sessions: int = 1000  # more concurrent calls get 503 with Retry-After
     defence: DefenceConfig | None = field(default_factory=DefenceConfig)  # None: no per-source limits
