@@ -299,7 +299,8 @@ class UserAgent:
         return f"sip:{self.config.user}@{format_hostport(host, port)}"
 
     async def close(self, timeout: float = 3.0) -> None:
-        """Hang up every call (BYE or CANCEL), remove registrations, close the sockets."""
+        """Hang up every call (BYE or CANCEL), remove registrations, let call handlers finish
+        (each wait bounded by ``timeout``), close the sockets."""
         if self._closing or self._loop is None:
             return
         self._closing = True
@@ -329,6 +330,11 @@ class UserAgent:
         unfinished = [c.finished for c in self.calls.values() if not c.finished.done()]
         if unfinished:
             await asyncio.wait(unfinished, timeout=timeout)
+        # every call is over now: a handler still busy with one (closing its recording, writing
+        # its report) gets the same grace to finish before what is left is cancelled
+        busy = [t for t in self._tasks if t is not asyncio.current_task()]
+        if busy:
+            await asyncio.wait(busy, timeout=timeout)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

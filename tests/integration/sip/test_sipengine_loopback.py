@@ -241,3 +241,31 @@ async def test_close_right_after_a_call_ended_still_delivers_its_result() -> Non
         await call.hangup()
         await asyncio.wait_for(closing, 10)
     assert got == ["remote BYE"]
+
+
+async def test_close_lets_a_handler_finish_what_it_does_after_its_call_ended() -> None:
+    """A handler still busy after its call finished (closing a recording, writing its report)
+    when the agent is closed gets the close's grace to finish, instead of being cancelled with
+    the agent's tasks: serve would otherwise lose that call's JSON line on SIGTERM."""
+    bob = UserAgent("127.0.0.1:0", user="bob", timers=FAST)
+    got: list[str] = []
+    answered: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
+
+    async def handler(call: Call) -> None:
+        await call.answer()
+        answered.set_result(call)
+        result = await call.finished
+        await asyncio.sleep(0.2)  # the report's own work, after the call is over
+        got.append(result.reason)
+
+    bob.on_call(handler)
+    async with UserAgent("127.0.0.1:0", user="alice", timers=FAST) as alice:
+        await bob.start()
+        host, port = bob.local_address
+        call = await alice.dial(f"sip:bob@{host}:{port}")
+        assert await asyncio.wait_for(call.answered, 10)
+        theirs = await answered
+        await call.hangup()
+        await asyncio.wait_for(theirs.finished, 10)
+        await bob.close()
+    assert got == ["remote BYE"]
