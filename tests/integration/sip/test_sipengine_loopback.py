@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -211,10 +212,14 @@ async def test_incoming_iterator_and_reject() -> None:
         assert seen[0].direction == "inbound" and seen[0].remote_uri.startswith("sip:alice@")
 
 
-async def test_close_right_after_a_call_ended_still_delivers_its_result() -> None:
-    """SIGTERM just after a BYE: the call's dialog is over but its result is not out yet.
-    Closing the agent then must let the result through to whoever awaits it (serve prints
-    "ended by remote" from there), not cancel it away with the agent's tasks."""
+AfterEnd = Callable[[Call], Awaitable[str]]
+
+
+async def close_bob_as_the_call_ends(after_end: AfterEnd, close_early: bool) -> list[str]:
+    """Alice calls bob and hangs up; bob's handler answers, then runs ``after_end(call)`` and
+    keeps what it returns. Bob's agent is closed the moment his side of the dialog is over
+    (``close_early``: woken first by ``ended``, before the result is out) or once the call's
+    result is out (while the handler is still busy after it)."""
     bob = UserAgent("127.0.0.1:0", user="bob", timers=FAST)
     got: list[str] = []
     answered: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
@@ -222,7 +227,7 @@ async def test_close_right_after_a_call_ended_still_delivers_its_result() -> Non
     async def handler(call: Call) -> None:
         await call.answer()
         answered.set_result(call)
-        got.append((await call.finished).reason)
+        got.append(await after_end(call))
 
     bob.on_call(handler)
     async with UserAgent("127.0.0.1:0", user="alice", timers=FAST) as alice:
@@ -233,39 +238,35 @@ async def test_close_right_after_a_call_ended_still_delivers_its_result() -> Non
         theirs = await answered
 
         async def close_as_it_ends() -> None:
-            await theirs.ended  # woken first: the dialog is over, the result still on its way
+            await (theirs.ended if close_early else theirs.finished)
             await bob.close()
 
         closing = asyncio.ensure_future(close_as_it_ends())
         await asyncio.sleep(0)  # waiting on `ended` before the BYE goes out
         await call.hangup()
         await asyncio.wait_for(closing, 10)
-    assert got == ["remote BYE"]
+    return got
+
+
+async def test_close_right_after_a_call_ended_still_delivers_its_result() -> None:
+    """SIGTERM just after a BYE: the call's dialog is over but its result is not out yet.
+    Closing the agent then must let the result through to whoever awaits it (serve prints
+    "ended by remote" from there), not cancel it away with the agent's tasks."""
+
+    async def reason(call: Call) -> str:
+        return (await call.finished).reason
+
+    assert await close_bob_as_the_call_ends(reason, close_early=True) == ["remote BYE"]
 
 
 async def test_close_lets_a_handler_finish_what_it_does_after_its_call_ended() -> None:
     """A handler still busy after its call finished (closing a recording, writing its report)
     when the agent is closed gets the close's grace to finish, instead of being cancelled with
     the agent's tasks: serve would otherwise lose that call's JSON line on SIGTERM."""
-    bob = UserAgent("127.0.0.1:0", user="bob", timers=FAST)
-    got: list[str] = []
-    answered: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
 
-    async def handler(call: Call) -> None:
-        await call.answer()
-        answered.set_result(call)
+    async def reason_then_report(call: Call) -> str:
         result = await call.finished
         await asyncio.sleep(0.2)  # the report's own work, after the call is over
-        got.append(result.reason)
+        return result.reason
 
-    bob.on_call(handler)
-    async with UserAgent("127.0.0.1:0", user="alice", timers=FAST) as alice:
-        await bob.start()
-        host, port = bob.local_address
-        call = await alice.dial(f"sip:bob@{host}:{port}")
-        assert await asyncio.wait_for(call.answered, 10)
-        theirs = await answered
-        await call.hangup()
-        await asyncio.wait_for(theirs.finished, 10)
-        await bob.close()
-    assert got == ["remote BYE"]
+    assert await close_bob_as_the_call_ends(reason_then_report, close_early=False) == ["remote BYE"]
