@@ -120,8 +120,9 @@ class PocketsphinxEngine:
         self.match_threshold = match_threshold
         self.partial_every = partial_every
         self._names = itertools.count()
-        self.phone_lm = _phone_lm(pocketsphinx, hmm) if phone_loop else None
-        self.decoders = SphinxDecoders(pocketsphinx, self._options, self.phone_lm)
+        model_phone_lm = _phone_lm(pocketsphinx, hmm)
+        self.phone_lm = model_phone_lm if phone_loop else None
+        self.decoders = SphinxDecoders(pocketsphinx, self._options, self.phone_lm, model_phone_lm=model_phone_lm)
 
     def search_name(self) -> str:
         """A fresh name for a recogniser's grammar search."""
