@@ -21,6 +21,7 @@ build holds the GIL, so the ticker waits for it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_results  # noqa: E402
+from _procs import load_average, rss_bytes  # noqa: E402
 
 LISTENERS = 4
 GRAMMAR = ["yes", "no", "call me back later", "talk to an agent", "cancel my appointment"]
@@ -40,11 +42,7 @@ TICK = 0.02
 
 
 def _rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return rss_bytes([os.getpid()]) / 2**20
 
 
 class Ticker:
@@ -140,8 +138,7 @@ def main() -> None:
             ),
             flush=True,
         )
-    with open("/proc/loadavg") as f:
-        results["load_average"] = f.read().split()[0]
+    results["load_average"] = load_average()
     path = write_results("decoders", results)
     print(f"wrote {path.relative_to(ROOT)}")
 
