@@ -22,7 +22,7 @@ of this flow one core keeps recognising at once; beside it the ASR CPU per secon
 the bot had to listen for the answer (its prompt's end -> its reply).
 
 Each N runs on a fresh server that first takes one unmeasured wave of N callers, so its
-pools (pocketsphinx decoders: one per call listening at once, about 0.6 s of CPU each to build)
+pools (pocketsphinx decoders: a pair per call listening at once, about 0.03 s of CPU to build)
 are as a server that has run a while has them, and the prompt cache is warm;
 ``BOTCALLS_WARM=0`` measures the first wave instead.
 

@@ -16,8 +16,8 @@ A quiet white noise bed (``noise_floor``, see ``voicebot.asr.conditioning.NoiseF
 the audio: on zero-padded espeak-ng phrases without it the grammar search stopped early
 ("talk to an" for "talk to an agent"), and two of five G.711 phrases came back empty.
 
-A pocketsphinx ``Decoder`` loads its acoustic model itself (about half a second), so the
-engine keeps idle decoders in a pool and hands them to new recognisers.
+Decoders come from ``voicebot.asr.sphinx_decoders``: lean ones (acoustic model only, taught
+the grammar's words) for grammars and the phone loop, full ones for free mode, both pooled.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from voicebot.asr.events import (
 )
 from voicebot.asr.matching import PhraseMatcher
 from voicebot.asr.nbest import Calibration, Evidence, Hypothesis, PhraseChooser
+from voicebot.asr.sphinx_decoders import PHONE_SEARCH, SphinxDecoders
 from voicebot.errors import ConfigError, DependencyError
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,6 @@ _FRAME_SECONDS = 0.01  # pocketsphinx frame rate: 100 frames per second
 _TAIL_SAMPLES = 4800  # 300 ms of trailing quiet fed at the end of every utterance
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<unk>"}
 
-
-PHONE_SEARCH = "voicebot-phones"
 # pocketsphinx hands out path scores shrunk far below natural-log units: per frame, the
 # phone loop leads an in-grammar phrase by ~0.0003 and anything else by ~0.001. Scaled so
 # that the calibration's weights are of ordinary size.
@@ -121,54 +119,30 @@ class PocketsphinxEngine:
             self._options["dict"] = dictionary
         self.match_threshold = match_threshold
         self.partial_every = partial_every
-        self._pool: list[Any] = []
-        self._lock = threading.Lock()
         self._names = itertools.count()
-        self._probe: Any = None
-        self._initial_cmn: str | None = None
-        self.phone_lm = _phone_lm(pocketsphinx, hmm) if phone_loop else None
+        model_phone_lm = _phone_lm(pocketsphinx, hmm)
+        self.phone_lm = model_phone_lm if phone_loop else None
+        self.decoders = SphinxDecoders(pocketsphinx, self._options, self.phone_lm, model_phone_lm=model_phone_lm)
 
     def search_name(self) -> str:
         """A fresh name for a recogniser's grammar search."""
         return f"voicebot{next(self._names)}"
 
-    def acquire_decoder(self) -> Any:
-        """An idle decoder from the pool (a new one when the pool is empty)."""
-        return self._decoder()
+    def acquire_decoder(self, words: Sequence[str] = (), *, free: bool = False) -> Any:
+        """An idle decoder from the pool (a new one when the pool is empty): a lean one that
+        knows ``words``, or with ``free`` one with the language model and whole dictionary."""
+        return self.decoders.full() if free else self.decoders.lean(words)
 
-    def release_decoder(self, decoder: Any) -> None:
+    def release_decoder(self, decoder: Any, *, free: bool = False) -> None:
         """Give a decoder back to the pool, its cepstral mean reset."""
-        self._release(decoder)
+        self.decoders.release(decoder, full=free)
 
-    def _decoder(self) -> Any:
-        with self._lock:
-            if self._pool:
-                return self._pool.pop()
-        try:
-            decoder = self._ps.Decoder(**self._options)
-            if self.phone_lm is not None:
-                decoder.add_allphone_file(PHONE_SEARCH, self.phone_lm)
-        except (RuntimeError, ValueError) as exc:
-            raise DependencyError(f"pocketsphinx could not load its model: {exc}") from exc
-        with self._lock:
-            if self._initial_cmn is None:
-                self._initial_cmn = decoder.get_cmn(False)
-        return decoder
-
-    def _release(self, decoder: Any) -> None:
-        # Decoders are pooled (a new one costs about 0.6 s), but the cepstral mean a decoder
-        # learnt on one call's line must not carry over to the next caller: measured, a
-        # decoder reused after an Opus call returned nothing for clean speech. Reset it.
-        if self._initial_cmn is not None:
-            decoder.set_cmn(self._initial_cmn)
-        with self._lock:
-            self._pool.append(decoder)
+    def reserve(self, listeners: int) -> None:
+        """Build, ahead of calls, the decoders ``listeners`` grammar recognisers at once need."""
+        self.decoders.reserve(listeners * (2 if self.phone_lm is not None else 1))
 
     def _knows(self, word: str) -> bool:
-        with self._lock:
-            if self._probe is None:
-                self._probe = self._ps.Decoder(**self._options)
-            return self._probe.lookup_word(word) is not None
+        return bool(self.decoders.pronunciations(word))
 
     def vocabulary_check(self, phrases: Sequence[str]) -> list[str]:
         missing: list[str] = []
@@ -245,11 +219,12 @@ class PocketsphinxRecognizer:
         self.engine = engine
         self.grammar = grammar
         self.evidence: Evidence | None = None  # what the last final result was chosen from
-        self._decoder: Any = engine.acquire_decoder()
         self._phones: Any = None
         self.matcher: PhraseMatcher | None = None
         self.chooser: PhraseChooser | None = None
         if grammar is not None:
+            words = dict.fromkeys(w for phrase in grammar.decoder_phrases for w in phrase.split())
+            self._decoder: Any = engine.acquire_decoder(list(words))
             name = engine.search_name()
             try:
                 self._decoder.add_jsgf_string(name, jsgf(grammar.decoder_phrases))
@@ -262,8 +237,8 @@ class PocketsphinxRecognizer:
             self.chooser = PhraseChooser(dict(grammar.spellings), groups=groups)
             if engine.phone_lm is not None:
                 self._phones = engine.acquire_decoder()
-                self._phones.activate_search(PHONE_SEARCH)
         else:
+            self._decoder = engine.acquire_decoder(free=True)
             self._decoder.activate_search("_default")
             self._search = "_default"
         self._in_utt = False
@@ -378,12 +353,12 @@ class PocketsphinxRecognizer:
             return
         self.reset()
         if self._phones is not None:  # first, so that the grammar decoder is handed out next
-            self._phones.activate_search("_default")
             self.engine.release_decoder(self._phones)
-        if self._search != "_default":
-            self._decoder.activate_search("_default")
+        free = self._search == "_default"
+        if not free:
+            self._decoder.activate_search(PHONE_SEARCH)
             self._decoder.remove_search(self._search)
-        self.engine.release_decoder(self._decoder)
+        self.engine.release_decoder(self._decoder, free=free)
         self._decoder = None
         self._phones = None
 

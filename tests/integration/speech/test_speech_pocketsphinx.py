@@ -106,3 +106,36 @@ def test_a_pooled_decoder_forgets_the_previous_calls_line(sphinx_engine: Pockets
         assert result.match is not None and result.match.phrase == "cancel my appointment"
     finally:
         second.close()
+
+
+def test_grammar_decoders_hold_only_the_grammars_words(sphinx_engine: PocketsphinxEngine, speak: Speak) -> None:
+    """Grammar and phone-loop decoders carry no trigram model and no whole dictionary: the
+    grammar decoder is taught its words, each with every pronunciation the dictionary has."""
+    assert sphinx_engine.decoders.pronunciations("read") == ["R EH D", "R IY D"]
+    r = sphinx_engine.recognizer(["read it", "no thank you"])
+    try:
+        decoder = r._decoder  # type: ignore[attr-defined]
+        assert decoder.lookup_word("read") is not None and decoder.lookup_word("read(2)") is not None
+        assert decoder.lookup_word("weather") is None  # in the dictionary, not in the grammar
+        result = recognize(r, speak("no thank you", "en-us"))
+        assert result.match is not None and result.match.phrase == "no thank you"
+    finally:
+        r.close()
+    free = sphinx_engine.acquire_decoder(free=True)
+    try:
+        assert free.lookup_word("weather") is not None
+    finally:
+        sphinx_engine.release_decoder(free, free=True)
+
+
+def test_reserve_builds_decoders_before_calls(sphinx_engine: PocketsphinxEngine) -> None:
+    sphinx_engine.reserve(3)
+    idle, _ = sphinx_engine.decoders.idle()
+    assert idle >= 6  # a grammar decoder and a phone loop per listener
+    recs = [sphinx_engine.recognizer(["yes", "no"]) for _ in range(3)]
+    try:
+        assert sphinx_engine.decoders.idle()[0] == idle - 6  # taken from the pool, none built
+    finally:
+        for r in recs:
+            r.close()
+    assert sphinx_engine.decoders.idle()[0] == idle
