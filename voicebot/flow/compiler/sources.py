@@ -18,9 +18,27 @@ from voicebot.flow.compiler.unit import Entry, Sub, Unit
 from voicebot.flow.yamlsrc import YMap, load_file
 
 
-def rel(base: Path, name: str) -> Path:
-    """A file named in ``base`` (paths are relative to the file that names them)."""
-    return (base.parent / name).resolve()
+def rel(base: Path, name: str) -> Path | None:
+    """A file named in ``base`` (paths are relative to the file that names them); None when
+    ``name`` cannot be a path at all (a NUL byte, a name the system refuses)."""
+    if "\x00" in name:
+        return None
+    try:
+        return (base.parent / name).resolve()
+    except (OSError, ValueError):
+        return None
+
+
+NOT_A_PATH = "write a path relative to this file"
+
+
+def missing(p: Path) -> bool:
+    """The file is simply not there (other read problems, such as a name too long for the
+    system, were already reported by ``load_file`` as they are)."""
+    try:
+        return not p.exists()
+    except OSError:
+        return False
 
 
 def collect(u: Unit, doc: YMap, file_path: Path, prefix: str, stack: tuple[Path, ...], include_only: bool) -> None:
@@ -29,12 +47,15 @@ def collect(u: Unit, doc: YMap, file_path: Path, prefix: str, stack: tuple[Path,
         incs = u.r.texts(doc["include"], doc.vpos("include"), "include")
         for name, pos in incs:
             p = rel(file_path, name)
+            if p is None:
+                u.r.error(pos, f"include is not a file path: {name!r}", NOT_A_PATH)
+                continue
             if p in stack:
                 u.r.error(pos, f"include cycle: '{name}' includes itself", "remove this include")
                 continue
             sub = load_file(p, u.r, u.show(p))
             if sub is None:
-                if not p.exists():
+                if missing(p):
                     u.r.items.pop()
                     u.r.error(pos, f"included file not found: {name}", "paths are relative to this file")
                 continue
@@ -120,12 +141,15 @@ def load_subflow(u: Unit, state: str, st: YMap, file_path: Path, stack: tuple[Pa
     if name is None:
         return
     p = rel(file_path, name)
+    if p is None:
+        u.r.error(st.vpos("subflow"), f"subflow is not a file path: {name!r}", NOT_A_PATH)
+        return
     if p in stack or p == u.path.resolve():
         u.r.error(st.vpos("subflow"), f"subflow cycle: '{name}' is already being used", "a subflow cannot use itself")
         return
     sub = load_file(p, u.r, u.show(p))
     if sub is None:
-        if not p.exists():
+        if missing(p):
             u.r.items.pop()
             u.r.error(st.vpos("subflow"), f"subflow file not found: {name}", "paths are relative to this file")
         return
