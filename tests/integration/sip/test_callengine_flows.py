@@ -28,9 +28,13 @@ SHIPPED = ["appointment_reminder", "payment_reminder", "satisfaction_survey", "k
 
 
 def dial(*args: str, timeout: float = 150, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        voicebot_cmd("dial", *args), capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
-    )
+    try:
+        return subprocess.run(
+            voicebot_cmd("dial", *args), capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
+        )
+    except subprocess.TimeoutExpired as exc:  # say where the call stood: its whole live progress
+        progress = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        pytest.fail(f"dial still running after {timeout:.0f} s; its progress:\n{progress}")
 
 
 @pytest.mark.slow
