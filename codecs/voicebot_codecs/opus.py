@@ -13,6 +13,7 @@ layer can move between narrowband and wideband as the network gets worse or bett
 from __future__ import annotations
 
 import ctypes.util
+import functools
 from typing import Any
 
 import numpy as np
@@ -52,8 +53,13 @@ _INSTALL_HINT = (
 )
 
 
+@functools.cache
 def _opuslib() -> Any:
-    """Import opuslib, turning its bare Exception about a missing libopus into a clear error."""
+    """Import opuslib, turning its bare Exception about a missing libopus into a clear error.
+
+    Looked up once per process: ``ctypes.util.find_library`` runs ``ldconfig -p`` in a
+    subprocess, and this is reached for every received packet (:meth:`payload_duration`).
+    (A failed lookup raises and so is not cached: installing libopus needs no restart.)"""
     if ctypes.util.find_library("opus") is None:
         raise CodecUnavailable(_INSTALL_HINT)
     try:

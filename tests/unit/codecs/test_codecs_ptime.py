@@ -50,3 +50,20 @@ def test_an_encoder_refuses_a_frame_of_the_wrong_length() -> None:
     enc = get_codec("PCMU/8000").encoder(40)
     with pytest.raises(CodecError, match="320 samples"):
         enc.encode(np.zeros(160, dtype=np.int16))
+
+
+def test_reading_a_packets_duration_looks_for_libopus_only_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The duration is read for every received packet: looking libopus up again each time ran
+    ``ldconfig`` in a subprocess per packet and stalled the event loop of every Opus call."""
+    import ctypes.util
+
+    codec = get_codec("opus/48000/2")
+    packet = codec.encoder(20).encode(voice_band(codec.sample_rate, seconds=0.02))
+    assert codec.payload_duration(packet) == 960
+
+    def no_more_lookups(name: str) -> str | None:
+        raise AssertionError(f"find_library({name!r}) on the packet path")
+
+    monkeypatch.setattr(ctypes.util, "find_library", no_more_lookups)
+    assert [codec.payload_duration(packet) for _ in range(3)] == [960] * 3
+    assert len(codec.decoder().decode(packet)) == codec.info.packet_samples(20)
