@@ -90,7 +90,10 @@ def measure(codec_name: str) -> dict[str, object]:
         t = i * 0.02
         pkt = session.receive_rtp(datagrams[i % n], PEER, t)
         assert pkt is not None
-        jb.put(pkt.sequence_number, pkt.timestamp + (i // n) * n * step, pkt.payload, t)
+        # the steps MediaStream's receive path takes per packet, the packet's length read
+        # from its payload included (a per-packet library lookup once hid there)
+        samples = codec.payload_duration(pkt.payload)
+        jb.put(pkt.sequence_number, pkt.timestamp + (i // n) * n * step, pkt.payload, t, samples)
         f = jb.pop(t + 0.0001)
         out = dec.decode(f.payload) if f.payload is not None else dec.conceal()
         rs.process(out)
