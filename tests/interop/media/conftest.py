@@ -114,11 +114,14 @@ def sipp_exe() -> str:
     return exe
 
 
-def run_sipp(scenario: str, target: str, *, timeout: float = 60, cwd: Path = SIPP_CAPTURES) -> str:
-    """Run one SIPp call of ``scenario`` against ``target``; returns its output, raises on failure."""
+def run_sipp(
+    scenario: str, target: str, *, timeout: float = 60, cwd: Path = SIPP_CAPTURES, media_port: int | None = None
+) -> str:
+    """Run one SIPp call of ``scenario`` against ``target`` (its RTP on ``media_port``, any
+    free pair when not given); returns its output, raises on failure."""
     cmd = [
         sipp_exe(), "-sf", str(SCENARIOS / scenario), "-s", "bot", target,
-        "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_even_port_pair()),
+        "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(media_port or free_even_port_pair()),
         "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout + 15, start_new_session=True)

@@ -154,3 +154,29 @@ def test_serve_and_dial_each_send_what_the_other_asked_for(serve: Any, tmp_path:
     assert served["quality"]["inputs"]["one_way_delay_ms"] >= 40  # the E-model counts the 40 ms packets
     assert windowed_correlation(narrowband(prompt), read_channels(served_rec)[:, 0]) >= 0.9
     assert windowed_correlation(narrowband(prompt), read_channels(dial_rec)[:, 0]) >= 0.9
+
+
+def test_a_re_invite_asking_for_another_ptime_changes_the_packets_we_send(serve: Any, tmp_path: Path) -> None:
+    """SIPp calls ``serve`` asking for 20 ms packets, then re-INVITEs asking for 40 ms: the
+    packets serve sends go from 160 to 320 bytes of PCMU (timestamps 160 then 320 apart) at
+    one point, with no going back, and the call goes on to SIPp's BYE."""
+    from .conftest import run_sipp
+
+    media = free_even_port_pair()
+    server = serve("--codec", "pcmu")
+    capture = Capture(tmp_path / "rtp.pcap", [media])
+    try:
+        run_sipp("uac_reinvite_ptime.xml", f"127.0.0.1:{server.port}", media_port=media)
+    finally:
+        packets = capture.packets()
+    out = server.stop()
+    assert "ended by remote" in out, out
+    sent = [p for p in packets if p.dst == media and p.payload > 4]
+    sizes = [p.payload for p in sent]
+    assert set(sizes) == {160, 320}, sorted(set(sizes))
+    change = sizes.index(320)
+    assert change > 50 and len(sizes) - change > 25, (change, len(sizes))  # ~2.5 s at 20 ms, ~2.5 s at 40 ms
+    assert set(sizes[change:]) == {320}  # never back to 20 ms
+    before, after = sent[:change], sent[change:]
+    assert {(b.timestamp - a.timestamp) & 0xFFFFFFFF for a, b in itertools.pairwise(before)} == {160}
+    assert {(b.timestamp - a.timestamp) & 0xFFFFFFFF for a, b in itertools.pairwise(after)} == {320}
