@@ -39,12 +39,12 @@ class CodecInfo:
     @property
     def frame_samples(self) -> int:
         """Samples of PCM in one 20 ms frame."""
-        return self.sample_rate * FRAME_MS // 1000
+        return self.packet_samples(FRAME_MS)
 
     @property
     def frame_timestamp_step(self) -> int:
         """RTP timestamp increment per 20 ms frame."""
-        return self.clock_rate * FRAME_MS // 1000
+        return self.packet_timestamp_step(FRAME_MS)
 
     def packet_samples(self, ptime_ms: int) -> int:
         """Samples of PCM in a packet of ``ptime_ms``."""
