@@ -3,8 +3,9 @@ TTS time to first audio, VAD and endpointing per codec.
 
 Run: ``.venv/bin/python benchmarks/speech.py`` (every turn, 13 conditions; the two
 languages are evaluated in two processes), ``--quick`` (a third of the phrase turns, every
-out-of-grammar one, four conditions; 6 minutes on 2 shared cores, what ``make bench`` runs),
-``--ablation`` for what each way in gives (a separate, longer run). Writes
+out-of-grammar one, four conditions; 6 minutes on 2 quiet cores, what ``make bench`` runs),
+``--ablation`` for what each way in gives (a separate, longer run), ``--write-calibration``
+to refit the policy the engines ship (``voicebot/asr/calibration.json``). Writes
 ``benchmarks/results/speech.json`` (``speech_quick.json``, ``speech_ablation.json``) and
 prints tables.
 
@@ -15,9 +16,11 @@ prints tables.
   per language. Thirteen conditions: 16 kHz, G.711 μ-law / A-law, 5 and 10 % bursty loss
   through the jitter buffer, Opus with and without loss, white and babble noise at 20 and
   10 dB SNR.
-* Calibration (``_speech_eval.py``): the confidence weights and the thresholds that keep
-  wrong and false accepts at or under 2 % are fitted on the calibration split (16 kHz,
-  μ-law, μ-law + 5 % loss); every reported number comes from the test split.
+* Calibration (``_speech_eval.py``): ``--write-calibration`` fits the confidence weights
+  and the accept threshold that keeps wrong and false accepts at or under 2 % on the whole
+  calibration split (16 kHz, μ-law, μ-law + 5 % loss) and writes them where the engines
+  read them; an evaluation scores the test split with what is shipped, accepting only and
+  with a confirm band (``confirm_policy``: its confirmed answers are their own column).
 * Beside each condition: the raw engine (its defaults, the phrases as its grammar, its top
   text exactly) and real-time factors (thread CPU seconds per audio second).
 """
