@@ -11,6 +11,15 @@ then applied, unchanged, to the test split.
 Scores, per condition (test split): ``correct`` (accepted, right intent), ``wrong``
 (accepted, another intent), ``rejected`` (no-match: a reprompt) as shares of the
 in-grammar turns; ``false_accepts`` as a share of the out-of-grammar turns.
+
+The confirm policy (``confirm_policy``) adds a band: an answer whose confidence is at least
+``FLOOR`` but below the accept threshold is read back ("Did you say ...?"). The simulated
+caller answers yes when the bot's candidate is their meaning and no otherwise (to an
+out-of-grammar turn too), in the turn's voice, through the same line; that reply goes
+through the recogniser with the yes/no phrases as its grammar and counts as yes only when
+accepted (at the accept threshold) as the yes intent. ``confirmed``: the right meaning,
+confirmed; a wrong candidate (or an out-of-grammar turn) confirmed by a misheard "no"
+counts as a wrong (false) accept; everything else in the band is a reprompt.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +38,7 @@ from voicebot.asr.matching import normalize
 from voicebot.asr.nbest import Calibration, Evidence
 
 TARGET = 0.02  # wrong accepts (in grammar) and false accepts (out of grammar) allowed
+FLOOR = 0.5  # confirm band: a candidate more likely right than wrong is read back, not dropped
 GRID = (*(round(0.05 * i, 2) for i in range(20)), 0.97, 0.99)
 
 
@@ -192,3 +202,80 @@ def by_kind(rows: Sequence[Row], decide: Callable[[Row], str | None]) -> dict[st
             seen[0] += decide(r) is not None
             seen[1] += 1
     return {k: f"{a}/{b}" for k, (a, b) in sorted(out.items())}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """What the simulated caller said to "Did you say ...?" and whether the bot heard yes."""
+
+    said: str  # yes or no
+    heard_yes: bool
+
+
+def confirm_replies(
+    engine: Any,
+    rows: Sequence[Row],
+    turns: dict[str, Turn],
+    condition: Condition,
+    yes_no: dict[str, str],
+    calibration: Calibration,
+    threshold: float,
+    spoken: Callable[[str, int], np.ndarray],
+    talkers: list[np.ndarray],
+) -> dict[str, Reply]:
+    """The reply to every row in the confirm band (confidence in [FLOOR, threshold)): yes
+    when its candidate is the turn's meaning, else no, decoded with the yes/no grammar."""
+    rec = engine.recognizer(list(yes_no), groups=yes_no)
+    out: dict[str, Reply] = {}
+    try:
+        for row in rows:
+            if row.evidence is None or row.chosen is None:
+                continue
+            sure = calibration.confidence(row.evidence)
+            if not FLOOR <= sure < threshold:
+                continue
+            turn = turns[row.key]
+            said = "yes" if row.chosen == row.intent else "no"
+            reply = replace(turn, pcm=spoken(said, turn.seed), kind="phrase")
+            for frame in frames_of(through(condition, reply, talkers)):
+                rec.accept(frame)
+            rec.finish()
+            ev = rec.evidence
+            heard = yes_no.get(ev.phrase) if ev is not None and ev.phrase else None
+            yes = heard == "yes" and ev is not None and calibration.confidence(ev) >= threshold
+            out[row.key] = Reply(said=said, heard_yes=yes)
+    finally:
+        rec.close()
+    return out
+
+
+def confirm_policy(
+    rows: Sequence[Row], calibration: Calibration, threshold: float, replies: dict[str, Reply]
+) -> dict[str, Any]:
+    """Accept at ``threshold``, confirm in [FLOOR, threshold), reprompt below (see module doc)."""
+    inside = [r for r in rows if r.intent is not None]
+    outside = [r for r in rows if r.intent is None]
+    n, m = max(1, len(inside)), max(1, len(outside))
+
+    def outcome(row: Row) -> str:
+        if accepted(row, calibration, threshold) is not None:
+            return "correct" if row.chosen == row.intent else "wrong"
+        reply = replies.get(row.key)
+        if reply is None:
+            return "rejected"
+        if reply.heard_yes:
+            return "confirmed" if reply.said == "yes" else "wrong"
+        return "asked"  # read back, then a reprompt
+
+    got = [outcome(r) for r in inside]
+    oog = [outcome(r) for r in outside]
+    return {
+        "correct": round(got.count("correct") / n, 4),
+        "confirmed": round(got.count("confirmed") / n, 4),
+        "wrong": round(got.count("wrong") / n, 4),
+        "rejected": round((got.count("rejected") + got.count("asked")) / n, 4),
+        "asked_then_reprompted": round(got.count("asked") / n, 4),
+        "false_accepts": round(oog.count("wrong") / m, 4),
+        "false_accepts_n": oog.count("wrong"),
+        "out_of_grammar_read_back": round((oog.count("asked") + oog.count("wrong")) / m, 4),
+    }

@@ -39,6 +39,7 @@ class Language:
     pitches: tuple[int, ...]
     renditions: int
     other: tuple[str, ...]
+    replies: tuple[str, str]  # what a caller says to "Did you say ...?": yes, no
 
 
 LANGUAGES = {
@@ -67,6 +68,7 @@ LANGUAGES = {
             "이따가 다시 걸게요",
             "집에 아무도 없어요",
         ),
+        replies=("네", "아니요"),
     ),
     "en": Language(
         flow="dialogs/appointment_reminder.yaml",
@@ -93,6 +95,7 @@ LANGUAGES = {
             "turn the music down",
             "where are my keys",
         ),
+        replies=("yes", "no"),
     ),
 }
 
@@ -254,6 +257,30 @@ def groups_of(lang: str) -> dict[str, dict[str, str]]:
             found = state.intents.match(phrase)
             out[name][phrase] = found.intent if found is not None else phrase
     return out
+
+
+def yes_no_of(lang: str) -> dict[str, str]:
+    """The yes and no phrases of the language's first listening state: the grammar a
+    confirmation ("Did you say ...?") listens with."""
+    first = groups_of(lang)[LANGUAGES[lang].states[0]]
+    return {p: i for p, i in first.items() if i in ("yes", "no")}
+
+
+def reply_speaker(lang: str, tts: EspeakEngine) -> Any:
+    """``speak(answer, seed)``: the caller's yes or no, padded, in a voice picked by the seed."""
+    spec = LANGUAGES[lang]
+    words = dict(zip(("yes", "no"), spec.replies, strict=True))
+    cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def speak(answer: str, seed: int) -> np.ndarray:
+        voice = spec.voices[seed % len(spec.voices)]
+        rate = spec.rates[seed % len(spec.rates)]
+        key = (answer, seed % (len(spec.voices) * len(spec.rates)))
+        if key not in cache:
+            cache[key] = padded(tts.synthesize(words[answer], voice=voice, rate=rate))
+        return cache[key]
+
+    return speak
 
 
 def through(condition: Condition, turn: Turn, talkers: list[np.ndarray]) -> np.ndarray:

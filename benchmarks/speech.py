@@ -3,8 +3,9 @@ TTS time to first audio, VAD and endpointing per codec.
 
 Run: ``.venv/bin/python benchmarks/speech.py`` (every turn, 13 conditions; the two
 languages are evaluated in two processes), ``--quick`` (a third of the phrase turns, every
-out-of-grammar one, four conditions; 6 minutes on 2 shared cores, what ``make bench`` runs),
-``--ablation`` for what each way in gives (a separate, longer run). Writes
+out-of-grammar one, four conditions; 6 minutes on 2 quiet cores, what ``make bench`` runs),
+``--ablation`` for what each way in gives (a separate, longer run), ``--write-calibration``
+to refit the policy the engines ship (``voicebot/asr/calibration.json``). Writes
 ``benchmarks/results/speech.json`` (``speech_quick.json``, ``speech_ablation.json``) and
 prints tables.
 
@@ -15,9 +16,11 @@ prints tables.
   per language. Thirteen conditions: 16 kHz, G.711 μ-law / A-law, 5 and 10 % bursty loss
   through the jitter buffer, Opus with and without loss, white and babble noise at 20 and
   10 dB SNR.
-* Calibration (``_speech_eval.py``): the confidence weights and the thresholds that keep
-  wrong and false accepts at or under 2 % are fitted on the calibration split (16 kHz,
-  μ-law, μ-law + 5 % loss); every reported number comes from the test split.
+* Calibration (``_speech_eval.py``): ``--write-calibration`` fits the confidence weights
+  and the accept threshold that keeps wrong and false accepts at or under 2 % on the whole
+  calibration split (16 kHz, μ-law, μ-law + 5 % loss) and writes them where the engines
+  read them; an evaluation scores the test split with what is shipped, accepting only and
+  with a confirm band (``confirm_policy``: its confirmed answers are their own column).
 * Beside each condition: the raw engine (its defaults, the phrases as its grammar, its top
   text exactly) and real-time factors (thread CPU seconds per audio second).
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import json
 import multiprocessing
 import statistics
 import subprocess
@@ -44,24 +48,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_results  # noqa: E402
 from _speech_eval import (  # noqa: E402
+    FLOOR,
     RawSphinx,
     RawVosk,
     Row,
     accepted,
     by_kind,
+    confirm_policy,
+    confirm_replies,
     decode,
     fit,
     rates,
     rtf,
     thresholds,
 )
-from _speech_set import CONDITIONS, LANGUAGES, build_set, groups_of, quiet, summary, through  # noqa: E402
+from _speech_set import (  # noqa: E402
+    CONDITIONS,
+    LANGUAGES,
+    build_set,
+    groups_of,
+    quiet,
+    reply_speaker,
+    summary,
+    through,
+    yes_no_of,
+)
 
 from tests.sim.channel import frames_of  # noqa: E402
 from voicebot.asr import engine_for_language  # noqa: E402
 from voicebot.asr.events import PartialResult  # noqa: E402
 from voicebot.asr.matching import PhraseMatcher  # noqa: E402
 from voicebot.asr.nbest import Calibration  # noqa: E402
+from voicebot.asr.shipped import FILE as SHIPPED_FILE  # noqa: E402
+from voicebot.asr.shipped import Policy, shipped  # noqa: E402
 from voicebot.media.endpoint import EndOfUtterance, EndpointConfig, Endpointer  # noqa: E402
 from voicebot.media.vad import Vad  # noqa: E402
 from voicebot.tts import EspeakEngine, PromptCache, Synthesizer  # noqa: E402
@@ -86,67 +105,97 @@ def _talkers(turns: list[Any]) -> list[np.ndarray]:
 
 
 def evaluate(lang: str, quick: bool) -> dict[str, Any]:
-    """Calibrate on the calibration split, then score the test split under every condition."""
+    """Score the test split under every condition with the engine's shipped policy
+    (``voicebot/asr/calibration.json``): accept only, and accept-or-confirm."""
     started = time.perf_counter()
     tts = EspeakEngine(backend="espeak-ng")  # byte-identical audio on every run
     turns = build_set(lang, tts, every=3 if quick else 1)
     groups = groups_of(lang)
     talkers = _talkers(turns)
     engine = _engine(lang)
+    policy = shipped(engine.name)
+    calibration, accept = policy.calibration, policy.accept
     raw = RawVosk(engine, {s: list(g) for s, g in groups.items()}) if lang == "ko" else RawSphinx(groups)
-    calib = [t for t in turns if t.split == "calib"]
     test = [t for t in turns if t.split == "test"]
-    on = CALIBRATE_ON[:2] if quick else CALIBRATE_ON
-    calib_rows: list[Row] = []
-    for name in on:
-        calib_rows += decode(engine, None, calib, CONDITIONS[name], groups, talkers)
-    calibration = fit(calib_rows)
-    pooled, per_state = thresholds(calib_rows, calibration)
-    print(f"  [{lang}] calibrated on {len(calib_rows)} turns: {calibration}; thresholds {pooled} {per_state}")
+    by_key = {t.key: t for t in turns}
+    speak = reply_speaker(lang, tts)
+    print(f"  [{lang}] shipped policy: {policy}", flush=True)
     conditions: dict[str, Any] = {}
     for name in QUICK_CONDITIONS if quick else CONDITIONS:
         condition = CONDITIONS[name]
         rows = decode(engine, raw, test[:: 1 if quick else condition.every], condition, groups, talkers)
-        ours = rates(rows, lambda r: accepted(r, calibration, pooled))
-        state = rates(rows, lambda r: accepted(r, calibration, per_state[r.state]))
+        ours = rates(rows, lambda r: accepted(r, calibration, accept))
+        replies = confirm_replies(engine, rows, by_key, condition, yes_no_of(lang), calibration, accept, speak, talkers)
+        confirm = confirm_policy(rows, calibration, accept, replies)
         everything = rates(rows, lambda r: r.chosen)
         baseline = rates(rows, lambda r: r.raw)
         cpu, raw_cpu = rtf(rows)
         conditions[name] = {
             "calibrated": ours,
-            "per_state_thresholds": state,
+            "confirm_policy": confirm,
             "no_rejection": everything,
             "raw_engine": baseline,
-            "false_accepts_by_kind": by_kind(rows, lambda r: accepted(r, calibration, pooled)),
+            "false_accepts_by_kind": by_kind(rows, lambda r: accepted(r, calibration, accept)),
             "rtf": cpu,
             "raw_rtf": raw_cpu,
         }
         print(
             f"  [{lang}] {name:>14}: correct {ours['correct']:.3f} wrong {ours['wrong']:.3f} "
-            f"rejected {ours['rejected']:.3f} FA {ours['false_accepts']:.3f} | per-state correct "
-            f"{state['correct']:.3f} | no rejection {everything['correct']:.3f} | raw {baseline['correct']:.3f} "
+            f"rejected {ours['rejected']:.3f} FA {ours['false_accepts']:.3f} | confirm: correct "
+            f"{confirm['correct']:.3f} + confirmed {confirm['confirmed']:.3f} wrong {confirm['wrong']:.3f} "
+            f"FA {confirm['false_accepts']:.3f} | no rejection {everything['correct']:.3f} | raw "
+            f"{baseline['correct']:.3f}/{baseline['wrong']:.3f} FA {baseline['false_accepts']:.3f} "
             f"| rtf {cpu:.3f} (raw {raw_cpu:.3f})",
             flush=True,
         )
     return {
         "engine": engine.name,
         "set": summary(turns),
-        "calibration": {
-            "conditions": list(on),
-            "turns": len(calib_rows),
-            "weights": {
-                "bias": calibration.bias,
-                "margin": calibration.margin,
-                "gap": calibration.gap,
-                "mass": calibration.mass,
-            },
-            "threshold": pooled,
-            "per_state": per_state,
-            "target": 0.02,
-        },
+        "policy": policy.to_json(),
         "conditions": conditions,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def calibrate(lang: str, quick: bool) -> dict[str, Any]:
+    """Fit the engine's policy on the whole calibration split (every rendition in it, under
+    ``CALIBRATE_ON``): the weights, the accept threshold, per state for information."""
+    del quick  # the shipped policy is always fitted on the whole calibration split
+    tts = EspeakEngine(backend="espeak-ng")
+    turns = build_set(lang, tts)
+    groups = groups_of(lang)
+    talkers = _talkers(turns)
+    engine = _engine(lang)
+    calib = [t for t in turns if t.split == "calib"]
+    rows: list[Row] = []
+    for name in CALIBRATE_ON:
+        rows += decode(engine, None, calib, CONDITIONS[name], groups, talkers)
+    calibration = fit(rows)
+    accept, per_state = thresholds(rows, calibration)
+    policy = Policy(calibration=calibration, accept=accept, floor=FLOOR)
+    print(f"  [{lang}] {engine.name} fitted on {len(rows)} turns: {policy}; per state {per_state}", flush=True)
+    return {
+        "engine": engine.name,
+        "policy": policy,
+        "fitted_on": {"conditions": list(CALIBRATE_ON), "turns": len(rows)},
+        "per_state_accept": per_state,
+    }
+
+
+def write_calibration(fits: dict[str, dict[str, Any]]) -> Path:
+    """Merge the fitted policies into ``voicebot/asr/calibration.json`` (other engines kept)."""
+    path = ROOT / "voicebot" / "asr" / SHIPPED_FILE
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data["written_by"] = "benchmarks/speech.py --write-calibration (do not edit by hand)"
+    engines = data.setdefault("engines", {})
+    for fitted in fits.values():
+        engines[fitted["engine"]] = {
+            **fitted["policy"].to_json(),
+            "fitted_on": fitted["fitted_on"],
+            "per_state_accept": fitted["per_state_accept"],
+        }
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 # -- ablation: what each way in gives ------------------------------------------------------
@@ -374,6 +423,11 @@ def main() -> int:
         "--quick", action="store_true", help="a third of the phrase turns, all out-of-grammar ones, four conditions"
     )
     parser.add_argument("--ablation", action="store_true", help="what each way in gives (a longer, separate run)")
+    parser.add_argument(
+        "--write-calibration",
+        action="store_true",
+        help="fit each engine's confidence policy on the whole calibration split, write voicebot/asr/calibration.json",
+    )
     parser.add_argument("--lang", default="ko,en", help="languages to evaluate (default ko,en)")
     parser.add_argument("--jobs", type=int, default=2, help="processes for the languages (default 2)")
     args = parser.parse_args()
@@ -382,13 +436,19 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown language {unknown[0]}: choose from {', '.join(LANGUAGES)}")
     started = time.perf_counter()
-    job = ablation if args.ablation else evaluate
-    print(f"speech benchmark ({'ablation' if args.ablation else 'quick' if args.quick else 'full'})", flush=True)
+    job = ablation if args.ablation else calibrate if args.write_calibration else evaluate
+    mode = "quick" if args.quick else "full"
+    mode = "ablation" if args.ablation else "calibration" if args.write_calibration else mode
+    print(f"speech benchmark ({mode})", flush=True)
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=max(1, min(args.jobs, len(langs))), mp_context=multiprocessing.get_context("spawn")
     ) as pool:
         futures = {lang: pool.submit(job, lang, args.quick) for lang in langs}
         done = {lang: future.result() for lang, future in futures.items()}
+    if args.write_calibration:
+        path = write_calibration(done)
+        print(f"wrote {path.relative_to(ROOT)} in {round(time.perf_counter() - started, 1)} s")
+        return 0
     results: dict[str, Any] = {"ablation" if args.ablation else "accuracy": done}
     name = "speech_ablation" if args.ablation else "speech_quick" if args.quick else "speech"
     if not args.ablation:

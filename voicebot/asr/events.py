@@ -25,8 +25,10 @@ class PhraseMatch:
 
     ``confidence`` is calibrated: the probability that ``phrase`` (its meaning, when the
     phrases were grouped) is what the caller said, fitted on the speech benchmark's
-    calibration split (``voicebot.asr.nbest.Calibration``). A flow may demand more than the
-    engine's ``min_confidence`` per state (confirm or reprompt in between). For a no-match,
+    calibration split (``voicebot.asr.nbest.Calibration``, shipped with the engine in
+    ``voicebot.asr.shipped``). The engine names a phrase from its ``min_confidence`` on; below
+    its ``accept_confidence`` the answer is worth confirming (a flow's ``confirm_below``)
+    rather than acting on it. For a no-match,
     ``confidence`` is how sure the no-match is (1 - the best candidate's probability) and
     ``runner_up`` is that candidate; a no-match is meant as a reprompt, never as a guess.
     ``similarity``: how close the decoder's top text is to ``phrase`` (1.0 = the same).

@@ -13,7 +13,11 @@ What it found is summed up as ``Evidence``:
   for it (another phrase's, or garbage; negative when it is behind);
 * ``gap``: how far the winner's best path is behind the decoder's top path (garbage or a
   word salad beat it by that much);
-* ``mass``: the share of the n-best posterior (softmax of the scores) that votes for it.
+* ``mass``: the share of the n-best posterior (softmax of the scores) that votes for it;
+* ``unexplained``: the share of the caller's speech that the winner's path leaves to
+  silence or filler models (an engine that can tell sets it; pocketsphinx does: the words
+  "yes that works" against a grammar holding only "yes" come back as "yes" and a long
+  silence over "that works").
 
 ``Calibration`` turns evidence into the probability that the meaning is right: a logistic
 model whose weights the speech benchmark fits on a held-apart part of its utterances
@@ -54,9 +58,10 @@ class Evidence:
     mass: float
     heard: str
     runner_up: str | None = None
+    unexplained: float = 0.0
 
-    def features(self) -> tuple[float, float, float]:
-        return (max(-CAP, min(self.margin, CAP)), min(self.gap, CAP), self.mass)
+    def features(self) -> tuple[float, float, float, float]:
+        return (max(-CAP, min(self.margin, CAP)), min(self.gap, CAP), self.mass, self.unexplained)
 
 
 class PhraseChooser:
@@ -143,19 +148,32 @@ class PhraseChooser:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Calibration:
-    """``P(right) = sigmoid(bias + margin*m + gap*g + mass*s)`` over ``Evidence.features()``."""
+    """``P(right) = sigmoid(bias + margin*m + gap*g + mass*s + unexplained*u)`` over
+    ``Evidence.features()``."""
 
     bias: float
     margin: float
     gap: float
     mass: float
+    unexplained: float = 0.0
 
     def confidence(self, evidence: Evidence) -> float:
         if evidence.phrase is None:
             return 0.0
-        m, g, s = evidence.features()
-        z = self.bias + self.margin * m + self.gap * g + self.mass * s
+        m, g, s, u = evidence.features()
+        z = self.bias + self.margin * m + self.gap * g + self.mass * s + self.unexplained * u
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def to_json(self) -> dict[str, float]:
+        return {name: round(getattr(self, name), 6) for name in WEIGHTS}
+
+    @staticmethod
+    def from_json(data: Mapping[str, object]) -> Calibration:
+        """The weights from ``to_json`` (a missing feature weight is 0)."""
+        values = {name: data.get(name, 0.0) for name in WEIGHTS}
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values.values()):
+            raise ValueError(f"calibration weights must be finite numbers: {values}")
+        return Calibration(**{k: float(v) for k, v in values.items()})  # type: ignore[arg-type]
 
     @staticmethod
     def fit(evidence: Iterable[Evidence], right: Iterable[bool], *, l2: float = 1e-2, rounds: int = 50) -> Calibration:
@@ -176,7 +194,10 @@ class Calibration:
             w -= step
             if float(np.abs(step).max()) < 1e-8:
                 break
-        return Calibration(bias=float(w[0]), margin=float(w[1]), gap=float(w[2]), mass=float(w[3]))
+        return Calibration(**{name: float(v) for name, v in zip(WEIGHTS, w, strict=True)})
 
 
-__all__ = ["CAP", "Calibration", "Evidence", "Hypothesis", "PhraseChooser"]
+WEIGHTS = ("bias", "margin", "gap", "mass", "unexplained")
+
+
+__all__ = ["CAP", "WEIGHTS", "Calibration", "Evidence", "Hypothesis", "PhraseChooser"]

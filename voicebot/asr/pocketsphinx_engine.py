@@ -8,9 +8,13 @@ pronunciation dictionary cannot be in a JSGF grammar: they are dropped with a wa
 A JSGF search always returns *some* phrase. How sure to be of it comes from a second
 decoder that runs the model's phone loop over the same audio (``phone_loop``): the phrase's
 path score falls far behind the phone loop's per second of speech when the caller said
-something else (``Evidence.gap``), and ``Calibration`` (fitted by the speech benchmark on a
-held-apart split) turns that and the lattice posterior into the probability the phrase is
-right. Below ``min_confidence`` the answer is no-match.
+something else (``Evidence.gap``). The phone loop also says where the caller was speaking:
+speech the phrase's path leaves to silence ("yes that works" against a grammar that holds
+"yes" alone comes back as "yes" and a long silence) is ``Evidence.unexplained``. The shipped
+``Calibration`` (``voicebot.asr.shipped``, fitted by the speech benchmark on a held-apart
+split) turns these and the lattice posterior into the probability the phrase is right.
+Below ``min_confidence`` (the policy's floor) the answer is no-match; below
+``accept_confidence`` it is worth confirming.
 
 A quiet white noise bed (``noise_floor``, see ``voicebot.asr.conditioning.NoiseFloor``) goes under
 the audio: on zero-padded espeak-ng phrases without it the grammar search stopped early
@@ -43,6 +47,7 @@ from voicebot.asr.events import (
 )
 from voicebot.asr.matching import PhraseMatcher
 from voicebot.asr.nbest import Calibration, Evidence, Hypothesis, PhraseChooser
+from voicebot.asr.shipped import shipped
 from voicebot.asr.sphinx_decoders import PHONE_SEARCH, SphinxDecoders
 from voicebot.errors import ConfigError, DependencyError
 
@@ -56,12 +61,9 @@ _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<unk>"}
 # phone loop leads an in-grammar phrase by ~0.0003 and anything else by ~0.001. Scaled so
 # that the calibration's weights are of ordinary size.
 GAP_SCALE = 1000.0
-# Fitted by ``benchmarks/speech.py`` on its calibration split (English: 16 kHz, G.711 μ-law,
-# μ-law + 5 % loss pooled, 441 turns); it prints the weights it finds.
-CALIBRATION = Calibration(bias=1.5498, margin=0.0, gap=-2.3676, mass=5.9477)
-# Below this the answer is no-match. To accept without confirming, the benchmark's
-# calibration split asks for 0.9 (wrong and false accepts <= 2 %).
-MIN_CONFIDENCE = 0.5
+# The calibration and thresholds shipped in ``calibration.json`` (``voicebot.asr.shipped``),
+# fitted by ``benchmarks/speech.py --write-calibration`` on its calibration split.
+POLICY = shipped("pocketsphinx")
 
 
 def _clean_word(word: str) -> str:
@@ -73,6 +75,26 @@ def _phone_lm(pocketsphinx: Any, hmm: str | None) -> str | None:
     base = Path(hmm).parent if hmm is not None else Path(pocketsphinx.get_model_path()) / "en-us"
     found = sorted(base.glob("*-phone.lm.bin"))
     return str(found[0]) if found else None
+
+
+def unexplained_share(words: Sequence[tuple[str, int, int]], phones: Sequence[tuple[str, int, int]]) -> float:
+    """The share of the frames the phone loop hears as speech (any phone but silence or a
+    filler) that the grammar's path spends in silence or a filler: speech the phrase does
+    not account for. Segments are ``(label, first frame, last frame)``."""
+    spoken = np.zeros(0, dtype=bool)
+    for label, start, end in phones:
+        if label != "SIL" and not label.startswith("+"):
+            if end + 1 > len(spoken):
+                spoken = np.pad(spoken, (0, end + 1 - len(spoken)))
+            spoken[start : end + 1] = True
+    total = int(spoken.sum())
+    if not total:
+        return 0.0
+    covered = np.zeros(len(spoken), dtype=bool)
+    for word, start, end in words:
+        if word not in _FILLERS and not word.startswith("+"):
+            covered[start : end + 1] = True
+    return float((spoken & ~covered).sum()) / total
 
 
 def _log_score(hyp: Any) -> float | None:
@@ -97,12 +119,15 @@ class PocketsphinxEngine:
         partial_every: int = 5,
         noise_floor: float = 4.0,
         phone_loop: bool = True,
-        calibration: Calibration = CALIBRATION,
-        min_confidence: float = MIN_CONFIDENCE,
+        calibration: Calibration | None = None,
+        min_confidence: float | None = None,
+        accept_confidence: float | None = None,
     ) -> None:
         self.noise_floor = NoiseFloor(noise_floor) if noise_floor > 0 else None
-        self.calibration = calibration
-        self.min_confidence = min_confidence
+        # None: the shipped policy's (a caller may pass its own, e.g. the benchmark's ablation)
+        self.calibration = calibration if calibration is not None else POLICY.calibration
+        self.min_confidence = min_confidence if min_confidence is not None else POLICY.floor
+        self.accept_confidence = accept_confidence if accept_confidence is not None else POLICY.accept
         try:
             import pocketsphinx
         except ImportError as exc:  # pragma: no cover - declared dependency
@@ -323,6 +348,9 @@ class PocketsphinxRecognizer:
         frames = max(self._decoder.n_frames(), 1)
         behind = 0.0 if grammar_score is None or phone_score is None else max(0.0, phone_score - grammar_score)
         gap = GAP_SCALE * behind / frames
+        words = [(seg.word, seg.start_frame, seg.end_frame) for seg in (self._decoder.seg() or ())]
+        loop = (self._phones.seg() or ()) if self._phones is not None else ()
+        phones = [(seg.word, seg.start_frame, seg.end_frame) for seg in loop]
         evidence = Evidence(
             phrase=found.phrase,
             meaning=found.meaning,
@@ -330,6 +358,7 @@ class PocketsphinxRecognizer:
             gap=gap,
             mass=float(hyp.prob) if hyp is not None else 0.0,
             heard=text,
+            unexplained=unexplained_share(words, phones),
         )
         self.evidence = evidence
         sure = self.engine.calibration.confidence(evidence)
@@ -363,4 +392,4 @@ class PocketsphinxRecognizer:
         self._phones = None
 
 
-__all__ = ["CALIBRATION", "MIN_CONFIDENCE", "PHONE_SEARCH", "PocketsphinxEngine", "PocketsphinxRecognizer", "jsgf"]
+__all__ = ["PHONE_SEARCH", "POLICY", "PocketsphinxEngine", "PocketsphinxRecognizer", "jsgf"]

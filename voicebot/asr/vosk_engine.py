@@ -9,8 +9,9 @@ split into known pieces, see ``voicebot.asr.vocabulary``) and sent as JSON with
 ``phrase_weight`` times, followed by a garbage loop: the model's open Hangul syllables
 (``open_syllables``), which spell any other speech. The decoder returns a deep n-best list
 (``max_alternatives``); ``voicebot.asr.nbest.PhraseChooser`` picks the best-scored phrase in
-it and ``Calibration`` says how likely its meaning is right. Below ``min_confidence`` the
-answer is no-match: a reprompt, not a guess.
+it and ``Calibration`` (shipped in ``voicebot.asr.shipped``) says how likely its meaning is
+right. Below ``min_confidence`` (the policy's floor) the answer is no-match: a reprompt, not
+a guess; below ``accept_confidence`` it is worth confirming first.
 
 Audio goes through ``voicebot.asr.conditioning`` first: a quiet noise floor in 4-8 kHz, and
 while the line is narrowband (G.711) a folded copy of the speech in that band.
@@ -34,6 +35,7 @@ from voicebot.asr.engine import SAMPLE_RATE, Grammar, Pcm, check_pcm, report_gra
 from voicebot.asr.events import Alternative, AsrEvent, FinalResult, PartialResult, PhraseMatch, WordTiming
 from voicebot.asr.matching import PhraseMatcher, phonetic_units, similarity
 from voicebot.asr.nbest import Calibration, Evidence, Hypothesis, PhraseChooser
+from voicebot.asr.shipped import shipped
 from voicebot.asr.vocabulary import open_syllables, segment
 from voicebot.asr.vosk_model import (
     DECODER_SETTINGS,
@@ -82,12 +84,9 @@ def _readable(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-# Fitted by ``benchmarks/speech.py`` on its calibration split (Korean: 16 kHz, G.711 μ-law,
-# μ-law + 5 % loss pooled, 426 turns); it prints the weights it finds.
-CALIBRATION = Calibration(bias=-1.4745, margin=0.0813, gap=0.3753, mass=7.3110)
-# Below this the answer is no-match (more likely wrong than right). To accept without
-# confirming, the benchmark's calibration split asks for 0.75 (wrong and false accepts <= 2 %).
-MIN_CONFIDENCE = 0.5
+# The calibration and thresholds shipped in ``calibration.json`` (``voicebot.asr.shipped``),
+# fitted by ``benchmarks/speech.py --write-calibration`` on its calibration split.
+POLICY = shipped("vosk")
 
 
 class VoskEngine:
@@ -96,7 +95,8 @@ class VoskEngine:
     ``max_alternatives``: n-best depth in grammar mode. ``phrase_weight``: how many times
     each phrase is listed against the garbage loop (0 = no garbage loop). ``band_fill``:
     gain of the folded copy on narrowband lines (0 = off); ``hf_noise_floor``: RMS of the
-    4-8 kHz noise bed (0 = off). ``calibration`` / ``min_confidence``: see module docstring.
+    4-8 kHz noise bed (0 = off). ``calibration`` / ``min_confidence`` / ``accept_confidence``:
+    see module docstring (None: the shipped policy's).
     ``near``: phonetic similarity at which a hypothesis counts as a phrase (1.0 = exact).
     """
 
@@ -112,8 +112,9 @@ class VoskEngine:
         phrase_weight: int = 0,
         band_fill: float = 0.0,
         hf_noise_floor: float = 20.0,
-        calibration: Calibration = CALIBRATION,
-        min_confidence: float = MIN_CONFIDENCE,
+        calibration: Calibration | None = None,
+        min_confidence: float | None = None,
+        accept_confidence: float | None = None,
         near: float = 1.0,
         match_threshold: float = 0.6,
         partial_every: int = 5,
@@ -129,8 +130,10 @@ class VoskEngine:
         self._garbage: list[str] | None = None
         self.max_alternatives = max_alternatives
         self.phrase_weight = phrase_weight
-        self.calibration = calibration
-        self.min_confidence = min_confidence
+        # None: the shipped policy's (a caller may pass its own, e.g. the benchmark's ablation)
+        self.calibration = calibration if calibration is not None else POLICY.calibration
+        self.min_confidence = min_confidence if min_confidence is not None else POLICY.floor
+        self.accept_confidence = accept_confidence if accept_confidence is not None else POLICY.accept
         self.near = near
         self.match_threshold = match_threshold
         self.partial_every = partial_every
@@ -459,9 +462,8 @@ def _timing(w: dict[str, Any], offset: float, conf: float) -> WordTiming:
 
 
 __all__ = [
-    "CALIBRATION",
     "ENV_MODEL",
-    "MIN_CONFIDENCE",
+    "POLICY",
     "VoskEngine",
     "VoskRecognizer",
     "find_model_dir",

@@ -139,3 +139,22 @@ def test_reserve_builds_decoders_before_calls(sphinx_engine: PocketsphinxEngine)
         for r in recs:
             r.close()
     assert sphinx_engine.decoders.idle()[0] == idle
+
+
+def test_speech_the_phrase_leaves_to_silence_is_measured(sphinx_engine: PocketsphinxEngine, speak: Speak) -> None:
+    # "yes" alone in the grammar: "yes I would rather talk to someone" comes back as "yes"
+    # with the rest of the words under the path's silence; the phone loop hears them
+    r = sphinx_engine.recognizer(["yes", "no", "cancel"])
+    try:
+        said = recognize(r, speak("yes", "en-us"))
+        alone = r.evidence
+        longer = recognize(r, speak("yes I would rather talk to someone", "en-us"))
+        padded = r.evidence
+    finally:
+        r.close()
+    assert said.match is not None and said.match.phrase == "yes"
+    assert alone is not None and padded is not None
+    assert alone.unexplained < 0.15
+    assert padded.phrase == "yes" and padded.unexplained > 0.4
+    assert sphinx_engine.calibration.confidence(padded) < sphinx_engine.calibration.confidence(alone)
+    assert longer.match is not None and longer.match.phrase is None

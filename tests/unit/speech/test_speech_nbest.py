@@ -77,3 +77,22 @@ def test_calibration_fit_recovers_a_known_logistic_model() -> None:
     assert 0.7 <= sum(band) / len(band) <= 0.9
     with pytest.raises(ValueError):
         Calibration.fit(evidence[:5], [True] * 5)
+
+
+def test_speech_left_to_silence_lowers_confidence() -> None:
+    cal = Calibration(bias=1.0, margin=0.0, gap=0.0, mass=2.0, unexplained=-6.0)
+    whole = Evidence(phrase="응", meaning="yes", margin=0.0, gap=0.0, mass=0.5, heard="응")
+    half = Evidence(phrase="응", meaning="yes", margin=0.0, gap=0.0, mass=0.5, heard="응", unexplained=0.5)
+    assert cal.confidence(whole) == pytest.approx(1 / (1 + math.exp(-2.0)))
+    assert cal.confidence(half) == pytest.approx(1 / (1 + math.exp(1.0)))
+
+
+def test_calibration_round_trips_through_json() -> None:
+    cal = Calibration(bias=-0.5, margin=0.25, gap=-1.5, mass=7.0, unexplained=-3.0)
+    assert Calibration.from_json(cal.to_json()) == cal
+    # an older file without the newer feature weighs it 0
+    assert Calibration.from_json({"bias": 1, "margin": 0, "gap": 0, "mass": 2}).unexplained == 0.0
+    with pytest.raises(ValueError, match="finite numbers"):
+        Calibration.from_json({"bias": float("nan"), "margin": 0, "gap": 0, "mass": 0})
+    with pytest.raises(ValueError, match="finite numbers"):
+        Calibration.from_json({"bias": "1", "margin": 0, "gap": 0, "mass": 0})

@@ -1,0 +1,40 @@
+"""The shipped confidence policy: accept, confirm or reject, and the file it comes from."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicebot.asr.nbest import Calibration
+from voicebot.asr.pocketsphinx_engine import unexplained_share
+from voicebot.asr.shipped import Policy, shipped
+
+
+def test_bands() -> None:
+    policy = Policy(calibration=Calibration(bias=0, margin=0, gap=0, mass=0), accept=0.8, floor=0.5)
+    assert [policy.decision(c) for c in (0.95, 0.8, 0.79, 0.5, 0.49, 0.0)] == [
+        "accept",
+        "accept",
+        "confirm",
+        "confirm",
+        "reject",
+        "reject",
+    ]
+    assert Policy.from_json(policy.to_json()) == policy
+
+
+@pytest.mark.parametrize("engine", ["vosk", "pocketsphinx"])
+def test_every_engine_ships_a_policy(engine: str) -> None:
+    policy = shipped(engine)
+    assert 0.0 < policy.floor <= policy.accept <= 1.0
+    assert policy.calibration != Calibration(bias=0, margin=0, gap=0, mass=0)
+
+
+def test_unexplained_share_counts_speech_the_path_leaves_to_silence() -> None:
+    phones = [("SIL", 0, 19), ("Y", 20, 29), ("EH", 30, 39), ("S", 40, 49)]
+    phones += [("DH", 50, 69), ("AE", 70, 89), ("SIL", 90, 99)]
+    # "yes" covers frames 20-49, then the grammar's path sits in silence over 50-89
+    words = [("<s>", 0, 0), ("<sil>", 0, 19), ("yes", 20, 49), ("<sil>", 50, 99), ("</s>", 99, 99)]
+    assert unexplained_share(words, phones) == pytest.approx(40 / 70)
+    assert unexplained_share([("yes", 20, 89)], phones) == 0.0
+    assert unexplained_share(words, [("SIL", 0, 99)]) == 0.0  # no speech heard: nothing left over
+    assert unexplained_share(words, [("+NSN+", 0, 50), ("SIL", 51, 99)]) == 0.0  # noise is no speech
