@@ -308,6 +308,8 @@ def flow_speech(
 def _event_for(heard: Heard) -> Event:
     if heard.kind == "speech":
         return Utterance(text=heard.phrase or heard.text, confidence=heard.confidence)
+    if heard.kind == "no_match":
+        return Utterance(text=heard.text, confidence=heard.confidence, understood=False)
     if heard.kind == "dtmf":
         return Dtmf(digit=heard.digits)
     if heard.kind == "hangup":

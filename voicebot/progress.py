@@ -51,13 +51,15 @@ class PromptAudio(CallEvent):
 class CallerSaid(CallEvent):
     """An utterance was recognised (``at``: its final result was ready). ``phrase``: the
     expected phrase it matched (or None); ``speech_end`` and ``endpointed``: the media times at
-    which the caller stopped talking and the endpointer decided the turn was over."""
+    which the caller stopped talking and the endpointer decided the turn was over;
+    ``understood`` False: the recogniser matched none of the expected phrases (a no-match)."""
 
     text: str
     phrase: str | None
     confidence: float
     speech_end: float
     endpointed: float | None = None
+    understood: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

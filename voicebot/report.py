@@ -148,6 +148,8 @@ def transcript(result: CallResult) -> list[dict[str, Any]]:
         elif isinstance(event, CallerSaid):
             line: dict[str, Any] = {"t": t, "who": "caller", "text": event.text}
             line["confidence"] = round(event.confidence, 2)
+            if not event.understood:
+                line["understood"] = False
             if event.phrase is not None and event.phrase != event.text:
                 line["phrase"] = event.phrase
             timing = latency.get(round(event.speech_end, 4))
@@ -217,6 +219,8 @@ def progress_line(event: CallEvent, start: float, *, me: str = "bot", them: str 
     if isinstance(event, CallerSaid):
         heard = event.text or "(nothing recognisable)"
         match = f" -> {event.phrase}" if event.phrase and event.phrase != event.text else ""
+        if not event.understood:
+            match = " -> not understood"
         return f"{stamp} {them:>7}: {heard}{match} ({event.confidence:.2f})"
     if isinstance(event, DigitPressed):
         return f"{stamp}    dtmf: {event.digit} ({event.source}, {event.duration_ms} ms)"

@@ -97,8 +97,11 @@ class Speech:
 class Heard:
     """What one listening turn got.
 
-    ``kind``: "speech" (``text``/``phrase``/``confidence`` set), "dtmf" (``digits``),
+    ``kind``: "speech" (``text``/``phrase``/``confidence`` set), "no_match" (the caller spoke,
+    but the recogniser matched none of the expected phrases: ``text`` is what it heard,
+    ``phrase`` None, meant as a reprompt and never as a guess), "dtmf" (``digits``),
     "no_input" (the caller kept silent for the timeout) or "hangup".
+    ``confidence``: how likely ``phrase`` (for a no-match: ``text``) is what was said.
     ``speech_end``: media time (loop clock) at which the caller stopped talking (speech only).
     """
 
@@ -391,11 +394,16 @@ class Voice:
         result, end = turn.result, turn.end
         self._last_turn = (end.speech_end, end.at, turn.decided, self._loop.time(), end.reason)
         match = result.match
+        rejected = match is not None and not match.matched
+        if match is None:
+            confidence = result.confidence
+        else:  # a no-match's own confidence is how sure the rejection is: its candidate's is the rest
+            confidence = round(1.0 - match.confidence, 4) if rejected else match.confidence
         heard_result = Heard(
-            kind="speech",
+            kind="no_match" if rejected else "speech",
             text=result.text,
             phrase=match.phrase if match is not None else None,
-            confidence=match.confidence if match is not None else result.confidence,
+            confidence=confidence,
             speech_end=end.speech_end,
             endpoint_reason=end.reason,
         )
@@ -407,6 +415,7 @@ class Voice:
                 confidence=heard_result.confidence,
                 speech_end=end.speech_end,
                 endpointed=end.at,
+                understood=not rejected,
             )
         )
         return heard_result

@@ -18,10 +18,15 @@ DTMF_KEYS = "0123456789*#ABCD"  # the sixteen keys of RFC 4733, as a flow names 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Utterance:
-    """A final recognition result. ``confidence`` is 0..1 (1.0 when the recogniser gives none)."""
+    """A final recognition result. ``confidence`` is 0..1 (1.0 when the recogniser gives none).
+
+    ``understood`` False: the recogniser heard speech but matched none of the phrases it was
+    given (a no-match); ``text`` is what it heard, for the transcript. The flow treats it as
+    not understood (a reprompt), whatever the text."""
 
     text: str
     confidence: float = 1.0
+    understood: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -564,6 +564,9 @@ class Session:
         if not normalise(text):
             return self._no_input_event()
         unsure, self._unsure = self._unsure, None
+        if not ev.understood:
+            self._log("system", "the recogniser matched none of the expected phrases")
+            return self._no_match_event()
         if unsure is not None and self.flow.confirmation is not None:
             reply = self.flow.confirmation.answers.match(text)
             if reply is not None and reply.intent == "yes":

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from voicebot.agent import UserAgent
 from voicebot.asr import get_engine
+from voicebot.bot import VoiceBot
 from voicebot.call import Call
+from voicebot.flow import Flow, FlowResult
 from voicebot.tts import Synthesizer
 from voicebot.voice import Heard, Speech
 
@@ -84,13 +87,19 @@ def test_caller_barges_in_and_the_interrupting_words_are_recognised() -> None:
 
 
 def test_listen_returns_dtmf_and_no_input() -> None:
+    first_turn_over = asyncio.Event()  # both sides run on one loop: the caller keys after it
+
     async def bot_side(call: Call) -> tuple[Heard, Heard]:
         silent = await call.listen(["yes", "no"], timeout=1.0)
+        first_turn_over.set()
         keyed = await call.listen(["yes", "no"], timeout=10.0)
         return silent, keyed
 
     async def caller_side(call: Call, synth: Synthesizer) -> None:
-        await asyncio.sleep(2.5)
+        # a fixed sleep raced the bot's start: under load its first listen began late enough
+        # for the key to end that turn instead of the silence
+        await first_turn_over.wait()
+        await asyncio.sleep(0.5)
         await call.send_dtmf("7")
 
     silent, keyed = asyncio.run(bot_call(bot_side, caller_side))
@@ -127,3 +136,64 @@ def test_listen_recognises_a_spoken_answer_and_times_the_turn() -> None:
     assert heard.kind == "speech" and heard.phrase == "reschedule"
     assert heard.speech_end is not None
     assert len(latencies) == 1 and latencies[0] > 0  # measured, not asserted against a budget
+
+
+def test_speech_outside_the_grammar_is_a_no_match_not_the_nearest_phrase() -> None:
+    """pocketsphinx decodes any speech as one of the grammar's phrases; a sentence that is
+    neither "yes" nor "no" must come back as a no-match (a reprompt), not as a confident guess."""
+
+    async def bot_side(call: Call) -> Heard:
+        return await call.listen(["yes", "no"], timeout=8)
+
+    async def caller_side(call: Call, synth: Synthesizer) -> None:
+        words = await synth.synthesize("yes I would rather talk to someone")
+        await asyncio.sleep(1.0)
+        await speak(call, words)
+
+    heard = asyncio.run(bot_call(bot_side, caller_side))
+    assert heard.kind == "no_match", heard
+    assert heard.phrase is None and heard.confidence < 0.5
+
+
+YES_NO_FLOW = """
+flow: yes_or_no
+language: en
+slots:
+  ok: {type: yesno}
+start: ask
+states:
+  ask:
+    ask: Shall I book it?
+    slot: ok
+    next: booked
+    timeout: 3
+    no_match: {limit: 1, goto: not_understood}
+    no_input: {limit: 1, goto: silent}
+  booked:
+    hangup: booked
+  not_understood:
+    hangup: not_understood
+  silent:
+    hangup: silent
+"""
+
+
+def test_a_flow_on_a_call_does_not_act_on_a_no_match(tmp_path: Path) -> None:
+    """The same out-of-grammar answer through the flow driver: pocketsphinx's "yes" that the
+    recogniser rejected reaches the flow as not understood, so the flow takes its no-match
+    path instead of booking."""
+    path = tmp_path / "yes_or_no.yaml"
+    path.write_text(YES_NO_FLOW, encoding="utf-8")
+    flow = Flow.load(path)
+
+    async def bot_side(call: Call) -> FlowResult:
+        return await VoiceBot(call).run(flow)
+
+    async def caller_side(call: Call, synth: Synthesizer) -> None:
+        words = await synth.synthesize("yes I would rather talk to someone")
+        await asyncio.sleep(2.5)  # after the question (about 1.5 s): an answer, not a barge-in
+        await speak(call, words)
+
+    result = asyncio.run(bot_call(bot_side, caller_side))
+    assert result.outcome == "not_understood", result
+    assert result.slots.get("ok") is None

@@ -97,6 +97,19 @@ def test_below_min_confidence_is_a_reprompt_without_a_question(flow: Flow) -> No
     assert said(acts) == "Say keep or cancel." and s.state == "ask"
 
 
+def test_what_the_recogniser_did_not_match_is_a_reprompt_whatever_its_text(flow: Flow) -> None:
+    """A grammar recogniser's no-match still carries the text it decoded (pocketsphinx decodes
+    everything as some phrase): the flow must not act on that text."""
+    s = flow.start()
+    s.begin()
+    acts = s.handle(Utterance(text="cancel", confidence=0.02, understood=False))
+    assert said(acts) == "Say keep or cancel." and s.state == "ask" and not s.ended
+    assert ("caller", "cancel") in s.result().transcript  # what was heard stays in the transcript
+    s.handle(Utterance(text="cancel", confidence=0.5))  # and an unsure answer is asked about
+    acts = s.handle(Utterance(text="yes", confidence=0.9, understood=False))  # a "yes" not matched
+    assert said(acts) == "Say keep or cancel." and not s.ended
+
+
 def test_a_confident_answer_is_acted_on_at_once(flow: Flow) -> None:
     s = flow.start()
     s.begin()
