@@ -36,15 +36,26 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
 from _procs import cpu_seconds, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, tree, wait_sip
-from _sipp import Capture, caller_argv, sipp_exe, sipp_summary, stream_report, write_echo_scenario
+from _sipp import (
+    Capture,
+    caller_argv,
+    rejected_scenario,
+    sipp_exe,
+    sipp_summary,
+    stream_report,
+    write_echo_scenario,
+)
 
 CALL_SECONDS = 25.0
 WINDOW = 15.0  # seconds of steady state measured
 NS = [int(n) for n in os.environ.get("CAPACITY_N", "100,150,200,250").split(",")]
-TARGETS = os.environ.get("CAPACITY_TARGETS", "voicebot,workers,sipp").split(",")
+TARGETS = [t for t in os.environ.get("CAPACITY_TARGETS", "voicebot,workers,sipp").split(",") if t]
 CORES = len(os.sched_getaffinity(0))
 GC_MODES = ("off", "freeze", "tuned")  # CPython's settings, gc.freeze() only, freeze + larger thresholds
 GC_REPEAT = int(os.environ.get("CAPACITY_GC_REPEAT", "1"))
+# the flood round: live calls, then INVITEs@rate from a second SIPp ("0" skips it)
+FLOOD = os.environ.get("CAPACITY_FLOOD", "50:3000@1500")
+FLOOD_QUIET = 4.0  # seconds of live calls measured before the flood
 
 
 def server_argv(target: str, port: int, media_port: int, stats: Path, extra: list[str]) -> list[str]:
@@ -152,6 +163,77 @@ def one_round(target: str, n: int, work: Path, scenario: Path, *, extra: list[st
     return row
 
 
+def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> dict[str, Any]:
+    """``n`` live echo calls on a server full at ``n`` (``--max-calls n``), then a second SIPp
+    floods it with ``invites`` INVITEs at ``rate`` per second, each of which must get 503.
+    The live calls' returned RTP is compared in two spans of equal length: just before the
+    flood (quiet) and from its first INVITE until its last final response (+1 s)."""
+    port, media_port, client_media = free_port(), free_port(), free_port()
+    stats = work / f"stats-flood-{n}.json"
+    log = open(work / f"server-flood-{n}.log", "wb")  # noqa: SIM115 - closed below
+    server = start(server_argv("voicebot", port, media_port, stats, ["--max-calls", str(n)]), cwd=work, output=log)
+    capture = Capture(work / f"rtp-flood-{n}.pcap", client_media, client_media)
+    flood_xml = work / "flood_uac.xml"
+    flood_xml.write_text(rejected_scenario(503))
+    try:
+        wait_sip(port, 60)
+        time.sleep(1.0)
+        capture.start()
+        live_rate = max(50, n // 6)
+        live = start(caller_argv(scenario, port, client_media, n, live_rate, CALL_SECONDS + 60),
+                     cwd=work, output=subprocess.PIPE)  # fmt: skip
+        time.sleep(n / live_rate + 1.5 + FLOOD_QUIET)  # the calls are up, then a quiet span
+        pids = tree(server.pid)
+        flood = start(caller_argv(flood_xml, port, free_port(), invites, rate, 30), cwd=work, output=subprocess.PIPE)
+        w0, c0, k0, t0 = time.time(), cpu_seconds(pids), cpu_seconds(tree(flood.pid)), time.monotonic()
+        load_during = load_average()
+        k1 = k0
+        while flood.poll() is None and time.monotonic() - t0 < 60:
+            k1 = cpu_seconds(tree(flood.pid)) or k1  # SIPp's own CPU, read until it exits
+            time.sleep(0.2)
+        flood_out, _ = flood.communicate(timeout=30)
+        w1, c1, t1 = time.time(), cpu_seconds(pids), time.monotonic()
+        live_out, _ = live.communicate(timeout=CALL_SECONDS + 90)
+    finally:
+        report = capture.stop()
+        stop(server)
+        log.close()
+    got = sipp_summary(flood_out.decode(errors="replace"))
+    calls = sipp_summary(live_out.decode(errors="replace"))
+    span = max(w1 - w0 + 1.0, FLOOD_QUIET)
+    quiet = stream_report(capture.path, between=(w0 - span, w0))
+    during = stream_report(capture.path, between=(w0, w0 + span))
+    hist = _histograms([stats])
+    row: dict[str, Any] = {
+        "n": n,
+        "flood_invites": invites,
+        "flood_rate": rate,
+        "flood_seconds": round(t1 - t0, 2),
+        "flood_answered_503": got["successful"],
+        "flood_unanswered": got["failed"],
+        "live_completed": calls["successful"] - calls["got_503"],
+        "live_failed": calls["failed"],
+        "media_quiet": quiet,
+        "media_flood": during,
+        "capture_dropped": _dropped(report),
+        "server_cpu_pct": round(100 * (c1 - c0) / (t1 - t0), 1),
+        "flood_sipp_cpu_pct": round(100 * (k1 - k0) / (t1 - t0), 1),
+        "loop_lag_max_ms": round(1000 * hist.get("loop_lag", {}).get("max", 0.0), 1),
+        "loop_lag": hist.get("loop_lag"),
+        "load_average": load_during,
+    }
+    print(
+        f"flood    N={n} invites={invites}@{rate}/s in {row['flood_seconds']}s 503={got['successful']} "
+        f"unanswered={got['failed']} live ok={row['live_completed']}/{n} failed={calls['failed']} | quiet: "
+        f"gaps>40ms={quiet.get('gaps_over_40ms')} max={quiet.get('max_gap_ms')}ms | flood: "
+        f"gaps>40ms={during.get('gaps_over_40ms')} max={during.get('max_gap_ms')}ms lost={during.get('lost')} | "
+        f"loop lag max={row['loop_lag_max_ms']}ms server={row['server_cpu_pct']}% "
+        f"sipp={row['flood_sipp_cpu_pct']}% load={load_during}",
+        flush=True,
+    )
+    return row
+
+
 def _dropped(tcpdump_report: str) -> int | None:
     for line in tcpdump_report.splitlines():
         if "dropped by kernel" in line:
@@ -187,6 +269,12 @@ def main() -> None:
             limit = max(clean) if clean else NS[0]
             overload = one_round("voicebot", limit, work, scenario, extra=["--max-calls", str(limit)],
                                  offered=int(limit * 1.5))  # fmt: skip
+        flood: list[dict[str, Any]] = []
+        if FLOOD != "0":
+            live, _, burst = FLOOD.partition(":")
+            invites, _, rate = burst.partition("@")
+            for _ in range(int(os.environ.get("CAPACITY_FLOOD_REPEAT", "1"))):
+                flood.append(flood_round(int(live), work, scenario, int(invites), int(rate)))
     summary = _summary(rows)
     path = write_results(
         "capacity",
@@ -199,6 +287,7 @@ def main() -> None:
             "gc_comparison": gc_rows,
             "gc_summary": _gc_summary(gc_rows),
             "overload": overload,
+            "flood": flood,
             **summary,
         },
     )
