@@ -80,6 +80,7 @@ class CoreBase:
         self.defence = Defence(config.defence) if config.defence is not None else None
         self._verified: dict[tuple[str, ...], str] = {}  # server key -> user (a checked INVITE)
         self.dropped = 0
+        self.rejected_full = 0  # new INVITEs answered 503 statelessly: max_sessions calls were up
         self.tracing = False  # the driver turns it on to read traces_to_send()
         self._traces: list[MessageTrace] = []
         self._actions = self._call_actions()
