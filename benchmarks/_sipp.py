@@ -369,7 +369,9 @@ def read_pcap(path: Path) -> Iterator[tuple[float, int, int, int, bytes]]:
         yield sec + frac * (1e-9 if nano else 1e-6), sport, dport, seq, frame[rtp + 12 + 4 * cc :]
 
 
-def stream_report(path: Path, *, skip_edges: float = 1.0, between: tuple[float, float] | None = None) -> dict[str, object]:
+def stream_report(
+    path: Path, *, skip_edges: float = 1.0, between: tuple[float, float] | None = None
+) -> dict[str, object]:
     """Per RTP stream (sender port -> receiver port) in the capture: loss by sequence numbers
     and inter-arrival gaps, ignoring ``skip_edges`` s at each end of each stream, and with
     ``between`` only the packets captured in that span (``time.time()`` seconds)."""

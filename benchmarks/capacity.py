@@ -55,7 +55,7 @@ GC_MODES = ("off", "freeze", "tuned")  # CPython's settings, gc.freeze() only, f
 GC_REPEAT = int(os.environ.get("CAPACITY_GC_REPEAT", "1"))
 # the flood round: live calls, then INVITEs@rate from a second SIPp ("0" skips it)
 FLOOD = os.environ.get("CAPACITY_FLOOD", "50:3000@1500")
-FLOOD_QUIET = 4.0  # seconds of live calls measured before the flood
+FLOOD_QUIET = 5.0  # seconds of live calls measured before the flood
 
 
 def server_argv(target: str, port: int, media_port: int, stats: Path, extra: list[str]) -> list[str]:
@@ -166,8 +166,8 @@ def one_round(target: str, n: int, work: Path, scenario: Path, *, extra: list[st
 def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> dict[str, Any]:
     """``n`` live echo calls on a server full at ``n`` (``--max-calls n``), then a second SIPp
     floods it with ``invites`` INVITEs at ``rate`` per second, each of which must get 503.
-    The live calls' returned RTP is compared in two spans of equal length: just before the
-    flood (quiet) and from its first INVITE until its last final response (+1 s)."""
+    The live calls' returned RTP is compared in two spans: the seconds just before the flood
+    (quiet) and from its first INVITE until SIPp has every final response (+1 s)."""
     port, media_port, client_media = free_port(), free_port(), free_port()
     stats = work / f"stats-flood-{n}.json"
     log = open(work / f"server-flood-{n}.log", "wb")  # noqa: SIM115 - closed below
@@ -182,8 +182,11 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
         live_rate = max(50, n // 6)
         live = start(caller_argv(scenario, port, client_media, n, live_rate, CALL_SECONDS + 60),
                      cwd=work, output=subprocess.PIPE)  # fmt: skip
-        time.sleep(n / live_rate + 1.5 + FLOOD_QUIET)  # the calls are up, then a quiet span
+        time.sleep(n / live_rate + 1.5)  # the calls are up
         pids = tree(server.pid)
+        q0, tq0 = cpu_seconds(pids), time.monotonic()
+        time.sleep(FLOOD_QUIET)  # a quiet span: what the live calls alone cost and sound like
+        q1, tq1 = cpu_seconds(pids), time.monotonic()
         flood = start(caller_argv(flood_xml, port, free_port(), invites, rate, 30), cwd=work, output=subprocess.PIPE)
         w0, c0, k0, t0 = time.time(), cpu_seconds(pids), cpu_seconds(tree(flood.pid)), time.monotonic()
         load_during = load_average()
@@ -200,9 +203,10 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
         log.close()
     got = sipp_summary(flood_out.decode(errors="replace"))
     calls = sipp_summary(live_out.decode(errors="replace"))
-    span = max(w1 - w0 + 1.0, FLOOD_QUIET)
-    quiet = stream_report(capture.path, between=(w0 - span, w0))
-    during = stream_report(capture.path, between=(w0, w0 + span))
+    quiet = stream_report(capture.path, between=(w0 - FLOOD_QUIET, w0))
+    during = stream_report(capture.path, between=(w0, w1 + 1.0))
+    for media in (quiet, during):  # the spans differ in length: gaps per 1,000 packets compare them
+        media["gaps_per_1000"] = round(1000 * media.get("gaps_over_40ms", 0) / max(1, media.get("packets", 0)), 1)
     hist = _histograms([stats])
     row: dict[str, Any] = {
         "n": n,
@@ -216,7 +220,10 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
         "media_quiet": quiet,
         "media_flood": during,
         "capture_dropped": _dropped(report),
+        "server_cpu_pct_quiet": round(100 * (q1 - q0) / (tq1 - tq0), 1),
         "server_cpu_pct": round(100 * (c1 - c0) / (t1 - t0), 1),
+        # the server's CPU over the flood beyond what the live calls cost in the quiet span
+        "server_cpu_ms_per_invite": round(1000 * ((c1 - c0) - (q1 - q0) / (tq1 - tq0) * (t1 - t0)) / invites, 3),
         "flood_sipp_cpu_pct": round(100 * (k1 - k0) / (t1 - t0), 1),
         "loop_lag_max_ms": round(1000 * hist.get("loop_lag", {}).get("max", 0.0), 1),
         "loop_lag": hist.get("loop_lag"),
@@ -224,10 +231,14 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
     }
     print(
         f"flood    N={n} invites={invites}@{rate}/s in {row['flood_seconds']}s 503={got['successful']} "
-        f"unanswered={got['failed']} live ok={row['live_completed']}/{n} failed={calls['failed']} | quiet: "
-        f"gaps>40ms={quiet.get('gaps_over_40ms')} max={quiet.get('max_gap_ms')}ms | flood: "
-        f"gaps>40ms={during.get('gaps_over_40ms')} max={during.get('max_gap_ms')}ms lost={during.get('lost')} | "
-        f"loop lag max={row['loop_lag_max_ms']}ms server={row['server_cpu_pct']}% "
+        f"unanswered={got['failed']} live ok={row['live_completed']}/{n} failed={calls['failed']} | "
+        + " | ".join(
+            f"{name}: gaps>40ms={m.get('gaps_over_40ms')} ({m['gaps_per_1000']}/1000 pkts) max={m.get('max_gap_ms')}ms"
+            for name, m in (("quiet", quiet), ("flood", during))
+        )
+        + f" lost={during.get('lost')} | "
+        f"loop lag max={row['loop_lag_max_ms']}ms server={row['server_cpu_pct_quiet']}%->{row['server_cpu_pct']}% "
+        f"({row['server_cpu_ms_per_invite']} ms/INVITE) "
         f"sipp={row['flood_sipp_cpu_pct']}% load={load_during}",
         flush=True,
     )
