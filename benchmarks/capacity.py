@@ -13,13 +13,19 @@ Reported: the largest clean N per server; CPU seconds per call-second and RSS pe
 as a ratio to SIPp's at the same N; the servers' loop-lag, media-tick and GC-pause histograms
 (``serve --stats``); the same round with CPython's GC settings, with ``gc.freeze()`` only, and
 tuned (``VOICEBOT_GC``); an overload round (``--max-calls`` set, 1.5x that many calls
-offered: the extra get 503 at once, the rest keep clean media); and the projection to an
-8-core server with its arithmetic.
+offered: the extra get 503 at once, the rest keep clean media); a flood round (N live calls on a
+server full at N, then a second SIPp sends a burst of INVITEs that must each get 503: the live
+streams' gaps just before and during the burst, per 1,000 packets, the server's loop lag, its
+CPU per flooded INVITE beyond what the calls cost, and the flooding SIPp's CPU); and the
+projection to an 8-core server with its arithmetic.
 
 Run: ``python benchmarks/capacity.py``. ``CAPACITY_N="100,150,200"`` sets the call counts,
 ``CAPACITY_TARGETS="voicebot,workers,sipp"`` the servers, ``CAPACITY_GC=0`` skips the GC
 comparison, ``CAPACITY_GC_REPEAT=3`` runs it three times (the modes interleaved; the summary
-lists each mode's rounds), ``CAPACITY_OVERLOAD=0`` skips the overload round. Needs sipp, tcpdump and kamailio.
+lists each mode's rounds), ``CAPACITY_OVERLOAD=0`` skips the overload round,
+``CAPACITY_FLOOD=50:3000@1500`` sets the flood round (live calls : INVITEs @ per second; ``0``
+skips it) and ``CAPACITY_FLOOD_REPEAT=2`` repeats it. ``CAPACITY_TARGETS=`` (empty) with
+``CAPACITY_GC=0 CAPACITY_OVERLOAD=0`` runs the flood round alone. Needs sipp, tcpdump and kamailio.
 """
 
 from __future__ import annotations
@@ -226,6 +232,8 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
         "server_cpu_ms_per_invite": round(1000 * ((c1 - c0) - (q1 - q0) / (tq1 - tq0) * (t1 - t0)) / invites, 3),
         "flood_sipp_cpu_pct": round(100 * (k1 - k0) / (t1 - t0), 1),
         "loop_lag_max_ms": round(1000 * hist.get("loop_lag", {}).get("max", 0.0), 1),
+        # the loop's lag probes (the whole run) that woke more than 20 ms late, of all probes
+        "loop_lag_over_20ms": _over(hist.get("loop_lag"), "0.02"),
         "loop_lag": hist.get("loop_lag"),
         "load_average": load_during,
     }
@@ -237,12 +245,20 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
             for name, m in (("quiet", quiet), ("flood", during))
         )
         + f" lost={during.get('lost')} | "
-        f"loop lag max={row['loop_lag_max_ms']}ms server={row['server_cpu_pct_quiet']}%->{row['server_cpu_pct']}% "
+        f"loop lag max={row['loop_lag_max_ms']}ms >20ms={row['loop_lag_over_20ms']} "
+        f"server={row['server_cpu_pct_quiet']}%->{row['server_cpu_pct']}% "
         f"({row['server_cpu_ms_per_invite']} ms/INVITE) "
         f"sipp={row['flood_sipp_cpu_pct']}% load={load_during}",
         flush=True,
     )
     return row
+
+
+def _over(hist: dict[str, Any] | None, le: str) -> str | None:
+    """``"k/n"``: how many of a histogram's n samples were above its bucket ``le``."""
+    if not hist or le not in hist["le"]:
+        return None
+    return f"{hist['count'] - hist['le'][le]}/{hist['count']}"
 
 
 def _dropped(tcpdump_report: str) -> int | None:
