@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -207,7 +208,9 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
         report = capture.stop()
         stop(server)
         log.close()
-    got = sipp_summary(flood_out.decode(errors="replace"))
+    flood_text = flood_out.decode(errors="replace")
+    got = sipp_summary(flood_text)
+    resent = re.search(r"INVITE\s+-+>\s+\d+\s+(\d+)", flood_text)  # SIPp's Retrans column
     calls = sipp_summary(live_out.decode(errors="replace"))
     quiet = stream_report(capture.path, between=(w0 - FLOOD_QUIET, w0))
     during = stream_report(capture.path, between=(w0, w1 + 1.0))
@@ -221,6 +224,7 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
         "flood_seconds": round(t1 - t0, 2),
         "flood_answered_503": got["successful"],
         "flood_unanswered": got["failed"],
+        "flood_invites_resent": int(resent.group(1)) if resent else None,  # after 500 ms without an answer
         "live_completed": calls["successful"] - calls["got_503"],
         "live_failed": calls["failed"],
         "media_quiet": quiet,
@@ -239,7 +243,8 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
     }
     print(
         f"flood    N={n} invites={invites}@{rate}/s in {row['flood_seconds']}s 503={got['successful']} "
-        f"unanswered={got['failed']} live ok={row['live_completed']}/{n} failed={calls['failed']} | "
+        f"unanswered={got['failed']} resent={row['flood_invites_resent']} "
+        f"live ok={row['live_completed']}/{n} failed={calls['failed']} | "
         + " | ".join(
             f"{name}: gaps>40ms={m.get('gaps_over_40ms')} ({m['gaps_per_1000']}/1000 pkts) max={m.get('max_gap_ms')}ms"
             for name, m in (("quiet", quiet), ("flood", during))
