@@ -259,6 +259,43 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
     return row
 
 
+def core_rejection_ms(n: int = 3000, rounds: int = 3) -> float:
+    """CPU ms per INVITE that a full SIP core (``max_sessions=0``) turns down, with its ACK and
+    every timer it leaves, in process: the flood's cost without sockets or the machine's load
+    (process CPU time, best of ``rounds``)."""
+    from voicebot.sip.transaction import TransportAddress
+    from voicebot.sip.useragent import UaConfig, UserAgentCore
+
+    src = TransportAddress("udp", "127.0.0.2", 5999)
+    head = "sip:bot@127.0.0.1:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5999;branch=z9hG4bK-f{0};rport\r\n"
+    dialog = "From: <sip:f@127.0.0.2>;tag=t{0}\r\nCall-ID: flood-{0}@127.0.0.2\r\nMax-Forwards: 70\r\n"
+    sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 7000 RTP/AVP 8\r\n"
+    best = float("inf")
+    for _ in range(rounds):
+        core = UserAgentCore(UaConfig(addresses={"udp": ("127.0.0.1", 5080)}, user="bot", defence=None, max_sessions=0))
+        invites = [
+            (f"INVITE {head}{dialog}To: <sip:bot@127.0.0.1:5080>\r\nCSeq: 1 INVITE\r\n"
+             f"Content-Type: application/sdp\r\nContent-Length: {len(sdp)}\r\n\r\n{sdp}").format(i).encode()
+            for i in range(n)
+        ]  # fmt: skip
+        t0 = time.process_time()
+        for i, data in enumerate(invites):
+            core.receive_datagram(data, src, i * 1e-3)
+            for out, _dest in core.datagrams_to_send():
+                if out.startswith(b"SIP/2.0 503"):  # the ACK of a non-2xx final response (§17.1.1.3)
+                    to = next(line for line in out.decode().split("\r\n") if line.startswith("To:"))
+                    ack = f"ACK {head}{dialog}{to}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n".format(i)
+                    core.receive_datagram(ack.encode(), src, i * 1e-3)
+                    core.datagrams_to_send()
+            while core.next_event() is not None:
+                pass
+        while (deadline := core.next_deadline()) is not None:  # Timers G, H, I of a stateful 503
+            core.handle_timer(deadline)
+            core.datagrams_to_send()
+        best = min(best, time.process_time() - t0)
+    return round(1000 * best / n, 3)
+
+
 def _over(hist: dict[str, Any] | None, le: str) -> str | None:
     """``"k/n"``: how many of a histogram's n samples were above its bucket ``le``."""
     if not hist or le not in hist["le"]:
@@ -302,6 +339,9 @@ def main() -> None:
             overload = one_round("voicebot", limit, work, scenario, extra=["--max-calls", str(limit)],
                                  offered=int(limit * 1.5))  # fmt: skip
         flood: list[dict[str, Any]] = []
+        core_ms = core_rejection_ms() if FLOOD != "0" else None
+        if core_ms is not None:
+            print(f"flood    SIP core alone: {core_ms} ms CPU per rejected INVITE (its ACK and timers too)", flush=True)
         if FLOOD != "0":
             live, _, burst = FLOOD.partition(":")
             invites, _, rate = burst.partition("@")
@@ -320,6 +360,7 @@ def main() -> None:
             "gc_summary": _gc_summary(gc_rows),
             "overload": overload,
             "flood": flood,
+            "flood_core_ms_per_rejected_invite": core_ms,
             **summary,
         },
     )
