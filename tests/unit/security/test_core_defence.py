@@ -221,5 +221,7 @@ def test_invites_over_the_call_limit_get_a_stateless_503() -> None:
     core.receive_datagram(invite(7), ATTACKER, 0.6)  # the INVITE again: no transaction kept it
     (again,) = responses(core)
     assert again.status == 503 and again.call_id == "attack-7@127.0.0.2"
+    assert again.to.tag == rejected[5].to.tag  # the same request, the same To tag (§8.2.7)
+    assert len({r.to.tag for r in rejected}) == len(rejected)
     core.receive_datagram(ack_for(again, 7), ATTACKER, 0.7)
     assert responses(core) == [] and core.next_deadline() == deadline

@@ -6,7 +6,7 @@ statelessly (§8.2.7) so a spoofed source gets back no more than it sent."""
 from __future__ import annotations
 
 from voicebot.errors import ProtocolError, RemoteProtocolError
-from voicebot.sip.build import build_response, new_tag
+from voicebot.sip.build import build_response, new_tag, stateless_tag
 from voicebot.sip.headers import Via
 from voicebot.sip.message import Request
 from voicebot.sip.parser import SipParseError
@@ -167,6 +167,7 @@ class Admission(CoreBase):
         reason: str | None = None,
     ) -> None:
         """One response and no transaction (RFC 3261 §8.2.7 stateless UAS behaviour): a
-        retransmitted request is simply answered again."""
-        resp = build_response(req, status, reason, to_tag=new_tag(), headers=[*headers, *self._product(None)])
+        retransmitted request is simply answered again, with the same To tag."""
+        tag = stateless_tag(req, self._tag_key)
+        resp = build_response(req, status, reason, to_tag=tag, headers=[*headers, *self._product(None)])
         self._emit(bytes(resp), dest, now)
