@@ -239,6 +239,7 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
         # the loop's lag probes (the whole run) that woke more than 20 ms late, of all probes
         "loop_lag_over_20ms": _over(hist.get("loop_lag"), "0.02"),
         "loop_lag": hist.get("loop_lag"),
+        "gc_pause_max_ms": {k[3:]: round(1000 * h["max"], 1) for k, h in hist.items() if k.startswith("gc_gen")},
         "load_average": load_during,
     }
     print(
@@ -250,7 +251,7 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
             for name, m in (("quiet", quiet), ("flood", during))
         )
         + f" lost={during.get('lost')} | "
-        f"loop lag max={row['loop_lag_max_ms']}ms >20ms={row['loop_lag_over_20ms']} "
+        f"loop lag max={row['loop_lag_max_ms']}ms >20ms={row['loop_lag_over_20ms']} gc max={row['gc_pause_max_ms']} "
         f"server={row['server_cpu_pct_quiet']}%->{row['server_cpu_pct']}% "
         f"({row['server_cpu_ms_per_invite']} ms/INVITE) "
         f"sipp={row['flood_sipp_cpu_pct']}% load={load_during}",
