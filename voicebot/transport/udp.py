@@ -45,6 +45,9 @@ class UdpEndpoint:
         self._loop = asyncio.get_running_loop()
         self._fd = sock.fileno()
         self._queue: collections.deque[tuple[bytes, tuple[str, int]]] = collections.deque()
+        # one receive buffer, reused: recvfrom(65535) would allocate 64 KB per datagram and shrink it
+        self._buffer = bytearray(MAX_DATAGRAM)
+        self._view = memoryview(self._buffer)
         self._loop.add_reader(self._fd, self._readable)
 
     @classmethod
@@ -65,16 +68,16 @@ class UdpEndpoint:
 
     def _readable(self) -> None:
         end = time.perf_counter() + self.budget
-        recv = self.sock.recvfrom
+        recv, view = self.sock.recvfrom_into, self._view
         while True:
             try:
-                data, addr = recv(MAX_DATAGRAM)
+                size, addr = recv(view)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # an ICMP error queued on the socket: nothing to tie it to
                 log.debug("udp error: %s", exc)
                 continue
-            self.on_datagram(data, (str(addr[0]), int(addr[1])))
+            self.on_datagram(bytes(view[:size]), (str(addr[0]), int(addr[1])))
             if time.perf_counter() >= end:
                 self.turns_cut += 1  # the rest is read on the next loop turn
                 return
