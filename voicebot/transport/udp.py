@@ -42,6 +42,7 @@ class UdpEndpoint:
         self.budget = budget
         self.turns_cut = 0  # read turns that ended on the budget with datagrams still queued
         self.send_dropped = 0
+        self.sends_waited = 0  # datagrams that waited for the kernel to take them
         self._loop = asyncio.get_running_loop()
         self._fd = sock.fileno()
         self._queue: collections.deque[tuple[bytes, tuple[str, int]]] = collections.deque()
@@ -93,6 +94,7 @@ class UdpEndpoint:
         if len(self._queue) >= SEND_QUEUE_LIMIT:
             self.send_dropped += 1
             return
+        self.sends_waited += 1
         self._queue.append((data, addr))
 
     def _writable(self) -> None:

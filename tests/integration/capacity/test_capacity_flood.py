@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +113,29 @@ def test_live_calls_stay_up_while_a_flood_of_invites_gets_503(serve: Callable[..
     one = run_sipp(["-sn", "uac", target, *common, "-p", str(free_port()), "-m", "1", "-d", "200"], again, 30)
     assert one.returncode == 0, one.output[-2000:] + s.output()[-2000:]
     assert "Traceback" not in s.output()
+
+
+async def test_sends_the_kernel_cannot_take_now_wait_and_go_out_in_order() -> None:
+    """A peer that does not read fills its queue (a local datagram socket, where the sender
+    sees that as EAGAIN): what is sent meanwhile waits and leaves in order once it reads."""
+    name = f"\0voicebot-udp-test-{time.monotonic_ns()}"
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    slow.bind(name)
+    slow.setblocking(False)
+    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    endpoint = UdpEndpoint(sender, lambda data, addr: None)
+    to: Any = name  # a local socket's address is its name, not (host, port)
+    try:
+        for n in range(500):
+            endpoint.sendto(b"response %d" % n, to)
+        got: list[bytes] = []
+        while len(got) < 500:
+            try:
+                got.append(slow.recv(100))
+            except BlockingIOError:
+                await asyncio.sleep(0.01)  # the endpoint's writer flushes what waited
+        assert got == [b"response %d" % n for n in range(500)]
+        assert endpoint.sends_waited > 0 and endpoint.send_dropped == 0
+    finally:
+        endpoint.close()
+        slow.close()
