@@ -212,10 +212,10 @@ BOT_UAC = (
 )
 
 
-REJECTED_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+_REJECTED_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
-<!-- An INVITE the server turns down (any final response 400-699 ends the call well); a
-     call that gets no final response at all within 8 s counts as failed: unanswered. -->
+<!-- An INVITE the server turns down with STATUS; a call that gets no final response at all
+     within 8 s (or another one) counts as failed: unanswered. -->
 <scenario name="rejected caller">
   <send retrans="500">
     <![CDATA[
@@ -241,7 +241,7 @@ REJECTED_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   </send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
-  <recv response="486" timeout="8000"/>
+  <recv response="STATUS" timeout="8000"/>
   <!-- message 4 takes the INVITE's branch (message 0) -->
   <send>
     <![CDATA[
@@ -258,6 +258,14 @@ REJECTED_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   </send>
 </scenario>
 """
+
+
+def rejected_scenario(status: int) -> str:
+    """A SIPp caller whose INVITE must end with ``status`` (and its ACK)."""
+    return _REJECTED_UAC.replace("STATUS", str(status))
+
+
+REJECTED_UAC = rejected_scenario(486)
 
 
 def write_echo_scenario(directory: Path, seconds: float) -> Path:
@@ -361,9 +369,12 @@ def read_pcap(path: Path) -> Iterator[tuple[float, int, int, int, bytes]]:
         yield sec + frac * (1e-9 if nano else 1e-6), sport, dport, seq, frame[rtp + 12 + 4 * cc :]
 
 
-def stream_report(path: Path, *, skip_edges: float = 1.0) -> dict[str, object]:
+def stream_report(
+    path: Path, *, skip_edges: float = 1.0, between: tuple[float, float] | None = None
+) -> dict[str, object]:
     """Per RTP stream (sender port -> receiver port) in the capture: loss by sequence numbers
-    and inter-arrival gaps, ignoring ``skip_edges`` s at each end of each stream."""
+    and inter-arrival gaps, ignoring ``skip_edges`` s at each end of each stream, and with
+    ``between`` only the packets captured in that span (``time.time()`` seconds)."""
     streams: dict[tuple[int, int], list[tuple[float, int]]] = {}
     for t, sport, dport, seq, _payload in read_pcap(path):
         streams.setdefault((sport, dport), []).append((t, seq))
@@ -376,6 +387,8 @@ def stream_report(path: Path, *, skip_edges: float = 1.0) -> dict[str, object]:
         t = np.array([p[0] for p in pkts])
         seq = np.unwrap(np.array([p[1] for p in pkts], dtype=np.float64), period=65536)
         keep = (t >= t[0] + skip_edges) & (t <= t[-1] - skip_edges)
+        if between is not None:
+            keep &= (t >= between[0]) & (t <= between[1])
         if keep.sum() < 2:
             continue
         t, seq = t[keep], seq[keep]

@@ -13,19 +13,26 @@ Reported: the largest clean N per server; CPU seconds per call-second and RSS pe
 as a ratio to SIPp's at the same N; the servers' loop-lag, media-tick and GC-pause histograms
 (``serve --stats``); the same round with CPython's GC settings, with ``gc.freeze()`` only, and
 tuned (``VOICEBOT_GC``); an overload round (``--max-calls`` set, 1.5x that many calls
-offered: the extra get 503 at once, the rest keep clean media); and the projection to an
-8-core server with its arithmetic.
+offered: the extra get 503 at once, the rest keep clean media); a flood round (N live calls on a
+server full at N, then a second SIPp sends a burst of INVITEs that must each get 503: the live
+streams' gaps just before and during the burst, per 1,000 packets, the server's loop lag, its
+CPU per flooded INVITE beyond what the calls cost, and the flooding SIPp's CPU); and the
+projection to an 8-core server with its arithmetic.
 
 Run: ``python benchmarks/capacity.py``. ``CAPACITY_N="100,150,200"`` sets the call counts,
 ``CAPACITY_TARGETS="voicebot,workers,sipp"`` the servers, ``CAPACITY_GC=0`` skips the GC
 comparison, ``CAPACITY_GC_REPEAT=3`` runs it three times (the modes interleaved; the summary
-lists each mode's rounds), ``CAPACITY_OVERLOAD=0`` skips the overload round. Needs sipp, tcpdump and kamailio.
+lists each mode's rounds), ``CAPACITY_OVERLOAD=0`` skips the overload round,
+``CAPACITY_FLOOD=50:3000@1500`` sets the flood round (live calls : INVITEs @ per second; ``0``
+skips it) and ``CAPACITY_FLOOD_REPEAT=2`` repeats it. ``CAPACITY_TARGETS=`` (empty) with
+``CAPACITY_GC=0 CAPACITY_OVERLOAD=0`` runs the flood round alone. Needs sipp, tcpdump and kamailio.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -36,15 +43,26 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
 from _procs import cpu_seconds, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, tree, wait_sip
-from _sipp import Capture, caller_argv, sipp_exe, sipp_summary, stream_report, write_echo_scenario
+from _sipp import (
+    Capture,
+    caller_argv,
+    rejected_scenario,
+    sipp_exe,
+    sipp_summary,
+    stream_report,
+    write_echo_scenario,
+)
 
 CALL_SECONDS = 25.0
 WINDOW = 15.0  # seconds of steady state measured
 NS = [int(n) for n in os.environ.get("CAPACITY_N", "100,150,200,250").split(",")]
-TARGETS = os.environ.get("CAPACITY_TARGETS", "voicebot,workers,sipp").split(",")
+TARGETS = [t for t in os.environ.get("CAPACITY_TARGETS", "voicebot,workers,sipp").split(",") if t]
 CORES = len(os.sched_getaffinity(0))
 GC_MODES = ("off", "freeze", "tuned")  # CPython's settings, gc.freeze() only, freeze + larger thresholds
 GC_REPEAT = int(os.environ.get("CAPACITY_GC_REPEAT", "1"))
+# the flood round: live calls, then INVITEs@rate from a second SIPp ("0" skips it)
+FLOOD = os.environ.get("CAPACITY_FLOOD", "50:3000@1500")
+FLOOD_QUIET = 5.0  # seconds of live calls measured before the flood
 
 
 def server_argv(target: str, port: int, media_port: int, stats: Path, extra: list[str]) -> list[str]:
@@ -152,6 +170,140 @@ def one_round(target: str, n: int, work: Path, scenario: Path, *, extra: list[st
     return row
 
 
+def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> dict[str, Any]:
+    """``n`` live echo calls on a server full at ``n`` (``--max-calls n``), then a second SIPp
+    floods it with ``invites`` INVITEs at ``rate`` per second, each of which must get 503.
+    The live calls' returned RTP is compared in two spans: the seconds just before the flood
+    (quiet) and from its first INVITE until SIPp has every final response (+1 s)."""
+    port, media_port, client_media = free_port(), free_port(), free_port()
+    stats = work / f"stats-flood-{n}.json"
+    log = open(work / f"server-flood-{n}.log", "wb")  # noqa: SIM115 - closed below
+    server = start(server_argv("voicebot", port, media_port, stats, ["--max-calls", str(n)]), cwd=work, output=log)
+    capture = Capture(work / f"rtp-flood-{n}.pcap", client_media, client_media)
+    flood_xml = work / "flood_uac.xml"
+    flood_xml.write_text(rejected_scenario(503))
+    try:
+        wait_sip(port, 60)
+        time.sleep(1.0)
+        capture.start()
+        live_rate = max(50, n // 6)
+        live = start(caller_argv(scenario, port, client_media, n, live_rate, CALL_SECONDS + 60),
+                     cwd=work, output=subprocess.PIPE)  # fmt: skip
+        time.sleep(n / live_rate + 1.5)  # the calls are up
+        pids = tree(server.pid)
+        q0, tq0 = cpu_seconds(pids), time.monotonic()
+        time.sleep(FLOOD_QUIET)  # a quiet span: what the live calls alone cost and sound like
+        q1, tq1 = cpu_seconds(pids), time.monotonic()
+        flood = start(caller_argv(flood_xml, port, free_port(), invites, rate, 30), cwd=work, output=subprocess.PIPE)
+        w0, c0, k0, t0 = time.time(), cpu_seconds(pids), cpu_seconds(tree(flood.pid)), time.monotonic()
+        load_during = load_average()
+        k1 = k0
+        while flood.poll() is None and time.monotonic() - t0 < 60:
+            k1 = cpu_seconds(tree(flood.pid)) or k1  # SIPp's own CPU, read until it exits
+            time.sleep(0.2)
+        flood_out, _ = flood.communicate(timeout=30)
+        w1, c1, t1 = time.time(), cpu_seconds(pids), time.monotonic()
+        live_out, _ = live.communicate(timeout=CALL_SECONDS + 90)
+    finally:
+        report = capture.stop()
+        stop(server)
+        log.close()
+    flood_text = flood_out.decode(errors="replace")
+    got = sipp_summary(flood_text)
+    resent = re.search(r"INVITE\s+-+>\s+\d+\s+(\d+)", flood_text)  # SIPp's Retrans column
+    calls = sipp_summary(live_out.decode(errors="replace"))
+    quiet = stream_report(capture.path, between=(w0 - FLOOD_QUIET, w0))
+    during = stream_report(capture.path, between=(w0, w1 + 1.0))
+    for media in (quiet, during):  # the spans differ in length: gaps per 1,000 packets compare them
+        media["gaps_per_1000"] = round(1000 * media.get("gaps_over_40ms", 0) / max(1, media.get("packets", 0)), 1)
+    hist = _histograms([stats])
+    row: dict[str, Any] = {
+        "n": n,
+        "flood_invites": invites,
+        "flood_rate": rate,
+        "flood_seconds": round(t1 - t0, 2),
+        "flood_answered_503": got["successful"],
+        "flood_unanswered": got["failed"],
+        "flood_invites_resent": int(resent.group(1)) if resent else None,  # after 500 ms without an answer
+        "live_completed": calls["successful"] - calls["got_503"],
+        "live_failed": calls["failed"],
+        "media_quiet": quiet,
+        "media_flood": during,
+        "capture_dropped": _dropped(report),
+        "server_cpu_pct_quiet": round(100 * (q1 - q0) / (tq1 - tq0), 1),
+        "server_cpu_pct": round(100 * (c1 - c0) / (t1 - t0), 1),
+        # the server's CPU over the flood beyond what the live calls cost in the quiet span
+        "server_cpu_ms_per_invite": round(1000 * ((c1 - c0) - (q1 - q0) / (tq1 - tq0) * (t1 - t0)) / invites, 3),
+        "flood_sipp_cpu_pct": round(100 * (k1 - k0) / (t1 - t0), 1),
+        "loop_lag_max_ms": round(1000 * hist.get("loop_lag", {}).get("max", 0.0), 1),
+        # the loop's lag probes (the whole run) that woke more than 20 ms late, of all probes
+        "loop_lag_over_20ms": _over(hist.get("loop_lag"), "0.02"),
+        "loop_lag": hist.get("loop_lag"),
+        "gc_pause_max_ms": {k[3:]: round(1000 * h["max"], 1) for k, h in hist.items() if k.startswith("gc_gen")},
+        "load_average": load_during,
+    }
+    print(
+        f"flood    N={n} invites={invites}@{rate}/s in {row['flood_seconds']}s 503={got['successful']} "
+        f"unanswered={got['failed']} resent={row['flood_invites_resent']} "
+        f"live ok={row['live_completed']}/{n} failed={calls['failed']} | "
+        + " | ".join(
+            f"{name}: gaps>40ms={m.get('gaps_over_40ms')} ({m['gaps_per_1000']}/1000 pkts) max={m.get('max_gap_ms')}ms"
+            for name, m in (("quiet", quiet), ("flood", during))
+        )
+        + f" lost={during.get('lost')} | "
+        f"loop lag max={row['loop_lag_max_ms']}ms >20ms={row['loop_lag_over_20ms']} gc max={row['gc_pause_max_ms']} "
+        f"server={row['server_cpu_pct_quiet']}%->{row['server_cpu_pct']}% "
+        f"({row['server_cpu_ms_per_invite']} ms/INVITE) "
+        f"sipp={row['flood_sipp_cpu_pct']}% load={load_during}",
+        flush=True,
+    )
+    return row
+
+
+def core_rejection_ms(n: int = 3000, rounds: int = 3) -> float:
+    """CPU ms per INVITE that a full SIP core (``max_sessions=0``) turns down, with its ACK and
+    every timer it leaves, in process: the flood's cost without sockets or the machine's load
+    (process CPU time, best of ``rounds``)."""
+    from voicebot.sip.transaction import TransportAddress
+    from voicebot.sip.useragent import UaConfig, UserAgentCore
+
+    src = TransportAddress("udp", "127.0.0.2", 5999)
+    head = "sip:bot@127.0.0.1:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5999;branch=z9hG4bK-f{0};rport\r\n"
+    dialog = "From: <sip:f@127.0.0.2>;tag=t{0}\r\nCall-ID: flood-{0}@127.0.0.2\r\nMax-Forwards: 70\r\n"
+    sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 7000 RTP/AVP 8\r\n"
+    best = float("inf")
+    for _ in range(rounds):
+        core = UserAgentCore(UaConfig(addresses={"udp": ("127.0.0.1", 5080)}, user="bot", defence=None, max_sessions=0))
+        invites = [
+            (f"INVITE {head}{dialog}To: <sip:bot@127.0.0.1:5080>\r\nCSeq: 1 INVITE\r\n"
+             f"Content-Type: application/sdp\r\nContent-Length: {len(sdp)}\r\n\r\n{sdp}").format(i).encode()
+            for i in range(n)
+        ]  # fmt: skip
+        t0 = time.process_time()
+        for i, data in enumerate(invites):
+            core.receive_datagram(data, src, i * 1e-3)
+            for out, _dest in core.datagrams_to_send():
+                if out.startswith(b"SIP/2.0 503"):  # the ACK of a non-2xx final response (§17.1.1.3)
+                    to = next(line for line in out.decode().split("\r\n") if line.startswith("To:"))
+                    ack = f"ACK {head}{dialog}{to}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n".format(i)
+                    core.receive_datagram(ack.encode(), src, i * 1e-3)
+                    core.datagrams_to_send()
+            while core.next_event() is not None:
+                pass
+        while (deadline := core.next_deadline()) is not None:  # Timers G, H, I of a stateful 503
+            core.handle_timer(deadline)
+            core.datagrams_to_send()
+        best = min(best, time.process_time() - t0)
+    return round(1000 * best / n, 3)
+
+
+def _over(hist: dict[str, Any] | None, le: str) -> str | None:
+    """``"k/n"``: how many of a histogram's n samples were above its bucket ``le``."""
+    if not hist or le not in hist["le"]:
+        return None
+    return f"{hist['count'] - hist['le'][le]}/{hist['count']}"
+
+
 def _dropped(tcpdump_report: str) -> int | None:
     for line in tcpdump_report.splitlines():
         if "dropped by kernel" in line:
@@ -187,6 +339,15 @@ def main() -> None:
             limit = max(clean) if clean else NS[0]
             overload = one_round("voicebot", limit, work, scenario, extra=["--max-calls", str(limit)],
                                  offered=int(limit * 1.5))  # fmt: skip
+        flood: list[dict[str, Any]] = []
+        core_ms = core_rejection_ms() if FLOOD != "0" else None
+        if core_ms is not None:
+            print(f"flood    SIP core alone: {core_ms} ms CPU per rejected INVITE (its ACK and timers too)", flush=True)
+        if FLOOD != "0":
+            live, _, burst = FLOOD.partition(":")
+            invites, _, rate = burst.partition("@")
+            for _ in range(int(os.environ.get("CAPACITY_FLOOD_REPEAT", "1"))):
+                flood.append(flood_round(int(live), work, scenario, int(invites), int(rate)))
     summary = _summary(rows)
     path = write_results(
         "capacity",
@@ -199,6 +360,8 @@ def main() -> None:
             "gc_comparison": gc_rows,
             "gc_summary": _gc_summary(gc_rows),
             "overload": overload,
+            "flood": flood,
+            "flood_core_ms_per_rejected_invite": core_ms,
             **summary,
         },
     )

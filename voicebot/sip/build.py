@@ -7,6 +7,7 @@ Call-ID values with enough randomness to be unique).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterable
 
@@ -14,7 +15,7 @@ from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.sip.headers import Headers
 from voicebot.sip.message import Request, Response, valid_name_addr
 
-__all__ = ["build_response", "new_branch", "new_call_id", "new_tag"]
+__all__ = ["build_response", "new_branch", "new_call_id", "new_tag", "stateless_tag"]
 
 
 def new_branch() -> str:
@@ -25,6 +26,16 @@ def new_branch() -> str:
 def new_tag() -> str:
     """A fresh From/To tag (64 unpredictable bits)."""
     return secrets.token_hex(8)
+
+
+def stateless_tag(request: Request, key: bytes) -> str:
+    """The To tag of a response sent without a transaction (RFC 3261 §8.2.7): the same request
+    (a retransmission of it) always gets the same tag, another request another; the secret
+    ``key`` (one per user agent) keeps the tags unpredictable."""
+    h = request.headers
+    vias = h.get_all_fields("Via")
+    text = "\n".join((h.get("Call-ID") or "", h.get("From") or "", vias[0] if vias else "", h.get("CSeq") or ""))
+    return hashlib.blake2b(text.encode(), key=key, digest_size=8).hexdigest()
 
 
 def new_call_id(host: str | None = None) -> str:

@@ -29,6 +29,7 @@ from voicebot.sip.transaction import TransportAddress
 from voicebot.transport.buffers import size_receive_buffer
 from voicebot.transport.stream import ConnectionLimits, StreamHub
 from voicebot.transport.tls import TlsConfig
+from voicebot.transport.udp import UdpEndpoint
 
 ANY_PORT_TRIES = 5  # port 0: fresh ports tried when the one UDP got is taken for TCP/TLS
 
@@ -84,17 +85,6 @@ def format_hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, owner: SipTransport) -> None:
-        self.owner = owner
-
-    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        self.owner.deliver(data, TransportAddress("udp", str(addr[0]), int(addr[1])))
-
-    def error_received(self, exc: Exception) -> None:  # ICMP errors: nothing to tie them to
-        log.debug("udp error: %s", exc)
-
-
 class SipTransport:
     """UDP + TCP (+ TLS) listener on one host; ``send(data, dest)`` picks the transport from ``dest``."""
 
@@ -110,7 +100,7 @@ class SipTransport:
         self.on_error = on_error
         self.tls = tls
         self.streams = StreamHub(self.deliver, limits)
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: UdpEndpoint | None = None
         self._pending: dict[TransportAddress, list[bytes]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client_tls: Any = None
@@ -132,14 +122,10 @@ class SipTransport:
                     raise
 
     async def _listen(self, host: str, port: int, transports: tuple[str, ...]) -> None:
-        loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         if "udp" in transports:
-            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(host, port), family=family)
-            self._udp = udp
-            size_receive_buffer(udp.get_extra_info("socket"), UDP_RECEIVE_BUFFER)
-            bound = udp.get_extra_info("sockname")
-            port = int(bound[1])
+            self._udp = UdpEndpoint.bind(host, port, self._datagram)
+            size_receive_buffer(self._udp.sock, UDP_RECEIVE_BUFFER)
+            port = self._udp.sockname[1]
             self.addresses["udp"] = (host, port)
         if "tcp" in transports:
             port = await self.streams.listen("tcp", host, port, None)
@@ -149,6 +135,9 @@ class SipTransport:
             tls_port = tls.port if tls.port is not None else (port + 1 if port else 0)
             bound_tls = await self.streams.listen("tls", host, tls_port, tls.server_context())
             self.addresses["tls"] = (host, bound_tls)
+
+    def _datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.deliver(data, TransportAddress("udp", addr[0], addr[1]))
 
     def deliver(self, data: Received, source: TransportAddress) -> None:
         try:

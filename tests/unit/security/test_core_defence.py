@@ -188,3 +188,40 @@ def test_rport_and_received_are_filled_in() -> None:
     core.receive_datagram(invite(2, via_host="198.51.100.7", rport=False), stranger, 0.0)
     (trying,) = responses(core)
     assert "received" not in trying.top_via.params and "rport" not in trying.top_via.params
+
+
+def ack_for(resp: Response, n: int) -> bytes:
+    """The ACK of a non-2xx final response to ``invite(n)`` (the INVITE's branch, §17.1.1.3)."""
+    return (
+        "ACK sip:bot@127.0.0.1:5080 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.2:5999;branch=z9hG4bK-att-{n};rport\r\nMax-Forwards: 70\r\n"
+        f"From: <sip:mallory@127.0.0.2>;tag=t{n}\r\nTo: {resp.headers.get('To')}\r\n"
+        f"Call-ID: attack-{n}@127.0.0.2\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def test_invites_over_the_call_limit_get_a_stateless_503() -> None:
+    """A full server answers each new INVITE with one 503 + Retry-After and keeps nothing for it
+    (RFC 3261 §8.2.7): no 100, no timer, no event; a retransmission is answered again and the
+    ACK is ignored; the calls that are up are untouched."""
+    core = bot(defence=None, max_sessions=2)
+    for n in range(2):
+        core.receive_datagram(invite(n), ATTACKER, 0.0)
+    assert [r.status for r in responses(core)] == [100, 100]
+    assert len([e for e in events(core) if isinstance(e, ev.IncomingCall)]) == 2
+    deadline = core.next_deadline()
+    for n in range(2, 40):
+        core.receive_datagram(invite(n), ATTACKER, 0.1)
+    rejected = responses(core)
+    assert [r.status for r in rejected] == [503] * 38
+    assert all(r.headers.get("Retry-After") == "5" and r.to.tag for r in rejected)
+    assert [r.call_id for r in rejected] == [f"attack-{n}@127.0.0.2" for n in range(2, 40)]
+    assert events(core) == [] and core.next_deadline() == deadline and len(core.sessions) == 2
+    assert core.rejected_full == 38
+    core.receive_datagram(invite(7), ATTACKER, 0.6)  # the INVITE again: no transaction kept it
+    (again,) = responses(core)
+    assert again.status == 503 and again.call_id == "attack-7@127.0.0.2"
+    assert again.to.tag == rejected[5].to.tag  # the same request, the same To tag (§8.2.7)
+    assert len({r.to.tag for r in rejected}) == len(rejected)
+    core.receive_datagram(ack_for(again, 7), ATTACKER, 0.7)
+    assert responses(core) == [] and core.next_deadline() == deadline

@@ -6,7 +6,7 @@ statelessly (§8.2.7) so a spoofed source gets back no more than it sent."""
 from __future__ import annotations
 
 from voicebot.errors import ProtocolError, RemoteProtocolError
-from voicebot.sip.build import build_response, new_tag
+from voicebot.sip.build import build_response, new_tag, stateless_tag
 from voicebot.sip.headers import Via
 from voicebot.sip.message import Request
 from voicebot.sip.parser import SipParseError
@@ -79,9 +79,15 @@ class Admission(CoreBase):
             return False  # a broken To: check_request answers 400
 
     def _screen_invite(self, req: Request, key: tuple[str, ...], dest: TransportAddress, now: float) -> bool:
-        """Caller authentication and the per-source dialog limit, before any state is kept: an
-        INVITE that fails either gets one stateless answer (or none) and leaves nothing behind,
-        so a spoofed source gets back about the bytes it sent (Kamailio's ``sl``)."""
+        """The call limit, caller authentication and the per-source dialog limit, before any
+        state is kept: an INVITE that fails one gets one stateless answer (or none) and leaves
+        nothing behind, so a spoofed source gets back about the bytes it sent (Kamailio's
+        ``sl``), and a burst of INVITEs over ``max_sessions`` costs no transaction, no timers
+        and no 503 retransmissions (a retransmitted INVITE is answered again)."""
+        if len(self.sessions) >= self.config.max_sessions:
+            self.rejected_full += 1
+            self._stateless(req, 503, dest, now, [("Retry-After", "5")], reason="Too Many Calls")
+            return False
         if self._digest_server is not None:
             user = self._authenticate(req, dest, now)
             if user is None:
@@ -161,6 +167,7 @@ class Admission(CoreBase):
         reason: str | None = None,
     ) -> None:
         """One response and no transaction (RFC 3261 §8.2.7 stateless UAS behaviour): a
-        retransmitted request is simply answered again."""
-        resp = build_response(req, status, reason, to_tag=new_tag(), headers=[*headers, *self._product(None)])
+        retransmitted request is simply answered again, with the same To tag."""
+        tag = stateless_tag(req, self._tag_key)
+        resp = build_response(req, status, reason, to_tag=tag, headers=[*headers, *self._product(None)])
         self._emit(bytes(resp), dest, now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import secrets
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -80,6 +81,8 @@ class CoreBase:
         self.defence = Defence(config.defence) if config.defence is not None else None
         self._verified: dict[tuple[str, ...], str] = {}  # server key -> user (a checked INVITE)
         self.dropped = 0
+        self.rejected_full = 0  # new INVITEs answered 503 statelessly: max_sessions calls were up
+        self._tag_key = secrets.token_bytes(16)  # keys the To tags of stateless responses
         self.tracing = False  # the driver turns it on to read traces_to_send()
         self._traces: list[MessageTrace] = []
         self._actions = self._call_actions()

@@ -5,7 +5,7 @@ with the actions the call table names for them.
 
 from __future__ import annotations
 
-from voicebot.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from voicebot.errors import LocalProtocolError, ProtocolError
 from voicebot.sip import events as ev
 from voicebot.sip.build import build_response, new_tag
 from voicebot.sip.dialog import Dialog, DialogState
@@ -28,8 +28,7 @@ class InviteServer(OfferAnswer, SessionTimers):
         if req.body:
             remote = self._parse_sdp(req)
             self._can_answer(remote)
-        if len(self.sessions) >= self.config.max_sessions:
-            raise RemoteProtocolError("too many calls", status=503, extra_headers={"Retry-After": "5"})
+        # over max_sessions the INVITE never got here: Admission answered 503 statelessly
         session = Session(id=req.call_id, role="uas", invite=req, state=CallState.INCOMING, local_tag=new_tag())
         if session.id in self.sessions:
             session.id = f"{req.call_id};{session.local_tag}"

@@ -1,0 +1,141 @@
+"""Live calls shielded from a flood of INVITEs.
+
+On a real loop with real sockets: a backlog on the SIP socket is read in bounded turns, with
+the media clock's ticks in between. Through the real path: ``voicebot serve --echo`` full at
+``--max-calls`` keeps its live SIPp calls (PCMA speech flowing, hung up by the caller, never
+by us) while a second SIPp floods it with INVITEs, every one of which gets 503 with
+Retry-After; afterwards the server still takes a call. (How late the media got under the flood
+is measured in ``benchmarks/capacity.py``, not asserted here.)"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.interop.sip.conftest import Served, free_port, run_sipp, sipp_background
+from voicebot import runtime
+from voicebot.media.clock import MediaClock
+from voicebot.transport.udp import UdpEndpoint
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+BACKLOG = 80
+HANDLING = 0.005  # seconds each datagram holds the loop: more than one read turn's budget
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_sip_backlog_is_read_in_turns_with_the_media_clock_between(
+    loop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every queued datagram is delivered, in order, and the clock ticks while the backlog is
+    still being read: each costly datagram ends its read turn, so between two ticks (20 ms
+    apart) only the few that fit in 20 ms are handled, never a whole batch of them."""
+    monkeypatch.setenv("VOICEBOT_LOOP", loop)
+
+    async def main() -> tuple[list[bytes], list[int], int]:
+        handled: list[bytes] = []
+        seen: list[int] = []  # how many datagrams were handled at each tick
+
+        class Stream:
+            def tick(self, now: float) -> None:
+                seen.append(len(handled))
+
+        def costly(data: bytes, addr: tuple[str, int]) -> None:
+            time.sleep(HANDLING)  # holds the loop, as parsing a big request would
+            handled.append(data)
+
+        endpoint = UdpEndpoint.bind("127.0.0.1", 0, costly)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            for n in range(BACKLOG):
+                peer.sendto(b"request %d" % n, endpoint.sockname)
+        stream = Stream()
+        clock = MediaClock.for_loop()
+        clock.register(stream)
+        while len(handled) < BACKLOG:
+            await asyncio.sleep(0.02)
+        clock.unregister(stream)
+        endpoint.close()
+        return handled, seen, endpoint.turns_cut
+
+    handled, seen, cut = runtime.run(main())
+    assert handled == [b"request %d" % n for n in range(BACKLOG)]
+    during = [k for k in seen if 0 < k < BACKLOG]
+    assert during, seen  # the clock ran while the backlog was being read
+    assert cut >= BACKLOG // 2
+    # each handling takes at least HANDLING, so a 20 ms tick interval holds at most 20 / 5 of
+    # them (a busy machine only makes that fewer); a reader without a budget handles its
+    # whole batch (uvloop: 32 or more) before the clock may tick
+    steps = [b - a for a, b in itertools.pairwise(seen)]
+    assert max(steps) <= 8, steps
+
+
+def _counter(output: str, label: str) -> int:
+    m = re.search(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", output)
+    assert m is not None, output[-2000:]
+    return int(m.group(1))
+
+
+def test_live_calls_stay_up_while_a_flood_of_invites_gets_503(serve: Callable[..., Served], tmp_path: Path) -> None:
+    live, flood = 4, 600
+    s = serve("--echo", "-q", "--max-calls", str(live), "--no-defence")  # one SIPp source floods
+    target = s.uri.split("@")[1]
+    common = ["-s", "bot", "-i", "127.0.0.1", "-max_socket", "5000"]
+    calls = tmp_path / "live"
+    calls.mkdir()
+    with sipp_background(["-sf", str(SCENARIOS / "live_call.xml"), target, *common, "-p", str(free_port()),
+                          "-mp", str(free_port()), "-m", str(live), "-l", str(live), "-r", "50",
+                          "-trace_stat", "-stf", str(calls / "stats.csv"), "-fd", "1"], calls) as callers:  # fmt: skip
+        time.sleep(1.5)  # the live calls are up and the server is full
+        burst = tmp_path / "flood"
+        burst.mkdir()
+        got = run_sipp(["-sf", str(SCENARIOS / "flood_503.xml"), target, *common, "-p", str(free_port()),
+                        "-m", str(flood), "-l", str(flood), "-r", "600"], burst, 60)  # fmt: skip
+        assert got.returncode == 0, got.output[-3000:] + got.errors[-2000:]
+        assert _counter(got.output, "Successful call") == flood  # each its 503 with Retry-After
+        assert _counter(got.output, "Failed call") == 0
+        callers.wait(30)
+    assert callers.returncode == 0, (calls / "stats.csv").read_text()[-2000:]
+    # the live calls all ended by the caller's BYE: SIPp fails a call on a BYE it did not send
+    stats = (calls / "stats.csv").read_text().splitlines()
+    header, last = stats[0].split(";"), stats[-1].split(";")
+    assert int(last[header.index("SuccessfulCall(C)")]) == live
+    assert int(last[header.index("FailedCall(C)")]) == 0
+    # the slots came back: the server takes a call again
+    again = tmp_path / "again"
+    again.mkdir()
+    one = run_sipp(["-sn", "uac", target, *common, "-p", str(free_port()), "-m", "1", "-d", "200"], again, 30)
+    assert one.returncode == 0, one.output[-2000:] + s.output()[-2000:]
+    assert "Traceback" not in s.output()
+
+
+async def test_sends_the_kernel_cannot_take_now_wait_and_go_out_in_order() -> None:
+    """A peer that does not read fills its queue (a local datagram socket, where the sender
+    sees that as EAGAIN): what is sent meanwhile waits and leaves in order once it reads."""
+    name = f"\0voicebot-udp-test-{time.monotonic_ns()}"
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    slow.bind(name)
+    slow.setblocking(False)
+    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    endpoint = UdpEndpoint(sender, lambda data, addr: None)
+    to: Any = name  # a local socket's address is its name, not (host, port)
+    try:
+        for n in range(500):
+            endpoint.sendto(b"response %d" % n, to)
+        got: list[bytes] = []
+        while len(got) < 500:
+            try:
+                got.append(slow.recv(100))
+            except BlockingIOError:
+                await asyncio.sleep(0.01)  # the endpoint's writer flushes what waited
+        assert got == [b"response %d" % n for n in range(500)]
+        assert endpoint.sends_waited > 0 and endpoint.send_dropped == 0
+    finally:
+        endpoint.close()
+        slow.close()
