@@ -22,7 +22,15 @@ import pytest
 from voicebot.media import read_wav
 from voicebot_codecs import resample
 
-from .conftest import free_even_port_pair, free_udp_port, read_channels, sipp_exe, stop_process, windowed_correlation
+from .conftest import (
+    SCENARIOS,
+    free_even_port_pair,
+    free_udp_port,
+    read_channels,
+    sipp_exe,
+    stop_process,
+    windowed_correlation,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -124,6 +132,34 @@ def test_dial_ptime_40_sends_40_ms_packets_to_sipp_and_hears_them_back(tmp_path:
     ours = next(p.src for p in packets if p.dst == media)
     assert stream(packets, ours, media) == ({320}, {320})  # 40 ms of PCMU a packet, 40 ms apart
     assert stream(packets, media, ours) == ({320}, {320})  # and so is the echo
+    assert windowed_correlation(narrowband(prompt), read_channels(rec)[:, 0]) >= 0.9
+
+
+def test_dial_never_sends_packets_longer_than_the_answers_maxptime(tmp_path: Path, prompt: Path) -> None:
+    """SIPp answers with a=maxptime:20 and no a=ptime: ``dial --ptime 40`` would send 40 ms
+    packets, but the far end takes none longer than 20 ms, so 20 ms packets go out."""
+    media = free_even_port_pair()
+    port = free_udp_port()
+    sipp = subprocess.Popen(
+        [sipp_exe(), "-sf", str(SCENARIOS / "uas_maxptime.xml"), "-rtp_echo", "-i", "127.0.0.1", "-p", str(port),
+         "-mp", str(media), "-m", "1", "-nostdin", "-timeout", "60s"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path,
+    )  # fmt: skip
+    capture = Capture(tmp_path / "rtp.pcap", [media])
+    try:
+        rec = tmp_path / "dial.wav"
+        result, trace = dial(
+            f"sip:echo@127.0.0.1:{port}", "--ptime", "40", "--play", str(prompt), "--record-wav", str(rec),
+            "--hangup-after", "4",
+        )  # fmt: skip
+        sipp.wait(timeout=15)
+    finally:
+        stop_process(sipp)
+        packets = capture.packets()
+    assert "a=ptime:40" in trace and "a=maxptime:20" in trace
+    assert result["rtp"]["ptime_ms"] == 20
+    ours = next(p.src for p in packets if p.dst == media)
+    assert stream(packets, ours, media) == ({160}, {160})  # 20 ms of PCMU a packet, 20 ms apart
     assert windowed_correlation(narrowband(prompt), read_channels(rec)[:, 0]) >= 0.9
 
 
