@@ -184,6 +184,7 @@ class Voice:
         self._ears: _Inbox[AudioFrame] = _Inbox(maxlen=1500)  # 30 s for a slow consumer
         self._digits: _Inbox[str] = _Inbox(maxlen=64)
         self._last_turn: tuple[float, float, float | None, float, str] | None = None
+        self._barged = False  # speech cut the last prompt short: the next listen starts in speech
         self._latest: AudioFrame | None = None
         self._vad: Vad | None = None
         self._onset_vad: Vad | None = None  # the barge-in watch's own (it hears packets on arrival)
@@ -313,6 +314,7 @@ class Voice:
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
+        self._barged = bool(barged)
         if barged:
             self._emit(BargedIn(at=barged[0].at, onset=barged[0].onset, by="speech"))
         if not by_key:
@@ -374,6 +376,10 @@ class Voice:
         self._hear()
         config = replace(speech.endpoint, no_input_timeout=timeout)
         started = self._listen_start()
+        # after a barge-in the caller is already speaking: the turn starts in speech (from the
+        # frames queued again, just before the watch heard the onset), so a word the loaded
+        # line chops into short bursts still counts as one utterance
+        in_speech_since, self._barged = (started if self._barged else None), False
         rec = await AsyncRecognizer.open(speech.asr, list(grammar) if grammar else None, groups=groups)
         heard = listen_turn(
             self._timed_frames(),
@@ -381,6 +387,7 @@ class Voice:
             started_at=started,
             config=config,
             vad=self.vad,
+            in_speech_since=in_speech_since,
         )
         try:  # a key pressed ends the turn, and wins a tie with its end (the key stays queued)
             which, result = await first_of(self._key_pressed(), heard)
