@@ -69,14 +69,6 @@ def test_a_ptime_one_codec_can_send_is_taken() -> None:
     assert ua.config.ptime == 30
 
 
-def with_maxptime(sd: SessionDescription, maxptime: int | None) -> SessionDescription:
-    m = sd.media[0]
-    m.attributes = [(k, v) for k, v in m.attributes if k != "maxptime"]
-    if maxptime is not None:
-        m.attributes.append(("maxptime", str(maxptime)))
-    return SessionDescription.parse(bytes(sd))
-
-
 def test_offer_and_answer_say_the_longest_packet_we_take() -> None:
     offer = make_offer("192.0.2.1", 40000, codecs=PCMU)
     assert offer.media[0].maxptime == RECEIVE_MAXPTIME
