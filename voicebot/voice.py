@@ -4,7 +4,9 @@ reads keys. :class:`~voicebot.call.Call` owns one and forwards ``say``/``play``/
 
 The far end's audio arrives from :meth:`MediaStream.frames` as
 :class:`~voicebot.media.frames.AudioFrame` objects stamped with their media time, and reaches
-the barge-in detector, the endpointer and the ASR with that stamp unchanged. Digits (RFC 4733
+the endpointer and the ASR with that stamp unchanged. Barge-in does not wait for that audio:
+while a prompt plays, the stream hears the caller's packets as they arrive
+(:meth:`MediaStream.watch_for_speech`) and stops the prompt itself. Digits (RFC 4733
 or SIP INFO) arrive on their own queue. A reader task fills each: the digits' from the moment
 the media starts, the audio's from the first ``say``/``play``/``listen`` on, so nothing the
 caller says or keys between turns is lost, and a call whose voice is never used (an echo, a
@@ -33,7 +35,7 @@ from voicebot.asr import AsyncRecognizer, engine_for_language
 from voicebot.asr.listen import Turn
 from voicebot.asr.listen import listen as listen_turn
 from voicebot.errors import ConfigError
-from voicebot.media.endpoint import BargeInDetector, EndpointConfig
+from voicebot.media.endpoint import BargeIn, EndpointConfig
 from voicebot.media.frames import FRAME, PCM, AudioFrame, read_wav, silence
 from voicebot.media.vad import Vad
 from voicebot.progress import BargedIn, BotSaid, CallerSaid, CallEvent, DigitPressed, PromptAudio
@@ -184,11 +186,11 @@ class Voice:
         self._loop = asyncio.get_running_loop()
         self._ears: _Inbox[AudioFrame] = _Inbox(maxlen=1500)  # 30 s for a slow consumer
         self._digits: _Inbox[str] = _Inbox(maxlen=64)
-        self._pending: list[PCM] = []  # the audio that interrupted the last prompt
-        self._pending_onset: float | None = None
         self._last_turn: tuple[float, float, float | None, float, str] | None = None
+        self._barged = False  # speech cut the last prompt short: the next listen starts in speech
         self._latest: AudioFrame | None = None
         self._vad: Vad | None = None
+        self._onset_vad: Vad | None = None  # the barge-in watch's own (it hears packets on arrival)
         self.turn_timings: list[TurnTiming] = []
         # keys are read from the start; the caller's audio from the first say/play/listen on:
         # a call that only echoes (or only keys) never decodes a frame for nobody
@@ -200,6 +202,7 @@ class Voice:
         if self._speech is None:
             self._speech = self._speech_factory()
             self._vad = Vad(self._speech.vad_aggressiveness)
+            self._onset_vad = Vad(self._speech.vad_aggressiveness)
         return self._speech
 
     @property
@@ -207,6 +210,12 @@ class Voice:
         _ = self.speech
         assert self._vad is not None
         return self._vad
+
+    @property
+    def onset_vad(self) -> Vad:
+        _ = self.speech
+        assert self._onset_vad is not None
+        return self._onset_vad
 
     @property
     def hung_up(self) -> bool:
@@ -275,46 +284,48 @@ class Voice:
             return False
         self._hear()
         self._ears.clear()  # what the caller said while nobody listened is not a barge-in
-        detector = BargeInDetector() if barge_in else None
-        if barge_in:
-            _ = self.speech  # the VAD
         done = asyncio.Event()
         asked = self._loop.time()
         self._emit(BotSaid(at=asked, text=label))
         producer = asyncio.create_task(self._produce(chunks, done, asked if synthesized else None))
-        interrupted = False
+        barged: list[BargeIn] = []
+
+        def heard_speech(event: BargeIn) -> None:
+            # called from the receive path, which has already stopped the prompt: queue no more of it
+            barged.append(event)
+            producer.cancel()
+
+        if barge_in:
+            self.media.watch_for_speech(heard_speech, vad=self.onset_vad)
+        by_key = False
         recent: deque[AudioFrame] = deque(maxlen=KEEP_AFTER_PROMPT)
         try:
-            while not done.is_set():
+            while not done.is_set() and not barged:
                 if barge_in and self._digits.items:
-                    interrupted = True
-                    self._interrupt(self._loop.time(), "dtmf")
+                    by_key = True
+                    self.media.stop_playback()
+                    now = self._loop.time()
+                    self._emit(BargedIn(at=now, onset=now, by="dtmf"))
                     break
                 frame = await self._ears.get()
                 if frame is None:
                     break
                 recent.append(frame)
-                if detector is None:
-                    continue
-                event = detector.feed(now=frame.media_time, frame=frame.pcm, speech=self.vad.is_speech(frame.pcm))
-                if event is not None:
-                    interrupted = True
-                    self._pending, self._pending_onset = list(event.frames), event.onset
-                    self._interrupt(event.onset, "speech")
-                    break
         finally:
+            if barge_in:
+                self.media.stop_watching()
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
-        if not interrupted:
-            # a caller who starts answering as the prompt ends may have begun before the
-            # detector could confirm it: the next listen hears the last frames again
+        self._barged = bool(barged)
+        if barged:
+            self._emit(BargedIn(at=barged[0].at, onset=barged[0].onset, by="speech"))
+        if not by_key:
+            # the caller's words reach the ears at their playout time, after the watch heard
+            # them arrive (and a caller who starts answering as the prompt ends may have begun
+            # before anything could confirm it): the next listen hears the last frames again
             self._ears.items.extendleft(reversed(recent))
-        return not interrupted
-
-    def _interrupt(self, onset: float, by: str) -> None:
-        self.media.stop_playback()
-        self._emit(BargedIn(at=self._loop.time(), onset=onset, by=by))
+        return not (barged or by_key)
 
     async def _produce(self, chunks: AsyncIterator[PCM], done: asyncio.Event, asked: float | None) -> None:
         first = True
@@ -367,9 +378,11 @@ class Voice:
             return Heard(kind="dtmf", digits=await self._more_digits(max_digits, inter_digit_timeout))
         self._hear()
         config = replace(speech.endpoint, no_input_timeout=timeout)
-        pending, onset = self._pending, self._pending_onset
-        self._pending, self._pending_onset = [], None
         started = self._listen_start()
+        # after a barge-in the caller is already speaking: the turn starts in speech (from the
+        # frames queued again, just before the watch heard the onset), so a word the loaded
+        # line chops into short bursts still counts as one utterance
+        in_speech_since, self._barged = (started if self._barged else None), False
         rec = await AsyncRecognizer.open(speech.asr, list(grammar) if grammar else None, groups=groups)
         heard = listen_turn(
             self._timed_frames(),
@@ -377,8 +390,7 @@ class Voice:
             started_at=started,
             config=config,
             vad=self.vad,
-            pre_roll=pending,
-            in_speech_since=onset,
+            in_speech_since=in_speech_since,
         )
         try:  # a key pressed ends the turn, and wins a tie with its end (the key stays queued)
             which, result = await first_of(self._key_pressed(), heard)

@@ -31,6 +31,8 @@ API::
     stream.play(pcm16k, done=None)        # queue bot audio; done() once sent or stopped
     await stream.play_wav(path)           # returns when sent (or stopped / closed)
     stream.stop_playback()                # barge-in
+    stream.watch_for_speech(on_speech, vad=vad)  # barge-in on arrival: stop_playback(), then
+    stream.stop_watching()                       # on_speech(BargeIn), without waiting for playout
     stream.start_recording(path); stream.stop_recording()   # ch0 caller, ch1 bot
     async for frame in stream.frames(): ...                  # AudioFrame(pcm, media_time, ...)
     stream.send_dtmf("123#", duration_ms=100); stream.inject_dtmf("5", 160)
@@ -58,6 +60,7 @@ import numpy as np
 from voicebot.address import Address
 from voicebot.errors import ConfigError, LocalProtocolError
 from voicebot.media.clock import MediaClock
+from voicebot.media.endpoint import BargeIn, BargeInConfig
 from voicebot.media.frames import (
     FRAME,
     FRAME_SECONDS,
@@ -71,9 +74,11 @@ from voicebot.media.frames import (
     silence,
     silence_detector,
 )
+from voicebot.media.onset import OnsetWatch
 from voicebot.media.packetizer import Packetizer
 from voicebot.media.player import Player
 from voicebot.media.recorder import AudioSink, Recorder
+from voicebot.media.vad import Vad
 from voicebot.rtp.adapt import BandwidthController
 from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, SourceLatched
 from voicebot.rtp.jitterbuffer import JitterBuffer, JitterBufferConfig
@@ -180,6 +185,8 @@ class MediaStream:
         self._played = 0
         self.clock = ClockLateness()
         self._audio_ssrc: int | None = None
+        self._onset: OnsetWatch | None = None
+        self._on_speech: Callable[[BargeIn], None] | None = None
         self.srtp: SrtpContext | None = None  # set when the negotiated media is SRTP (RFC 4568 keys)
         transport.on_rtp = self._on_rtp
         transport.on_rtcp = self._on_rtcp
@@ -213,6 +220,8 @@ class MediaStream:
         same_codec = self.codec is not None and self.codec.name == codec.name
         ptime = codec.fit_ptime(int(params.ptime))
         if not same_codec:
+            if self._onset is not None:
+                self._onset = OnsetWatch(codec, self._onset.vad, self._onset.detector.config)
             self.codec = codec
             self._decoder = codec.decoder()
             self._dec_rs = Resampler(codec.sample_rate, RATE)
@@ -329,6 +338,37 @@ class MediaStream:
     @property
     def playing(self) -> bool:
         return self._player.active
+
+    def watch_for_speech(
+        self, on_speech: Callable[[BargeIn], None], *, vad: Vad, config: BargeInConfig | None = None
+    ) -> None:
+        """Barge-in on arrival: until :meth:`stop_watching` or the first time it fires, every
+        far-end audio packet is also decoded the moment it arrives and checked for speech
+        (:class:`~voicebot.media.onset.OnsetWatch`). On speech the bot's audio stops at once
+        (:meth:`stop_playback`, so the next tick sends none) and ``on_speech(event)`` runs."""
+        if self.codec is None:
+            raise LocalProtocolError("configure() the stream before watch_for_speech()")
+        self._onset = OnsetWatch(self.codec, vad, config)
+        self._on_speech = on_speech
+
+    def stop_watching(self) -> None:
+        self._onset = None
+        self._on_speech = None
+
+    def _heard(self, payload: bytes, now: float) -> None:
+        if self._onset is None:
+            return
+        event = self._onset.feed(payload, arrival=now)
+        if event is None:
+            return
+        on_speech = self._on_speech
+        self.stop_watching()
+        self.stop_playback()
+        if on_speech is not None:
+            try:
+                on_speech(event)
+            except Exception:
+                log.exception("barge-in callback failed")
 
     # ------------------------------------------------------------------ recording
     def start_recording(self, path: str | Path | AudioSink) -> None:
@@ -587,7 +627,9 @@ class MediaStream:
                     self.jitter_buffer.reset()  # a new source: its own timeline
                 self._audio_ssrc = pkt.ssrc
             samples = self.codec.payload_duration(pkt.payload) if self.codec is not None else 0
-            self.jitter_buffer.put(pkt.sequence_number, pkt.timestamp, pkt.payload, now, samples)
+            status = self.jitter_buffer.put(pkt.sequence_number, pkt.timestamp, pkt.payload, now, samples)
+            if status != "duplicate":
+                self._heard(pkt.payload, now)
         if self.session.has_events:
             self._drain_events()
 

@@ -1,7 +1,7 @@
 """SDP session descriptions and the offer/answer model for audio calls.
 
 Implements RFC 4566 (SDP syntax: v, o, s, c, t and media descriptions with rtpmap, fmtp,
-ptime and the sendrecv/sendonly/recvonly/inactive attributes; other lines are kept and
+ptime, maxptime and the sendrecv/sendonly/recvonly/inactive attributes; other lines are kept and
 written back in RFC 4566 §5 order), RFC 3264 (offer/answer: one answer stream per offered
 stream, rejected streams with port 0, payload types taken from the offer, directions
 mirrored §6.1, hold with sendonly/inactive §8.4 and the legacy c=0.0.0.0 form), RFC 3551
@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_CODECS",
     "DEFAULT_PTIME",
     "DIRECTIONS",
+    "RECEIVE_MAXPTIME",
     "CodecSpec",
     "Connection",
     "MediaDescription",
@@ -104,6 +105,9 @@ DEFAULT_CODECS: tuple[CodecSpec, ...] = (
 )
 
 DEFAULT_PTIME = 20  # ms: RFC 3551 §4.5's default packetisation, when no a=ptime says otherwise
+# ms: the longest packet we take (a=maxptime in our offer and answer); the receive path plays
+# packets of 10 to 120 ms (media/stream.py), Opus's longest
+RECEIVE_MAXPTIME = 120
 
 
 def choose_codecs(names: Sequence[str]) -> tuple[CodecSpec, ...]:
@@ -222,7 +226,16 @@ class MediaDescription:
 
     @property
     def ptime(self) -> int | None:
-        v = self.attr("ptime")
+        """``a=ptime`` (ms): the packet time the sender of this description would like to receive."""
+        return self._milliseconds("ptime")
+
+    @property
+    def maxptime(self) -> int | None:
+        """``a=maxptime`` (ms, RFC 4566 §6): the longest packet the sender of this description takes."""
+        return self._milliseconds("maxptime")
+
+    def _milliseconds(self, name: str) -> int | None:
+        v = self.attr(name)
         if v is None:
             return None
         try:
@@ -446,6 +459,7 @@ def make_offer(
         if c.fmtp:
             m.attributes.append(("fmtp", f"{c.payload_type} {c.fmtp}"))
     m.attributes.append(("ptime", str(ptime)))
+    m.attributes.append(("maxptime", str(RECEIVE_MAXPTIME)))
     m.attributes.append((direction, None))
     return SessionDescription(
         origin=Origin("voicebot", sid, version, "IN", addrtype, address),
@@ -551,6 +565,7 @@ def make_answer(
             if fmtp:
                 am.attributes.append(("fmtp", f"{c.payload_type} {fmtp}"))
         am.attributes.append(("ptime", str((om.ptime or DEFAULT_PTIME) if ptime is None else ptime)))
+        am.attributes.append(("maxptime", str(RECEIVE_MAXPTIME)))
         am.attributes.append((_dir_name(send, recv), None))
         if crypto is not None:
             am.attributes.append(("crypto", str(crypto)))
@@ -567,8 +582,9 @@ class MediaParams:
     ``payload_type`` / ``telephone_event_pt`` are the numbers to SEND (the remote's);
     ``recv_payload_type`` / ``recv_telephone_event_pt`` the ones we declared to receive.
     ``ptime`` is the packet time (ms) to send: the one the remote asked for (RFC 3264 §6.1: a
-    preference of the receiver), else the one we advertised; the media layer fits it to what
-    the codec can carry. ``direction`` is ours: "sendonly"
+    preference of the receiver), else the one we advertised, and never longer than the
+    remote's ``a=maxptime`` (RFC 4566 §6); the media layer fits it to what the codec can
+    carry (the longest it can send that is not longer). ``direction`` is ours: "sendonly"
     means we send but do not receive. ``on_hold`` is True when we must not send.
     """
 
@@ -644,12 +660,13 @@ def negotiated(local: SessionDescription, remote: SessionDescription) -> MediaPa
         parts = rtcp_attr.split()
         if parts and parts[0].isdigit() and len(parts[0]) <= 5 and 0 < int(parts[0]) <= 65535:
             rtcp = (parts[3] if len(parts) >= 4 else conn.host, int(parts[0]))
+    ptime = rm.ptime or lm.ptime or DEFAULT_PTIME
     return MediaParams(
         remote_address=(conn.host, rm.port),
         codec=chosen.codec_name,
         payload_type=chosen.payload_type,
         telephone_event_pt=r_te.payload_type if r_te else None,
-        ptime=rm.ptime or lm.ptime or DEFAULT_PTIME,
+        ptime=min(ptime, rm.maxptime) if rm.maxptime else ptime,
         direction=direction,
         recv_payload_type=ours.payload_type,
         recv_telephone_event_pt=l_te.payload_type if l_te else None,

@@ -86,6 +86,22 @@ def test_caller_barges_in_and_the_interrupting_words_are_recognised() -> None:
     assert heard.kind == "speech" and heard.phrase == "cancel"
 
 
+def test_line_noise_clicks_and_a_knock_do_not_cut_a_prompt_short() -> None:
+    async def bot_side(call: Call) -> bool:
+        return await call.say("Thank you for calling the clinic. Please hold the line.")
+
+    async def caller_side(call: Call, synth: Synthesizer) -> None:
+        rng = np.random.default_rng(7)
+        line = rng.normal(0, 30, 16000 * 8).astype(np.int16)  # a quiet line's hiss
+        for k in range(12):  # clicks
+            line[4000 + 8000 * k : 4000 + 8000 * k + 40] = 20000
+        knock = (rng.normal(0, 6000, 640) * np.exp(-np.arange(640) / 160)).astype(np.int16)
+        line[24000:24640] += knock  # 40 ms: the VAD's hangover calls 100 ms of it speech
+        await call.play(line)
+
+    assert asyncio.run(bot_call(bot_side, caller_side)) is True  # the prompt played to its end
+
+
 def test_listen_returns_dtmf_and_no_input() -> None:
     first_turn_over = asyncio.Event()  # both sides run on one loop: the caller keys after it
 

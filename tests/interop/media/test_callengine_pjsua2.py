@@ -21,17 +21,11 @@ from .test_media_pjsua2 import espeak
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 DIALOGS = HERE.parents[2] / "dialogs"
+ANSWER_AT = 8  # seconds into the call: inside the question that follows the greeting
 
 
-def test_a_pjsua2_caller_speaking_a_recording_completes_the_flow(serve: Any, tmp_path: Path) -> None:
-    pytest.importorskip("pjsua2", reason="pjsua2-python is a test dependency (pip install pjsua2-python)")
-    answer = read_wav(espeak("yes", tmp_path / "answer.wav"))
-    # the greeting and the question take about ten seconds; answering a little before the
-    # question ends is a barge-in the bot must take in stride
-    recording = tmp_path / "caller.wav"
-    write_wav(recording, np.concatenate([np.zeros(16000 * 10, np.int16), answer, np.zeros(16000, np.int16)]))
-    with wave.open(str(recording)) as w:
-        assert w.getframerate() == 16000
+def call_the_flow(serve: Any, tmp_path: Path, recording: Path) -> dict[str, Any]:
+    """pjsua2 calls ``serve --flow appointment_reminder`` and plays ``recording``; the bot's report."""
     server = serve("--flow", str(DIALOGS / "appointment_reminder.yaml"), "--context", "appointment_date=2026-01-08",
                    "--json")  # fmt: skip
     peer = subprocess.run(
@@ -44,7 +38,42 @@ def test_a_pjsua2_caller_speaking_a_recording_completes_the_flow(serve: Any, tmp
     assert peer.returncode == 0 and "MEDIA ACTIVE" in peer_out, peer_out[-2000:]
     reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert len(reports) == 1, out
-    report = reports[0]
+    report: dict[str, Any] = reports[0]
+    return report
+
+
+def test_a_pjsua2_caller_speaking_a_recording_completes_the_flow(serve: Any, tmp_path: Path) -> None:
+    pytest.importorskip("pjsua2", reason="pjsua2-python is a test dependency (pip install pjsua2-python)")
+    answer = read_wav(espeak("yes", tmp_path / "answer.wav"))
+    # the greeting and the question take about ten seconds; answering a little before the
+    # question ends is a barge-in the bot must take in stride
+    recording = tmp_path / "caller.wav"
+    write_wav(recording, np.concatenate([np.zeros(16000 * 10, np.int16), answer, np.zeros(16000, np.int16)]))
+    with wave.open(str(recording)) as w:
+        assert w.getframerate() == 16000
+    report = call_the_flow(serve, tmp_path, recording)
     assert report["codec"] in ("PCMU/8000", "PCMA/8000")  # what PJSIP offered first
     assert report["outcome"] == "confirmed" and report["slots"]["confirmed"] is True, report["transcript"]
     assert report["ended_by"] == "local"  # the bot said goodbye and hung up
+
+
+def test_a_pjsua2_caller_on_a_noisy_line_barges_in_only_by_speaking(serve: Any, tmp_path: Path) -> None:
+    """Hiss, clicks and a knock under the greeting do not cut it; the answer spoken over the
+    question does (the barge-in is heard on arrival, decoded from PJSIP's PCMU packets)."""
+    pytest.importorskip("pjsua2", reason="pjsua2-python is a test dependency (pip install pjsua2-python)")
+    answer = read_wav(espeak("yes", tmp_path / "answer.wav"))
+    rng = np.random.default_rng(11)
+    line = rng.normal(0, 30, 16000 * 13).astype(np.int16)
+    for k in range(14):  # clicks through the greeting
+        line[8000 + 8000 * k : 8000 + 8000 * k + 40] = 20000
+    knock = (rng.normal(0, 6000, 640) * np.exp(-np.arange(640) / 160)).astype(np.int16)
+    line[16000 * 3 : 16000 * 3 + 640] += knock
+    at = 16000 * ANSWER_AT
+    line[at : at + len(answer)] += answer
+    recording = tmp_path / "caller.wav"
+    write_wav(recording, line)
+    report = call_the_flow(serve, tmp_path, recording)
+    assert report["outcome"] == "confirmed" and report["slots"]["confirmed"] is True, report["transcript"]
+    barge_ins = [t for t in report["transcript"] if t["who"] == "barge-in"]
+    assert [b["text"] for b in barge_ins] == ["speech"], report["transcript"]
+    assert barge_ins[0]["t"] > ANSWER_AT - 1, report["transcript"]  # not on the noise before it

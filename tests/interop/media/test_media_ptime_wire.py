@@ -22,7 +22,15 @@ import pytest
 from voicebot.media import read_wav
 from voicebot_codecs import resample
 
-from .conftest import free_even_port_pair, free_udp_port, read_channels, sipp_exe, stop_process, windowed_correlation
+from .conftest import (
+    SCENARIOS,
+    free_even_port_pair,
+    free_udp_port,
+    read_channels,
+    sipp_exe,
+    stop_process,
+    windowed_correlation,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -98,33 +106,59 @@ def dial(uri: str, *args: str) -> tuple[dict[str, Any], str]:
     return json.loads(done.stdout), done.stderr
 
 
-def test_dial_ptime_40_sends_40_ms_packets_to_sipp_and_hears_them_back(tmp_path: Path, prompt: Path) -> None:
-    """SIPp's UAS answers without a=ptime, so we send the 40 ms we asked for; with -rtp_echo
-    it returns every packet as it came, and our recording holds our prompt."""
+@dataclass(frozen=True)
+class EchoCall:
+    result: dict[str, Any]
+    trace: str
+    packets: list[Packet]
+    ours: int  # our RTP port
+    theirs: int  # SIPp's
+    recording: Path
+
+
+def dial_sipp_echo(tmp_path: Path, prompt: Path, scenario: list[str], *args: str) -> EchoCall:
+    """``dial --play prompt`` (PCMU) to a SIPp UAS (``scenario``: its -sn/-sf arguments) that
+    echoes RTP, with a capture of the media both ways."""
     media = free_even_port_pair()
     port = free_udp_port()
     sipp = subprocess.Popen(
-        [sipp_exe(), "-sn", "uas", "-rtp_echo", "-i", "127.0.0.1", "-p", str(port), "-mp", str(media),
+        [sipp_exe(), *scenario, "-rtp_echo", "-i", "127.0.0.1", "-p", str(port), "-mp", str(media),
          "-m", "1", "-nostdin", "-timeout", "60s"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path,
     )  # fmt: skip
     capture = Capture(tmp_path / "rtp.pcap", [media])
+    rec = tmp_path / "dial.wav"
     try:
-        rec = tmp_path / "dial.wav"
         result, trace = dial(
-            f"sip:echo@127.0.0.1:{port}", "--ptime", "40", "--play", str(prompt), "--record-wav", str(rec),
-            "--hangup-after", "4",
-        )  # fmt: skip
+            f"sip:echo@127.0.0.1:{port}", *args, "--play", str(prompt), "--record-wav", str(rec), "--hangup-after", "4"
+        )
         sipp.wait(timeout=15)
     finally:
         stop_process(sipp)
         packets = capture.packets()
-    assert "a=ptime:40" in trace  # our offer asks for 40 ms
-    assert result["rtp"]["ptime_ms"] == 40
     ours = next(p.src for p in packets if p.dst == media)
-    assert stream(packets, ours, media) == ({320}, {320})  # 40 ms of PCMU a packet, 40 ms apart
-    assert stream(packets, media, ours) == ({320}, {320})  # and so is the echo
-    assert windowed_correlation(narrowband(prompt), read_channels(rec)[:, 0]) >= 0.9
+    return EchoCall(result=result, trace=trace, packets=packets, ours=ours, theirs=media, recording=rec)
+
+
+def test_dial_ptime_40_sends_40_ms_packets_to_sipp_and_hears_them_back(tmp_path: Path, prompt: Path) -> None:
+    """SIPp's UAS answers without a=ptime, so we send the 40 ms we asked for; with -rtp_echo
+    it returns every packet as it came, and our recording holds our prompt."""
+    call = dial_sipp_echo(tmp_path, prompt, ["-sn", "uas"], "--ptime", "40")
+    assert "a=ptime:40" in call.trace  # our offer asks for 40 ms
+    assert call.result["rtp"]["ptime_ms"] == 40
+    assert stream(call.packets, call.ours, call.theirs) == ({320}, {320})  # 40 ms of PCMU a packet, 40 ms apart
+    assert stream(call.packets, call.theirs, call.ours) == ({320}, {320})  # and so is the echo
+    assert windowed_correlation(narrowband(prompt), read_channels(call.recording)[:, 0]) >= 0.9
+
+
+def test_dial_never_sends_packets_longer_than_the_answers_maxptime(tmp_path: Path, prompt: Path) -> None:
+    """SIPp answers with a=maxptime:20 and no a=ptime: ``dial --ptime 40`` would send 40 ms
+    packets, but the far end takes none longer than 20 ms (RFC 4566), so 20 ms packets go out."""
+    call = dial_sipp_echo(tmp_path, prompt, ["-sf", str(SCENARIOS / "uas_maxptime.xml")], "--ptime", "40")
+    assert "a=ptime:40" in call.trace and "a=maxptime:20" in call.trace
+    assert call.result["rtp"]["ptime_ms"] == 20
+    assert stream(call.packets, call.ours, call.theirs) == ({160}, {160})  # 20 ms of PCMU a packet, 20 ms apart
+    assert windowed_correlation(narrowband(prompt), read_channels(call.recording)[:, 0]) >= 0.9
 
 
 def test_serve_and_dial_each_send_what_the_other_asked_for(serve: Any, tmp_path: Path, prompt: Path) -> None:

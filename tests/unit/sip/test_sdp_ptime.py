@@ -7,7 +7,8 @@ import pytest
 
 from voicebot.agent import UserAgent
 from voicebot.errors import ConfigError
-from voicebot.sip.sdp import SessionDescription, choose_codecs, make_answer, make_offer, negotiated
+from voicebot.sip.sdp import RECEIVE_MAXPTIME, SessionDescription, choose_codecs, make_answer, make_offer, negotiated
+from voicebot_codecs import get_codec
 
 PCMU = choose_codecs(["pcmu"])
 
@@ -66,3 +67,30 @@ def test_a_ptime_one_codec_can_send_is_taken() -> None:
     # opus sends 20 ms (the nearest shorter it can) where the far end picks it; G.711 sends 30
     ua = UserAgent(codecs=["opus", "pcmu"], ptime=30)
     assert ua.config.ptime == 30
+
+
+def test_offer_and_answer_say_the_longest_packet_we_take() -> None:
+    offer = make_offer("192.0.2.1", 40000, codecs=PCMU)
+    assert offer.media[0].maxptime == RECEIVE_MAXPTIME
+    assert make_answer(offer, "192.0.2.2", 50000, codecs=PCMU).media[0].maxptime == RECEIVE_MAXPTIME
+
+
+@pytest.mark.parametrize(
+    ("offered_ptime", "offered_maxptime", "sent"),
+    [(40, 20, 20), (None, 30, 30), (60, 40, 40), (40, None, 40), (None, None, 40), (60, 15, 10), ("x", "y", 40)],
+)
+def test_we_never_send_packets_longer_than_the_far_ends_maxptime(
+    offered_ptime: int | str | None, offered_maxptime: int | str | None, sent: int
+) -> None:
+    # our own a=ptime is 40 ms: without a ptime from the far end we send that; G.711 fits 15 to 10
+    offer = offer_with(None)
+    m = offer.media[0]
+    m.attributes = [(k, v) for k, v in m.attributes if k not in ("ptime", "maxptime")]
+    m.attributes += [
+        (k, str(v)) for k, v in (("ptime", offered_ptime), ("maxptime", offered_maxptime)) if v is not None
+    ]
+    offer = SessionDescription.parse(bytes(offer))
+    answer = make_answer(offer, "192.0.2.2", 50000, codecs=PCMU, ptime=40)
+    params = negotiated(answer, offer)
+    assert params.ptime <= (offer.media[0].maxptime or params.ptime)
+    assert get_codec(params.codec).fit_ptime(params.ptime) == sent
