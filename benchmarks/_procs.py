@@ -8,29 +8,22 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import IO, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: tests.procs
+
+from tests import procs
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def free_port() -> int:
-    """A port free for UDP and TCP on 127.0.0.1 (and its odd neighbour free for RTCP)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, socket.socket(
-                socket.AF_INET, socket.SOCK_DGRAM
-            ) as u:
-                t.bind(("127.0.0.1", port))
-                u.bind(("127.0.0.1", port + 1))
-        except OSError:
-            continue
-        return port
+    """A port free for UDP and TCP on 127.0.0.1 whose odd neighbour is free for RTCP."""
+    return procs.free_port(pair=True)
 
 
 def start(argv: list[str], *, cwd: Path | None = None, output: IO[Any] | int | None = subprocess.DEVNULL,
@@ -42,16 +35,9 @@ def start(argv: list[str], *, cwd: Path | None = None, output: IO[Any] | int | N
     )  # fmt: skip
 
 
-def stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process :func:`start` started, with its group (SIGKILL after 10 s)."""
+    procs.stop_process(proc, grace=10.0)
 
 
 def wait_sip(port: int, timeout: float = 30.0) -> None:

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_results  # noqa: E402
 
-from tests.conftest import free_port  # noqa: E402
 from tests.pgserver import postgres_server  # noqa: E402
+from tests.procs import free_port  # noqa: E402
 from voicebot.campaign import campaigns  # noqa: E402
 from voicebot.privacy import Keyring  # noqa: E402
 from voicebot.privacy.fields import FieldSealer  # noqa: E402

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.procs import free_port
 
 SERVICE_USER = "postgres"
 

@@ -21,8 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import free_port
-from tests.interop.sip.peers import die_with_parent, stop_process
+from tests.procs import die_with_parent, free_port, stop_process
 
 HERE = Path(__file__).resolve().parent
 

@@ -73,7 +73,7 @@ def voicebot(*args: str, db: str, timeout: float = 120, env: dict[str, str] | No
 
 
 def voicebot_popen(*args: str, db: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    from tests.interop.sip.peers import die_with_parent
+    from tests.procs import die_with_parent
 
     fh = open(log, "wb")  # noqa: SIM115 - closed right after the child inherited it
     try:

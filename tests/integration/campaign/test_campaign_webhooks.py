@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import free_port
 from tests.integration.campaign.callees import Callees
 from tests.integration.campaign.conftest import FLOW, KEY_ENV, voicebot, voicebot_popen, write_csv
+from tests.procs import free_port
 from voicebot.campaign.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 from voicebot.store import open_db
 

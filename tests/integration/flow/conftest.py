@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -12,18 +11,11 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-def _free_port() -> int:
-    spec = importlib.util.spec_from_file_location("_root_conftest", Path(__file__).resolve().parents[2] / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return int(mod.free_port())
+from tests.procs import free_port
 
 
 @pytest.fixture
@@ -31,7 +23,7 @@ def redis_url() -> Iterator[str]:
     exe = shutil.which("redis-server")
     if exe is None:
         pytest.skip("redis-server not installed (Debian package 'redis-server'; `make setup` installs it)")
-    port = _free_port()
+    port = free_port()
     tmp = tempfile.mkdtemp(prefix="voicebot-redis-")
     proc = subprocess.Popen(
         [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import free_port
 from tests.integration.metrics.conftest import scrape, value
 from tests.interop.sip.conftest import Served, voicebot_cmd
+from tests.procs import free_port
 from voicebot.agent import UserAgent
 from voicebot.asr import get_engine
 from voicebot.call import Call

@@ -15,12 +15,11 @@ import time
 import wave
 from pathlib import Path
 
-from tests.conftest import free_port
 from tests.integration.campaign.callees import Callees
 from tests.integration.campaign.conftest import FLOW, REPO, write_csv
 from tests.integration.metrics.conftest import scrape, value
 from tests.integration.privacy.test_privacy_recording import _env, run
-from tests.interop.sip.peers import die_with_parent, stop_process
+from tests.procs import die_with_parent, free_port, stop_process
 from voicebot.campaign import campaigns
 from voicebot.privacy import Keyring, Vault, contact_subject
 from voicebot.privacy.fields import FieldSealer

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
 from tests.interop.sip.conftest import Served, voicebot_cmd
+from tests.procs import free_port
 
 from .test_sipengine_cli import EXIT, dial, tone
 

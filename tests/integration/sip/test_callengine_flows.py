@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
 from tests.interop.sip.conftest import Served, voicebot_cmd
+from tests.procs import free_port
 from voicebot.persona import Persona, plain, verdict
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -12,8 +12,8 @@ import wave
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import free_port
 from tests.interop.sip.conftest import Served, voicebot_cmd
+from tests.procs import free_port
 
 EXIT = {"answered": 0, "usage": 2, "busy": 3, "no_answer": 4, "rejected": 5, "auth": 6, "network": 7}
 

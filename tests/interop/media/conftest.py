@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
-import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -20,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import free_port as free_udp_port
 from tests.integration.media.conftest import read_channels as read_channels
+from tests.procs import free_port as free_udp_port
+from tests.procs import stop_process as stop_process
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE / "scenarios"
@@ -40,31 +38,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 def free_even_port_pair() -> int:
     """An even UDP port whose odd neighbour is free too (SIPp's -mp uses both)."""
-    while True:
-        port = free_udp_port() & ~1
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, socket.socket(
-                socket.AF_INET, socket.SOCK_DGRAM
-            ) as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-        except OSError:
-            continue
-        return port
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+    return free_udp_port(pair=True)
 
 
 class Serve:

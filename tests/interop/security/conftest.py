@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
 from tests.interop.sip import peers
 from tests.interop.sip.conftest import REPO, voicebot_cmd
 from tests.interop.sip.conftest import pytest_pyfunc_call as pytest_pyfunc_call
+from tests.procs import free_port
 
 ATTACKER = "127.0.0.2"
 CALLER = "127.0.0.3"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
 from tests.interop.media.conftest import read_channels, windowed_correlation
 from tests.interop.media.test_media_pjsua2 import espeak, narrowband
 from tests.interop.sip import peers
+from tests.procs import free_port
 from voicebot.media import read_wav
 
 from .conftest import Certs, Server, run_voicebot

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import free_port
 from tests.interop.media.conftest import aligned_correlation, read_channels, windowed_correlation
 from tests.interop.media.test_media_pjsua2 import espeak, narrowband
+from tests.procs import free_port
 from voicebot.media import read_wav
 
 from .conftest import Certs, Server, run_voicebot

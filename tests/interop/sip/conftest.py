@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
 from tests.interop.sip import peers
+from tests.procs import free_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]

@@ -7,16 +7,16 @@ killed on teardown.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.procs import die_with_parent as die_with_parent
+from tests.procs import stop_process as stop_process
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE / "scenarios"
@@ -172,36 +172,6 @@ def run_kamailio(
         yield Kamailio(port=port, password=password, process=proc, log=log)
     finally:
         stop_process(proc)
-
-
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    """Stop a process we started (and its process group: kamailio forks children)."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-try:  # loaded here, in the parent: the pre-exec hook must not import or allocate much
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
-except OSError:
-    _LIBC = None
-
-
-def die_with_parent() -> None:
-    """``preexec_fn`` for peers: SIGTERM the child if the test process dies (Linux prctl), so a
-    killed test run leaves no SIPp/Kamailio/serve behind. Also makes it a session leader."""
-    os.setsid()
-    if _LIBC is not None:
-        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def sipp_cmd(*args: str) -> list[str]:

@@ -7,9 +7,9 @@ import contextlib
 
 import pytest
 
-from tests.conftest import free_port
 from tests.interop.sip.peers import Kamailio
 from tests.interop.sip.pjpeer import until
+from tests.procs import free_port
 from voicebot.agent import UserAgent
 from voicebot.call import Call
 

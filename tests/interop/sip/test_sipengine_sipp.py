@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
 from tests.interop.sip.conftest import SCENARIOS_DIR, Served, run_sipp, sipp_background, voicebot_cmd
+from tests.procs import free_port
 
 pytestmark = pytest.mark.interop
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
 from tests.interop.sip import peers
 from tests.interop.sip.conftest import SippRun, pytest_pyfunc_call, run_sipp, voicebot_cmd
+from tests.procs import free_port
 
 __all__ = ["SippRun", "Workers", "pytest_pyfunc_call", "run_sipp"]
 

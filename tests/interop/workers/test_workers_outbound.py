@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
 from tests.interop.sip import peers
+from tests.procs import free_port
 from voicebot.workers.outbound import shares
 
 pytestmark = pytest.mark.interop
