@@ -225,3 +225,21 @@ def test_invites_over_the_call_limit_get_a_stateless_503() -> None:
     assert len({r.to.tag for r in rejected}) == len(rejected)
     core.receive_datagram(ack_for(again, 7), ATTACKER, 0.7)
     assert responses(core) == [] and core.next_deadline() == deadline
+
+
+def test_an_unparsable_request_is_answered_statelessly_with_a_stable_to_tag() -> None:
+    """A request that does not parse but can still be answered (here SIP/7.0: 505) gets its
+    answer with no transaction kept; its retransmission gets the same To tag, another request
+    another (RFC 3261 §8.2.7)."""
+    core = bot(defence=None)
+
+    def broken(n: int) -> bytes:
+        return invite(n).replace(b"5080 SIP/2.0\r\n", b"5080 SIP/7.0\r\n", 1)
+
+    core.receive_datagram(broken(1), ATTACKER, 0.0)
+    core.receive_datagram(broken(1), ATTACKER, 0.5)
+    core.receive_datagram(broken(2), ATTACKER, 0.6)
+    first, again, other = responses(core)
+    assert [first.status, again.status, other.status] == [505, 505, 505]
+    assert first.to.tag and first.to.tag == again.to.tag != other.to.tag
+    assert events(core) == [] and core.next_deadline() is None and not core.sessions

@@ -6,7 +6,7 @@ statelessly (§8.2.7) so a spoofed source gets back no more than it sent."""
 from __future__ import annotations
 
 from voicebot.errors import ProtocolError, RemoteProtocolError
-from voicebot.sip.build import build_response, new_tag, stateless_tag
+from voicebot.sip.build import build_response, stateless_tag
 from voicebot.sip.headers import Via
 from voicebot.sip.message import Request
 from voicebot.sip.parser import SipParseError
@@ -36,14 +36,15 @@ class Admission(CoreBase):
             self._events.extend(self.defence.notices())
 
     def _answer_unparsable(self, exc: SipParseError, source: TransportAddress, now: float) -> None:
-        """A request we can still read enough of gets its 4xx/5xx; anything else is dropped."""
+        """A request we can still read enough of gets its 4xx/5xx, statelessly (a retransmission
+        gets the same To tag); anything else is dropped."""
         self.dropped += 1
         req = exc.request
         if req is None or req.method == "ACK":
             return
         try:
             dest = self._response_address(req, source)
-            resp = build_response(req, exc.status, to_tag=new_tag())
+            resp = build_response(req, exc.status, to_tag=stateless_tag(req, self._tag_key))
         except (ProtocolError, ValueError):
             return
         self._emit(bytes(resp), dest, now)
