@@ -395,7 +395,7 @@ class Call:
         self._times.status, self._times.reason = 200, "OK"
         await self._media_up(params)
         codec = self.media.codec.name if self.media is not None and self.media.codec is not None else None
-        self._emit(Answered(at=self._link.now(), codec=codec))
+        self._emit(Answered(at=self._link.now(), codec=codec, ptime=self.media.ptime if self.media is not None else None))
         if not self.answered.done():
             self.answered.set_result(True)
 

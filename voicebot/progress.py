@@ -25,9 +25,11 @@ class Ringing(CallEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Answered(CallEvent):
-    """The call is up; ``codec`` is the negotiated audio codec (None without media)."""
+    """The call is up; ``codec`` is the negotiated audio codec and ``ptime`` the packet time (ms)
+    we send with (both None without media)."""
 
     codec: str | None
+    ptime: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -213,7 +213,9 @@ def progress_line(event: CallEvent, start: float, *, me: str = "bot", them: str 
     if isinstance(event, Ringing):
         return f"{stamp} ringing ({event.status})"
     if isinstance(event, Answered):
-        return f"{stamp} answered ({event.codec or 'no media'})"
+        if event.codec is None:
+            return f"{stamp} answered (no media)"
+        return f"{stamp} answered ({event.codec}" + ("" if event.ptime is None else f", {event.ptime} ms") + ")"
     if isinstance(event, BotSaid):
         return f"{stamp} {me:>7}: {event.text}"
     if isinstance(event, CallerSaid):

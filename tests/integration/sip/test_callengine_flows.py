@@ -58,7 +58,7 @@ def test_dial_flow_completes_against_its_persona(serve: Callable[..., Served], n
     times = [line["t"] for line in report["transcript"]]
     assert times == sorted(times) and report["transcript"][0]["who"] == "bot"
     # progress went to stderr, one line per event
-    assert "answered (opus/48000/2)" in done.stderr and "ended:" in done.stderr
+    assert "answered (opus/48000/2, 20 ms)" in done.stderr and "ended:" in done.stderr
     # every spoken answer the bot replied to carries its latency, split into its parts
     caller = [t for t in report["transcript"] if t["who"] == "caller"]
     timed = [t for t in caller if "latency_ms" in t]

@@ -146,6 +146,7 @@ def test_dial_ptime_40_sends_40_ms_packets_to_sipp_and_hears_them_back(tmp_path:
     call = dial_sipp_echo(tmp_path, prompt, ["-sn", "uas"], "--ptime", "40")
     assert "a=ptime:40" in call.trace  # our offer asks for 40 ms
     assert call.result["rtp"]["ptime_ms"] == 40
+    assert "answered (PCMU/8000, 40 ms)" in call.trace  # the live progress line says so too
     assert stream(call.packets, call.ours, call.theirs) == ({320}, {320})  # 40 ms of PCMU a packet, 40 ms apart
     assert stream(call.packets, call.theirs, call.ours) == ({320}, {320})  # and so is the echo
     assert windowed_correlation(narrowband(prompt), read_channels(call.recording)[:, 0]) >= 0.9
@@ -157,6 +158,7 @@ def test_dial_never_sends_packets_longer_than_the_answers_maxptime(tmp_path: Pat
     call = dial_sipp_echo(tmp_path, prompt, ["-sf", str(SCENARIOS / "uas_maxptime.xml")], "--ptime", "40")
     assert "a=ptime:40" in call.trace and "a=maxptime:20" in call.trace
     assert call.result["rtp"]["ptime_ms"] == 20
+    assert "answered (PCMU/8000, 20 ms)" in call.trace
     assert stream(call.packets, call.ours, call.theirs) == ({160}, {160})  # 20 ms of PCMU a packet, 20 ms apart
     assert windowed_correlation(narrowband(prompt), read_channels(call.recording)[:, 0]) >= 0.9
 
