@@ -394,8 +394,9 @@ class Call:
         self._times.answer = self._link.now()
         self._times.status, self._times.reason = 200, "OK"
         await self._media_up(params)
-        codec = self.media.codec.name if self.media is not None and self.media.codec is not None else None
-        self._emit(Answered(at=self._link.now(), codec=codec, ptime=self.media.ptime if self.media is not None else None))
+        media = self.media
+        codec = media.codec.name if media is not None and media.codec is not None else None
+        self._emit(Answered(at=self._link.now(), codec=codec, ptime=media.ptime if media is not None else None))
         if not self.answered.done():
             self.answered.set_result(True)
 
