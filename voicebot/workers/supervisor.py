@@ -88,13 +88,29 @@ async def answers_options(host: str, port: int, timeout: float) -> bool:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             transport.sendto(_options_probe(host, port, local_port))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(got), 0.2)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout, unlike wait_for, never eats a cancel
+                async with asyncio.timeout(0.2):
+                    await asyncio.shield(got)
             if got.done():
                 return True
         return False
     finally:
         transport.close()
+
+
+async def _first(*aws: Any) -> set[asyncio.Future[Any]]:
+    """Wait until the first of ``aws`` is done and return the done ones; the others are
+    cancelled, also when the wait itself is (no task outlives the race)."""
+    futures = {asyncio.ensure_future(a) for a in aws}
+    try:
+        done, _ = await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+        return done
+    finally:
+        pending = {f for f in futures if not f.done()}
+        for f in pending:
+            f.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
 
 class Supervisor:
@@ -110,12 +126,11 @@ class Supervisor:
     async def start(self, spec: ProcessSpec) -> None:
         """Start ``spec`` and keep it running; returns once it answers OPTIONS (or raises)."""
         self.specs.append(spec)
-        self._tasks.append(asyncio.create_task(self._keep(spec), name=f"supervise {spec.name}"))
-        waiter = asyncio.create_task(spec.ready.wait())
-        done, _ = await asyncio.wait({waiter, self._tasks[-1]}, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done:
-            waiter.cancel()
-            self._tasks[-1].result()  # re-raise what ended the keeper
+        keeper = asyncio.create_task(self._keep(spec), name=f"supervise {spec.name}")
+        self._tasks.append(keeper)
+        await _first(spec.ready.wait(), asyncio.shield(keeper))
+        if keeper.done():
+            keeper.result()  # re-raise what ended the keeper
         if not spec.ready.is_set():
             raise RuntimeError(f"{spec.name} did not start")
 
@@ -135,18 +150,17 @@ class Supervisor:
         while not self._stopping:
             proc = spec.process = await self._spawn(spec)
             started = loop.time()
-            ready = asyncio.create_task(answers_options(*spec.address, self.ready_timeout))
-            exited = asyncio.create_task(proc.wait())
-            await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
-            if ready.done() and ready.result():
+            probe = asyncio.ensure_future(answers_options(*spec.address, self.ready_timeout))
+            exited = asyncio.ensure_future(proc.wait())
+            done = await _first(probe, exited)
+            if probe in done and probe.result():
                 spec.ready.set()
                 if not first:
                     self.report(f"{spec.name} is back on {format_hostport(*spec.address)} (pid {proc.pid})")
-            elif not exited.done():
+            elif exited not in done:
                 self.report(f"{spec.name} does not answer on {format_hostport(*spec.address)}; restarting it")
                 await self._end(proc)
-            ready.cancel()
-            code = await exited
+            code = await proc.wait()
             if self._stopping:
                 return
             if first and not spec.ready.is_set():
