@@ -57,9 +57,13 @@ class NoiseCursor:
     def apply(self, pcm: Pcm) -> Pcm:
         if not len(pcm):
             return pcm
-        idx = (self._at + np.arange(len(pcm))) % len(self._noise)
-        self._at = int(idx[-1]) + 1
-        return np.clip(pcm + self._noise[idx], -32768, 32767).astype(np.int16)
+        at, n, size = self._at, len(pcm), len(self._noise)
+        # a frame, nearly always, is a slice of the bed (no index array); else wrap, as often as needed
+        bed = self._noise[at : at + n] if at + n <= size else np.resize(np.roll(self._noise, -at), n)
+        self._at = (at + n) % size
+        out = pcm + bed
+        np.clip(out, -32768, 32767, out=out)
+        return out.astype(np.int16)
 
 
 class NarrowbandDetector:

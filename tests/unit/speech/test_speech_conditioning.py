@@ -60,3 +60,16 @@ def test_conditioner_fills_only_narrowband_lines_and_always_adds_the_floor() -> 
     quiet = np.concatenate([silent.apply(f) for f in frames(np.zeros(RATE, dtype=np.int16))])
     assert 15 < np.sqrt(np.mean(quiet.astype(np.float64) ** 2)) < 25
     assert band_energy(quiet, 0, 3800) < 1e-3 * band_energy(quiet, 4200, 8000)
+
+
+def test_the_noise_bed_loops_seamlessly_whatever_the_chunk_sizes() -> None:
+    """A stream fed in frames, odd sizes or chunks longer than the bed gets the same bed as
+    one fed all at once: the cursor continues exactly where the last chunk ended."""
+    floor = NoiseFloor(20.0, seconds=0.25)  # a 4,000-sample bed: the chunks below wrap it
+    silence = np.zeros(3 * RATE, dtype=np.int16)
+    whole = floor.cursor().apply(silence)
+    cursor, cuts = floor.cursor(), [320, 320, 7, 9_000, 1, 3_999, 4_000, 4_001]
+    ends = [*np.cumsum(cuts), len(silence)]
+    pieces = [cursor.apply(silence[a:b]) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    assert np.array_equal(np.concatenate(pieces), whole)
+    assert np.array_equal(whole[:4000], whole[4000:8000])  # looped, and on the same grid
