@@ -40,6 +40,7 @@ from voicebot.sip.sdes import DEFAULT_SUITES, check_policy, check_suites
 from voicebot.sip.sdp import DEFAULT_CODECS, CodecSpec, choose_codecs
 from voicebot.sip.trace import MessageTrace
 from voicebot.sip.transaction import Timers, TransportAddress
+from voicebot.sip.uacore.records import MAX_SESSIONS
 from voicebot.sip.useragent import UaConfig, UserAgentCore
 from voicebot.transport.sip import (
     Received,
@@ -197,7 +198,7 @@ class UserAgent:
         codecs: Sequence[str] | None = None,
         ptime: int | None = None,
         rtp_timeout: float = 30.0,
-        max_calls: int = 1000,
+        max_calls: int = MAX_SESSIONS,
         session_expires: int = 1800,
         timers: Timers | None = None,
         trace: TextIO | Callable[[str], None] | None = None,

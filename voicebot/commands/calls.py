@@ -449,7 +449,8 @@ async def _serve(args: argparse.Namespace, setup: Setup, algorithms: tuple[str, 
         with runtime.watching_loop():  # the lag --stats writes and /metrics exports, measured once
             await first_of(stop.wait(), timeout=args.duration)
         if args.stats is not None:
-            args.stats.write_text(json.dumps({"calls": counter, **runtime.stats()}, indent=1) + "\n")
+            refused = {"refused_full": ua.core.rejected_full}  # INVITEs answered 503 over --max-calls
+            args.stats.write_text(json.dumps({"calls": counter, **refused, **runtime.stats()}, indent=1) + "\n")
     return 0
 
 

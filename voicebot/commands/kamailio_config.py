@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from voicebot.errors import ConfigError
+from voicebot.sip.uacore.records import MAX_SESSIONS
 from voicebot.workers.kamailio import DispatcherConfig, render_config, render_list
 
 
@@ -36,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--ping-interval", type=int, default=1, metavar="S", help="seconds between OPTIONS probes")
     p.add_argument("--retry-after", type=int, default=5, metavar="S", help="Retry-After of the 503 when all are busy")
+    p.add_argument("--max-calls", type=int, default=MAX_SESSIONS, metavar="N",
+                   help="calls each worker takes at most: its `serve --max-calls` (0: no limit)")  # fmt: skip
     p.add_argument("--children", type=int, default=4, metavar="N", help="Kamailio receiver processes")
     p.add_argument("--module-path", metavar="DIR", help="Kamailio's module directory (default: its built-in one)")
     p.add_argument("--output", type=Path, metavar="DIR", help="write kamailio.cfg and dispatcher.list into DIR")
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         advertise=args.advertise,
         ping_interval=args.ping_interval,
         retry_after=args.retry_after,
+        max_calls=args.max_calls,
         children=args.children,
         module_path=args.module_path,
     )

@@ -26,6 +26,7 @@ from voicebot.commands._exits import DIAL_EXIT_CODES
 from voicebot.errors import ConfigError, ProtocolError
 from voicebot.metrics.options import add_metrics_options
 from voicebot.privacy.options import CallRecording, add_recording_options
+from voicebot.sip.uacore.records import MAX_SESSIONS
 from voicebot.sip.uri import SipUri, TelUri, parse_uri
 from voicebot.transport.sip import split_hostport
 
@@ -172,8 +173,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
     serve.add_argument("--workers", type=_count, nargs="?", const=0, metavar="N",
                        help="N worker processes behind a Kamailio dispatcher (no N: one per core)")  # fmt: skip
-    serve.add_argument("--max-calls", type=_count, default=1000, metavar="N",
-                       help="calls per process; more get 503 + Retry-After (default 1000)")  # fmt: skip
+    serve.add_argument("--max-calls", type=_count, default=MAX_SESSIONS, metavar="N",
+                       help=f"calls per process; more get 503 + Retry-After (default {MAX_SESSIONS})")  # fmt: skip
     serve.add_argument("--stats", type=Path, metavar="FILE.json", help="write loop-lag/GC statistics here on exit")
     add_metrics_options(serve)
     _security_options.add_options(serve, serve=True)

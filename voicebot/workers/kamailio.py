@@ -2,8 +2,9 @@
 
 :func:`render_config` fills ``dispatcher.cfg`` (beside this module) with the public address,
 the list file and the probing settings; :func:`render_list` writes the dispatcher's list of
-workers (one ``SETID sip:HOST:PORT FLAGS PRIORITY`` line each, RFC 3261 URIs). Workers may
-be on this machine or on others: the config only knows them by address.
+workers (one ``SETID sip:HOST:PORT FLAGS PRIORITY ATTRS`` line each, RFC 3261 URIs; ATTRS name
+the worker for call load dispatching and the calls it takes at most). Workers may be on this
+machine or on others: the config only knows them by address.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from voicebot.errors import ConfigError, DependencyError
+from voicebot.sip.uacore.records import MAX_SESSIONS
 from voicebot.transport.sip import format_hostport, split_hostport
 
 TEMPLATE = Path(__file__).with_name("dispatcher.cfg")
@@ -42,6 +44,7 @@ class DispatcherConfig:
     first_reply: float = 4.0  # seconds a worker has to answer an INVITE at all (100 Trying)
     ring_timeout: float = 120.0  # seconds an INVITE may ring
     retry_after: int = 5  # seconds, in the 503 sent when every worker is full or down
+    max_calls: int = MAX_SESSIONS  # calls a worker takes at most (its `serve --max-calls`); 0: no limit
     dialog_expire: int = 14400  # seconds a Call-ID -> worker entry lives without a BYE
     children: int = 2  # Kamailio receiver processes per transport
     module_path: str | None = None
@@ -56,6 +59,8 @@ class DispatcherConfig:
             _check_hostport(addr)
         if self.ping_interval < 1:
             raise ConfigError("the probing interval is whole seconds, at least 1")
+        if self.max_calls < 0:
+            raise ConfigError("the calls per worker cannot be negative (0: no limit)")
 
 
 def _check_hostport(text: str) -> tuple[str, int]:
@@ -76,11 +81,12 @@ def _uri_host(host: str) -> str:
 
 
 def render_list(cfg: DispatcherConfig) -> str:
-    """The dispatcher list: every worker in set 1, probed (flag 8)."""
-    lines = ["# voicebot workers: setid destination flags priority"]
-    for addr in cfg.workers:
+    """The dispatcher list: every worker in set 1, probed (flag 8), named for call load
+    dispatching (``duid``) with the calls it takes at most (``maxload``)."""
+    lines = ["# voicebot workers: setid destination flags priority attributes"]
+    for n, addr in enumerate(cfg.workers, 1):
         host, port = _check_hostport(addr)
-        lines.append(f"{SET_ID} sip:{_uri_host(host)}:{port} 8 0")
+        lines.append(f"{SET_ID} sip:{_uri_host(host)}:{port} 8 0 duid=w{n};maxload={cfg.max_calls}")
     return "\n".join(lines) + "\n"
 
 
@@ -106,6 +112,7 @@ def render_config(cfg: DispatcherConfig) -> str:
         "retry_after": str(cfg.retry_after),
         "children": str(cfg.children),
         "dialog_expire": str(cfg.dialog_expire),
+        "setup_expire": str(round(cfg.first_reply + cfg.ring_timeout + 30)),
         "set_id": str(SET_ID),
         "debug": str(cfg.debug),
         **cfg.extra,

@@ -94,6 +94,7 @@ async def _run(args: argparse.Namespace) -> int:
             advertise=args.advertise,
             module_path=module_path(),
             children=max(2, min(args.workers, 8)),
+            max_calls=args.max_calls,
         )
         (run_dir / "dispatcher.list").write_text(render_list(cfg))
         (run_dir / "kamailio.cfg").write_text(render_config(cfg))

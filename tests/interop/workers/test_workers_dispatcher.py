@@ -14,9 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.interop.sip.conftest import sipp_background
 from tests.interop.workers.conftest import SCENARIOS, Workers, run_sipp
+from tests.procs import free_port
 
 pytestmark = pytest.mark.interop
+
+FLOOD = Path(__file__).resolve().parents[2] / "integration" / "capacity" / "scenarios" / "flood_503.xml"
 
 
 # Kamailio reads UDP with several processes, so a worker's 180 and the 200 sent right after it
@@ -85,3 +89,35 @@ def test_full_workers_answer_503_with_retry_after(workers: Callable[..., Workers
     assert got_503 is not None and int(got_503.group(1)) == 1, out[-2500:]
     stats = w.stop()
     assert [s["calls"] for s in stats] == [1, 1]  # the refused call never reached either handler
+
+
+def test_a_flood_at_full_workers_is_refused_by_the_dispatcher_alone(
+    workers: Callable[..., Workers], tmp_path: Path
+) -> None:
+    """Each worker takes at most its --max-calls: the dispatcher counts the calls it gave each
+    worker (call load dispatching), so with both full it answers a flood of INVITEs 503 with
+    Retry-After itself, and not one of them costs a worker anything. When the live calls end
+    (their BYEs pass the dispatcher), the slots are free again."""
+    w = workers("--echo", "--max-calls", "2")
+    live, flood = 4, 300
+    calls = tmp_path / "live"
+    calls.mkdir()
+    with sipp_background(["-sf", str(SCENARIOS / "uac_rr.xml"), w.target, "-s", "bot", "-i", "127.0.0.1",
+                          "-p", str(free_port()), "-m", str(live), "-l", str(live), "-r", "50", "-d", "6000",
+                          "-trace_stat", "-stf", str(calls / "stats.csv"), "-fd", "1",
+                          *LATE_1XX_IS_NOT_FATAL], calls) as callers:  # fmt: skip
+        time.sleep(2.0)  # the live calls are up: two on each worker
+        burst = tmp_path / "flood"
+        burst.mkdir()
+        got = run_sipp(["-sf", str(FLOOD), w.target, "-s", "bot", "-i", "127.0.0.1", "-p", str(free_port()),
+                        "-m", str(flood), "-l", str(flood), "-r", "300", "-nostdin"], burst, 60)  # fmt: skip
+        assert got.returncode == 0, got.output[-3000:] + got.errors[-2000:]
+        assert successful(got.output) == flood  # each its 503 with Retry-After
+        callers.wait(30)
+    assert callers.returncode == 0, (calls / "stats.csv").read_text()[-2000:]
+    out = sipp(tmp_path, w.target, "-sf", str(SCENARIOS / "uac_rr.xml"), "-m", "1", "-d", "200")
+    assert successful(out) == 1 and not re.search(r"^\s*503 <-+\s+[1-9]", out, re.M), out[-2500:]
+    stats = w.stop()
+    assert sum(s["calls"] for s in stats) == live + 1  # the live calls and the one after
+    assert [s["calls"] >= 2 for s in stats] == [True, True]  # the least-loaded worker took each
+    assert [s["refused_full"] for s in stats] == [0, 0]  # no flooded INVITE reached a worker

@@ -14,9 +14,14 @@ from voicebot.workers.kamailio import DispatcherConfig, render_config, render_li
 from voicebot.workers.serve import NOT_FOR_WORKERS, worker_command
 
 
-def test_list_names_every_worker_probed_in_one_set() -> None:
-    cfg = DispatcherConfig(listen="10.0.0.1:5060", workers=("10.0.0.2:5071", "[2001:db8::7]:5072"))
-    assert render_list(cfg).splitlines()[1:] == ["1 sip:10.0.0.2:5071 8 0", "1 sip:[2001:db8::7]:5072 8 0"]
+def test_list_names_every_worker_probed_in_one_set_with_its_call_limit() -> None:
+    cfg = DispatcherConfig(listen="10.0.0.1:5060", workers=("10.0.0.2:5071", "[2001:db8::7]:5072"), max_calls=40)
+    assert render_list(cfg).splitlines()[1:] == [
+        "1 sip:10.0.0.2:5071 8 0 duid=w1;maxload=40",
+        "1 sip:[2001:db8::7]:5072 8 0 duid=w2;maxload=40",
+    ]
+    with pytest.raises(ConfigError, match="cannot be negative"):
+        DispatcherConfig(listen="10.0.0.1:5060", workers=("10.0.0.2:5071",), max_calls=-1)
 
 
 def test_config_fills_every_placeholder() -> None:

@@ -38,6 +38,9 @@ TRANSPORT_ERROR = "Transport Error"  # reason of the 503 we make up when sending
 SIPFRAG = re.compile(r"^SIP/2\.0\s+(\d{3})")
 
 
+
+MAX_SESSIONS = 1000  # concurrent calls a user agent holds unless told otherwise
+
 @dataclass(kw_only=True)
 class UaConfig:
     """Settings of one user agent; addresses are filled in by the driver after binding."""
@@ -59,7 +62,7 @@ class UaConfig:
     codecs: tuple[CodecSpec, ...] = DEFAULT_CODECS
     ptime: int | None = None  # ms we ask to receive (a=ptime); None: 20 in offers, the offer's in answers
     incoming_timeout: float = 120.0  # an INVITE nobody answers gets 480 after this long
-    max_sessions: int = 1000  # more concurrent calls get 503 with Retry-After
+    max_sessions: int = MAX_SESSIONS  # more concurrent calls get 503 with Retry-After
     defence: DefenceConfig | None = field(default_factory=DefenceConfig)  # None: no per-source limits
     srtp: str = "optional"  # "off", "optional" (SRTP offered over TLS, taken when offered), "mandatory"
     srtp_suites: tuple[str, ...] = DEFAULT_SUITES  # SDES suites we offer / accept, preferred first
