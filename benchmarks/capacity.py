@@ -24,7 +24,9 @@ Run: ``python benchmarks/capacity.py``. ``CAPACITY_N="100,150,200"`` sets the ca
 comparison, ``CAPACITY_GC_REPEAT=3`` runs it three times (the modes interleaved; the summary
 lists each mode's rounds), ``CAPACITY_OVERLOAD=0`` skips the overload round,
 ``CAPACITY_FLOOD=50:3000@1500`` sets the flood round (live calls : INVITEs @ per second; ``0``
-skips it) and ``CAPACITY_FLOOD_REPEAT=2`` repeats it. ``CAPACITY_TARGETS=`` (empty) with
+skips it), ``CAPACITY_FLOOD_VIA=direct,dispatcher`` whether one process takes it or the same
+process as one worker behind Kamailio, which refuses the flood itself, and
+``CAPACITY_FLOOD_REPEAT=2`` repeats it. ``CAPACITY_TARGETS=`` (empty) with
 ``CAPACITY_GC=0 CAPACITY_OVERLOAD=0`` runs the flood round alone. Needs sipp, tcpdump and kamailio.
 """
 
@@ -63,6 +65,8 @@ GC_REPEAT = int(os.environ.get("CAPACITY_GC_REPEAT", "1"))
 # the flood round: live calls, then INVITEs@rate from a second SIPp ("0" skips it)
 FLOOD = os.environ.get("CAPACITY_FLOOD", "50:3000@1500")
 FLOOD_QUIET = 5.0  # seconds of live calls measured before the flood
+# who takes the flood: one serve process, and/or the same behind Kamailio (--workers 1)
+FLOOD_VIA = [v for v in os.environ.get("CAPACITY_FLOOD_VIA", "direct,dispatcher").split(",") if v]
 
 
 def server_argv(target: str, port: int, media_port: int, stats: Path, extra: list[str]) -> list[str]:
@@ -170,15 +174,19 @@ def one_round(target: str, n: int, work: Path, scenario: Path, *, extra: list[st
     return row
 
 
-def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> dict[str, Any]:
+def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int, via: str = "direct") -> dict[str, Any]:
     """``n`` live echo calls on a server full at ``n`` (``--max-calls n``), then a second SIPp
     floods it with ``invites`` INVITEs at ``rate`` per second, each of which must get 503.
     The live calls' returned RTP is compared in two spans: the seconds just before the flood
-    (quiet) and from its first INVITE until SIPp has every final response (+1 s)."""
+    (quiet) and from its first INVITE until SIPp has every final response (+1 s).
+    ``via``: ``direct`` (one ``serve`` process takes the flood) or ``dispatcher`` (the same
+    process as the one worker behind Kamailio, ``--workers 1``, which refuses the flood itself
+    once its count of the worker's calls reaches ``--max-calls``)."""
     port, media_port, client_media = free_port(), free_port(), free_port()
-    stats = work / f"stats-flood-{n}.json"
-    log = open(work / f"server-flood-{n}.log", "wb")  # noqa: SIM115 - closed below
-    server = start(server_argv("voicebot", port, media_port, stats, ["--max-calls", str(n)]), cwd=work, output=log)
+    stats = work / f"stats-flood-{n}-{via}.json"
+    log = open(work / f"server-flood-{n}-{via}.log", "wb")  # noqa: SIM115 - closed below
+    extra = ["--max-calls", str(n), *(["--workers", "1"] if via == "dispatcher" else [])]
+    server = start(server_argv("voicebot", port, media_port, stats, extra), cwd=work, output=log)
     capture = Capture(work / f"rtp-flood-{n}.pcap", client_media, client_media)
     flood_xml = work / "flood_uac.xml"
     flood_xml.write_text(rejected_scenario(503))
@@ -216,9 +224,10 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
     during = stream_report(capture.path, between=(w0, w1 + 1.0))
     for media in (quiet, during):  # the spans differ in length: gaps per 1,000 packets compare them
         media["gaps_per_1000"] = round(1000 * media.get("gaps_over_40ms", 0) / max(1, media.get("packets", 0)), 1)
-    hist = _histograms([stats])
+    hist = _histograms([stats] if via == "direct" else [stats.with_name(f"{stats.stem}-w1{stats.suffix}")])
     row: dict[str, Any] = {
         "n": n,
+        "via": via,
         "flood_invites": invites,
         "flood_rate": rate,
         "flood_seconds": round(t1 - t0, 2),
@@ -243,7 +252,7 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int) -> 
         "load_average": load_during,
     }
     print(
-        f"flood    N={n} invites={invites}@{rate}/s in {row['flood_seconds']}s 503={got['successful']} "
+        f"flood    {via} N={n} invites={invites}@{rate}/s in {row['flood_seconds']}s 503={got['successful']} "
         f"unanswered={got['failed']} resent={row['flood_invites_resent']} "
         f"live ok={row['live_completed']}/{n} failed={calls['failed']} | "
         + " | ".join(
@@ -347,7 +356,8 @@ def main() -> None:
             live, _, burst = FLOOD.partition(":")
             invites, _, rate = burst.partition("@")
             for _ in range(int(os.environ.get("CAPACITY_FLOOD_REPEAT", "1"))):
-                flood.append(flood_round(int(live), work, scenario, int(invites), int(rate)))
+                for via in FLOOD_VIA:  # interleaved, so that both see the same machine
+                    flood.append(flood_round(int(live), work, scenario, int(invites), int(rate), via))
     summary = _summary(rows)
     path = write_results(
         "capacity",
