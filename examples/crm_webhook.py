@@ -3,8 +3,9 @@
 Run: ``python examples/crm_webhook.py``. ``dialogs/payment_reminder.yaml`` asks its billing
 system (``https://billing.example/...``) for the balance and records the promise to pay. Here
 a small HTTP server on 127.0.0.1 plays the billing system; the bot's webhook runner sends the
-flow's requests to it instead. A scripted customer verifies with the last four digits,
-agrees to pay and names Friday. The example prints what the CRM received.
+flow's requests to it instead (``runner(base)``, what ``voicebot dial --webhook-base`` does).
+A scripted customer verifies with the last four digits, agrees to pay and names Friday. The
+example prints what the CRM received.
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from voicebot import Call, Flow, UserAgent
 from voicebot.bot import VoiceBot
-from voicebot.flow import Webhook, WebhookResult
-from voicebot.flowio.webhook import execute_async
+from voicebot.flowio.webhook import runner
 from voicebot.persona import Persona, play_persona
 from voicebot.voice import Speech
 
@@ -58,9 +57,6 @@ async def main() -> None:
     threading.Thread(target=crm.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{crm.server_address[1]}"
 
-    async def to_local_crm(action: Webhook) -> WebhookResult:
-        return await execute_async(replace(action, url=action.url.replace("https://billing.example", base)))
-
     flow = Flow.load(DIALOGS / "payment_reminder.yaml")
     async with (
         UserAgent("127.0.0.1:0", user="billing", speech=Speech.for_language("en")) as bot,
@@ -72,7 +68,7 @@ async def main() -> None:
         if not await call.answered:
             raise SystemExit("no answer")
         context = {"customer_name": "Dana", "account_id": "7", "account_last4": "1234"}
-        result = await VoiceBot(call, webhook=to_local_crm).run(flow, context=context)
+        result = await VoiceBot(call, webhook=runner(base)).run(flow, context=context)
         slots = result.slots
         print(f"outcome {result.outcome}, balance {slots.get('balance')}, promise {slots.get('promise_date')}")
     crm.shutdown()

@@ -9,6 +9,12 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# No test reaches past loopback. The shipped dialogs' webhooks name hosts such as clinic.example;
+# every flow a test runs (in process or in a `voicebot` subprocess, which inherits this) sends
+# them to a closed loopback port instead, so the flow takes its webhook error path as it would
+# with the CRM down, unless the test points them at a stand-in of its own (--webhook-base).
+os.environ.setdefault("VOICEBOT_WEBHOOK_BASE", "http://127.0.0.1:9")
+
 
 def corpora_dir() -> Path | None:
     """The shared test corpora: ``$VOICEBOT_CORPORA`` or ``../shared/corpora`` beside the repo."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +51,8 @@ from voicebot.flow import (
     VerifyVoice,
     VoiceprintResult,
     Webhook,
-    WebhookResult,
 )
+from voicebot.flowio.webhook import WebhookRunner, runner
 from voicebot.media.amd import AmdConfig, AmdDecision, AmdEvent, BeepHeard, MessageCue, detect
 from voicebot.media.vad import Vad
 from voicebot.voice import Heard, Speech, TurnTiming
@@ -64,8 +64,6 @@ if TYPE_CHECKING:
     from voicebot.voiceprint.live import CallerVoice
 
 log = logging.getLogger(__name__)
-
-WebhookRunner = Callable[[Webhook], Awaitable[WebhookResult]]
 
 
 class VoiceBot:
@@ -217,9 +215,7 @@ class VoiceBot:
             return TransferResult(ok=200 <= status < 300, reason=str(status))
         if isinstance(action, Webhook):
             if self.webhook is None:
-                from voicebot.flowio.webhook import execute_async
-
-                return await execute_async(action)
+                self.webhook = runner()  # real HTTP ($VOICEBOT_WEBHOOK_BASE when set)
             return await self.webhook(action)
         if isinstance(action, VerifyVoice | EnrollVoice):
             return await self._voiceprint(action)

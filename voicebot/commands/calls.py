@@ -59,11 +59,16 @@ class Setup:
     script: list[tuple[str, Any]] = field(default_factory=list)
     dtmf_only: bool = False  # the flow runs by keypad alone (asked for, or no recogniser for its language)
     voiceprints: Callable[[], Any] | None = None  # a new CallerVoice per call, for flows with voice states
+    webhook_base: str | None = None  # --webhook-base (None: $VOICEBOT_WEBHOOK_BASE, else each URL's own host)
 
 
 def prepare(args: argparse.Namespace) -> Setup:
     """Compile the flow, check its context, choose and warm the engines (raises on trouble)."""
-    setup = Setup(script=list(args.script or []), dtmf_only=bool(getattr(args, "dtmf_only", False)))
+    setup = Setup(
+        script=list(args.script or []),
+        dtmf_only=bool(getattr(args, "dtmf_only", False)),
+        webhook_base=getattr(args, "webhook_base", None),
+    )
     language: str | None = None
     if args.flow is not None:
         from voicebot.flow import Flow
@@ -116,10 +121,11 @@ def _voiceprints(args: argparse.Namespace) -> Callable[[], Any]:
 async def run_flow(call: Call, setup: Setup) -> None:
     """Run the flow on ``call`` (answered), with a voiceprint checker of its own if it needs one."""
     from voicebot.bot import VoiceBot
+    from voicebot.flowio.webhook import runner
 
     voice = setup.voiceprints() if setup.voiceprints is not None else None
     try:
-        bot = VoiceBot(call, voiceprints=voice)
+        bot = VoiceBot(call, voiceprints=voice, webhook=runner(setup.webhook_base))
         await bot.run(setup.flow, context=setup.context, dtmf_only=setup.dtmf_only)
     finally:
         if voice is not None:

@@ -76,6 +76,7 @@ def _wait_listening(proc: subprocess.Popen[str], stream: IO[str], limit: float =
 
 
 def run(args: argparse.Namespace) -> int:
+    from voicebot.flowio.standin import StandInCrm
     from voicebot.persona import Persona, plain, verdict
 
     flow_path = args.flow or _dialogs_dir() / DEFAULT_FLOW
@@ -87,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
     persona = Persona.load(persona_path)
     args.out.mkdir(parents=True, exist_ok=True)
     bot_wav, callee_wav = args.out / "demo-bot.wav", args.out / "demo-callee.wav"
-    with tempfile.TemporaryDirectory() as tmp:
+    # the dialogs' webhooks name hosts such as clinic.example: here a stand-in on loopback takes
+    # them and answers 503 (no CRM in the demo), so nothing leaves the machine and each flow
+    # takes its webhook error path, as its persona expects
+    with tempfile.TemporaryDirectory() as tmp, StandInCrm(status=503) as crm:
         context = Path(tmp) / "context.json"
         context.write_text(json.dumps(plain(persona.context)), encoding="utf-8")
         callee = subprocess.Popen(
@@ -101,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
             t0 = time.monotonic()
             dial = subprocess.run(
                 _voicebot("dial", uri, "--flow", str(flow_path), "--context-file", str(context),
-                          "--record-wav", str(bot_wav), "--json", *(["-q"] if args.quiet or args.json else [])),
+                          "--record-wav", str(bot_wav), "--webhook-base", crm.base, "--json",
+                          *(["-q"] if args.quiet or args.json else [])),
                 stdout=subprocess.PIPE, stderr=None if not (args.quiet or args.json) else subprocess.DEVNULL,
                 text=True, timeout=300,
             )  # fmt: skip
@@ -124,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         "bot": report,
         "callee": callee_reports[0] if callee_reports else None,
         "recordings": [str(bot_wav), str(callee_wav)],
+        "webhooks": [{"method": r.method, "path": r.path, "body": r.body} for r in crm.requests],
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -148,6 +154,9 @@ def _print(s: dict[str, Any]) -> None:
     if quality:
         print(f"  quality (ITU-T G.107 E-model): R {quality['r']}, MOS {quality['mos']}")
     print(f"  recordings (ch0 far end, ch1 near end): {', '.join(s['recordings'])}")
+    for hook in s["webhooks"]:
+        body = f" {json.dumps(hook['body'], ensure_ascii=False)}" if hook["body"] is not None else ""
+        print(f"  webhook to the demo's stand-in CRM (answers 503): {hook['method']} {hook['path']}{body}")
     if s["as_expected"]:
         print("  result: the call went as the persona expects (outcome, slots and path)")
     else:

@@ -117,6 +117,15 @@ class _Ordered(argparse.Action):
         setattr(ns, self.dest, items)
 
 
+def _webhook_base(text: str) -> str:
+    from voicebot.flowio.webhook import check_base
+
+    try:
+        return check_base(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     """Options ``dial`` and ``serve`` share."""
     p.add_argument("--user", default="voicebot", help="our user name (Contact, From, REGISTER AOR, digest user)")
@@ -138,6 +147,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flow", type=Path, metavar="F.yaml", help="run this dialog flow on the call")
     p.add_argument("--context", action="append", default=[], metavar="K=V", help="a flow context value (repeat)")
     p.add_argument("--context-file", type=Path, metavar="F.json", help="flow context values from a JSON object")
+    p.add_argument("--webhook-base", type=_webhook_base, metavar="URL",
+                   help="send the flow's webhooks to URL's host instead of their own (a staging CRM, a local "
+                        "stand-in); default $VOICEBOT_WEBHOOK_BASE")  # fmt: skip
     p.add_argument("--asr-engine", choices=("vosk", "pocketsphinx"), help="recogniser (default: by language)")
     p.add_argument("--asr-model", type=Path, metavar="DIR", help="Vosk model directory (another language)")
     p.add_argument("--voice", help="espeak-ng voice (default: by the flow's language)")

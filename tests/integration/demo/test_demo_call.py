@@ -57,6 +57,9 @@ def test_demo_is_a_two_process_call_that_goes_as_the_persona_expects(tmp_path: P
     for side in (bot, report["callee"]):
         assert side["rtp"]["sent"] > 100 and side["rtp"]["received"] > 100 and side["rtp"]["lost"] == 0
     assert 3.5 < bot["quality"]["mos"] <= 4.5  # a clean loopback line rates well
+    # the clinic's webhook went to the demo's stand-in CRM on loopback, not to clinic.example
+    (hook,) = report["webhooks"]
+    assert (hook["method"], hook["path"], hook["body"]["status"]) == ("POST", "/api/appointments", "cancelled")
     # both recordings hold both voices: the far end on channel 0, the near end on channel 1
     for wav in report["recordings"]:
         far, near = _channels(Path(wav))

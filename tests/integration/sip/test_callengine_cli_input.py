@@ -64,6 +64,8 @@ def test_every_bad_argument_gets_one_line_and_exit_2_and_nothing_is_sent(
         ("ptime off the 10 ms steps", [uri, "--ptime", "25"]),
         ("ptime too long", [uri, "--ptime", "100"]),
         ("ptime opus cannot send", [uri, "--codec", "opus", "--ptime", "30"]),
+        ("webhook base not a url", [uri, "--webhook-base", "crm.local:8080"]),
+        ("webhook base with a query", [uri, "--webhook-base", "http://crm.local/?x=1"]),
     ]
     for name, args in cases:
         done = dial(*args)

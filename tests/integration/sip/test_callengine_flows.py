@@ -12,19 +12,38 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.interop.sip.conftest import Served, voicebot_cmd
 from tests.procs import free_port
+from voicebot.flowio.standin import StandInCrm
 from voicebot.persona import Persona, plain, verdict
 
 ROOT = Path(__file__).resolve().parents[3]
 DIALOGS = ROOT / "dialogs"
 SHIPPED = ["appointment_reminder", "payment_reminder", "satisfaction_survey", "ko_delivery_confirm",
            "zh_satisfaction_survey"]
+
+
+# what each dialog's persona call asks of its CRM (the stand-in answers 503: the CRM is down, so
+# every flow takes its webhook error path, as its persona expects)
+CRM_REQUESTS = {
+    "appointment_reminder": [("POST", "/api/appointments")],
+    "payment_reminder": [("GET", "/api/accounts/1")],
+    "satisfaction_survey": [("POST", "/api/responses")],
+    "ko_delivery_confirm": [],
+    "zh_satisfaction_survey": [],
+}
+
+
+@pytest.fixture
+def crm() -> Iterator[StandInCrm]:
+    """A CRM stand-in on loopback that records each request and answers 503 (it is down)."""
+    with StandInCrm(status=503) as stand_in:
+        yield stand_in
 
 
 def dial(*args: str, timeout: float = 150, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -39,17 +58,24 @@ def dial(*args: str, timeout: float = 150, env: dict[str, str] | None = None) ->
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
-def test_dial_flow_completes_against_its_persona(serve: Callable[..., Served], name: str, tmp_path: Path) -> None:
+def test_dial_flow_completes_against_its_persona(
+    serve: Callable[..., Served], name: str, tmp_path: Path, crm: StandInCrm
+) -> None:
     persona_file = DIALOGS / "personas" / f"{name}.persona.yaml"
     persona = Persona.load(persona_file)
     context = tmp_path / "context.json"  # who the callee is, as the dialler's CRM would know
     context.write_text(json.dumps(plain(persona.context)), encoding="utf-8")
     served = serve("--persona", str(persona_file), "--json", user="callee")
-    done = dial(served.uri, "--flow", str(DIALOGS / f"{name}.yaml"), "--context-file", str(context), "--json")
+    done = dial(served.uri, "--flow", str(DIALOGS / f"{name}.yaml"), "--context-file", str(context), "--json",
+                "--webhook-base", crm.base)  # fmt: skip
     out = served.stop()
     assert done.returncode == 0, done.stdout + done.stderr + out
     report = json.loads(done.stdout)  # stdout is only JSON
     assert verdict(persona.expect, report) == [], (report["transcript"], out)
+    # the flow's webhooks reached the stand-in (the dialog names https://*.example hosts)
+    assert [(r.method, r.path) for r in crm.requests] == CRM_REQUESTS[name], crm.requests
+    if name == "appointment_reminder":  # the body the dialog writes, filled from the call
+        assert crm.requests[0].body["status"] == "cancelled" and crm.requests[0].body["confirmed"] is False
     # the report: SIP codes, durations, codec, RTP statistics, the E-model, a timed transcript
     assert report["answered"] and report["status"] == 200 and 180 in report["progress"]
     assert report["codec"] == "opus/48000/2" and report["duration"] > 1 and report["setup_time"] > 0
