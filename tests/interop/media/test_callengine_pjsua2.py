@@ -42,11 +42,13 @@ def call_the_flow(serve: Any, tmp_path: Path, recording: Path) -> dict[str, Any]
     return report
 
 
-def test_a_pjsua2_caller_speaking_a_recording_completes_the_flow(serve: Any, tmp_path: Path) -> None:
+def test_a_pjsua2_caller_is_heard_the_same_however_long_they_pause(serve: Any, tmp_path: Path) -> None:
     """Two calls, the caller answering after a short and after a longer pause: the bot hears
-    the same words with the same confidence (the recogniser is given the turn from just
+    the same words and comes to the same verdict (the recogniser is given the turn from just
     before the speech, not from whenever listening began; before, one 20 ms frame more of
-    quiet turned an accepted "yep" at 0.54 into a rejected "yeah" at 0.07)."""
+    quiet turned an accepted "yep" at 0.54 into a rejected "yeah" at 0.07). The confidence
+    itself may differ a little: on a loaded machine a jitter buffer may play a 20 ms frame
+    twice inside the word (seen: 0.09 and 0.08 for the same answer)."""
     pytest.importorskip("pjsua2", reason="pjsua2-python is a test dependency (pip install pjsua2-python)")
     answer = read_wav(espeak("yes", tmp_path / "answer.wav"))
     heard = []
@@ -62,8 +64,8 @@ def test_a_pjsua2_caller_speaking_a_recording_completes_the_flow(serve: Any, tmp
         if report["outcome"] == "confirmed":
             assert report["ended_by"] == "local"  # the bot said goodbye and hung up
         turn = next(t for t in report["transcript"] if t["who"] == "caller")
-        heard.append((turn["text"], turn["confidence"], turn.get("understood", True)))
-    assert heard[0] == heard[1], heard
+        heard.append((turn["text"], turn.get("understood", True), turn["confidence"]))
+    assert heard[0][:2] == heard[1][:2], heard
 
 
 def answered_or_asked_again(report: dict[str, Any], *, after: float) -> None:
