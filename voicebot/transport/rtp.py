@@ -7,13 +7,17 @@ to ``on_rtcp`` as well. Nothing a peer sends can raise out of here: callback err
 
 ``at`` is when the datagram arrived, on the event loop's clock: the kernel's receive time
 (``SO_TIMESTAMPNS``, read with ``recvmsg``; :mod:`voicebot.transport.buffers`) where the OS
-gives it. A readable socket is read until it is empty (at most ``_READS_PER_WAKEUP`` at a time,
-then other sockets and the media clock get the loop), so after the loop stalled (a C extension
-holding the GIL, a busy machine) the packets that arrived meanwhile all come in at once with
-the times they really arrived — a jitter buffer that saw them stamped "now" would take them
-for late packets and conceal them, or grow its delay for nothing. :meth:`RtpTransport.receive_pending`
-reads whatever waits before a late media tick plays out. Sends go straight to the socket (a
-datagram the kernel cannot take now is dropped and counted: late media is worthless).
+gives it. Each time the loop finds a socket readable one datagram is read: a call's packets
+come 20 ms apart, so reading on until the socket is empty would cost every packet a second
+``recvmsg`` that fails (and a raised exception); a socket that holds more stays readable and
+is read again on the next loop turn, after the other sockets and the media clock. Packets
+that queued while the loop stalled (a C extension holding the GIL, a busy machine) keep the
+times they really arrived — a jitter buffer that saw them stamped "now" would take them for
+late packets and conceal them, or grow its delay for nothing — and
+:meth:`RtpTransport.receive_pending` reads all of them before a late media tick plays out.
+
+Sends go straight to the socket (a datagram the kernel cannot take now is dropped and
+counted: late media is worthless).
 """
 
 from __future__ import annotations
@@ -42,7 +46,6 @@ DatagramCallback = Callable[[bytes, Address, float], None]
 
 _RCVBUF = 1 << 18
 _MAX_DATAGRAM = 2048  # RTP audio is a few hundred bytes; a smaller buffer is a cheaper recvmsg
-_READS_PER_WAKEUP = 64  # then let other sockets and the media clock have the loop
 _READS_PENDING = 512  # before a late tick plays out: everything a stall of seconds queued
 
 
@@ -95,6 +98,8 @@ class RtpTransport:
         self.callback_errors = 0
         self.send_errors = 0
         self._socks: dict[bool, socket.socket] = {}  # rtcp? -> socket
+        self._offset = 0.0  # wall clock minus the loop's clock, for the kernel's receive stamps
+        self._offset_until = float("-inf")  # loop time until which _offset is taken as current
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -115,8 +120,31 @@ class RtpTransport:
         return self
 
     def _readable(self, rtcp: bool) -> None:
-        for data, addr, at in self.read_waiting(rtcp, _READS_PER_WAKEUP):
-            self._deliver(rtcp, data, addr, at)
+        sock = self._socks.get(rtcp)
+        if sock is None:
+            return
+        try:
+            data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # ICMP port unreachable and the like: the peer is not there (yet)
+            self.send_errors += 1
+            log.debug("RTP socket error: %s", exc)
+            return
+        self._deliver(rtcp, data, self._source(addr), self._arrival(ancillary))
+
+    def _source(self, addr: tuple[str, int] | tuple[str, int, int, int]) -> Address:
+        """The sender as (host, port); an IPv6 address drops its flow info and scope id."""
+        return addr if len(addr) == 2 else (str(addr[0]), int(addr[1]))  # type: ignore[return-value]
+
+    def _arrival(self, ancillary: list[tuple[int, int, bytes]]) -> float:
+        """When the datagram arrived, on the loop's clock (never later than now)."""
+        now = self.clock()
+        if now >= self._offset_until:  # wall clock minus loop clock, read again each second
+            self._offset = realtime_offset()
+            self._offset_until = now + 1.0
+        stamped = arrival_time(ancillary, self._offset)
+        return now if stamped is None or stamped > now else stamped
 
     def _deliver(self, rtcp: bool, data: bytes, source: Address, at: float) -> None:
         self.datagrams_received += 1
@@ -135,7 +163,6 @@ class RtpTransport:
         out: list[tuple[bytes, Address, float]] = []
         if sock is None:
             return out
-        offset: float | None = None  # wall clock minus loop clock, read once per batch
         for _ in range(limit):
             try:
                 data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
@@ -145,12 +172,7 @@ class RtpTransport:
                 self.send_errors += 1
                 log.debug("RTP socket error: %s", exc)
                 continue  # that error is reported once; what follows it is still queued
-            now = self.clock()
-            if offset is None:
-                offset = realtime_offset()
-            stamped = arrival_time(ancillary, offset)
-            at = now if stamped is None else min(now, stamped)
-            out.append((data, (str(addr[0]), int(addr[1])), at))
+            out.append((data, self._source(addr), self._arrival(ancillary)))
         return out
 
     def receive_pending(self) -> int:
