@@ -521,16 +521,9 @@ class MediaStream:
 
     def _relay(self, payload: bytes, now: float) -> None:
         """Echo the caller's payload at once, untouched (no jitter buffer, decoder, resampler or
-        encoder: the far end's jitter buffer handles the jitter, as with a media relay). Our RTP
-        timestamps follow the wall clock across pauses: frames whose time passed unsent are
-        skipped before this one."""
-        sender, codec = self.session.sender, self.codec
-        assert sender is not None and codec is not None
-        samples = codec.payload_duration(payload) or sender.frame_samples
-        frames = max(1, round(samples / sender.frame_samples))  # the clock frames this packet stands for
-        for _ in range(sender.frames_due(now) - frames):
-            sender.skip()
-        self.session.send_frame([payload], speech=True, samples=samples, frames=frames)
+        encoder: :meth:`RtpSession.relay`)."""
+        assert self.codec is not None
+        self.session.relay(payload, now, self.codec.payload_duration(payload))
         self._flush()
         self.frames_out += 1
 
@@ -610,6 +603,12 @@ class MediaStream:
             if len(self._early) < 50:
                 self._early.append((data, addr, now))
             return
+        if self.srtp is None and self._started and self._relaying:
+            assert self.codec is not None
+            if self.session.relay_rtp(data, addr, now, self.codec.payload_duration):
+                self._flush()
+                self.frames_out += 1
+                return
         self._receive_rtp(data, addr, now)
 
     def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:

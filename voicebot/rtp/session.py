@@ -17,14 +17,14 @@ import math
 import random
 import secrets
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from voicebot.address import Address
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.rtp.dtmf import DtmfReceiver, DtmfSender, normalize_digits
 from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, RtpEvent, SourceLatched
-from voicebot.rtp.packet import RtpPacket
+from voicebot.rtp.packet import HEADER_SIZE, RtpPacket, pack_header, plain_header
 from voicebot.rtp.rtcp import (
     Goodbye,
     ReceiverReport,
@@ -130,42 +130,45 @@ class RtpSender:
         self.frame_index = 0
         self._packed = 0
 
-    def _packet(self, payload: bytes, pt: int, ts: int, marker: bool) -> RtpPacket:
-        pkt = RtpPacket(
-            payload_type=pt, sequence_number=self.seq, timestamp=ts, ssrc=self.ssrc, payload=payload, marker=marker
-        )
+    def _packet(self, payload: bytes, pt: int, ts: int, marker: bool) -> bytes:
+        data = pack_header(pt, marker, self.seq, ts, self.ssrc) + payload
         self.seq = (self.seq + 1) & 0xFFFF
         self.packets_sent += 1
         self.octets_sent += len(payload)
-        return pkt
+        return data
 
-    def audio(self, payload: bytes, *, speech: bool, samples: int | None = None) -> RtpPacket:
-        """The next audio packet, ``samples`` timestamp units long (None: one frame, and the
-        frame clock moves on with it); the marker bit opens a talk spurt (RFC 3551 §4.1)."""
+    def audio_datagram(self, payload: bytes, *, speech: bool, samples: int | None = None) -> bytes:
+        """The next audio packet as a datagram, ``samples`` timestamp units long (None: one
+        frame, and the frame clock moves on with it); the marker bit opens a talk spurt (RFC
+        3551 §4.1)."""
         marker = speech and not self._in_talk_spurt
         self._in_talk_spurt = speech
         if self.packets_sent == 0:
             marker = True
-        pkt = self._packet(payload, self.payload_type, (self.ts0 + self._packed) & 0xFFFFFFFF, marker)
+        data = self._packet(payload, self.payload_type, (self.ts0 + self._packed) & 0xFFFFFFFF, marker)
         self._packed += self.frame_samples if samples is None else samples
         if samples is None:
             self.frame_index += 1
-        return pkt
+        return data
+
+    def audio(self, payload: bytes, *, speech: bool, samples: int | None = None) -> RtpPacket:
+        """:meth:`audio_datagram` as a packet."""
+        return RtpPacket.parse(self.audio_datagram(payload, speech=speech, samples=samples))
 
     def end_frame(self, frames: int = 1) -> None:
         """The frame clock moves on ``frames`` frames (after their packets, if any, were sent)."""
         self.frame_index += frames
 
-    def event(self, payload: bytes, *, payload_type: int, new_event: bool, passed: int | None = None) -> RtpPacket:
+    def event(self, payload: bytes, *, payload_type: int, new_event: bool, passed: int | None = None) -> bytes:
         """A telephone-event packet for the next frame (RFC 4733 §2.5.1: one timestamp per event),
-        sent instead of ``passed`` timestamp units of audio (default: the frame's)."""
+        sent instead of ``passed`` timestamp units of audio (default: the frame's); a datagram."""
         if new_event:
             self._event_ts = self.timestamp
-        pkt = self._packet(payload, payload_type, self._event_ts, new_event)
+        data = self._packet(payload, payload_type, self._event_ts, new_event)
         self.frame_index += 1
         self._packed += self.frame_samples if passed is None else passed
         self._in_talk_spurt = False
-        return pkt
+        return data
 
     def skip(self) -> None:
         """Let a frame pass unsent (recvonly/inactive): time keeps running."""
@@ -388,6 +391,44 @@ class RtpSession:
             return None  # comfort noise or an unnegotiated format: not audio we decode
         return pkt
 
+    def relay_rtp(self, data: bytes, addr: Address, now: float, duration: Callable[[bytes], int]) -> bool:
+        """Echo's fast path: one datagram of plain audio (:func:`~voicebot.rtp.packet.plain_header`)
+        from the source already latched, of the SSRC already followed, is accounted as
+        :meth:`receive_rtp` would and its payload queued straight back with :meth:`relay`
+        (``duration(payload)``: its length in timestamp units), with no packet object either
+        way. Returns False, having done nothing, for anything else (another source, a new SSRC,
+        a telephone-event, a header with CSRCs, extension or padding, DTMF of ours due, not
+        sending): the caller then takes the full path."""
+        cfg, remote, dtmf = self.config, self.remote, self.dtmf_out
+        if addr != self.filter.latched or cfg is None or not cfg.send or remote is None:
+            return False
+        if self.closed or (dtmf is not None and dtmf.active):
+            return False
+        header = plain_header(data)
+        if header is None:
+            return False
+        pt, seq, ts, ssrc = header
+        if ssrc != remote.ssrc or not cfg.is_audio(pt):
+            return False
+        payload = data[HEADER_SIZE:]
+        self.last_rtp = now
+        remote.update(seq, ts, now, len(payload))
+        self.relay(payload, now, duration(payload))
+        return True
+
+    def relay(self, payload: bytes, now: float, samples: int) -> None:
+        """Send a received payload back untouched as our next packet (echo as a media relay
+        does it: the far end's jitter buffer handles the jitter). ``samples``: its length in
+        timestamp units (0: one frame). Our timestamps follow the wall clock across pauses:
+        frames whose time passed unsent are skipped before this one."""
+        sender = self.sender
+        assert sender is not None
+        samples = samples or sender.frame_samples
+        frames = max(1, round(samples / sender.frame_samples))  # the clock frames this packet stands for
+        for _ in range(sender.frames_due(now) - frames):
+            sender.skip()
+        self.send_frame(payload, speech=True, samples=samples, frames=frames)
+
     def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         if not self.filter.accepts_rtcp_from(addr, self.remote_rtcp):
             self.rtcp_dropped += 1
@@ -464,14 +505,14 @@ class RtpSession:
             ev = self.dtmf_out.next_frame()
             if ev is not None:
                 body, new_event, _end = ev
-                pkt = sender.event(
+                data = sender.event(
                     body, payload_type=cfg.telephone_event_pt, new_event=new_event, passed=len(packets) * size
                 )
                 sender.end_frame(frames - 1)
-                self._queue(bytes(pkt), dest, False)
+                self._queue(data, dest, False)
                 return
         for packet in packets:
-            self._queue(bytes(sender.audio(packet, speech=speech, samples=size)), dest, False)
+            self._queue(sender.audio_datagram(packet, speech=speech, samples=size), dest, False)
         sender.end_frame(frames)
 
     def _queue(self, data: bytes, dest: Address, rtcp: bool) -> None:
