@@ -181,6 +181,9 @@ class MediaStream:
         self.frames_out = 0
         self.dtmf_info_rejected = 0
         self._early: list[tuple[bytes, Address, float]] = []
+        # the caller's packets may take echo's fast path (session.relay_rtp): set by each tick,
+        # cleared at once by whatever needs the caller's audio decoded (play, record, frames)
+        self._relay_now = False
         self._play_at = 0.0
         self._played = 0
         self.clock = ClockLateness()
@@ -261,6 +264,7 @@ class MediaStream:
         )
         self.srtp = context_for(params.srtp, self.srtp)
         self.params = params
+        self._relay_now = False  # the next tick decides again
         early, self._early = self._early, []
         for data, addr, when in early:
             self._receive_rtp(data, addr, when)
@@ -307,12 +311,14 @@ class MediaStream:
     # ------------------------------------------------------------------ bot audio
     def set_echo(self, on: bool) -> None:
         self._echo = bool(on)
+        self._relay_now = False  # the next tick decides again
 
     def play(self, pcm16k: np.ndarray, done: Callable[[], None] | None = None) -> None:
         """Queue 16 kHz mono int16 audio to send after whatever is queued."""
         arr = np.asarray(pcm16k)
         if arr.ndim != 1 or arr.dtype != np.int16:
             raise ConfigError(f"play() takes 1-D int16 audio at 16 kHz, got {arr.dtype} {arr.shape}")
+        self._relay_now = False  # bot audio goes out on the clock, mixed with the echo
         self._player.queue(arr, done)
 
     async def play_wav(self, path: str | Path) -> None:
@@ -326,6 +332,7 @@ class MediaStream:
 
         if self._closed:
             return
+        self._relay_now = False
         self._player.queue(pcm, done)
         await fut
 
@@ -374,6 +381,7 @@ class MediaStream:
     def start_recording(self, path: str | Path | AudioSink) -> None:
         """Record 16 kHz 16-bit stereo (channel 0 the caller, channel 1 the bot) to a WAV path or a sink."""
         self.stop_recording()
+        self._relay_now = False  # the recording takes the caller's audio from the jitter buffer
         self._recorder = Recorder(path)
 
     def stop_recording(self) -> None:
@@ -390,6 +398,7 @@ class MediaStream:
         if self._closed:
             return
         q: asyncio.Queue[AudioFrame | None] = asyncio.Queue(maxsize=500)
+        self._relay_now = False  # the frames come from the jitter buffer
         self._subscribers.append(q)
         try:
             while True:
@@ -455,7 +464,8 @@ class MediaStream:
             return
         try:
             running = self._started and self.session.sender is not None
-            if running and self._relaying:
+            relaying = running and self._relaying
+            if relaying:
                 self._play_at += self._playout_due(now) * FRAME_SECONDS
             elif running:
                 sending = self.session.frames_due(now)
@@ -470,9 +480,14 @@ class MediaStream:
                     self._frame(self._play_at, send=i >= frames - sending)
                     self._play_at += FRAME_SECONDS
                     self._played += 1
-            self.session.handle_timer(now)
-            self._flush()
-            self._drain_events()
+            self._relay_now = relaying and self.srtp is None
+            self._transport.stamped = not relaying  # a relayed packet is never late: no jitter buffer
+            session = self.session
+            session.handle_timer(now)
+            if session.has_datagrams:
+                self._flush()
+            if session.has_events:
+                self._drain_events()
         except Exception:
             log.exception("media tick failed")
 
@@ -603,10 +618,10 @@ class MediaStream:
             if len(self._early) < 50:
                 self._early.append((data, addr, now))
             return
-        if self.srtp is None and self._started and self._relaying:
-            assert self.codec is not None
-            if self.session.relay_rtp(data, addr, now, self.codec.payload_duration):
-                self._flush()
+        if self._relay_now and self.codec is not None:
+            out = self.session.relay_rtp(data, addr, now, self.codec.payload_duration)
+            if out is not None:
+                self._transport.send_rtp(out, addr)
                 self.frames_out += 1
                 return
         self._receive_rtp(data, addr, now)

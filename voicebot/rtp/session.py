@@ -391,43 +391,53 @@ class RtpSession:
             return None  # comfort noise or an unnegotiated format: not audio we decode
         return pkt
 
-    def relay_rtp(self, data: bytes, addr: Address, now: float, duration: Callable[[bytes], int]) -> bool:
+    def relay_rtp(self, data: bytes, addr: Address, now: float, duration: Callable[[bytes], int]) -> bytes | None:
         """Echo's fast path: one datagram of plain audio (:func:`~voicebot.rtp.packet.plain_header`)
         from the source already latched, of the SSRC already followed, is accounted as
-        :meth:`receive_rtp` would and its payload queued straight back with :meth:`relay`
-        (``duration(payload)``: its length in timestamp units), with no packet object either
-        way. Returns False, having done nothing, for anything else (another source, a new SSRC,
-        a telephone-event, a header with CSRCs, extension or padding, DTMF of ours due, not
-        sending): the caller then takes the full path."""
-        cfg, remote, dtmf = self.config, self.remote, self.dtmf_out
-        if addr != self.filter.latched or cfg is None or not cfg.send or remote is None:
-            return False
+        :meth:`receive_rtp` would, and its payload comes back as our next packet, to send to
+        ``addr`` at once (as :meth:`relay` would queue it; ``duration(payload)``: its length in
+        timestamp units), with no packet object either way. None, having done nothing, for
+        anything else (another source, a new SSRC, a telephone-event, a header with CSRCs,
+        extension or padding, DTMF of ours due, not sending): the caller then takes the full
+        path."""
+        cfg, remote, dtmf, sender = self.config, self.remote, self.dtmf_out, self.sender
+        if addr != self.filter.latched or cfg is None or not cfg.send or remote is None or sender is None:
+            return None
         if self.closed or (dtmf is not None and dtmf.active):
-            return False
+            return None
         header = plain_header(data)
         if header is None:
-            return False
+            return None
         pt, seq, ts, ssrc = header
         if ssrc != remote.ssrc or not cfg.is_audio(pt):
-            return False
+            return None
         payload = data[HEADER_SIZE:]
         self.last_rtp = now
         remote.update(seq, ts, now, len(payload))
-        self.relay(payload, now, duration(payload))
-        return True
+        samples, frames = self._relay_clock(now, duration(payload))
+        out = sender.audio_datagram(payload, speech=True, samples=samples)
+        sender.end_frame(frames)
+        self._sent_since_report = True
+        return out
 
     def relay(self, payload: bytes, now: float, samples: int) -> None:
         """Send a received payload back untouched as our next packet (echo as a media relay
         does it: the far end's jitter buffer handles the jitter). ``samples``: its length in
-        timestamp units (0: one frame). Our timestamps follow the wall clock across pauses:
-        frames whose time passed unsent are skipped before this one."""
+        timestamp units (0: one frame)."""
+        samples, frames = self._relay_clock(now, samples)
+        self.send_frame(payload, speech=True, samples=samples, frames=frames)
+
+    def _relay_clock(self, now: float, samples: int) -> tuple[int, int]:
+        """A relayed packet's length (``samples``, 0: one frame) and the frames of our clock it
+        stands for. Our timestamps follow the wall clock across pauses: the frames whose time
+        passed unsent are skipped before it."""
         sender = self.sender
         assert sender is not None
         samples = samples or sender.frame_samples
-        frames = max(1, round(samples / sender.frame_samples))  # the clock frames this packet stands for
+        frames = max(1, round(samples / sender.frame_samples))
         for _ in range(sender.frames_due(now) - frames):
             sender.skip()
-        self.send_frame(payload, speech=True, samples=samples, frames=frames)
+        return samples, frames
 
     def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         if not self.filter.accepts_rtcp_from(addr, self.remote_rtcp):
@@ -519,6 +529,11 @@ class RtpSession:
         self._out.append((data, dest, rtcp))
         if not rtcp:
             self._sent_since_report = True
+
+    @property
+    def has_datagrams(self) -> bool:
+        """Whether :meth:`datagrams_to_send` has anything."""
+        return bool(self._out)
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address, bool]]:
         """(data, address, is_rtcp) datagrams produced since the last call."""

@@ -15,6 +15,9 @@ that queued while the loop stalled (a C extension holding the GIL, a busy machin
 times they really arrived — a jitter buffer that saw them stamped "now" would take them for
 late packets and conceal them, or grow its delay for nothing — and
 :meth:`RtpTransport.receive_pending` reads all of them before a late media tick plays out.
+Where nothing needs the true arrival (echo relayed packet by packet, no jitter buffer), the
+owner turns :attr:`RtpTransport.stamped` off and a plain ``recvfrom`` is stamped with the
+loop's clock instead.
 
 Sends go straight to the socket (a datagram the kernel cannot take now is dropped and
 counted: late media is worthless).
@@ -98,6 +101,9 @@ class RtpTransport:
         self.callback_errors = 0
         self.send_errors = 0
         self._socks: dict[bool, socket.socket] = {}  # rtcp? -> socket
+        # read each datagram's kernel receive time (False: the loop's clock as it is read, with a
+        # cheaper recvfrom, where nothing needs the true arrival: echo relayed as it comes in)
+        self.stamped = True
         self._offset = 0.0  # wall clock minus the loop's clock, for the kernel's receive stamps
         self._offset_until = float("-inf")  # loop time until which _offset is taken as current
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -124,14 +130,19 @@ class RtpTransport:
         if sock is None:
             return
         try:
-            data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
+            if self.stamped:
+                data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
+                at = self._arrival(ancillary)
+            else:
+                data, addr = sock.recvfrom(_MAX_DATAGRAM)
+                at = self.clock()
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:  # ICMP port unreachable and the like: the peer is not there (yet)
             self.send_errors += 1
             log.debug("RTP socket error: %s", exc)
             return
-        self._deliver(rtcp, data, self._source(addr), self._arrival(ancillary))
+        self._deliver(rtcp, data, self._source(addr), at)
 
     def _source(self, addr: tuple[str, int] | tuple[str, int, int, int]) -> Address:
         """The sender as (host, port); an IPv6 address drops its flow info and scope id."""
