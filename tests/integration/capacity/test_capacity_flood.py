@@ -33,6 +33,29 @@ BACKLOG = 80
 HANDLING = 0.005  # seconds each datagram holds the loop: more than one read turn's budget
 
 
+class Ticks:
+    """A stream on the media clock that notes at each tick how many requests were handled by then."""
+
+    def __init__(self, handled: list[Any]) -> None:
+        self.handled = handled
+        self.seen: list[int] = []
+
+    def tick(self, now: float) -> None:
+        self.seen.append(len(self.handled))
+
+
+def assert_handled_in_turns(seen: list[int], cut: int) -> None:
+    """The clock ticked while the backlog was being handled, and between two ticks only a few
+    costly requests were: each handling takes at least HANDLING, so a 20 ms tick interval
+    holds at most 20 / 5 of them (a busy machine only makes that fewer), where a reader without
+    a budget handles its whole batch (uvloop: 32 or more datagrams; a TCP read or a 16 KB TLS
+    record: some 60 of these requests) before the clock may tick."""
+    assert [k for k in seen if 0 < k < BACKLOG], seen
+    assert cut >= BACKLOG // 2
+    steps = [b - a for a, b in itertools.pairwise(seen)]
+    assert max(steps) <= 8, steps
+
+
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_a_sip_backlog_is_read_in_turns_with_the_media_clock_between(
     loop: str, monkeypatch: pytest.MonkeyPatch
@@ -44,11 +67,6 @@ def test_a_sip_backlog_is_read_in_turns_with_the_media_clock_between(
 
     async def main() -> tuple[list[bytes], list[int], int]:
         handled: list[bytes] = []
-        seen: list[int] = []  # how many datagrams were handled at each tick
-
-        class Stream:
-            def tick(self, now: float) -> None:
-                seen.append(len(handled))
 
         def costly(data: bytes, addr: tuple[str, int]) -> None:
             time.sleep(HANDLING)  # holds the loop, as parsing a big request would
@@ -58,25 +76,18 @@ def test_a_sip_backlog_is_read_in_turns_with_the_media_clock_between(
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
             for n in range(BACKLOG):
                 peer.sendto(b"request %d" % n, endpoint.sockname)
-        stream = Stream()
+        ticks = Ticks(handled)
         clock = MediaClock.for_loop()
-        clock.register(stream)
+        clock.register(ticks)
         while len(handled) < BACKLOG:
             await asyncio.sleep(0.02)
-        clock.unregister(stream)
+        clock.unregister(ticks)
         endpoint.close()
-        return handled, seen, endpoint.turns_cut
+        return handled, ticks.seen, endpoint.turns_cut
 
     handled, seen, cut = runtime.run(main())
     assert handled == [b"request %d" % n for n in range(BACKLOG)]
-    during = [k for k in seen if 0 < k < BACKLOG]
-    assert during, seen  # the clock ran while the backlog was being read
-    assert cut >= BACKLOG // 2
-    # each handling takes at least HANDLING, so a 20 ms tick interval holds at most 20 / 5 of
-    # them (a busy machine only makes that fewer); a reader without a budget handles its
-    # whole batch (uvloop: 32 or more) before the clock may tick
-    steps = [b - a for a, b in itertools.pairwise(seen)]
-    assert max(steps) <= 8, steps
+    assert_handled_in_turns(seen, cut)
 
 
 def _options(n: int) -> bytes:
@@ -116,11 +127,6 @@ def test_a_sip_backlog_on_a_stream_is_handed_over_in_turns_with_the_media_clock_
 
     async def main() -> tuple[list[str], list[int], int]:
         handled: list[str] = []
-        seen: list[int] = []  # how many requests were handled at each tick
-
-        class Stream:
-            def tick(self, now: float) -> None:
-                seen.append(len(handled))
 
         def costly(item: Framed, source: TransportAddress) -> None:
             time.sleep(HANDLING)  # holds the loop, as handling a big request would
@@ -132,24 +138,19 @@ def test_a_sip_backlog_on_a_stream_is_handed_over_in_turns_with_the_media_clock_
         done = asyncio.Event()
         hub = StreamHub(costly)
         port = await hub.listen(name, "127.0.0.1", 0, server_ctx)
+        ticks = Ticks(handled)
         clock = MediaClock.for_loop()
-        stream = Stream()
-        clock.register(stream)
+        clock.register(ticks)
         try:
             await asyncio.wait_for(asyncio.to_thread(pipeline, port, done, asyncio.get_running_loop()), 60)
         finally:
-            clock.unregister(stream)
+            clock.unregister(ticks)
             await hub.close()
-        return handled, seen, hub.turns_cut
+        return handled, ticks.seen, hub.turns_cut
 
     handled, seen, cut = runtime.run(main())
     assert handled == [f"backlog-{n}" for n in range(BACKLOG)]
-    assert [k for k in seen if 0 < k < BACKLOG], seen  # the clock ran while the backlog was handed over
-    assert cut >= BACKLOG // 2
-    # as over UDP: at most 20 / 5 costly requests fit between two ticks; handed over a whole
-    # read at a time (a TLS record holds 16 KB: some 60 of these), they would be dozens
-    steps = [b - a for a, b in itertools.pairwise(seen)]
-    assert max(steps) <= 8, steps
+    assert_handled_in_turns(seen, cut)
 
 
 def _counter(output: str, label: str) -> int:
