@@ -184,6 +184,8 @@ class MediaStream:
         # the caller's packets may take echo's fast path (session.relay_rtp): set by each tick,
         # cleared at once by whatever needs the caller's audio decoded (play, record, frames)
         self._relay_now = False
+        self._quiet_until = 0.0  # while relaying: the ticks before this loop time have nothing to do
+        self._relayed = False  # the last tick that ran found echo relayed
         self._play_at = 0.0
         self._played = 0
         self.clock = ClockLateness()
@@ -459,8 +461,9 @@ class MediaStream:
         in silence). Sending follows the session's grid, which skips frames after a long stall
         to stay on the clock; the frames played out beyond those sent pair with silence in the
         recording, as nothing was sent for them. While echo is relayed packet by packet the
-        grid only moves on."""
-        if self._closed:
+        grid only moves on, and a tick before the session's next timer (RTCP, inactivity, an open
+        telephone-event) returns at once: there is nothing else to do."""
+        if self._closed or (self._relay_now and now < self._quiet_until):
             return
         try:
             running = self._started and self.session.sender is not None
@@ -468,6 +471,8 @@ class MediaStream:
             if relaying:
                 self._play_at += self._playout_due(now) * FRAME_SECONDS
             elif running:
+                if self._relayed:  # the relay ended: the grid moves on as if every tick had run
+                    self._play_at += self._playout_due(now - FRAME_SECONDS) * FRAME_SECONDS
                 sending = self.session.frames_due(now)
                 playing = self._playout_due(now)
                 if playing and now - self._play_at > LATE_TICK:
@@ -481,6 +486,7 @@ class MediaStream:
                     self._play_at += FRAME_SECONDS
                     self._played += 1
             self._relay_now = relaying and self.srtp is None
+            self._relayed = relaying
             self._transport.stamped = not relaying  # a relayed packet is never late: no jitter buffer
             session = self.session
             session.handle_timer(now)
@@ -488,6 +494,7 @@ class MediaStream:
                 self._flush()
             if session.has_events:
                 self._drain_events()
+            self._quiet_until = session.next_timer()
         except Exception:
             log.exception("media tick failed")
 
@@ -624,6 +631,7 @@ class MediaStream:
                 self._transport.send_rtp(out, addr)
                 self.frames_out += 1
                 return
+            self._quiet_until = 0.0  # something else came (a digit opens a timer): the next tick looks
         self._receive_rtp(data, addr, now)
 
     def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:

@@ -556,11 +556,19 @@ class RtpSession:
         return t * self.rtcp_min_interval / 5.0
 
     def next_deadline(self) -> float:
+        """When the next frame is due or :meth:`handle_timer` has work (:meth:`next_timer`)."""
+        timer = self.next_timer()
+        return timer if self.sender is None else min(timer, self.sender.next_deadline)
+
+    def next_timer(self) -> float:
+        """When :meth:`handle_timer` next has work, the frame clock aside: the next RTCP report,
+        the inactivity timeout, or the end of a telephone-event whose end packets never came.
+        Receiving can only move it later (until :meth:`receive_rtp` opens a telephone-event)."""
         candidates = [self._next_rtcp]
-        if self.sender is not None:
-            candidates.append(self.sender.next_deadline)
         if self._watching() and not self.timed_out:
             candidates.append(self.last_rtp + self.inactivity_timeout)
+        if self.dtmf_in is not None and (end := self.dtmf_in.deadline) is not None:
+            candidates.append(end)
         return min(candidates)
 
     def _watching(self) -> bool:
