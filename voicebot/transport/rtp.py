@@ -146,7 +146,7 @@ class RtpTransport:
 
     def _source(self, addr: tuple[str, int] | tuple[str, int, int, int]) -> Address:
         """The sender as (host, port); an IPv6 address drops its flow info and scope id."""
-        return addr if len(addr) == 2 else (str(addr[0]), int(addr[1]))  # type: ignore[return-value]
+        return addr if len(addr) == 2 else (str(addr[0]), int(addr[1]))
 
     def _arrival(self, ancillary: list[tuple[int, int, bytes]]) -> float:
         """When the datagram arrived, on the loop's clock (never later than now)."""
