@@ -487,7 +487,6 @@ class MediaStream:
                     self._played += 1
             self._relay_now = relaying and self.srtp is None
             self._relayed = relaying
-            self._transport.stamped = not relaying  # a relayed packet is never late: no jitter buffer
             session = self.session
             session.handle_timer(now)
             if session.has_datagrams:

@@ -7,17 +7,17 @@ to ``on_rtcp`` as well. Nothing a peer sends can raise out of here: callback err
 
 ``at`` is when the datagram arrived, on the event loop's clock: the kernel's receive time
 (``SO_TIMESTAMPNS``, read with ``recvmsg``; :mod:`voicebot.transport.buffers`) where the OS
-gives it. Each time the loop finds a socket readable one datagram is read: a call's packets
-come 20 ms apart, so reading on until the socket is empty would cost every packet a second
-``recvmsg`` that fails (and a raised exception); a socket that holds more stays readable and
-is read again on the next loop turn, after the other sockets and the media clock. Packets
-that queued while the loop stalled (a C extension holding the GIL, a busy machine) keep the
-times they really arrived — a jitter buffer that saw them stamped "now" would take them for
-late packets and conceal them, or grow its delay for nothing — and
-:meth:`RtpTransport.receive_pending` reads all of them before a late media tick plays out.
-Where nothing needs the true arrival (echo relayed packet by packet, no jitter buffer), the
-owner turns :attr:`RtpTransport.stamped` off and a plain ``recvfrom`` is stamped with the
-loop's clock instead.
+gives it. A call's packets come 20 ms apart, so when the loop keeps up a readable socket
+holds one: reading on until it is empty would cost every packet a second ``recvmsg`` that
+fails (and a raised exception). So a wake-up reads on only while the datagram just read had
+waited :data:`BEHIND` or more (then the next one may be queued behind it: the loop is behind,
+and reading the backlog in one go is the cheap way to catch up), at most
+:data:`_READS_PER_WAKEUP` at a time; a socket that still holds more stays readable and is read
+again on the next loop turn, after the other sockets and the media clock. Packets that queued
+while the loop stalled (a C extension holding the GIL, a busy machine) keep the times they
+really arrived — a jitter buffer that saw them stamped "now" would take them for late packets
+and conceal them, or grow its delay for nothing — and :meth:`RtpTransport.receive_pending`
+reads all of them before a late media tick plays out.
 
 Sends go straight to the socket (a datagram the kernel cannot take now is dropped and
 counted: late media is worthless).
@@ -49,6 +49,8 @@ DatagramCallback = Callable[[bytes, Address, float], None]
 
 _RCVBUF = 1 << 18
 _MAX_DATAGRAM = 2048  # RTP audio is a few hundred bytes; a smaller buffer is a cheaper recvmsg
+_READS_PER_WAKEUP = 64  # then let other sockets and the media clock have the loop
+BEHIND = 0.015  # a datagram that waited this long may have the next packet queued behind it
 _READS_PENDING = 512  # before a late tick plays out: everything a stall of seconds queued
 
 
@@ -101,9 +103,6 @@ class RtpTransport:
         self.callback_errors = 0
         self.send_errors = 0
         self._socks: dict[bool, socket.socket] = {}  # rtcp? -> socket
-        # read each datagram's kernel receive time (False: the loop's clock as it is read, with a
-        # cheaper recvfrom, where nothing needs the true arrival: echo relayed as it comes in)
-        self.stamped = True
         self._offset = 0.0  # wall clock minus the loop's clock, for the kernel's receive stamps
         self._offset_until = float("-inf")  # loop time until which _offset is taken as current
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,28 +128,27 @@ class RtpTransport:
         sock = self._socks.get(rtcp)
         if sock is None:
             return
-        try:
-            if self.stamped:
+        for _ in range(_READS_PER_WAKEUP):
+            try:
                 data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
-                at = self._arrival(ancillary)
-            else:
-                data, addr = sock.recvfrom(_MAX_DATAGRAM)
-                at = self.clock()
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:  # ICMP port unreachable and the like: the peer is not there (yet)
-            self.send_errors += 1
-            log.debug("RTP socket error: %s", exc)
-            return
-        self._deliver(rtcp, data, self._source(addr), at)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # ICMP port unreachable and the like: the peer is not there (yet)
+                self.send_errors += 1
+                log.debug("RTP socket error: %s", exc)
+                return
+            now = self.clock()
+            at = self._arrival(ancillary, now)
+            self._deliver(rtcp, data, self._source(addr), at)
+            if now - at < BEHIND:
+                return  # it came just now: the socket is most likely empty
 
     def _source(self, addr: tuple[str, int] | tuple[str, int, int, int]) -> Address:
         """The sender as (host, port); an IPv6 address drops its flow info and scope id."""
         return addr if len(addr) == 2 else (str(addr[0]), int(addr[1]))
 
-    def _arrival(self, ancillary: list[tuple[int, int, bytes]]) -> float:
-        """When the datagram arrived, on the loop's clock (never later than now)."""
-        now = self.clock()
+    def _arrival(self, ancillary: list[tuple[int, int, bytes]], now: float) -> float:
+        """When the datagram arrived, on the loop's clock (never later than ``now``)."""
         if now >= self._offset_until:  # wall clock minus loop clock, read again each second
             self._offset = realtime_offset()
             self._offset_until = now + 1.0
@@ -183,7 +181,7 @@ class RtpTransport:
                 self.send_errors += 1
                 log.debug("RTP socket error: %s", exc)
                 continue  # that error is reported once; what follows it is still queued
-            out.append((data, self._source(addr), self._arrival(ancillary)))
+            out.append((data, self._source(addr), self._arrival(ancillary, self.clock())))
         return out
 
     def receive_pending(self) -> int:

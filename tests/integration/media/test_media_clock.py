@@ -23,6 +23,7 @@ from voicebot.transport.buffers import (
     realtime_offset,
     size_receive_buffer,
 )
+from voicebot.transport.rtp import RtpTransport
 
 from .conftest import Params
 
@@ -179,6 +180,38 @@ async def test_a_digit_without_end_packets_is_reported_while_echo_is_relayed() -
         await stream.close()
         peer.close()
     assert digit.digit == "5" and digit.source == "rfc4733"
+
+
+async def test_a_backlog_on_an_rtp_socket_is_read_in_one_wake_up_with_its_arrival_times() -> None:
+    """A packet that just arrived is read alone (no second read that would find the socket
+    empty); packets that queued while the loop was held are read in the same wake-up as the
+    first of them (a callback it schedules runs after all of them), stamped when they came."""
+    transport = await RtpTransport.open("127.0.0.1")
+    loop = asyncio.get_running_loop()
+    got: list[tuple[bytes, float]] = []
+    turns: list[int] = []  # datagrams delivered before the loop's next turn, from each first one
+
+    def on_rtp(data: bytes, addr: tuple[str, int], at: float) -> None:
+        if not got or turns:
+            loop.call_soon(lambda: turns.append(len(got)))
+        got.append((data, at))
+
+    transport.on_rtp = on_rtp
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sent_at = loop.time()
+        for i in range(5):
+            peer.sendto(rtp(i, b"x"), transport.local_address)
+        time.sleep(0.05)  # the loop is held: they queue
+        await asyncio.sleep(0.05)
+        peer.sendto(rtp(5, b"x"), transport.local_address)  # a fresh one
+        await asyncio.sleep(0.05)
+    finally:
+        peer.close()
+        transport.close()
+    assert [d for d, _ in got] == [rtp(i, b"x") for i in range(6)]
+    assert turns[0] == 5, turns  # the backlog in one wake-up
+    assert all(abs(at - sent_at) < 0.02 for _, at in got[:5])
 
 
 def test_kernel_receive_time_is_the_arrival_not_the_read() -> None:
