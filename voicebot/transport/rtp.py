@@ -129,19 +129,29 @@ class RtpTransport:
         if sock is None:
             return
         for _ in range(_READS_PER_WAKEUP):
+            got = self._recv(sock)
+            if got is None:
+                return
+            data, source, at, now = got
+            self._deliver(rtcp, data, source, at)
+            if now - at < BEHIND:
+                return  # it came just now: the socket is most likely empty
+
+    def _recv(self, sock: socket.socket) -> tuple[bytes, Address, float, float] | None:
+        """The next datagram waiting on ``sock`` as (data, sender, arrival, loop time now), or
+        None when none waits. An error queued on the socket (ICMP port unreachable and the
+        like: the peer is not there yet) is counted and read past: what follows is still queued."""
+        while True:
             try:
                 data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
             except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # ICMP port unreachable and the like: the peer is not there (yet)
+                return None
+            except OSError as exc:
                 self.send_errors += 1
                 log.debug("RTP socket error: %s", exc)
-                return
+                continue
             now = self.clock()
-            at = self._arrival(ancillary, now)
-            self._deliver(rtcp, data, self._source(addr), at)
-            if now - at < BEHIND:
-                return  # it came just now: the socket is most likely empty
+            return data, self._source(addr), self._arrival(ancillary, now), now
 
     def _source(self, addr: tuple[str, int] | tuple[str, int, int, int]) -> Address:
         """The sender as (host, port); an IPv6 address drops its flow info and scope id."""
@@ -173,15 +183,10 @@ class RtpTransport:
         if sock is None:
             return out
         for _ in range(limit):
-            try:
-                data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
-            except (BlockingIOError, InterruptedError):
+            got = self._recv(sock)
+            if got is None:
                 break
-            except OSError as exc:  # ICMP port unreachable and the like: the peer is not there (yet)
-                self.send_errors += 1
-                log.debug("RTP socket error: %s", exc)
-                continue  # that error is reported once; what follows it is still queued
-            out.append((data, self._source(addr), self._arrival(ancillary, self.clock())))
+            out.append(got[:3])
         return out
 
     def receive_pending(self) -> int:
