@@ -181,6 +181,11 @@ class MediaStream:
         self.frames_out = 0
         self.dtmf_info_rejected = 0
         self._early: list[tuple[bytes, Address, float]] = []
+        # the caller's packets may take echo's fast path (session.relay_rtp): set by each tick,
+        # cleared at once by whatever needs the caller's audio decoded (play, record, frames)
+        self._relay_now = False
+        self._quiet_until = 0.0  # while relaying: the ticks before this loop time have nothing to do
+        self._relayed = False  # the last tick that ran found echo relayed
         self._play_at = 0.0
         self._played = 0
         self.clock = ClockLateness()
@@ -261,6 +266,7 @@ class MediaStream:
         )
         self.srtp = context_for(params.srtp, self.srtp)
         self.params = params
+        self._relay_now = False  # the next tick decides again
         early, self._early = self._early, []
         for data, addr, when in early:
             self._receive_rtp(data, addr, when)
@@ -307,12 +313,14 @@ class MediaStream:
     # ------------------------------------------------------------------ bot audio
     def set_echo(self, on: bool) -> None:
         self._echo = bool(on)
+        self._relay_now = False  # the next tick decides again
 
     def play(self, pcm16k: np.ndarray, done: Callable[[], None] | None = None) -> None:
         """Queue 16 kHz mono int16 audio to send after whatever is queued."""
         arr = np.asarray(pcm16k)
         if arr.ndim != 1 or arr.dtype != np.int16:
             raise ConfigError(f"play() takes 1-D int16 audio at 16 kHz, got {arr.dtype} {arr.shape}")
+        self._relay_now = False  # bot audio goes out on the clock, mixed with the echo
         self._player.queue(arr, done)
 
     async def play_wav(self, path: str | Path) -> None:
@@ -326,6 +334,7 @@ class MediaStream:
 
         if self._closed:
             return
+        self._relay_now = False
         self._player.queue(pcm, done)
         await fut
 
@@ -374,6 +383,7 @@ class MediaStream:
     def start_recording(self, path: str | Path | AudioSink) -> None:
         """Record 16 kHz 16-bit stereo (channel 0 the caller, channel 1 the bot) to a WAV path or a sink."""
         self.stop_recording()
+        self._relay_now = False  # the recording takes the caller's audio from the jitter buffer
         self._recorder = Recorder(path)
 
     def stop_recording(self) -> None:
@@ -390,6 +400,7 @@ class MediaStream:
         if self._closed:
             return
         q: asyncio.Queue[AudioFrame | None] = asyncio.Queue(maxsize=500)
+        self._relay_now = False  # the frames come from the jitter buffer
         self._subscribers.append(q)
         try:
             while True:
@@ -450,14 +461,18 @@ class MediaStream:
         in silence). Sending follows the session's grid, which skips frames after a long stall
         to stay on the clock; the frames played out beyond those sent pair with silence in the
         recording, as nothing was sent for them. While echo is relayed packet by packet the
-        grid only moves on."""
-        if self._closed:
+        grid only moves on, and a tick before the session's next timer (RTCP, inactivity, an open
+        telephone-event) returns at once: there is nothing else to do."""
+        if self._closed or (self._relay_now and now < self._quiet_until):
             return
         try:
             running = self._started and self.session.sender is not None
-            if running and self._relaying:
+            relaying = running and self._relaying
+            if relaying:
                 self._play_at += self._playout_due(now) * FRAME_SECONDS
             elif running:
+                if self._relayed:  # the relay ended: the grid moves on as if every tick had run
+                    self._play_at += self._playout_due(now - FRAME_SECONDS) * FRAME_SECONDS
                 sending = self.session.frames_due(now)
                 playing = self._playout_due(now)
                 if playing and now - self._play_at > LATE_TICK:
@@ -470,9 +485,15 @@ class MediaStream:
                     self._frame(self._play_at, send=i >= frames - sending)
                     self._play_at += FRAME_SECONDS
                     self._played += 1
-            self.session.handle_timer(now)
-            self._flush()
-            self._drain_events()
+            self._relay_now = relaying and self.srtp is None
+            self._relayed = relaying
+            session = self.session
+            session.handle_timer(now)
+            if session.has_datagrams:
+                self._flush()
+            if session.has_events:
+                self._drain_events()
+            self._quiet_until = session.next_timer()
         except Exception:
             log.exception("media tick failed")
 
@@ -521,16 +542,9 @@ class MediaStream:
 
     def _relay(self, payload: bytes, now: float) -> None:
         """Echo the caller's payload at once, untouched (no jitter buffer, decoder, resampler or
-        encoder: the far end's jitter buffer handles the jitter, as with a media relay). Our RTP
-        timestamps follow the wall clock across pauses: frames whose time passed unsent are
-        skipped before this one."""
-        sender, codec = self.session.sender, self.codec
-        assert sender is not None and codec is not None
-        samples = codec.payload_duration(payload) or sender.frame_samples
-        frames = max(1, round(samples / sender.frame_samples))  # the clock frames this packet stands for
-        for _ in range(sender.frames_due(now) - frames):
-            sender.skip()
-        self.session.send_frame([payload], speech=True, samples=samples, frames=frames)
+        encoder: :meth:`RtpSession.relay`)."""
+        assert self.codec is not None
+        self.session.relay(payload, now, self.codec.payload_duration(payload))
         self._flush()
         self.frames_out += 1
 
@@ -610,6 +624,13 @@ class MediaStream:
             if len(self._early) < 50:
                 self._early.append((data, addr, now))
             return
+        if self._relay_now and self.codec is not None:
+            out = self.session.relay_rtp(data, addr, now, self.codec.payload_duration)
+            if out is not None:
+                self._transport.send_rtp(out, addr)
+                self.frames_out += 1
+                return
+            self._quiet_until = 0.0  # something else came (a digit opens a timer): the next tick looks
         self._receive_rtp(data, addr, now)
 
     def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:

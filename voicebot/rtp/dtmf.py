@@ -144,6 +144,11 @@ class DtmfReceiver:
             out.extend(self._finish())
         return out
 
+    @property
+    def deadline(self) -> float | None:
+        """When :meth:`poll` reports the open event if no more of it arrives (None: none open)."""
+        return None if self._current is None else self._last_arrival + self.timeout
+
     def poll(self, now: float) -> list[DtmfDigit]:
         """Report an event whose end packets never came once ``timeout`` has passed."""
         if self._current is not None and now - self._last_arrival > self.timeout:

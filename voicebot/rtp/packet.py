@@ -17,6 +17,9 @@ MAX_PACKET_SIZE = 8192
 """Largest RTP/RTCP datagram accepted (input sizes are capped, DESIGN.md rule 5)."""
 
 _HEADER = struct.Struct("!BBHII")
+_PLAIN = struct.Struct("!xBHII")  # the fixed header after its first octet: M/PT, sequence, timestamp, SSRC
+_PLAIN_B0 = RTP_VERSION << 6  # version 2, no padding, no extension, no CSRC
+HEADER_SIZE = _HEADER.size
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,6 +126,23 @@ class RtpPacket:
         if self.padding:
             parts.append(bytes(self.padding - 1) + bytes([self.padding]))
         return b"".join(parts)
+
+
+def plain_header(data: bytes) -> tuple[int, int, int, int] | None:
+    """(payload type, sequence number, timestamp, SSRC) of an RTP datagram with the bare
+    12-octet header (no CSRC, extension or padding: what telephone audio carries; its payload
+    is ``data[HEADER_SIZE:]``), or None when the datagram needs :meth:`RtpPacket.parse`. The
+    marker bit is dropped; the payload type may be one RTCP uses (RFC 5761 §4): compare it
+    with the negotiated one. Builds no packet object, for the per-packet fast paths."""
+    if len(data) < HEADER_SIZE or data[0] != _PLAIN_B0 or len(data) > MAX_PACKET_SIZE:
+        return None
+    b1, seq, ts, ssrc = _PLAIN.unpack_from(data)
+    return b1 & 0x7F, seq, ts, ssrc
+
+
+def pack_header(payload_type: int, marker: bool, sequence_number: int, timestamp: int, ssrc: int) -> bytes:
+    """The bare 12-octet RTP header (version 2, no CSRC, extension or padding); the payload follows it."""
+    return _HEADER.pack(_PLAIN_B0, payload_type | (0x80 if marker else 0), sequence_number, timestamp, ssrc)
 
 
 def is_rtcp(data: bytes) -> bool:

@@ -17,14 +17,14 @@ import math
 import random
 import secrets
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from voicebot.address import Address
 from voicebot.errors import LocalProtocolError, RemoteProtocolError
 from voicebot.rtp.dtmf import DtmfReceiver, DtmfSender, normalize_digits
 from voicebot.rtp.events import DtmfDigit, MediaTimeout, RemoteBye, RemoteReport, RtpEvent, SourceLatched
-from voicebot.rtp.packet import RtpPacket
+from voicebot.rtp.packet import HEADER_SIZE, RtpPacket, pack_header, plain_header
 from voicebot.rtp.rtcp import (
     Goodbye,
     ReceiverReport,
@@ -130,42 +130,45 @@ class RtpSender:
         self.frame_index = 0
         self._packed = 0
 
-    def _packet(self, payload: bytes, pt: int, ts: int, marker: bool) -> RtpPacket:
-        pkt = RtpPacket(
-            payload_type=pt, sequence_number=self.seq, timestamp=ts, ssrc=self.ssrc, payload=payload, marker=marker
-        )
+    def _packet(self, payload: bytes, pt: int, ts: int, marker: bool) -> bytes:
+        data = pack_header(pt, marker, self.seq, ts, self.ssrc) + payload
         self.seq = (self.seq + 1) & 0xFFFF
         self.packets_sent += 1
         self.octets_sent += len(payload)
-        return pkt
+        return data
 
-    def audio(self, payload: bytes, *, speech: bool, samples: int | None = None) -> RtpPacket:
-        """The next audio packet, ``samples`` timestamp units long (None: one frame, and the
-        frame clock moves on with it); the marker bit opens a talk spurt (RFC 3551 §4.1)."""
+    def audio_datagram(self, payload: bytes, *, speech: bool, samples: int | None = None) -> bytes:
+        """The next audio packet as a datagram, ``samples`` timestamp units long (None: one
+        frame, and the frame clock moves on with it); the marker bit opens a talk spurt (RFC
+        3551 §4.1)."""
         marker = speech and not self._in_talk_spurt
         self._in_talk_spurt = speech
         if self.packets_sent == 0:
             marker = True
-        pkt = self._packet(payload, self.payload_type, (self.ts0 + self._packed) & 0xFFFFFFFF, marker)
+        data = self._packet(payload, self.payload_type, (self.ts0 + self._packed) & 0xFFFFFFFF, marker)
         self._packed += self.frame_samples if samples is None else samples
         if samples is None:
             self.frame_index += 1
-        return pkt
+        return data
+
+    def audio(self, payload: bytes, *, speech: bool, samples: int | None = None) -> RtpPacket:
+        """:meth:`audio_datagram` as a packet."""
+        return RtpPacket.parse(self.audio_datagram(payload, speech=speech, samples=samples))
 
     def end_frame(self, frames: int = 1) -> None:
         """The frame clock moves on ``frames`` frames (after their packets, if any, were sent)."""
         self.frame_index += frames
 
-    def event(self, payload: bytes, *, payload_type: int, new_event: bool, passed: int | None = None) -> RtpPacket:
+    def event(self, payload: bytes, *, payload_type: int, new_event: bool, passed: int | None = None) -> bytes:
         """A telephone-event packet for the next frame (RFC 4733 §2.5.1: one timestamp per event),
-        sent instead of ``passed`` timestamp units of audio (default: the frame's)."""
+        sent instead of ``passed`` timestamp units of audio (default: the frame's); a datagram."""
         if new_event:
             self._event_ts = self.timestamp
-        pkt = self._packet(payload, payload_type, self._event_ts, new_event)
+        data = self._packet(payload, payload_type, self._event_ts, new_event)
         self.frame_index += 1
         self._packed += self.frame_samples if passed is None else passed
         self._in_talk_spurt = False
-        return pkt
+        return data
 
     def skip(self) -> None:
         """Let a frame pass unsent (recvonly/inactive): time keeps running."""
@@ -388,6 +391,54 @@ class RtpSession:
             return None  # comfort noise or an unnegotiated format: not audio we decode
         return pkt
 
+    def relay_rtp(self, data: bytes, addr: Address, now: float, duration: Callable[[bytes], int]) -> bytes | None:
+        """Echo's fast path: one datagram of plain audio (:func:`~voicebot.rtp.packet.plain_header`)
+        from the source already latched, of the SSRC already followed, is accounted as
+        :meth:`receive_rtp` would, and its payload comes back as our next packet, to send to
+        ``addr`` at once (as :meth:`relay` would queue it; ``duration(payload)``: its length in
+        timestamp units), with no packet object either way. None, having done nothing, for
+        anything else (another source, a new SSRC, a telephone-event, a header with CSRCs,
+        extension or padding, DTMF of ours due, not sending): the caller then takes the full
+        path."""
+        cfg, remote, dtmf, sender = self.config, self.remote, self.dtmf_out, self.sender
+        if addr != self.filter.latched or cfg is None or not cfg.send or remote is None or sender is None:
+            return None
+        if self.closed or (dtmf is not None and dtmf.active):
+            return None
+        header = plain_header(data)
+        if header is None:
+            return None
+        pt, seq, ts, ssrc = header
+        if ssrc != remote.ssrc or not cfg.is_audio(pt):
+            return None
+        payload = data[HEADER_SIZE:]
+        self.last_rtp = now
+        remote.update(seq, ts, now, len(payload))
+        samples, frames = self._relay_clock(now, duration(payload))
+        out = sender.audio_datagram(payload, speech=True, samples=samples)
+        sender.end_frame(frames)
+        self._sent_since_report = True
+        return out
+
+    def relay(self, payload: bytes, now: float, samples: int) -> None:
+        """Send a received payload back untouched as our next packet (echo as a media relay
+        does it: the far end's jitter buffer handles the jitter). ``samples``: its length in
+        timestamp units (0: one frame)."""
+        samples, frames = self._relay_clock(now, samples)
+        self.send_frame(payload, speech=True, samples=samples, frames=frames)
+
+    def _relay_clock(self, now: float, samples: int) -> tuple[int, int]:
+        """A relayed packet's length (``samples``, 0: one frame) and the frames of our clock it
+        stands for. Our timestamps follow the wall clock across pauses: the frames whose time
+        passed unsent are skipped before it."""
+        sender = self.sender
+        assert sender is not None
+        samples = samples or sender.frame_samples
+        frames = max(1, round(samples / sender.frame_samples))
+        for _ in range(sender.frames_due(now) - frames):
+            sender.skip()
+        return samples, frames
+
     def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         if not self.filter.accepts_rtcp_from(addr, self.remote_rtcp):
             self.rtcp_dropped += 1
@@ -464,20 +515,25 @@ class RtpSession:
             ev = self.dtmf_out.next_frame()
             if ev is not None:
                 body, new_event, _end = ev
-                pkt = sender.event(
+                data = sender.event(
                     body, payload_type=cfg.telephone_event_pt, new_event=new_event, passed=len(packets) * size
                 )
                 sender.end_frame(frames - 1)
-                self._queue(bytes(pkt), dest, False)
+                self._queue(data, dest, False)
                 return
         for packet in packets:
-            self._queue(bytes(sender.audio(packet, speech=speech, samples=size)), dest, False)
+            self._queue(sender.audio_datagram(packet, speech=speech, samples=size), dest, False)
         sender.end_frame(frames)
 
     def _queue(self, data: bytes, dest: Address, rtcp: bool) -> None:
         self._out.append((data, dest, rtcp))
         if not rtcp:
             self._sent_since_report = True
+
+    @property
+    def has_datagrams(self) -> bool:
+        """Whether :meth:`datagrams_to_send` has anything."""
+        return bool(self._out)
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address, bool]]:
         """(data, address, is_rtcp) datagrams produced since the last call."""
@@ -500,11 +556,19 @@ class RtpSession:
         return t * self.rtcp_min_interval / 5.0
 
     def next_deadline(self) -> float:
+        """When the next frame is due or :meth:`handle_timer` has work (:meth:`next_timer`)."""
+        timer = self.next_timer()
+        return timer if self.sender is None else min(timer, self.sender.next_deadline)
+
+    def next_timer(self) -> float:
+        """When :meth:`handle_timer` next has work, the frame clock aside: the next RTCP report,
+        the inactivity timeout, or the end of a telephone-event whose end packets never came.
+        Receiving can only move it later (until :meth:`receive_rtp` opens a telephone-event)."""
         candidates = [self._next_rtcp]
-        if self.sender is not None:
-            candidates.append(self.sender.next_deadline)
         if self._watching() and not self.timed_out:
             candidates.append(self.last_rtp + self.inactivity_timeout)
+        if self.dtmf_in is not None and (end := self.dtmf_in.deadline) is not None:
+            candidates.append(end)
         return min(candidates)
 
     def _watching(self) -> bool:

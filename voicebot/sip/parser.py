@@ -233,21 +233,27 @@ class StreamParser:
         return self._broken is not None
 
     def events(self, data: bytes) -> list[Request | Response | SipParseError]:
-        if self._broken is not None:
-            return []  # the breaking error was already reported
-        self._buf += data
+        self.push(data)
         out: list[Request | Response | SipParseError] = []
-        while True:
-            try:
-                msg = self._next()
-            except SipParseError as e:
-                out.append(e)
-                if self._broken is not None:
-                    return out
-                continue
-            if msg is None:
-                return out
-            out.append(msg)
+        while (item := self.next_item()) is not None:
+            out.append(item)
+        return out
+
+    def push(self, data: bytes) -> None:
+        """Take ``data`` in without framing anything yet (:meth:`next_item` does, one at a time)."""
+        if self._broken is None:
+            self._buf += data
+
+    def next_item(self) -> Request | Response | SipParseError | None:
+        """The next complete message or error of what was pushed, in stream order; None when
+        more bytes are needed (or framing was lost: its error was the last item). Lets a
+        reader hand messages on a few at a time instead of a whole read at once."""
+        if self._broken is not None:
+            return None
+        try:
+            return self._next()
+        except SipParseError as e:
+            return e
 
     def feed(self, data: bytes) -> list[Request | Response]:
         if self._broken is not None:

@@ -7,13 +7,20 @@ to ``on_rtcp`` as well. Nothing a peer sends can raise out of here: callback err
 
 ``at`` is when the datagram arrived, on the event loop's clock: the kernel's receive time
 (``SO_TIMESTAMPNS``, read with ``recvmsg``; :mod:`voicebot.transport.buffers`) where the OS
-gives it. A readable socket is read until it is empty (at most ``_READS_PER_WAKEUP`` at a time,
-then other sockets and the media clock get the loop), so after the loop stalled (a C extension
-holding the GIL, a busy machine) the packets that arrived meanwhile all come in at once with
-the times they really arrived — a jitter buffer that saw them stamped "now" would take them
-for late packets and conceal them, or grow its delay for nothing. :meth:`RtpTransport.receive_pending`
-reads whatever waits before a late media tick plays out. Sends go straight to the socket (a
-datagram the kernel cannot take now is dropped and counted: late media is worthless).
+gives it. A call's packets come 20 ms apart, so when the loop keeps up a readable socket
+holds one: reading on until it is empty would cost every packet a second ``recvmsg`` that
+fails (and a raised exception). So a wake-up reads on only while the datagram just read had
+waited :data:`BEHIND` or more (then the next one may be queued behind it: the loop is behind,
+and reading the backlog in one go is the cheap way to catch up), at most
+:data:`_READS_PER_WAKEUP` at a time; a socket that still holds more stays readable and is read
+again on the next loop turn, after the other sockets and the media clock. Packets that queued
+while the loop stalled (a C extension holding the GIL, a busy machine) keep the times they
+really arrived — a jitter buffer that saw them stamped "now" would take them for late packets
+and conceal them, or grow its delay for nothing — and :meth:`RtpTransport.receive_pending`
+reads all of them before a late media tick plays out.
+
+Sends go straight to the socket (a datagram the kernel cannot take now is dropped and
+counted: late media is worthless).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ DatagramCallback = Callable[[bytes, Address, float], None]
 _RCVBUF = 1 << 18
 _MAX_DATAGRAM = 2048  # RTP audio is a few hundred bytes; a smaller buffer is a cheaper recvmsg
 _READS_PER_WAKEUP = 64  # then let other sockets and the media clock have the loop
+BEHIND = 0.015  # a datagram that waited this long may have the next packet queued behind it
 _READS_PENDING = 512  # before a late tick plays out: everything a stall of seconds queued
 
 
@@ -95,6 +103,8 @@ class RtpTransport:
         self.callback_errors = 0
         self.send_errors = 0
         self._socks: dict[bool, socket.socket] = {}  # rtcp? -> socket
+        self._offset = 0.0  # wall clock minus the loop's clock, for the kernel's receive stamps
+        self._offset_until = float("-inf")  # loop time until which _offset is taken as current
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -115,8 +125,45 @@ class RtpTransport:
         return self
 
     def _readable(self, rtcp: bool) -> None:
-        for data, addr, at in self.read_waiting(rtcp, _READS_PER_WAKEUP):
-            self._deliver(rtcp, data, addr, at)
+        sock = self._socks.get(rtcp)
+        if sock is None:
+            return
+        for _ in range(_READS_PER_WAKEUP):
+            got = self._recv(sock)
+            if got is None:
+                return
+            data, source, at, now = got
+            self._deliver(rtcp, data, source, at)
+            if now - at < BEHIND:
+                return  # it came just now: the socket is most likely empty
+
+    def _recv(self, sock: socket.socket) -> tuple[bytes, Address, float, float] | None:
+        """The next datagram waiting on ``sock`` as (data, sender, arrival, loop time now), or
+        None when none waits. An error queued on the socket (ICMP port unreachable and the
+        like: the peer is not there yet) is counted and read past: what follows is still queued."""
+        while True:
+            try:
+                data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
+            except (BlockingIOError, InterruptedError):
+                return None
+            except OSError as exc:
+                self.send_errors += 1
+                log.debug("RTP socket error: %s", exc)
+                continue
+            now = self.clock()
+            return data, self._source(addr), self._arrival(ancillary, now), now
+
+    def _source(self, addr: tuple[str, int] | tuple[str, int, int, int]) -> Address:
+        """The sender as (host, port); an IPv6 address drops its flow info and scope id."""
+        return addr if len(addr) == 2 else (str(addr[0]), int(addr[1]))
+
+    def _arrival(self, ancillary: list[tuple[int, int, bytes]], now: float) -> float:
+        """When the datagram arrived, on the loop's clock (never later than ``now``)."""
+        if now >= self._offset_until:  # wall clock minus loop clock, read again each second
+            self._offset = realtime_offset()
+            self._offset_until = now + 1.0
+        stamped = arrival_time(ancillary, self._offset)
+        return now if stamped is None or stamped > now else stamped
 
     def _deliver(self, rtcp: bool, data: bytes, source: Address, at: float) -> None:
         self.datagrams_received += 1
@@ -135,22 +182,11 @@ class RtpTransport:
         out: list[tuple[bytes, Address, float]] = []
         if sock is None:
             return out
-        offset: float | None = None  # wall clock minus loop clock, read once per batch
         for _ in range(limit):
-            try:
-                data, ancillary, _flags, addr = sock.recvmsg(_MAX_DATAGRAM, ANCILLARY_SPACE)
-            except (BlockingIOError, InterruptedError):
+            got = self._recv(sock)
+            if got is None:
                 break
-            except OSError as exc:  # ICMP port unreachable and the like: the peer is not there (yet)
-                self.send_errors += 1
-                log.debug("RTP socket error: %s", exc)
-                continue  # that error is reported once; what follows it is still queued
-            now = self.clock()
-            if offset is None:
-                offset = realtime_offset()
-            stamped = arrival_time(ancillary, offset)
-            at = now if stamped is None else min(now, stamped)
-            out.append((data, (str(addr[0]), int(addr[1])), at))
+            out.append(got[:3])
         return out
 
     def receive_pending(self) -> int:

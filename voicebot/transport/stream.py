@@ -4,6 +4,13 @@ Messages are framed by :class:`~voicebot.sip.parser.StreamParser` (Content-Lengt
 over parsed; a stream whose framing is lost is closed. Connections are kept by the peer's
 address, so a response goes back over the connection its request came on (§18.2.2).
 
+A read may hold many messages (a peer that pipelines requests, a backlog after a stall): they
+are framed and handed over in bounded turns, as the SIP UDP socket is read
+(:data:`~voicebot.transport.udp.READ_BUDGET` seconds of handling per connection and loop turn).
+When a turn runs out, the connection stops reading (TCP pushes back on the peer) and the rest
+is handed over on the next loop turn, after the timers that fell due meanwhile — the media
+clock's tick among them — so a burst over TCP or TLS never holds every live call's audio.
+
 Inbound connections are accepted by our own accept handler (not asyncio's ``create_server``),
 so every refusal is ours to make and to log:
 
@@ -32,6 +39,7 @@ import os
 import resource
 import socket
 import ssl
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +50,7 @@ from voicebot.ratelog import RateLimitedLog
 from voicebot.sip.message import Request, Response
 from voicebot.sip.parser import MAX_MESSAGE_SIZE, SipParseError, StreamParser
 from voicebot.sip.transaction import TransportAddress
+from voicebot.transport.udp import READ_BUDGET
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +105,8 @@ class StreamConnection(asyncio.Protocol):
         self.partial_since: float | None = None
         self.got_message = False
         self.counted_host: str | None = None  # set while it counts against the inbound limits
+        self._backlog = False  # messages wait for the next loop turn (a hand-over is scheduled)
+        self._paused = False  # reading paused until the backlog is handed over
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # a stream transport (uvloop's TCP and TLS transports are not asyncio.Transport subclasses)
@@ -106,23 +117,47 @@ class StreamConnection(asyncio.Protocol):
         self.hub.register(self)
 
     def data_received(self, data: bytes) -> None:
+        self.last_activity = self.hub.now()
+        self.parser.push(data)
+        if not self._backlog:  # else a turn is already scheduled (and reading paused)
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Frame and deliver what was received, for at most the hub's budget; a rest waits for
+        the next loop turn with reading paused."""
         assert self.key is not None
-        now = self.hub.now()
-        self.last_activity = now
-        items = self.parser.events(data)
-        if items:
-            self.got_message = True
-        for item in items:
+        self._backlog = False
+        if self.transport is None or self.transport.is_closing():
+            return
+        end = time.perf_counter() + self.hub.budget
+        delivered = False
+        while (item := self.parser.next_item()) is not None:
+            delivered = self.got_message = True
             self.hub.deliver(item, self.key)
+            if self.parser.broken:
+                break
+            if time.perf_counter() >= end and self.parser.buffered:
+                self._backlog = True
+                self.hub.turns_cut += 1
+                break
         if self.parser.broken:
             self.hub.note("framing", logging.INFO, "closing %s: the SIP framing was lost", self.key)
             self.close()
             return
+        now = self.hub.now()
         if self.parser.buffered:
-            if self.partial_since is None or items:
+            if self.partial_since is None or delivered:
                 self.partial_since = now
         else:
             self.partial_since = None
+        if self._backlog:
+            if not self._paused:
+                self._paused = True
+                self.transport.pause_reading()
+            self.hub.loop.call_soon(self._hand_over)
+        elif self._paused:
+            self._paused = False
+            self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.hub.unregister(self)
@@ -151,9 +186,13 @@ class StreamConnection(asyncio.Protocol):
 class StreamHub:
     """The stream connections of one SIP transport: listeners, limits, timeouts, sending."""
 
-    def __init__(self, deliver: Deliver, limits: ConnectionLimits | None = None) -> None:
+    def __init__(
+        self, deliver: Deliver, limits: ConnectionLimits | None = None, *, budget: float = READ_BUDGET
+    ) -> None:
         self._deliver = deliver
         self.limits = limits or ConnectionLimits()
+        self.budget = budget  # seconds of handling per connection and loop turn
+        self.turns_cut = 0  # hand-over turns that ended on the budget with messages left
         self.streams: dict[TransportAddress, StreamConnection] = {}
         self._inbound: set[StreamConnection] = set()
         self._per_host: Counter[str] = Counter()

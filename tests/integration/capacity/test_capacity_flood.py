@@ -1,11 +1,11 @@
 """Live calls shielded from a flood of INVITEs.
 
-On a real loop with real sockets: a backlog on the SIP socket is read in bounded turns, with
-the media clock's ticks in between. Through the real path: ``voicebot serve --echo`` full at
-``--max-calls`` keeps its live SIPp calls (PCMA speech flowing, hung up by the caller, never
-by us) while a second SIPp floods it with INVITEs, every one of which gets 503 with
-Retry-After; afterwards the server still takes a call. (How late the media got under the flood
-is measured in ``benchmarks/capacity.py``, not asserted here.)"""
+On a real loop with real sockets: a backlog on the SIP socket, or on a TCP or TLS connection,
+is read in bounded turns, with the media clock's ticks in between. Through the real path:
+``voicebot serve --echo`` full at ``--max-calls`` keeps its live SIPp calls (PCMA speech
+flowing, hung up by the caller, never by us) while a second SIPp floods it with INVITEs, every
+one of which gets 503 with Retry-After; afterwards the server still takes a call. (How late
+the media got under the flood is measured in ``benchmarks/capacity.py``, not asserted here.)"""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import re
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,11 +24,36 @@ import pytest
 from tests.interop.sip.conftest import Served, free_port, run_sipp, sipp_background
 from voicebot import runtime
 from voicebot.media.clock import MediaClock
+from voicebot.sip.transaction import TransportAddress
+from voicebot.transport.stream import Framed, StreamHub
 from voicebot.transport.udp import UdpEndpoint
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 BACKLOG = 80
 HANDLING = 0.005  # seconds each datagram holds the loop: more than one read turn's budget
+
+
+class Ticks:
+    """A stream on the media clock that notes at each tick how many requests were handled by then."""
+
+    def __init__(self, handled: list[Any]) -> None:
+        self.handled = handled
+        self.seen: list[int] = []
+
+    def tick(self, now: float) -> None:
+        self.seen.append(len(self.handled))
+
+
+def assert_handled_in_turns(seen: list[int], cut: int) -> None:
+    """The clock ticked while the backlog was being handled, and between two ticks only a few
+    costly requests were: each handling takes at least HANDLING, so a 20 ms tick interval
+    holds at most 20 / 5 of them (a busy machine only makes that fewer), where a reader without
+    a budget handles its whole batch (uvloop: 32 or more datagrams; a TCP read or a 16 KB TLS
+    record: some 60 of these requests) before the clock may tick."""
+    assert [k for k in seen if 0 < k < BACKLOG], seen
+    assert cut >= BACKLOG // 2
+    steps = [b - a for a, b in itertools.pairwise(seen)]
+    assert max(steps) <= 8, steps
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
@@ -41,11 +67,6 @@ def test_a_sip_backlog_is_read_in_turns_with_the_media_clock_between(
 
     async def main() -> tuple[list[bytes], list[int], int]:
         handled: list[bytes] = []
-        seen: list[int] = []  # how many datagrams were handled at each tick
-
-        class Stream:
-            def tick(self, now: float) -> None:
-                seen.append(len(handled))
 
         def costly(data: bytes, addr: tuple[str, int]) -> None:
             time.sleep(HANDLING)  # holds the loop, as parsing a big request would
@@ -55,25 +76,81 @@ def test_a_sip_backlog_is_read_in_turns_with_the_media_clock_between(
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
             for n in range(BACKLOG):
                 peer.sendto(b"request %d" % n, endpoint.sockname)
-        stream = Stream()
+        ticks = Ticks(handled)
         clock = MediaClock.for_loop()
-        clock.register(stream)
+        clock.register(ticks)
         while len(handled) < BACKLOG:
             await asyncio.sleep(0.02)
-        clock.unregister(stream)
+        clock.unregister(ticks)
         endpoint.close()
-        return handled, seen, endpoint.turns_cut
+        return handled, ticks.seen, endpoint.turns_cut
 
     handled, seen, cut = runtime.run(main())
     assert handled == [b"request %d" % n for n in range(BACKLOG)]
-    during = [k for k in seen if 0 < k < BACKLOG]
-    assert during, seen  # the clock ran while the backlog was being read
-    assert cut >= BACKLOG // 2
-    # each handling takes at least HANDLING, so a 20 ms tick interval holds at most 20 / 5 of
-    # them (a busy machine only makes that fewer); a reader without a budget handles its
-    # whole batch (uvloop: 32 or more) before the clock may tick
-    steps = [b - a for a, b in itertools.pairwise(seen)]
-    assert max(steps) <= 8, steps
+    assert_handled_in_turns(seen, cut)
+
+
+def _options(n: int) -> bytes:
+    return (
+        f"OPTIONS sip:bot@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK-{n}\r\n"
+        f"From: <sip:p@127.0.0.1>;tag={n}\r\nTo: <sip:bot@127.0.0.1>\r\nCall-ID: backlog-{n}\r\n"
+        f"CSeq: {n + 1} OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("name", ["tcp", "tls"])
+def test_a_sip_backlog_on_a_stream_is_handed_over_in_turns_with_the_media_clock_between(
+    name: str, loop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same over TCP and TLS: a peer pipelines a backlog of requests on one connection (a
+    read of many messages at once); every one is delivered, in order, and the media clock
+    ticks between the costly ones instead of after the whole read."""
+    monkeypatch.setenv("VOICEBOT_LOOP", loop)
+    server_ctx: ssl.SSLContext | None = None
+    client_ctx: ssl.SSLContext | None = None
+    if name == "tls":
+        trustme = pytest.importorskip("trustme", reason="trustme is a test dependency")
+        ca = trustme.CA()
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+        client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ca.configure_trust(client_ctx)
+    backlog = b"".join(_options(n) for n in range(BACKLOG))
+
+    def pipeline(port: int, done: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:
+        """The peer: connects, writes the whole backlog at once, waits until it was handled."""
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            conn = client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") if client_ctx else raw
+            conn.sendall(backlog)
+            asyncio.run_coroutine_threadsafe(done.wait(), loop).result(60)
+
+    async def main() -> tuple[list[str], list[int], int]:
+        handled: list[str] = []
+
+        def costly(item: Framed, source: TransportAddress) -> None:
+            time.sleep(HANDLING)  # holds the loop, as handling a big request would
+            assert not isinstance(item, Exception), item
+            handled.append(item.call_id)
+            if len(handled) == BACKLOG:
+                done.set()
+
+        done = asyncio.Event()
+        hub = StreamHub(costly)
+        port = await hub.listen(name, "127.0.0.1", 0, server_ctx)
+        ticks = Ticks(handled)
+        clock = MediaClock.for_loop()
+        clock.register(ticks)
+        try:
+            await asyncio.wait_for(asyncio.to_thread(pipeline, port, done, asyncio.get_running_loop()), 60)
+        finally:
+            clock.unregister(ticks)
+            await hub.close()
+        return handled, ticks.seen, hub.turns_cut
+
+    handled, seen, cut = runtime.run(main())
+    assert handled == [f"backlog-{n}" for n in range(BACKLOG)]
+    assert_handled_in_turns(seen, cut)
 
 
 def _counter(output: str, label: str) -> int:

@@ -7,6 +7,10 @@ import asyncio
 import os
 import socket
 import time
+import wave
+from pathlib import Path
+
+import numpy as np
 
 from voicebot.media import MediaStream
 from voicebot.media.clock import PTIME, MediaClock
@@ -19,6 +23,7 @@ from voicebot.transport.buffers import (
     realtime_offset,
     size_receive_buffer,
 )
+from voicebot.transport.rtp import RtpTransport
 
 from .conftest import Params
 
@@ -103,6 +108,110 @@ async def test_echo_sends_the_callers_payloads_back_untouched() -> None:
     echoed = [p for i, p in enumerate(back) if p in set(sent) and (i == 0 or back[i - 1] != p)]  # one per frame
     assert len(echoed) >= 45  # the random payloads come back byte for byte, in order
     assert echoed == [p for p in sent if p in set(echoed)]
+
+
+async def test_relayed_echo_hands_over_to_the_clock_when_bot_audio_and_a_recording_start(tmp_path: Path) -> None:
+    """While echo is relayed the ticks with no session timer due return at once (the RTCP
+    interval is a minute here); when bot audio and a recording start, the playout grid picks
+    up where the clock is, as if every tick had run: the recording grows with the wall clock,
+    not by the relayed seconds in one go, and the clock is never seconds late."""
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    stream = await MediaStream.open("127.0.0.1", rtcp_interval=60.0)
+    stream.configure(Params(peer.getsockname(), "PCMU/8000", 0, telephone_event_pt=None))
+    stream.set_echo(True)
+    await stream.start()
+    loop = asyncio.get_running_loop()
+    payload = b"\x55" * 160
+    echoed = 0
+
+    async def talk(first: int, count: int) -> None:
+        nonlocal echoed
+        for i in range(first, first + count):
+            peer.sendto(rtp(i, payload), stream.local_address)
+            await asyncio.sleep(PTIME)
+            try:
+                while True:
+                    echoed += RtpPacket.parse(peer.recv(2048)).payload == payload
+            except BlockingIOError:
+                pass
+
+    try:
+        await talk(0, 75)  # 1.5 s of echo relayed packet by packet
+        relayed = echoed
+        started = loop.time()
+        stream.start_recording(tmp_path / "r.wav")
+        stream.play(np.full(16000, 1000, dtype=np.int16))
+        await talk(75, 25)
+        stream.stop_recording()
+        wall = loop.time() - started
+        late_ms = stream.stats()["media-clock"]["lateMaxMs"]
+    finally:
+        await stream.close()
+        peer.close()
+    assert relayed >= 65  # the relay ran
+    with wave.open(str(tmp_path / "r.wav")) as w:
+        recorded = w.getnframes() / w.getframerate()
+    assert wall - 0.3 <= recorded <= wall + 0.1, (recorded, wall)
+    assert late_ms < 1000, late_ms
+
+
+async def test_a_digit_without_end_packets_is_reported_while_echo_is_relayed() -> None:
+    """A telephone-event whose end packets never come is reported after the receiver's
+    timeout (1 s), though the relaying stream's ticks skip ahead to a timer a minute away."""
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    stream = await MediaStream.open("127.0.0.1", rtcp_interval=60.0)
+    stream.configure(Params(peer.getsockname(), "PCMU/8000", 0, telephone_event_pt=101))
+    stream.set_echo(True)
+    await stream.start()
+    try:
+        for i in range(25):  # the relay is running
+            peer.sendto(rtp(i, b"\x55" * 160), stream.local_address)
+            await asyncio.sleep(PTIME)
+        for k in range(3):  # digit 5, no end bit, then nothing more of it
+            event = RtpPacket(payload_type=101, sequence_number=25 + k, timestamp=25 * 160, ssrc=0x1234,
+                              payload=bytes([5, 10]) + (160 * (k + 1)).to_bytes(2, "big"), marker=k == 0)  # fmt: skip
+            peer.sendto(bytes(event), stream.local_address)
+            await asyncio.sleep(PTIME)
+        digit = await asyncio.wait_for(stream.dtmf_events.get(), 3.0)
+    finally:
+        await stream.close()
+        peer.close()
+    assert digit.digit == "5" and digit.source == "rfc4733"
+
+
+async def test_a_backlog_on_an_rtp_socket_is_read_in_one_wake_up_with_its_arrival_times() -> None:
+    """A packet that just arrived is read alone (no second read that would find the socket
+    empty); packets that queued while the loop was held are read in the same wake-up as the
+    first of them (a callback it schedules runs after all of them), stamped when they came."""
+    transport = await RtpTransport.open("127.0.0.1")
+    loop = asyncio.get_running_loop()
+    got: list[tuple[bytes, float]] = []
+    turns: list[int] = []  # datagrams delivered before the loop's next turn, from each first one
+
+    def on_rtp(data: bytes, addr: tuple[str, int], at: float) -> None:
+        if not got or turns:
+            loop.call_soon(lambda: turns.append(len(got)))
+        got.append((data, at))
+
+    transport.on_rtp = on_rtp
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sent_at = loop.time()
+        for i in range(5):
+            peer.sendto(rtp(i, b"x"), transport.local_address)
+        time.sleep(0.05)  # the loop is held: they queue
+        await asyncio.sleep(0.05)
+        peer.sendto(rtp(5, b"x"), transport.local_address)  # a fresh one
+        await asyncio.sleep(0.05)
+    finally:
+        peer.close()
+        transport.close()
+    assert [d for d, _ in got] == [rtp(i, b"x") for i in range(6)]
+    assert turns[0] == 5, turns  # the backlog in one wake-up
+    assert all(abs(at - sent_at) < 0.02 for _, at in got[:5])
 
 
 def test_kernel_receive_time_is_the_arrival_not_the_read() -> None:

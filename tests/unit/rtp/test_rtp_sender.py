@@ -77,8 +77,8 @@ def test_sequence_and_timestamp_wrap() -> None:
 def test_telephone_event_keeps_its_timestamp_and_audio_resumes_on_the_clock() -> None:
     s = make()
     a = s.audio(b"x", speech=True)
-    e1 = s.event(b"ev", payload_type=101, new_event=True)
-    e2 = s.event(b"ev", payload_type=101, new_event=False)
+    e1 = RtpPacket.parse(s.event(b"ev", payload_type=101, new_event=True))
+    e2 = RtpPacket.parse(s.event(b"ev", payload_type=101, new_event=False))
     b = s.audio(b"x", speech=True)
     assert e1.timestamp == e2.timestamp == a.timestamp + 160
     assert e1.marker and not e2.marker

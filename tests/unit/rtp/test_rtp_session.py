@@ -274,3 +274,39 @@ def test_rtcp_goes_out_at_the_rfc_interval() -> None:
     assert sent_at[0] <= 1.5 * 2.5 / comp + 0.02
     assert min(gaps) >= 0.5 * 5 / comp - 0.02 and max(gaps) <= 1.5 * 5 / comp + 0.02
     assert 300 / (1.5 * 5 / comp) <= len(sent_at) <= 300 / (0.5 * 5 / comp) + 1
+
+
+def test_echo_fast_path_relays_plain_audio_and_leaves_everything_else_to_the_full_path() -> None:
+    """relay_rtp: once the peer is latched and its SSRC followed, a plain audio packet comes
+    back as our next packet (our SSRC, sequence and clock; the payload untouched) and is
+    counted as received; another source, a telephone-event, a header with a CSRC or a new SSRC
+    get None and change nothing, and the full path still handles them as before."""
+    s = session()
+    s.start(0.0)
+    assert s.receive_rtp(pkt(1), PEER, 0.0) is not None  # latches the SDP address and follows SSRC 0xABC
+    s.relay(b"\x01" * 160, 0.0, 160)  # the full path's echo of that packet
+    first = RtpPacket.parse(s.datagrams_to_send()[0][0])
+    out = []
+    for i in range(2, 6):
+        data = s.relay_rtp(pkt(i, payload=bytes([i]) * 160), PEER, 0.02 * (i - 1), len)
+        assert data is not None
+        out.append(RtpPacket.parse(data))
+    assert [p.payload for p in out] == [bytes([i]) * 160 for i in range(2, 6)]
+    assert {p.ssrc for p in out} == {0x1111} and {p.payload_type for p in out} == {0}
+    assert [p.sequence_number for p in out] == [(first.sequence_number + k) & 0xFFFF for k in range(1, 5)]
+    assert [p.timestamp - first.timestamp for p in out] == [160, 320, 480, 640]
+    # RFC 3550 §A.1 statistics as on the full path: the first packet was the probation's
+    assert s.remote is not None and s.remote.max_seq == 5 and s.remote.received == 4 and s.last_rtp == 0.08
+    assert not s.datagrams_to_send()  # handed back, not queued
+    received = s.remote.received
+    csrc = bytes(RtpPacket(payload_type=0, sequence_number=6, timestamp=960, ssrc=0xABC, payload=b"x", csrc=(7,)))
+    for data, addr in [
+        (pkt(6), STRANGER),  # not the latched source
+        (pkt(6, pt=101, payload=bytes([5, 0x0A, 0, 160])), PEER),  # a telephone-event: a digit, not audio
+        (csrc, PEER),  # a header the fast path does not read
+        (pkt(6, ssrc=0xDEF), PEER),  # a new source of the same address
+    ]:
+        assert s.relay_rtp(data, addr, 0.1, len) is None
+    assert s.remote.received == received and s.filter.dropped == 0
+    s.queue_dtmf("1")  # our own digit is due: the frame goes out as a telephone-event instead
+    assert s.relay_rtp(pkt(6), PEER, 0.1, len) is None
