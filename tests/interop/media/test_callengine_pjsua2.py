@@ -42,30 +42,20 @@ def call_the_flow(serve: Any, tmp_path: Path, recording: Path) -> dict[str, Any]
     return report
 
 
-def test_a_pjsua2_caller_is_heard_the_same_however_long_they_pause(serve: Any, tmp_path: Path) -> None:
-    """Two calls, the caller answering after a short and after a longer pause: the bot hears
-    the same words and comes to the same verdict (the recogniser is given the turn from just
-    before the speech, not from whenever listening began; before, one 20 ms frame more of
-    quiet turned an accepted "yep" at 0.54 into a rejected "yeah" at 0.07). The confidence
-    itself may differ a little: on a loaded machine a jitter buffer may play a 20 ms frame
-    twice inside the word (seen: 0.09 and 0.08 for the same answer)."""
+def test_a_pjsua2_caller_speaking_a_recording_completes_the_flow(serve: Any, tmp_path: Path) -> None:
     pytest.importorskip("pjsua2", reason="pjsua2-python is a test dependency (pip install pjsua2-python)")
     answer = read_wav(espeak("yes", tmp_path / "answer.wav"))
-    heard = []
-    for pause in (0.0, 0.7):  # seconds more after the question (which ends about 10 s in)
-        recording = tmp_path / f"caller-{pause}.wav"
-        quiet = np.zeros(round(16000 * (10 + pause)), np.int16)
-        write_wav(recording, np.concatenate([quiet, answer, np.zeros(16000, np.int16)]))
-        with wave.open(str(recording)) as w:
-            assert w.getframerate() == 16000
-        report = call_the_flow(serve, tmp_path, recording)
-        assert report["codec"] in ("PCMU/8000", "PCMA/8000")  # what PJSIP offered first
-        answered_or_asked_again(report, after=ANSWER_AT + pause)
-        if report["outcome"] == "confirmed":
-            assert report["ended_by"] == "local"  # the bot said goodbye and hung up
-        turn = next(t for t in report["transcript"] if t["who"] == "caller")
-        heard.append((turn["text"], turn.get("understood", True), turn["confidence"]))
-    assert heard[0][:2] == heard[1][:2], heard
+    # the greeting and the question take about ten seconds; answering a little before the
+    # question ends is a barge-in the bot must take in stride
+    recording = tmp_path / "caller.wav"
+    write_wav(recording, np.concatenate([np.zeros(16000 * 10, np.int16), answer, np.zeros(16000, np.int16)]))
+    with wave.open(str(recording)) as w:
+        assert w.getframerate() == 16000
+    report = call_the_flow(serve, tmp_path, recording)
+    assert report["codec"] in ("PCMU/8000", "PCMA/8000")  # what PJSIP offered first
+    answered_or_asked_again(report, after=ANSWER_AT)
+    if report["outcome"] == "confirmed":
+        assert report["ended_by"] == "local"  # the bot said goodbye and hung up
 
 
 def answered_or_asked_again(report: dict[str, Any], *, after: float) -> None:
