@@ -3,7 +3,8 @@ TTS time to first audio, VAD and endpointing per codec.
 
 Run: ``.venv/bin/python benchmarks/speech.py`` (every turn, 13 conditions; the two
 languages are evaluated in two processes), ``--quick`` (a third of the phrase turns, every
-out-of-grammar one, four conditions; 13 minutes on 2 shared cores, what ``make bench`` runs),
+out-of-grammar one, four conditions; 25 minutes for both languages on 2 loaded shared cores,
+Korean alone 10; what ``make bench`` runs),
 ``--ablation`` for what each way in gives (a separate, longer run), ``--write-calibration``
 to refit the policy the engines ship (``voicebot/asr/calibration.json``). Writes
 ``benchmarks/results/speech.json`` (``speech_quick.json``, ``speech_ablation.json``) and
