@@ -25,6 +25,7 @@ counts as a wrong (false) accept; everything else in the band is a reprompt.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -156,16 +157,14 @@ def rates(rows: Sequence[Row], decide: Callable[[Row], str | None]) -> dict[str,
     inside = [r for r in rows if r.intent is not None]
     outside = [r for r in rows if r.intent is None]
     got = [(r, decide(r)) for r in inside]
-    n, m = max(1, len(inside)), max(1, len(outside))
+    n = max(1, len(inside))
     fa = sum(1 for r in outside if decide(r) is not None)
     return {
         "in_grammar": len(inside),
         "correct": round(sum(1 for r, g in got if g == r.intent) / n, 4),
         "wrong": round(sum(1 for r, g in got if g is not None and g != r.intent) / n, 4),
         "rejected": round(sum(1 for _, g in got if g is None) / n, 4),
-        "out_of_grammar": len(outside),
-        "false_accepts": round(fa / m, 4),
-        "false_accepts_n": fa,
+        **false_accepts(fa, len(outside)),
     }
 
 
@@ -194,14 +193,38 @@ def rtf(rows: Sequence[Row]) -> tuple[float, float]:
     return round(sum(r.cpu for r in rows) / audio, 4), round(sum(r.raw_cpu for r in rows) / audio, 4)
 
 
-def by_kind(rows: Sequence[Row], decide: Callable[[Row], str | None]) -> dict[str, str]:
-    out: dict[str, list[int]] = {}
+def wilson_upper(hits: int, turns: int, z: float = 1.96) -> float:
+    """The upper end of the Wilson score interval for ``hits`` in ``turns`` (95 % by
+    default): the largest rate the count does not rule out. 0 of 206 gives 1.8 %, so a
+    false accept rate can be shown to be at most 2 % only with a set that large."""
+    if turns <= 0:
+        return 1.0
+    p = hits / turns
+    z2 = z * z
+    centre = p + z2 / (2 * turns)
+    spread = z * math.sqrt(p * (1 - p) / turns + z2 / (4 * turns * turns))
+    return min(1.0, (centre + spread) / (1 + z2 / turns))
+
+
+def false_accepts(hits: int, turns: int) -> dict[str, Any]:
+    """A false accept count as a share of ``turns``, with its 95 % Wilson upper bound."""
+    return {
+        "false_accepts": round(hits / max(1, turns), 4),
+        "false_accepts_n": hits,
+        "out_of_grammar": turns,
+        "false_accepts_upper95": round(wilson_upper(hits, turns), 4),
+    }
+
+
+def by_kind(rows: Sequence[Row], decide: Callable[[Row], str | None]) -> dict[str, dict[str, Any]]:
+    """False accepts per out-of-grammar kind (sentence, number, cough, ...)."""
+    seen: dict[str, list[int]] = {}
     for r in rows:
         if r.intent is None:
-            seen = out.setdefault(r.kind, [0, 0])
-            seen[0] += decide(r) is not None
-            seen[1] += 1
-    return {k: f"{a}/{b}" for k, (a, b) in sorted(out.items())}
+            count = seen.setdefault(r.kind, [0, 0])
+            count[0] += decide(r) is not None
+            count[1] += 1
+    return {k: false_accepts(a, b) for k, (a, b) in sorted(seen.items())}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,7 +298,7 @@ def confirm_policy(
         "wrong": round(got.count("wrong") / n, 4),
         "rejected": round((got.count("rejected") + got.count("asked")) / n, 4),
         "asked_then_reprompted": round(got.count("asked") / n, 4),
-        "false_accepts": round(oog.count("wrong") / m, 4),
-        "false_accepts_n": oog.count("wrong"),
+        **false_accepts(oog.count("wrong"), len(outside)),
+        "false_accepts_by_kind": by_kind(outside, lambda r: "yes" if outcome(r) == "wrong" else None),
         "out_of_grammar_read_back": round((oog.count("asked") + oog.count("wrong")) / m, 4),
     }

@@ -2,8 +2,9 @@
 
 Per language, the listening states of a shipped dialog give the grammars (their phrases,
 grouped by intent exactly as the flow groups them). Every phrase is spoken ``renditions``
-times by espeak-ng, each time with another voice, rate and pitch; out-of-grammar turns are
-other sentences, coughs, noise bursts, silence and two people talking over each other. A
+times by espeak-ng, each time with another voice, rate and pitch; out-of-grammar turns
+(``_speech_oog``: 310 per language) are other sentences, numbers out of context, coughs,
+clicks, breaths, line noise, silence and second speakers. A
 turn's rendition number puts it in the calibration split (confidence weights and
 thresholds are fitted there) or the test split (every reported number), never both.
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _speech_oog import out_of_grammar
 
 from tests.sim.channel import add_noise, babble, telephone_channel, white_noise
 from voicebot import Flow
@@ -38,7 +40,6 @@ class Language:
     rates: tuple[int, ...]
     pitches: tuple[int, ...]
     renditions: int
-    other: tuple[str, ...]
     replies: tuple[str, str]  # what a caller says to "Did you say ...?": yes, no
 
 
@@ -50,24 +51,6 @@ LANGUAGES = {
         rates=(130, 150, 170, 190, 210),
         pitches=(35, 45, 50, 55, 65),
         renditions=5,
-        other=(
-            "오늘 날씨가 정말 좋네요",
-            "감사합니다 안녕히 계세요",
-            "저는 학생입니다",
-            "지금 운전 중이에요",
-            "잘 모르겠어요",
-            "누구세요",
-            "여보세요",
-            "점심 먹었어요",
-            "회의 중입니다",
-            "버스를 타고 가요",
-            "커피 한 잔 주세요",
-            "주말에 뭐 해요",
-            "물건이 아직 안 왔어요",
-            "아이가 울고 있어요",
-            "이따가 다시 걸게요",
-            "집에 아무도 없어요",
-        ),
         replies=("네", "아니요"),
     ),
     "en": Language(
@@ -77,24 +60,6 @@ LANGUAGES = {
         rates=(140, 160, 180, 200, 220),
         pitches=(35, 45, 50, 55, 65),
         renditions=3,
-        other=(
-            "the weather is nice today",
-            "i am driving right now",
-            "who is this",
-            "what time is it",
-            "i had lunch already",
-            "my dog is barking",
-            "hold on a second",
-            "i'm in a meeting",
-            "can you hear me",
-            "the bus is late",
-            "i like coffee",
-            "see you on monday",
-            "the package has not arrived",
-            "my daughter is sick",
-            "turn the music down",
-            "where are my keys",
-        ),
         replies=("yes", "no"),
     ),
 }
@@ -155,21 +120,6 @@ def padded(pcm: np.ndarray) -> np.ndarray:
     return np.concatenate([quiet(LEAD), pcm, quiet(TAIL)])
 
 
-def cough(rng: np.random.Generator) -> np.ndarray:
-    """One or two bursts of shaped noise with a sharp attack: a cough or a throat clear."""
-    parts = []
-    for _ in range(int(rng.integers(1, 3))):
-        n = int(RATE * rng.uniform(0.18, 0.35))
-        spectrum = np.fft.rfft(rng.normal(0, 1, n))
-        freqs = np.fft.rfftfreq(n, 1 / RATE)
-        spectrum *= np.exp(-(((freqs - rng.uniform(500, 1500)) / 1500.0) ** 2)) + 0.2 * (freqs < 4000)
-        burst = np.fft.irfft(spectrum, n)
-        t = np.arange(n) / n
-        burst *= np.minimum(1.0, t / 0.04) * np.exp(-4.0 * t)
-        parts += [burst / np.abs(burst).max() * rng.uniform(8000, 16000), np.zeros(int(RATE * 0.12))]
-    return np.concatenate(parts).astype(np.int16)
-
-
 def build_set(lang: str, tts: EspeakEngine, *, every: int = 1) -> list[Turn]:
     """The language's turns: a quick run (``every`` > 1) keeps every ``every``-th phrase
     rendition and all the out-of-grammar turns."""
@@ -206,38 +156,25 @@ def build_set(lang: str, tts: EspeakEngine, *, every: int = 1) -> list[Turn]:
                         seed=index,
                     )
                 )
-    rng = np.random.default_rng(11)
-    others: list[tuple[str, np.ndarray]] = []
-    for i, text in enumerate(spec.other):
-        for r in range(2):
-            voice = spec.voices[(i + 3 * r) % len(spec.voices)]
-            pcm = tts.synthesize(text, voice=voice, rate=spec.rates[(i + r) % len(spec.rates)], pitch=50)
-            others.append(("sentence", pcm))
-    for _ in range(8):
-        others.append(("cough", cough(rng)))
-    for i in range(8):
-        n = int(RATE * rng.uniform(0.6, 1.5))
-        noise = white_noise(n, 100 + i) if i % 2 else babble(n, [p for _, p in others[: 2 * len(spec.other)]], 100 + i)
-        others.append(("noise", (noise / np.abs(noise).max() * 6000).astype(np.int16)))
-    for _ in range(4):
-        others.append(("silence", quiet(1.0)))
-    sentences = [p for k, p in others if k == "sentence"]
-    for i in range(8):
-        a, b = sentences[i], sentences[-1 - i]
-        n = max(len(a), len(b) + RATE // 3)
-        mix = np.zeros(n)
-        mix[: len(a)] += a
-        mix[RATE // 3 : RATE // 3 + len(b)] += 0.5 * b
-        others.append(("crosstalk", np.clip(mix, -32768, 32767).astype(np.int16)))
-    for i, (kind, pcm) in enumerate(others):  # all of them in a quick run too: false accepts
-        index += 1  # are counted against 2 %, which a third of 40 test turns cannot resolve
+
+    def speak(text: str, variant: int) -> np.ndarray:
+        voice = spec.voices[variant % len(spec.voices)]
+        rate = spec.rates[(3 * variant + 1) % len(spec.rates)]
+        pitch = spec.pitches[(2 * variant + 1) % len(spec.pitches)]
+        return tts.synthesize(text, voice=voice, rate=rate, pitch=pitch)
+
+    phrases = {name: list(flow.states[name].grammar or ()) for name in spec.states}
+    seen: dict[str, int] = {}
+    for other in out_of_grammar(lang, speak, spec.states, phrases):  # all of them in a quick
+        index += 1  # run too: false accepts are counted against 2 %
+        j = seen[other.kind] = seen.get(other.kind, -1) + 1
         turns.append(
             Turn(
-                key=f"oog/{kind}/{i}",
-                state=spec.states[i % len(spec.states)],
-                kind=kind,
-                split="calib" if i % 3 == 0 else "test",
-                pcm=padded(pcm),
+                key=f"oog/{other.kind}/{j}",
+                state=other.state or spec.states[j % len(spec.states)],
+                kind=other.kind,
+                split="calib" if j % 3 == 0 else "test",
+                pcm=padded(other.pcm),
                 seed=index,
             )
         )

@@ -3,7 +3,8 @@ TTS time to first audio, VAD and endpointing per codec.
 
 Run: ``.venv/bin/python benchmarks/speech.py`` (every turn, 13 conditions; the two
 languages are evaluated in two processes), ``--quick`` (a third of the phrase turns, every
-out-of-grammar one, four conditions; 6 minutes on 2 quiet cores, what ``make bench`` runs),
+out-of-grammar one, four conditions; 25 minutes for both languages on 2 loaded shared cores,
+Korean alone 10; what ``make bench`` runs),
 ``--ablation`` for what each way in gives (a separate, longer run), ``--write-calibration``
 to refit the policy the engines ship (``voicebot/asr/calibration.json``). Writes
 ``benchmarks/results/speech.json`` (``speech_quick.json``, ``speech_ablation.json``) and
@@ -12,8 +13,12 @@ prints tables.
 * Evaluation set (``_speech_set.py``): the listening states of a shipped dialog per
   language (Korean ``ko_delivery_confirm``: ask_home, ask_where, 61 phrases; English
   ``appointment_reminder``: ask_confirm, confirm_cancel, 127 phrases), every phrase spoken
-  5 (ko) / 3 (en) times by espeak-ng voices, rates and pitches; 60 out-of-grammar turns
-  per language. Thirteen conditions: 16 kHz, G.711 μ-law / A-law, 5 and 10 % bursty loss
+  5 (ko) / 3 (en) times by espeak-ng voices, rates and pitches; 310 out-of-grammar turns
+  per language (``_speech_oog.py``: other sentences, numbers, coughs, clicks, breaths, line
+  noise, silence, crosstalk, an in-grammar phrase under a louder other sentence), 206 of
+  them in the test split, so that a false accept rate of 0 to 2 % can be told from more:
+  every count is reported with its 95 % Wilson upper bound, per kind and pooled over the
+  conditions. Thirteen conditions: 16 kHz, G.711 μ-law / A-law, 5 and 10 % bursty loss
   through the jitter buffer, Opus with and without loss, white and babble noise at 20 and
   10 dB SNR.
 * Calibration (``_speech_eval.py``): ``--write-calibration`` fits the confidence weights
@@ -57,6 +62,7 @@ from _speech_eval import (  # noqa: E402
     confirm_policy,
     confirm_replies,
     decode,
+    false_accepts,
     fit,
     rates,
     rtf,
@@ -141,20 +147,49 @@ def evaluate(lang: str, quick: bool) -> dict[str, Any]:
         }
         print(
             f"  [{lang}] {name:>14}: correct {ours['correct']:.3f} wrong {ours['wrong']:.3f} "
-            f"rejected {ours['rejected']:.3f} FA {ours['false_accepts']:.3f} | confirm: correct "
+            f"rejected {ours['rejected']:.3f} FA {_fa(ours)} | confirm: correct "
             f"{confirm['correct']:.3f} + confirmed {confirm['confirmed']:.3f} wrong {confirm['wrong']:.3f} "
-            f"FA {confirm['false_accepts']:.3f} | no rejection {everything['correct']:.3f} | raw "
-            f"{baseline['correct']:.3f}/{baseline['wrong']:.3f} FA {baseline['false_accepts']:.3f} "
+            f"FA {_fa(confirm)} | no rejection {everything['correct']:.3f} | raw "
+            f"{baseline['correct']:.3f}/{baseline['wrong']:.3f} FA {_fa(baseline)} "
             f"| rtf {cpu:.3f} (raw {raw_cpu:.3f})",
             flush=True,
         )
+        kinds = conditions[name]["false_accepts_by_kind"]
+        print(
+            f"  [{lang}] {name:>14}  FA by kind: {_kinds(kinds)}; with confirmation: "
+            f"{_kinds(confirm['false_accepts_by_kind'])}",
+            flush=True,
+        )
+    pooled = {
+        policy_name: false_accepts(
+            sum(c[policy_name]["false_accepts_n"] for c in conditions.values()),
+            sum(c[policy_name]["out_of_grammar"] for c in conditions.values()),
+        )
+        for policy_name in ("calibrated", "confirm_policy", "raw_engine")
+    }
+    print(
+        f"  [{lang}] all conditions pooled: FA {_fa(pooled['calibrated'])}, with confirmation "
+        f"{_fa(pooled['confirm_policy'])}, raw {_fa(pooled['raw_engine'])}",
+        flush=True,
+    )
     return {
         "engine": engine.name,
         "set": summary(turns),
         "policy": policy.to_json(),
         "conditions": conditions,
+        "false_accepts_pooled": pooled,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _fa(r: dict[str, Any]) -> str:
+    """``k/n (<= upper %)``: a false accept count with its 95 % Wilson upper bound."""
+    return f"{r['false_accepts_n']}/{r['out_of_grammar']} (<={100 * r['false_accepts_upper95']:.1f}%)"
+
+
+def _kinds(kinds: dict[str, dict[str, Any]]) -> str:
+    hit = [f"{k} {v['false_accepts_n']}/{v['out_of_grammar']}" for k, v in kinds.items() if v["false_accepts_n"]]
+    return ", ".join(hit) or "none"
 
 
 def calibrate(lang: str, quick: bool) -> dict[str, Any]:
@@ -383,8 +418,14 @@ def endpointing(tts: EspeakEngine) -> dict[str, Any]:
             early = turns = missed = 0
             for i, phrase in enumerate(phrases):
                 speech = tts.synthesize(phrase, voice=("ko", "ko+f3", "ko+m3")[i % 3], rate=170)
-                turn = Turn(key="", state=state, kind="phrase", split="test", seed=i,
-                            pcm=np.concatenate([quiet(0.3), speech, quiet(1.2)]))
+                turn = Turn(
+                    key="",
+                    state=state,
+                    kind="phrase",
+                    split="test",
+                    seed=i,
+                    pcm=np.concatenate([quiet(0.3), speech, quiet(1.2)]),
+                )
                 audio = through(CONDITIONS[cond], turn, [])
                 rec = engine.recognizer(list(groups[state]), groups=groups[state])
                 vad, ep = Vad(mode), Endpointer(cfg, started_at=0.0)

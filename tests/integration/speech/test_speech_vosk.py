@@ -69,9 +69,11 @@ def test_grammar_mode_after_5_percent_bursty_loss(vosk_engine: VoskEngine, speak
         if result.match.phrase is None:  # a no-match still names its best candidate
             assert result.match.runner_up is not None and result.match.confidence > 0.0
     assert total_lost > 0  # the channel really dropped frames
-    # measured 9/12 with these seeds (the other 3 are no-matches, none wrong); raw Vosk
-    # exact-phrase rate on clean 8 kHz is 3/6
-    assert correct >= 9 and wrong == 0
+    # measured 6/12 with these seeds and the policy refitted with 104 out-of-grammar
+    # calibration turns (the other 6 are no-matches, none wrong; 9/12 with the earlier
+    # policy, which took 4.5 % false accepts where this one takes 2.7 %, see the README);
+    # raw Vosk exact-phrase rate on clean 8 kHz is 3/6
+    assert correct >= 6 and wrong == 0
 
 
 def test_unrelated_speech_is_no_match(vosk_engine: VoskEngine, speak: Speak) -> None:
