@@ -9,11 +9,12 @@ rate, and we never code more than wideband (an 8 kHz audio band), so a call with
 no resampler in either direction. Bandwidth and bitrate can change at run time so the media
 layer can move between narrowband and wideband as the network gets worse or better.
 
-The encoder runs at complexity 6 (libopus's default is 10): ``benchmarks/codecs.py`` codes
-espeak-ng speech at each complexity and scores it with PESQ (ITU-T P.862.2, wideband). At 24
-kbit/s wideband, 6 scored best (4.00, against 3.52 for 8 and 10) for about 40 % of the CPU of
-10 — and a server that codes hundreds of streams pays that per 20 ms frame of each. Below 6
-the cost falls further but so does the score (3.85 at 4-5, 3.1 at 2).
+The encoder's complexity is a parameter (``complexity``, default 10 as libopus's own).
+``benchmarks/codecs.py`` codes espeak-ng speech at each complexity and scores it with PESQ
+(ITU-T P.862.2, wideband): at 24 kbit/s wideband, 6 scored best (4.00, against 3.52 for 8 and
+10) for about 40 % of the CPU of 10. But the recogniser disagreed: a persona's "five" over
+Opus loopback was heard 5 of 5 times at complexity 10 and 2 of 5 at 6 (pocketsphinx), so the
+default stays 10 until the speech benchmark scores the complexities too.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ BANDWIDTHS = {
     "fullband": 1105,
 }
 _APPLICATION_VOIP = 2048
-COMPLEXITY = 6  # encoder complexity (0-10): see the module docstring for why not libopus's 10
+COMPLEXITY = 10  # encoder complexity (0-10): see the module docstring
 
 _INSTALL_HINT = (
     "the Opus codec needs the libopus shared library, which was not found; install the "

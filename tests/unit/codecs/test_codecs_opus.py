@@ -33,7 +33,7 @@ def test_round_trip_keeps_voice_band_signal() -> None:
 def test_every_complexity_codes_speech_and_the_encoder_runs_at_the_one_asked(complexity: int) -> None:
     enc = OpusEncoder(complexity=complexity)
     assert enc.complexity == complexity
-    assert OpusEncoder().complexity == 6  # the default (why: the module docstring, benchmarks/codecs.py)
+    assert OpusEncoder().complexity == 10  # the default (why: the module docstring, benchmarks/codecs.py)
     dec = get_codec("opus/48000/2").decoder()
     sig = speech_like(16000, seconds=2.0)
     out = np.concatenate([dec.decode(enc.encode(f)) for f in _frames(sig, 320)])
