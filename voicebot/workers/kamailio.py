@@ -44,7 +44,7 @@ class DispatcherConfig:
     first_reply: float = 4.0  # seconds a worker has to answer an INVITE at all (100 Trying)
     ring_timeout: float = 120.0  # seconds an INVITE may ring
     retry_after: int = 5  # seconds, in the 503 sent when every worker is full or down
-    max_calls: int = MAX_SESSIONS  # calls a worker takes at most (its `serve --max-calls`); 0: no limit
+    max_calls: int = MAX_SESSIONS  # calls a worker takes at most (its `serve --max-calls`, at least 1)
     dialog_expire: int = 14400  # seconds a Call-ID -> worker entry lives without a BYE
     children: int = 2  # Kamailio receiver processes per transport
     module_path: str | None = None
@@ -59,8 +59,9 @@ class DispatcherConfig:
             _check_hostport(addr)
         if self.ping_interval < 1:
             raise ConfigError("the probing interval is whole seconds, at least 1")
-        if self.max_calls < 0:
-            raise ConfigError("the calls per worker cannot be negative (0: no limit)")
+        if self.max_calls < 1:
+            # a worker always has a limit (`serve --max-calls` is at least 1); the dispatcher's is the same
+            raise ConfigError("the calls per worker must be at least 1")
 
 
 def _check_hostport(text: str) -> tuple[str, int]:

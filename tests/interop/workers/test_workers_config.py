@@ -47,7 +47,8 @@ def test_printed_config_names_the_workers() -> None:
     "args",
     [["--listen", "1.2.3.4:5060"], ["--listen", "1.2.3.4:x", "--worker", "1.2.3.5:5060"],
      ["--listen", "1.2.3.4:5060", "--worker", "1.2.3.5:5060", "--ping-interval", "0"],
-     ["--listen", "1.2.3.4:5060", "--worker", "1.2.3.5:5060", "--max-calls", "-3"]],
+     ["--listen", "1.2.3.4:5060", "--worker", "1.2.3.5:5060", "--max-calls", "-3"],
+     ["--listen", "1.2.3.4:5060", "--worker", "1.2.3.5:5060", "--max-calls", "0"]],
 )  # fmt: skip
 def test_bad_arguments_exit_2_with_one_line(args: list[str]) -> None:
     done = voicebot("kamailio-config", *args)

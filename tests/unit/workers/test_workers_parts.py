@@ -20,8 +20,9 @@ def test_list_names_every_worker_probed_in_one_set_with_its_call_limit() -> None
         "1 sip:10.0.0.2:5071 8 0 duid=w1;maxload=40",
         "1 sip:[2001:db8::7]:5072 8 0 duid=w2;maxload=40",
     ]
-    with pytest.raises(ConfigError, match="cannot be negative"):
-        DispatcherConfig(listen="10.0.0.1:5060", workers=("10.0.0.2:5071",), max_calls=-1)
+    for bad in (0, -1):  # a worker always has a limit, so the dispatcher's list does too
+        with pytest.raises(ConfigError, match="at least 1"):
+            DispatcherConfig(listen="10.0.0.1:5060", workers=("10.0.0.2:5071",), max_calls=bad)
 
 
 def test_config_fills_every_placeholder() -> None:
