@@ -121,3 +121,28 @@ def test_a_flood_at_full_workers_is_refused_by_the_dispatcher_alone(
     assert sum(s["calls"] for s in stats) == live + 1  # the live calls and the one after
     assert [s["calls"] >= 2 for s in stats] == [True, True]  # the least-loaded worker took each
     assert [s["refused_full"] for s in stats] == [0, 0]  # no flooded INVITE reached a worker
+
+
+def test_a_killed_workers_calls_free_their_slots_when_the_callers_hang_up(
+    workers: Callable[..., Workers], tmp_path: Path
+) -> None:
+    """The dispatcher counts each worker's calls by Call-ID. When a worker dies mid-call, its
+    callers' BYEs still pass the dispatcher and give the slots back, so the restarted worker
+    takes its full --max-calls again (not only after the entries expire hours later)."""
+    w = workers("--echo", "--max-calls", "2")
+    live = tmp_path / "live"
+    live.mkdir()
+    with sipp_background(["-sf", str(SCENARIOS / "uac_rr.xml"), w.target, "-s", "bot", "-i", "127.0.0.1",
+                          "-p", str(free_port()), "-m", "4", "-l", "4", "-r", "50", "-d", "5000",
+                          *LATE_1XX_IS_NOT_FATAL], live) as callers:  # fmt: skip
+        time.sleep(2.0)  # four calls up: both workers full
+        os.kill(w.worker_pids()[0], signal.SIGKILL)
+        callers.wait(40)  # each caller hangs up; the dead worker's two BYEs get no 200
+    w.wait_for("worker 1 is back")
+    time.sleep(2.5)  # two probe intervals: the dispatcher has seen it up
+    again = tmp_path / "again"
+    again.mkdir()
+    out = sipp(again, w.target, "-sf", str(SCENARIOS / "uac_rr.xml"), "-m", "4", "-l", "4", "-r", "50", "-d", "2000")
+    assert successful(out) == 4 and not re.search(r"^\s*503 <-+\s+[1-9]", out, re.M), out[-2500:]
+    stats = w.stop()
+    assert stats[0]["calls"] == 2 and stats[0]["refused_full"] == 0  # the restarted worker took two
