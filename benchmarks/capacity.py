@@ -55,6 +55,8 @@ from _sipp import (
     write_echo_scenario,
 )
 
+from voicebot.workers.argv import worker_path
+
 CALL_SECONDS = 25.0
 WINDOW = 15.0  # seconds of steady state measured
 NS = [int(n) for n in os.environ.get("CAPACITY_N", "100,150,200,250").split(",")]
@@ -224,7 +226,7 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int, via
     during = stream_report(capture.path, between=(w0, w1 + 1.0))
     for media in (quiet, during):  # the spans differ in length: gaps per 1,000 packets compare them
         media["gaps_per_1000"] = round(1000 * media.get("gaps_over_40ms", 0) / max(1, media.get("packets", 0)), 1)
-    hist = _histograms([stats] if via == "direct" else [stats.with_name(f"{stats.stem}-w1{stats.suffix}")])
+    hist = _histograms([stats] if via == "direct" else [worker_path(stats, 0)])
     row: dict[str, Any] = {
         "n": n,
         "via": via,

@@ -21,6 +21,7 @@ import pytest
 from tests.interop.sip import peers
 from tests.interop.sip.conftest import SippRun, pytest_pyfunc_call, run_sipp, voicebot_cmd
 from tests.procs import free_port
+from voicebot.workers.argv import worker_path
 
 __all__ = ["SippRun", "Workers", "pytest_pyfunc_call", "run_sipp"]
 
@@ -62,11 +63,7 @@ class Workers:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(30)
-        out = []
-        for i in range(self.count):
-            path = self.stats.with_name(f"{self.stats.stem}-w{i + 1}{self.stats.suffix}")
-            out.append(json.loads(path.read_text()))
-        return out
+        return [json.loads(worker_path(self.stats, i).read_text()) for i in range(self.count)]
 
 
 @pytest.fixture
