@@ -26,7 +26,9 @@ lists each mode's rounds), ``CAPACITY_OVERLOAD=0`` skips the overload round,
 ``CAPACITY_FLOOD=50:3000@1500`` sets the flood round (live calls : INVITEs @ per second; ``0``
 skips it), ``CAPACITY_FLOOD_VIA=direct,dispatcher`` whether one process takes it or the same
 process as one worker behind Kamailio, which refuses the flood itself, and
-``CAPACITY_FLOOD_REPEAT=2`` repeats it. ``CAPACITY_TARGETS=`` (empty) with
+``CAPACITY_FLOOD_REPEAT=2`` repeats it. ``CAPACITY_AB=before=/path/to/checkout`` adds a target
+``before``: ``serve --echo`` in one process with that checkout's ``voicebot/`` on ``PYTHONPATH``
+(other code in the same run, for A/B; several as ``a=path,b=path``). ``CAPACITY_TARGETS=`` (empty) with
 ``CAPACITY_GC=0 CAPACITY_OVERLOAD=0`` runs the flood round alone. Needs sipp, tcpdump and kamailio.
 """
 
@@ -67,6 +69,8 @@ GC_REPEAT = int(os.environ.get("CAPACITY_GC_REPEAT", "1"))
 # the flood round: live calls, then INVITEs@rate from a second SIPp ("0" skips it)
 FLOOD = os.environ.get("CAPACITY_FLOOD", "50:3000@1500")
 FLOOD_QUIET = 5.0  # seconds of live calls measured before the flood
+# extra targets: one serve process running another checkout's code (name=path), for A/B
+AB = dict(item.split("=", 1) for item in os.environ.get("CAPACITY_AB", "").split(",") if "=" in item)
 # who takes the flood: one serve process, and/or the same behind Kamailio (--workers 1)
 FLOOD_VIA = [v for v in os.environ.get("CAPACITY_FLOOD_VIA", "direct,dispatcher").split(",") if v]
 
@@ -108,6 +112,8 @@ def one_round(target: str, n: int, work: Path, scenario: Path, *, extra: list[st
               env: dict[str, str] | None = None, offered: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Offer ``offered or n`` calls to a fresh ``target`` server and measure it."""
     offered = offered or n
+    if target in AB:
+        env = {**(env or {}), "PYTHONPATH": AB[target]}
     port, media_port, client_media = free_port(), free_port(), free_port()
     stats = work / f"stats-{target}-{n}.json"
     log = open(work / f"server-{target}-{n}.log", "wb")  # noqa: SIM115 - closed below
@@ -329,7 +335,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="voicebot-capacity-") as tmp:
         work = Path(tmp)
         scenario = write_echo_scenario(work, CALL_SECONDS)
-        for target in TARGETS:
+        for target in [*TARGETS, *AB]:
             for n in NS:
                 row = one_round(target, n, work, scenario)
                 rows.append(row)
@@ -406,7 +412,7 @@ def _gc_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     best: dict[str, int | None] = {}
-    for target in TARGETS:
+    for target in [*TARGETS, *AB]:
         clean = [r["n"] for r in rows if r["target"] == target and r["clean"]]
         best[target] = max(clean) if clean else None
     ratios: dict[str, Any] = {}
