@@ -233,6 +233,7 @@ class Script:
     turn_pos: tuple[Pos, ...] = ()
     profile: Mapping[str, Any] | None = None
     dtmf_only: bool = False  # the call runs by keypad alone
+    accept_confidence: float | None = None  # the listening engine's accept threshold (None: no engine)
     answered_by: str | None = None  # the call begins with this answering-machine verdict
 
 
