@@ -33,7 +33,7 @@ import yaml
 
 from voicebot.errors import ConfigError, DependencyError
 from voicebot.flow.intents import normalise
-from voicebot.flow.lang import BUILTIN_PROMPTS
+from voicebot.flow.lang import BUILTIN_INTENTS, BUILTIN_PROMPTS
 from voicebot.media.vad import Vad
 
 if TYPE_CHECKING:
@@ -189,12 +189,15 @@ def verdict(expect: dict[str, Any], report: dict[str, Any]) -> list[str]:
 
 
 def _confirm(raw: Any, where: str, language: str) -> tuple[str | None, str | None]:
-    """``confirm: yes`` or ``confirm: {say: yes, question: "Was that {answer}?"}``: the reply,
-    and the read-back it answers (default: the flows' built-in question in ``language``)."""
-    if raw is None:
+    """``confirm: yes`` (YAML's true: the language's first yes word), ``confirm: TEXT`` or
+    ``confirm: {say: TEXT, question: "Was that {answer}?"}``: the reply, and the read-back it
+    answers (default: the flows' built-in question in ``language``). ``no``/absent: none."""
+    if raw is None or raw is False:
         return None, None
-    if isinstance(raw, bool) or not isinstance(raw, str | dict):  # YAML reads a bare yes as true
-        raise ConfigError(f'{where}: give the reply as text, e.g. confirm: "yes" (quoted: yes alone is true)')
+    if raw is True:
+        raw = BUILTIN_INTENTS["yes"].get(language, ("yes",))[0]
+    if not isinstance(raw, str | dict):
+        raise ConfigError(f"{where}: give yes, the reply's text, or {{say: TEXT, question: TEXT}}")
     spec: dict[str, Any] = raw if isinstance(raw, dict) else {"say": raw}
     unknown = sorted(set(spec) - CONFIRM_KEYS)
     if unknown:
@@ -285,9 +288,9 @@ class _BotEar:
     async def finished_talking(self, after_onsets: int) -> bool:
         """The bot started a new spurt (beyond ``after_onsets``) and then kept quiet."""
         return await self._wait(
-            lambda: (
-                self.onsets > after_onsets and self.voiced_at is not None and self.now - self.voiced_at >= self.quiet
-            )
+            lambda: self.onsets > after_onsets
+            and self.voiced_at is not None
+            and self.now - self.voiced_at >= self.quiet
         )
 
     async def started_talking(self, after_onsets: int) -> bool:
