@@ -111,7 +111,8 @@ def assert_read_back_below_the_engines_threshold(transcript: list[dict[str, Any]
     lines = [(t["who"], t["text"], t.get("confidence")) for t in transcript if t["who"] in ("bot", "caller")]
     first = next(i for i, (who, _, _) in enumerate(lines) if who == "caller")
     (_, rating, sure), (_, reply, _) = lines[first], lines[first + 1]
-    assert rating == "five" and sure < accept, f"'five' heard at {sure}, not below {accept}: nothing to confirm"
+    assert rating == "five" and sure is not None, lines
+    assert sure < accept, f"'five' heard at {sure}, not below {accept}: nothing to confirm"
     assert reply == "Did you say 5?" and lines[first + 2][:2] == ("caller", "yes"), lines
     assert lines[first + 3][1].startswith("Great! What did you like best"), lines
 
