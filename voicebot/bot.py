@@ -152,7 +152,15 @@ class VoiceBot:
         await self.call.speech.prepare([s.text for s in static_prompts(flow)] + opening)
         self._flow = flow
         clock = time.time
-        session = flow.start(dict(context or {}), now=clock(), dtmf_only=dtmf_only, detect_machine=detect_machine)
+        # answers the engine is not sure of are read back, as the speech benchmark scores it
+        accept = None if dtmf_only else accept_confidence(self.call.speech.asr)
+        session = flow.start(
+            dict(context or {}),
+            now=clock(),
+            dtmf_only=dtmf_only,
+            detect_machine=detect_machine,
+            accept_confidence=accept,
+        )
         return await self._converse(session, flow, on_action, clock)
 
     async def _converse(
@@ -299,6 +307,14 @@ def flow_speech(
             raise DependencyError(f"{exc}; nor can this flow run by keypad alone ({blocking[0].message})") from None
         log.info("%s; flow %s runs by keypad alone", exc, flow.name)
         return Speech.speaking(flow.language, voice=voice)
+
+
+def accept_confidence(asr: AsrEngine | None) -> float | None:
+    """The engine's accept threshold (``accept_confidence``, from ``voicebot/asr/calibration.json``):
+    below it an answer is worth confirming. None for no engine, or one without a calibrated
+    threshold (a flow then confirms only where its YAML says ``confirm_below``)."""
+    value = getattr(asr, "accept_confidence", None)
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _event_for(heard: Heard) -> Event:

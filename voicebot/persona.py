@@ -4,7 +4,8 @@
 ``docs/personas.md``): ring for a while, reject with a status, or never answer; then, after
 an optional greeting, each turn waits for the bot to finish talking (or, for a barge-in,
 to start), pauses, and says a line with local TTS, keys digits, plays a file or a tone,
-keeps silent, or hangs up.
+keeps silent, or hangs up. With ``confirm:`` it also answers the bot's read-backs ("Did you
+say five?") without losing its place in the script.
 
 ```yaml
 persona: Ann confirms
@@ -30,18 +31,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from voicebot.errors import ConfigError
+from voicebot.errors import ConfigError, DependencyError
+from voicebot.flow.intents import normalise
+from voicebot.flow.lang import BUILTIN_INTENTS, BUILTIN_PROMPTS
 from voicebot.media.vad import Vad
 
 if TYPE_CHECKING:
     from voicebot.call import Call
+    from voicebot.voice import Speech
 
 log = logging.getLogger(__name__)
 
 TURN_KEYS = {"say", "dtmf", "play", "tone", "silence", "hangup", "pause", "barge_in", "wait"}
 ACTIONS = ("say", "dtmf", "play", "tone", "silence", "hangup")
 TOP_KEYS = {"persona", "description", "language", "voice", "rate", "answer", "greeting", "turns", "quiet",
-            "end", "max_duration", "expect", "context"}  # fmt: skip
+            "end", "max_duration", "expect", "context", "confirm"}  # fmt: skip
+CONFIRM_KEYS = {"say", "question"}
+READ_BACK_WAIT = 10.0  # seconds for the bot to start its reply to a line before the check gives up
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +79,8 @@ class Persona:
     expect: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)  # who the callee is, for the dialler's flow
     base: Path = Path(".")
+    confirm: str | None = None  # the reply to a read-back of a line ("yes"); None: no check
+    question: str | None = None  # the bot's read-back, "{answer}" the line (default: the language's)
 
     @classmethod
     def load(cls, path: str | Path) -> Persona:
@@ -102,9 +110,11 @@ class Persona:
         if end not in ("wait", "hangup"):
             raise ConfigError(f"{where}: 'end' is 'wait' or 'hangup', got {end!r}")
         turns = tuple(_turn(t, f"{where}: turn {i + 1}", base) for i, t in enumerate(data.get("turns") or []))
+        language = str(data.get("language", "en"))
+        confirm, question = _confirm(data.get("confirm"), f"{where}: confirm", language)
         return cls(
             name=str(data.get("persona") or Path(where).stem),
-            language=str(data.get("language", "en")),
+            language=language,
             voice=data.get("voice"),
             rate=_number(data.get("rate"), f"{where}: rate", int) if data.get("rate") is not None else None,
             answer_after=_number(answer.get("after", 0), f"{where}: answer.after"),
@@ -118,12 +128,36 @@ class Persona:
             expect=dict(data.get("expect") or {}),
             context={str(k): v for k, v in (data.get("context") or {}).items()},
             base=base,
+            confirm=confirm,
+            question=question,
         )
 
     def texts(self) -> list[str]:
         """Every line the persona speaks (to render before the first call)."""
         lines = [t.value for t in self.turns if t.action == "say"]
-        return ([self.greeting] if self.greeting else []) + lines
+        return ([self.greeting] if self.greeting else []) + lines + ([self.confirm] if self.confirm else [])
+
+    def read_backs(self) -> list[str]:
+        """What the bot says when it reads one of the persona's lines back: the phrases the
+        persona listens for after each line (normalised, as a grammar holds them)."""
+        if self.question is None:
+            return []
+        lines = [str(t.value) for t in self.turns if t.action == "say"]
+        return list(dict.fromkeys(normalise(self.question.replace("{answer}", line)) for line in lines))
+
+
+def persona_speech(persona: Persona, voice: str | None = None) -> Speech:
+    """The persona's engines: its voice, and with ``confirm:`` a recogniser for its language
+    (to hear the bot read a line back); a language without one is refused with what to install."""
+    from voicebot.voice import Speech
+
+    chosen = voice or persona.voice
+    if persona.confirm is None:
+        return Speech.speaking(persona.language, voice=chosen, rate=persona.rate)
+    try:
+        return Speech.for_language(persona.language, voice=chosen, rate=persona.rate)
+    except DependencyError as exc:
+        raise DependencyError(f"persona {persona.name!r}: confirm: listens for read-backs: {exc}") from None
 
 
 def plain(value: Any) -> Any:
@@ -152,6 +186,29 @@ def verdict(expect: dict[str, Any], report: dict[str, Any]) -> list[str]:
     if not all(any(state == seen for seen in rest) for state in expect.get("path") or []):
         misses.append(f"path {' > '.join(path)} does not pass {' > '.join(expect['path'])} in order")
     return misses
+
+
+def _confirm(raw: Any, where: str, language: str) -> tuple[str | None, str | None]:
+    """``confirm: yes`` (YAML's true: the language's first yes word), ``confirm: TEXT`` or
+    ``confirm: {say: TEXT, question: "Was that {answer}?"}``: the reply, and the read-back it
+    answers (default: the flows' built-in question in ``language``). ``no``/absent: none."""
+    if raw is None or raw is False:
+        return None, None
+    if raw is True:
+        raw = BUILTIN_INTENTS["yes"].get(language, ("yes",))[0]
+    if not isinstance(raw, str | dict):
+        raise ConfigError(f"{where}: give yes, the reply's text, or {{say: TEXT, question: TEXT}}")
+    spec: dict[str, Any] = raw if isinstance(raw, dict) else {"say": raw}
+    unknown = sorted(set(spec) - CONFIRM_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; confirm takes say: TEXT and question: TEXT")
+    say, question = spec.get("say"), spec.get("question", BUILTIN_PROMPTS["confirm"].get(language))
+    if not isinstance(say, str) or not say.strip():
+        raise ConfigError(f'{where}: say needs the reply as text, e.g. say: "yes"')
+    if not isinstance(question, str) or "{answer}" not in question:
+        why = f"no built-in read-back for language {language!r}" if question is None else "it has no {answer}"
+        raise ConfigError(f"{where}: question must be the read-back with {{answer}} for the line ({why})")
+    return say, question
 
 
 def _number(value: Any, where: str, kind: type = float) -> Any:
@@ -303,10 +360,27 @@ async def _converse(call: Call, persona: Persona) -> None:
                 return
             if not await _act(call, turn):
                 return
+            if turn.action == "say" and persona.confirm is not None and await _read_back(call, persona):
+                # the bot read the line back ("Did you say ...?"): confirm it, stay in step
+                if not await ear.finished_talking(heard):
+                    return
+                heard = ear.onsets
+                await call.say(persona.confirm, barge_in=False)
         if persona.end == "wait":
             await asyncio.shield(call.ended)
     finally:
         ear.close()
+
+
+async def _read_back(call: Call, persona: Persona) -> bool:
+    """Whether the bot's reply to the line just said reads a line back: its first utterance,
+    heard with the persona's recogniser against the read-backs of its lines (anything else the
+    bot says is out of that grammar, a no-match)."""
+    heard = await call.listen(persona.read_backs(), timeout=READ_BACK_WAIT)
+    log.debug(
+        "persona %s: the bot's reply heard as %s %r (%.2f)", persona.name, heard.kind, heard.text, heard.confidence
+    )
+    return heard.kind == "speech"
 
 
 async def _act(call: Call, turn: PersonaTurn) -> bool:
@@ -325,4 +399,4 @@ async def _act(call: Call, turn: PersonaTurn) -> bool:
     return True  # silence: the next turn waits for the bot to speak again
 
 
-__all__ = ["Persona", "PersonaTurn", "plain", "play_persona", "verdict"]
+__all__ = ["Persona", "PersonaTurn", "persona_speech", "plain", "play_persona", "verdict"]

@@ -85,10 +85,10 @@ def prepare(args: argparse.Namespace) -> Setup:
     from voicebot.voice import Speech
 
     if getattr(args, "persona", None) is not None:
-        from voicebot.persona import Persona
+        from voicebot.persona import Persona, persona_speech
 
         setup.persona = persona = Persona.load(args.persona)
-        setup.speech = Speech.speaking(persona.language, voice=args.voice or persona.voice, rate=persona.rate)
+        setup.speech = persona_speech(persona, args.voice)
     elif language is not None:
         from voicebot.bot import flow_speech
 

@@ -112,6 +112,7 @@ class Flow:
         today: dt.date | None = None,
         dtmf_only: bool = False,
         detect_machine: bool = False,
+        accept_confidence: float | None = None,
     ) -> Session:
         """A new call through this flow. ``context`` fills slots (e.g. customer_name) and must
         match their types; keys that are not slots stay in ``session.context``. Raises
@@ -125,7 +126,16 @@ class Flow:
 
         ``detect_machine``: the engine can tell who answered (an outbound call). A flow with
         ``answering_machine:`` (:attr:`answering_machine`) then begins with a
-        ``DetectMachine`` action and waits for ``AnsweredBy`` before its start state."""
+        ``DetectMachine`` action and waits for ``AnsweredBy`` before its start state.
+
+        ``accept_confidence``: the accept threshold of the engine that listens on this call
+        (``engine.accept_confidence``, from the speech benchmark's calibration). An ask state
+        that listens with a grammar and gives no ``confirm_below`` of its own (nor the flow's
+        ``asr:``) reads back every answer heard below it ("Did you say ...?") before acting on
+        it: the policy the benchmark measures. None: no engine (keys, text), nothing is read
+        back but where the flow says so."""
+        if accept_confidence is not None and not 0.0 <= accept_confidence <= 1.0:
+            raise ValueError(f"accept_confidence must be from 0 to 1, got {accept_confidence}")
         if dtmf_only and any(d.is_error for d in self.keypad_problems):
             raise FlowError(self.keypad_problems)
         slots: dict[str, Any] = {n: s.default for n, s in self.compiled.slots.items()}
@@ -157,6 +167,7 @@ class Flow:
             today=today,
             dtmf_only=dtmf_only,
             detect_machine=detect_machine,
+            accept_confidence=accept_confidence or 0.0,
         )
 
     def _problem(self, slot: Slot, message: str, wanted: str = "") -> Diagnostic:

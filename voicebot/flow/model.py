@@ -190,7 +190,9 @@ class State:
     no_match_limit: int = 3
     barge_in: bool = True
     min_confidence: float = 0.0  # an answer heard below this is not understood (a reprompt)
-    confirm_below: float = 0.0  # an answer heard below this is confirmed before the flow acts on it
+    # an answer heard below this is confirmed before the flow acts on it; None: below the
+    # listening engine's accept threshold (``Flow.start(accept_confidence=...)``), 0: never
+    confirm_below: float | None = None
     keypad: Keypad | None = None
     # actions
     webhook: WebhookSpec | None = None
@@ -209,6 +211,13 @@ class State:
         return self.kind in TERMINAL_KINDS
 
 
+def confirm_engine(st: State) -> bool:
+    """Whether ``st`` confirms below the listening engine's accept threshold: it gives no
+    ``confirm_below`` of its own and listens with a grammar (the engines' confidences are
+    calibrated on grammar-mode answers; free speech has no accept threshold to borrow)."""
+    return st.kind == "ask" and st.confirm_below is None and st.grammar is not None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Script:
     """A conversation test written in the flow file: caller turns and what must follow."""
@@ -224,6 +233,7 @@ class Script:
     turn_pos: tuple[Pos, ...] = ()
     profile: Mapping[str, Any] | None = None
     dtmf_only: bool = False  # the call runs by keypad alone
+    accept_confidence: float | None = None  # the listening engine's accept threshold (None: no engine)
     answered_by: str | None = None  # the call begins with this answering-machine verdict
 
 
@@ -236,7 +246,7 @@ class FlowMeta:
     asr_mode: str  # "grammar" or "free"
     min_confidence: float
     match_threshold: float
-    confirm_below: float
+    confirm_below: float | None  # None: the listening engine's accept threshold
     max_turns: int
     agent: str | None
 

@@ -50,7 +50,7 @@ from voicebot.flow.events import (
     WebhookResult,
 )
 from voicebot.flow.intents import normalise
-from voicebot.flow.model import ANSWER_STATE, Compiled, Edge, State, Template
+from voicebot.flow.model import ANSWER_STATE, Compiled, Edge, State, Template, confirm_engine
 
 MAX_AUTO_STEPS = 200
 WAIT_INPUT, WAIT_WEBHOOK, WAIT_TRANSFER, WAIT_NONE = "input", "webhook", "transfer", "none"
@@ -96,6 +96,7 @@ class Session:
     dtmf_only: bool = False  # keypad-only: prompts say which key does what, listening is for keys
     detect_machine: bool = False  # the engine tells who answered (an outbound call)
     _unsure: Heard | None = None  # an answer heard with low confidence, waiting for "yes"
+    accept_confidence: float = 0.0  # the listening engine's accept threshold (0: none, keys or text)
 
     # --- public ---------------------------------------------------------------------------------
 
@@ -453,11 +454,12 @@ class Session:
             actions.append(self._set(st.voice.score_slot, score))
         return [*actions, *self._follow(st.name, f"voice:{ev.result}")]
 
-    def _reprompt(self, st: State, kind: str) -> list[Action]:
+    def _reprompt(self, st: State, kind: str, lead_in: bool = True) -> list[Action]:
+        """Ask again after a no-input or no-match (``lead_in``: its ``say`` first)."""
         count = self._no_input if kind == "no_input" else self._no_match
         lead = st.no_input_say if kind == "no_input" else st.no_match_say
         actions: list[Action] = []
-        if lead:
+        if lead and lead_in:
             actions.extend(self._say(st, (lead[min(count - 1, len(lead) - 1)],)))
         if st.reprompt:
             actions.extend(self._prompt(st, (st.reprompt[min(count - 1, len(st.reprompt) - 1)],)))
@@ -487,6 +489,19 @@ class Session:
         self._edges(st.name, "no_match")
         self._moved(st.name, "no_match", st.name, f"no_match ({self._no_match})")
         return self._reprompt(st, "no_match")
+
+    def _not_confirmed(self, st: State, unsure: Heard) -> list[Action]:
+        """A "no" to "Did you say ...?": the bot misheard, so it asks its question again (the
+        reprompt, without the no-match words: the caller said nothing wrong). It counts towards
+        the state's no-match limit, so a caller misheard again and again still gets out."""
+        self._log("system", f"not confirmed: {unsure.said}")
+        self._no_match += 1
+        self._digits = ""
+        if self._no_match >= st.no_match_limit:
+            return self._follow(st.name, "no_match_limit")
+        self._edges(st.name, "no_match")
+        self._moved(st.name, "no_match", st.name, f"not confirmed ({self._no_match})")
+        return self._reprompt(st, "no_match", lead_in=False)
 
     def _intent(self, st: State, intent: str) -> list[Action]:
         edges = self.flow.table.get((st.name, f"intent:{intent}"))
@@ -539,7 +554,7 @@ class Session:
         if unsure is not None and self.flow.confirmation is not None:
             answer = dict(self.flow.confirmation.keys).get(digit)
             if answer is not None:
-                return self._act(st, unsure) if answer == "yes" else self._no_match_event()
+                return self._act(st, unsure) if answer == "yes" else self._not_confirmed(st, unsure)
         mapping, digits = self._keys(st)
         if digit in mapping:
             self._digits = ""
@@ -567,17 +582,19 @@ class Session:
         if not ev.understood:
             self._log("system", "the recogniser matched none of the expected phrases")
             return self._no_match_event()
+        below = self.confirm_below(st)
         if unsure is not None and self.flow.confirmation is not None:
+            # the reply to "Did you say ...?" is never read back itself: a yes as sure as an
+            # answer taken at once confirms, a less sure one is a no-match (a reprompt)
             reply = self.flow.confirmation.answers.match(text)
             if reply is not None and reply.intent == "yes":
-                if ev.confidence >= st.confirm_below:
+                if ev.confidence >= below:
                     self._log("system", f"confirmed: {unsure.said}")
                     return self._act(st, unsure)
                 self._log("system", f"'yes' heard with confidence {ev.confidence:.2f}, not sure enough")
                 return self._no_match_event()
             if reply is not None and reply.intent == "no":
-                self._log("system", f"not confirmed: {unsure.said}")
-                return self._no_match_event()
+                return self._not_confirmed(st, unsure)
             # anything else is a new answer to the question itself
         if ev.confidence < st.min_confidence:
             self._log("system", f"confidence {ev.confidence:.2f} below {st.min_confidence:.2f}")
@@ -589,15 +606,23 @@ class Session:
             return self._no_match_event()
         if heard.intent is not None:
             self._log("system", f"intent {heard.intent} ({heard.score:.2f}, '{heard.said}')")
-        if ev.confidence < st.confirm_below and heard.intent != "repeat":
-            return self._confirm(st, heard, ev.confidence)
+        if ev.confidence < below and heard.intent != "repeat":
+            return self._confirm(st, heard, ev.confidence, below)
         return self._act(st, heard)
 
-    def _confirm(self, st: State, heard: Heard, confidence: float) -> list[Action]:
+    def confirm_below(self, st: State) -> float:
+        """Below this confidence an answer in ``st`` is read back before the flow acts on it:
+        the state's (or the flow's) ``confirm_below``, else, for a state listening with a
+        grammar, the accept threshold of the engine that listens on this call."""
+        if st.confirm_below is not None:
+            return st.confirm_below
+        return self.accept_confidence if confirm_engine(st) else 0.0
+
+    def _confirm(self, st: State, heard: Heard, confidence: float, below: float) -> list[Action]:
         """Ask "Did you say ...?" before acting on an answer heard with low confidence."""
         assert self.flow.confirmation is not None
         self._edges(st.name, "unsure")
-        self._moved(st.name, "unsure", st.name, f"unsure ({confidence:.2f} < {st.confirm_below:.2f})")
+        self._moved(st.name, "unsure", st.name, f"unsure ({confidence:.2f} < {below:.2f})")
         self._unsure = heard
         question = self.flow.confirmation.prompt
         said = self._say(st, (question,), lambda name: heard.said if name == "answer" else self._lookup(name))

@@ -101,6 +101,7 @@ def run_script(flow: Flow, script: Script) -> ScriptReport:
             profile=profile,
             dtmf_only=script.dtmf_only,
             detect_machine=script.answered_by is not None,
+            accept_confidence=script.accept_confidence,
         )
     except FlowError as exc:
         where = f"{script.pos}: script '{script.name}'"

@@ -14,11 +14,13 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.interop.sip.conftest import Served, voicebot_cmd
 from tests.procs import free_port
+from voicebot.asr.shipped import shipped
 from voicebot.flowio.standin import StandInCrm
 from voicebot.persona import Persona, plain, verdict
 
@@ -96,6 +98,23 @@ def test_dial_flow_completes_against_its_persona(
     assert len(lines) == 1 and json.loads(lines[0])["direction"] == "inbound"
     # a language without a recogniser: the flow ran by keypad alone, and said so
     assert ("runs by keypad alone" in done.stderr) == (name == "zh_satisfaction_survey"), done.stderr
+    if name == "satisfaction_survey":
+        assert_read_back_below_the_engines_threshold(report["transcript"])
+
+
+def assert_read_back_below_the_engines_threshold(transcript: list[dict[str, Any]]) -> None:
+    """The survey sets no confirm_below: its rating, heard below pocketsphinx's shipped accept
+    threshold, is read back ("Did you say 5?"), the persona's ``confirm: yes`` answers it and the
+    flow goes on. The persona's espeak-ng "five" over Opus is heard at 0.82 (the same in every
+    run measured: the audio is byte-identical), inside the confirm band [0.5, 0.9)."""
+    accept = shipped("pocketsphinx").accept
+    lines = [(t["who"], t["text"], t.get("confidence")) for t in transcript if t["who"] in ("bot", "caller")]
+    first = next(i for i, (who, _, _) in enumerate(lines) if who == "caller")
+    (_, rating, sure), (_, reply, _) = lines[first], lines[first + 1]
+    assert rating == "five" and sure is not None, lines
+    assert sure < accept, f"'five' heard at {sure}, not below {accept}: nothing to confirm"
+    assert reply == "Did you say 5?" and lines[first + 2][:2] == ("caller", "yes"), lines
+    assert lines[first + 3][1].startswith("Great! What did you like best"), lines
 
 
 UNKEYABLE = """

@@ -68,3 +68,34 @@ def test_verdict_checks_outcome_slots_and_path_in_order() -> None:
     assert verdict(expect, {**report, "path": ["greet", "bye", "confirm"]})  # wrong order
     assert verdict(expect, {**report, "outcome": "confirmed"})
     assert verdict(expect, {**report, "slots": {"day": "2026-01-09"}})
+
+
+def test_confirm_yes_answers_read_backs_in_the_personas_language() -> None:
+    """``confirm: yes`` (YAML's true) replies with the language's yes; the persona listens for
+    the built-in read-back of each of its lines ("Did you say five?", "네, 맞습니까?")."""
+    en = Persona.parse({"persona": "p", "confirm": True, "turns": ["five", {"dtmf": "1"}, "the staff"]})
+    assert en.confirm == "yes" and en.read_backs() == ["did you say five", "did you say the staff"]
+    assert "yes" in en.texts()  # rendered before the first call like every other line
+    ko = Persona.parse({"persona": "p", "language": "ko", "confirm": True, "turns": ["네"]})
+    assert ko.confirm == "네" and ko.read_backs() == ["네 맞습니까"]
+    own = Persona.parse(
+        {"persona": "p", "confirm": {"say": "yes it was", "question": "Sorry, was that {answer}?"}, "turns": ["four"]}
+    )
+    assert own.confirm == "yes it was" and own.read_backs() == ["sorry was that four"]
+    off = Persona.parse({"persona": "p", "confirm": False, "turns": ["five"]})
+    assert off.confirm is None and off.read_backs() == []
+
+
+@pytest.mark.parametrize(
+    ("confirm", "message"),
+    [
+        ({"say": "yes", "when": "always"}, "unknown key 'when'"),
+        ({"say": ""}, "say needs the reply as text"),
+        ({"say": "yes", "question": "Is that right?"}, "question must be the read-back with {answer}"),
+        (3, "give yes, the reply's text"),
+    ],
+)
+def test_confirm_mistakes_get_one_line_errors(confirm: object, message: str) -> None:
+    with pytest.raises(ConfigError, match="confirm") as err:
+        Persona.parse({"persona": "p", "confirm": confirm, "turns": ["five"]})
+    assert message in str(err.value) and "\n" not in str(err.value)

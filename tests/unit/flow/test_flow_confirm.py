@@ -157,14 +157,122 @@ def test_the_question_can_be_reworded_per_flow(write_flow: Callable[..., Path]) 
     assert said(s.handle(Utterance(text="cancel", confidence=0.5))) == "Sorry, was that cancel?"
 
 
-def test_a_flow_without_a_confirmation_band_never_asks(write_flow: Callable[..., Path]) -> None:
-    p = write_flow(FLOW.replace(", confirm_below: 0.6", "").replace("    confirm_below: 0.8\n", ""))
-    flow = Flow.load(p)
-    assert flow.compiled.confirmation is None and not any(i == "unsure" for _, i in flow.table)
-    s = flow.start()
+def unset(text: str) -> str:
+    """FLOW with no ``confirm_below`` anywhere: the listening engine's threshold applies."""
+    return text.replace(", confirm_below: 0.6", "").replace("    confirm_below: 0.8\n", "")
+
+
+def test_without_confirm_below_an_answer_below_the_engines_accept_threshold_is_read_back(
+    write_flow: Callable[..., Path],
+) -> None:
+    flow = Flow.load(write_flow(unset(FLOW)))
+    assert flow.compiled.confirmation is not None and ("ask", "unsure") in flow.table
+    s = flow.start(accept_confidence=0.9)  # e.g. pocketsphinx's shipped accept threshold
+    s.begin()
+    acts = s.handle(Utterance(text="cancel", confidence=0.54))
+    assert said(acts) == "Did you say cancel?" and not s.ended
+    s.handle(Utterance(text="yes", confidence=0.93))
+    assert s.outcome == "cancelled"
+    s = flow.start(accept_confidence=0.9)
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.9))  # at the threshold: taken at once
+    assert s.outcome == "cancelled"
+
+
+def test_without_an_engine_nothing_is_read_back_but_where_the_flow_says(write_flow: Callable[..., Path]) -> None:
+    """No recogniser (typed text, the flow's own scripts): no accept threshold to borrow."""
+    s = Flow.load(write_flow(unset(FLOW))).start()
     s.begin()
     s.handle(Utterance(text="cancel", confidence=0.4))
     assert s.outcome == "cancelled"
+
+
+@pytest.mark.parametrize("where", ["flow", "state"])
+def test_an_explicit_confirm_below_wins_over_the_engine_and_0_switches_it_off(
+    write_flow: Callable[..., Path], where: str
+) -> None:
+    text = unset(FLOW)
+    if where == "flow":
+        text = text.replace("asr: {min_confidence: 0.3}", "asr: {min_confidence: 0.3, confirm_below: 0}")
+    else:
+        on = "    on: {cancel: cancelled, keep: how_many}\n"
+        text = text.replace(on, on + "    confirm_below: 0\n")
+    flow = Flow.load(write_flow(text))
+    assert ("ask", "unsure") not in flow.table
+    s = flow.start(accept_confidence=0.9)
+    s.begin()
+    s.handle(Utterance(text="keep", confidence=0.55))  # 'ask' confirms nothing: on at once
+    assert s.state == "how_many"
+    acts = s.handle(Utterance(text="twelve", confidence=0.7))
+    if where == "flow":  # the flow-wide 0 holds in every state
+        assert s.slots["n"] == 12 and s.outcome == "kept"
+    else:  # the other state still borrows the engine's 0.9
+        assert said(acts) == "Did you say 12?" and s.slots["n"] is None
+
+
+def test_confirm_below_engine_says_the_default_out_loud(write_flow: Callable[..., Path]) -> None:
+    flow = Flow.load(write_flow(FLOW.replace("confirm_below: 0.8", "confirm_below: engine")))
+    s = flow.start(accept_confidence=0.75)
+    s.begin()
+    s.handle(Utterance(text="keep"))
+    assert said(s.handle(Utterance(text="twelve", confidence=0.7))) == "Did you say 12?"  # 0.7 < 0.75
+    assert s.confirm_below(flow.states["how_many"]) == 0.75
+    assert s.confirm_below(flow.states["ask"]) == 0.6  # the flow's asr: value, not the engine's
+
+
+def test_confirm_below_must_be_a_number_or_engine(write_flow: Callable[..., Path]) -> None:
+    texts = [d.text() for d in Flow.check(write_flow(FLOW.replace("confirm_below: 0.8", "confirm_below: always")))]
+    assert any("'confirm_below' must be a number or 'engine', got 'always'" in t for t in texts), texts
+
+
+def test_free_speech_is_not_read_back_by_default(write_flow: Callable[..., Path]) -> None:
+    """The engines' confidences are calibrated on grammar answers: a free-speech state (a
+    text slot) borrows no accept threshold."""
+    n = "  n: {type: number, min: 1, max: 99}"
+    text = unset(FLOW).replace(n, n + "\n  note: {type: text}").replace("You want {n}.", "We noted {note}.")
+    text = text.replace("    slot: n\n    next: done", "    slot: note\n    next: done")
+    flow = Flow.load(write_flow(text))
+    assert ("how_many", "unsure") not in flow.table and ("ask", "unsure") in flow.table
+    s = flow.start(accept_confidence=0.9)
+    s.begin()
+    s.handle(Utterance(text="keep"))
+    s.handle(Utterance(text="leave it at the door", confidence=0.3))
+    assert s.outcome == "kept" and s.slots["note"] == "leave it at the door"
+
+
+def test_keys_are_never_read_back(write_flow: Callable[..., Path]) -> None:
+    s = Flow.load(write_flow(unset(FLOW))).start(accept_confidence=0.9)
+    s.begin()
+    acts = s.handle(Dtmf(digit="2"))  # cancel by key: a key has no confidence to doubt
+    assert "Did you say" not in said(acts) and s.outcome == "cancelled"
+
+
+def test_the_reply_to_the_question_is_not_read_back_again(write_flow: Callable[..., Path]) -> None:
+    """A yes below the threshold is a no-match (a reprompt), never "Did you say yes?"."""
+    s = Flow.load(write_flow(unset(FLOW))).start(accept_confidence=0.9)
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.6))
+    acts = s.handle(Utterance(text="yes", confidence=0.7))
+    assert said(acts) == "Say keep or cancel." and s.state == "ask" and not s.ended
+    acts = s.handle(Utterance(text="cancel", confidence=0.6))  # read back again: a new answer
+    assert said(acts) == "Did you say cancel?"
+    s.handle(Utterance(text="yes", confidence=0.95))
+    assert s.outcome == "cancelled"
+
+
+def test_no_goes_back_to_the_question_without_the_no_match_words(write_flow: Callable[..., Path]) -> None:
+    reprompt = "    reprompt: Say keep or cancel.\n"
+    no_match = "    no_match: {say: That is not one of the choices., limit: 2, goto: cancelled}\n"
+    text = unset(FLOW).replace(reprompt, reprompt + no_match)
+    s = Flow.load(write_flow(text)).start(accept_confidence=0.9)
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.6))
+    acts = s.handle(Utterance(text="no", confidence=0.95))
+    assert said(acts) == "Say keep or cancel." and s.state == "ask"
+    assert any(t.text == "not confirmed: cancel" for t in s.history)
+    s.handle(Utterance(text="cancel", confidence=0.6))
+    s.handle(Dtmf(digit="2"))  # no, by key: the second no-match reaches the limit
+    assert s.outcome == "cancelled" and s.result().final_state == "cancelled"
 
 
 def test_confirm_below_not_above_min_confidence_is_a_warning(write_flow: Callable[..., Path]) -> None:

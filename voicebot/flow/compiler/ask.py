@@ -12,13 +12,14 @@ from collections.abc import Collection
 from typing import Any
 
 from voicebot.flow.compiler.keypad import compile_keypad
+from voicebot.flow.compiler.meta import confirm_below
 from voicebot.flow.compiler.schema import BUILTIN_STATES, DEFAULT_LIMIT, DEFAULT_TIMEOUT, LIMIT_KEYS
 from voicebot.flow.compiler.templates import template
 from voicebot.flow.compiler.unit import Entry, Unit
 from voicebot.flow.diagnostics import did_you_mean
 from voicebot.flow.events import DTMF_KEYS
 from voicebot.flow.intents import IntentSet
-from voicebot.flow.model import Edge, Slot, State, Template
+from voicebot.flow.model import Edge, Slot, State, Template, confirm_engine
 from voicebot.flow.slots import grammar_words
 from voicebot.flow.yamlsrc import YMap
 
@@ -107,7 +108,7 @@ def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) ->
         keypad=keypad,
         **{**base, "say": (*base["say"], *prompt)},
     )
-    if confirm > min_conf:
+    if confirm_engine(u.states[full]) or (confirm is not None and confirm > min_conf):
         u.add(full, "unsure", [Edge(target=full)])
     for intent, t in local.items():
         u.add(full, f"intent:{intent}", [Edge(target=t)])
@@ -133,15 +134,16 @@ def compile_ask(u: Unit, full: str, e: Entry, st: YMap, base: dict[str, Any]) ->
     u.add(full, "no_match_limit", [Edge(target=nm_t)])
 
 
-def _confidence(u: Unit, st: YMap) -> tuple[float, float]:
+def _confidence(u: Unit, st: YMap) -> tuple[float, float | None]:
     """``min_confidence`` (below: not understood) and ``confirm_below`` (below: "Did you say
-    ...?"), the state's own or the flow's ``asr:`` ones."""
+    ...?"), the state's own or the flow's ``asr:`` ones; ``confirm_below`` None: the listening
+    engine's accept threshold, which the call gives when it starts."""
     lo, confirm = u.meta.min_confidence, u.meta.confirm_below
     if "min_confidence" in st:
         lo = u.r.want_number(st["min_confidence"], st.vpos("min_confidence"), "'min_confidence'", 0, 1) or 0.0
     if "confirm_below" in st:
-        confirm = u.r.want_number(st["confirm_below"], st.vpos("confirm_below"), "'confirm_below'", 0, 1) or 0.0
-        if confirm <= lo:
+        confirm = confirm_below(u, st["confirm_below"], st.vpos("confirm_below"))
+        if confirm is not None and confirm <= lo:
             u.r.warning(
                 st.vpos("confirm_below"),
                 f"confirm_below ({confirm:g}) is not above min_confidence ({lo:g}), so nothing is confirmed",

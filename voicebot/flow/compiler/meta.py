@@ -10,7 +10,7 @@ from __future__ import annotations
 from voicebot.flow import lang
 from voicebot.flow.compiler.schema import ASR_KEYS, DEFAULT_KEYS, DEFAULT_MAX_TURNS
 from voicebot.flow.compiler.unit import Unit
-from voicebot.flow.diagnostics import did_you_mean
+from voicebot.flow.diagnostics import Pos, did_you_mean
 from voicebot.flow.intents import DEFAULT_THRESHOLD
 from voicebot.flow.model import FlowMeta
 from voicebot.flow.yamlsrc import YMap
@@ -33,7 +33,8 @@ def compile_meta(u: Unit, doc: YMap) -> FlowMeta:
     if voice is not None and not isinstance(voice, str):
         u.r.error(doc.vpos("voice"), "'voice' must be text (a TTS voice name)")
         voice = None
-    mode, min_conf, thresh, confirm = "grammar", 0.3, DEFAULT_THRESHOLD, 0.0
+    mode, min_conf, thresh = "grammar", 0.3, DEFAULT_THRESHOLD
+    confirm: float | None = None  # the listening engine's accept threshold
     asr = doc.get("asr")
     if isinstance(asr, str):
         mode = asr
@@ -47,7 +48,7 @@ def compile_meta(u: Unit, doc: YMap) -> FlowMeta:
                 u.r.want_number(asr["min_confidence"], asr.vpos("min_confidence"), "'min_confidence'", 0, 1) or 0.0
             )
         if "confirm_below" in asr:
-            confirm = u.r.want_number(asr["confirm_below"], asr.vpos("confirm_below"), "'confirm_below'", 0, 1) or 0.0
+            confirm = confirm_below(u, asr["confirm_below"], asr.vpos("confirm_below"))
         if "match_threshold" in asr:
             thresh = (
                 u.r.want_number(asr["match_threshold"], asr.vpos("match_threshold"), "'match_threshold'", 0.1, 1)
@@ -84,10 +85,26 @@ def compile_meta(u: Unit, doc: YMap) -> FlowMeta:
         asr_mode=str(mode),
         min_confidence=float(min_conf),
         match_threshold=float(thresh),
-        confirm_below=float(confirm),
+        confirm_below=confirm,
         max_turns=max_turns,
         agent=agent,
     )
+
+
+ENGINE = "engine"  # confirm_below: engine -- the listening engine's accept threshold (the default)
+
+
+def confirm_below(u: Unit, value: object, pos: Pos) -> float | None:
+    """A ``confirm_below`` value: a number from 0 (confirm nothing) to 1, or ``engine`` (None:
+    below the accept threshold of the engine that listens on the call, resolved when the call
+    starts)."""
+    if value == ENGINE:
+        return None
+    if isinstance(value, str):
+        u.r.error(pos, f"'confirm_below' must be a number or 'engine', got '{value}'", "e.g. confirm_below: 0.8")
+        return None
+    got = u.r.want_number(value, pos, "'confirm_below'", 0, 1)
+    return None if got is None else got
 
 
 def compile_defaults(u: Unit, doc: YMap) -> None:

@@ -100,7 +100,8 @@ DEFAULT_MACHINE_WITHIN = 5.0
 ASR_KEYS = ("mode", "min_confidence", "confirm_below", "match_threshold")
 DEFAULT_KEYS = ("timeout", "no_input", "no_match", "barge_in")
 SCRIPT_KEYS = (
-    "name", "context", "profile", "today", "dtmf_only", "answered_by", "turns", "expect", "webhooks", "voices",
+    "name", "context", "profile", "today", "dtmf_only", "answered_by", "accept_confidence", "turns", "expect",
+    "webhooks", "voices",
 )  # fmt: skip
 PROFILE_KEYS = ("calls", "last_outcome", "do_not_call")
 TURN_INPUT_KEYS = ("caller", "confidence", "dtmf", "silence", "hangup", "transfer_fails")

@@ -96,6 +96,9 @@ def compile_scripts(u: Unit, doc: YMap) -> tuple[Script, ...]:
             except ValueError:
                 u.r.error(t.vpos("today"), f"bad date {t['today']!r}", "write YYYY-MM-DD")
         dtmf_only = "dtmf_only" in t and bool(u.r.want_bool(t["dtmf_only"], t.vpos("dtmf_only"), "'dtmf_only'"))
+        accept = None  # the listening engine's accept threshold the script's call runs with
+        if "accept_confidence" in t:
+            accept = u.r.want_number(t["accept_confidence"], t.vpos("accept_confidence"), "'accept_confidence'", 0, 1)
         turns = t.get("turns", YList(t.pos))
         if not isinstance(turns, YList):
             u.r.error(t.vpos("turns"), "'turns' must be a list")
@@ -168,6 +171,7 @@ def compile_scripts(u: Unit, doc: YMap) -> tuple[Script, ...]:
                 turn_pos=tuple(turns.ipos(j) for j in range(len(turns))),
                 profile=plain(profile) if profile is not None else None,
                 dtmf_only=dtmf_only,
+                accept_confidence=accept,
                 voices=voices,
                 answered_by=answered_by,
             )
