@@ -25,12 +25,21 @@ ANSWER_AT = 8  # seconds into the call: inside the question that follows the gre
 
 
 def call_the_flow(
-    serve: Any, tmp_path: Path, recording: Path, *, flow: str = "appointment_reminder",
-    context: tuple[str, ...] = ("appointment_date=2026-01-08",), answers: tuple[Path, ...] = (), seconds: float = 30,
+    serve: Any,
+    tmp_path: Path,
+    recording: Path,
+    *,
+    flow: str = "appointment_reminder",
+    context: tuple[str, ...] = ("appointment_date=2026-01-08",),
+    answers: tuple[Path, ...] = (),
+    seconds: float = 30,
+    serve_args: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], str]:
-    """pjsua2 calls ``serve --flow`` (``dialogs/<flow>.yaml``), plays ``recording`` and then each
-    of ``answers`` after a prompt of the bot's ends; the bot's report and the peer's output."""
-    server = serve("--flow", str(DIALOGS / f"{flow}.yaml"), *(a for c in context for a in ("--context", c)), "--json")
+    """pjsua2 calls ``serve --flow`` (``dialogs/<flow>.yaml``, with ``serve_args``), plays
+    ``recording`` and then each of ``answers`` after a prompt of the bot's ends; the bot's
+    report and the peer's output."""
+    server = serve("--flow", str(DIALOGS / f"{flow}.yaml"), *(a for c in context for a in ("--context", c)), "--json",
+                   *serve_args)  # fmt: skip
     peer = subprocess.run(
         [sys.executable, str(HERE / "pjsua_peer.py"), f"sip:bot@127.0.0.1:{server.port}", str(recording),
          str(tmp_path / "heard.wav"), str(seconds), *(a for w in answers for a in ("--answer", str(w)))],

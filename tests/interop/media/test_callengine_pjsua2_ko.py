@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from voicebot.flowio.standin import StandInCrm
 from voicebot.media import read_wav, write_wav
 
 from .test_callengine_pjsua2 import call_the_flow
@@ -46,8 +47,11 @@ def test_a_pjsua2_caller_speaking_korean_completes_the_flow(serve: Any, tmp_path
     answers = tuple(recording(text, tmp_path / f"answer{i}.wav") for i, text in enumerate(said))
     quiet = tmp_path / "quiet.wav"  # the line before the first answer
     write_wav(quiet, np.zeros(16000, np.int16))
-    report, peer = call_the_flow(serve, tmp_path, quiet, flow="ko_delivery_confirm", answers=answers, seconds=45,
-                                 context=("delivery_date=2026-01-07", "customer_name=김민수"))  # fmt: skip
+    # a misheard answer could lead to the reschedule webhook: its request stays on loopback
+    with StandInCrm() as crm:
+        report, peer = call_the_flow(serve, tmp_path, quiet, flow="ko_delivery_confirm", answers=answers, seconds=45,
+                                     context=("delivery_date=2026-01-07", "customer_name=김민수"),
+                                     serve_args=("--webhook-base", crm.base))  # fmt: skip
     transcript = report["transcript"]
     heard = [(t["text"], t["confidence"], t.get("understood", True)) for t in transcript if t["who"] == "caller"]
     print(f"{name}: caller turns (text, confidence, understood) {heard}")
@@ -55,8 +59,9 @@ def test_a_pjsua2_caller_speaking_korean_completes_the_flow(serve: Any, tmp_path
     assert report["codec"] in ("PCMU/8000", "PCMA/8000"), why  # what PJSIP offered first
     assert report["outcome"] == outcome and report["ended_by"] == "local", why  # the bot said goodbye
     assert {k: report["slots"].get(k) for k in slots} == slots, why
-    # each answer was one understood turn: no reprompt, no no-match
+    # every caller turn was understood (a no-match is reported understood: false, then reprompted)
     assert heard and all(understood for _, _, understood in heard), why
     assert report["path"] == path, why
     # the peer waited for each prompt to end: it never spoke over the bot
     assert not [t for t in transcript if t["who"] == "barge-in"], why
+    assert crm.requests == [], crm.requests  # neither path reschedules
