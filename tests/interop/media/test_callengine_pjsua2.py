@@ -25,14 +25,26 @@ DIALOGS = HERE.parents[2] / "dialogs"
 ANSWER_AT = 8  # seconds into the call: inside the question that follows the greeting
 
 
-def call_the_flow(serve: Any, tmp_path: Path, recording: Path) -> dict[str, Any]:
-    """pjsua2 calls ``serve --flow appointment_reminder`` and plays ``recording``; the bot's report."""
-    server = serve("--flow", str(DIALOGS / "appointment_reminder.yaml"), "--context", "appointment_date=2026-01-08",
-                   "--json")  # fmt: skip
+def call_the_flow(
+    serve: Any,
+    tmp_path: Path,
+    recording: Path,
+    *,
+    flow: str = "appointment_reminder",
+    context: tuple[str, ...] = ("appointment_date=2026-01-08",),
+    answers: tuple[Path, ...] = (),
+    seconds: float = 30,
+    serve_args: tuple[str, ...] = (),
+) -> tuple[dict[str, Any], str]:
+    """pjsua2 calls ``serve --flow`` (``dialogs/<flow>.yaml``, with ``serve_args``), plays
+    ``recording`` and then each of ``answers`` after a prompt of the bot's ends; the bot's
+    report and the peer's output."""
+    server = serve("--flow", str(DIALOGS / f"{flow}.yaml"), *(a for c in context for a in ("--context", c)), "--json",
+                   *serve_args)  # fmt: skip
     peer = subprocess.run(
         [sys.executable, str(HERE / "pjsua_peer.py"), f"sip:bot@127.0.0.1:{server.port}", str(recording),
-         str(tmp_path / "heard.wav"), "30"],
-        capture_output=True, timeout=90, start_new_session=True,
+         str(tmp_path / "heard.wav"), str(seconds), *(a for w in answers for a in ("--answer", str(w)))],
+        capture_output=True, timeout=seconds + 60, start_new_session=True,
     )  # fmt: skip
     out = server.stop()
     peer_out = peer.stdout.decode(errors="replace") + peer.stderr.decode(errors="replace")
@@ -40,7 +52,7 @@ def call_the_flow(serve: Any, tmp_path: Path, recording: Path) -> dict[str, Any]
     reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert len(reports) == 1, out
     report: dict[str, Any] = reports[0]
-    return report
+    return report, peer_out
 
 
 def test_a_pjsua2_caller_speaking_a_recording_completes_the_flow(serve: Any, tmp_path: Path) -> None:
@@ -52,7 +64,7 @@ def test_a_pjsua2_caller_speaking_a_recording_completes_the_flow(serve: Any, tmp
     write_wav(recording, np.concatenate([np.zeros(16000 * 10, np.int16), answer, np.zeros(16000, np.int16)]))
     with wave.open(str(recording)) as w:
         assert w.getframerate() == 16000
-    report = call_the_flow(serve, tmp_path, recording)
+    report, _ = call_the_flow(serve, tmp_path, recording)
     assert report["codec"] in ("PCMU/8000", "PCMA/8000")  # what PJSIP offered first
     answered_or_asked_again(report, after=ANSWER_AT)
     if report["outcome"] == "confirmed":
@@ -93,7 +105,7 @@ def test_a_pjsua2_caller_on_a_noisy_line_barges_in_only_by_speaking(serve: Any, 
     line[at : at + len(answer)] += answer
     recording = tmp_path / "caller.wav"
     write_wav(recording, line)
-    report = call_the_flow(serve, tmp_path, recording)
+    report, _ = call_the_flow(serve, tmp_path, recording)
     transcript = report["transcript"]
     barge_ins = [t for t in transcript if t["who"] == "barge-in"]
     assert [b["text"] for b in barge_ins] == ["speech"], transcript

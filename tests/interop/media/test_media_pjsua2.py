@@ -23,11 +23,12 @@ CALLER = "My order number is four five six. I would like to change the delivery 
 BOT = "Thank you. Your delivery has been moved to Friday morning."
 
 
-def espeak(text: str, path: Path) -> Path:
+def espeak(text: str, path: Path, voice: str | None = None) -> Path:
+    """A recording of ``text`` spoken by the espeak-ng CLI (its default voice, or ``voice``)."""
     exe = shutil.which("espeak-ng")
     if exe is None:
         pytest.skip("espeak-ng is not installed (Debian package espeak-ng)")
-    subprocess.run([exe, "-w", str(path), text], check=True, timeout=60)
+    subprocess.run([exe, *(["-v", voice] if voice else []), "-w", str(path), text], check=True, timeout=60)
     return path
 
 
