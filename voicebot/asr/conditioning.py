@@ -19,6 +19,8 @@ Pure code: no I/O, no clock; each stream keeps its own cursor/state.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import numpy.typing as npt
 
@@ -42,9 +44,16 @@ class NoiseFloor:
         self.noise: npt.NDArray[np.float64] = noise + rng.normal(0.0, dither, n) if dither > 0 else noise
         self.rms = rms
         self.low_hz = low_hz
+        self.dither = dither
 
     def cursor(self) -> NoiseCursor:
         return NoiseCursor(self.noise)
+
+    def shifted(self, samples: int) -> NoiseFloor:
+        """The same bed, a stream's cursor starting ``samples`` into it (the bed's phase)."""
+        floor = copy.copy(self)
+        floor.noise = np.roll(self.noise, -samples)
+        return floor
 
 
 class NoiseCursor:
