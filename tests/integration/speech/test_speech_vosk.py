@@ -55,6 +55,38 @@ def test_grammar_mode_after_g711_at_8khz(vosk_engine: VoskEngine, speak: Speak, 
     assert got == KOREAN
 
 
+def test_a_call_hears_as_the_first_call_whatever_came_before(vosk_engine: VoskEngine, speak: Speak) -> None:
+    """Nothing per call outlives the call: each listening turn gets its own Kaldi recogniser
+    (the model is shared, read only), so the same audio gets the same evidence and
+    confidence after other calls heard a loud sentence or line noise. On one recogniser
+    reused from turn to turn it would not: its speaker adaptation follows the turns."""
+    yes, _ = telephone_channel(speak("네 맞습니다", "ko"))
+    before = [
+        telephone_channel(speak("오늘 날씨가 정말 좋네요 산책하러 갈까요", "ko+f3", rate=200))[0],
+        np.random.default_rng(1).normal(0.0, 3000.0, 16000 * 2).astype(np.int16),
+    ]
+
+    def heard(audio: np.ndarray) -> tuple[object, float]:
+        r = vosk_engine.recognizer(KOREAN)
+        try:
+            result = recognize(r, audio)
+            return r.evidence, result.confidence  # type: ignore[attr-defined]
+        finally:
+            r.close()
+
+    first = heard(yes)
+    assert first[0] is not None and first[0].phrase == "네 맞습니다"  # type: ignore[attr-defined]
+    reused = vosk_engine.recognizer(KOREAN)
+    try:
+        on_one = [recognize(reused, audio).confidence for audio in (yes, *before, yes)]
+    finally:
+        reused.close()
+    assert on_one[-1] != on_one[0]  # what a recogniser reused across turns would carry
+    for previous in before:
+        heard(previous)
+        assert heard(yes) == first
+
+
 def test_grammar_mode_after_5_percent_bursty_loss(vosk_engine: VoskEngine, speak: Speak) -> None:
     rec = vosk_engine.recognizer(KOREAN)
     correct = wrong = 0

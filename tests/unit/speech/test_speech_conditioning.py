@@ -73,3 +73,13 @@ def test_the_noise_bed_loops_seamlessly_whatever_the_chunk_sizes() -> None:
     pieces = [cursor.apply(silence[a:b]) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
     assert np.array_equal(np.concatenate(pieces), whole)
     assert np.array_equal(whole[:4000], whole[4000:8000])  # looped, and on the same grid
+
+
+def test_a_shifted_bed_starts_that_far_into_the_same_loop() -> None:
+    floor = NoiseFloor(20.0, seconds=0.25)
+    silence = np.zeros(RATE, dtype=np.int16)
+    whole = floor.cursor().apply(silence)
+    later = floor.shifted(1000)
+    assert (later.rms, later.low_hz) == (floor.rms, floor.low_hz)
+    assert np.array_equal(later.cursor().apply(silence[:3000]), whole[1000:4000])
+    assert np.array_equal(floor.cursor().apply(silence), whole)  # the original is untouched
