@@ -1,7 +1,8 @@
 """Decoding the evaluation set and scoring it (imported by speech.py).
 
 Every turn is decoded once per condition by the recogniser as a call uses it (a new one
-per turn, as ``voicebot.voice`` opens one per listening turn; grammar = the state's phrases, ``groups`` = their intents, 20 ms frames, ``finish()``), and by the
+per turn, as ``voicebot.voice`` opens one per listening turn; grammar = the state's
+phrases, ``groups`` = their intents, 20 ms frames, ``finish()``), and by the
 raw engine beside it: the same phrases as the engine's own grammar, its default decoder
 settings, nothing added to the audio, the top text taken as is (an exact phrase or
 nothing). What the recogniser's choice rested on (``Evidence``) is kept per turn, so the
