@@ -31,13 +31,15 @@ from voicebot.asr.nbest import Calibration
 
 PHASES = (0.0, 1 / 3, 2 / 3)  # seconds into the 1 s bed
 BED_CONDITIONS = ("pcmu", "pcmu+loss5")
+ONSET_RMS = 300.0
 
 
 def variants(floor: NoiseFloor) -> dict[str, NoiseFloor | None]:
     """The beds compared, by name (a name ``x@phase`` is bed ``x`` at that phase)."""
     half = NoiseFloor(floor.rms / 2, low_hz=floor.low_hz, dither=floor.dither) if floor.rms else floor
     frame = NoiseFloor(floor.rms, low_hz=floor.low_hz, dither=floor.dither, seconds=0.02)
-    out: dict[str, NoiseFloor | None] = {"none": None, "frame": frame}
+    onset = NoiseFloor(floor.rms, low_hz=floor.low_hz, dither=floor.dither, onset_rms=ONSET_RMS)
+    out: dict[str, NoiseFloor | None] = {"none": None, "frame": frame, "onset": onset}
     for phase in PHASES:
         out[f"looped@{phase:.2f}"] = floor.shifted(round(phase * RATE))
     for phase in PHASES[:2]:

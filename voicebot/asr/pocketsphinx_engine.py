@@ -306,6 +306,8 @@ class PocketsphinxRecognizer:
         for decoder in self._decoders():
             decoder.end_utt()
         self._in_utt = False
+        if self._noise is not None:
+            self._noise.next_utterance()
         hyp = self._decoder.hyp()
         text = str(hyp.hypstr) if hyp is not None else ""
         words = tuple(
@@ -373,6 +375,8 @@ class PocketsphinxRecognizer:
             for decoder in self._decoders():
                 decoder.end_utt()
             self._in_utt = False
+        if self._noise is not None:
+            self._noise.next_utterance()
         self._samples = 0
         self._frames = 0
         self._last_partial = ""

@@ -352,6 +352,7 @@ class VoskRecognizer:
 
     # -- results -----------------------------------------------------------------------
     def _start_next(self) -> None:
+        self._conditioner.next_utterance()
         self._segments = []
         self._last_partial = ""
         self._utt_start = self._fed
