@@ -1,8 +1,8 @@
 """Does the noise bed decide answers? (``speech.py --bed``, imported by speech.py)
 
-The recogniser adds a looped noise bed under the caller's audio (``voicebot.asr.conditioning``);
-each listening turn's bed starts at its first frame, so which stretch of the bed lies under
-a word depends on when, after the turn opened, the caller spoke. Here every test turn is
+The recogniser adds a looped noise bed under the caller's audio (``voicebot.asr.conditioning``).
+Started at a turn's first frame, which stretch of the bed lies under a word depends on when,
+after the turn opened, the caller spoke. Here every test turn is
 decoded with the bed started at several phases, and beside it with other beds, each with
 the shipped policy (``calibration.json``) as it is:
 
@@ -10,7 +10,9 @@ the shipped policy (``calibration.json``) as it is:
 * ``none``: no bed;
 * ``half@<s>``: the shipped bed at half its level;
 * ``frame``: a bed one 20 ms frame long, the same under every frame, so its phase is
-  fixed by the frame grid and never by when the caller spoke.
+  fixed by the frame grid and never by when the caller spoke;
+* ``onset``: the looped bed started again at the utterance's first loud frame
+  (``ONSET_RMS``), so the same stretch of it lies under the words whenever they came.
 
 Per variant: correct / wrong / rejected (in-grammar turns), false accepts (out-of-grammar
 turns), and ``changed``: the turns whose accepted answer (an intent or a reprompt) is not
@@ -26,22 +28,25 @@ from typing import Any
 from _speech_eval import Row, accepted, decode, rates
 from _speech_set import CONDITIONS, RATE, Turn
 
-from voicebot.asr.conditioning import NoiseFloor
+from voicebot.asr.conditioning import ONSET_RMS, NoiseFloor
 from voicebot.asr.nbest import Calibration
 
 PHASES = (0.0, 1 / 3, 2 / 3)  # seconds into the 1 s bed
 BED_CONDITIONS = ("pcmu", "pcmu+loss5")
-ONSET_RMS = 300.0
 
 
 def variants(floor: NoiseFloor) -> dict[str, NoiseFloor | None]:
-    """The beds compared, by name (a name ``x@phase`` is bed ``x`` at that phase)."""
-    half = NoiseFloor(floor.rms / 2, low_hz=floor.low_hz, dither=floor.dither) if floor.rms else floor
-    frame = NoiseFloor(floor.rms, low_hz=floor.low_hz, dither=floor.dither, seconds=0.02)
-    onset = NoiseFloor(floor.rms, low_hz=floor.low_hz, dither=floor.dither, onset_rms=ONSET_RMS)
-    out: dict[str, NoiseFloor | None] = {"none": None, "frame": frame, "onset": onset}
+    """The beds compared, by name (a name ``x@phase`` is bed ``x`` started at that phase);
+    all of ``floor``'s level, band and dither but ``half``."""
+    looped = NoiseFloor(floor.rms, low_hz=floor.low_hz, dither=floor.dither)
+    half = NoiseFloor(floor.rms / 2, low_hz=floor.low_hz, dither=floor.dither)
+    out: dict[str, NoiseFloor | None] = {
+        "none": None,
+        "frame": NoiseFloor(floor.rms, low_hz=floor.low_hz, dither=floor.dither, seconds=0.02),
+        "onset": NoiseFloor(floor.rms, low_hz=floor.low_hz, dither=floor.dither, onset_rms=ONSET_RMS),
+    }
     for phase in PHASES:
-        out[f"looped@{phase:.2f}"] = floor.shifted(round(phase * RATE))
+        out[f"looped@{phase:.2f}"] = looped.shifted(round(phase * RATE))
     for phase in PHASES[:2]:
         out[f"half@{phase:.2f}"] = half.shifted(round(phase * RATE))
     return out

@@ -26,6 +26,9 @@ import numpy.typing as npt
 
 SAMPLE_RATE = 16000
 Pcm = npt.NDArray[np.int16]
+# A frame this loud (RMS, sample units) starts an utterance's bed again: above a quiet line
+# and codec noise, below the first frame of ordinary speech.
+ONSET_RMS = 300.0
 
 
 class NoiseFloor:
@@ -171,4 +174,4 @@ class Conditioner:
         return self._floor.apply(pcm) if self._floor is not None else pcm
 
 
-__all__ = ["BandFill", "Conditioner", "NarrowbandDetector", "NoiseCursor", "NoiseFloor"]
+__all__ = ["ONSET_RMS", "BandFill", "Conditioner", "NarrowbandDetector", "NoiseCursor", "NoiseFloor"]
