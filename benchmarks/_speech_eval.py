@@ -100,8 +100,8 @@ def hear(engine: Any, grammar: dict[str, str], pcm: np.ndarray) -> tuple[Evidenc
     """One listening turn as a call has it (``voicebot.voice`` opens a recogniser per turn
     and closes it after): open, every 20 ms frame, ``finish()``, close. What the recogniser
     chose from, and its CPU time (thread clock). A recogniser reused from turn to turn
-    would decode each turn on what the turns before taught it (pocketsphinx's cepstral
-    mean, Vosk's speaker adaptation): not what a server's turn hears."""
+    decoded each turn on what the turns before left in it (pocketsphinx's cepstral mean,
+    the noise bed's position): not what a server's turn hears."""
     rec = engine.recognizer(list(grammar), groups=grammar)
     try:
         t0 = time.thread_time()
