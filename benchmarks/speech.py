@@ -5,7 +5,9 @@ Run: ``.venv/bin/python benchmarks/speech.py`` (every turn, 13 conditions; the t
 languages are evaluated in two processes), ``--quick`` (a third of the phrase turns, every
 out-of-grammar one, four conditions; 25 minutes for both languages on 2 loaded shared cores,
 Korean alone 10; what ``make bench`` runs),
-``--ablation`` for what each way in gives (a separate, longer run), ``--write-calibration``
+``--ablation`` for what each way in gives (a separate, longer run), ``--bed`` for answers
+against the noise bed's phase and other beds (``_speech_bed.py``, ``speech_bed.json``),
+``--write-calibration``
 to refit the policy the engines ship (``voicebot/asr/calibration.json``). Writes
 ``benchmarks/results/speech.json`` (``speech_quick.json``, ``speech_ablation.json``) and
 prints tables.
