@@ -1,7 +1,8 @@
 """Decoding the evaluation set and scoring it (imported by speech.py).
 
-Every turn is decoded once per condition by the recogniser as a call uses it (grammar =
-the state's phrases, ``groups`` = their intents, 20 ms frames, ``finish()``), and by the
+Every turn is decoded once per condition by the recogniser as a call uses it (a new one
+per turn, as ``voicebot.voice`` opens one per listening turn; grammar = the state's
+phrases, ``groups`` = their intents, 20 ms frames, ``finish()``), and by the
 raw engine beside it: the same phrases as the engine's own grammar, its default decoder
 settings, nothing added to the audio, the top text taken as is (an exact phrase or
 nothing). What the recogniser's choice rested on (``Evidence``) is kept per turn, so the
@@ -66,11 +67,11 @@ class RawVosk:
     def __init__(self, engine: Any, grammars: dict[str, list[str]]) -> None:
         from voicebot.asr.vosk_model import shared_model
 
-        model = shared_model(engine.model_dir, {})  # the model's own conf/
-        self._recs = {s: model.kaldi_recognizer(json.dumps(g, ensure_ascii=False)) for s, g in grammars.items()}
+        self._model = shared_model(engine.model_dir, {})  # the model's own conf/
+        self._grammars = {s: json.dumps(g, ensure_ascii=False) for s, g in grammars.items()}
 
     def text(self, state: str, pcm: np.ndarray) -> str:
-        rec = self._recs[state]  # reused like a call's decoder: FinalResult() starts afresh
+        rec = self._model.kaldi_recognizer(self._grammars[state])  # a new one per turn, like a call's
         for f in frames_of(pcm):
             rec.AcceptWaveform(f.tobytes())
         return str(json.loads(rec.FinalResult()).get("text", ""))
@@ -82,14 +83,36 @@ class RawSphinx:
     def __init__(self, grammars: dict[str, list[str]]) -> None:
         from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
 
-        engine = PocketsphinxEngine(noise_floor=0.0, phone_loop=False)
-        self._recs = {s: engine.recognizer(g) for s, g in grammars.items()}
+        self._engine = PocketsphinxEngine(noise_floor=0.0, phone_loop=False)
+        self._grammars = grammars
 
     def text(self, state: str, pcm: np.ndarray) -> str:
-        rec = self._recs[state]
-        for f in frames_of(pcm):
-            rec.accept(f)
-        return rec.finish().text
+        rec = self._engine.recognizer(self._grammars[state])  # a new one per turn, like a call's
+        try:
+            for f in frames_of(pcm):
+                rec.accept(f)
+            return rec.finish().text
+        finally:
+            rec.close()
+
+
+def hear(engine: Any, grammar: dict[str, str], pcm: np.ndarray) -> tuple[Evidence | None, float]:
+    """One listening turn as a call has it (``voicebot.voice`` opens a recogniser per turn
+    and closes it after): open, every 20 ms frame, ``finish()``, close. What the recogniser
+    chose from, and its CPU time (thread clock). A recogniser reused from turn to turn
+    decoded each turn on what the turns before left in it (pocketsphinx's cepstral mean,
+    the noise bed's position): not what a server's turn hears."""
+    rec = engine.recognizer(list(grammar), groups=grammar)
+    try:
+        t0 = time.thread_time()
+        for frame in frames_of(pcm):
+            rec.accept(frame)
+        rec.finish()
+        cpu = time.thread_time() - t0
+        evidence: Evidence | None = rec.evidence
+    finally:
+        rec.close()
+    return evidence, cpu
 
 
 def decode(
@@ -99,24 +122,14 @@ def decode(
     condition: Condition,
     groups: dict[str, dict[str, str]],
     talkers: list[np.ndarray],
-    recognizers: dict[str, Any] | None = None,
 ) -> list[Row]:
-    """Every turn through ``condition``, then the recogniser (one per state, reused like a
-    call reuses its decoder) and the raw engine; CPU time per turn from the thread clock."""
-    recs = recognizers if recognizers is not None else {}
+    """Every turn through ``condition``, then the recogniser (a new one per turn, ``hear``)
+    and the raw engine; CPU time per turn from the thread clock."""
     exact = {s: {normalize(p): p for p in g} for s, g in groups.items()}
     rows = []
     for turn in turns:
         pcm = through(condition, turn, talkers)
-        rec = recs.get(turn.state)
-        if rec is None:
-            rec = recs[turn.state] = engine.recognizer(list(groups[turn.state]), groups=groups[turn.state])
-        t0 = time.thread_time()
-        for frame in frames_of(pcm):
-            rec.accept(frame)
-        rec.finish()
-        cpu = time.thread_time() - t0
-        evidence = rec.evidence
+        evidence, cpu = hear(engine, groups[turn.state], pcm)
         chosen = groups[turn.state][evidence.phrase] if evidence is not None and evidence.phrase else None
         raw_intent, raw_cpu = None, 0.0
         if raw is not None:
@@ -248,27 +261,20 @@ def confirm_replies(
 ) -> dict[str, Reply]:
     """The reply to every row in the confirm band (confidence in [FLOOR, threshold)): yes
     when its candidate is the turn's meaning, else no, decoded with the yes/no grammar."""
-    rec = engine.recognizer(list(yes_no), groups=yes_no)
     out: dict[str, Reply] = {}
-    try:
-        for row in rows:
-            if row.evidence is None or row.chosen is None:
-                continue
-            sure = calibration.confidence(row.evidence)
-            if not FLOOR <= sure < threshold:
-                continue
-            turn = turns[row.key]
-            said = "yes" if row.chosen == row.intent else "no"
-            reply = replace(turn, pcm=spoken(said, turn.seed), kind="phrase")
-            for frame in frames_of(through(condition, reply, talkers)):
-                rec.accept(frame)
-            rec.finish()
-            ev = rec.evidence
-            heard = yes_no.get(ev.phrase) if ev is not None and ev.phrase else None
-            yes = heard == "yes" and ev is not None and calibration.confidence(ev) >= threshold
-            out[row.key] = Reply(said=said, heard_yes=yes)
-    finally:
-        rec.close()
+    for row in rows:
+        if row.evidence is None or row.chosen is None:
+            continue
+        sure = calibration.confidence(row.evidence)
+        if not FLOOR <= sure < threshold:
+            continue
+        turn = turns[row.key]
+        said = "yes" if row.chosen == row.intent else "no"
+        reply = replace(turn, pcm=spoken(said, turn.seed), kind="phrase")
+        ev, _ = hear(engine, yes_no, through(condition, reply, talkers))
+        heard = yes_no.get(ev.phrase) if ev is not None and ev.phrase else None
+        yes = heard == "yes" and ev is not None and calibration.confidence(ev) >= threshold
+        out[row.key] = Reply(said=said, heard_yes=yes)
     return out
 
 

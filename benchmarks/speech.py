@@ -5,7 +5,9 @@ Run: ``.venv/bin/python benchmarks/speech.py`` (every turn, 13 conditions; the t
 languages are evaluated in two processes), ``--quick`` (a third of the phrase turns, every
 out-of-grammar one, four conditions; 25 minutes for both languages on 2 loaded shared cores,
 Korean alone 10; what ``make bench`` runs),
-``--ablation`` for what each way in gives (a separate, longer run), ``--write-calibration``
+``--ablation`` for what each way in gives (a separate, longer run), ``--bed`` for answers
+against the noise bed's phase and other beds (``_speech_bed.py``, ``speech_bed.json``),
+``--write-calibration``
 to refit the policy the engines ship (``voicebot/asr/calibration.json``). Writes
 ``benchmarks/results/speech.json`` (``speech_quick.json``, ``speech_ablation.json``) and
 prints tables.
@@ -52,6 +54,7 @@ sys.path.insert(0, str(ROOT / "codecs"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_results  # noqa: E402
+from _speech_bed import bed_phases  # noqa: E402
 from _speech_eval import (  # noqa: E402
     FLOOR,
     RawSphinx,
@@ -231,6 +234,25 @@ def write_calibration(fits: dict[str, dict[str, Any]]) -> Path:
         }
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
     return path
+
+
+def bed(lang: str, quick: bool) -> dict[str, Any]:
+    """The test split (a third of its phrase turns with ``quick``, as ``--quick``) against
+    the noise bed's phase and other beds (``_speech_bed``)."""
+    tts = EspeakEngine(backend="espeak-ng")
+    turns = build_set(lang, tts, every=3 if quick else 1)
+    engine = _engine(lang)
+    policy = shipped(engine.name)
+    test = [t for t in turns if t.split == "test"]
+    return bed_phases(
+        engine,
+        test,
+        groups_of(lang),
+        _talkers(turns),
+        policy.calibration,
+        policy.accept,
+        lambda line: print(f"  [{lang}] {line}", flush=True),
+    )
 
 
 # -- ablation: what each way in gives ------------------------------------------------------
@@ -465,6 +487,9 @@ def main() -> int:
     )
     parser.add_argument("--ablation", action="store_true", help="what each way in gives (a longer, separate run)")
     parser.add_argument(
+        "--bed", action="store_true", help="answers against the noise bed's phase, and other beds (_speech_bed.py)"
+    )
+    parser.add_argument(
         "--write-calibration",
         action="store_true",
         help="fit each engine's confidence policy on the whole calibration split, write voicebot/asr/calibration.json",
@@ -477,9 +502,9 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown language {unknown[0]}: choose from {', '.join(LANGUAGES)}")
     started = time.perf_counter()
-    job = ablation if args.ablation else calibrate if args.write_calibration else evaluate
+    job = ablation if args.ablation else bed if args.bed else calibrate if args.write_calibration else evaluate
     mode = "quick" if args.quick else "full"
-    mode = "ablation" if args.ablation else "calibration" if args.write_calibration else mode
+    mode = "ablation" if args.ablation else "bed" if args.bed else "calibration" if args.write_calibration else mode
     print(f"speech benchmark ({mode})", flush=True)
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=max(1, min(args.jobs, len(langs))), mp_context=multiprocessing.get_context("spawn")
@@ -489,6 +514,10 @@ def main() -> int:
     if args.write_calibration:
         path = write_calibration(done)
         print(f"wrote {path.relative_to(ROOT)} in {round(time.perf_counter() - started, 1)} s")
+        return 0
+    if args.bed:
+        path = write_results("speech_bed", {"bed": done, "seconds": round(time.perf_counter() - started, 1)})
+        print(f"wrote {path.relative_to(ROOT)}")
         return 0
     results: dict[str, Any] = {"ablation" if args.ablation else "accuracy": done}
     name = "speech_ablation" if args.ablation else "speech_quick" if args.quick else "speech"

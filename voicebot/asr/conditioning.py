@@ -19,11 +19,16 @@ Pure code: no I/O, no clock; each stream keeps its own cursor/state.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import numpy.typing as npt
 
 SAMPLE_RATE = 16000
 Pcm = npt.NDArray[np.int16]
+# A frame this loud (RMS, sample units) starts an utterance's bed again: above a quiet line
+# and codec noise, below the first frame of ordinary speech.
+ONSET_RMS = 300.0
 
 
 class NoiseFloor:
@@ -31,7 +36,14 @@ class NoiseFloor:
     of RMS ``dither`` over the whole band (what Kaldi's random dither would add, seeded)."""
 
     def __init__(
-        self, rms: float, *, low_hz: float = 0.0, dither: float = 0.0, seconds: float = 1.0, seed: int = 7
+        self,
+        rms: float,
+        *,
+        low_hz: float = 0.0,
+        dither: float = 0.0,
+        seconds: float = 1.0,
+        seed: int = 7,
+        onset_rms: float = 0.0,
     ) -> None:
         n = int(SAMPLE_RATE * seconds)
         rng = np.random.default_rng(seed)
@@ -42,21 +54,42 @@ class NoiseFloor:
         self.noise: npt.NDArray[np.float64] = noise + rng.normal(0.0, dither, n) if dither > 0 else noise
         self.rms = rms
         self.low_hz = low_hz
+        self.dither = dither
+        self.onset_rms = onset_rms
 
     def cursor(self) -> NoiseCursor:
-        return NoiseCursor(self.noise)
+        return NoiseCursor(self.noise, onset_rms=self.onset_rms)
+
+    def shifted(self, samples: int) -> NoiseFloor:
+        """The same bed, a stream's cursor starting ``samples`` into it (the bed's phase)."""
+        floor = copy.copy(self)
+        floor.noise = np.roll(self.noise, -samples)
+        return floor
 
 
 class NoiseCursor:
-    """One stream's position in the looped noise bed."""
+    """One stream's position in the looped noise bed.
 
-    def __init__(self, noise: npt.NDArray[np.float64]) -> None:
+    With ``onset_rms`` the bed starts again from its beginning at the utterance's first
+    frame of that RMS or more (once, until ``next_utterance``): the stretch of bed under
+    the words is then the same whenever, after the stream opened, the caller began, so the
+    same audio gets the same answer however it is timed."""
+
+    def __init__(self, noise: npt.NDArray[np.float64], *, onset_rms: float = 0.0) -> None:
         self._noise = noise
         self._at = 0
+        self._onset_rms = onset_rms
+        self._armed = onset_rms > 0
+
+    def next_utterance(self) -> None:
+        """Wait for the next utterance's onset to start the bed again."""
+        self._armed = self._onset_rms > 0
 
     def apply(self, pcm: Pcm) -> Pcm:
         if not len(pcm):
             return pcm
+        if self._armed and float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) >= self._onset_rms:
+            self._at, self._armed = 0, False
         at, n, size = self._at, len(pcm), len(self._noise)
         # a frame, nearly always, is a slice of the bed (no index array); else wrap, as often as needed
         bed = self._noise[at : at + n] if at + n <= size else np.resize(np.roll(self._noise, -at), n)
@@ -129,6 +162,10 @@ class Conditioner:
         self._detector = NarrowbandDetector() if narrowband is None and self._fill is not None else None
         self.narrowband = narrowband
 
+    def next_utterance(self) -> None:
+        if self._floor is not None:
+            self._floor.next_utterance()
+
     def apply(self, pcm: Pcm) -> Pcm:
         if self._detector is not None:
             self.narrowband = self._detector.feed(pcm)
@@ -137,4 +174,4 @@ class Conditioner:
         return self._floor.apply(pcm) if self._floor is not None else pcm
 
 
-__all__ = ["BandFill", "Conditioner", "NarrowbandDetector", "NoiseCursor", "NoiseFloor"]
+__all__ = ["ONSET_RMS", "BandFill", "Conditioner", "NarrowbandDetector", "NoiseCursor", "NoiseFloor"]

@@ -18,7 +18,9 @@ Below ``min_confidence`` (the policy's floor) the answer is no-match; below
 
 A quiet white noise bed (``noise_floor``, see ``voicebot.asr.conditioning.NoiseFloor``) goes under
 the audio: on zero-padded espeak-ng phrases without it the grammar search stopped early
-("talk to an" for "talk to an agent"), and two of five G.711 phrases came back empty.
+("talk to an" for "talk to an agent"), and two of five G.711 phrases came back empty. It
+starts again at each utterance's onset, so the same words get the same answer whenever, in
+the turn, they came (``benchmarks/speech.py --bed``).
 
 Decoders come from ``voicebot.asr.sphinx_decoders``: lean ones (acoustic model only, taught
 the grammar's words) for grammars and the phone loop, full ones for free mode, both pooled.
@@ -35,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from voicebot.asr.conditioning import NoiseFloor
+from voicebot.asr.conditioning import ONSET_RMS, NoiseFloor
 from voicebot.asr.engine import SAMPLE_RATE, Grammar, Pcm, check_pcm, report_grammar
 from voicebot.asr.events import (
     Alternative,
@@ -123,7 +125,7 @@ class PocketsphinxEngine:
         min_confidence: float | None = None,
         accept_confidence: float | None = None,
     ) -> None:
-        self.noise_floor = NoiseFloor(noise_floor) if noise_floor > 0 else None
+        self.noise_floor = NoiseFloor(noise_floor, onset_rms=ONSET_RMS) if noise_floor > 0 else None
         # None: the shipped policy's (a caller may pass its own, e.g. the benchmark's ablation)
         self.calibration = calibration if calibration is not None else POLICY.calibration
         self.min_confidence = min_confidence if min_confidence is not None else POLICY.floor
@@ -306,6 +308,8 @@ class PocketsphinxRecognizer:
         for decoder in self._decoders():
             decoder.end_utt()
         self._in_utt = False
+        if self._noise is not None:
+            self._noise.next_utterance()
         hyp = self._decoder.hyp()
         text = str(hyp.hypstr) if hyp is not None else ""
         words = tuple(
@@ -373,6 +377,8 @@ class PocketsphinxRecognizer:
             for decoder in self._decoders():
                 decoder.end_utt()
             self._in_utt = False
+        if self._noise is not None:
+            self._noise.next_utterance()
         self._samples = 0
         self._frames = 0
         self._last_partial = ""

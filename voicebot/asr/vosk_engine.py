@@ -30,7 +30,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from voicebot.asr.conditioning import Conditioner, NoiseFloor
+from voicebot.asr.conditioning import ONSET_RMS, Conditioner, NoiseFloor
 from voicebot.asr.engine import SAMPLE_RATE, Grammar, Pcm, check_pcm, report_grammar
 from voicebot.asr.events import Alternative, AsrEvent, FinalResult, PartialResult, PhraseMatch, WordTiming
 from voicebot.asr.matching import PhraseMatcher, phonetic_units, similarity
@@ -121,7 +121,8 @@ class VoskEngine:
     ) -> None:
         self.model_dir = find_model_dir(model_dir)
         # dither: the model's own feature dither is off (see vosk_model.DECODER_SETTINGS)
-        self.noise_floor = NoiseFloor(hf_noise_floor, low_hz=4000.0, dither=1.0)
+        # started again at each utterance's onset: the same words hear the same bed (--bed)
+        self.noise_floor = NoiseFloor(hf_noise_floor, low_hz=4000.0, dither=1.0, onset_rms=ONSET_RMS)
         self.band_fill = band_fill
         self._shared = shared_model(self.model_dir, decoder_settings)
         self._shared.preload()
@@ -352,6 +353,7 @@ class VoskRecognizer:
 
     # -- results -----------------------------------------------------------------------
     def _start_next(self) -> None:
+        self._conditioner.next_utterance()
         self._segments = []
         self._last_partial = ""
         self._utt_start = self._fed

@@ -108,6 +108,38 @@ def test_a_pooled_decoder_forgets_the_previous_calls_line(sphinx_engine: Pockets
         second.close()
 
 
+def test_a_pooled_decoder_decodes_as_a_new_one_whatever_came_before(speak: Speak) -> None:
+    """Nothing per call outlives the call: the same caller audio gets the same evidence and
+    confidence on a new engine's decoders and on pooled ones, whatever the previous calls
+    on them heard (a hum, a loud G.711 sentence, line noise). Restoring only the cepstral
+    mean vector left the phone loop's score depending on the previous call."""
+    engine = PocketsphinxEngine()  # its own pool: new decoders for the first call
+    yes, _ = telephone_channel(speak("yes", "en-us"))
+    grammar = ["yes", "no", "cancel my appointment"]
+
+    def heard(audio: np.ndarray) -> tuple[object, float, object]:
+        r = engine.recognizer(grammar)
+        try:
+            decoders = (r._decoder, r._phones)  # type: ignore[attr-defined]
+            result = recognize(r, audio)
+            return r.evidence, result.confidence, decoders  # type: ignore[attr-defined]
+        finally:
+            r.close()
+
+    first, confidence, decoders = heard(yes)
+    before = [
+        (8000 * np.sin(2 * np.pi * 100 * np.arange(16000 * 3) / 16000)).astype(np.int16),
+        telephone_channel(speak("I would like to talk to somebody about my bill", "en-gb", rate=210))[0],
+        np.random.default_rng(5).normal(0.0, 2500.0, 16000 * 2).astype(np.int16),
+    ]
+    for previous in before:
+        heard(previous)
+        again, again_confidence, again_decoders = heard(yes)
+        assert again_decoders == decoders  # the same two decoders, from the pool
+        assert again == first and again_confidence == confidence
+    assert engine.decoders.idle() == (2, 0)  # nothing built after the first call
+
+
 def test_grammar_decoders_hold_only_the_grammars_words(sphinx_engine: PocketsphinxEngine, speak: Speak) -> None:
     """Grammar and phone-loop decoders carry no trigram model and no whole dictionary: the
     grammar decoder is taught its words, each with every pronunciation the dictionary has."""

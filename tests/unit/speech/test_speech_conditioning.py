@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voicebot.asr.conditioning import BandFill, Conditioner, NarrowbandDetector, NoiseFloor
+from voicebot.asr.conditioning import BandFill, Conditioner, NarrowbandDetector, NoiseCursor, NoiseFloor
 
 RATE = 16000
 
@@ -73,3 +73,33 @@ def test_the_noise_bed_loops_seamlessly_whatever_the_chunk_sizes() -> None:
     pieces = [cursor.apply(silence[a:b]) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
     assert np.array_equal(np.concatenate(pieces), whole)
     assert np.array_equal(whole[:4000], whole[4000:8000])  # looped, and on the same grid
+
+
+def test_a_shifted_bed_starts_that_far_into_the_same_loop() -> None:
+    floor = NoiseFloor(20.0, seconds=0.25)
+    silence = np.zeros(RATE, dtype=np.int16)
+    whole = floor.cursor().apply(silence)
+    later = floor.shifted(1000)
+    assert (later.rms, later.low_hz) == (floor.rms, floor.low_hz)
+    assert np.array_equal(later.cursor().apply(silence[:3000]), whole[1000:4000])
+    assert np.array_equal(floor.cursor().apply(silence), whole)  # the original is untouched
+
+
+def test_with_an_onset_level_the_bed_under_the_words_does_not_depend_on_when_they_came() -> None:
+    """The same words after 0.1 s or 0.77 s of quiet (and again in the next utterance) get
+    the same stretch of bed: it starts again at the utterance's first loud frame."""
+    floor = NoiseFloor(20.0, onset_rms=300.0)
+    words = tone(700, seconds=0.6, amp=3000)
+
+    def under_words(lead: float, cursor: NoiseCursor) -> np.ndarray:
+        audio = np.concatenate([np.zeros(round(lead * RATE), dtype=np.int16), words])
+        out = np.concatenate([cursor.apply(f) for f in frames(audio)])
+        return out[-len(words) :]
+
+    first = under_words(0.1, floor.cursor())
+    cursor = floor.cursor()
+    assert np.array_equal(under_words(0.78, cursor), first)
+    cursor.next_utterance()
+    assert np.array_equal(under_words(0.34, cursor), first)
+    looped = NoiseFloor(20.0)  # without: which stretch depends on the lead
+    assert not np.array_equal(under_words(0.78, looped.cursor()), under_words(0.1, looped.cursor()))
