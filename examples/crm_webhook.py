@@ -20,11 +20,14 @@ from typing import Any
 from voicebot import Call, Flow, UserAgent
 from voicebot.bot import VoiceBot
 from voicebot.flowio.webhook import runner
-from voicebot.persona import Persona, play_persona
+from voicebot.persona import Persona, persona_speech, play_persona
 from voicebot.voice import Speech
 
 DIALOGS = Path(__file__).resolve().parent.parent / "dialogs"
-CUSTOMER = Persona.parse({"persona": "Dana pays friday", "turns": [{"dtmf": "1234"}, "yes", "friday"]})
+# confirm: a real caller answers "Did you say friday?" when the bot was not sure of the word
+CUSTOMER = Persona.parse(
+    {"persona": "Dana pays friday", "confirm": "yes", "turns": [{"dtmf": "1234"}, "yes", "friday"]}
+)
 RECEIVED: list[tuple[str, str, Any]] = []
 
 
@@ -60,7 +63,7 @@ async def main() -> None:
     flow = Flow.load(DIALOGS / "payment_reminder.yaml")
     async with (
         UserAgent("127.0.0.1:0", user="billing", speech=Speech.for_language("en")) as bot,
-        UserAgent("127.0.0.1:0", user="dana", speech=Speech.speaking("en")) as dana,
+        UserAgent("127.0.0.1:0", user="dana", speech=persona_speech(CUSTOMER)) as dana,
     ):
         dana.on_call(lambda call: play_persona(call, CUSTOMER))
         host, port = dana.local_address
