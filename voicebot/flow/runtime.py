@@ -479,7 +479,9 @@ class Session:
         self._moved(st.name, "no_input", st.name, f"no_input ({self._no_input})")
         return self._reprompt(st, "no_input")
 
-    def _no_match_event(self) -> list[Action]:
+    def _no_match_event(self, *, why: str = "no_match", lead_in: bool = True) -> list[Action]:
+        """Not understood: count it, leave at the state's no-match limit, else ask again
+        (``lead_in``: with the no-match words first)."""
         st = self.flow.states[self.state]
         self._no_match += 1
         self._digits = ""
@@ -487,21 +489,15 @@ class Session:
         if self._no_match >= st.no_match_limit:
             return self._follow(st.name, "no_match_limit")
         self._edges(st.name, "no_match")
-        self._moved(st.name, "no_match", st.name, f"no_match ({self._no_match})")
-        return self._reprompt(st, "no_match")
+        self._moved(st.name, "no_match", st.name, f"{why} ({self._no_match})")
+        return self._reprompt(st, "no_match", lead_in=lead_in)
 
-    def _not_confirmed(self, st: State, unsure: Heard) -> list[Action]:
+    def _not_confirmed(self, unsure: Heard) -> list[Action]:
         """A "no" to "Did you say ...?": the bot misheard, so it asks its question again (the
         reprompt, without the no-match words: the caller said nothing wrong). It counts towards
         the state's no-match limit, so a caller misheard again and again still gets out."""
         self._log("system", f"not confirmed: {unsure.said}")
-        self._no_match += 1
-        self._digits = ""
-        if self._no_match >= st.no_match_limit:
-            return self._follow(st.name, "no_match_limit")
-        self._edges(st.name, "no_match")
-        self._moved(st.name, "no_match", st.name, f"not confirmed ({self._no_match})")
-        return self._reprompt(st, "no_match", lead_in=False)
+        return self._no_match_event(why="not confirmed", lead_in=False)
 
     def _intent(self, st: State, intent: str) -> list[Action]:
         edges = self.flow.table.get((st.name, f"intent:{intent}"))
@@ -554,7 +550,7 @@ class Session:
         if unsure is not None and self.flow.confirmation is not None:
             answer = dict(self.flow.confirmation.keys).get(digit)
             if answer is not None:
-                return self._act(st, unsure) if answer == "yes" else self._not_confirmed(st, unsure)
+                return self._act(st, unsure) if answer == "yes" else self._not_confirmed(unsure)
         mapping, digits = self._keys(st)
         if digit in mapping:
             self._digits = ""
@@ -594,7 +590,7 @@ class Session:
                 self._log("system", f"'yes' heard with confidence {ev.confidence:.2f}, not sure enough")
                 return self._no_match_event()
             if reply is not None and reply.intent == "no":
-                return self._not_confirmed(st, unsure)
+                return self._not_confirmed(unsure)
             # anything else is a new answer to the question itself
         if ev.confidence < st.min_confidence:
             self._log("system", f"confidence {ev.confidence:.2f} below {st.min_confidence:.2f}")
