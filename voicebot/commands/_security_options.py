@@ -36,6 +36,11 @@ def whole_number(value: str, minimum: int = 0) -> int:
 _count = whole_number
 
 
+def count(value: str) -> int:
+    """An argparse type: a whole number of at least 1 (calls, workers, processes)."""
+    return whole_number(value, minimum=1)
+
+
 def _amount(value: str) -> float:
     try:
         f = float(value)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from voicebot.commands._security_options import whole_number
+from voicebot.commands._security_options import count
 from voicebot.errors import ConfigError
 from voicebot.sip.uacore.records import MAX_SESSIONS
 from voicebot.workers.kamailio import DispatcherConfig, render_config, render_list
@@ -38,16 +38,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--ping-interval", type=int, default=1, metavar="S", help="seconds between OPTIONS probes")
     p.add_argument("--retry-after", type=int, default=5, metavar="S", help="Retry-After of the 503 when all are busy")
-    p.add_argument("--max-calls", type=_calls, default=MAX_SESSIONS, metavar="N",
+    p.add_argument("--max-calls", type=count, default=MAX_SESSIONS, metavar="N",
                    help="calls each worker takes at most: its `serve --max-calls` (at least 1)")  # fmt: skip
     p.add_argument("--children", type=int, default=4, metavar="N", help="Kamailio receiver processes")
     p.add_argument("--module-path", metavar="DIR", help="Kamailio's module directory (default: its built-in one)")
     p.add_argument("--output", type=Path, metavar="DIR", help="write kamailio.cfg and dispatcher.list into DIR")
     p.set_defaults(handler=run)
-
-
-def _calls(value: str) -> int:
-    return whole_number(value, minimum=1)
 
 
 def run(args: argparse.Namespace) -> int:

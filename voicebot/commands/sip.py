@@ -63,8 +63,7 @@ def _status(value: str) -> int:
     return code
 
 
-def _count(value: str) -> int:
-    return _security_options.whole_number(value, minimum=1)
+_count = _security_options.count
 
 
 def _sip_uri(value: str) -> str:

@@ -103,8 +103,7 @@ def confirm_below(u: Unit, value: object, pos: Pos) -> float | None:
     if isinstance(value, str):
         u.r.error(pos, f"'confirm_below' must be a number or 'engine', got '{value}'", "e.g. confirm_below: 0.8")
         return None
-    got = u.r.want_number(value, pos, "'confirm_below'", 0, 1)
-    return None if got is None else got
+    return u.r.want_number(value, pos, "'confirm_below'", 0, 1)
 
 
 def compile_defaults(u: Unit, doc: YMap) -> None:
