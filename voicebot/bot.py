@@ -311,10 +311,9 @@ def flow_speech(
 
 def accept_confidence(asr: AsrEngine | None) -> float | None:
     """The engine's accept threshold (``accept_confidence``, from ``voicebot/asr/calibration.json``):
-    below it an answer is worth confirming. None for no engine, or one without a calibrated
-    threshold (a flow then confirms only where its YAML says ``confirm_below``)."""
-    value = getattr(asr, "accept_confidence", None)
-    return float(value) if isinstance(value, int | float) else None
+    below it an answer is worth confirming. None for no engine (a flow then confirms only where
+    its YAML says ``confirm_below``)."""
+    return asr.accept_confidence if asr is not None else None
 
 
 def _event_for(heard: Heard) -> Event:

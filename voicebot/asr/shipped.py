@@ -7,6 +7,10 @@ calibration split, ``accept`` (the lowest confidence at which wrong and false ac
 within 2 % on that split: above it an answer is taken without asking) and ``floor`` (below
 it a candidate is more likely wrong than right: a no-match, a reprompt). Between the two an
 answer is worth confirming ("Did you say ...?"), see ``Policy``.
+
+An engine's entry may also hold ``cmn_prior``: per line band, the cepstral mean a
+pocketsphinx decoder starts each listening turn from (``cepstral_means``), learnt by the same
+run from the calibration split's turns on such a line.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from voicebot.asr.engine import Band
 from voicebot.asr.nbest import Calibration
 
 FILE = "calibration.json"
@@ -49,10 +54,20 @@ class Policy:
 
 
 @cache
+def _entry(engine: str) -> dict[str, Any]:
+    text = resources.files("voicebot.asr").joinpath(FILE).read_text(encoding="utf-8")
+    entry: dict[str, Any] = json.loads(text)["engines"][engine]
+    return entry
+
+
 def shipped(engine: str) -> Policy:
     """The policy shipped for ``engine`` ("vosk" or "pocketsphinx")."""
-    text = resources.files("voicebot.asr").joinpath(FILE).read_text(encoding="utf-8")
-    return Policy.from_json(json.loads(text)["engines"][engine])
+    return Policy.from_json(_entry(engine))
 
 
-__all__ = ["FILE", "Policy", "shipped"]
+def cepstral_means(engine: str) -> dict[Band, tuple[float, ...]]:
+    """The cepstral mean shipped for ``engine`` per line band (none: the model's own)."""
+    return {Band(band): tuple(float(x) for x in mean) for band, mean in _entry(engine).get("cmn_prior", {}).items()}
+
+
+__all__ = ["FILE", "Policy", "cepstral_means", "shipped"]
