@@ -26,8 +26,11 @@ prints tables.
 * Calibration (``_speech_eval.py``): ``--write-calibration`` fits the confidence weights
   and the accept threshold that keeps wrong and false accepts at or under 2 % on the whole
   calibration split (16 kHz, μ-law, μ-law + 5 % loss) and writes them where the engines
-  read them; an evaluation scores the test split with what is shipped, accepting only and
-  with a confirm band (``confirm_policy``: its confirmed answers are their own column).
+  read them; for pocketsphinx it first learns the cepstral mean a turn starts from on a
+  narrowband line (``_speech_cmn.py``), and fits the weights with it in place. An
+  evaluation scores the test split with what is shipped, each turn's recogniser told its
+  line's band as a call tells it, accepting only and with a confirm band
+  (``confirm_policy``: its confirmed answers are their own column).
 * Beside each condition: the raw engine (its defaults, the phrases as its grammar, its top
   text exactly) and real-time factors (thread CPU seconds per audio second).
 """
@@ -55,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_results  # noqa: E402
 from _speech_bed import bed_phases  # noqa: E402
+from _speech_cmn import learn_means  # noqa: E402
 from _speech_eval import (  # noqa: E402
     FLOOR,
     RawSphinx,
@@ -85,6 +89,7 @@ from _speech_set import (  # noqa: E402
 
 from tests.sim.channel import frames_of  # noqa: E402
 from voicebot.asr import engine_for_language  # noqa: E402
+from voicebot.asr.engine import Band  # noqa: E402
 from voicebot.asr.events import PartialResult  # noqa: E402
 from voicebot.asr.matching import PhraseMatcher  # noqa: E402
 from voicebot.asr.nbest import Calibration  # noqa: E402
@@ -203,8 +208,13 @@ def calibrate(lang: str, quick: bool) -> dict[str, Any]:
     turns = build_set(lang, tts)
     groups = groups_of(lang)
     talkers = _talkers(turns)
-    engine = _engine(lang)
     calib = [t for t in turns if t.split == "calib"]
+    means: dict[Band, tuple[float, ...]] = {}
+    if lang == "en":  # pocketsphinx: the narrowband line's cepstral mean first, the policy fitted with it
+        lines = [CONDITIONS[n] for n in CALIBRATE_ON if CONDITIONS[n].band is Band.NARROW]
+        means = learn_means(_engine(lang, cmn_prior={}), calib, lines, talkers)
+        print(f"  [{lang}] cepstral means learnt: {means}", flush=True)
+    engine = _engine(lang, cmn_prior=means) if means else _engine(lang)
     rows: list[Row] = []
     for name in CALIBRATE_ON:
         rows += decode(engine, None, calib, CONDITIONS[name], groups, talkers)
@@ -217,6 +227,7 @@ def calibrate(lang: str, quick: bool) -> dict[str, Any]:
         "policy": policy,
         "fitted_on": {"conditions": list(CALIBRATE_ON), "turns": len(rows)},
         "per_state_accept": per_state,
+        "cmn_prior": {str(band): list(mean) for band, mean in means.items()},
     }
 
 
@@ -231,6 +242,7 @@ def write_calibration(fits: dict[str, dict[str, Any]]) -> Path:
             **fitted["policy"].to_json(),
             "fitted_on": fitted["fitted_on"],
             "per_state_accept": fitted["per_state_accept"],
+            **({"cmn_prior": fitted["cmn_prior"]} if fitted["cmn_prior"] else {}),
         }
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
     return path
