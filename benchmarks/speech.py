@@ -286,16 +286,16 @@ def ablation(lang: str, quick: bool) -> dict[str, Any]:
         ]
     else:
         variants = [
-            ("JSGF, no noise bed, phonetic matcher", dict(noise_floor=0.0, phone_loop=False)),
-            ("+ noise bed", dict(phone_loop=False)),
-            ("+ phone-loop likelihood ratio", dict()),
+            ("JSGF, no noise bed, phonetic matcher", dict(noise_floor=0.0, phone_loop=False, cmn_prior={})),
+            ("+ noise bed", dict(phone_loop=False, cmn_prior={})),
+            ("+ phone-loop likelihood ratio", dict(cmn_prior={})),
+            ("+ narrowband line's cepstral mean at open", dict()),
         ]
     out: dict[str, Any] = {}
     for label, options in variants:
         engine = _engine(lang, **options)
-        recs: dict[str, Any] = {}
         calib_rows = [
-            row for name in CALIBRATE_ON for row in decode(engine, None, calib, CONDITIONS[name], groups, talkers, recs)
+            row for name in CALIBRATE_ON for row in decode(engine, None, calib, CONDITIONS[name], groups, talkers)
         ]
         try:
             calibration = fit(calib_rows)
@@ -308,10 +308,10 @@ def ablation(lang: str, quick: bool) -> dict[str, Any]:
 
         result: dict[str, Any] = {"threshold": pooled}
         for name in CALIBRATE_ON:
-            rows = decode(engine, None, test, CONDITIONS[name], groups, talkers, recs)
+            rows = decode(engine, None, test, CONDITIONS[name], groups, talkers)
             first_choice = rates(rows, lambda r: r.chosen)
             if "phonetic matcher" in label:
-                first_choice = _phonetic_matcher(rows, groups, recs)
+                first_choice = _phonetic_matcher(rows, groups)
             result[name] = {
                 "no_rejection": first_choice,
                 "calibrated": rates(rows, decide),
@@ -328,7 +328,7 @@ def ablation(lang: str, quick: bool) -> dict[str, Any]:
     return out
 
 
-def _phonetic_matcher(rows: list[Row], groups: dict[str, dict[str, str]], recs: dict[str, Any]) -> dict[str, Any]:
+def _phonetic_matcher(rows: list[Row], groups: dict[str, dict[str, str]]) -> dict[str, Any]:
     """The earlier mapping: the jamo/letter edit-distance matcher over the n-best texts."""
     matchers = {s: PhraseMatcher(list(g), groups=g) for s, g in groups.items()}
 
