@@ -25,12 +25,12 @@ prints tables.
   10 dB SNR.
 * Calibration (``_speech_eval.py``): ``--write-calibration`` fits the confidence weights
   and the accept threshold that keeps wrong and false accepts at or under 2 % on the whole
-  calibration split (16 kHz, μ-law, μ-law + 5 % loss, μ-law + babble at 10 dB) and writes
-  them where the engines read them; for pocketsphinx it first learns the cepstral mean a
-  turn starts from on a narrowband line (``_speech_cmn.py``, clean μ-law lines), and fits
-  the weights with it in place. An evaluation scores the test split with what is shipped,
-  each turn's recogniser told its line's band as a call tells it, accepting only and with
-  a confirm band (``confirm_policy``: its confirmed answers are their own column).
+  calibration split (16 kHz, μ-law, μ-law + 5 % loss) and writes them where the engines
+  read them; for pocketsphinx it first learns the cepstral mean a turn starts from on a
+  narrowband line (``_speech_cmn.py``), and fits the weights with it in place. An
+  evaluation scores the test split with what is shipped, each turn's recogniser told its
+  line's band as a call tells it, accepting only and with a confirm band
+  (``confirm_policy``: its confirmed answers are their own column).
 * Beside each condition: the raw engine (its defaults, the phrases as its grammar, its top
   text exactly) and real-time factors (thread CPU seconds per audio second).
 """
@@ -99,9 +99,7 @@ from voicebot.media.endpoint import EndOfUtterance, EndpointConfig, Endpointer  
 from voicebot.media.vad import Vad  # noqa: E402
 from voicebot.tts import EspeakEngine, PromptCache, Synthesizer  # noqa: E402
 
-# μ-law under babble too: pocketsphinx turns started from the narrowband cepstral mean, with a
-# policy fitted on clean lines only, accepted 23 of 206 out-of-grammar turns under babble
-CALIBRATE_ON = ("16k", "pcmu", "pcmu+loss5", "pcmu+babble10")
+CALIBRATE_ON = ("16k", "pcmu", "pcmu+loss5")
 QUICK_CONDITIONS = ("16k", "pcmu", "pcmu+loss5", "pcmu+babble10")
 
 
@@ -213,7 +211,7 @@ def calibrate(lang: str, quick: bool) -> dict[str, Any]:
     calib = [t for t in turns if t.split == "calib"]
     means: dict[Band, tuple[float, ...]] = {}
     if lang == "en":  # pocketsphinx: the narrowband line's cepstral mean first, the policy fitted with it
-        lines = [CONDITIONS[n] for n in CALIBRATE_ON if CONDITIONS[n].band is Band.NARROW and not CONDITIONS[n].noise]
+        lines = [CONDITIONS[n] for n in CALIBRATE_ON if CONDITIONS[n].band is Band.NARROW]
         means = learn_means(_engine(lang, cmn_prior={}), calib, lines, talkers)
         print(f"  [{lang}] cepstral means learnt: {means}", flush=True)
     engine = _engine(lang, cmn_prior=means) if means else _engine(lang)
