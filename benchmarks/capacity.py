@@ -242,6 +242,9 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int, via
         "flood_answered_503": got["successful"],
         "flood_unanswered": got["failed"],
         "flood_invites_resent": int(resent.group(1)) if resent else None,  # after 500 ms without an answer
+        # a round only counts when the flooding SIPp placed every INVITE and got an end to each
+        "flood_valid": got["successful"] + got["failed"] == invites,
+        "flood_sipp_exit": flood.returncode,
         "live_completed": calls["successful"] - calls["got_503"],
         "live_failed": calls["failed"],
         "media_quiet": quiet,
@@ -259,6 +262,11 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int, via
         "gc_pause_max_ms": {k[3:]: round(1000 * h["max"], 1) for k, h in hist.items() if k.startswith("gc_gen")},
         "load_average": load_during,
     }
+    if not row["flood_valid"]:
+        last = [line.strip() for line in flood_text.splitlines() if line.strip()][-3:]
+        row["flood_sipp_said"] = last
+        print(f"flood    {via} N={n} NOT VALID: the flooding SIPp exited {flood.returncode} having answered "
+              f"{got['successful'] + got['failed']} of {invites} INVITEs: {' / '.join(last)}", flush=True)  # fmt: skip
     print(
         f"flood    {via} N={n} invites={invites}@{rate}/s in {row['flood_seconds']}s 503={got['successful']} "
         f"unanswered={got['failed']} resent={row['flood_invites_resent']} "
