@@ -36,7 +36,8 @@ from voicebot.asr.listen import Turn
 from voicebot.asr.listen import listen as listen_turn
 from voicebot.errors import ConfigError
 from voicebot.media.endpoint import BargeIn, EndpointConfig
-from voicebot.media.frames import FRAME, PCM, AudioFrame, read_wav, silence
+from voicebot.media.frames import FRAME, PCM, RATE, AudioFrame, read_wav, silence
+from voicebot.media.vad import RATES as VAD_RATES
 from voicebot.media.vad import Vad
 from voicebot.progress import BargedIn, BotSaid, CallerSaid, CallEvent, DigitPressed, PromptAudio
 from voicebot.tts import Synthesizer, voice_for_language
@@ -202,7 +203,6 @@ class Voice:
         if self._speech is None:
             self._speech = self._speech_factory()
             self._vad = Vad(self._speech.vad_aggressiveness)
-            self._onset_vad = Vad(self._speech.vad_aggressiveness)
         return self._speech
 
     @property
@@ -213,8 +213,12 @@ class Voice:
 
     @property
     def onset_vad(self) -> Vad:
-        _ = self.speech
-        assert self._onset_vad is not None
+        """The barge-in watch's VAD, at the line's own rate where WebRTC VAD takes it (G.711:
+        8 kHz, so the watch hears each packet as decoded, without resampling it to 16 kHz)."""
+        codec = self.media.codec
+        rate = codec.sample_rate if codec is not None and codec.sample_rate in VAD_RATES else RATE
+        if self._onset_vad is None or self._onset_vad.sample_rate != rate:
+            self._onset_vad = Vad(self.speech.vad_aggressiveness, rate)
         return self._onset_vad
 
     @property
