@@ -107,3 +107,16 @@ def exit_on_sigterm() -> None:
 
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def ab_checkouts(variable: str) -> dict[str, dict[str, str]]:
+    """Other checkouts to measure beside this one in the same run (A/B), named in the
+    environment variable ``variable`` as ``name=/path[,name=/path...]``: for each name, the
+    environment its server runs with (that checkout's ``voicebot`` and ``voicebot_codecs``
+    first on ``PYTHONPATH``, ahead of this checkout's editable install)."""
+    out: dict[str, dict[str, str]] = {}
+    for item in os.environ.get(variable, "").split(","):
+        if "=" in item:
+            name, path = item.split("=", 1)
+            out[name] = {"PYTHONPATH": os.pathsep.join([path, str(Path(path) / "codecs")])}
+    return out

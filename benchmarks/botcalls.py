@@ -38,6 +38,11 @@ default is the quick form ``make bench`` runs), ``BOTCALLS_FLOW`` the flow, ``BO
 the caller's words, ``BOTCALLS_LEAD`` the caller's silence before it speaks (seconds; default:
 the rendered length of ``BOTCALLS_PROMPTS``, the bot's prompts before the answer separated by
 ``|``, + 1.5 s; set them with another flow). Needs sipp, tcpdump and espeak-ng.
+
+A/B in the same run: ``BOTCALLS_AB=main=/path/to/checkout`` (several as ``a=path,b=path``) serves
+each N a second time with that checkout's code, right after this checkout's round, and
+``BOTCALLS_REPEAT=3`` runs the whole interleaved sequence three times, so the machine's load
+falls on each alike; every round is reported with its ``target`` ("this" or the name).
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
-from _procs import CLK_TCK, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, wait_sip
+from _procs import CLK_TCK, ab_checkouts, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, wait_sip
 from _sipp import BOT_UAC, Capture, caller_argv, read_pcap, sipp_summary, write_pcma_pcap
 
 from voicebot.tts.espeak import EspeakEngine
@@ -76,6 +81,9 @@ LOUD = 300  # a 20 ms packet whose largest sample exceeds this is speech (silenc
 REPLY_WITHIN = 5.0
 WARM = os.environ.get("BOTCALLS_WARM", "1") != "0"
 CORES = len(os.sched_getaffinity(0))
+AB = ab_checkouts("BOTCALLS_AB")  # other checkouts served beside this one, for A/B
+REPEAT = int(os.environ.get("BOTCALLS_REPEAT", "1"))
+THIS = "this"
 
 
 def caller_turn(work: Path) -> tuple[Path, float, float]:
@@ -226,16 +234,17 @@ def _callers(n: int, port: int, media_port: int, work: Path, scenario: Path, wav
     return sipp_summary(out.decode(errors="replace"))
 
 
-def one_round(n: int, work: Path, scenario: Path) -> dict[str, Any]:
+def one_round(n: int, work: Path, scenario: Path, target: str = THIS) -> dict[str, Any]:
     port, client_media = free_port(), free_port()
-    log = open(work / f"server-{n}.log", "wb")  # noqa: SIM115 - closed below
+    tag = f"{target}-{n}"
+    log = open(work / f"server-{tag}.log", "wb")  # noqa: SIM115 - closed below
     server = start(
         [sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{port}", "--flow", str(FLOW), "--json",
-         "--user", "bot", "--stats", str(work / f"stats-{n}.json"), "--max-calls", "5000", "--no-defence"],
-        cwd=work, output=log,
+         "--user", "bot", "--stats", str(work / f"stats-{tag}.json"), "--max-calls", "5000", "--no-defence"],
+        cwd=work, output=log, env={**os.environ, **AB.get(target, {})},
     )  # fmt: skip
-    capture = Capture(work / f"rtp-{n}.pcap", client_media, client_media, snaplen=256, both_ways=True)
-    row: dict[str, Any] = {"n": n}
+    capture = Capture(work / f"rtp-{tag}.pcap", client_media, client_media, snaplen=256, both_ways=True)
+    row: dict[str, Any] = {"target": target, "n": n}
     try:
         wait_sip(port, 60)
         if WARM:
@@ -254,7 +263,7 @@ def one_round(n: int, work: Path, scenario: Path) -> dict[str, Any]:
         stop(server)
         log.close()
     result = turns(capture.path, client_media)
-    row["bot_says"] = bot_breakdown(work / f"server-{n}.log", n if WARM else 0)
+    row["bot_says"] = bot_breakdown(work / f"server-{tag}.log", n if WARM else 0)
     lat = result.pop("latencies")
     listened = result.pop("listened")
     call_seconds = sum(result.pop("durations"))
@@ -285,7 +294,7 @@ def one_round(n: int, work: Path, scenario: Path) -> dict[str, Any]:
     p95 = row["turn_ms"]["p95"]
     row["ok"] = calls == n and len(lat) == n and not result["spoke_over_prompt"] and p95 is not None and p95 <= 300
     print(
-        f"N={n:<3} set up={calls:<3} turns={len(lat):<3} over_prompt={result['spoke_over_prompt']} "
+        f"{target} N={n:<3} set up={calls:<3} turns={len(lat):<3} over_prompt={result['spoke_over_prompt']} "
         f"no_reply={result['no_reply']} turn p50/p95/max={row['turn_ms']['p50']}/{p95}/{row['turn_ms']['max']} ms "
         f"cpu/call={row['cpu_s_per_call']} server={row['server_cpu_pct']}% sipp={row['client_cpu_pct']}% "
         f"bot={row['bot_says']} rss/call={row['rss_mb_per_call']}MB rec/core={row['recognisers_per_core']} "
@@ -311,17 +320,21 @@ def main() -> None:
         pcap, lead, answer_s = caller_turn(work)
         scenario = work / "bot_uac.xml"
         scenario.write_text(BOT_UAC.format(pcap=pcap, wait_ms=int(WAIT * 1000)))
-        for n in NS:
-            rows.append(one_round(n, work, scenario))
-    ok = [r["n"] for r in rows if r["ok"]]
-    failing = [r["n"] for r in rows if not r["ok"]]
-    largest = max((x for x in ok if not any(f < x for f in failing)), default=None)
-    summary = {
-        "largest_n_p95_le_300ms": largest,
-        "verdict": f"largest N with turn p95 <= 300 ms: {largest}"
-        if largest
-        else f"below the smallest N tried ({min(NS)})",
-    }
+        for _ in range(REPEAT):
+            for n in NS:
+                for target in [THIS, *AB]:
+                    rows.append(one_round(n, work, scenario, target))
+    summary: dict[str, Any] = {}
+    for target in [THIS, *AB]:
+        mine = [r for r in rows if r["target"] == target]
+        ok = [r["n"] for r in mine if r["ok"]]
+        failing = [r["n"] for r in mine if not r["ok"]]
+        largest = max((x for x in ok if not any(f < x for f in failing)), default=None)
+        name = "" if target == THIS else f"{target}_"
+        summary[f"{name}largest_n_p95_le_300ms"] = largest
+        summary[f"{name}verdict"] = (
+            f"largest N with turn p95 <= 300 ms: {largest}" if largest else f"below the smallest N tried ({min(NS)})"
+        )
     path = write_results(
         "botcalls",
         {

@@ -27,7 +27,7 @@ lists each mode's rounds), ``CAPACITY_OVERLOAD=0`` skips the overload round,
 skips it), ``CAPACITY_FLOOD_VIA=direct,dispatcher`` whether one process takes it or the same
 process as one worker behind Kamailio, which refuses the flood itself, and
 ``CAPACITY_FLOOD_REPEAT=2`` repeats it. ``CAPACITY_AB=before=/path/to/checkout`` adds a target
-``before``: ``serve --echo`` in one process with that checkout's ``voicebot/`` on ``PYTHONPATH``
+``before``: ``serve --echo`` in one process with that checkout's ``voicebot`` and ``voicebot_codecs``
 (other code in the same run, for A/B; several as ``a=path,b=path``). ``CAPACITY_TARGETS=`` (empty) with
 ``CAPACITY_GC=0 CAPACITY_OVERLOAD=0`` runs the flood round alone. Needs sipp, tcpdump and kamailio.
 """
@@ -46,7 +46,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
-from _procs import cpu_seconds, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, tree, wait_sip
+from _procs import (
+    ab_checkouts,
+    cpu_seconds,
+    exit_on_sigterm,
+    free_port,
+    load_average,
+    rss_bytes,
+    start,
+    stop,
+    tree,
+    wait_sip,
+)
 from _sipp import (
     Capture,
     caller_argv,
@@ -70,7 +81,7 @@ GC_REPEAT = int(os.environ.get("CAPACITY_GC_REPEAT", "1"))
 FLOOD = os.environ.get("CAPACITY_FLOOD", "50:3000@1500")
 FLOOD_QUIET = 5.0  # seconds of live calls measured before the flood
 # extra targets: one serve process running another checkout's code (name=path), for A/B
-AB = dict(item.split("=", 1) for item in os.environ.get("CAPACITY_AB", "").split(",") if "=" in item)
+AB = ab_checkouts("CAPACITY_AB")
 # who takes the flood: one serve process, and/or the same behind Kamailio (--workers 1)
 FLOOD_VIA = [v for v in os.environ.get("CAPACITY_FLOOD_VIA", "direct,dispatcher").split(",") if v]
 
@@ -113,7 +124,7 @@ def one_round(target: str, n: int, work: Path, scenario: Path, *, extra: list[st
     """Offer ``offered or n`` calls to a fresh ``target`` server and measure it."""
     offered = offered or n
     if target in AB:
-        env = {**(env or {}), "PYTHONPATH": AB[target]}
+        env = {**(env or {}), **AB[target]}
     port, media_port, client_media = free_port(), free_port(), free_port()
     stats = work / f"stats-{target}-{n}.json"
     log = open(work / f"server-{target}-{n}.log", "wb")  # noqa: SIM115 - closed below
@@ -242,6 +253,9 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int, via
         "flood_answered_503": got["successful"],
         "flood_unanswered": got["failed"],
         "flood_invites_resent": int(resent.group(1)) if resent else None,  # after 500 ms without an answer
+        # a round only counts when the flooding SIPp placed every INVITE and got an end to each
+        "flood_valid": got["successful"] + got["failed"] == invites,
+        "flood_sipp_exit": flood.returncode,
         "live_completed": calls["successful"] - calls["got_503"],
         "live_failed": calls["failed"],
         "media_quiet": quiet,
@@ -259,6 +273,11 @@ def flood_round(n: int, work: Path, scenario: Path, invites: int, rate: int, via
         "gc_pause_max_ms": {k[3:]: round(1000 * h["max"], 1) for k, h in hist.items() if k.startswith("gc_gen")},
         "load_average": load_during,
     }
+    if not row["flood_valid"]:
+        last = [line.strip() for line in flood_text.splitlines() if line.strip()][-3:]
+        row["flood_sipp_said"] = last
+        print(f"flood    {via} N={n} NOT VALID: the flooding SIPp exited {flood.returncode} having answered "
+              f"{got['successful'] + got['failed']} of {invites} INVITEs: {' / '.join(last)}", flush=True)  # fmt: skip
     print(
         f"flood    {via} N={n} invites={invites}@{rate}/s in {row['flood_seconds']}s 503={got['successful']} "
         f"unanswered={got['failed']} resent={row['flood_invites_resent']} "

@@ -7,10 +7,11 @@ The far end's audio arrives from :meth:`MediaStream.frames` as
 the endpointer and the ASR with that stamp unchanged. Barge-in does not wait for that audio:
 while a prompt plays, the stream hears the caller's packets as they arrive
 (:meth:`MediaStream.watch_for_speech`) and stops the prompt itself. Digits (RFC 4733
-or SIP INFO) arrive on their own queue. A reader task fills each: the digits' from the moment
-the media starts, the audio's from the first ``say``/``play``/``listen`` on, so nothing the
-caller says or keys between turns is lost, and a call whose voice is never used (an echo, a
-call that only keys) has no frames reader, which lets its stream relay echo undecoded.
+or SIP INFO) arrive on their own queue, which a reader task fills from the moment the media
+starts; the audio goes into its own from the first ``say``/``play``/``listen`` on (the stream
+hands each frame over as it plays it out, :meth:`MediaStream.tap`), so nothing the caller says
+or keys between turns is lost, and a call whose voice is never used (an echo, a call that only
+keys) takes no frames, which lets its stream relay echo undecoded.
 
 Everything CPU-heavy (synthesis, decoding) runs in worker threads. Which engines speak and
 listen is a :class:`Speech` bundle, chosen per call (``call.speech = Speech.for_language("ko")``)
@@ -36,7 +37,8 @@ from voicebot.asr.listen import Turn
 from voicebot.asr.listen import listen as listen_turn
 from voicebot.errors import ConfigError
 from voicebot.media.endpoint import BargeIn, EndpointConfig
-from voicebot.media.frames import FRAME, PCM, AudioFrame, read_wav, silence
+from voicebot.media.frames import FRAME, PCM, RATE, AudioFrame, read_wav, silence
+from voicebot.media.vad import RATES as VAD_RATES
 from voicebot.media.vad import Vad
 from voicebot.progress import BargedIn, BotSaid, CallerSaid, CallEvent, DigitPressed, PromptAudio
 from voicebot.tts import Synthesizer, voice_for_language
@@ -195,14 +197,13 @@ class Voice:
         # keys are read from the start; the caller's audio from the first say/play/listen on:
         # a call that only echoes (or only keys) never decodes a frame for nobody
         self._tasks = [asyncio.create_task(self._read_digits(), name="voice-digits")]
-        self._hearing = False
+        self._untap: Callable[[], None] | None = None  # set while the caller's audio is taken
 
     @property
     def speech(self) -> Speech:
         if self._speech is None:
             self._speech = self._speech_factory()
             self._vad = Vad(self._speech.vad_aggressiveness)
-            self._onset_vad = Vad(self._speech.vad_aggressiveness)
         return self._speech
 
     @property
@@ -213,8 +214,12 @@ class Voice:
 
     @property
     def onset_vad(self) -> Vad:
-        _ = self.speech
-        assert self._onset_vad is not None
+        """The barge-in watch's VAD, at the line's own rate where WebRTC VAD takes it (G.711:
+        8 kHz, so the watch hears each packet as decoded, without resampling it to 16 kHz)."""
+        codec = self.media.codec
+        rate = codec.sample_rate if codec is not None and codec.sample_rate in VAD_RATES else RATE
+        if self._onset_vad is None or self._onset_vad.sample_rate != rate:
+            self._onset_vad = Vad(self.speech.vad_aggressiveness, rate)
         return self._onset_vad
 
     @property
@@ -227,22 +232,24 @@ class Voice:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._untap is not None:
+            self._untap()
         self._ears.close()
         self._digits.close()
 
     def _hear(self) -> None:
-        """Start taking the caller's audio (once; it is kept for barge-in and listen)."""
-        if not self._hearing and not self._ears.closed:
-            self._hearing = True
-            self._tasks.append(asyncio.create_task(self._read_frames(), name="voice-frames"))
+        """Start taking the caller's audio (once; it is kept for barge-in and listen). The
+        stream hands each frame straight to the ears as it plays it out (``MediaStream.tap``):
+        no queue and no task of its own in between, 50 times a second."""
+        if self._untap is None and not self._ears.closed:
+            self._untap = self.media.tap(self._heard_frame)
 
-    async def _read_frames(self) -> None:
-        try:
-            async for frame in self.media.frames():
-                self._latest = frame
-                self._ears.put(frame)
-        finally:
+    def _heard_frame(self, frame: AudioFrame | None) -> None:
+        if frame is None:  # the stream closed
             self._ears.close()
+            return
+        self._latest = frame
+        self._ears.put(frame)
 
     async def _read_digits(self) -> None:
         async for event in self.media.digits():

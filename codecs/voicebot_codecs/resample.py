@@ -74,8 +74,10 @@ class Resampler:
             self.delay = 0
         elif max(self.up, self.down) <= MAX_POLYPHASE:
             self._bank = _design(self.up, self.down)
+            self._taps = np.ascontiguousarray(self._bank[:, ::-1])  # np.correlate with these = convolve, unflipped
             self._span = self._bank.shape[1]
             self._hist = np.zeros(self._span, dtype=np.float64)
+            self._quiet = True  # the filter holds only zeros: zeros in give zeros out, skipped
             self.delay = round(HALF_TAPS * max(self.up, self.down) / self.down)
         else:
             self._soxr = soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality="HQ")
@@ -91,6 +93,8 @@ class Resampler:
         n_in = self.samples_in + len(data)
         first = self.samples_out
         last = (n_in * self.up - 1) // self.down if n_in else -1  # newest output we can compute
+        if self._quiet and not data.any():  # digital silence (a bot with nothing to say): exact zeros
+            return np.zeros(max(0, last - first + 1), dtype=np.int16)
         x = np.concatenate([self._hist, data.astype(np.float64)])
         base = self.samples_in - self._span  # stream index of x[0]
         if last >= first:
@@ -106,11 +110,11 @@ class Resampler:
                         continue
                     n_p = len(range(off, count, self.up))
                     lo = (first + off) // self.up - base
-                    y[off :: self.up] = np.convolve(x[lo - span + 1 : lo + n_p], self._bank[p], "valid")
+                    y[off :: self.up] = np.correlate(x[lo - span + 1 : lo + n_p], self._taps[p], "valid")
             elif self.up == 1:  # pure decimation: filter the needed stretch, keep every down-th
                 lo = first * self.down - base
                 hi = last * self.down - base
-                y = np.convolve(x[lo - span + 1 : hi + 1], self._bank[0], "valid")[:: self.down]
+                y = np.correlate(x[lo - span + 1 : hi + 1], self._taps[0], "valid")[:: self.down]
             else:  # general L/M: gather the taps each output needs
                 j = np.arange(first, last + 1) * self.down
                 newest = j // self.up - base
@@ -120,6 +124,7 @@ class Resampler:
         else:
             out = np.zeros(0, dtype=np.int16)
         self._hist = x[-self._span :]
+        self._quiet = not self._hist.any()
         return out
 
     def process(self, chunk: PCM) -> PCM:

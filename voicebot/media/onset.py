@@ -5,9 +5,14 @@ each packet for its playout delay (tens of milliseconds on loopback, more once a
 has made the buffer grow), and a barge-in decided on that audio waits for it. An
 :class:`OnsetWatch` hears the same packets the moment they arrive instead: it decodes each
 with a decoder of its own (the playout path's decoder state is left alone), cuts the audio
-into 20 ms frames at 16 kHz, asks the VAD, and feeds a
+into 20 ms frames at the VAD's rate, asks the VAD, and feeds a
 :class:`~voicebot.media.endpoint.BargeInDetector`. The detector's rule is unchanged
 (``start_frames`` speech frames in a row); only the wait for playout goes.
+
+The VAD may run at the line's own rate (a call's ``Voice`` gives G.711 lines an 8 kHz VAD):
+WebRTC VAD works at 8 kHz inside whatever rate it is given, so resampling 8 kHz packets to
+16 kHz for it would only be undone again. With a VAD at another rate the audio is resampled to
+that rate.
 
 What counts as speech is stricter than the VAD alone, because a false barge-in cuts a prompt
 for nothing: a frame is speech when the VAD says so *and* it is not quiet (``Vad.
@@ -25,7 +30,7 @@ what they said is recognised from the played-out audio, with concealment and reo
 from __future__ import annotations
 
 from voicebot.media.endpoint import BargeIn, BargeInConfig, BargeInDetector
-from voicebot.media.frames import FRAME, FRAME_SECONDS, RATE, SampleFifo
+from voicebot.media.frames import FRAME_MS, FRAME_SECONDS, SampleFifo
 from voicebot.media.vad import Vad
 from voicebot_codecs import CodecError, Resampler
 from voicebot_codecs.base import Codec
@@ -39,7 +44,9 @@ class OnsetWatch:
         self.codec = codec
         self.vad = vad
         self._decoder = codec.decoder()
-        self._resampler = Resampler(codec.sample_rate, RATE)
+        self._rate = vad.sample_rate
+        self._frame = self._rate * FRAME_MS // 1000
+        self._resampler = Resampler(codec.sample_rate, self._rate) if codec.sample_rate != self._rate else None
         self._fifo = SampleFifo()
         self.detector = BargeInDetector(config)
         self.decode_errors = 0
@@ -52,10 +59,10 @@ class OnsetWatch:
         except CodecError:
             self.decode_errors += 1
             return None
-        self._fifo.push(self._resampler.process(pcm))
-        while len(self._fifo) >= FRAME:
-            frame = self._fifo.take(FRAME)
-            start = arrival - len(self._fifo) / RATE - FRAME_SECONDS
+        self._fifo.push(self._resampler.process(pcm) if self._resampler is not None else pcm)
+        while len(self._fifo) >= self._frame:
+            frame = self._fifo.take(self._frame)
+            start = arrival - len(self._fifo) / self._rate - FRAME_SECONDS
             speech = self.vad.is_speech_not_quiet(frame) and self.frames >= SETTLE_FRAMES
             self.frames += 1
             event = self.detector.feed(now=start, frame=frame, speech=speech)

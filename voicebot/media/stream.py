@@ -35,6 +35,7 @@ API::
     stream.stop_watching()                       # on_speech(BargeIn), without waiting for playout
     stream.start_recording(path); stream.stop_recording()   # ch0 caller, ch1 bot
     async for frame in stream.frames(): ...                  # AudioFrame(pcm, media_time, ...)
+    untap = stream.tap(sink)              # the same frames, sink(frame) on the tick; sink(None) at close
     stream.send_dtmf("123#", duration_ms=100); stream.inject_dtmf("5", 160)
     digit = await stream.dtmf_events.get()                   # DtmfDigit(digit, duration_ms, source)
     async for digit in stream.digits(): ...                  # the same, one iterator per reader
@@ -161,7 +162,7 @@ class MediaStream:
         self._player = Player()
         self._recorder: Recorder | None = None
         self._echo = False
-        self._subscribers: list[asyncio.Queue[AudioFrame | None]] = []
+        self._sinks: list[Callable[[AudioFrame | None], None]] = []  # tap(): frames() readers and others
         self._digit_subscribers: list[asyncio.Queue[DtmfDigit | None]] = []
         self._inactive_callbacks: list[Callable[[str], None]] = []
         self._clock = MediaClock.for_loop(self._loop)
@@ -296,9 +297,8 @@ class MediaStream:
         self._flush()
         self._player.stop()
         self.stop_recording()
-        for q in self._subscribers:
-            with contextlib.suppress(asyncio.QueueFull):
-                q.put_nowait(None)
+        for sink in list(self._sinks):
+            sink(None)
         for dq in self._digit_subscribers:
             with contextlib.suppress(asyncio.QueueFull):
                 dq.put_nowait(None)
@@ -400,8 +400,14 @@ class MediaStream:
         if self._closed:
             return
         q: asyncio.Queue[AudioFrame | None] = asyncio.Queue(maxsize=500)
-        self._relay_now = False  # the frames come from the jitter buffer
-        self._subscribers.append(q)
+
+        def sink(frame: AudioFrame | None) -> None:
+            if frame is not None and q.full():
+                q.get_nowait()
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(frame)
+
+        untap = self.tap(sink)
         try:
             while True:
                 frame = await q.get()
@@ -409,7 +415,23 @@ class MediaStream:
                     return
                 yield frame
         finally:
-            self._subscribers.remove(q)
+            untap()
+
+    def tap(self, sink: Callable[[AudioFrame | None], None]) -> Callable[[], None]:
+        """Hand every far-end frame from now on to ``sink(frame)`` as the tick plays it out (no
+        queue, no task: the sink must return at once), and ``sink(None)`` once the stream
+        closes (at once if it is closed already). Returns the function that removes the sink."""
+        if self._closed:
+            sink(None)
+            return lambda: None
+        self._relay_now = False  # the frames come from the jitter buffer
+        self._sinks.append(sink)
+
+        def untap() -> None:
+            with contextlib.suppress(ValueError):
+                self._sinks.remove(sink)
+
+        return untap
 
     # ------------------------------------------------------------------ DTMF
     async def digits(self) -> AsyncIterator[DtmfDigit]:
@@ -522,10 +544,8 @@ class MediaStream:
             self._recorder.write(caller, bot)
         frame = AudioFrame(pcm=caller, media_time=at, index=self._played, concealed=concealed)
         self.frames_out += send
-        for q in self._subscribers:
-            if q.full():
-                q.get_nowait()
-            q.put_nowait(frame)
+        for sink in self._sinks:
+            sink(frame)
 
     @property
     def _relaying(self) -> bool:
@@ -535,7 +555,7 @@ class MediaStream:
             self._echo
             and not self._player.active
             and self._recorder is None
-            and not self._subscribers
+            and not self._sinks
             and cfg is not None
             and cfg.send
         )

@@ -113,6 +113,44 @@ async def test_frames_iterator_yields_caller_audio(speech_wav: Path, correlate_w
     assert correlate_windowed(read_wav(speech_wav), np.concatenate(frames)) >= 0.9
 
 
+async def test_a_tap_gets_the_same_frames_as_they_play_out_and_none_at_close(speech_wav: Path) -> None:
+    a, b = await pair()
+    tapped: list[Any] = []
+    iterated: list[Any] = []
+    gone: list[Any] = []
+
+    async def collect() -> None:
+        async for f in b.frames():
+            iterated.append(f)
+
+    try:
+        await a.start()
+        await b.start()
+        task = asyncio.create_task(collect())
+        await asyncio.sleep(0)  # the iterator is reading
+        untap = b.tap(tapped.append)
+        untap_early = b.tap(gone.append)
+        await asyncio.sleep(0.1)
+        untap_early()  # removed: hears nothing more, not even the close
+        heard_before = len(gone)
+        await a.play_wav(speech_wav)
+        await asyncio.sleep(0.2)
+    finally:
+        await a.close()
+        await b.close()
+    await asyncio.wait_for(task, 5)
+    assert tapped[-1] is None and None not in tapped[:-1]  # every frame, then the close
+    frames = tapped[:-1]
+    assert [f.index for f in frames] == list(range(frames[0].index, frames[0].index + len(frames)))
+    assert {f.index: f for f in iterated}.get(frames[-1].index) is frames[-1]  # one frame object for both
+    assert any(np.abs(f.pcm).max() > 1000 for f in frames)  # the speech came through
+    assert heard_before > 0 and len(gone) == heard_before and None not in gone
+    untap()  # after the close: harmless
+    late: list[Any] = []
+    b.tap(late.append)
+    assert late == [None]  # a closed stream ends a new tap at once
+
+
 async def test_stranger_rtp_during_a_call_is_ignored(speech_wav: Path, tmp_path: Path, correlate_windowed: Corr,
                                                      read_wav_channels: Any) -> None:
     """A third party sends a loud tone with perfect RTP (consecutive sequence numbers) to B's

@@ -70,6 +70,9 @@ def test_dial_flow_completes_against_its_persona(
     served = serve("--persona", str(persona_file), "--json", user="callee")
     done = dial(served.uri, "--flow", str(DIALOGS / f"{name}.yaml"), "--context-file", str(context), "--json",
                 "--webhook-base", crm.base)  # fmt: skip
+    # the callee prints its call's record once the work riding on the call is done, which on a
+    # busy machine can be after the dialler has exited: stopping it first would cut it off
+    served.wait_output(lambda text: any(line.startswith("{") for line in text.splitlines()))
     out = served.stop()
     assert done.returncode == 0, done.stdout + done.stderr + out
     report = json.loads(done.stdout)  # stdout is only JSON

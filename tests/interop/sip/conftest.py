@@ -56,6 +56,15 @@ class Served:
         peers.stop_process(self.process)
         return self.output()
 
+    def wait_output(self, done: Callable[[str], bool], timeout: float = 30.0) -> str:
+        """The output once ``done(output)`` holds (or the process exited, or ``timeout`` passed).
+        A finished call's record follows the call's end: the work riding on the call (a last
+        recognition, a recording being closed) finishes first, later on a busy machine."""
+        deadline = time.monotonic() + timeout
+        while not done(out := self.output()) and self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return out
+
 
 def voicebot_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "voicebot", *args]

@@ -41,6 +41,22 @@ def test_chunked_equals_one_shot(a: int, b: int) -> None:
     assert r.delay * 1000 / b <= 3.0  # at most 3 ms of added latency
 
 
+@pytest.mark.parametrize(("a", "b"), RATE_PAIRS)
+def test_silence_between_words_comes_out_as_computed(a: int, b: int) -> None:
+    """Zeros into an empty filter are skipped (a silent bot's frames); the output is the same,
+    sample for sample, as filtering the whole signal, across the words' tails and starts."""
+    gap = np.zeros(a // 5, dtype=np.int16)  # 200 ms: longer than the filter
+    sig = np.concatenate([gap, tone(a, 0.1, 700.0), gap, gap[: a // 50], tone(a, 0.1, 300.0), gap])
+    whole = Resampler(a, b)
+    expected = np.concatenate([whole.process(sig), whole.flush()])
+    r = Resampler(a, b)
+    step = a // 50
+    chunks = [r.process(sig[i : i + step]) for i in range(0, len(sig), step)]
+    assert {len(c) for c in chunks} == {b // 50}
+    assert np.array_equal(np.concatenate([*chunks, r.flush()]), expected)
+    assert not np.any(chunks[0]) and np.any(expected)
+
+
 def test_ten_minutes_of_20ms_chunks_give_the_exact_count() -> None:
     r = Resampler(8000, 16000)
     chunk = np.zeros(160, np.int16)
