@@ -25,11 +25,13 @@ prints tables.
   10 dB SNR.
 * Calibration (``_speech_eval.py``): ``--write-calibration`` fits the confidence weights
   and the accept threshold that keeps wrong and false accepts at or under 2 % on the whole
-  calibration split (16 kHz, μ-law, μ-law + 5 % loss) and writes them where the engines
-  read them; for pocketsphinx it first learns the cepstral mean a turn starts from on a
-  narrowband line (``_speech_cmn.py``), and fits the weights with it in place. An
-  evaluation scores the test split with what is shipped, each turn's recogniser told its
-  line's band as a call tells it, accepting only and with a confirm band
+  calibration split (Vosk: 16 kHz, μ-law, μ-law + 5 % loss; pocketsphinx: a policy per
+  line band, wideband on 16 kHz, narrowband on μ-law, μ-law + 5 % loss and μ-law under
+  10 dB babble) and writes them where the engines read them; for pocketsphinx it first
+  learns the cepstral mean a turn starts from on a narrowband line (``_speech_cmn.py``),
+  and fits the weights with it in place. An evaluation scores the test split with what is
+  shipped, each turn's recogniser told its line's band as a call tells it (and scored with
+  that band's policy), accepting only and with a confirm band
   (``confirm_policy``: its confirmed answers are their own column).
 * Beside each condition: the raw engine (its defaults, the phrases as its grammar, its top
   text exactly) and real-time factors (thread CPU seconds per audio second).
@@ -40,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import functools
 import json
 import multiprocessing
 import statistics
@@ -94,12 +97,19 @@ from voicebot.asr.events import PartialResult  # noqa: E402
 from voicebot.asr.matching import PhraseMatcher  # noqa: E402
 from voicebot.asr.nbest import Calibration  # noqa: E402
 from voicebot.asr.shipped import FILE as SHIPPED_FILE  # noqa: E402
-from voicebot.asr.shipped import Policy, shipped  # noqa: E402
+from voicebot.asr.shipped import Policy, policies, shipped  # noqa: E402
 from voicebot.media.endpoint import EndOfUtterance, EndpointConfig, Endpointer  # noqa: E402
 from voicebot.media.vad import Vad  # noqa: E402
 from voicebot.tts import EspeakEngine, PromptCache, Synthesizer  # noqa: E402
 
 CALIBRATE_ON = ("16k", "pcmu", "pcmu+loss5")
+# pocketsphinx: a policy per line band, each fitted on its band's lines only (one for both let
+# the 16 kHz turns pull the telephone threshold: wrong accepts under babble), the narrow one
+# on μ-law under babble too.
+CALIBRATE_BANDS: dict[Band | None, tuple[str, ...]] = {
+    Band.WIDE: ("16k",),
+    Band.NARROW: ("pcmu", "pcmu+loss5", "pcmu+babble10"),
+}
 QUICK_CONDITIONS = ("16k", "pcmu", "pcmu+loss5", "pcmu+babble10")
 
 
@@ -127,18 +137,19 @@ def evaluate(lang: str, quick: bool) -> dict[str, Any]:
     groups = groups_of(lang)
     talkers = _talkers(turns)
     engine = _engine(lang)
-    policy = shipped(engine.name)
-    calibration, accept = policy.calibration, policy.accept
+    policy = policies(engine.name)
     raw = RawVosk(engine, {s: list(g) for s, g in groups.items()}) if lang == "ko" else RawSphinx(groups)
     test = [t for t in turns if t.split == "test"]
     by_key = {t.key: t for t in turns}
     speak = reply_speaker(lang, tts)
-    print(f"  [{lang}] shipped policy: {policy}", flush=True)
+    print(f"  [{lang}] shipped policy per band: {policy}", flush=True)
     conditions: dict[str, Any] = {}
     for name in QUICK_CONDITIONS if quick else CONDITIONS:
         condition = CONDITIONS[name]
+        calibration, accept = policy[condition.band].calibration, policy[condition.band].accept
         rows = decode(engine, raw, test[:: 1 if quick else condition.every], condition, groups, talkers)
-        ours = rates(rows, lambda r: accepted(r, calibration, accept))
+        decide = functools.partial(accepted, calibration=calibration, threshold=accept)
+        ours = rates(rows, decide)
         replies = confirm_replies(engine, rows, by_key, condition, yes_no_of(lang), calibration, accept, speak, talkers)
         confirm = confirm_policy(rows, calibration, accept, replies)
         everything = rates(rows, lambda r: r.chosen)
@@ -149,7 +160,7 @@ def evaluate(lang: str, quick: bool) -> dict[str, Any]:
             "confirm_policy": confirm,
             "no_rejection": everything,
             "raw_engine": baseline,
-            "false_accepts_by_kind": by_kind(rows, lambda r: accepted(r, calibration, accept)),
+            "false_accepts_by_kind": by_kind(rows, decide),
             "rtf": cpu,
             "raw_rtf": raw_cpu,
         }
@@ -183,7 +194,7 @@ def evaluate(lang: str, quick: bool) -> dict[str, Any]:
     return {
         "engine": engine.name,
         "set": summary(turns),
-        "policy": policy.to_json(),
+        "policy": {str(band): p.to_json() for band, p in policy.items()},
         "conditions": conditions,
         "false_accepts_pooled": pooled,
         "seconds": round(time.perf_counter() - started, 1),
@@ -202,7 +213,8 @@ def _kinds(kinds: dict[str, dict[str, Any]]) -> str:
 
 def calibrate(lang: str, quick: bool) -> dict[str, Any]:
     """Fit the engine's policy on the whole calibration split (every rendition in it, under
-    ``CALIBRATE_ON``): the weights, the accept threshold, per state for information."""
+    its lines, ``fit_on``): the weights, the accept threshold, per state for information;
+    for pocketsphinx one policy per line band, each on that band's lines only."""
     del quick  # the shipped policy is always fitted on the whole calibration split
     tts = EspeakEngine(backend="espeak-ng")
     turns = build_set(lang, tts)
@@ -215,35 +227,55 @@ def calibrate(lang: str, quick: bool) -> dict[str, Any]:
         means = learn_means(_engine(lang, cmn_prior={}), calib, lines, talkers)
         print(f"  [{lang}] cepstral means learnt: {means}", flush=True)
     engine = _engine(lang, cmn_prior=means) if means else _engine(lang)
-    rows: list[Row] = []
-    for name in CALIBRATE_ON:
-        rows += decode(engine, None, calib, CONDITIONS[name], groups, talkers)
-    calibration = fit(rows)
-    accept, per_state = thresholds(rows, calibration)
-    policy = Policy(calibration=calibration, accept=accept, floor=FLOOR)
-    print(f"  [{lang}] {engine.name} fitted on {len(rows)} turns: {policy}; per state {per_state}", flush=True)
+    plan = fit_on(lang)
+    rows = {
+        name: decode(engine, None, calib, CONDITIONS[name], groups, talkers)
+        for names in plan.values()
+        for name in names
+    }
+    fitted = {band: _fit_policy(lang, engine.name, band, names, rows) for band, names in plan.items()}
     return {
         "engine": engine.name,
-        "policy": policy,
-        "fitted_on": {"conditions": list(CALIBRATE_ON), "turns": len(rows)},
-        "per_state_accept": per_state,
+        "fits": fitted,
         "cmn_prior": {str(band): list(mean) for band, mean in means.items()},
     }
 
 
+def fit_on(lang: str) -> dict[Band | None, tuple[str, ...]]:
+    """The lines each policy of ``lang``'s engine is fitted on (key None: one for every band)."""
+    return CALIBRATE_BANDS if lang == "en" else {None: CALIBRATE_ON}
+
+
+def _fit_policy(
+    lang: str, engine: str, band: Band | None, names: tuple[str, ...], rows: dict[str, list[Row]]
+) -> dict[str, Any]:
+    """One policy fitted on the rows of the lines ``names``."""
+    pooled = [row for name in names for row in rows[name]]
+    calibration = fit(pooled)
+    accept, per_state = thresholds(pooled, calibration)
+    policy = Policy(calibration=calibration, accept=accept, floor=FLOOR)
+    print(
+        f"  [{lang}] {engine} {band or 'every band'} fitted on {len(pooled)} turns: {policy}; per state {per_state}",
+        flush=True,
+    )
+    return {
+        **policy.to_json(),
+        "fitted_on": {"conditions": list(names), "turns": len(pooled)},
+        "per_state_accept": per_state,
+    }
+
+
 def write_calibration(fits: dict[str, dict[str, Any]]) -> Path:
-    """Merge the fitted policies into ``voicebot/asr/calibration.json`` (other engines kept)."""
+    """Merge the fitted policies into ``voicebot/asr/calibration.json`` (other engines kept):
+    one policy for the engine, or one per band under ``bands``."""
     path = ROOT / "voicebot" / "asr" / SHIPPED_FILE
     data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     data["written_by"] = "benchmarks/speech.py --write-calibration (do not edit by hand)"
     engines = data.setdefault("engines", {})
     for fitted in fits.values():
-        engines[fitted["engine"]] = {
-            **fitted["policy"].to_json(),
-            "fitted_on": fitted["fitted_on"],
-            "per_state_accept": fitted["per_state_accept"],
-            **({"cmn_prior": fitted["cmn_prior"]} if fitted["cmn_prior"] else {}),
-        }
+        policies = fitted["fits"]
+        entry = policies[None] if None in policies else {"bands": {str(b): p for b, p in policies.items()}}
+        engines[fitted["engine"]] = {**entry, **({"cmn_prior": fitted["cmn_prior"]} if fitted["cmn_prior"] else {})}
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
@@ -254,7 +286,7 @@ def bed(lang: str, quick: bool) -> dict[str, Any]:
     tts = EspeakEngine(backend="espeak-ng")
     turns = build_set(lang, tts, every=3 if quick else 1)
     engine = _engine(lang)
-    policy = shipped(engine.name)
+    policy = shipped(engine.name, Band.NARROW)  # the bed's lines are telephone lines
     test = [t for t in turns if t.split == "test"]
     return bed_phases(
         engine,

@@ -138,6 +138,11 @@ class AsrEngine(Protocol):
     # (``voicebot/asr/calibration.json``); below it a flow reads the answer back
     accept_confidence: float
 
+    def accept_on(self, band: Band | None) -> float:
+        """The accept threshold on a line of ``band`` (None: unknown), where the engine's
+        policy depends on the band; else ``accept_confidence``."""
+        ...
+
     def recognizer(
         self,
         grammar: Sequence[str] | None = None,

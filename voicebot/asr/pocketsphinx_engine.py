@@ -13,8 +13,10 @@ speech the phrase's path leaves to silence ("yes that works" against a grammar t
 "yes" alone comes back as "yes" and a long silence) is ``Evidence.unexplained``. The shipped
 ``Calibration`` (``voicebot.asr.shipped``, fitted by the speech benchmark on a held-apart
 split) turns these and the lattice posterior into the probability the phrase is right.
-Below ``min_confidence`` (the policy's floor) the answer is no-match; below
-``accept_confidence`` it is worth confirming.
+Below the policy's floor the answer is no-match; below its accept threshold it is worth
+confirming. The policy is the line band's (``Band``, told at open): a telephone line's
+scores spread differently from a 16 kHz one's, and one policy fitted on both let μ-law
+under babble through as wrong accepts, so each band's is fitted on its own lines.
 
 A quiet white noise bed (``noise_floor``, see ``voicebot.asr.conditioning.NoiseFloor``) goes under
 the audio: on zero-padded espeak-ng phrases without it the grammar search stopped early
@@ -62,7 +64,7 @@ from voicebot.asr.events import (
 )
 from voicebot.asr.matching import PhraseMatcher
 from voicebot.asr.nbest import Calibration, Evidence, Hypothesis, PhraseChooser
-from voicebot.asr.shipped import cepstral_means, shipped
+from voicebot.asr.shipped import Policy, cepstral_means, policies
 from voicebot.asr.sphinx_decoders import PHONE_SEARCH, SphinxDecoders
 from voicebot.errors import ConfigError, DependencyError
 
@@ -76,9 +78,6 @@ _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<unk>"}
 # phone loop leads an in-grammar phrase by ~0.0003 and anything else by ~0.001. Scaled so
 # that the calibration's weights are of ordinary size.
 GAP_SCALE = 1000.0
-# The calibration and thresholds shipped in ``calibration.json`` (``voicebot.asr.shipped``),
-# fitted by ``benchmarks/speech.py --write-calibration`` on its calibration split.
-POLICY = shipped("pocketsphinx")
 
 
 def cmn_text(mean: Sequence[float]) -> str:
@@ -152,10 +151,18 @@ class PocketsphinxEngine:
         """``cmn_prior``: per band, the cepstral mean a recogniser opened for a line of that
         band starts from (None: the shipped ones; ``{}``: always the model's own)."""
         self.noise_floor = NoiseFloor(noise_floor, onset_rms=ONSET_RMS) if noise_floor > 0 else None
-        # None: the shipped policy's (a caller may pass its own, e.g. the benchmark's ablation)
-        self.calibration = calibration if calibration is not None else POLICY.calibration
-        self.min_confidence = min_confidence if min_confidence is not None else POLICY.floor
-        self.accept_confidence = accept_confidence if accept_confidence is not None else POLICY.accept
+        # Per line band, the shipped policy; what a caller passes (e.g. the benchmark's
+        # ablation) replaces that part of every band's.
+        self.policies: dict[Band, Policy] = {
+            band: Policy(
+                calibration=calibration if calibration is not None else policy.calibration,
+                accept=accept_confidence if accept_confidence is not None else policy.accept,
+                floor=min_confidence if min_confidence is not None else policy.floor,
+            )
+            for band, policy in policies("pocketsphinx").items()
+        }
+        # a line of unknown band: the wideband policy's (``accept_on`` for a known one)
+        self.accept_confidence = self.policies[Band.WIDE].accept
         prior = cmn_prior if cmn_prior is not None else cepstral_means("pocketsphinx")
         self.cmn_prior: dict[Band, str] = {Band(band): cmn_text(mean) for band, mean in prior.items()}
         try:
@@ -178,6 +185,9 @@ class PocketsphinxEngine:
         model_phone_lm = _phone_lm(pocketsphinx, hmm)
         self.phone_lm = model_phone_lm if phone_loop else None
         self.decoders = SphinxDecoders(pocketsphinx, self._options, self.phone_lm, model_phone_lm=model_phone_lm)
+
+    def accept_on(self, band: Band | None) -> float:
+        return self.policies[band or Band.WIDE].accept
 
     def search_name(self) -> str:
         """A fresh name for a recogniser's grammar search."""
@@ -282,6 +292,8 @@ class PocketsphinxRecognizer:
     ) -> None:
         self.engine = engine
         self.band = band
+        # the confidence policy of the line's band (not known: the wideband one)
+        self.policy = engine.policies[band or Band.WIDE]
         self.grammar = grammar
         self.evidence: Evidence | None = None  # what the last final result was chosen from
         self._phones: Any = None
@@ -411,8 +423,8 @@ class PocketsphinxRecognizer:
             unexplained=unexplained_share(words, phones),
         )
         self.evidence = evidence
-        sure = self.engine.calibration.confidence(evidence)
-        if evidence.phrase is not None and sure >= self.engine.min_confidence:
+        sure = self.policy.calibration.confidence(evidence)
+        if evidence.phrase is not None and sure >= self.policy.floor:
             return PhraseMatch(phrase=evidence.phrase, confidence=round(sure, 4), similarity=1.0, heard=text)
         return PhraseMatch(
             phrase=None, confidence=round(1.0 - sure, 4), similarity=0.0, heard=text, runner_up=evidence.phrase
@@ -444,4 +456,4 @@ class PocketsphinxRecognizer:
         self._phones = None
 
 
-__all__ = ["PHONE_SEARCH", "POLICY", "PocketsphinxEngine", "PocketsphinxRecognizer", "cmn_text", "jsgf", "parse_cmn"]
+__all__ = ["PHONE_SEARCH", "PocketsphinxEngine", "PocketsphinxRecognizer", "cmn_text", "jsgf", "parse_cmn"]

@@ -165,6 +165,10 @@ class VoskEngine:
                 return [form]
         return segment(word, vocabulary) or segment(word.lower(), vocabulary)
 
+    def accept_on(self, band: Band | None) -> float:
+        del band  # one policy for every line
+        return self.accept_confidence
+
     def vocabulary_check(self, phrases: Sequence[str]) -> list[str]:
         vocabulary = self.vocabulary()
         if vocabulary is None:
