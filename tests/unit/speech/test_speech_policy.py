@@ -7,7 +7,7 @@ import pytest
 from voicebot.asr.engine import Band
 from voicebot.asr.nbest import Calibration
 from voicebot.asr.pocketsphinx_engine import unexplained_share
-from voicebot.asr.shipped import Policy, policy_of, shipped
+from voicebot.asr.shipped import Policy, policies, policy_of, shipped
 
 
 def test_bands() -> None:
@@ -39,6 +39,15 @@ def test_each_band_gets_its_own_policy_from_the_calibration_data() -> None:
     assert policy_of(entry, None) == wide  # a line of unknown band: the wideband policy
     # an entry with one policy (Vosk's) serves every band with it
     assert policy_of(wide.to_json(), Band.NARROW) == policy_of(wide.to_json(), Band.WIDE) == wide
+
+
+def test_pocketsphinx_ships_a_policy_per_band_and_vosk_one_for_all() -> None:
+    sphinx = policies("pocketsphinx")
+    assert set(sphinx) == set(Band)
+    assert sphinx[Band.NARROW] != sphinx[Band.WIDE]
+    assert shipped("pocketsphinx") == sphinx[Band.WIDE]
+    vosk = policies("vosk")
+    assert vosk[Band.NARROW] == vosk[Band.WIDE] == shipped("vosk")
 
 
 def test_unexplained_share_counts_speech_the_path_leaves_to_silence() -> None:
