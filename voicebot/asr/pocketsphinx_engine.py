@@ -291,7 +291,6 @@ class PocketsphinxRecognizer:
         band: Band | None = None,
     ) -> None:
         self.engine = engine
-        self.band = band
         # the confidence policy of the line's band (not known: the wideband one)
         self.policy = engine.policies[band or Band.WIDE]
         self.grammar = grammar

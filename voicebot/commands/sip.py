@@ -23,6 +23,7 @@ from typing import Any
 
 from voicebot.commands import _security_options
 from voicebot.commands._exits import DIAL_EXIT_CODES
+from voicebot.commands._security_options import count
 from voicebot.errors import ConfigError, ProtocolError
 from voicebot.metrics.options import add_metrics_options
 from voicebot.privacy.options import CallRecording, add_recording_options
@@ -61,9 +62,6 @@ def _status(value: str) -> int:
     if not 300 <= code <= 699:
         raise argparse.ArgumentTypeError("a rejection code must be 300..699")
     return code
-
-
-_count = _security_options.count
 
 
 def _sip_uri(value: str) -> str:
@@ -182,9 +180,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--echo", action="store_true", help="echo the caller's audio back")
     serve.add_argument("--persona", type=Path, metavar="P.yaml", help="answer as this scripted callee (tests, demos)")
     serve.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
-    serve.add_argument("--workers", type=_count, nargs="?", const=0, metavar="N",
+    serve.add_argument("--workers", type=count, nargs="?", const=0, metavar="N",
                        help="N worker processes behind a Kamailio dispatcher (no N: one per core)")  # fmt: skip
-    serve.add_argument("--max-calls", type=_count, default=MAX_SESSIONS, metavar="N",
+    serve.add_argument("--max-calls", type=count, default=MAX_SESSIONS, metavar="N",
                        help=f"calls per process; more get 503 + Retry-After (default {MAX_SESSIONS})")  # fmt: skip
     serve.add_argument("--stats", type=Path, metavar="FILE.json", help="write loop-lag/GC statistics here on exit")
     add_metrics_options(serve)
@@ -206,9 +204,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dial.add_argument("--listen", type=_hostport, default="127.0.0.1:0", help="local HOST:PORT (default any port)")
     dial.add_argument("--timeout", type=_seconds, default=60.0, metavar="S", help="ring timeout (default 60)")
     dial.add_argument("--dtmf", type=_dtmf, metavar="DIGITS", help="send DTMF digits once answered (0-9 * # A-D)")
-    dial.add_argument("--calls", type=_count, default=1, metavar="M", help="place M calls (bulk; prints a summary)")
-    dial.add_argument("--concurrency", type=_count, default=10, metavar="C", help="bulk: at most C calls at once")
-    dial.add_argument("--workers", type=_count, nargs="?", const=0, metavar="N",
+    dial.add_argument("--calls", type=count, default=1, metavar="M", help="place M calls (bulk; prints a summary)")
+    dial.add_argument("--concurrency", type=count, default=10, metavar="C", help="bulk: at most C calls at once")
+    dial.add_argument("--workers", type=count, nargs="?", const=0, metavar="N",
                       help="bulk: split the calls over N processes (no N: one per core)")  # fmt: skip
     _common(dial)
     _security_options.add_options(dial, serve=False)
