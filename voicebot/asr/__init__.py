@@ -18,7 +18,6 @@ from voicebot.asr.engine import (
     SAMPLE_RATE,
     AsrEngine,
     AsyncRecognizer,
-    Band,
     Grammar,
     Recognizer,
 )
@@ -121,7 +120,6 @@ __all__ = [
     "AsrEngine",
     "AsrEvent",
     "AsyncRecognizer",
-    "Band",
     "FinalResult",
     "Grammar",
     "PartialResult",
