@@ -36,6 +36,7 @@ import numpy as np
 from _speech_set import Condition, Turn, through
 
 from tests.sim.channel import frames_of
+from voicebot.asr.engine import Band
 from voicebot.asr.matching import normalize
 from voicebot.asr.nbest import Calibration, Evidence
 
@@ -96,13 +97,13 @@ class RawSphinx:
             rec.close()
 
 
-def hear(engine: Any, grammar: dict[str, str], pcm: np.ndarray) -> tuple[Evidence | None, float]:
-    """One listening turn as a call has it (``voicebot.voice`` opens a recogniser per turn
-    and closes it after): open, every 20 ms frame, ``finish()``, close. What the recogniser
-    chose from, and its CPU time (thread clock). A recogniser reused from turn to turn
-    decoded each turn on what the turns before left in it (pocketsphinx's cepstral mean,
-    the noise bed's position): not what a server's turn hears."""
-    rec = engine.recognizer(list(grammar), groups=grammar)
+def hear(engine: Any, grammar: dict[str, str], pcm: np.ndarray, band: Band | None) -> tuple[Evidence | None, float]:
+    """One listening turn as a call has it (``voicebot.voice`` opens a recogniser per turn,
+    told the line's band, and closes it after): open, every 20 ms frame, ``finish()``,
+    close. What the recogniser chose from, and its CPU time (thread clock). A recogniser
+    reused from turn to turn decoded each turn on what the turns before left in it
+    (pocketsphinx's cepstral mean, the noise bed's position): not what a server's turn hears."""
+    rec = engine.recognizer(list(grammar), groups=grammar, band=band)
     try:
         t0 = time.thread_time()
         for frame in frames_of(pcm):
@@ -129,7 +130,7 @@ def decode(
     rows = []
     for turn in turns:
         pcm = through(condition, turn, talkers)
-        evidence, cpu = hear(engine, groups[turn.state], pcm)
+        evidence, cpu = hear(engine, groups[turn.state], pcm, condition.band)
         chosen = groups[turn.state][evidence.phrase] if evidence is not None and evidence.phrase else None
         raw_intent, raw_cpu = None, 0.0
         if raw is not None:
@@ -271,7 +272,7 @@ def confirm_replies(
         turn = turns[row.key]
         said = "yes" if row.chosen == row.intent else "no"
         reply = replace(turn, pcm=spoken(said, turn.seed), kind="phrase")
-        ev, _ = hear(engine, yes_no, through(condition, reply, talkers))
+        ev, _ = hear(engine, yes_no, through(condition, reply, talkers), condition.band)
         heard = yes_no.get(ev.phrase) if ev is not None and ev.phrase else None
         yes = heard == "yes" and ev is not None and calibration.confidence(ev) >= threshold
         out[row.key] = Reply(said=said, heard_yes=yes)

@@ -25,7 +25,9 @@ from _speech_oog import out_of_grammar
 
 from tests.sim.channel import add_noise, babble, telephone_channel, white_noise
 from voicebot import Flow
+from voicebot.asr.engine import Band
 from voicebot.tts import EspeakEngine
+from voicebot_codecs import get_codec
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 16000
@@ -90,6 +92,11 @@ class Condition:
     noise: str | None = None  # white or babble
     snr: float = 0.0
     every: int = 1
+
+    @property
+    def band(self) -> Band:
+        """The line's band as a call would tell its recogniser (from the codec's audio rate)."""
+        return Band.WIDE if self.codec is None else Band.of_rate(get_codec(self.codec).sample_rate)
 
 
 CONDITIONS = {

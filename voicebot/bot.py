@@ -59,6 +59,7 @@ from voicebot.voice import Heard, Speech, TurnTiming
 
 if TYPE_CHECKING:
     from voicebot.asr import AsrEngine
+    from voicebot.asr.engine import Band
     from voicebot.call import Call
     from voicebot.tts import Synthesizer
     from voicebot.voiceprint.live import CallerVoice
@@ -153,7 +154,7 @@ class VoiceBot:
         self._flow = flow
         clock = time.time
         # answers the engine is not sure of are read back, as the speech benchmark scores it
-        accept = None if dtmf_only else accept_confidence(self.call.speech.asr)
+        accept = None if dtmf_only else accept_confidence(self.call.speech.asr, self.call.band)
         session = flow.start(
             dict(context or {}),
             now=clock(),
@@ -309,12 +310,11 @@ def flow_speech(
         return Speech.speaking(flow.language, voice=voice)
 
 
-def accept_confidence(asr: AsrEngine | None) -> float | None:
-    """The engine's accept threshold (``accept_confidence``, from ``voicebot/asr/calibration.json``):
-    below it an answer is worth confirming. None for no engine, or one without a calibrated
-    threshold (a flow then confirms only where its YAML says ``confirm_below``)."""
-    value = getattr(asr, "accept_confidence", None)
-    return float(value) if isinstance(value, int | float) else None
+def accept_confidence(asr: AsrEngine | None, band: Band | None = None) -> float | None:
+    """The engine's accept threshold on the line's ``band`` (``accept_on``, from
+    ``voicebot/asr/calibration.json``): below it an answer is worth confirming. None for no
+    engine (a flow then confirms only where its YAML says ``confirm_below``)."""
+    return asr.accept_on(band) if asr is not None else None
 
 
 def _event_for(heard: Heard) -> Event:

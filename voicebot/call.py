@@ -43,6 +43,7 @@ from voicebot.sip.useragent import NO_RESPONSE
 from voicebot.voice import Heard, Speech, TurnTiming, Voice
 
 if TYPE_CHECKING:
+    from voicebot.asr import Band
     from voicebot.flow import FlowResult
     from voicebot.media.frames import PCM, AudioFrame
     from voicebot.media.stream import MediaStream
@@ -344,6 +345,11 @@ class Call:
     @property
     def turn_timings(self) -> list[TurnTiming]:
         return self._voice.turn_timings if self._voice is not None else []
+
+    @property
+    def band(self) -> Band | None:
+        """The line's band (``Voice.band``; None before media is up)."""
+        return self._voice.band if self._voice is not None else None
 
     @property
     def hung_up(self) -> bool:

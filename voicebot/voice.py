@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import numpy as np
 
 from voicebot.aio import first_of
-from voicebot.asr import AsyncRecognizer, engine_for_language
+from voicebot.asr import AsyncRecognizer, Band, engine_for_language
 from voicebot.asr.listen import Turn
 from voicebot.asr.listen import listen as listen_turn
 from voicebot.errors import ConfigError
@@ -390,7 +390,9 @@ class Voice:
         # frames queued again, just before the watch heard the onset), so a word the loaded
         # line chops into short bursts still counts as one utterance
         in_speech_since, self._barged = (started if self._barged else None), False
-        rec = await AsyncRecognizer.open(speech.asr, list(grammar) if grammar else None, groups=groups)
+        rec = await AsyncRecognizer.open(
+            speech.asr, list(grammar) if grammar else None, groups=groups, band=self.band
+        )
         heard = listen_turn(
             self._timed_frames(),
             rec,
@@ -438,6 +440,12 @@ class Voice:
             )
         )
         return heard_result
+
+    @property
+    def band(self) -> Band | None:
+        """The line's band, from the negotiated codec's audio rate (None before there is one)."""
+        codec = self.media.codec
+        return Band.of_rate(codec.sample_rate) if codec is not None else None
 
     def _listen_start(self) -> float:
         """Media time where this turn's listening starts: the oldest frame not yet consumed."""

@@ -18,6 +18,7 @@ from voicebot.asr.engine import (
     SAMPLE_RATE,
     AsrEngine,
     AsyncRecognizer,
+    Band,
     Grammar,
     Recognizer,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "AsrEngine",
     "AsrEvent",
     "AsyncRecognizer",
+    "Band",
     "FinalResult",
     "Grammar",
     "PartialResult",

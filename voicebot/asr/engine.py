@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import enum
 import functools
 import logging
 import os
@@ -86,6 +87,24 @@ def report_grammar(logger: logging.Logger, model: str, grammar: Grammar) -> None
         logger.debug("grammar: %s", line)
 
 
+class Band(enum.StrEnum):
+    """What a call's line carries, known when the recogniser opens.
+
+    ``NARROW``: telephone band, a codec whose audio is sampled at 8 kHz (G.711 PCMU/PCMA,
+    L16/8000): resampled to 16 kHz it holds nothing above 4 kHz. ``WIDE``: a codec that carries
+    16 kHz audio or more (L16/16000, G.722, Opus as voicebot decodes it). Engines use it to start
+    from what such a line sounds like (pocketsphinx: a cepstral mean per band; Vosk: the band
+    fill without waiting for its detector)."""
+
+    NARROW = "narrow"
+    WIDE = "wide"
+
+    @classmethod
+    def of_rate(cls, sample_rate: int) -> Band:
+        """The band of a codec whose audio is sampled at ``sample_rate`` Hz."""
+        return cls.NARROW if sample_rate < SAMPLE_RATE else cls.WIDE
+
+
 @runtime_checkable
 class Recognizer(Protocol):
     """Decoder state for one call. Feed frames, read partials, ``finish()`` per utterance."""
@@ -115,11 +134,24 @@ class AsrEngine(Protocol):
 
     name: str
     sample_rate: int
+    # the calibrated confidence at or above which an answer is taken without asking
+    # (``voicebot/asr/calibration.json``); below it a flow reads the answer back
+    accept_confidence: float
+
+    def accept_on(self, band: Band | None) -> float:
+        """The accept threshold on a line of ``band`` (None: unknown), where the engine's
+        policy depends on the band; else ``accept_confidence``."""
+        ...
 
     def recognizer(
-        self, grammar: Sequence[str] | None = None, *, groups: Mapping[str, str] | None = None
+        self,
+        grammar: Sequence[str] | None = None,
+        *,
+        groups: Mapping[str, str] | None = None,
+        band: Band | None = None,
     ) -> Recognizer:
-        """A new recogniser; ``grammar`` = expected phrases (grammar mode) or None (free)."""
+        """A new recogniser; ``grammar`` = expected phrases (grammar mode) or None (free);
+        ``band``: the line's, when the call knows it (None: unknown, e.g. a file)."""
         ...
 
     def vocabulary_check(self, phrases: Sequence[str]) -> list[str]:
@@ -185,12 +217,14 @@ class AsyncRecognizer:
         executor: concurrent.futures.Executor | None = None,
         *,
         groups: Mapping[str, str] | None = None,
+        band: Band | None = None,
     ) -> AsyncRecognizer:
         """Create the recogniser in a worker thread too (a Vosk free-mode recogniser takes
         a few hundred ms to build, the first grammar one reads the model's word list)."""
         pool = executor or asr_executor()
         loop = asyncio.get_running_loop()
-        recognizer = await loop.run_in_executor(pool, functools.partial(engine.recognizer, grammar, groups=groups))
+        build = functools.partial(engine.recognizer, grammar, groups=groups, band=band)
+        recognizer = await loop.run_in_executor(pool, build)
         return cls(recognizer, pool)
 
     async def accept(self, pcm: Pcm) -> AsrEvent | None:
@@ -218,6 +252,7 @@ __all__ = [
     "SAMPLE_RATE",
     "AsrEngine",
     "AsyncRecognizer",
+    "Band",
     "Grammar",
     "Pcm",
     "Recognizer",

@@ -7,6 +7,13 @@ calibration split, ``accept`` (the lowest confidence at which wrong and false ac
 within 2 % on that split: above it an answer is taken without asking) and ``floor`` (below
 it a candidate is more likely wrong than right: a no-match, a reprompt). Between the two an
 answer is worth confirming ("Did you say ...?"), see ``Policy``.
+
+An engine's entry may instead hold ``bands``: per line band, its own such policy, fitted on
+that band's turns only (pocketsphinx: a telephone line's scores are spread differently from a
+16 kHz one's, and one policy for both let each pull the other's threshold).
+An engine's entry may also hold ``cmn_prior``: per line band, the cepstral mean a
+pocketsphinx decoder starts each listening turn from (``cepstral_means``), learnt by the same
+run from the calibration split's turns on such a line.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from voicebot.asr.engine import Band
 from voicebot.asr.nbest import Calibration
 
 FILE = "calibration.json"
@@ -49,10 +57,33 @@ class Policy:
 
 
 @cache
-def shipped(engine: str) -> Policy:
-    """The policy shipped for ``engine`` ("vosk" or "pocketsphinx")."""
+def _entry(engine: str) -> dict[str, Any]:
     text = resources.files("voicebot.asr").joinpath(FILE).read_text(encoding="utf-8")
-    return Policy.from_json(json.loads(text)["engines"][engine])
+    entry: dict[str, Any] = json.loads(text)["engines"][engine]
+    return entry
 
 
-__all__ = ["FILE", "Policy", "shipped"]
+def shipped(engine: str, band: Band | None = None) -> Policy:
+    """The policy shipped for ``engine`` ("vosk" or "pocketsphinx") on a line of ``band``
+    (None: not known, the wideband one); an engine with one policy uses it on every line."""
+    return policy_of(_entry(engine), band)
+
+
+def policy_of(entry: dict[str, Any], band: Band | None) -> Policy:
+    """The policy an engine's entry in ``calibration.json`` holds for a line of ``band``: its
+    band's under ``bands`` (None: the wideband one), else the entry's one for every line."""
+    bands: dict[str, Any] | None = entry.get("bands")
+    return Policy.from_json(bands[str(band or Band.WIDE)] if bands is not None else entry)
+
+
+def policies(engine: str) -> dict[Band, Policy]:
+    """The policy shipped for ``engine`` per line band."""
+    return {band: shipped(engine, band) for band in Band}
+
+
+def cepstral_means(engine: str) -> dict[Band, tuple[float, ...]]:
+    """The cepstral mean shipped for ``engine`` per line band (none: the model's own)."""
+    return {Band(band): tuple(float(x) for x in mean) for band, mean in _entry(engine).get("cmn_prior", {}).items()}
+
+
+__all__ = ["FILE", "Policy", "cepstral_means", "policies", "policy_of", "shipped"]

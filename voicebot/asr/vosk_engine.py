@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from voicebot.asr.conditioning import ONSET_RMS, Conditioner, NoiseFloor
-from voicebot.asr.engine import SAMPLE_RATE, Grammar, Pcm, check_pcm, report_grammar
+from voicebot.asr.engine import SAMPLE_RATE, Band, Grammar, Pcm, check_pcm, report_grammar
 from voicebot.asr.events import Alternative, AsrEvent, FinalResult, PartialResult, PhraseMatch, WordTiming
 from voicebot.asr.matching import PhraseMatcher, phonetic_units, similarity
 from voicebot.asr.nbest import Calibration, Evidence, Hypothesis, PhraseChooser
@@ -165,6 +165,10 @@ class VoskEngine:
                 return [form]
         return segment(word, vocabulary) or segment(word.lower(), vocabulary)
 
+    def accept_on(self, band: Band | None) -> float:
+        del band  # one policy for every line
+        return self.accept_confidence
+
     def vocabulary_check(self, phrases: Sequence[str]) -> list[str]:
         vocabulary = self.vocabulary()
         if vocabulary is None:
@@ -245,12 +249,16 @@ class VoskEngine:
         return cached
 
     def recognizer(
-        self, grammar: Sequence[str] | None = None, *, groups: Mapping[str, str] | None = None
+        self,
+        grammar: Sequence[str] | None = None,
+        *,
+        groups: Mapping[str, str] | None = None,
+        band: Band | None = None,
     ) -> VoskRecognizer:
         if grammar is None:
-            return VoskRecognizer(self, None, None, groups)
+            return VoskRecognizer(self, None, None, groups, band=band)
         prepared, grammar_json = self._prepared(grammar)
-        return VoskRecognizer(self, prepared, grammar_json, groups)
+        return VoskRecognizer(self, prepared, grammar_json, groups, band=band)
 
 
 POSTERIOR_TEMPERATURE = 1.0  # Vosk's n-best scores are natural-log path scores
@@ -274,7 +282,12 @@ class VoskRecognizer:
         grammar: Grammar | None,
         grammar_json: str | None,
         groups: Mapping[str, str] | None = None,
+        *,
+        band: Band | None = None,
     ) -> None:
+        """``band``: the line's. A narrowband codec cannot carry more than 4 kHz, so the band
+        fill starts at once; a wideband one may still carry telephone audio (a G.711 leg
+        transcoded upstream, a narrowband Opus encoder), which the detector finds."""
         self.engine = engine
         self.grammar = grammar
         self._rec: Any = engine.kaldi_recognizer(grammar_json)
@@ -295,7 +308,8 @@ class VoskRecognizer:
         self._frames = 0
         self._segments: list[dict[str, Any]] = []
         self._last_partial = ""
-        self._conditioner = Conditioner(engine.noise_floor, engine.band_fill)
+        narrowband = True if band is Band.NARROW else None
+        self._conditioner = Conditioner(engine.noise_floor, engine.band_fill, narrowband=narrowband)
         track(self)
 
     # -- helpers ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ pocketsphinx recognises the caller. Nothing is simulated. The bot side uses the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,12 @@ LONG_PROMPT = (
 
 
 async def bot_call(
-    bot_side: Callable[[Call], Awaitable[Any]], caller_side: Callable[[Call, Synthesizer], Awaitable[None]]
+    bot_side: Callable[[Call], Awaitable[Any]],
+    caller_side: Callable[[Call, Synthesizer], Awaitable[None]],
+    codecs: Sequence[str] | None = None,
 ) -> Any:
-    """One loopback call: ``bot_side(call)`` on the answering side, ``caller_side`` on the other."""
+    """One loopback call: ``bot_side(call)`` on the answering side, ``caller_side`` on the other
+    (``codecs``: what both offer, default the user agent's, Opus first)."""
     speech = Speech(synthesizer=Synthesizer(voice="en-us"), asr=await asyncio.to_thread(get_engine, "pocketsphinx"))
     result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
@@ -47,8 +50,8 @@ async def bot_call(
             await call.hangup()
 
     async with (
-        UserAgent("127.0.0.1:0", user="bot", speech=speech) as bot_ua,
-        UserAgent("127.0.0.1:0", user="caller") as caller_ua,
+        UserAgent("127.0.0.1:0", user="bot", speech=speech, codecs=codecs) as bot_ua,
+        UserAgent("127.0.0.1:0", user="caller", codecs=codecs) as caller_ua,
     ):
         bot_ua.on_call(answer)
         host, port = bot_ua.local_address
@@ -213,3 +216,22 @@ def test_a_flow_on_a_call_does_not_act_on_a_no_match(tmp_path: Path) -> None:
     result = asyncio.run(bot_call(bot_side, caller_side))
     assert result.outcome == "not_understood", result
     assert result.slots.get("ok") is None
+
+
+def test_a_g711_call_tells_the_recogniser_its_band() -> None:
+    """The call is G.711 (8 kHz): its listening turn opens pocketsphinx for a narrowband line,
+    which starts from the μ-law cepstral mean shipped for that band instead of the model's
+    own. Without that hint this phrase came back as a no-match on the same call (measured)."""
+    phrases = ["yes please", "no thank you", "call me back later", "talk to an agent", "cancel my appointment"]
+
+    async def bot_side(call: Call) -> Heard:
+        return await call.listen(phrases, timeout=8)
+
+    async def caller_side(call: Call, synth: Synthesizer) -> None:
+        words = await synth.synthesize("talk to an agent")
+        await asyncio.sleep(1.0)
+        await speak(call, words)
+
+    heard = asyncio.run(bot_call(bot_side, caller_side, codecs=("pcmu",)))
+    assert heard.kind == "speech", heard
+    assert heard.phrase == "talk to an agent"

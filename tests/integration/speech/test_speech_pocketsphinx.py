@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from tests.sim.channel import telephone_channel
-from voicebot.asr.engine import Recognizer
+from voicebot.asr.engine import Band, Recognizer
 from voicebot.asr.engine import recognize_pcm as recognize
 from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine, jsgf
+from voicebot.asr.shipped import cepstral_means, shipped
 from voicebot.errors import ConfigError
 
 ENGLISH = ["yes please", "no thank you", "call me back later", "talk to an agent", "cancel my appointment"]
@@ -111,14 +112,15 @@ def test_a_pooled_decoder_forgets_the_previous_calls_line(sphinx_engine: Pockets
 def test_a_pooled_decoder_decodes_as_a_new_one_whatever_came_before(speak: Speak) -> None:
     """Nothing per call outlives the call: the same caller audio gets the same evidence and
     confidence on a new engine's decoders and on pooled ones, whatever the previous calls
-    on them heard (a hum, a loud G.711 sentence, line noise). Restoring only the cepstral
-    mean vector left the phone loop's score depending on the previous call."""
+    on them heard (a hum, a loud G.711 sentence, line noise) and whichever band's cepstral
+    mean they started from. Restoring only the cepstral mean vector left the phone loop's
+    score depending on the previous call."""
     engine = PocketsphinxEngine()  # its own pool: new decoders for the first call
     yes, _ = telephone_channel(speak("yes", "en-us"))
     grammar = ["yes", "no", "cancel my appointment"]
 
-    def heard(audio: np.ndarray) -> tuple[object, float, object]:
-        r = engine.recognizer(grammar)
+    def heard(audio: np.ndarray, band: Band | None) -> tuple[object, float, object]:
+        r = engine.recognizer(grammar, band=band)
         try:
             decoders = (r._decoder, r._phones)  # type: ignore[attr-defined]
             result = recognize(r, audio)
@@ -126,18 +128,65 @@ def test_a_pooled_decoder_decodes_as_a_new_one_whatever_came_before(speak: Speak
         finally:
             r.close()
 
-    first, confidence, decoders = heard(yes)
+    first = {band: heard(yes, band) for band in (Band.NARROW, None)}
+    assert first[Band.NARROW][0] != first[None][0]  # the prior is heard
+    decoders = first[None][2]
     before = [
         (8000 * np.sin(2 * np.pi * 100 * np.arange(16000 * 3) / 16000)).astype(np.int16),
         telephone_channel(speak("I would like to talk to somebody about my bill", "en-gb", rate=210))[0],
         np.random.default_rng(5).normal(0.0, 2500.0, 16000 * 2).astype(np.int16),
     ]
     for previous in before:
-        heard(previous)
-        again, again_confidence, again_decoders = heard(yes)
-        assert again_decoders == decoders  # the same two decoders, from the pool
-        assert again == first and again_confidence == confidence
+        for previous_band in (Band.NARROW, None):
+            heard(previous, previous_band)
+            for band in (Band.NARROW, None):
+                again, again_confidence, again_decoders = heard(yes, band)
+                assert again_decoders == decoders  # the same two decoders, from the pool
+                assert (again, again_confidence) == first[band][:2]
     assert engine.decoders.idle() == (2, 0)  # nothing built after the first call
+
+
+def test_a_narrowband_turn_starts_from_the_lines_cepstral_mean(sphinx_engine: PocketsphinxEngine, speak: Speak) -> None:
+    """A fresh decoder starts from the model's cepstral mean (40, 3, -1, ...), far from a
+    G.711 line's: most of a short turn is decoded against the wrong mean. Opened for a
+    narrowband line, its decoders start from the mean shipped for that band, and a phrase
+    a fresh decoder rejects on μ-law is heard (measured: no-match without the prior)."""
+    audio, _ = telephone_channel(speak("cancel my appointment", "en-us"))
+    fresh = sphinx_engine.recognizer(ENGLISH)
+    told = sphinx_engine.recognizer(ENGLISH, band=Band.NARROW)
+    wide = sphinx_engine.recognizer(ENGLISH, band=Band.WIDE)
+    try:
+        assert fresh.cepstral_mean()[:3] == (40.0, 3.0, -1.0)
+        assert told.cepstral_mean() == pytest.approx(cepstral_means("pocketsphinx")[Band.NARROW], abs=1e-3)
+        shipped_wide = cepstral_means("pocketsphinx").get(Band.WIDE, fresh.cepstral_mean())
+        assert wide.cepstral_mean() == pytest.approx(shipped_wide, abs=1e-3)
+        without = recognize(fresh, audio).match
+        with_prior = recognize(told, audio).match
+    finally:
+        for r in (fresh, told, wide):
+            r.close()
+    assert without is not None and without.phrase is None
+    assert with_prior is not None and with_prior.phrase == "cancel my appointment"
+    assert with_prior.confidence >= told.policy.accept
+
+
+def test_a_recogniser_scores_with_its_lines_band_policy(sphinx_engine: PocketsphinxEngine, speak: Speak) -> None:
+    """Each band's recogniser takes that band's shipped policy (a line of unknown band: the
+    wideband one), and the confidence it reports is that policy's on the same evidence."""
+    clean = speak("cancel my appointment", "en-us")
+    line = {Band.NARROW: telephone_channel(clean)[0], Band.WIDE: clean, None: clean}
+    for band, audio in line.items():
+        r = sphinx_engine.recognizer(ENGLISH, band=band)
+        try:
+            assert r.policy == shipped("pocketsphinx", band)
+            assert sphinx_engine.accept_on(band) == r.policy.accept  # a flow's confirm threshold on the line
+            heard = recognize(r, audio).match
+            evidence = r.evidence
+        finally:
+            r.close()
+        assert heard is not None and evidence is not None and heard.phrase == "cancel my appointment"
+        sure = shipped("pocketsphinx", band).calibration.confidence(evidence)
+        assert heard.confidence == pytest.approx(sure, abs=1e-4)
 
 
 def test_grammar_decoders_hold_only_the_grammars_words(sphinx_engine: PocketsphinxEngine, speak: Speak) -> None:
@@ -188,5 +237,5 @@ def test_speech_the_phrase_leaves_to_silence_is_measured(sphinx_engine: Pocketsp
     assert alone is not None and padded is not None
     assert alone.unexplained < 0.15
     assert padded.phrase == "yes" and padded.unexplained > 0.4
-    assert sphinx_engine.calibration.confidence(padded) < sphinx_engine.calibration.confidence(alone)
+    assert r.policy.calibration.confidence(padded) < r.policy.calibration.confidence(alone)
     assert longer.match is not None and longer.match.phrase is None

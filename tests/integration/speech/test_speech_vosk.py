@@ -13,6 +13,7 @@ import pytest
 
 from tests.sim.channel import frames_of, telephone_channel
 from voicebot.asr import AsyncRecognizer, PartialResult
+from voicebot.asr.engine import Band
 from voicebot.asr.engine import recognize_pcm as recognize
 from voicebot.asr.vosk_engine import ENV_MODEL, VoskEngine, find_model_dir
 from voicebot.errors import ConfigError, DependencyError
@@ -232,3 +233,21 @@ def test_bad_grammar_and_audio(vosk_engine: VoskEngine) -> None:
     rec = vosk_engine.recognizer(KOREAN)
     with pytest.raises(ConfigError):
         rec.accept(np.zeros(320, dtype=np.float32))  # type: ignore[arg-type]
+
+
+def test_a_narrowband_line_is_known_at_open(vosk_engine: VoskEngine, speak: Callable[..., np.ndarray]) -> None:
+    """A call on an 8 kHz codec tells the recogniser at open; on a wideband codec (which may
+    still carry telephone audio transcoded upstream) and with no hint, the detector decides
+    from the speech itself."""
+    audio, _ = telephone_channel(speak("네", "ko"))
+    told = vosk_engine.recognizer(["네", "아니요"], band=Band.NARROW)
+    wide = vosk_engine.recognizer(["네", "아니요"], band=Band.WIDE)
+    try:
+        assert told.narrowband is True
+        assert wide.narrowband is None
+        recognize(told, audio)
+        recognize(wide, audio)
+        assert told.narrowband is True
+    finally:
+        told.close()
+        wide.close()

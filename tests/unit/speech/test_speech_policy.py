@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from voicebot.asr.engine import Band
 from voicebot.asr.nbest import Calibration
 from voicebot.asr.pocketsphinx_engine import unexplained_share
-from voicebot.asr.shipped import Policy, shipped
+from voicebot.asr.shipped import Policy, policies, policy_of, shipped
 
 
 def test_bands() -> None:
@@ -27,6 +28,26 @@ def test_every_engine_ships_a_policy(engine: str) -> None:
     policy = shipped(engine)
     assert 0.0 < policy.floor <= policy.accept <= 1.0
     assert policy.calibration != Calibration(bias=0, margin=0, gap=0, mass=0)
+
+
+def test_each_band_gets_its_own_policy_from_the_calibration_data() -> None:
+    wide = Policy(calibration=Calibration(bias=1.0, margin=0.0, gap=-2.0, mass=10.0), accept=0.85, floor=0.5)
+    narrow = Policy(calibration=Calibration(bias=-1.0, margin=0.0, gap=-4.0, mass=6.0), accept=0.95, floor=0.5)
+    entry = {"bands": {"wide": wide.to_json(), "narrow": narrow.to_json()}, "cmn_prior": {}}
+    assert policy_of(entry, Band.WIDE) == wide
+    assert policy_of(entry, Band.NARROW) == narrow
+    assert policy_of(entry, None) == wide  # a line of unknown band: the wideband policy
+    # an entry with one policy (Vosk's) serves every band with it
+    assert policy_of(wide.to_json(), Band.NARROW) == policy_of(wide.to_json(), Band.WIDE) == wide
+
+
+def test_pocketsphinx_ships_a_policy_per_band_and_vosk_one_for_all() -> None:
+    sphinx = policies("pocketsphinx")
+    assert set(sphinx) == set(Band)
+    assert sphinx[Band.NARROW] != sphinx[Band.WIDE]
+    assert shipped("pocketsphinx") == sphinx[Band.WIDE]
+    vosk = policies("vosk")
+    assert vosk[Band.NARROW] == vosk[Band.WIDE] == shipped("vosk")
 
 
 def test_unexplained_share_counts_speech_the_path_leaves_to_silence() -> None:
