@@ -3,7 +3,10 @@
 ``listen`` ties the pieces together the way a call uses them: every 20 ms frame goes to the
 VAD and (in a worker thread) to the recogniser; partial results that already hold a complete
 expected phrase let the endpointer end the turn after a short silence instead of the full
-trailing silence; the end of the turn finishes the recogniser. After a barge-in, pass the
+trailing silence; the end of the turn finishes the recogniser. A partial can run ahead of the
+audio: when the final result of such an early end does not hold the phrase the partial
+spelt, the turn goes on (the recogniser hears the turn's audio again, then the rest) and ends
+on the full trailing silence. After a barge-in, pass the
 detector's kept frames as ``pre_roll`` and its onset as ``in_speech_since`` so the words that
 interrupted the prompt are recognised too.
 
@@ -18,6 +21,8 @@ import asyncio
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from voicebot.asr.engine import AsyncRecognizer, Pcm
 from voicebot.asr.events import FinalResult, PartialResult
 from voicebot.media.endpoint import EndOfUtterance, EndpointConfig, Endpointer, NoInput
@@ -29,13 +34,16 @@ class Turn:
     """``outcome``: "utterance", "no_input" or "hangup" (the frames ended first).
 
     ``decided``: loop-clock time at which the end of the utterance was seen (its last frame
-    decoded); later than ``end.at`` (that frame's media time) by the recogniser's backlog."""
+    decoded); later than ``end.at`` (that frame's media time) by the recogniser's backlog.
+    ``reheard``: the turn was about to end early on a phrase a partial had spelt, the final
+    result did not hold it, and the turn went on to the full trailing silence."""
 
     outcome: str
     result: FinalResult | None = None
     end: EndOfUtterance | None = None
     at: float = 0.0
     decided: float | None = None
+    reheard: bool = False
 
     @property
     def phrase(self) -> str | None:
@@ -57,28 +65,42 @@ async def listen(
     """Listen until the caller finishes an utterance or the no-input timeout passes."""
     vad = vad or Vad(2)
     endpointer = Endpointer(config, started_at=started_at, in_speech_since=in_speech_since)
+    fed: list[Pcm] = []  # the turn's audio as the recogniser got it, for a second hearing
+    reheard = False
     for frame in pre_roll:
-        await _feed(recognizer, endpointer, frame)
+        await _feed(recognizer, endpointer, frame, fed)
     last = started_at
     async for now, frame in frames:
         last = now
-        await _feed(recognizer, endpointer, frame)
+        await _feed(recognizer, endpointer, frame, fed)
         for event in endpointer.feed(now=now, speech=vad.is_speech_not_quiet(frame)):
             if isinstance(event, EndOfUtterance):
                 decided = asyncio.get_running_loop().time()
                 result = await recognizer.finish()
-                return Turn(outcome="utterance", result=result, end=event, at=event.at, decided=decided)
+                if event.reason == "phrase" and not _holds(result, event.phrase):
+                    endpointer.resume()
+                    await recognizer.accept(np.concatenate(fed))
+                    reheard = True
+                    break
+                return Turn(
+                    outcome="utterance", result=result, end=event, at=event.at, decided=decided, reheard=reheard
+                )
             if isinstance(event, NoInput):
                 await recognizer.reset()
                 return Turn(outcome="no_input", at=event.at)
     if endpointer.onset is not None:
         result = await recognizer.finish()
-        return Turn(outcome="hangup", result=result, at=last)
+        return Turn(outcome="hangup", result=result, at=last, reheard=reheard)
     await recognizer.reset()
     return Turn(outcome="hangup", at=last)
 
 
-async def _feed(recognizer: AsyncRecognizer, endpointer: Endpointer, frame: Pcm) -> None:
+def _holds(result: FinalResult, phrase: str | None) -> bool:
+    return result.match is not None and result.match.phrase == phrase
+
+
+async def _feed(recognizer: AsyncRecognizer, endpointer: Endpointer, frame: Pcm, fed: list[Pcm]) -> None:
+    fed.append(frame)
     event = await recognizer.accept(frame)
     if isinstance(event, PartialResult):
         endpointer.partial(event.match.phrase if event.match is not None else None)

@@ -14,6 +14,8 @@ events back. Nothing here reads the clock or does I/O, so tests drive a syntheti
     speaking --(speech longer than max_utterance)--> done        emits EndOfUtterance("max_length")
     speaking --(silence ends a burst shorter than min_speech)--> waiting   (a click or the
                VAD settling on line noise: dropped, the no-input timer keeps running)
+    done --(resume(): the final result did not hold the phrase a partial
+            had promised)--> speaking, with the early end off for the rest of the turn
 
 ``BargeInDetector`` (while a prompt plays) keeps a short pre-roll of caller audio and emits
 ``BargeIn`` once speech is confirmed, ``start_frames`` frames after the onset (60 ms with the
@@ -122,6 +124,7 @@ class Endpointer:
         self._run_start = 0.0
         self._last_speech_end = started_at
         self._complete_phrase: str | None = None
+        self._early = True
         if in_speech_since is not None:
             self.state = State.SPEAKING
             self.onset = in_speech_since
@@ -129,7 +132,18 @@ class Endpointer:
 
     def partial(self, phrase: str | None) -> None:
         """The recogniser's partial now spells ``phrase`` completely (None: it does not)."""
-        self._complete_phrase = phrase
+        self._complete_phrase = phrase if self._early else None
+
+    def resume(self) -> None:
+        """An early end ("phrase") was wrong: the recogniser's final result over the audio so
+        far does not hold the phrase its partial had spelt (a partial runs ahead of the audio,
+        and a stall on the line or a pause inside the phrase looked like its end). Keep
+        listening until the full trailing silence; no second early end in this turn."""
+        if self.state is not State.DONE or self.onset is None:
+            raise ConfigError("only a turn that ended on an utterance can resume")
+        self.state = State.SPEAKING
+        self._early = False
+        self._complete_phrase = None
 
     def next_deadline(self) -> float | None:
         """When ``handle_timer`` must run if no frame arrives (the no-input timer)."""

@@ -1,4 +1,4 @@
-"""``listen``: one turn with the real VAD and Vosk, fed as an async frame stream."""
+"""``listen``: one turn with the real VAD and recognisers, fed as an async frame stream."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-from tests.sim.channel import frames_of
+from tests.sim.channel import frames_of, telephone_channel
 from voicebot.asr import AsyncRecognizer
+from voicebot.asr.engine import Band
 from voicebot.asr.listen import Turn, listen
+from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
 from voicebot.asr.vosk_engine import VoskEngine
 from voicebot.media.endpoint import BargeInDetector, EndpointConfig
 from voicebot.media.vad import Vad
@@ -84,3 +86,35 @@ def test_barge_in_speech_is_recognised_by_the_next_turn(vosk_engine: VoskEngine,
     turn = asyncio.run(main())
     assert turn.outcome == "utterance"
     assert turn.phrase == "상담원 연결해 주세요"
+
+
+def test_a_stall_after_a_partial_spelt_the_phrase_does_not_end_the_turn_on_the_wrong_words(
+    sphinx_engine: PocketsphinxEngine, tts_cli: EspeakEngine
+) -> None:
+    """A partial result can spell a whole phrase before the audio holds it; if the line then
+    goes quiet for a moment (a stall, a pause inside the phrase), the short early silence
+    used to end the turn on a final result over the words so far ("talk to an"). Such a
+    turn goes on now: a 200 ms stall is put at every point of a G.711 caller's phrase, and
+    a turn ends early only on a final result that holds the phrase the partial spelt."""
+    phrases = ["yes please", "no thank you", "call me back later", "talk to an agent", "cancel my appointment"]
+    words = tts_cli.synthesize("talk to an agent", voice="en", rate=175)
+
+    async def turn_with_stall_at(cut: int) -> Turn:
+        audio = np.concatenate([silence(0.5), words[:cut], silence(0.2), words[cut:], silence(1.5)])
+        line, _ = telephone_channel(audio)
+        rec = AsyncRecognizer(sphinx_engine.recognizer(phrases, band=Band.NARROW))
+        try:
+            return await listen(stream(line), rec, started_at=0.0)
+        finally:
+            await rec.aclose()
+
+    async def main() -> list[Turn]:
+        return [await turn_with_stall_at(cut) for cut in range(len(words) // 2, len(words), 640)]
+
+    turns = asyncio.run(main())
+    early = [t for t in turns if t.end is not None and t.end.reason == "phrase"]
+    assert all(t.phrase == t.end.phrase for t in early if t.end is not None), [(t.end, t.phrase) for t in early]
+    assert any(t.reheard for t in turns), "no stall made a partial promise the final did not keep: nothing tested"
+    for turn in turns:
+        if turn.reheard:  # the recogniser heard the whole turn again and then the rest
+            assert turn.end is not None and turn.end.reason == "silence" and turn.result is not None

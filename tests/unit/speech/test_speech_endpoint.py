@@ -74,6 +74,31 @@ def test_partial_that_stops_being_complete_waits_full_silence() -> None:
     assert isinstance(end, EndOfUtterance) and end.reason == "silence" and end.delay == pytest.approx(0.3)
 
 
+def test_a_wrong_early_end_resumes_to_the_full_silence_without_a_second_early_end() -> None:
+    ep = Endpointer(EndpointConfig(trailing_silence=0.6, early_silence=0.1), started_at=0.0)
+    run(ep, "s" * 20)
+    ep.partial("talk to an agent")
+    (early,) = run(ep, "." * 5, t0=0.4)
+    assert isinstance(early, EndOfUtterance) and early.reason == "phrase"
+    ep.resume()  # the final over the audio so far did not hold "talk to an agent"
+    assert ep.state is State.SPEAKING
+    ep.partial("talk to an agent")  # promised again: no longer ends the turn early
+    events = run(ep, "sssss" + "." * 40, t0=0.5)
+    (end,) = events
+    assert isinstance(end, EndOfUtterance) and end.reason == "silence" and end.phrase is None
+    assert end.speech_end == pytest.approx(0.6) and end.delay == pytest.approx(0.6)
+
+
+def test_only_a_finished_utterance_resumes() -> None:
+    ep = Endpointer(EndpointConfig(no_input_timeout=0.2), started_at=0.0)
+    with pytest.raises(ConfigError):
+        ep.resume()  # still waiting
+    run(ep, "." * 20)
+    assert ep.state is State.DONE
+    with pytest.raises(ConfigError):
+        ep.resume()  # no input: nothing to go on with
+
+
 def test_no_input_timeout_by_frames_and_by_timer() -> None:
     ep = Endpointer(EndpointConfig(no_input_timeout=0.5), started_at=10.0)
     assert ep.next_deadline() == pytest.approx(10.5)
