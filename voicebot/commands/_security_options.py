@@ -33,9 +33,6 @@ def whole_number(value: str, minimum: int = 0) -> int:
     return n
 
 
-_count = whole_number
-
-
 def count(value: str) -> int:
     """An argparse type: a whole number of at least 1 (calls, workers, processes)."""
     return whole_number(value, minimum=1)
@@ -52,7 +49,7 @@ def _amount(value: str) -> float:
 
 
 def _port(value: str) -> int:
-    n = _count(value)
+    n = whole_number(value)
     if n > 65535:
         raise argparse.ArgumentTypeError("a port is 0..65535")
     return n
@@ -86,14 +83,16 @@ def add_options(parser: argparse.ArgumentParser, *, serve: bool) -> None:
 # per-source defence and connection limits of ``serve``: flag, type, default, metavar, help
 _LIMITS: tuple[tuple[str, Any, float, str, str], ...] = (
     ("--max-request-rate", _amount, _D.request_rate, "N", "requests per second from one address; more are ignored"),
-    ("--request-burst", _count, _D.request_burst, "N", "requests one address may send at once"),
-    ("--max-dialogs-per-source", _count, _D.dialogs_per_source, "N", "unanswered calls from one address"),
-    ("--auth-free-failures", _count, _D.auth_free_failures, "N", "wrong digest answers before the backoff starts"),
+    ("--request-burst", whole_number, _D.request_burst, "N", "requests one address may send at once"),
+    ("--max-dialogs-per-source", whole_number, _D.dialogs_per_source, "N", "unanswered calls from one address"),
+    ("--auth-free-failures", whole_number, _D.auth_free_failures, "N",
+     "wrong digest answers before the backoff starts"),
     ("--auth-backoff", _amount, _D.auth_backoff, "S", "first backoff in seconds, doubled per further failure"),
-    ("--auth-ban-after", _count, _D.auth_ban_failures, "N", "wrong digest answers from one address that ban it"),
+    ("--auth-ban-after", whole_number, _D.auth_ban_failures, "N", "wrong digest answers from one address that ban it"),
     ("--ban-time", _amount, _D.ban_time, "S", "how long a ban lasts, seconds"),
-    ("--max-connections", _count, _L.max_connections, "N", "inbound TCP/TLS connections in all (0: from the fd limit)"),
-    ("--max-connections-per-source", _count, _L.per_source, "N", "inbound TCP/TLS connections from one address"),
+    ("--max-connections", whole_number, _L.max_connections, "N",
+     "inbound TCP/TLS connections in all (0: from the fd limit)"),
+    ("--max-connections-per-source", whole_number, _L.per_source, "N", "inbound TCP/TLS connections from one address"),
     ("--idle-timeout", _amount, _L.idle_timeout, "S", "seconds before a quiet inbound connection is closed"),
     ("--header-timeout", _amount, _L.header_timeout, "S", "seconds a message or TLS handshake may take to arrive"),
 )
