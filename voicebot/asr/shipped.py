@@ -10,7 +10,8 @@ answer is worth confirming ("Did you say ...?"), see ``Policy``.
 
 An engine's entry may instead hold ``bands``: per line band, its own such policy, fitted on
 that band's turns only (pocketsphinx: a telephone line's scores are spread differently from a
-16 kHz one's, and one policy for both let each pull the other's threshold).
+16 kHz one's, and one policy for both let each pull the other's threshold; Vosk: one for
+both let more than 2 % of the out-of-grammar turns on μ-law lines through as phrases).
 An engine's entry may also hold ``cmn_prior``: per line band, the cepstral mean a
 pocketsphinx decoder starts each listening turn from (``cepstral_means``), learnt by the same
 run from the calibration split's turns on such a line.
@@ -76,9 +77,24 @@ def policy_of(entry: dict[str, Any], band: Band | None) -> Policy:
     return Policy.from_json(bands[str(band or Band.WIDE)] if bands is not None else entry)
 
 
-def policies(engine: str) -> dict[Band, Policy]:
-    """The policy shipped for ``engine`` per line band."""
-    return {band: shipped(engine, band) for band in Band}
+def policies(
+    engine: str,
+    *,
+    calibration: Calibration | None = None,
+    accept: float | None = None,
+    floor: float | None = None,
+) -> dict[Band, Policy]:
+    """The policy shipped for ``engine`` per line band; what a caller passes (e.g. the
+    benchmark's ablation) replaces that part of every band's."""
+    own = {band: shipped(engine, band) for band in Band}
+    return {
+        band: Policy(
+            calibration=calibration if calibration is not None else policy.calibration,
+            accept=accept if accept is not None else policy.accept,
+            floor=floor if floor is not None else policy.floor,
+        )
+        for band, policy in own.items()
+    }
 
 
 def cepstral_means(engine: str) -> dict[Band, tuple[float, ...]]:

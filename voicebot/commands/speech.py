@@ -14,11 +14,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from voicebot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from voicebot.asr.engine import Band
 
 EXIT_CODES = (
     "exit codes: 0 done (transcribe: also when nothing matched), 1 the engine failed or a "
@@ -95,13 +98,19 @@ def run_say(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_input(path: Path) -> np.ndarray[Any, np.dtype[np.int16]]:
-    from voicebot.media.frames import read_wav
+def _load_input(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.int16]], Band]:
+    """The WAV's audio at the recognisers' rate, and the line band its own rate stands for:
+    a recording sampled below 16 kHz holds telephone audio, heard as on a G.711 line."""
+    from voicebot.asr.engine import SAMPLE_RATE, Band
+    from voicebot.media.wav import load_wav
+    from voicebot_codecs import resample
 
-    pcm = read_wav(path)
+    pcm, rate = load_wav(path)
     if not len(pcm):
         raise ConfigError(f"{path}: the WAV holds no audio (a header and 0 samples)")
-    return pcm
+    if rate != SAMPLE_RATE:
+        pcm = resample(np.ascontiguousarray(pcm), rate, SAMPLE_RATE)
+    return pcm, Band.of_rate(rate)
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
@@ -113,11 +122,11 @@ def run_transcribe(args: argparse.Namespace) -> int:
         grammar = [p.strip() for p in args.grammar.split("|") if p.strip()]
         if not grammar:
             raise ConfigError('--grammar needs at least one phrase, e.g. --grammar "yes|no"')
-    pcm = _load_input(args.input)
+    pcm, band = _load_input(args.input)
     engine = get_engine(args.engine, args.asr_model)
     if args.json:  # the grammar's vocabulary warnings go into the JSON, not to stderr
         logging.getLogger("voicebot.asr").setLevel(logging.ERROR)
-    recognizer = engine.recognizer(grammar)
+    recognizer = engine.recognizer(grammar, band=band)
     started = time.perf_counter()
     result = recognize_pcm(recognizer, pcm)
     elapsed = time.perf_counter() - started
@@ -128,6 +137,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
             "text": result.text,
             "confidence": result.confidence,
             "engine": result.engine,
+            "band": str(band),
             "audio_seconds": round(audio_seconds, 3),
             "rtf": round(elapsed / audio_seconds, 4) if audio_seconds else None,
             "words": [

@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from voicebot.asr.engine import Band, recognize_pcm
+from voicebot.asr.vosk_engine import VoskEngine
+from voicebot.media.frames import read_wav, telephone_band, write_wav
 from voicebot.media.wav import load_wav
+from voicebot_codecs import resample
 
 
 def voicebot(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -144,3 +148,32 @@ def test_say_speaks_chinese_with_the_mandarin_voice(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)
     assert summary["voice"] == "cmn" and summary["seconds"] > 1.0
+
+
+def test_transcribe_hears_an_8khz_file_as_a_telephone_line(tmp_path: Path, vosk_engine: VoskEngine) -> None:
+    """The file's own rate is the line band: an 8 kHz recording opens its recogniser as a
+    G.711 call's does (the narrowband policy, the band fill from the start), the same audio
+    at 16 kHz as a line of unknown band; the answer is the in-process recogniser's for that band."""
+    wide = tmp_path / "k16.wav"
+    assert voicebot("say", "다음 주에 이사 가요", "--voice", "ko", "-o", str(wide)).returncode == 0
+    line = telephone_band(read_wav(wide))  # through μ-law, back at 16 kHz
+    narrow = tmp_path / "k8.wav"
+    write_wav(narrow, resample(line, 16000, 8000), rate=8000)
+    write_wav(wide, line)
+    grammar = "경비실|문 앞|택배함|내일 주세요"
+    heard = {}
+    for path in (narrow, wide):
+        p = voicebot("transcribe", str(path), "--grammar", grammar, "--json")
+        assert p.returncode == 0, p.stderr
+        heard[path] = json.loads(p.stdout)
+    assert (heard[narrow]["band"], heard[wide]["band"]) == ("narrow", "wide")
+    for path, band in ((narrow, Band.NARROW), (wide, None)):
+        r = vosk_engine.recognizer(grammar.split("|"), band=band)
+        try:
+            match = recognize_pcm(r, read_wav(path)).match
+        finally:
+            r.close()
+        assert match is not None
+        assert heard[path]["match"]["phrase"] == match.phrase
+        assert heard[path]["match"]["confidence"] == pytest.approx(match.confidence, abs=1e-4)
+    assert heard[narrow]["match"]["confidence"] != pytest.approx(heard[wide]["match"]["confidence"], abs=1e-3), heard

@@ -37,17 +37,28 @@ def test_each_band_gets_its_own_policy_from_the_calibration_data() -> None:
     assert policy_of(entry, Band.WIDE) == wide
     assert policy_of(entry, Band.NARROW) == narrow
     assert policy_of(entry, None) == wide  # a line of unknown band: the wideband policy
-    # an entry with one policy (Vosk's) serves every band with it
+    # an entry with one policy serves every band with it
     assert policy_of(wide.to_json(), Band.NARROW) == policy_of(wide.to_json(), Band.WIDE) == wide
 
 
-def test_pocketsphinx_ships_a_policy_per_band_and_vosk_one_for_all() -> None:
-    sphinx = policies("pocketsphinx")
-    assert set(sphinx) == set(Band)
-    assert sphinx[Band.NARROW] != sphinx[Band.WIDE]
-    assert shipped("pocketsphinx") == sphinx[Band.WIDE]
-    vosk = policies("vosk")
-    assert vosk[Band.NARROW] == vosk[Band.WIDE] == shipped("vosk")
+@pytest.mark.parametrize("engine", ["vosk", "pocketsphinx"])
+def test_every_engine_ships_a_policy_per_band(engine: str) -> None:
+    each = policies(engine)
+    assert set(each) == set(Band)
+    assert each[Band.NARROW] != each[Band.WIDE]  # each fitted on its own band's lines
+    assert shipped(engine) == each[Band.WIDE]  # a line of unknown band: the wideband one
+
+
+def test_what_a_caller_passes_replaces_that_part_of_every_bands_policy() -> None:
+    mine = Calibration(bias=0.5, margin=1.0, gap=-1.0, mass=2.0)
+    own = policies("vosk", calibration=mine, floor=0.3)
+    for band, policy in own.items():
+        assert policy == Policy(calibration=mine, accept=shipped("vosk", band).accept, floor=0.3)
+    accept_only = policies("vosk", accept=0.75)
+    for band, policy in accept_only.items():
+        assert policy.accept == 0.75
+        assert (policy.calibration, policy.floor) == (shipped("vosk", band).calibration, shipped("vosk", band).floor)
+    assert policies("vosk", calibration=None, accept=None, floor=None) == policies("vosk")
 
 
 def test_unexplained_share_counts_speech_the_path_leaves_to_silence() -> None:
