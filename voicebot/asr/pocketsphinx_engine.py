@@ -74,7 +74,7 @@ log = logging.getLogger(__name__)
 _FRAME_SECONDS = 0.01  # pocketsphinx frame rate: 100 frames per second
 _TAIL_SAMPLES = 4800  # 300 ms of trailing quiet fed at the end of every utterance
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<unk>"}
-_MIN_SPEECH_FRAMES = 10  # the gap of a shorter (or unheard) utterance is taken over 100 ms
+_MIN_SPEECH_FRAMES = 10  # the gap of a shorter utterance is taken over 100 ms
 
 # pocketsphinx hands out path scores shrunk far below natural-log units: per frame, the
 # phone loop leads an in-grammar phrase by ~0.0003 and anything else by ~0.001. Scaled so
@@ -115,19 +115,19 @@ def _speech_mask(segments: Sequence[Segment], length: int) -> npt.NDArray[np.boo
     return mask
 
 
-def speech_evidence(words: Sequence[Segment], phones: Sequence[Segment]) -> tuple[int, float]:
-    """How many frames the caller spoke, and the share of them the phrase leaves unexplained.
+def speech_evidence(words: Sequence[Segment], phones: Sequence[Segment]) -> tuple[int | None, float]:
+    """Where the caller began to speak, and the share of the speech the phrase leaves unexplained.
 
-    Spoken: frames the phone loop hears as a phone or the grammar's path spends in a word
-    (the gap is taken per such frame, so the quiet line before and after the words, however
-    long, changes nothing). Unexplained: the share of the frames the phone loop hears as
-    speech that the grammar's path spends in silence or a filler: speech the phrase does not
-    account for."""
+    Began: the first frame the phone loop hears as a phone or the grammar's path spends in a
+    word (None: neither heard speech). Unexplained: the share of the frames the phone loop
+    hears as speech that the grammar's path spends in silence or a filler: speech the phrase
+    does not account for."""
     length = max((end + 1 for _, _, end in (*words, *phones)), default=0)
     heard, said = _speech_mask(phones, length), _speech_mask(words, length)
     total = int(heard.sum())
     unexplained = float((heard & ~said).sum()) / total if total else 0.0
-    return int((heard | said).sum()), unexplained
+    spoken = np.flatnonzero(heard | said)
+    return (int(spoken[0]) if len(spoken) else None), unexplained
 
 
 def _log_score(hyp: Any) -> float | None:
@@ -418,11 +418,13 @@ class PocketsphinxRecognizer:
         words = [(seg.word, seg.start_frame, seg.end_frame) for seg in (self._decoder.seg() or ())]
         loop = (self._phones.seg() or ()) if self._phones is not None else ()
         phones = [(seg.word, seg.start_frame, seg.end_frame) for seg in loop]
-        spoken, unexplained = speech_evidence(words, phones)
+        began, unexplained = speech_evidence(words, phones)
         behind = 0.0 if grammar_score is None or phone_score is None else max(0.0, phone_score - grammar_score)
-        # per frame of speech, not of the whole utterance: the quiet line around the words
-        # scores alike on both paths and would otherwise dilute the gap by its length
-        gap = GAP_SCALE * behind / max(spoken, _MIN_SPEECH_FRAMES)
+        # per frame from the caller's first sound on, not from the start of the utterance: the
+        # quiet line before the words scores alike on both paths, and its length (how long the
+        # caller took to answer) would otherwise dilute the gap
+        frames = self._decoder.n_frames() - (began or 0)
+        gap = GAP_SCALE * behind / max(frames, _MIN_SPEECH_FRAMES)
         evidence = Evidence(
             phrase=found.phrase,
             meaning=found.meaning,
