@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from voicebot.asr.conditioning import ONSET_RMS, NoiseFloor
 from voicebot.asr.engine import SAMPLE_RATE, Band, Grammar, Pcm, check_pcm, report_grammar
@@ -73,6 +74,7 @@ log = logging.getLogger(__name__)
 _FRAME_SECONDS = 0.01  # pocketsphinx frame rate: 100 frames per second
 _TAIL_SAMPLES = 4800  # 300 ms of trailing quiet fed at the end of every utterance
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<unk>"}
+_MIN_SPEECH_FRAMES = 10  # the gap of a shorter utterance is taken over 100 ms
 
 # pocketsphinx hands out path scores shrunk far below natural-log units: per frame, the
 # phone loop leads an in-grammar phrase by ~0.0003 and anything else by ~0.001. Scaled so
@@ -101,24 +103,31 @@ def _phone_lm(pocketsphinx: Any, hmm: str | None) -> str | None:
     return str(found[0]) if found else None
 
 
-def unexplained_share(words: Sequence[tuple[str, int, int]], phones: Sequence[tuple[str, int, int]]) -> float:
-    """The share of the frames the phone loop hears as speech (any phone but silence or a
-    filler) that the grammar's path spends in silence or a filler: speech the phrase does
-    not account for. Segments are ``(label, first frame, last frame)``."""
-    spoken = np.zeros(0, dtype=bool)
-    for label, start, end in phones:
-        if label != "SIL" and not label.startswith("+"):
-            if end + 1 > len(spoken):
-                spoken = np.pad(spoken, (0, end + 1 - len(spoken)))
-            spoken[start : end + 1] = True
-    total = int(spoken.sum())
-    if not total:
-        return 0.0
-    covered = np.zeros(len(spoken), dtype=bool)
-    for word, start, end in words:
-        if word not in _FILLERS and not word.startswith("+"):
-            covered[start : end + 1] = True
-    return float((spoken & ~covered).sum()) / total
+Segment = tuple[str, int, int]  # (label, first frame, last frame) of a decoder's segmentation
+
+
+def _speech_mask(segments: Sequence[Segment], length: int) -> npt.NDArray[np.bool_]:
+    """Frames of ``segments`` that are speech (neither silence nor a filler or noise model)."""
+    mask = np.zeros(length, dtype=bool)
+    for label, start, end in segments:
+        if label not in _FILLERS and label != "SIL" and not label.startswith("+"):
+            mask[start : end + 1] = True
+    return mask
+
+
+def speech_evidence(words: Sequence[Segment], phones: Sequence[Segment]) -> tuple[int | None, float]:
+    """Where the caller began to speak, and the share of the speech the phrase leaves unexplained.
+
+    Began: the first frame the phone loop hears as a phone or the grammar's path spends in a
+    word (None: neither heard speech). Unexplained: the share of the frames the phone loop
+    hears as speech that the grammar's path spends in silence or a filler: speech the phrase
+    does not account for."""
+    length = max((end + 1 for _, _, end in (*words, *phones)), default=0)
+    heard, said = _speech_mask(phones, length), _speech_mask(words, length)
+    total = int(heard.sum())
+    unexplained = float((heard & ~said).sum()) / total if total else 0.0
+    spoken = np.flatnonzero(heard | said)
+    return (int(spoken[0]) if len(spoken) else None), unexplained
 
 
 def _log_score(hyp: Any) -> float | None:
@@ -406,12 +415,16 @@ class PocketsphinxRecognizer:
         found = self.chooser.evidence([Hypothesis(text=text, score=0.0)] if text else [])
         grammar_score = _log_score(hyp)
         phone_score = _log_score(self._phones.hyp()) if self._phones is not None else None
-        frames = max(self._decoder.n_frames(), 1)
-        behind = 0.0 if grammar_score is None or phone_score is None else max(0.0, phone_score - grammar_score)
-        gap = GAP_SCALE * behind / frames
         words = [(seg.word, seg.start_frame, seg.end_frame) for seg in (self._decoder.seg() or ())]
         loop = (self._phones.seg() or ()) if self._phones is not None else ()
         phones = [(seg.word, seg.start_frame, seg.end_frame) for seg in loop]
+        began, unexplained = speech_evidence(words, phones)
+        behind = 0.0 if grammar_score is None or phone_score is None else max(0.0, phone_score - grammar_score)
+        # per frame from the caller's first sound on, not from the start of the utterance: the
+        # quiet line before the words scores alike on both paths, and its length (how long the
+        # caller took to answer) would otherwise dilute the gap
+        frames = self._decoder.n_frames() - (began or 0)
+        gap = GAP_SCALE * behind / max(frames, _MIN_SPEECH_FRAMES)
         evidence = Evidence(
             phrase=found.phrase,
             meaning=found.meaning,
@@ -419,7 +432,7 @@ class PocketsphinxRecognizer:
             gap=gap,
             mass=float(hyp.prob) if hyp is not None else 0.0,
             heard=text,
-            unexplained=unexplained_share(words, phones),
+            unexplained=unexplained,
         )
         self.evidence = evidence
         sure = self.policy.calibration.confidence(evidence)
@@ -455,4 +468,12 @@ class PocketsphinxRecognizer:
         self._phones = None
 
 
-__all__ = ["PHONE_SEARCH", "PocketsphinxEngine", "PocketsphinxRecognizer", "cmn_text", "jsgf", "parse_cmn"]
+__all__ = [
+    "PHONE_SEARCH",
+    "PocketsphinxEngine",
+    "PocketsphinxRecognizer",
+    "cmn_text",
+    "jsgf",
+    "parse_cmn",
+    "speech_evidence",
+]

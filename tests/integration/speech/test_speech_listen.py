@@ -6,15 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import numpy as np
+import pytest
 
 from tests.sim.channel import frames_of, telephone_channel
 from voicebot.asr import AsyncRecognizer
 from voicebot.asr.engine import Band
-from voicebot.asr.listen import Turn, listen
+from voicebot.asr.listen import LEAD_IN, Turn, listen
 from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
 from voicebot.asr.vosk_engine import VoskEngine
 from voicebot.media.endpoint import BargeInDetector, EndpointConfig
-from voicebot.media.vad import Vad
+from voicebot.media.vad import Vad, is_quiet
 from voicebot.tts import EspeakEngine
 
 KOREAN = ["네 맞습니다", "아니요", "나중에 다시 전화 주세요", "상담원 연결해 주세요"]
@@ -95,7 +96,9 @@ def test_a_stall_after_a_partial_spelt_the_phrase_does_not_end_the_turn_on_the_w
     goes quiet for a moment (a stall, a pause inside the phrase), the short early silence
     used to end the turn on a final result over the words so far ("talk to an"). Such a
     turn goes on now: a 200 ms stall is put at every point of a G.711 caller's phrase, and
-    a turn ends early only on a final result that holds the phrase the partial spelt."""
+    a turn ends early only on a final result that holds the phrase the partial spelt. The
+    recogniser hears the line from 300 ms before the first sound (``LEAD_IN``), and so does
+    its second hearing: never the quiet the gate held back."""
     phrases = ["yes please", "no thank you", "call me back later", "talk to an agent", "cancel my appointment"]
     words = tts_cli.synthesize("talk to an agent", voice="en", rate=175)
 
@@ -112,6 +115,15 @@ def test_a_stall_after_a_partial_spelt_the_phrase_does_not_end_the_turn_on_the_w
         return [await turn_with_stall_at(cut) for cut in range(len(words) // 2, len(words), 640)]
 
     turns = asyncio.run(main())
+    for turn, cut in zip(turns, range(len(words) // 2, len(words), 640), strict=True):
+        # the audio the recogniser was fed, in all: from LEAD_IN frames before the first sound
+        # to the frame that ended the turn, once (a second hearing replaces the first)
+        lead = silence(0.5)
+        line, _ = telephone_channel(np.concatenate([lead, words[:cut], silence(0.2), words[cut:], silence(1.5)]))
+        first = next(i for i, f in enumerate(frames_of(line)) if not is_quiet(f))
+        assert turn.end is not None and turn.result is not None
+        fed = round(turn.end.at / 0.02) - (first - LEAD_IN)  # end.at: the end of its frame
+        assert turn.result.duration == pytest.approx(fed * 0.02, abs=1e-6), (cut, turn.reheard)
     early = [t for t in turns if t.end is not None and t.end.reason == "phrase"]
     assert all(t.phrase == t.end.phrase for t in early if t.end is not None), [(t.end, t.phrase) for t in early]
     assert any(t.reheard for t in turns), "no stall made a partial promise the final did not keep: nothing tested"

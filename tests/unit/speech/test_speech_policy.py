@@ -6,7 +6,7 @@ import pytest
 
 from voicebot.asr.engine import Band
 from voicebot.asr.nbest import Calibration
-from voicebot.asr.pocketsphinx_engine import unexplained_share
+from voicebot.asr.pocketsphinx_engine import speech_evidence
 from voicebot.asr.shipped import Policy, policies, policy_of, shipped
 
 
@@ -66,7 +66,24 @@ def test_unexplained_share_counts_speech_the_path_leaves_to_silence() -> None:
     phones += [("DH", 50, 69), ("AE", 70, 89), ("SIL", 90, 99)]
     # "yes" covers frames 20-49, then the grammar's path sits in silence over 50-89
     words = [("<s>", 0, 0), ("<sil>", 0, 19), ("yes", 20, 49), ("<sil>", 50, 99), ("</s>", 99, 99)]
-    assert unexplained_share(words, phones) == pytest.approx(40 / 70)
-    assert unexplained_share([("yes", 20, 89)], phones) == 0.0
-    assert unexplained_share(words, [("SIL", 0, 99)]) == 0.0  # no speech heard: nothing left over
-    assert unexplained_share(words, [("+NSN+", 0, 50), ("SIL", 51, 99)]) == 0.0  # noise is no speech
+    assert speech_evidence(words, phones) == (20, pytest.approx(40 / 70))
+    assert speech_evidence([("yes", 20, 89)], phones) == (20, 0.0)
+    # no speech heard: nothing left over (the words still say where the caller began)
+    assert speech_evidence(words, [("SIL", 0, 99)]) == (20, 0.0)
+    assert speech_evidence(words, [("+NSN+", 0, 50), ("SIL", 51, 99)]) == (20, 0.0)  # noise is no speech
+    assert speech_evidence([("<sil>", 0, 99)], [("SIL", 0, 99)]) == (None, 0.0)
+
+
+def test_where_the_caller_began_moves_with_the_quiet_before_the_words() -> None:
+    """The gap is taken from the caller's first sound on: 2 s more quiet line before the same
+    words (every segment 200 frames later, the silence before them longer) moves that frame
+    by as much, and leaves the unexplained share as it was."""
+    phones = [("SIL", 0, 21), ("Y", 22, 29), ("EH", 30, 39), ("S", 40, 49), ("SIL", 50, 79)]
+    words = [("<sil>", 0, 17), ("yes", 18, 45), ("<sil>", 46, 79)]
+
+    def later(segments: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+        first, *rest = segments
+        return [(first[0], 0, first[2] + 200), *((w, a + 200, b + 200) for w, a, b in rest)]
+
+    assert speech_evidence(words, phones) == (18, pytest.approx(4 / 28))
+    assert speech_evidence(later(words), later(phones)) == (218, pytest.approx(4 / 28))
