@@ -4,8 +4,8 @@
 VAD and (in a worker thread) to the recogniser; partial results that already hold a complete
 expected phrase let the endpointer end the turn after a short silence instead of the full
 trailing silence; the end of the turn finishes the recogniser. A partial can run ahead of the
-audio: when the final result of such an early end does not hold the phrase the partial
-spelt, the turn goes on (the recogniser hears the turn's audio again, then the rest) and ends
+audio: when the final result of such an early end matches no expected phrase, the turn
+goes on (the recogniser hears the turn's audio again, then the rest) and ends
 on the full trailing silence. After a barge-in, pass the
 detector's kept frames as ``pre_roll`` and its onset as ``in_speech_since`` so the words that
 interrupted the prompt are recognised too.
@@ -47,7 +47,7 @@ class Turn:
     ``decided``: loop-clock time at which the end of the utterance was seen (its last frame
     decoded); later than ``end.at`` (that frame's media time) by the recogniser's backlog.
     ``reheard``: the turn was about to end early on a phrase a partial had spelt, the final
-    result did not hold it, and the turn went on to the full trailing silence."""
+    result matched no phrase, and the turn went on to the full trailing silence."""
 
     outcome: str
     result: FinalResult | None = None
@@ -92,7 +92,7 @@ async def listen(
             if isinstance(event, EndOfUtterance):
                 decided = asyncio.get_running_loop().time()
                 result = await recognizer.finish()
-                if event.reason == "phrase" and not _holds(result, event.phrase):
+                if event.reason == "phrase" and not _matched(result):
                     endpointer.resume()
                     await recognizer.accept(np.concatenate(gate.fed))
                     reheard = True
@@ -110,8 +110,12 @@ async def listen(
     return Turn(outcome="hangup", at=last)
 
 
-def _holds(result: FinalResult, phrase: str | None) -> bool:
-    return result.match is not None and result.match.phrase == phrase
+def _matched(result: FinalResult) -> bool:
+    """The final result names an expected phrase. It may be another than the partial spelt:
+    the final, over all the audio, is the better judge (a partial's "sorry what" for the
+    final's "five"), and a second hearing would not start as the first did (the decoder has
+    adapted to the turn)."""
+    return result.match is not None and result.match.phrase is not None
 
 
 class _Gate:

@@ -14,8 +14,8 @@ events back. Nothing here reads the clock or does I/O, so tests drive a syntheti
     speaking --(speech longer than max_utterance)--> done        emits EndOfUtterance("max_length")
     speaking --(silence ends a burst shorter than min_speech)--> waiting   (a click or the
                VAD settling on line noise: dropped, the no-input timer keeps running)
-    done --(resume(): the final result did not hold the phrase a partial
-            had promised)--> speaking, with the early end off for the rest of the turn
+    done --(resume(): after an early end the final result matched no
+            phrase)--> speaking, with the early end off for the rest of the turn
 
 ``BargeInDetector`` (while a prompt plays) keeps a short pre-roll of caller audio and emits
 ``BargeIn`` once speech is confirmed, ``start_frames`` frames after the onset (60 ms with the
@@ -135,10 +135,10 @@ class Endpointer:
         self._complete_phrase = phrase if self._early else None
 
     def resume(self) -> None:
-        """An early end ("phrase") was wrong: the recogniser's final result over the audio so
-        far does not hold the phrase its partial had spelt (a partial runs ahead of the audio,
-        and a stall on the line or a pause inside the phrase looked like its end). Keep
-        listening until the full trailing silence; no second early end in this turn."""
+        """An early end ("phrase") was wrong: a partial had spelt a phrase, but the final
+        result over the audio so far matches none (a partial runs ahead of the audio, and a
+        stall on the line or a pause inside the phrase looked like its end). Keep listening
+        until the full trailing silence; no second early end in this turn."""
         if self.state is not State.DONE or self.onset is None:
             raise ConfigError("only a turn that ended on an utterance can resume")
         self.state = State.SPEAKING
