@@ -162,14 +162,9 @@ class PocketsphinxEngine:
         self.noise_floor = NoiseFloor(noise_floor, onset_rms=ONSET_RMS) if noise_floor > 0 else None
         # Per line band, the shipped policy; what a caller passes (e.g. the benchmark's
         # ablation) replaces that part of every band's.
-        self.policies: dict[Band, Policy] = {
-            band: Policy(
-                calibration=calibration if calibration is not None else policy.calibration,
-                accept=accept_confidence if accept_confidence is not None else policy.accept,
-                floor=min_confidence if min_confidence is not None else policy.floor,
-            )
-            for band, policy in policies("pocketsphinx").items()
-        }
+        self.policies: dict[Band, Policy] = policies(
+            self.name, calibration=calibration, accept=accept_confidence, floor=min_confidence
+        )
         # a line of unknown band: the wideband policy's (``accept_on`` for a known one)
         self.accept_confidence = self.policies[Band.WIDE].accept
         prior = cmn_prior if cmn_prior is not None else cepstral_means("pocketsphinx")
