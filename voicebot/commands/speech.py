@@ -102,14 +102,11 @@ def _load_input(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.int16]], Band]:
     """The WAV's audio at the recognisers' rate, and the line band its own rate stands for:
     a recording sampled below 16 kHz holds telephone audio, heard as on a G.711 line."""
     from voicebot.asr.engine import SAMPLE_RATE, Band
-    from voicebot.media.wav import load_wav
-    from voicebot_codecs import resample
+    from voicebot.media.frames import read_wav_and_rate
 
-    pcm, rate = load_wav(path)
+    pcm, rate = read_wav_and_rate(path, SAMPLE_RATE)
     if not len(pcm):
         raise ConfigError(f"{path}: the WAV holds no audio (a header and 0 samples)")
-    if rate != SAMPLE_RATE:
-        pcm = resample(np.ascontiguousarray(pcm), rate, SAMPLE_RATE)
     return pcm, Band.of_rate(rate)
 
 

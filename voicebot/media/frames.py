@@ -117,10 +117,16 @@ def read_wav(source: bytes | str | Path, rate: int = RATE) -> PCM:
     """A WAV file (a path, or its bytes) as mono int16 at ``rate`` (channels averaged,
     resampled); any integer PCM layout :func:`voicebot.media.wav.load_wav` reads, and its
     one-line :class:`ConfigError` for a file that is missing or unusable."""
+    return read_wav_and_rate(source, rate)[0]
+
+
+def read_wav_and_rate(source: bytes | str | Path, rate: int = RATE) -> tuple[PCM, int]:
+    """As :func:`read_wav`, and the rate the file was sampled at (which says, e.g., that a
+    recording holds telephone audio)."""
     pcm, src_rate = load_wav(source)
     if src_rate != rate:
         pcm = resample(np.ascontiguousarray(pcm), src_rate, rate)
-    return pcm
+    return pcm, src_rate
 
 
 def telephone_band(pcm: PCM, codec: str = "PCMU/8000") -> PCM:
