@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pytest
 
 from voicebot.asr import get_engine
+from voicebot.asr.engine import AsrEngine, Band, recognize_pcm
+from voicebot.asr.events import PhraseMatch
+from voicebot.asr.nbest import Evidence
 from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
+from voicebot.asr.shipped import shipped
 from voicebot.asr.vosk_engine import VoskEngine
 from voicebot.tts import EspeakEngine
 
@@ -61,3 +65,37 @@ def speak(tts_cli: EspeakEngine) -> Speak:
         return np.concatenate([_silence(pad), tts_cli.synthesize(text, voice=voice, rate=rate), _silence(pad)])
 
     return _speak
+
+
+@pytest.fixture(scope="session")
+def heard_on_bands() -> Callable[..., dict[Band | None, tuple[PhraseMatch, Evidence]]]:
+    """``heard_on_bands(engine, grammar, audio_by_band, groups=None)``: for each band (None:
+    not known) a recogniser opened for that band hears its audio. Checked for every band: it
+    takes that band's shipped policy, a flow's confirm threshold on the line is that policy's
+    accept, and the confidence it reports is that policy's on its evidence (a no-match's: how
+    sure it is of none). Returns what each heard, with the evidence it was scored on."""
+
+    def _heard(
+        engine: AsrEngine,
+        grammar: Sequence[str],
+        audio_by_band: Mapping[Band | None, np.ndarray],
+        groups: Mapping[str, str] | None = None,
+    ) -> dict[Band | None, tuple[PhraseMatch, Evidence]]:
+        heard: dict[Band | None, tuple[PhraseMatch, Evidence]] = {}
+        for band, audio in audio_by_band.items():
+            r = engine.recognizer(list(grammar), groups=groups, band=band)
+            try:
+                policy = shipped(engine.name, band)
+                assert r.policy == policy  # type: ignore[attr-defined]
+                assert engine.accept_on(band) == policy.accept  # a flow's confirm threshold on the line
+                match = recognize_pcm(r, audio).match
+                evidence = r.evidence  # type: ignore[attr-defined]
+            finally:
+                r.close()
+            assert match is not None and evidence is not None
+            sure = policy.calibration.confidence(evidence)
+            assert match.confidence == pytest.approx(sure if match.phrase is not None else 1.0 - sure, abs=1e-4)
+            heard[band] = (match, evidence)
+        return heard
+
+    return _heard

@@ -30,6 +30,7 @@ KOREAN = [
     "취소해 주세요",
 ]
 Speak = Callable[..., np.ndarray]
+HeardOnBands = Callable[..., dict]  # the ``heard_on_bands`` fixture (conftest)
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -256,7 +257,9 @@ def test_a_narrowband_line_is_known_at_open(vosk_engine: VoskEngine, speak: Call
         wide.close()
 
 
-def test_a_recogniser_scores_with_its_lines_band_policy(vosk_engine: VoskEngine, speak: Speak) -> None:
+def test_a_recogniser_scores_with_its_lines_band_policy(
+    vosk_engine: VoskEngine, speak: Speak, heard_on_bands: HeardOnBands
+) -> None:
     """Each band's recogniser takes that band's shipped policy (a line of unknown band: the
     wideband one), and the confidence it reports is that policy's on the same evidence.
     "다음 주에 이사 가요" (we move next week) is not an answer to where to leave the parcel,
@@ -269,20 +272,9 @@ def test_a_recogniser_scores_with_its_lines_band_policy(vosk_engine: VoskEngine,
     assert grammar is not None and groups is not None
     audio, _ = telephone_channel(speak("다음 주에 이사 가요", "ko"))
     wide_policy = shipped("vosk", Band.WIDE)
-    for band in (Band.NARROW, Band.WIDE, None):
-        r = vosk_engine.recognizer(list(grammar), groups=groups, band=band)
-        try:
-            assert r.policy == shipped("vosk", band)
-            assert vosk_engine.accept_on(band) == r.policy.accept  # a flow's confirm threshold on the line
-            heard = recognize(r, audio).match
-            evidence = r.evidence
-        finally:
-            r.close()
-        assert heard is not None and evidence is not None
-        sure = r.policy.calibration.confidence(evidence)  # a no-match reports how sure it is of none
-        assert heard.confidence == pytest.approx(sure if heard.phrase is not None else 1.0 - sure, abs=1e-4)
-        if band is Band.NARROW:
-            assert evidence.meaning == "change_day"
-            assert wide_policy.decision(wide_policy.calibration.confidence(evidence)) == "accept"
-            assert r.policy.decision(heard.confidence) != "accept"  # read back or reprompted, not taken
+    heard = heard_on_bands(vosk_engine, grammar, {band: audio for band in (Band.NARROW, Band.WIDE, None)}, groups)
+    narrow, evidence = heard[Band.NARROW]
+    assert evidence.meaning == "change_day"
+    assert wide_policy.decision(wide_policy.calibration.confidence(evidence)) == "accept"
+    assert shipped("vosk", Band.NARROW).decision(narrow.confidence) != "accept"  # read back or reprompted, not taken
     assert shipped("vosk", None) == wide_policy
