@@ -23,8 +23,9 @@ Because the arrival times are the kernel's, the RTP socket need not be read the 
 datagram arrives: a media stream that only plays the caller's audio out on its 20 ms tick
 stops watching it (:meth:`RtpTransport.read_rtp_on_arrival`) and reads it at each tick
 instead. With many calls that is one wake-up of the loop per tick rather than one per packet
-(measured: 25-30 % of the loop's CPU per call with eight calls whose packets arrive spread
-over the 20 ms, as independent callers send them).
+(measured on eight calls whose packets arrive spread over the 20 ms, as independent callers
+send them: about a quarter of the loop's CPU per call; less where the packets already come in
+bursts, as SIPp's do).
 
 Sends go straight to the socket (a datagram the kernel cannot take now is dropped and
 counted: late media is worthless).
