@@ -9,6 +9,8 @@ long gap never turns into a buzzing tone.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from voicebot_codecs.base import PCM
@@ -23,20 +25,35 @@ class WaveformSubstitution:
         self.min_lag = sample_rate // 200  # 200 Hz
         self.max_lag = sample_rate // 66  # ~66 Hz
         self.history = np.zeros(self.max_lag * 3, dtype=np.float32)
+        # good frames not yet shifted into ``history`` (newest last), just enough to fill it:
+        # a frame is almost never lost, so the shift waits for a loss instead of costing every frame
+        self._pending: deque[PCM] = deque()
+        self._pending_samples = 0
         self.lost_samples = 0  # samples concealed since the last good frame
         self.period = np.zeros(0, dtype=np.float32)
         self.phase = 0
 
     def good(self, pcm: PCM) -> None:
-        """Remember a correctly received frame."""
-        n = len(self.history)
-        f = pcm.astype(np.float32)
-        if len(f) >= n:
-            self.history[:] = f[-n:]
-        else:
-            self.history[:-len(f)] = self.history[len(f):]
-            self.history[-len(f):] = f
+        """Remember a correctly received frame (kept as it is: nobody writes to a decoded frame)."""
+        pending = self._pending
+        pending.append(pcm)
+        self._pending_samples += len(pcm)
+        while self._pending_samples - len(pending[0]) >= len(self.history):
+            self._pending_samples -= len(pending.popleft())  # wholly shifted out by the newer ones
         self.lost_samples = 0
+
+    def _catch_up(self) -> None:
+        """Shift the pending good frames into ``history``, oldest first."""
+        n = len(self.history)
+        for pcm in self._pending:
+            f = pcm.astype(np.float32)
+            if len(f) >= n:
+                self.history[:] = f[-n:]
+            else:
+                self.history[:-len(f)] = self.history[len(f):]
+                self.history[-len(f):] = f
+        self._pending.clear()
+        self._pending_samples = 0
 
     def _pitch(self) -> int:
         h = self.history
@@ -55,6 +72,7 @@ class WaveformSubstitution:
 
     def conceal(self) -> PCM:
         """One frame of substitute audio."""
+        self._catch_up()
         if self.lost_samples == 0:
             lag = self._pitch()
             self.period = self.history[-lag:].copy()

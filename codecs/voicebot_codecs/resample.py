@@ -56,6 +56,16 @@ def _design(up: int, down: int) -> npt.NDArray[np.float64]:
     return bank
 
 
+def _to_int16(y: npt.NDArray[np.float64]) -> PCM:
+    """``np.clip(np.rint(y), -32768, 32767)`` as int16, worked in place on ``y`` with the ufuncs
+    themselves: the same samples, without ``np.clip``'s Python wrapper, which cost more than the
+    filter's own arithmetic on a 20 ms chunk (measured: about 10 us of a 30 us call)."""
+    np.rint(y, out=y)
+    np.minimum(y, 32767.0, out=y)
+    np.maximum(y, -32768.0, out=y)
+    return y.astype(np.int16)
+
+
 class Resampler:
     """Streaming mono int16 resampler, one per direction per stream."""
 
@@ -93,9 +103,13 @@ class Resampler:
         n_in = self.samples_in + len(data)
         first = self.samples_out
         last = (n_in * self.up - 1) // self.down if n_in else -1  # newest output we can compute
-        if self._quiet and not data.any():  # digital silence (a bot with nothing to say): exact zeros
+        # digital silence (a bot with nothing to say): exact zeros. np.count_nonzero, not .any():
+        # the same answer for a fifth of the cost on a 20 ms chunk (.any() goes through Python)
+        if self._quiet and not np.count_nonzero(data):
             return np.zeros(max(0, last - first + 1), dtype=np.int16)
-        x = np.concatenate([self._hist, data.astype(np.float64)])
+        x = np.empty(self._span + len(data))  # the filter's history, then this chunk (one copy, no concatenate)
+        x[: self._span] = self._hist
+        x[self._span :] = data
         base = self.samples_in - self._span  # stream index of x[0]
         if last >= first:
             # output n uses phase (n*down) % up and, as its newest input, x[(n*down)//up - base]
@@ -120,11 +134,11 @@ class Resampler:
                 newest = j // self.up - base
                 idx = newest[:, None] - np.arange(span)[None, :]
                 y = np.einsum("ij,ij->i", self._bank[j % self.up], x[idx])
-            out = np.clip(np.rint(y), -32768, 32767).astype(np.int16)
+            out = _to_int16(y)
         else:
             out = np.zeros(0, dtype=np.int16)
         self._hist = x[-self._span :]
-        self._quiet = not self._hist.any()
+        self._quiet = not np.count_nonzero(self._hist)
         return out
 
     def process(self, chunk: PCM) -> PCM:

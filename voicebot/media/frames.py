@@ -59,6 +59,11 @@ class SampleFifo:
     When a frame is asked for and too few samples are queued (a resampler still filling its
     filter at the start), the shortfall is padded with zeros *in front*, once, so the stream
     is delayed by that much instead of getting a hole in the middle.
+
+    A frame that lies within one pushed chunk is handed out as that chunk (or a view of it),
+    not copied: on the media path each 20 ms frame is pushed and taken whole, three times per
+    call and frame. So what is pushed must not be written to afterwards (every pusher hands
+    over a fresh array: a decoder's or resampler's output, a slice of a clip nobody writes).
     """
 
     def __init__(self) -> None:
@@ -81,6 +86,14 @@ class SampleFifo:
         if self._size < n:
             self._chunks.appendleft(silence(n - self._size))
             self._size = n
+        chunk = self._chunks[0]
+        if len(chunk) >= n:  # the usual case: no copy
+            if len(chunk) == n:
+                self._chunks.popleft()
+            else:
+                self._chunks[0] = chunk[n:]
+            self._size -= n
+            return chunk[:n]
         out = np.empty(n, dtype=np.int16)
         filled = 0
         while filled < n:

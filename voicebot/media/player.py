@@ -33,8 +33,14 @@ class Player:
         self._clips.append((arr, done))
 
     def read(self, n: int = FRAME) -> tuple[PCM, bool]:
+        """The next ``n`` samples (a view of the clip, not a copy, when they lie within one
+        clip: clips are never written to, and the encoder only reads them)."""
         if not self._clips:
             return silence(n), False
+        clip, done = self._clips[0]
+        if len(clip) - self._pos > n:
+            self._pos += n
+            return clip[self._pos - n : self._pos], True
         out = np.zeros(n, dtype=np.int16)
         filled = 0
         while filled < n and self._clips:

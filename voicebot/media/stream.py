@@ -5,8 +5,10 @@
 learning), an adaptive :class:`~voicebot.rtp.jitterbuffer.JitterBuffer`, and the codec layer.
 The loop's :class:`~voicebot.media.clock.MediaClock` (one 20 ms tick for every stream of the
 worker, on an accumulated monotonic deadline) drives everything: each tick calls
-:meth:`MediaStream.tick` (the whole of one wake-up), which, when the tick ran late, first takes
-in every datagram already waiting in the sockets, then for each frame due plays one frame out
+:meth:`MediaStream.tick` (the whole of one wake-up), which first takes in the caller's packets
+that arrived since the last tick (a started stream reads its RTP socket on the tick, not per
+packet: the kernel stamps their arrival; before start, and while echo is relayed, packets are
+read as they arrive, and then a late tick takes in what is waiting), then for each frame due plays one frame out
 of the jitter buffer (decode, concealment, resampling to 16 kHz), builds one frame of bot audio
 (playback queue, echo), encodes and sends it (a packet every tick at the usual 20 ms packet
 time; with another negotiated ``ptime`` the bot audio is packed into packets of that length, so
@@ -187,6 +189,7 @@ class MediaStream:
         self._relay_now = False
         self._quiet_until = 0.0  # while relaying: the ticks before this loop time have nothing to do
         self._relayed = False  # the last tick that ran found echo relayed
+        self._on_tick = False  # the RTP socket is read by each tick, not as packets arrive
         self._play_at = 0.0
         self._played = 0
         self.clock = ClockLateness()
@@ -497,7 +500,9 @@ class MediaStream:
                     self._play_at += self._playout_due(now - FRAME_SECONDS) * FRAME_SECONDS
                 sending = self.session.frames_due(now)
                 playing = self._playout_due(now)
-                if playing and now - self._play_at > LATE_TICK:
+                if self._on_tick:
+                    self._transport.receive_pending(rtcp=False)  # what arrived since the last tick
+                elif playing and now - self._play_at > LATE_TICK:
                     # the loop was busy: take in what arrived meanwhile before playing anything out
                     self._transport.receive_pending()
                 frames = max(playing, sending)
@@ -509,6 +514,7 @@ class MediaStream:
                     self._played += 1
             self._relay_now = relaying and self.srtp is None
             self._relayed = relaying
+            self._read_on_tick(running and not relaying)
             session = self.session
             session.handle_timer(now)
             if session.has_datagrams:
@@ -518,6 +524,19 @@ class MediaStream:
             self._quiet_until = session.next_timer()
         except Exception:
             log.exception("media tick failed")
+
+    def _read_on_tick(self, on: bool) -> None:
+        """Read the caller's packets at each tick instead of as they arrive, where that changes
+        nothing but the loop's wake-ups: the kernel stamps each packet's arrival (the jitter
+        buffer and the barge-in watch see the same times), and every tick reads before it plays
+        out or sends, so a packet meets the same frame either way (a barge-in heard at tick T
+        silences T's frame, as it did when heard on arrival before T). Echo relayed packet by
+        packet, and a stream not started yet (media racing the signalling, source learning),
+        keep reading on arrival."""
+        on = on and self._transport.stamps_arrivals
+        if on != self._on_tick:
+            self._on_tick = on
+            self._transport.read_rtp_on_arrival(not on)
 
     def _playout_due(self, now: float) -> int:
         due = math.floor((now - self._play_at) / FRAME_SECONDS + 1e-9) + 1
