@@ -18,9 +18,11 @@ The confirm policy (``confirm_policy``) adds a band: an answer whose confidence 
 caller answers yes when the bot's candidate is their meaning and no otherwise (to an
 out-of-grammar turn too), in the turn's voice, through the same line; that reply goes
 through the recogniser with the yes/no phrases as its grammar and counts as yes only when
-accepted (at the accept threshold) as the yes intent. ``confirmed``: the right meaning,
-confirmed; a wrong candidate (or an out-of-grammar turn) confirmed by a misheard "no"
-counts as a wrong (false) accept; everything else in the band is a reprompt.
+heard as the yes intent at the band's own threshold for it (``confirm_accept``, fitted by
+``confirm_threshold`` on the calibration split: the lowest at which no reply the caller said
+"no" to was heard as a yes, never above the accept threshold). ``confirmed``: the right
+meaning, confirmed; a wrong candidate (or an out-of-grammar turn) confirmed by a misheard
+"no" counts as a wrong (false) accept; everything else in the band is a reprompt.
 """
 
 from __future__ import annotations
@@ -243,10 +245,15 @@ def by_kind(rows: Sequence[Row], decide: Callable[[Row], str | None]) -> dict[st
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
-    """What the simulated caller said to "Did you say ...?" and whether the bot heard yes."""
+    """What the simulated caller said to "Did you say ...?" and how sure the bot was that it
+    heard yes (None: it heard no, or nothing of the grammar)."""
 
     said: str  # yes or no
-    heard_yes: bool
+    yes_confidence: float | None
+
+    def heard_yes(self, at: float) -> bool:
+        """Whether the reply confirms when a yes is taken at confidence ``at``."""
+        return self.yes_confidence is not None and self.yes_confidence >= at
 
 
 def confirm_replies(
@@ -261,7 +268,8 @@ def confirm_replies(
     talkers: list[np.ndarray],
 ) -> dict[str, Reply]:
     """The reply to every row in the confirm band (confidence in [FLOOR, threshold)): yes
-    when its candidate is the turn's meaning, else no, decoded with the yes/no grammar."""
+    when its candidate is the turn's meaning, else no, decoded with the yes/no grammar and
+    scored with ``calibration`` (what threshold the yes must clear is the policy's)."""
     out: dict[str, Reply] = {}
     for row in rows:
         if row.evidence is None or row.chosen is None:
@@ -274,15 +282,27 @@ def confirm_replies(
         reply = replace(turn, pcm=spoken(said, turn.seed), kind="phrase")
         ev, _ = hear(engine, yes_no, through(condition, reply, talkers), condition.band)
         heard = yes_no.get(ev.phrase) if ev is not None and ev.phrase else None
-        yes = heard == "yes" and ev is not None and calibration.confidence(ev) >= threshold
-        out[row.key] = Reply(said=said, heard_yes=yes)
+        yes = calibration.confidence(ev) if heard == "yes" and ev is not None else None
+        out[row.key] = Reply(said=said, yes_confidence=yes)
     return out
 
 
+def confirm_threshold(replies: Sequence[Reply], floor: float, accept: float) -> float:
+    """The lowest threshold on ``GRID`` in [floor, accept] at which no reply the caller said
+    "no" to is heard as a yes (the confirmed right answers are then as many as that can
+    give); ``accept`` when even the grid's values under it let a "no" through. Below the
+    floor a recogniser reports no match at all, so nothing under it is tried."""
+    for t in (*(g for g in GRID if floor <= g < accept), accept):
+        if not any(r.said == "no" and r.heard_yes(t) for r in replies):
+            return t
+    return accept
+
+
 def confirm_policy(
-    rows: Sequence[Row], calibration: Calibration, threshold: float, replies: dict[str, Reply]
+    rows: Sequence[Row], calibration: Calibration, threshold: float, replies: dict[str, Reply], yes_at: float
 ) -> dict[str, Any]:
-    """Accept at ``threshold``, confirm in [FLOOR, threshold), reprompt below (see module doc)."""
+    """Accept at ``threshold``, confirm in [FLOOR, threshold) with a reply heard as yes at
+    ``yes_at`` or above, reprompt below (see module doc)."""
     inside = [r for r in rows if r.intent is not None]
     outside = [r for r in rows if r.intent is None]
     n, m = max(1, len(inside)), max(1, len(outside))
@@ -293,7 +313,7 @@ def confirm_policy(
         reply = replies.get(row.key)
         if reply is None:
             return "rejected"
-        if reply.heard_yes:
+        if reply.heard_yes(yes_at):
             return "confirmed" if reply.said == "yes" else "wrong"
         return "asked"  # read back, then a reprompt
 

@@ -29,10 +29,14 @@ prints tables.
   5 % loss, the narrowband one on μ-law and μ-law + 5 % loss (pocketsphinx: and μ-law under
   10 dB babble), and writes them where the engines read them; for pocketsphinx it first
   learns the cepstral mean a turn starts from on a narrowband line (``_speech_cmn.py``),
-  and fits the weights with it in place. An evaluation scores the test split with what is
+  and fits the weights with it in place. Per band too, the threshold at which the caller's
+  "yes" to a read-back is taken (``confirm_accept``): the band's read-backs on its lines are
+  answered (yes to the right candidate, no to a wrong one or to an out-of-grammar turn) and
+  the lowest threshold at which no "no" is heard as a yes is kept, never above ``accept``. An evaluation scores the test split with what is
   shipped, each turn's recogniser told its line's band as a call tells it (and scored with
   that band's policy), accepting only and with a confirm band
-  (``confirm_policy``: its confirmed answers are their own column).
+  (``confirm_policy``: its confirmed answers are their own column, the reply's yes taken at
+  the band's ``confirm_accept``).
 * Beside each condition: the raw engine (its defaults, the phrases as its grammar, its top
   text exactly) and real-time factors (thread CPU seconds per audio second).
 """
@@ -49,6 +53,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +71,13 @@ from _speech_eval import (  # noqa: E402
     FLOOR,
     RawSphinx,
     RawVosk,
+    Reply,
     Row,
     accepted,
     by_kind,
     confirm_policy,
     confirm_replies,
+    confirm_threshold,
     decode,
     false_accepts,
     fit,
@@ -156,12 +163,13 @@ def evaluate(lang: str, quick: bool) -> dict[str, Any]:
     conditions: dict[str, Any] = {}
     for name in QUICK_CONDITIONS if quick else CONDITIONS:
         condition = CONDITIONS[name]
-        calibration, accept = policy[condition.band].calibration, policy[condition.band].accept
+        line = policy[condition.band]
+        calibration, accept = line.calibration, line.accept
         rows = decode(engine, raw, test[:: 1 if quick else condition.every], condition, groups, talkers)
         decide = functools.partial(accepted, calibration=calibration, threshold=accept)
         ours = rates(rows, decide)
         replies = confirm_replies(engine, rows, by_key, condition, yes_no_of(lang), calibration, accept, speak, talkers)
-        confirm = confirm_policy(rows, calibration, accept, replies)
+        confirm = confirm_policy(rows, calibration, accept, replies, line.confirm_accept)
         everything = rates(rows, lambda r: r.chosen)
         baseline = rates(rows, lambda r: r.raw)
         cpu, raw_cpu = rtf(rows)
@@ -223,8 +231,9 @@ def _kinds(kinds: dict[str, dict[str, Any]]) -> str:
 
 def calibrate(lang: str, quick: bool) -> dict[str, Any]:
     """Fit the engine's policy per line band on the whole calibration split (every rendition
-    in it, under that band's lines, ``fit_on``): the weights, the accept threshold, per state
-    for information."""
+    in it, under that band's lines, ``fit_on``): the weights, the accept threshold, the
+    threshold for a read-back's yes (from the caller's replies to the band's read-backs on
+    those lines), per state for information."""
     del quick  # the shipped policy is always fitted on the whole calibration split
     tts = EspeakEngine(backend="espeak-ng")
     turns = build_set(lang, tts)
@@ -243,7 +252,14 @@ def calibrate(lang: str, quick: bool) -> dict[str, Any]:
         for names in plan.values()
         for name in names
     }
-    fitted = {band: _fit_policy(lang, engine.name, band, names, rows) for band, names in plan.items()}
+    by_key, speak, yes_no = {t.key: t for t in calib}, reply_speaker(lang, tts), yes_no_of(lang)
+
+    def replies(name: str, calibration: Calibration, accept: float) -> list[Reply]:
+        line = CONDITIONS[name]
+        got = confirm_replies(engine, rows[name], by_key, line, yes_no, calibration, accept, speak, talkers)
+        return list(got.values())
+
+    fitted = {band: _fit_policy(lang, engine.name, band, names, rows, replies) for band, names in plan.items()}
     return {
         "engine": engine.name,
         "fits": fitted,
@@ -257,15 +273,28 @@ def fit_on(lang: str) -> dict[Band, tuple[str, ...]]:
 
 
 def _fit_policy(
-    lang: str, engine: str, band: Band, names: tuple[str, ...], rows: dict[str, list[Row]]
+    lang: str,
+    engine: str,
+    band: Band,
+    names: tuple[str, ...],
+    rows: dict[str, list[Row]],
+    replies: Callable[[str, Calibration, float], list[Reply]],
 ) -> dict[str, Any]:
-    """One policy fitted on the rows of the lines ``names``."""
+    """One policy fitted on the rows of the lines ``names``; its threshold for a read-back's
+    yes on the caller's replies (``replies``) to its read-backs on the same lines."""
     pooled = [row for name in names for row in rows[name]]
     calibration = fit(pooled)
     accept, per_state = thresholds(pooled, calibration)
-    policy = Policy(calibration=calibration, accept=accept, floor=FLOOR)
+    answers = [reply for name in names for reply in replies(name, calibration, accept)]
+    yes_at = confirm_threshold(answers, FLOOR, accept)
+    policy = Policy(calibration=calibration, accept=accept, floor=FLOOR, confirm_accept=yes_at)
+    confirmed = sum(r.said == "yes" and r.heard_yes(yes_at) for r in answers)
+    said_yes = sum(r.said == "yes" for r in answers)
     print(
-        f"  [{lang}] {engine} {band} fitted on {len(pooled)} turns: {policy}; per state {per_state}",
+        f"  [{lang}] {engine} {band} fitted on {len(pooled)} turns: {policy}; per state {per_state}; "
+        f"read-backs {len(answers)}, a yes taken at {yes_at} confirms {confirmed} of {said_yes} said yes "
+        f"(at accept {sum(r.said == 'yes' and r.heard_yes(accept) for r in answers)}), "
+        f"no heard as yes at accept {sum(r.said == 'no' and r.heard_yes(accept) for r in answers)}",
         flush=True,
     )
     return {
