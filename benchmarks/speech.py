@@ -31,8 +31,10 @@ prints tables.
   learns the cepstral mean a turn starts from on a narrowband line (``_speech_cmn.py``),
   and fits the weights with it in place. Per band too, the threshold at which the caller's
   "yes" to a read-back is taken (``confirm_accept``): the band's read-backs on its lines are
-  answered (yes to the right candidate, no to a wrong one or to an out-of-grammar turn) and
-  the lowest threshold at which no "no" is heard as a yes is kept, never above ``accept``. An evaluation scores the test split with what is
+  answered (yes to the right candidate, no to a wrong one or to an out-of-grammar turn), a
+  "no" is said after every turn of the split as well (a read-back reaches too few turns to
+  show how often a "no" comes back as yes), and the lowest threshold at which no "no" is
+  heard as a yes is kept, never above ``accept``. An evaluation scores the test split with what is
   shipped, each turn's recogniser told its line's band as a call tells it (and scored with
   that band's policy), accepting only and with a confirm band
   (``confirm_policy``: its confirmed answers are their own column, the reply's yes taken at
@@ -81,6 +83,7 @@ from _speech_eval import (  # noqa: E402
     decode,
     false_accepts,
     fit,
+    misheard_noes,
     rates,
     rtf,
     thresholds,
@@ -253,11 +256,13 @@ def calibrate(lang: str, quick: bool) -> dict[str, Any]:
         for name in names
     }
     by_key, speak, yes_no = {t.key: t for t in calib}, reply_speaker(lang, tts), yes_no_of(lang)
+    noes = {name: misheard_noes(engine, calib, CONDITIONS[name], yes_no, speak, talkers) for name in rows}
 
-    def replies(name: str, calibration: Calibration, accept: float) -> list[Reply]:
+    def replies(name: str, calibration: Calibration, accept: float) -> tuple[list[Reply], list[Reply]]:
+        """The replies to the line's read-backs, and every turn's "no" heard as yes."""
         line = CONDITIONS[name]
         got = confirm_replies(engine, rows[name], by_key, line, yes_no, calibration, accept, speak, talkers)
-        return list(got.values())
+        return list(got.values()), [Reply(said="no", yes_confidence=calibration.confidence(ev)) for ev in noes[name]]
 
     fitted = {band: _fit_policy(lang, engine.name, band, names, rows, replies) for band, names in plan.items()}
     return {
@@ -278,15 +283,18 @@ def _fit_policy(
     band: Band,
     names: tuple[str, ...],
     rows: dict[str, list[Row]],
-    replies: Callable[[str, Calibration, float], list[Reply]],
+    replies: Callable[[str, Calibration, float], tuple[list[Reply], list[Reply]]],
 ) -> dict[str, Any]:
     """One policy fitted on the rows of the lines ``names``; its threshold for a read-back's
-    yes on the caller's replies (``replies``) to its read-backs on the same lines."""
+    yes on the caller's replies (``replies``) on the same lines: to its read-backs, and a "no"
+    after every turn."""
     pooled = [row for name in names for row in rows[name]]
     calibration = fit(pooled)
     accept, per_state = thresholds(pooled, calibration)
-    answers = [reply for name in names for reply in replies(name, calibration, accept)]
-    yes_at = confirm_threshold(answers, FLOOR, accept)
+    heard = {name: replies(name, calibration, accept) for name in names}
+    answers = [reply for name in names for reply in heard[name][0]]
+    misheard = [reply for name in names for reply in heard[name][1]]
+    yes_at = confirm_threshold(answers + misheard, FLOOR, accept)
     policy = Policy(calibration=calibration, accept=accept, floor=FLOOR, confirm_accept=yes_at)
     confirmed = sum(r.said == "yes" and r.heard_yes(yes_at) for r in answers)
     said_yes = sum(r.said == "yes" for r in answers)
@@ -294,7 +302,9 @@ def _fit_policy(
         f"  [{lang}] {engine} {band} fitted on {len(pooled)} turns: {policy}; per state {per_state}; "
         f"read-backs {len(answers)}, a yes taken at {yes_at} confirms {confirmed} of {said_yes} said yes "
         f"(at accept {sum(r.said == 'yes' and r.heard_yes(accept) for r in answers)}), "
-        f"no heard as yes at accept {sum(r.said == 'no' and r.heard_yes(accept) for r in answers)}",
+        f"no heard as yes at accept {sum(r.said == 'no' and r.heard_yes(accept) for r in answers)}; "
+        f"every turn's no heard as yes from the floor {sum(r.heard_yes(FLOOR) for r in misheard)} "
+        f"(highest {max((r.yes_confidence or 0.0 for r in misheard), default=None)})",
         flush=True,
     )
     return {
