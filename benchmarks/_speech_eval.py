@@ -20,8 +20,9 @@ out-of-grammar turn too), in the turn's voice, through the same line; that reply
 through the recogniser with the yes/no phrases as its grammar and counts as yes only when
 heard as the yes intent at the band's own threshold for it (``confirm_accept``, fitted by
 ``confirm_threshold`` on the calibration split: the lowest at which no reply the caller said
-"no" to was heard as a yes, the read-backs' and a "no" after every turn, ``misheard_noes``;
-never above the accept threshold). ``confirmed``: the right
+"no" to was heard as a yes, the read-backs' and a "no" after every turn, ``misheard_noes``,
+and at most ``TARGET`` of the out-of-grammar turns offered as the reply (a cough, line noise,
+another sentence: ``stray_yeses``) were; never above the accept threshold). ``confirmed``: the right
 meaning, confirmed; a wrong candidate (or an out-of-grammar turn) confirmed by a misheard
 "no" counts as a wrong (false) accept; everything else in the band is a reprompt.
 """
@@ -249,7 +250,7 @@ class Reply:
     """What the simulated caller said to "Did you say ...?" and how sure the bot was that it
     heard yes (None: it heard no, or nothing of the grammar)."""
 
-    said: str  # yes or no
+    said: str  # yes, no, or other (an out-of-grammar sound or sentence in reply)
     yes_confidence: float | None
 
     def heard_yes(self, at: float) -> bool:
@@ -301,22 +302,43 @@ def misheard_noes(
     sounds the same whatever it answers, and a split's read-backs are few (English μ-law under
     babble: no read-back's "no" in the calibration split was heard as yes, where 18 of its 231
     turns' noes were, up to 0.73)."""
-    out = []
-    for turn in turns:
-        reply = replace(turn, pcm=spoken("no", turn.seed), kind="phrase")
+    noes = [replace(turn, pcm=spoken("no", turn.seed), kind="phrase") for turn in turns]
+    return [ev for ev in heard_as_yes(engine, noes, condition, yes_no, talkers) if ev is not None]
+
+
+def stray_yeses(
+    engine: Any, turns: Sequence[Turn], condition: Condition, yes_no: dict[str, str], talkers: list[np.ndarray]
+) -> list[Evidence | None]:
+    """Every out-of-grammar one of ``turns`` offered as the reply to a read-back, heard with
+    the yes/no grammar: a caller may cough, or say something else, where a yes or no was
+    asked for, and two short words are an easy grammar to fall into (Korean μ-law: 10 of 310
+    such turns came back as 네 at 0.5 or more, 2 at 0.9)."""
+    return heard_as_yes(engine, [t for t in turns if t.intent is None], condition, yes_no, talkers)
+
+
+def heard_as_yes(
+    engine: Any, replies: Sequence[Turn], condition: Condition, yes_no: dict[str, str], talkers: list[np.ndarray]
+) -> list[Evidence | None]:
+    """Each of ``replies`` through the line, heard with the yes/no grammar: its evidence when
+    it came back as the yes intent, else None."""
+    out: list[Evidence | None] = []
+    for reply in replies:
         ev, _ = hear(engine, yes_no, through(condition, reply, talkers), condition.band)
-        if ev is not None and ev.phrase and yes_no.get(ev.phrase) == "yes":
-            out.append(ev)
+        out.append(ev if ev is not None and ev.phrase and yes_no.get(ev.phrase) == "yes" else None)
     return out
 
 
 def confirm_threshold(replies: Sequence[Reply], floor: float, accept: float) -> float:
     """The lowest threshold on ``GRID`` in [floor, accept] at which no reply the caller said
-    "no" to is heard as a yes (the confirmed right answers are then as many as that can
-    give); ``accept`` when even the grid's values under it let a "no" through. Below the
-    floor a recogniser reports no match at all, so nothing under it is tried."""
+    "no" to is heard as a yes and at most ``TARGET`` of the other replies (out-of-grammar
+    sounds) are, as the accept threshold allows ``TARGET`` false accepts (the confirmed right
+    answers are then as many as that can give); ``accept`` when even the grid's values under
+    it let more through. Below the floor a recogniser reports no match at all, so nothing
+    under it is tried."""
+    others = [r for r in replies if r.said == "other"]
     for t in (*(g for g in GRID if floor <= g < accept), accept):
-        if not any(r.said == "no" and r.heard_yes(t) for r in replies):
+        strays = sum(r.heard_yes(t) for r in others)
+        if not any(r.said == "no" and r.heard_yes(t) for r in replies) and strays <= TARGET * len(others):
             return t
     return accept
 

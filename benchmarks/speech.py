@@ -33,10 +33,12 @@ prints tables.
   "yes" to a read-back is taken (``confirm_accept``): the band's read-backs on its lines are
   answered (yes to the right candidate, no to a wrong one or to an out-of-grammar turn), a
   "no" is said after every turn of the split as well (a read-back reaches too few turns to
-  show how often a "no" comes back as yes), and the lowest threshold at which no "no" is
-  heard as a yes is kept, never above ``accept``. An evaluation scores the test split with what is
-  shipped, each turn's recogniser told its line's band as a call tells it (and scored with
-  that band's policy), accepting only and with a confirm band
+  show how often a "no" comes back as yes), every out-of-grammar turn is offered as a reply
+  too (a cough or another sentence where yes or no was asked for), and the lowest threshold
+  at which no "no" and at most 2 % of those are heard as a yes is kept, never above
+  ``accept``. An evaluation scores the test split with what is shipped, each turn's
+  recogniser told its line's band as a call tells it (and scored with that band's policy),
+  accepting only and with a confirm band
   (``confirm_policy``: its confirmed answers are their own column, the reply's yes taken at
   the band's ``confirm_accept``).
 * Beside each condition: the raw engine (its defaults, the phrases as its grammar, its top
@@ -86,6 +88,7 @@ from _speech_eval import (  # noqa: E402
     misheard_noes,
     rates,
     rtf,
+    stray_yeses,
     thresholds,
 )
 from _speech_set import (  # noqa: E402
@@ -258,12 +261,19 @@ def calibrate(lang: str, quick: bool) -> dict[str, Any]:
     }
     by_key, speak, yes_no = {t.key: t for t in calib}, reply_speaker(lang, tts), yes_no_of(lang)
     noes = {name: misheard_noes(engine, calib, CONDITIONS[name], yes_no, speak, talkers) for name in rows}
+    strays = {name: stray_yeses(engine, calib, CONDITIONS[name], yes_no, talkers) for name in rows}
 
     def replies(name: str, calibration: Calibration, accept: float) -> tuple[list[Reply], list[Reply]]:
-        """The replies to the line's read-backs, and every turn's "no" heard as yes."""
+        """The replies to the line's read-backs; every turn's "no" heard as yes and every
+        out-of-grammar turn offered as the reply."""
         line = CONDITIONS[name]
         got = confirm_replies(engine, rows[name], by_key, line, yes_no, calibration, accept, speak, talkers)
-        return list(got.values()), [Reply(said="no", yes_confidence=calibration.confidence(ev)) for ev in noes[name]]
+        misheard = [Reply(said="no", yes_confidence=calibration.confidence(ev)) for ev in noes[name]]
+        other = [
+            Reply(said="other", yes_confidence=None if ev is None else calibration.confidence(ev))
+            for ev in strays[name]
+        ]
+        return list(got.values()), misheard + other
 
     fitted = {band: _fit_policy(lang, engine.name, band, names, rows, replies) for band, names in plan.items()}
     return {
@@ -287,15 +297,16 @@ def _fit_policy(
     replies: Callable[[str, Calibration, float], tuple[list[Reply], list[Reply]]],
 ) -> dict[str, Any]:
     """One policy fitted on the rows of the lines ``names``; its threshold for a read-back's
-    yes on the caller's replies (``replies``) on the same lines: to its read-backs, and a "no"
-    after every turn."""
+    yes on the caller's replies (``replies``) on the same lines: to its read-backs, a "no"
+    after every turn, and every out-of-grammar turn as a reply."""
     pooled = [row for name in names for row in rows[name]]
     calibration = fit(pooled)
     accept, per_state = thresholds(pooled, calibration)
     heard = {name: replies(name, calibration, accept) for name in names}
     answers = [reply for name in names for reply in heard[name][0]]
-    misheard = [reply for name in names for reply in heard[name][1]]
-    yes_at = confirm_threshold(answers + misheard, FLOOR, accept)
+    misheard = [reply for name in names for reply in heard[name][1] if reply.said == "no"]
+    others = [reply for name in names for reply in heard[name][1] if reply.said == "other"]
+    yes_at = confirm_threshold(answers + misheard + others, FLOOR, accept)
     policy = Policy(calibration=calibration, accept=accept, floor=FLOOR, confirm_accept=yes_at)
     confirmed = sum(r.said == "yes" and r.heard_yes(yes_at) for r in answers)
     said_yes = sum(r.said == "yes" for r in answers)
@@ -305,7 +316,9 @@ def _fit_policy(
         f"(at accept {sum(r.said == 'yes' and r.heard_yes(accept) for r in answers)}), "
         f"no heard as yes at accept {sum(r.said == 'no' and r.heard_yes(accept) for r in answers)}; "
         f"every turn's no heard as yes from the floor {sum(r.heard_yes(FLOOR) for r in misheard)} "
-        f"(highest {max((r.yes_confidence or 0.0 for r in misheard), default=None)})",
+        f"(highest {max((r.yes_confidence or 0.0 for r in misheard), default=None)}); "
+        f"out-of-grammar replies heard as yes at {yes_at}: {sum(r.heard_yes(yes_at) for r in others)} of "
+        f"{len(others)}, from the floor {sum(r.heard_yes(FLOOR) for r in others)}",
         flush=True,
     )
     return {

@@ -31,3 +31,17 @@ def test_never_above_accept() -> None:
 
 def test_a_yes_is_heard_at_or_above_the_threshold() -> None:
     assert yes(0.8).heard_yes(0.8) and not yes(0.79).heard_yes(0.8) and not yes(None).heard_yes(0.0)
+
+
+def other(heard_as_yes_at: float | None) -> Reply:
+    return Reply(said="other", yes_confidence=heard_as_yes_at)
+
+
+def test_sounds_that_are_neither_yes_nor_no_may_pass_as_often_as_false_accepts_may() -> None:
+    quiet = [other(None)] * 98
+    # 2 of 100 heard as yes at 0.6 and above is within the 2 % a false accept is allowed
+    assert confirm_threshold([yes(0.83), *quiet, other(0.62), other(0.71)], 0.5, 0.9) == 0.5
+    # a third needs the threshold above the third highest of them (0.58 -> 0.6)
+    assert confirm_threshold([yes(0.83), *quiet[:97], other(0.58), other(0.62), other(0.71)], 0.5, 0.9) == 0.6
+    # a "no" heard as yes still allows none
+    assert confirm_threshold([no(0.66), *quiet, other(0.62)], 0.5, 0.9) == 0.7
