@@ -4,7 +4,9 @@ TTS time to first audio, VAD and endpointing per codec.
 Run: ``.venv/bin/python benchmarks/speech.py`` (every turn, 13 conditions; the two
 languages are evaluated in two processes), ``--quick`` (a third of the phrase turns, every
 out-of-grammar one, four conditions; 25 minutes for both languages on 2 loaded shared cores,
-Korean alone 10; what ``make bench`` runs),
+Korean alone 10; what ``make bench`` runs), ``--conditions a,b`` for chosen lines only (with
+``--quick``, the quick set of turns on them: how the lines the quick run leaves out are
+scored in a session),
 ``--ablation`` for what each way in gives (a separate, longer run), ``--bed`` for answers
 against the noise bed's phase and other beds (``_speech_bed.py``, ``speech_bed.json``),
 ``--write-calibration``
@@ -152,9 +154,10 @@ def _talkers(turns: list[Any]) -> list[np.ndarray]:
     return [t.pcm for t in turns if t.kind == "sentence"][:6]
 
 
-def evaluate(lang: str, quick: bool) -> dict[str, Any]:
-    """Score the test split under every condition with the engine's shipped policy
-    (``voicebot/asr/calibration.json``): accept only, and accept-or-confirm."""
+def evaluate(lang: str, quick: bool, names: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Score the test split under every condition (``names``, else the quick run's four or
+    all thirteen) with the engine's shipped policy (``voicebot/asr/calibration.json``):
+    accept only, and accept-or-confirm."""
     started = time.perf_counter()
     tts = EspeakEngine(backend="espeak-ng")  # byte-identical audio on every run
     turns = build_set(lang, tts, every=3 if quick else 1)
@@ -168,7 +171,7 @@ def evaluate(lang: str, quick: bool) -> dict[str, Any]:
     speak = reply_speaker(lang, tts)
     print(f"  [{lang}] shipped policy per band: {policy}", flush=True)
     conditions: dict[str, Any] = {}
-    for name in QUICK_CONDITIONS if quick else CONDITIONS:
+    for name in names or (QUICK_CONDITIONS if quick else tuple(CONDITIONS)):
         condition = CONDITIONS[name]
         line = policy[condition.band]
         calibration, accept = line.calibration, line.accept
@@ -601,14 +604,27 @@ def main() -> int:
         help="fit each engine's confidence policy on the whole calibration split, write voicebot/asr/calibration.json",
     )
     parser.add_argument("--lang", default="ko,en", help="languages to evaluate (default ko,en)")
+    parser.add_argument(
+        "--conditions",
+        default="",
+        help="lines to evaluate, comma-separated (default: the quick run's four, or all thirteen); "
+        "with --quick, the quick set of turns on those lines",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="processes for the languages (default 2)")
     args = parser.parse_args()
     langs = [x for x in args.lang.split(",") if x]
     unknown = [x for x in langs if x not in LANGUAGES]
     if unknown:
         parser.error(f"unknown language {unknown[0]}: choose from {', '.join(LANGUAGES)}")
+    names = tuple(x for x in args.conditions.split(",") if x)
+    strange = [x for x in names if x not in CONDITIONS]
+    if strange:
+        parser.error(f"unknown condition {strange[0]}: choose from {', '.join(CONDITIONS)}")
+    if names and (args.ablation or args.bed or args.write_calibration):
+        parser.error("--conditions goes with an evaluation run (alone or with --quick)")
     started = time.perf_counter()
-    job = ablation if args.ablation else bed if args.bed else calibrate if args.write_calibration else evaluate
+    scored = functools.partial(evaluate, names=names)
+    job = ablation if args.ablation else bed if args.bed else calibrate if args.write_calibration else scored
     mode = "quick" if args.quick else "full"
     mode = "ablation" if args.ablation else "bed" if args.bed else "calibration" if args.write_calibration else mode
     print(f"speech benchmark ({mode})", flush=True)
@@ -627,6 +643,7 @@ def main() -> int:
         return 0
     results: dict[str, Any] = {"ablation" if args.ablation else "accuracy": done}
     name = "speech_ablation" if args.ablation else "speech_quick" if args.quick else "speech"
+    name += "_" + "_".join(n.replace("+", "-") for n in names) if names else ""
     if not args.ablation:
         tts = EspeakEngine(backend="espeak-ng")
         results["speed"] = speed(tts)
