@@ -31,10 +31,18 @@ prints tables.
   5 % loss, the narrowband one on μ-law and μ-law + 5 % loss (pocketsphinx: and μ-law under
   10 dB babble), and writes them where the engines read them; for pocketsphinx it first
   learns the cepstral mean a turn starts from on a narrowband line (``_speech_cmn.py``),
-  and fits the weights with it in place. An evaluation scores the test split with what is
-  shipped, each turn's recogniser told its line's band as a call tells it (and scored with
-  that band's policy), accepting only and with a confirm band
-  (``confirm_policy``: its confirmed answers are their own column).
+  and fits the weights with it in place. Per band too, the threshold at which the caller's
+  "yes" to a read-back is taken (``confirm_accept``): the band's read-backs on its lines are
+  answered (yes to the right candidate, no to a wrong one or to an out-of-grammar turn), a
+  "no" is said after every turn of the split as well (a read-back reaches too few turns to
+  show how often a "no" comes back as yes), every out-of-grammar turn is offered as a reply
+  too (a cough or another sentence where yes or no was asked for), and the lowest threshold
+  at which no "no" and at most 2 % of those are heard as a yes is kept, never above
+  ``accept``. An evaluation scores the test split with what is shipped, each turn's
+  recogniser told its line's band as a call tells it (and scored with that band's policy),
+  accepting only and with a confirm band
+  (``confirm_policy``: its confirmed answers are their own column, the reply's yes taken at
+  the band's ``confirm_accept``).
 * Beside each condition: the raw engine (its defaults, the phrases as its grammar, its top
   text exactly) and real-time factors (thread CPU seconds per audio second).
 """
@@ -51,6 +59,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +77,20 @@ from _speech_eval import (  # noqa: E402
     FLOOR,
     RawSphinx,
     RawVosk,
+    Reply,
     Row,
     accepted,
     by_kind,
     confirm_policy,
     confirm_replies,
+    confirm_threshold,
     decode,
     false_accepts,
     fit,
+    misheard_noes,
     rates,
     rtf,
+    stray_yeses,
     thresholds,
 )
 from _speech_set import (  # noqa: E402
@@ -115,9 +128,10 @@ CALIBRATE_ON = ("16k", "pcmu", "pcmu+loss5")
 # 16 kHz turns held the pooled rate under 2 %), where this one lets 3 and 3 through; fitted
 # with babble as well, its threshold stayed as low as that and let as many through. Its price
 # (--quick): 2 of 61 μ-law + loss phrases and the 1 under babble taken before are now read back,
-# and fewer read-backs end confirmed (μ-law 11.5 -> 3.3 %, + loss 11.5 -> 1.6 %): the caller's
-# "네" must clear the same accept threshold (voicebot.flow.runtime), and under these weights
-# most of those replies score 0.87-0.90 where the one policy gave them 0.90-0.94.
+# and fewer read-backs ended confirmed (μ-law 11.5 -> 3.3 %, + loss 11.5 -> 1.6 %) while the
+# caller's "네" had to clear the same accept threshold: under these weights most of those replies
+# score 0.87-0.90 where the one policy gave them 0.90-0.94. With the yes's own threshold
+# (confirm_accept, 0.5 on both bands) they are 14.7 and 21.3 %, with no wrong or false accept more.
 CALIBRATE_BANDS: dict[str, dict[Band, tuple[str, ...]]] = {
     "en": {Band.WIDE: CALIBRATE_ON, Band.NARROW: ("pcmu", "pcmu+loss5", "pcmu+babble10")},
     "ko": {Band.WIDE: CALIBRATE_ON, Band.NARROW: ("pcmu", "pcmu+loss5")},
@@ -159,12 +173,13 @@ def evaluate(lang: str, quick: bool, names: tuple[str, ...] = ()) -> dict[str, A
     conditions: dict[str, Any] = {}
     for name in names or (QUICK_CONDITIONS if quick else tuple(CONDITIONS)):
         condition = CONDITIONS[name]
-        calibration, accept = policy[condition.band].calibration, policy[condition.band].accept
+        line = policy[condition.band]
+        calibration, accept = line.calibration, line.accept
         rows = decode(engine, raw, test[:: 1 if quick else condition.every], condition, groups, talkers)
         decide = functools.partial(accepted, calibration=calibration, threshold=accept)
         ours = rates(rows, decide)
         replies = confirm_replies(engine, rows, by_key, condition, yes_no_of(lang), calibration, accept, speak, talkers)
-        confirm = confirm_policy(rows, calibration, accept, replies)
+        confirm = confirm_policy(rows, calibration, accept, replies, line.confirm_accept)
         everything = rates(rows, lambda r: r.chosen)
         baseline = rates(rows, lambda r: r.raw)
         cpu, raw_cpu = rtf(rows)
@@ -226,8 +241,9 @@ def _kinds(kinds: dict[str, dict[str, Any]]) -> str:
 
 def calibrate(lang: str, quick: bool) -> dict[str, Any]:
     """Fit the engine's policy per line band on the whole calibration split (every rendition
-    in it, under that band's lines, ``fit_on``): the weights, the accept threshold, per state
-    for information."""
+    in it, under that band's lines, ``fit_on``): the weights, the accept threshold, the
+    threshold for a read-back's yes (from the caller's replies to the band's read-backs on
+    those lines), per state for information."""
     del quick  # the shipped policy is always fitted on the whole calibration split
     tts = EspeakEngine(backend="espeak-ng")
     turns = build_set(lang, tts)
@@ -246,7 +262,23 @@ def calibrate(lang: str, quick: bool) -> dict[str, Any]:
         for names in plan.values()
         for name in names
     }
-    fitted = {band: _fit_policy(lang, engine.name, band, names, rows) for band, names in plan.items()}
+    by_key, speak, yes_no = {t.key: t for t in calib}, reply_speaker(lang, tts), yes_no_of(lang)
+    noes = {name: misheard_noes(engine, calib, CONDITIONS[name], yes_no, speak, talkers) for name in rows}
+    strays = {name: stray_yeses(engine, calib, CONDITIONS[name], yes_no, talkers) for name in rows}
+
+    def replies(name: str, calibration: Calibration, accept: float) -> tuple[list[Reply], list[Reply]]:
+        """The replies to the line's read-backs; every turn's "no" heard as yes and every
+        out-of-grammar turn offered as the reply."""
+        line = CONDITIONS[name]
+        got = confirm_replies(engine, rows[name], by_key, line, yes_no, calibration, accept, speak, talkers)
+        misheard = [Reply(said="no", yes_confidence=calibration.confidence(ev)) for ev in noes[name]]
+        other = [
+            Reply(said="other", yes_confidence=None if ev is None else calibration.confidence(ev))
+            for ev in strays[name]
+        ]
+        return list(got.values()), misheard + other
+
+    fitted = {band: _fit_policy(lang, engine.name, band, names, rows, replies) for band, names in plan.items()}
     return {
         "engine": engine.name,
         "fits": fitted,
@@ -260,15 +292,36 @@ def fit_on(lang: str) -> dict[Band, tuple[str, ...]]:
 
 
 def _fit_policy(
-    lang: str, engine: str, band: Band, names: tuple[str, ...], rows: dict[str, list[Row]]
+    lang: str,
+    engine: str,
+    band: Band,
+    names: tuple[str, ...],
+    rows: dict[str, list[Row]],
+    replies: Callable[[str, Calibration, float], tuple[list[Reply], list[Reply]]],
 ) -> dict[str, Any]:
-    """One policy fitted on the rows of the lines ``names``."""
+    """One policy fitted on the rows of the lines ``names``; its threshold for a read-back's
+    yes on the caller's replies (``replies``) on the same lines: to its read-backs, a "no"
+    after every turn, and every out-of-grammar turn as a reply."""
     pooled = [row for name in names for row in rows[name]]
     calibration = fit(pooled)
     accept, per_state = thresholds(pooled, calibration)
-    policy = Policy(calibration=calibration, accept=accept, floor=FLOOR)
+    heard = {name: replies(name, calibration, accept) for name in names}
+    answers = [reply for name in names for reply in heard[name][0]]
+    misheard = [reply for name in names for reply in heard[name][1] if reply.said == "no"]
+    others = [reply for name in names for reply in heard[name][1] if reply.said == "other"]
+    yes_at = confirm_threshold(answers + misheard + others, FLOOR, accept)
+    policy = Policy(calibration=calibration, accept=accept, floor=FLOOR, confirm_accept=yes_at)
+    confirmed = sum(r.said == "yes" and r.heard_yes(yes_at) for r in answers)
+    said_yes = sum(r.said == "yes" for r in answers)
     print(
-        f"  [{lang}] {engine} {band} fitted on {len(pooled)} turns: {policy}; per state {per_state}",
+        f"  [{lang}] {engine} {band} fitted on {len(pooled)} turns: {policy}; per state {per_state}; "
+        f"read-backs {len(answers)}, a yes taken at {yes_at} confirms {confirmed} of {said_yes} said yes "
+        f"(at accept {sum(r.said == 'yes' and r.heard_yes(accept) for r in answers)}), "
+        f"no heard as yes at accept {sum(r.said == 'no' and r.heard_yes(accept) for r in answers)}; "
+        f"every turn's no heard as yes from the floor {sum(r.heard_yes(FLOOR) for r in misheard)} "
+        f"(highest {max((r.yes_confidence or 0.0 for r in misheard), default=None)}); "
+        f"out-of-grammar replies heard as yes at {yes_at}: {sum(r.heard_yes(yes_at) for r in others)} of "
+        f"{len(others)}, from the floor {sum(r.heard_yes(FLOOR) for r in others)}",
         flush=True,
     )
     return {

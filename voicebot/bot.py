@@ -154,13 +154,14 @@ class VoiceBot:
         self._flow = flow
         clock = time.time
         # answers the engine is not sure of are read back, as the speech benchmark scores it
-        accept = None if dtmf_only else accept_confidence(self.call.speech.asr, self.call.band)
+        asr = None if dtmf_only else self.call.speech.asr
         session = flow.start(
             dict(context or {}),
             now=clock(),
             dtmf_only=dtmf_only,
             detect_machine=detect_machine,
-            accept_confidence=accept,
+            accept_confidence=accept_confidence(asr, self.call.band),
+            confirm_confidence=confirm_confidence(asr, self.call.band),
         )
         return await self._converse(session, flow, on_action, clock)
 
@@ -315,6 +316,12 @@ def accept_confidence(asr: AsrEngine | None, band: Band | None = None) -> float 
     ``voicebot/asr/calibration.json``): below it an answer is worth confirming. None for no
     engine (a flow then confirms only where its YAML says ``confirm_below``)."""
     return asr.accept_on(band) if asr is not None else None
+
+
+def confirm_confidence(asr: AsrEngine | None, band: Band | None = None) -> float | None:
+    """The engine's threshold on the line's ``band`` for the caller's "yes" to a read-back
+    (``confirm_on``, from ``voicebot/asr/calibration.json``). None for no engine."""
+    return asr.confirm_on(band) if asr is not None else None
 
 
 def _event_for(heard: Heard) -> Event:

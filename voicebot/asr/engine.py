@@ -143,6 +143,12 @@ class AsrEngine(Protocol):
         policy depends on the band; else ``accept_confidence``."""
         ...
 
+    def confirm_on(self, band: Band | None) -> float:
+        """The confidence at which the caller's "yes" to a read-back ("Did you say ...?") is
+        taken on a line of ``band`` (None: unknown): fitted apart from ``accept_on``, never
+        above it."""
+        ...
+
     def recognizer(
         self,
         grammar: Sequence[str] | None = None,

@@ -193,6 +193,9 @@ class PocketsphinxEngine:
     def accept_on(self, band: Band | None) -> float:
         return self.policies[band or Band.WIDE].accept
 
+    def confirm_on(self, band: Band | None) -> float:
+        return self.policies[band or Band.WIDE].confirm_accept
+
     def search_name(self) -> str:
         """A fresh name for a recogniser's grammar search."""
         return f"voicebot{next(self._names)}"

@@ -6,7 +6,11 @@ engine, the weights of ``voicebot.asr.nbest.Calibration`` fitted on the benchmar
 calibration split, ``accept`` (the lowest confidence at which wrong and false accepts stay
 within 2 % on that split: above it an answer is taken without asking) and ``floor`` (below
 it a candidate is more likely wrong than right: a no-match, a reprompt). Between the two an
-answer is worth confirming ("Did you say ...?"), see ``Policy``.
+answer is worth confirming ("Did you say ...?"), see ``Policy``. ``confirm_accept``: the
+confidence at which the caller's "yes" to that read-back is taken, fitted apart from
+``accept`` on the same split (the lowest at which no reply the caller said "no" to, and at
+most 2 % of out-of-grammar sounds offered as the reply, were heard as a yes), never above it: a yes to a read-back is one of two short words the caller was just
+asked for, and on a telephone line most of them scored under the answer's own threshold.
 
 An engine's entry may instead hold ``bands``: per line band, its own such policy, fitted on
 that band's turns only (pocketsphinx: a telephone line's scores are spread differently from a
@@ -38,6 +42,7 @@ class Policy:
     calibration: Calibration
     accept: float  # at or above: take the answer
     floor: float  # below: no-match (reprompt); in [floor, accept): confirm it first
+    confirm_accept: float  # at or above: the caller's "yes" to a read-back confirms it
 
     def decision(self, confidence: float) -> str:
         """One of "accept", "confirm" or "reject" for a candidate heard with ``confidence``."""
@@ -46,14 +51,22 @@ class Policy:
         return "confirm" if confidence >= self.floor else "reject"
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.calibration.to_json(), "accept": self.accept, "floor": self.floor}
+        return {
+            **self.calibration.to_json(),
+            "accept": self.accept,
+            "floor": self.floor,
+            "confirm_accept": self.confirm_accept,
+        }
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Policy:
+        """A policy written before ``confirm_accept`` was fitted takes a yes at ``accept``."""
+        accept = float(data["accept"])
         return Policy(
             calibration=Calibration.from_json(data),
-            accept=float(data["accept"]),
+            accept=accept,
             floor=float(data["floor"]),
+            confirm_accept=float(data.get("confirm_accept", accept)),
         )
 
 
@@ -85,16 +98,20 @@ def policies(
     floor: float | None = None,
 ) -> dict[Band, Policy]:
     """The policy shipped for ``engine`` per line band; what a caller passes (e.g. the
-    benchmark's ablation) replaces that part of every band's."""
+    benchmark's ablation) replaces that part of every band's. A read-back's yes is then taken
+    at the band's shipped ``confirm_accept`` kept within the new [floor, accept]."""
     own = {band: shipped(engine, band) for band in Band}
-    return {
-        band: Policy(
+    out = {}
+    for band, policy in own.items():
+        high = accept if accept is not None else policy.accept
+        low = floor if floor is not None else policy.floor
+        out[band] = Policy(
             calibration=calibration if calibration is not None else policy.calibration,
-            accept=accept if accept is not None else policy.accept,
-            floor=floor if floor is not None else policy.floor,
+            accept=high,
+            floor=low,
+            confirm_accept=min(high, max(low, policy.confirm_accept)),
         )
-        for band, policy in own.items()
-    }
+    return out
 
 
 def cepstral_means(engine: str) -> dict[Band, tuple[float, ...]]:

@@ -168,6 +168,9 @@ class VoskEngine:
     def accept_on(self, band: Band | None) -> float:
         return self.policies[band or Band.WIDE].accept
 
+    def confirm_on(self, band: Band | None) -> float:
+        return self.policies[band or Band.WIDE].confirm_accept
+
     def vocabulary_check(self, phrases: Sequence[str]) -> list[str]:
         vocabulary = self.vocabulary()
         if vocabulary is None:

@@ -113,6 +113,7 @@ class Flow:
         dtmf_only: bool = False,
         detect_machine: bool = False,
         accept_confidence: float | None = None,
+        confirm_confidence: float | None = None,
     ) -> Session:
         """A new call through this flow. ``context`` fills slots (e.g. customer_name) and must
         match their types; keys that are not slots stay in ``session.context``. Raises
@@ -133,9 +134,17 @@ class Flow:
         that listens with a grammar and gives no ``confirm_below`` of its own (nor the flow's
         ``asr:``) reads back every answer heard below it ("Did you say ...?") before acting on
         it: the policy the benchmark measures. None: no engine (keys, text), nothing is read
-        back but where the flow says so."""
+        back but where the flow says so.
+
+        ``confirm_confidence``: the same engine's threshold for the caller's "yes" to such a
+        read-back (``engine.confirm_on(band)``), at most ``accept_confidence``; None: the yes
+        must be as sure as an answer taken at once. A state with its own ``confirm_below``
+        takes a yes at that instead."""
         if accept_confidence is not None and not 0.0 <= accept_confidence <= 1.0:
             raise ValueError(f"accept_confidence must be from 0 to 1, got {accept_confidence}")
+        accept = accept_confidence or 0.0
+        if confirm_confidence is not None and not 0.0 <= confirm_confidence <= accept:
+            raise ValueError(f"confirm_confidence must be from 0 to accept_confidence ({accept}): {confirm_confidence}")
         if dtmf_only and any(d.is_error for d in self.keypad_problems):
             raise FlowError(self.keypad_problems)
         slots: dict[str, Any] = {n: s.default for n, s in self.compiled.slots.items()}
@@ -167,7 +176,8 @@ class Flow:
             today=today,
             dtmf_only=dtmf_only,
             detect_machine=detect_machine,
-            accept_confidence=accept_confidence or 0.0,
+            accept_confidence=accept,
+            confirm_confidence=accept if confirm_confidence is None else confirm_confidence,
         )
 
     def _problem(self, slot: Slot, message: str, wanted: str = "") -> Diagnostic:

@@ -72,8 +72,9 @@ def heard_on_bands() -> Callable[..., dict[Band | None, tuple[PhraseMatch, Evide
     """``heard_on_bands(engine, grammar, audio_by_band, groups=None)``: for each band (None:
     not known) a recogniser opened for that band hears its audio. Checked for every band: it
     takes that band's shipped policy, a flow's confirm threshold on the line is that policy's
-    accept, and the confidence it reports is that policy's on its evidence (a no-match's: how
-    sure it is of none). Returns what each heard, with the evidence it was scored on."""
+    accept (for a read-back's yes, its confirm_accept), and the confidence it reports is that
+    policy's on its evidence (a no-match's: how sure it is of none). Returns what each heard,
+    with the evidence it was scored on."""
 
     def _heard(
         engine: AsrEngine,
@@ -88,6 +89,7 @@ def heard_on_bands() -> Callable[..., dict[Band | None, tuple[PhraseMatch, Evide
                 policy = shipped(engine.name, band)
                 assert r.policy == policy  # type: ignore[attr-defined]
                 assert engine.accept_on(band) == policy.accept  # a flow's confirm threshold on the line
+                assert engine.confirm_on(band) == policy.confirm_accept  # and a read-back's yes's
                 match = recognize_pcm(r, audio).match
                 evidence = r.evidence  # type: ignore[attr-defined]
             finally:

@@ -279,3 +279,54 @@ def test_confirm_below_not_above_min_confidence_is_a_warning(write_flow: Callabl
     p = write_flow(FLOW.replace("    confirm_below: 0.8\n", "    confirm_below: 0.2\n"))
     texts = [d.text() for d in Flow.check(p)]
     assert any("confirm_below (0.2) is not above min_confidence (0.3), so nothing is confirmed" in t for t in texts)
+
+
+def test_a_read_backs_yes_is_taken_at_the_engines_own_threshold_for_it(write_flow: Callable[..., Path]) -> None:
+    """The engine's threshold for a yes to "Did you say ...?" (fitted apart from its accept
+    threshold): a yes between the two confirms, a yes below it is a no-match (a reprompt)."""
+    flow = Flow.load(write_flow(unset(FLOW)))
+    s = flow.start(accept_confidence=0.9, confirm_confidence=0.8)
+    s.begin()
+    assert s.confirm_yes_at(flow.states["ask"]) == 0.8
+    s.handle(Utterance(text="cancel", confidence=0.6))
+    s.handle(Utterance(text="yes", confidence=0.85))  # under accept, over the yes's own threshold
+    assert s.outcome == "cancelled"
+    assert any(t.text == "confirmed: cancel" for t in s.history)
+    s = flow.start(accept_confidence=0.9, confirm_confidence=0.8)
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.6))
+    acts = s.handle(Utterance(text="yes", confidence=0.75))
+    assert said(acts) == "Say keep or cancel." and s.state == "ask" and not s.ended
+    # the answer itself is still read back below accept, not below the yes's threshold
+    acts = s.handle(Utterance(text="cancel", confidence=0.85))
+    assert said(acts) == "Did you say cancel?" and not s.ended
+
+
+def test_a_state_with_its_own_confirm_below_takes_a_yes_at_that(flow: Flow) -> None:
+    """FLOW sets confirm_below (0.6 flow-wide, 0.8 in how_many): a yes there must be as sure
+    as an answer taken at once, whatever the engine's threshold for a yes."""
+    s = flow.start(accept_confidence=0.9, confirm_confidence=0.5)
+    s.begin()
+    assert s.confirm_yes_at(flow.states["ask"]) == 0.6
+    assert s.confirm_yes_at(flow.states["how_many"]) == 0.8
+    s.handle(Utterance(text="keep", confidence=0.9))
+    s.handle(Utterance(text="twelve", confidence=0.7))
+    acts = s.handle(Utterance(text="yes", confidence=0.7))  # over the engine's 0.5, under the state's 0.8
+    assert said(acts) == "How many, from 1 to 99?" and s.slots["n"] is None
+    s.handle(Utterance(text="twelve", confidence=0.7))
+    s.handle(Utterance(text="yes", confidence=0.8))
+    assert s.slots["n"] == 12 and s.outcome == "kept"
+
+
+def test_without_a_threshold_for_the_yes_it_is_taken_at_accept(write_flow: Callable[..., Path]) -> None:
+    s = Flow.load(write_flow(unset(FLOW))).start(accept_confidence=0.9)
+    s.begin()
+    s.handle(Utterance(text="cancel", confidence=0.6))
+    acts = s.handle(Utterance(text="yes", confidence=0.85))
+    assert said(acts) == "Say keep or cancel." and not s.ended
+
+
+@pytest.mark.parametrize("yes_at", [-0.1, 0.95])
+def test_a_yes_threshold_outside_0_to_accept_is_refused(write_flow: Callable[..., Path], yes_at: float) -> None:
+    with pytest.raises(ValueError, match="confirm_confidence"):
+        Flow.load(write_flow(unset(FLOW))).start(accept_confidence=0.9, confirm_confidence=yes_at)

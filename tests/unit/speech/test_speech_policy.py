@@ -11,7 +11,7 @@ from voicebot.asr.shipped import Policy, policies, policy_of, shipped
 
 
 def test_bands() -> None:
-    policy = Policy(calibration=Calibration(bias=0, margin=0, gap=0, mass=0), accept=0.8, floor=0.5)
+    policy = Policy(calibration=Calibration(bias=0, margin=0, gap=0, mass=0), accept=0.8, floor=0.5, confirm_accept=0.7)
     assert [policy.decision(c) for c in (0.95, 0.8, 0.79, 0.5, 0.49, 0.0)] == [
         "accept",
         "accept",
@@ -21,18 +21,27 @@ def test_bands() -> None:
         "reject",
     ]
     assert Policy.from_json(policy.to_json()) == policy
+    # a policy written before a read-back's yes had its own threshold takes that yes at accept
+    older = {k: v for k, v in policy.to_json().items() if k != "confirm_accept"}
+    assert Policy.from_json(older).confirm_accept == 0.8
 
 
 @pytest.mark.parametrize("engine", ["vosk", "pocketsphinx"])
 def test_every_engine_ships_a_policy(engine: str) -> None:
     policy = shipped(engine)
     assert 0.0 < policy.floor <= policy.accept <= 1.0
+    for each in policies(engine).values():  # a read-back's yes: never less sure than the floor, nor more than accept
+        assert each.floor <= each.confirm_accept <= each.accept
     assert policy.calibration != Calibration(bias=0, margin=0, gap=0, mass=0)
 
 
 def test_each_band_gets_its_own_policy_from_the_calibration_data() -> None:
-    wide = Policy(calibration=Calibration(bias=1.0, margin=0.0, gap=-2.0, mass=10.0), accept=0.85, floor=0.5)
-    narrow = Policy(calibration=Calibration(bias=-1.0, margin=0.0, gap=-4.0, mass=6.0), accept=0.95, floor=0.5)
+    wide = Policy(
+        calibration=Calibration(bias=1.0, margin=0.0, gap=-2.0, mass=10.0), accept=0.85, floor=0.5, confirm_accept=0.85
+    )
+    narrow = Policy(
+        calibration=Calibration(bias=-1.0, margin=0.0, gap=-4.0, mass=6.0), accept=0.95, floor=0.5, confirm_accept=0.8
+    )
     entry = {"bands": {"wide": wide.to_json(), "narrow": narrow.to_json()}, "cmn_prior": {}}
     assert policy_of(entry, Band.WIDE) == wide
     assert policy_of(entry, Band.NARROW) == narrow
@@ -53,10 +62,12 @@ def test_what_a_caller_passes_replaces_that_part_of_every_bands_policy() -> None
     mine = Calibration(bias=0.5, margin=1.0, gap=-1.0, mass=2.0)
     own = policies("vosk", calibration=mine, floor=0.3)
     for band, policy in own.items():
-        assert policy == Policy(calibration=mine, accept=shipped("vosk", band).accept, floor=0.3)
+        ship = shipped("vosk", band)
+        assert policy == Policy(calibration=mine, accept=ship.accept, floor=0.3, confirm_accept=ship.confirm_accept)
     accept_only = policies("vosk", accept=0.75)
     for band, policy in accept_only.items():
         assert policy.accept == 0.75
+        assert policy.confirm_accept == min(0.75, shipped("vosk", band).confirm_accept)  # never above accept
         assert (policy.calibration, policy.floor) == (shipped("vosk", band).calibration, shipped("vosk", band).floor)
     assert policies("vosk", calibration=None, accept=None, floor=None) == policies("vosk")
 
