@@ -19,7 +19,7 @@ from voicebot.asr import get_engine
 from voicebot.bot import VoiceBot
 from voicebot.call import Call
 from voicebot.flow import Flow, FlowResult
-from voicebot.tts import Synthesizer
+from voicebot.tts import EspeakEngine, Synthesizer
 from voicebot.voice import Heard, Speech
 
 LONG_PROMPT = (
@@ -57,12 +57,21 @@ async def bot_call(
         host, port = bot_ua.local_address
         call = await caller_ua.dial(f"sip:bot@{host}:{port}")
         assert await call.answered
-        caller = asyncio.create_task(caller_side(call, Synthesizer(voice="en-us", rate=150)))
+        caller = asyncio.create_task(caller_side(call, caller_voice()))
         value = await asyncio.wait_for(result, timeout=60)
         caller.cancel()
         await asyncio.gather(caller, return_exceptions=True)
         await call.hangup()
     return value
+
+
+def caller_voice() -> Synthesizer:
+    """The caller's voice: espeak-ng's command, a new process per phrase, so the same words are
+    the same samples whatever ran before. libespeak-ng loaded once per process (pyttsx3) carries
+    state from phrase to phrase: "talk to an agent" comes out a few samples longer or shorter and
+    differently shaped every time it is said again in a process (measured), and after the speech
+    tests one such rendition came back on a μ-law line as "talk to an"."""
+    return Synthesizer(EspeakEngine(backend="espeak-ng"), voice="en-us", rate=150)
 
 
 async def speak(call: Call, pcm: np.ndarray) -> None:
