@@ -9,8 +9,9 @@ it a candidate is more likely wrong than right: a no-match, a reprompt). Between
 answer is worth confirming ("Did you say ...?"), see ``Policy``. ``confirm_accept``: the
 confidence at which the caller's "yes" to that read-back is taken, fitted apart from
 ``accept`` on the same split (the lowest at which no reply the caller said "no" to, and at
-most 2 % of out-of-grammar sounds offered as the reply, were heard as a yes), never above it: a yes to a read-back is one of two short words the caller was just
-asked for, and on a telephone line most of them scored under the answer's own threshold.
+most 2 % of out-of-grammar sounds offered as the reply, were heard as a yes), never above
+it: a yes to a read-back is one of two short words the caller was just asked for, and on a
+telephone line most of them scored under the answer's own threshold.
 
 An engine's entry may instead hold ``bands``: per line band, its own such policy, fitted on
 that band's turns only (pocketsphinx: a telephone line's scores are spread differently from a
