@@ -266,8 +266,8 @@ def calibrate(lang: str, quick: bool) -> dict[str, Any]:
     noes = {name: misheard_noes(engine, calib, CONDITIONS[name], yes_no, speak, talkers) for name in rows}
     strays = {name: stray_yeses(engine, calib, CONDITIONS[name], yes_no, talkers) for name in rows}
 
-    def replies(name: str, calibration: Calibration, accept: float) -> tuple[list[Reply], list[Reply]]:
-        """The replies to the line's read-backs; every turn's "no" heard as yes and every
+    def replies(name: str, calibration: Calibration, accept: float) -> tuple[list[Reply], list[Reply], list[Reply]]:
+        """The replies to the line's read-backs; every turn's "no" heard as yes; every
         out-of-grammar turn offered as the reply."""
         line = CONDITIONS[name]
         got = confirm_replies(engine, rows[name], by_key, line, yes_no, calibration, accept, speak, talkers)
@@ -276,7 +276,7 @@ def calibrate(lang: str, quick: bool) -> dict[str, Any]:
             Reply(said="other", yes_confidence=None if ev is None else calibration.confidence(ev))
             for ev in strays[name]
         ]
-        return list(got.values()), misheard + other
+        return list(got.values()), misheard, other
 
     fitted = {band: _fit_policy(lang, engine.name, band, names, rows, replies) for band, names in plan.items()}
     return {
@@ -297,7 +297,7 @@ def _fit_policy(
     band: Band,
     names: tuple[str, ...],
     rows: dict[str, list[Row]],
-    replies: Callable[[str, Calibration, float], tuple[list[Reply], list[Reply]]],
+    replies: Callable[[str, Calibration, float], tuple[list[Reply], list[Reply], list[Reply]]],
 ) -> dict[str, Any]:
     """One policy fitted on the rows of the lines ``names``; its threshold for a read-back's
     yes on the caller's replies (``replies``) on the same lines: to its read-backs, a "no"
@@ -305,10 +305,14 @@ def _fit_policy(
     pooled = [row for name in names for row in rows[name]]
     calibration = fit(pooled)
     accept, per_state = thresholds(pooled, calibration)
-    heard = {name: replies(name, calibration, accept) for name in names}
-    answers = [reply for name in names for reply in heard[name][0]]
-    misheard = [reply for name in names for reply in heard[name][1] if reply.said == "no"]
-    others = [reply for name in names for reply in heard[name][1] if reply.said == "other"]
+    answers: list[Reply] = []
+    misheard: list[Reply] = []
+    others: list[Reply] = []
+    for name in names:
+        read_back, noes, strays = replies(name, calibration, accept)
+        answers += read_back
+        misheard += noes
+        others += strays
     yes_at = confirm_threshold(answers + misheard + others, FLOOR, accept)
     policy = Policy(calibration=calibration, accept=accept, floor=FLOOR, confirm_accept=yes_at)
     confirmed = sum(r.said == "yes" and r.heard_yes(yes_at) for r in answers)
