@@ -21,7 +21,7 @@ from voicebot.call import Call
 from voicebot.media.amd import AmdConfig, AmdDecision, AnsweringMachineDetector, MessageCue, detect
 from voicebot.media.vad import Vad
 from voicebot.sip.sdp import DEFAULT_CODECS
-from voicebot.tts import Synthesizer
+from voicebot.tts import EspeakEngine, Synthesizer
 
 VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-scotland", "en-029", "en-us+m3")
 RATES = (150, 175, 165, 190, 160)
@@ -88,7 +88,9 @@ def tone(freq: float, seconds: float, amplitude: float = 8000.0) -> np.ndarray:
 
 async def render(persona: Persona) -> np.ndarray:
     """The audio the callee plays from the answer on: greeting, then beep or silence."""
-    speech = await Synthesizer(voice=persona.voice, rate=persona.rate).synthesize(persona.text)
+    # the espeak-ng command, not the process's libespeak-ng: the same samples whatever ran before
+    voice = Synthesizer(EspeakEngine(backend="espeak-ng"), voice=persona.voice, rate=persona.rate)
+    speech = await voice.synthesize(persona.text)
     parts = [np.zeros(int(16000 * 0.3), np.int16), speech]
     if persona.beep is not None:
         parts += [np.zeros(int(16000 * 0.4), np.int16), tone(*persona.beep)]

@@ -23,7 +23,7 @@ from voicebot.asr import get_engine
 from voicebot.call import Call
 from voicebot.metrics import AlertRule, Metrics
 from voicebot.runtime import BUCKETS
-from voicebot.tts import Synthesizer
+from voicebot.tts import EspeakEngine, Synthesizer
 from voicebot.voice import Speech
 
 
@@ -123,7 +123,8 @@ async def test_a_tracked_call_reports_asr_turn_and_tts_metrics(caplog: pytest.Lo
         host, sip_port = bot_ua.local_address
         call = await caller_ua.dial(f"sip:bot@{host}:{sip_port}")
         assert await call.answered and call.media is not None
-        words = await Synthesizer(voice="en-us", rate=150).synthesize("yes")
+        # the caller speaks through the espeak-ng command: the same samples whatever ran before
+        words = await Synthesizer(EspeakEngine(backend="espeak-ng"), voice="en-us", rate=150).synthesize("yes")
         await asyncio.sleep(1.0)
         call.media.play(np.concatenate([words, np.zeros(4800, np.int16)]))
         assert await asyncio.wait_for(heard, 30) == "yes"

@@ -77,7 +77,8 @@ async def _call(flow: Flow, voice: CallerVoice, caller_voice: str) -> Any:
             await call.hangup()
 
     async def caller_side(call: Call) -> None:
-        words = await Synthesizer(voice=caller_voice, rate=170).synthesize(TEST)
+        # the espeak-ng command, as at enrolment: the same samples whatever ran before
+        words = await Synthesizer(EspeakEngine(backend="espeak-ng"), voice=caller_voice, rate=170).synthesize(TEST)
         await asyncio.sleep(3.5)  # the bot's question
         assert call.media is not None
         call.media.play(np.concatenate([words, np.zeros(8000, np.int16)]))
