@@ -134,6 +134,10 @@ class AsrEngine(Protocol):
 
     name: str
     sample_rate: int
+    # True when decoding keeps the GIL (pocketsphinx's bindings never release it; Vosk's cffi
+    # calls do): such recognisers share one worker thread, since more threads cannot decode in
+    # parallel and only add a thread for the event loop to queue behind for the GIL
+    holds_gil: bool
     # the calibrated confidence at or above which an answer is taken without asking
     # (``voicebot/asr/calibration.json``); below it a flow reads the answer back
     accept_confidence: float
@@ -184,19 +188,20 @@ def recognize_pcm(recognizer: Recognizer, pcm: Pcm, frame: int = 320) -> FinalRe
     return recognizer.finish()
 
 
-_EXECUTOR: concurrent.futures.ThreadPoolExecutor | None = None
+_EXECUTORS: dict[bool, concurrent.futures.ThreadPoolExecutor] = {}
 
 
-def asr_executor() -> concurrent.futures.ThreadPoolExecutor:
-    """The process-wide worker pool for recognisers (the decoders release the GIL)."""
-    global _EXECUTOR
-    if _EXECUTOR is None:
-        _EXECUTOR = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(2, os.cpu_count() or 2),
+def asr_executor(holds_gil: bool = False) -> concurrent.futures.ThreadPoolExecutor:
+    """The process-wide worker threads for recognisers: one per core for decoders that release
+    the GIL, a single one for those that keep it (see ``AsrEngine.holds_gil``)."""
+    pool = _EXECUTORS.get(holds_gil)
+    if pool is None:
+        pool = _EXECUTORS[holds_gil] = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1 if holds_gil else max(2, os.cpu_count() or 2),
             thread_name_prefix="voicebot-asr",
             initializer=name_os_thread,
         )
-    return _EXECUTOR
+    return pool
 
 
 class AsyncRecognizer:
@@ -227,7 +232,7 @@ class AsyncRecognizer:
     ) -> AsyncRecognizer:
         """Create the recogniser in a worker thread too (a Vosk free-mode recogniser takes
         a few hundred ms to build, the first grammar one reads the model's word list)."""
-        pool = executor or asr_executor()
+        pool = executor or asr_executor(engine.holds_gil)
         loop = asyncio.get_running_loop()
         build = functools.partial(engine.recognizer, grammar, groups=groups, band=band)
         recognizer = await loop.run_in_executor(pool, build)

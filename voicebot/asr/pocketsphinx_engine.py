@@ -142,6 +142,7 @@ class PocketsphinxEngine:
 
     name = "pocketsphinx"
     sample_rate = SAMPLE_RATE
+    holds_gil = True  # its Cython bindings call the decoder without releasing the GIL
 
     def __init__(
         self,

@@ -100,6 +100,7 @@ class VoskEngine:
 
     name = "vosk"
     sample_rate = SAMPLE_RATE
+    holds_gil = False  # cffi releases the GIL around each call into libvosk
 
     def __init__(
         self,
