@@ -284,12 +284,17 @@ def sipp_exe() -> str:
     return exe
 
 
-def caller_argv(scenario: Path, port: int, media_port: int, calls: int, rate: int, timeout: float) -> list[str]:
-    """SIPp placing ``calls`` calls of ``scenario`` to 127.0.0.1:``port`` at ``rate`` per second,
-    all at once at most, its media on ``media_port``."""
+def caller_argv(
+    scenario: Path, port: int, media_port: int, calls: int, rate: int, timeout: float,
+    *, at_once: int | None = None, period_ms: int = 1000,
+) -> list[str]:  # fmt: skip
+    """SIPp placing ``calls`` calls of ``scenario`` to 127.0.0.1:``port`` at ``rate`` per
+    ``period_ms``, at most ``at_once`` up at a time (default: all of them), its media on
+    ``media_port``."""
     return [sipp_exe(), "-sf", str(scenario), f"127.0.0.1:{port}", "-s", "bot", "-i", "127.0.0.1",
-            "-p", str(free_port()), "-mp", str(media_port), "-m", str(calls), "-l", str(calls),
-            "-r", str(rate), "-nostdin", "-timeout", f"{int(timeout)}s", "-max_socket", "60000"]  # fmt: skip
+            "-p", str(free_port()), "-mp", str(media_port), "-m", str(calls), "-l", str(at_once or calls),
+            "-r", str(rate), "-rp", str(period_ms), "-nostdin", "-timeout", f"{int(timeout)}s",
+            "-max_socket", "60000"]  # fmt: skip
 
 
 def sipp_summary(text: str) -> dict[str, int]:

@@ -21,6 +21,18 @@ them. Recognisers per core: call-seconds over the ASR pool's CPU seconds, i.e. h
 of this flow one core keeps recognising at once; beside it the ASR CPU per second of the span
 the bot had to listen for the answer (its prompt's end -> its reply).
 
+How the callers arrive (``BOTCALLS_ARRIVAL``): ``burst`` (the default) places the N calls within
+at most 4 s, so their answers come within the same seconds -- the worst case for the recogniser;
+``steady`` keeps N calls up the way a campaign or a busy line does: 2N calls, placed evenly over
+``BOTCALLS_CALL_S`` seconds (default 20, the length of a call of the default flow and answer)
+with at most N up at once, so each one that ends lets the next one in, and the answers come
+spread over time. In a steady round only the turns whose answer begins after the first
+``BOTCALLS_CALL_S`` seconds count (by then N calls are up).
+
+``BOTCALLS_WORKERS=W`` serves with ``--workers W`` (W worker processes behind Kamailio's
+dispatcher) instead of one process: the figures are then the whole server's, every worker's
+threads and Kamailio's (``dispatcher``) summed by role.
+
 Each N runs on a fresh server that first takes one unmeasured wave of N callers, so its
 pools (pocketsphinx decoders: a pair per call listening at once, about 0.03 s of CPU to build)
 are as a server that has run a while has them, and the prompt cache is warm;
@@ -61,7 +73,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
-from _procs import CLK_TCK, ab_checkouts, exit_on_sigterm, free_port, load_average, rss_bytes, start, stop, wait_sip
+from _procs import (
+    CLK_TCK,
+    ab_checkouts,
+    exit_on_sigterm,
+    free_port,
+    load_average,
+    rss_bytes,
+    start,
+    stop,
+    tree,
+    wait_sip,
+)
 from _sipp import BOT_UAC, Capture, caller_argv, read_pcap, sipp_summary, write_pcma_pcap
 
 from voicebot.tts.espeak import EspeakEngine
@@ -83,6 +106,11 @@ WARM = os.environ.get("BOTCALLS_WARM", "1") != "0"
 CORES = len(os.sched_getaffinity(0))
 AB = ab_checkouts("BOTCALLS_AB")  # other checkouts served beside this one, for A/B
 REPEAT = int(os.environ.get("BOTCALLS_REPEAT", "1"))
+ARRIVAL = os.environ.get("BOTCALLS_ARRIVAL", "burst")
+CALL_S = float(os.environ.get("BOTCALLS_CALL_S", "20"))
+WORKERS = int(os.environ.get("BOTCALLS_WORKERS", "0"))  # 0: one process, no dispatcher
+if ARRIVAL not in ("burst", "steady"):
+    sys.exit(f"botcalls: BOTCALLS_ARRIVAL must be burst or steady, not {ARRIVAL!r}")
 THIS = "this"
 
 
@@ -103,33 +131,38 @@ def caller_turn(work: Path) -> tuple[Path, float, float]:
     return path, lead, len(answer) / 8000
 
 
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of ``pid``'s threads so far, by role (the OS thread names)."""
-    out = {"loop": 0.0, "asr": 0.0, "tts": 0.0, "other": 0.0}
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tids:
+def thread_cpu(server: int) -> dict[str, float]:
+    """CPU seconds so far of the threads of the ``server`` process and its children, by role
+    (the OS thread names): each serving process's main thread is its event loop (with workers,
+    the supervisor's own counts as "other"), Kamailio's processes are the dispatcher."""
+    out = {"loop": 0.0, "asr": 0.0, "tts": 0.0, "dispatcher": 0.0, "other": 0.0}
+    for pid in tree(server):
         try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                name = f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            tids = os.listdir(f"/proc/{pid}/task")
         except OSError:
-            continue  # the thread ended
-        cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-        role = (
-            "loop"
-            if int(tid) == pid
-            else "asr"
-            if name.startswith("voicebot-asr")
-            else "tts"
-            if name.startswith("voicebot-tts")
-            else "other"
-        )
-        out[role] += cpu
+            continue  # the process ended
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    name = f.read().strip()
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread ended
+            out[_role(name, int(tid) == pid, pid == server)] += (int(fields[11]) + int(fields[12])) / CLK_TCK
     return out
+
+
+def _role(name: str, main_thread: bool, root: bool) -> str:
+    if name.startswith("voicebot-asr"):
+        return "asr"
+    if name.startswith("voicebot-tts"):
+        return "tts"
+    if name.startswith("kamailio"):
+        return "dispatcher"
+    if main_thread and not (root and WORKERS):
+        return "loop"
+    return "other"
 
 
 def utterances(packets: list[tuple[float, int, bool]], bridge: int = 15, least: int = 3) -> list[tuple[float, float]]:
@@ -159,12 +192,15 @@ def utterances(packets: list[tuple[float, int, bool]], bridge: int = 15, least: 
     return out
 
 
-def turns(capture: Path, caller_port: int) -> dict[str, Any]:
-    """Per call (the bot's RTP port) in the capture: the turn latency and the listening time."""
+def turns(capture: Path, caller_port: int, settle: float = 0.0) -> dict[str, Any]:
+    """Per call (the bot's RTP port) in the capture: the turn latency and the listening time,
+    for the answers that begin ``settle`` seconds or more after the capture's first packet."""
     dec = get_codec("PCMA/8000").decoder()
     sent: dict[int, list[tuple[float, int, bool]]] = {}  # bot port -> caller packets to it
     heard: dict[int, list[tuple[float, int, bool]]] = {}  # bot port -> bot packets to the caller
+    first: float | None = None
     for t, sport, dport, seq, payload in read_pcap(capture):
+        first = t if first is None else first
         if len(payload) != 160:
             continue  # not a 20 ms PCMA payload (RTCP, events)
         loud = int(np.abs(dec.decode(payload)).max()) > LOUD
@@ -175,12 +211,13 @@ def turns(capture: Path, caller_port: int) -> dict[str, Any]:
     latencies: list[float] = []
     listened: list[float] = []
     durations = [max(p[0] for p in pkts) - min(p[0] for p in pkts) for pkts in heard.values() if len(pkts) > 1]
-    over = no_reply = 0
+    over = no_reply = counted = 0
     for port, pkts in sent.items():
         said = utterances(pkts)
         bot = utterances(heard.get(port, []))
-        if not said:
+        if not said or first is None or said[0][0] < first + settle:
             continue
+        counted += 1
         begin, end = said[0][0], said[-1][1]
         prompt = [u for u in bot if u[0] < begin]
         if prompt and prompt[-1][1] >= begin:
@@ -192,7 +229,7 @@ def turns(capture: Path, caller_port: int) -> dict[str, Any]:
         latencies.append(reply[0][0] - end)
         listened.append(reply[0][0] - (prompt[-1][1] if prompt else begin))
     return {"latencies": latencies, "listened": listened, "spoke_over_prompt": over, "no_reply": no_reply,
-            "calls_seen": len(sent), "durations": durations}  # fmt: skip
+            "calls_seen": len(sent), "answers_counted": counted, "durations": durations}  # fmt: skip
 
 
 def _ms(values: list[float], q: float) -> float | None:
@@ -207,12 +244,8 @@ def bot_breakdown(log: Path, skip: int) -> dict[str, Any]:
     first audio queued, the jitter buffer's mean delay and the media clock's worst lateness."""
     parts: dict[str, list[float]] = {}
     late: list[float] = []
-    for line in log.read_text(errors="replace").splitlines():
-        if not line.startswith("{"):
-            continue
-        call = json.loads(line)
-        if call.get("call", 0) <= skip:
-            continue
+    calls = [json.loads(line) for line in log.read_text(errors="replace").splitlines() if line.startswith('{"call_id"')]
+    for call in calls[skip:]:  # the warm wave's calls ended before the measured wave began
         for turn in call.get("transcript", []):
             for name, ms in (turn.get("latency_breakdown_ms") or {}).items():
                 parts.setdefault(name, []).append(ms)
@@ -224,12 +257,19 @@ def bot_breakdown(log: Path, skip: int) -> dict[str, Any]:
     return out
 
 
-def _callers(n: int, port: int, media_port: int, work: Path, scenario: Path, wave: str) -> dict[str, int]:
-    """SIPp places ``n`` callers (at most 4 s of ramp) and returns its summary once they are done
-    (its screen is kept in ``sipp-N-WAVE.log``)."""
-    rate = max(5, n // 4)
-    client = start(caller_argv(scenario, port, media_port, n, rate, WAIT + 60), cwd=work, output=subprocess.PIPE)
-    out, _ = client.communicate(timeout=WAIT + n / rate + 90)
+def _callers(n: int, port: int, media_port: int, work: Path, scenario: Path, wave: str, arrival: str) -> dict[str, int]:
+    """SIPp places the callers of one wave (``burst``: ``n`` callers with at most 4 s of ramp;
+    ``steady``: 2n callers over ``CALL_S`` seconds, at most n at once) and returns its summary
+    once they are done (its screen is kept in ``sipp-N-WAVE.log``)."""
+    if arrival == "steady":
+        argv = caller_argv(scenario, port, media_port, 2 * n, n, WAIT + 60, at_once=n, period_ms=int(CALL_S * 1000))
+        took = 2 * CALL_S
+    else:
+        rate = max(5, n // 4)
+        argv = caller_argv(scenario, port, media_port, n, rate, WAIT + 60)
+        took = n / rate
+    client = start(argv, cwd=work, output=subprocess.PIPE)
+    out, _ = client.communicate(timeout=WAIT + took + 90)
     (work / f"sipp-{n}-{wave}.log").write_bytes(out)
     return sipp_summary(out.decode(errors="replace"))
 
@@ -240,36 +280,39 @@ def one_round(n: int, work: Path, scenario: Path, target: str = THIS) -> dict[st
     log = open(work / f"server-{tag}.log", "wb")  # noqa: SIM115 - closed below
     server = start(
         [sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{port}", "--flow", str(FLOW), "--json",
-         "--user", "bot", "--stats", str(work / f"stats-{tag}.json"), "--max-calls", "5000", "--no-defence"],
+         "--user", "bot", "--stats", str(work / f"stats-{tag}.json"), "--max-calls", "5000", "--no-defence",
+         *(["--workers", str(WORKERS)] if WORKERS else [])],
         cwd=work, output=log, env={**os.environ, **AB.get(target, {})},
     )  # fmt: skip
     capture = Capture(work / f"rtp-{tag}.pcap", client_media, client_media, snaplen=256, both_ways=True)
-    row: dict[str, Any] = {"target": target, "n": n}
+    row: dict[str, Any] = {"target": target, "n": n, "arrival": ARRIVAL}
     try:
         wait_sip(port, 60)
         if WARM:
-            _callers(n, port, free_port(), work, scenario, "warm")  # the recogniser pool grows to N, unmeasured
+            _callers(n, port, free_port(), work, scenario, "warm", "burst")  # the recogniser pool grows to N
         time.sleep(1.0)
         load0 = load_average()
-        idle_rss = rss_bytes([server.pid])
+        idle_rss = rss_bytes(tree(server.pid))
         capture.start()
         cpu0, k0, t0 = thread_cpu(server.pid), _children_cpu(), time.monotonic()
-        sipp = _callers(n, port, client_media, work, scenario, "measured")
+        sipp = _callers(n, port, client_media, work, scenario, "measured", ARRIVAL)
         k_cpu = _children_cpu() - k0
         cpu1, t1 = thread_cpu(server.pid), time.monotonic()
-        rss = rss_bytes([server.pid])
+        rss = rss_bytes(tree(server.pid))
     finally:
         capture.stop()
         stop(server)
         log.close()
-    result = turns(capture.path, client_media)
+    result = turns(capture.path, client_media, CALL_S if ARRIVAL == "steady" else 0.0)
     row["bot_says"] = bot_breakdown(work / f"server-{tag}.log", n if WARM else 0)
     lat = result.pop("latencies")
     listened = result.pop("listened")
     call_seconds = sum(result.pop("durations"))
     used = {k: cpu1[k] - cpu0[k] for k in cpu0}
     calls = sipp["successful"]
+    placed = 2 * n if ARRIVAL == "steady" else n
     row.update(
+        placed=placed,
         set_up=calls,
         failed=sipp["failed"],
         turns_measured=len(lat),
@@ -292,9 +335,16 @@ def one_round(n: int, work: Path, scenario: Path, target: str = THIS) -> dict[st
         load_average_after=load_average(),
     )
     p95 = row["turn_ms"]["p95"]
-    row["ok"] = calls == n and len(lat) == n and not result["spoke_over_prompt"] and p95 is not None and p95 <= 300
+    row["ok"] = (
+        calls == placed
+        and len(lat) == result["answers_counted"] > 0
+        and not result["spoke_over_prompt"]
+        and p95 is not None
+        and p95 <= 300
+    )
     print(
-        f"{target} N={n:<3} set up={calls:<3} turns={len(lat):<3} over_prompt={result['spoke_over_prompt']} "
+        f"{target} {ARRIVAL} N={n:<3} set up={calls}/{placed} turns={len(lat)}/{result['answers_counted']} "
+        f"over_prompt={result['spoke_over_prompt']} "
         f"no_reply={result['no_reply']} turn p50/p95/max={row['turn_ms']['p50']}/{p95}/{row['turn_ms']['max']} ms "
         f"cpu/call={row['cpu_s_per_call']} server={row['server_cpu_pct']}% sipp={row['client_cpu_pct']}% "
         f"bot={row['bot_says']} rss/call={row['rss_mb_per_call']}MB rec/core={row['recognisers_per_core']} "
@@ -345,6 +395,9 @@ def main() -> None:
             "answer": ANSWER,
             "caller_lead_s": round(lead, 2),
             "answer_s": round(answer_s, 2),
+            "arrival": ARRIVAL,
+            "workers": WORKERS,
+            "call_s": CALL_S,
             "cores": CORES,
             "load_average_before": load_before,
             "load_average_after": load_average(),
