@@ -5,6 +5,11 @@ on its address, and restarts it when it exits while the supervisor is running (a
 doubling up to 30 s while it keeps dying young). Children get SIGTERM if the supervisor dies
 (Linux ``PR_SET_PDEATHSIG``), and :meth:`Supervisor.stop` ends them with SIGTERM, then
 SIGKILL after a grace period.
+
+A child whose output is not sent elsewhere writes its stdout into a pipe of ours, and we copy
+it to our stdout a whole line at a time, so two workers' ``--json`` lines never mix into one
+(a child writing straight to a shared stdout splits a long line over several writes, and
+another child's write can land between them). Its stderr (log lines) is ours.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import itertools
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -27,6 +33,8 @@ log = logging.getLogger(__name__)
 MIN_DELAY = 0.5
 MAX_DELAY = 30.0
 STABLE_AFTER = 60.0  # a process that ran this long has its restart delay reset
+LINE_LIMIT = 1 << 24  # the longest stdout line copied from a child (a call's report is a few KB)
+DRAIN = 2.0  # seconds to take a child's last lines after it exited
 
 try:  # loaded before any fork: the pre-exec hook must not import or allocate
     _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -48,7 +56,7 @@ class ProcessSpec:
     name: str
     argv: list[str]
     address: tuple[str, int]
-    output: IO[Any] | int | None = None  # where its stdout/stderr go (None: inherit ours)
+    output: IO[Any] | int | None = None  # where its stdout/stderr go (None: lines to our stdout)
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
     restarts: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -135,11 +143,22 @@ class Supervisor:
             raise RuntimeError(f"{spec.name} did not start")
 
     async def _spawn(self, spec: ProcessSpec) -> asyncio.subprocess.Process:
+        if spec.output is not None:
+            return await asyncio.create_subprocess_exec(
+                *spec.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=spec.output,
+                stderr=asyncio.subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
         return await asyncio.create_subprocess_exec(
             *spec.argv,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=spec.output,
-            stderr=asyncio.subprocess.STDOUT if spec.output is not None else None,
+            stdout=asyncio.subprocess.PIPE,
+            limit=LINE_LIMIT,
+            # a Python child writes each line as it prints it (a pipe would hold its human-
+            # readable lines back in a buffer); the lines are joined again here
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
             preexec_fn=_die_with_parent,
         )
 
@@ -149,18 +168,27 @@ class Supervisor:
         first = True
         while not self._stopping:
             proc = spec.process = await self._spawn(spec)
-            started = loop.time()
-            probe = asyncio.ensure_future(answers_options(*spec.address, self.ready_timeout))
-            exited = asyncio.ensure_future(proc.wait())
-            done = await _first(probe, exited)
-            if probe in done and probe.result():
-                spec.ready.set()
-                if not first:
-                    self.report(f"{spec.name} is back on {format_hostport(*spec.address)} (pid {proc.pid})")
-            elif exited not in done:
-                self.report(f"{spec.name} does not answer on {format_hostport(*spec.address)}; restarting it")
-                await self._end(proc)
-            code = await proc.wait()
+            lines = asyncio.ensure_future(_copy_lines(proc.stdout)) if proc.stdout is not None else None
+            try:
+                started = loop.time()
+                probe = asyncio.ensure_future(answers_options(*spec.address, self.ready_timeout))
+                exited = asyncio.ensure_future(proc.wait())
+                done = await _first(probe, exited)
+                if probe in done and probe.result():
+                    spec.ready.set()
+                    if not first:
+                        self.report(f"{spec.name} is back on {format_hostport(*spec.address)} (pid {proc.pid})")
+                elif exited not in done:
+                    self.report(f"{spec.name} does not answer on {format_hostport(*spec.address)}; restarting it")
+                    await self._end(proc)
+                code = await proc.wait()
+                if lines is not None:  # its last lines (a child of its own may hold the pipe open)
+                    await asyncio.wait([lines], timeout=DRAIN)
+            finally:
+                if lines is not None:
+                    lines.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await lines
             if self._stopping:
                 return
             if first and not spec.ready.is_set():
@@ -203,6 +231,28 @@ class Supervisor:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+async def _copy_lines(stream: asyncio.StreamReader) -> None:
+    """Copy a child's stdout to ours, one whole line per write, until it ends. The child is
+    never left blocked on a full pipe: a line longer than the limit goes on in pieces, and
+    when our stdout is gone its lines are read and dropped."""
+    out: Any = sys.stdout.buffer
+    while True:
+        try:
+            line = await stream.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:  # the child's stdout closed
+            line = end.partial + b"\n" if end.partial else b""
+        except asyncio.LimitOverrunError as long:
+            line = await stream.read(long.consumed)
+        if not line:
+            return
+        if out is not None:
+            try:
+                out.write(line)
+                out.flush()
+            except (OSError, ValueError):  # a closed pipe or file on our side
+                out = None
 
 
 __all__ = ["ProcessSpec", "Supervisor", "answers_options"]

@@ -4,6 +4,7 @@ answers any datagram with a SIP status line, which is all the readiness probe as
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -91,3 +92,46 @@ def test_cancelling_start_while_the_process_is_silent_leaves_no_waiter_and_stop_
         assert others() == set()
 
     run(main())
+
+
+WRITER = """
+import json, os, socket, sys, threading, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+
+def write():
+    # long lines reach the fd in pieces, as a big line or an unbuffered print does
+    end, n = time.monotonic() + 1.5, 0
+    while time.monotonic() < end:
+        line = (json.dumps({"writer": sys.argv[2], "n": n, "pad": "x" * 6000}) + "\\n").encode()
+        for k in range(0, len(line), 1000):
+            os.write(1, line[k : k + 1000])
+        n += 1
+
+threading.Thread(target=write).start()
+while True:
+    _, peer = s.recvfrom(65535)
+    s.sendto(b"SIP/2.0 200 OK\\r\\n\\r\\n", peer)
+"""
+
+
+def test_two_childrens_stdout_lines_reach_ours_whole(capfd: pytest.CaptureFixture[str]) -> None:
+    """Two workers printing ``--json`` lines at once: every line on our stdout is one child's
+    whole line (written straight to a shared stdout, their pieces interleave)."""
+
+    async def main() -> None:
+        sup = Supervisor(lambda line: None, ready_timeout=10)
+        for name in ("a", "b"):
+            port = free_port()
+            await sup.start(ProcessSpec(name, [sys.executable, "-c", WRITER, str(port), name], ("127.0.0.1", port)))
+        await asyncio.sleep(2.5)
+        await sup.stop()
+        assert others() == set()
+
+    run(main())
+    lines = capfd.readouterr().out.splitlines()
+    reports = [json.loads(line) for line in lines]  # fails on a line that mixes two children's pieces
+    assert {r["writer"] for r in reports} == {"a", "b"}
+    for writer in ("a", "b"):  # each child's lines all came, in order
+        numbers = [r["n"] for r in reports if r["writer"] == writer]
+        assert numbers == list(range(len(numbers))) and len(numbers) > 10
