@@ -8,7 +8,10 @@ closest expected phrase (``FinalResult.match``).
 One engine per process and model (it holds the shared, read-only model); one recogniser per
 call (it holds the decoder state). Recognisers are not thread-safe: use each from one
 thread at a time. ``AsyncRecognizer`` runs a recogniser in worker threads so the event
-loop never blocks (DESIGN.md rule 8).
+loop never blocks on a decode (DESIGN.md rule 8). A decoder that keeps the GIL while it
+works (``AsrEngine.holds_gil``: pocketsphinx) still takes the loop's turns meanwhile: the
+loop waits for the GIL up to a switch interval (5 ms) and more while one C call lasts
+(``benchmarks/asr_threads.py``).
 """
 
 from __future__ import annotations
