@@ -49,7 +49,9 @@ Run: ``python benchmarks/botcalls.py``. ``BOTCALLS_N="1,2,4,8"`` sets the call c
 default is the quick form ``make bench`` runs), ``BOTCALLS_FLOW`` the flow, ``BOTCALLS_ANSWER``
 the caller's words, ``BOTCALLS_LEAD`` the caller's silence before it speaks (seconds; default:
 the rendered length of ``BOTCALLS_PROMPTS``, the bot's prompts before the answer separated by
-``|``, + 1.5 s; set them with another flow). Needs sipp, tcpdump and espeak-ng.
+``|``, + 1.5 s; set them with another flow), ``BOTCALLS_VOICE`` the espeak-ng voice of both
+(default ``en-us``) and ``BOTCALLS_CONTEXT`` the flow's context as ``key=value`` pairs split by
+``;`` (each passed as ``--context``). Needs sipp, tcpdump and espeak-ng.
 
 A/B in the same run: ``BOTCALLS_AB=main=/path/to/checkout`` (several as ``a=path,b=path``) serves
 each N a second time with that checkout's code, right after this checkout's round, and
@@ -93,6 +95,8 @@ from voicebot_codecs import get_codec, resample
 ROOT = Path(__file__).resolve().parent.parent
 FLOW = Path(os.environ.get("BOTCALLS_FLOW", ROOT / "dialogs" / "prescription_ready.yaml"))
 ANSWER = os.environ.get("BOTCALLS_ANSWER", "yes")
+VOICE = os.environ.get("BOTCALLS_VOICE", "en-us")
+CONTEXT = [pair for pair in os.environ.get("BOTCALLS_CONTEXT", "").split(";") if pair]
 PROMPTS = os.environ.get(
     "BOTCALLS_PROMPTS",
     "Hello there, this is the pharmacy. Your prescription is ready for pickup.|"
@@ -119,8 +123,8 @@ def caller_turn(work: Path) -> tuple[Path, float, float]:
     Returns the path, the lead silence and the answer's length (seconds)."""
     tts = EspeakEngine()
     try:
-        prompts = sum(len(tts.synthesize(p, voice="en-us", rate=175)) for p in PROMPTS.split("|")) / 16000
-        answer16 = tts.synthesize(ANSWER, voice="en-us", rate=175)
+        prompts = sum(len(tts.synthesize(p, voice=VOICE, rate=175)) for p in PROMPTS.split("|")) / 16000
+        answer16 = tts.synthesize(ANSWER, voice=VOICE, rate=175)
     finally:
         tts.close()
     lead = float(os.environ.get("BOTCALLS_LEAD", prompts + 1.5))
@@ -281,7 +285,7 @@ def one_round(n: int, work: Path, scenario: Path, target: str = THIS) -> dict[st
     server = start(
         [sys.executable, "-m", "voicebot", "serve", "--listen", f"127.0.0.1:{port}", "--flow", str(FLOW), "--json",
          "--user", "bot", "--stats", str(work / f"stats-{tag}.json"), "--max-calls", "5000", "--no-defence",
-         *(["--workers", str(WORKERS)] if WORKERS else [])],
+         *(["--workers", str(WORKERS)] if WORKERS else []), *(a for pair in CONTEXT for a in ("--context", pair))],
         cwd=work, output=log, env={**os.environ, **AB.get(target, {})},
     )  # fmt: skip
     capture = Capture(work / f"rtp-{tag}.pcap", client_media, client_media, snaplen=256, both_ways=True)
