@@ -30,6 +30,7 @@ from voicebot.asr.events import (
     PhraseMatch,
     WordTiming,
 )
+from voicebot.asr.host import host_processes, hosted_engine
 from voicebot.asr.matching import PhraseMatcher
 from voicebot.asr.vosk_model import ENV_MODEL
 from voicebot.errors import ConfigError, DependencyError
@@ -65,6 +66,15 @@ def get_engine(name: str = "vosk", model_dir: str | os.PathLike[str] | None = No
         return engine
 
 
+def holds_gil(name: str) -> bool:
+    """Whether engine ``name``'s decoder keeps the GIL (its class says so; nothing is loaded)."""
+    if name == "pocketsphinx":
+        from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
+
+        return PocketsphinxEngine.holds_gil
+    return False  # Vosk's cffi calls release it
+
+
 def language_code(language: str) -> str:
     """``ko-KR`` -> ``ko``, ``zh_CN`` / ``cmn`` -> ``zh``: the two-letter code engines go by."""
     code = language.strip().lower().replace("_", "-").split("-")[0]
@@ -92,7 +102,9 @@ def engine_for_language(
     ``en`` -> pocketsphinx (its built-in US English model); ``ko`` -> Vosk with the packaged
     Korean model; any language -> Vosk with the model directory ``model`` or
     ``$VOICEBOT_VOSK_MODEL``. ``engine`` forces one engine ("vosk" or "pocketsphinx"; for
-    pocketsphinx ``model`` is an acoustic model directory).
+    pocketsphinx ``model`` is an acoustic model directory). An engine whose decoder keeps the
+    GIL (pocketsphinx) decodes in ``$VOICEBOT_ASR_PROCESSES`` host processes when that is set
+    above 0 (``voicebot.asr.host``).
     """
     code = language_code(language)
     if engine is not None and engine not in ENGINES:
@@ -111,6 +123,9 @@ def engine_for_language(
         )
     if engine == "vosk" and model is None and not os.environ.get(ENV_MODEL) and code != "ko":
         raise DependencyError(missing_recognizer(code))
+    processes = host_processes()
+    if processes and holds_gil(engine):  # decoded in host processes, outside our GIL
+        return hosted_engine(engine, model, processes)
     return get_engine(engine, model)
 
 
