@@ -30,7 +30,7 @@ from voicebot.asr.events import (
     PhraseMatch,
     WordTiming,
 )
-from voicebot.asr.host import host_processes, hosted_engine
+from voicebot.asr.host import AsrHostLost, host_processes, hosted_engine
 from voicebot.asr.matching import PhraseMatcher
 from voicebot.asr.vosk_model import ENV_MODEL
 from voicebot.errors import ConfigError, DependencyError
@@ -135,6 +135,7 @@ __all__ = [
     "Alternative",
     "AsrEngine",
     "AsrEvent",
+    "AsrHostLost",
     "AsyncRecognizer",
     "Band",
     "FinalResult",

@@ -209,7 +209,7 @@ class DecoderHost:
             try:
                 self._conn.send((op, args))
             except (EOFError, OSError):
-                self._lose("closed its pipe")
+                self._lose("exited")
             return self._reply()
 
     def _reply(self) -> Any:
@@ -254,7 +254,7 @@ class HostPool:
         self.name, self.model_dir, self.size = name, model_dir, size
         self._lock = threading.Lock()
         self._pinned: dict[DecoderHost, int] = {}
-        self._closed = False
+        self.closed = False
         self.facts = self._fill()[0].facts()
 
     def _fill(self) -> list[DecoderHost]:
@@ -271,7 +271,7 @@ class HostPool:
     def pin(self) -> DecoderHost:
         """The host for a new recogniser (started again first if it was lost)."""
         with self._lock:
-            if self._closed:
+            if self.closed:
                 raise AsrHostLost("the ASR host processes were closed")
             host = min(self._fill(), key=self._pinned.__getitem__)
             self._pinned[host] += 1
@@ -296,7 +296,7 @@ class HostPool:
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
+            self.closed = True
             hosts, self._pinned = list(self._pinned), {}
         for host in hosts:
             host.close()
@@ -397,7 +397,7 @@ def hosted_engine(name: str, model_dir: str | os.PathLike[str] | None, processes
     key = (name, os.fspath(model_dir) if model_dir is not None else None, processes)
     with _HOSTED_LOCK:
         engine = _HOSTED.get(key)
-        if engine is None:
+        if engine is None or engine.pool.closed:
             engine = _HOSTED[key] = HostedEngine(name, key[1], processes)
             atexit.register(engine.close)
         return engine
