@@ -18,7 +18,8 @@ Design:
   runs threads and an event loop. It talks over a socket pair through multiprocessing's
   ``Connection``. A host ignores SIGINT (a Ctrl-C reaches the whole process group; the server,
   not its hosts, decides when turns end) and exits when its socket closes, so none outlives
-  the server, however the server ends.
+  the server, however the server ends. Hosts run at a lower priority (``HOST_NICENESS``): on
+  busy cores media goes first and decoding waits.
 * Any thread may use a host: :meth:`DecoderHost.call` sends one request and reads its reply
   under the host's lock, so a pipe never carries two requests at once.
 * A host that dies (or does not answer within ``REPLY_TIMEOUT``) is lost: every call to it
@@ -53,6 +54,9 @@ ENV_PROCESSES = "VOICEBOT_ASR_PROCESSES"
 # How long a host may take over one request (a decode is milliseconds; starting one, loading
 # the model, about a second) before it is taken for hung and replaced.
 REPLY_TIMEOUT = 30.0
+# Hosts run below the server's priority: when the cores are all busy, the event loop (every
+# call's media clock) runs first and the decoding waits, never the other way round.
+HOST_NICENESS = 5
 BANDS: tuple[Band | None, ...] = (None, *Band)
 # a host's program: this module, imported from the server's own checkout (``_SOURCE``)
 HOST_MAIN = "import sys; from voicebot.asr.host import main; main(sys.argv[1:])"
@@ -135,6 +139,7 @@ def serve_host(fd: int, name: str, model_dir: str | None) -> None:
     """A host process's main: answer requests on the socket ``fd`` until it closes."""
     conn = Connection(fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(HOST_NICENESS)
     threading.current_thread().name = "voicebot-asrhost"  # botcalls counts its CPU as ASR
     name_os_thread()
     try:
