@@ -268,9 +268,14 @@ class HostPool:
             del self._pinned[host]
             host.close()
         new = [DecoderHost(self.name, self.model_dir) for _ in range(self.size - len(self._pinned))]
-        for host in new:  # started together above, so they load their models side by side
-            host.facts()
-            self._pinned[host] = 0
+        try:
+            for host in new:  # started together above, so they load their models side by side
+                host.facts()
+        except BaseException:  # e.g. a model that does not load: no host is left behind
+            for host in new:
+                host.close()
+            raise
+        self._pinned.update(dict.fromkeys(new, 0))
         return list(self._pinned)
 
     def pin(self) -> DecoderHost:

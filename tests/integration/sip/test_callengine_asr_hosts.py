@@ -1,5 +1,5 @@
 """`voicebot serve` and `voicebot dial` with pocketsphinx in decoder host processes
-(``VOICEBOT_ASR_PROCESSES``): a shipped English dialog reaches its persona's outcome, the
+(``--asr-processes``, ``VOICEBOT_ASR_PROCESSES``): a shipped English dialog reaches its persona's outcome, the
 server's hosts are its children, and they end with it even when it is killed outright."""
 
 from __future__ import annotations
@@ -42,21 +42,18 @@ def gone(pid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_a_dialog_with_the_recognisers_in_host_processes(
-    serve: Callable[..., Served], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(ENV_PROCESSES, "2")  # both processes below take it from the environment
+def test_a_dialog_with_the_recognisers_in_host_processes(serve: Callable[..., Served], tmp_path: Path) -> None:
     name = "appointment_reminder"
     persona_file = DIALOGS / "personas" / f"{name}.persona.yaml"
     persona = Persona.load(persona_file)
     context = tmp_path / "context.json"
     context.write_text(json.dumps(plain(persona.context)), encoding="utf-8")
-    served = serve("--persona", str(persona_file), "--json", user="callee")
+    served = serve("--persona", str(persona_file), "--json", "--asr-processes", "2", user="callee")
     hosts = asr_hosts(served.process.pid)  # the persona's recogniser: started before it listens
     assert len(hosts) == 2, served.output()
     with StandInCrm(status=503) as crm:
         done = dial(served.uri, "--flow", str(DIALOGS / f"{name}.yaml"), "--context-file", str(context), "--json",
-                    "--webhook-base", crm.base)  # fmt: skip
+                    "--webhook-base", crm.base, env={**os.environ, ENV_PROCESSES: "2"})  # fmt: skip
     out = served.wait_output(lambda text: any(line.startswith("{") for line in text.splitlines()))
     assert done.returncode == 0, done.stdout + done.stderr + out
     report = json.loads(done.stdout)
