@@ -193,11 +193,17 @@ _EXECUTORS: dict[bool, concurrent.futures.ThreadPoolExecutor] = {}
 
 def asr_executor(holds_gil: bool = False) -> concurrent.futures.ThreadPoolExecutor:
     """The process-wide worker threads for recognisers: one per core for decoders that release
-    the GIL, a single one for those that keep it (see ``AsrEngine.holds_gil``)."""
+    the GIL, a single one for those that keep it (see ``AsrEngine.holds_gil``).
+
+    Recognisers in decoder host processes (``voicebot.asr.host``) wait on their host's pipe in
+    the first pool, one request per host at a time: one more thread per host, so that threads
+    waiting their turn at one host do not leave another host idle."""
+    from voicebot.asr.host import host_processes
+
     pool = _EXECUTORS.get(holds_gil)
     if pool is None:
         pool = _EXECUTORS[holds_gil] = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1 if holds_gil else max(2, os.cpu_count() or 2),
+            max_workers=1 if holds_gil else max(2, os.cpu_count() or 2) + host_processes(),
             thread_name_prefix="voicebot-asr",
             initializer=name_os_thread,
         )
