@@ -188,6 +188,22 @@ def recognize_pcm(recognizer: Recognizer, pcm: Pcm, frame: int = 320) -> FinalRe
     return recognizer.finish()
 
 
+# how many decoder host processes (``voicebot.asr.host``) decode engines that keep the GIL
+ENV_PROCESSES = "VOICEBOT_ASR_PROCESSES"
+
+
+def host_processes() -> int:
+    """How many decoder hosts ``VOICEBOT_ASR_PROCESSES`` asks for (0 or unset: decode in process)."""
+    text = os.environ.get(ENV_PROCESSES, "").strip()
+    try:
+        count = int(text or "0")
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise ConfigError(f"{ENV_PROCESSES} must be a whole number of processes (0: none), not {text!r}")
+    return count
+
+
 _EXECUTORS: dict[bool, concurrent.futures.ThreadPoolExecutor] = {}
 
 
@@ -198,8 +214,6 @@ def asr_executor(holds_gil: bool = False) -> concurrent.futures.ThreadPoolExecut
     Recognisers in decoder host processes (``voicebot.asr.host``) wait on their host's pipe in
     the first pool, one request per host at a time: one more thread per host, so that threads
     waiting their turn at one host do not leave another host idle."""
-    from voicebot.asr.host import host_processes
-
     pool = _EXECUTORS.get(holds_gil)
     if pool is None:
         pool = _EXECUTORS[holds_gil] = concurrent.futures.ThreadPoolExecutor(
@@ -266,6 +280,7 @@ class AsyncRecognizer:
 
 
 __all__ = [
+    "ENV_PROCESSES",
     "SAMPLE_RATE",
     "AsrEngine",
     "AsyncRecognizer",
@@ -275,6 +290,7 @@ __all__ = [
     "Recognizer",
     "asr_executor",
     "check_pcm",
+    "host_processes",
     "recognize_pcm",
     "report_grammar",
 ]

@@ -47,10 +47,10 @@ from typing import Any, NoReturn
 
 from voicebot.asr.engine import Band, Grammar, Pcm, Recognizer, check_pcm
 from voicebot.asr.events import AsrEvent, FinalResult
+from voicebot.asr.registry import get_engine
 from voicebot.errors import ConfigError, VoicebotError
 from voicebot.runtime import name_os_thread
 
-ENV_PROCESSES = "VOICEBOT_ASR_PROCESSES"
 # How long a host may take over one request (a decode is milliseconds; starting one, loading
 # the model, about a second) before it is taken for hung and replaced.
 REPLY_TIMEOUT = 30.0
@@ -65,18 +65,6 @@ _SOURCE = str(Path(__file__).resolve().parents[2])
 
 class AsrHostLost(VoicebotError):
     """The decoder host process holding this recogniser died or stopped answering."""
-
-
-def host_processes() -> int:
-    """How many decoder hosts ``VOICEBOT_ASR_PROCESSES`` asks for (0 or unset: decode in process)."""
-    text = os.environ.get(ENV_PROCESSES, "").strip()
-    try:
-        count = int(text or "0")
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise ConfigError(f"{ENV_PROCESSES} must be a whole number of processes (0: none), not {text!r}")
-    return count
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,8 +84,6 @@ class _Recognisers:
     """A host's engine and the recognisers it holds, by id: what each request does."""
 
     def __init__(self, name: str, model_dir: str | None) -> None:
-        from voicebot.asr import get_engine
-
         self.engine = get_engine(name, model_dir)
         self.held: dict[int, Recognizer] = {}
         self._ids = itertools.count()
@@ -414,14 +400,12 @@ def hosted_engine(name: str, model_dir: str | os.PathLike[str] | None, processes
 
 
 __all__ = [
-    "ENV_PROCESSES",
     "AsrHostLost",
     "DecoderHost",
     "EngineFacts",
     "HostPool",
     "HostedEngine",
     "HostedRecognizer",
-    "host_processes",
     "hosted_engine",
     "serve_host",
 ]

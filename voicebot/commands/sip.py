@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from voicebot.asr.host import ENV_PROCESSES
+from voicebot.asr.engine import ENV_PROCESSES
 from voicebot.commands import _security_options
 from voicebot.commands._exits import DIAL_EXIT_CODES
 from voicebot.commands._security_options import count, whole_number

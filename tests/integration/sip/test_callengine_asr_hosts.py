@@ -15,7 +15,7 @@ import pytest
 
 from tests.integration.sip.test_callengine_flows import DIALOGS, dial
 from tests.interop.sip.conftest import Served
-from voicebot.asr.host import ENV_PROCESSES
+from voicebot.asr.engine import ENV_PROCESSES
 from voicebot.flowio.standin import StandInCrm
 from voicebot.persona import Persona, plain, verdict
 

@@ -17,8 +17,8 @@ import pytest
 
 from tests.integration.speech.conftest import Speak
 from voicebot.asr import AsrHostLost, AsyncRecognizer, engine_for_language
-from voicebot.asr.engine import Band, recognize_pcm
-from voicebot.asr.host import ENV_PROCESSES, HostedEngine
+from voicebot.asr.engine import ENV_PROCESSES, Band, recognize_pcm
+from voicebot.asr.host import HostedEngine
 from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
 from voicebot.errors import ConfigError
 
