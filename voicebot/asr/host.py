@@ -23,8 +23,9 @@ Design:
 * Any thread may use a host: :meth:`DecoderHost.call` sends one request and reads its reply
   under the host's lock, so a pipe never carries two requests at once.
 * A host that dies (or does not answer within ``REPLY_TIMEOUT``) is lost: every call to it
-  raises :class:`AsrHostLost` at once, the calls pinned to it fail their turn, and the next
-  recogniser opened goes to a host started in its place.
+  raises :class:`AsrHostLost` at once, so the turns of the calls pinned to it end as
+  no-matches (``Voice.listen``), and the next recogniser opened goes to a host started in its
+  place.
 * Closing a proxy closes its recogniser in the host (its decoders go back to the host's pool)
   and unpins it; closing the engine (at exit) closes every host.
 """
@@ -183,6 +184,10 @@ class DecoderHost:
         self.lost: str | None = None
         self._facts: EngineFacts | None = None
 
+    def alive(self) -> bool:
+        """Neither found lost nor exited (a host that died unasked is not used again)."""
+        return self.lost is None and self.process.poll() is None
+
     def facts(self) -> EngineFacts:
         """What the engine the host loaded is (waits for the host to be up)."""
         with self._lock:
@@ -250,7 +255,7 @@ class HostPool:
 
     def _fill(self) -> list[DecoderHost]:
         """Replace lost hosts and start missing ones (call under the lock, or from ``__init__``)."""
-        for host in [h for h in self._pinned if h.lost is not None]:
+        for host in [h for h in self._pinned if not h.alive()]:
             del self._pinned[host]
             host.close()
         new = [DecoderHost(self.name, self.model_dir) for _ in range(self.size - len(self._pinned))]
