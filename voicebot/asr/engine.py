@@ -224,6 +224,12 @@ def asr_executor(holds_gil: bool = False) -> concurrent.futures.ThreadPoolExecut
     return pool
 
 
+def _close_built(pool: concurrent.futures.Executor, built: asyncio.Future[Recognizer]) -> None:
+    """Close a recogniser nobody took (its decoders go back to their pool, or its host's)."""
+    if not built.cancelled() and built.exception() is None:
+        pool.submit(built.result().close)
+
+
 class AsyncRecognizer:
     """Asyncio face of a ``Recognizer``: every decoder call runs in a worker thread.
 
@@ -251,11 +257,18 @@ class AsyncRecognizer:
         band: Band | None = None,
     ) -> AsyncRecognizer:
         """Create the recogniser in a worker thread too (a Vosk free-mode recogniser takes
-        a few hundred ms to build, the first grammar one reads the model's word list)."""
+        a few hundred ms to build, the first grammar one reads the model's word list). When
+        the caller is cancelled meanwhile (the call ended), the recogniser is closed once
+        built, so none outlives its call (in a decoder host, none stays held there)."""
         pool = executor or asr_executor(engine.holds_gil)
         loop = asyncio.get_running_loop()
         build = functools.partial(engine.recognizer, grammar, groups=groups, band=band)
-        recognizer = await loop.run_in_executor(pool, build)
+        built = loop.run_in_executor(pool, build)
+        try:
+            recognizer = await asyncio.shield(built)
+        except asyncio.CancelledError:  # the call ended first: close the recogniser once it is built
+            built.add_done_callback(functools.partial(_close_built, pool))
+            raise
         return cls(recognizer, pool)
 
     async def accept(self, pcm: Pcm) -> AsrEvent | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from tests.integration.speech.conftest import Speak
 from voicebot.asr import AsrHostLost, AsyncRecognizer, engine_for_language
 from voicebot.asr.engine import ENV_PROCESSES, Band, recognize_pcm
-from voicebot.asr.host import HostedEngine
+from voicebot.asr.host import HostedEngine, HostedRecognizer
 from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
 from voicebot.errors import ConfigError
 
@@ -129,6 +130,35 @@ def test_async_recogniser_waits_for_its_host_in_a_worker_thread(hosted: HostedEn
 
     assert asyncio.run(turn()) == "yes please"
     assert seen and threading.get_ident() not in seen
+    assert held(hosted) == [0, 0]
+
+
+def test_a_recogniser_whose_call_ended_while_it_was_opened_is_released_in_its_host(
+    hosted: HostedEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = threading.Event()
+    make = hosted.recognizer
+
+    def recognizer(*args: Any, **kwargs: Any) -> HostedRecognizer:
+        rec = make(*args, **kwargs)
+        built.set()
+        return rec
+
+    monkeypatch.setattr(hosted, "recognizer", recognizer)
+
+    async def cancelled_open() -> None:
+        opening = asyncio.ensure_future(AsyncRecognizer.open(hosted, GRAMMAR))
+        await asyncio.sleep(0)  # the build is under way in a worker thread
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        assert await asyncio.to_thread(built.wait, 30)
+        for _ in range(200):  # until a worker thread has closed it again
+            if sum(held(hosted)) == 0:
+                return
+            await asyncio.sleep(0.05)
+
+    asyncio.run(cancelled_open())
     assert held(hosted) == [0, 0]
 
 
