@@ -16,7 +16,11 @@ a decoder that keeps the GIL, the event loop waits for it the same way. This is 
 two decoder host processes (``voicebot.asr.host``, what ``VOICEBOT_ASR_PROCESSES`` turns on):
 each thread waits on a pipe while a host decodes, so the ticker runs meanwhile and two hosts
 decode side by side. ``cpu_s`` is this process's CPU alone (the hosts' is their own): what the
-proxies cost the serving process.
+proxies cost the serving process. Measured on 2 cores (load 0.0-0.2): in process, two threads
+0.94x as fast as one and the ticker late p95/max 11.5/16.1 ms (one thread); in two hosts, two
+threads 1.7x as fast as one, the ticker late p95/max 0.1/0.5 ms, and this process spent 0.066
+CPU s on 8 turns instead of 1.054 (one turn on one thread: 1.27-1.30 s of wall against 1.18 in
+process, the pipe's round trips).
 """
 
 from __future__ import annotations
