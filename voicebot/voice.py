@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import numpy as np
 
 from voicebot.aio import first_of
-from voicebot.asr import AsyncRecognizer, Band, engine_for_language
+from voicebot.asr import AsrHostLost, AsyncRecognizer, Band, engine_for_language
 from voicebot.asr.listen import Turn
 from voicebot.asr.listen import listen as listen_turn
 from voicebot.errors import ConfigError
@@ -390,21 +390,25 @@ class Voice:
         # frames queued again, just before the watch heard the onset), so a word the loaded
         # line chops into short bursts still counts as one utterance
         in_speech_since, self._barged = (started if self._barged else None), False
-        rec = await AsyncRecognizer.open(
-            speech.asr, list(grammar) if grammar else None, groups=groups, band=self.band
-        )
-        heard = listen_turn(
-            self._timed_frames(),
-            rec,
-            started_at=started,
-            config=config,
-            vad=self.vad,
-            in_speech_since=in_speech_since,
-        )
-        try:  # a key pressed ends the turn, and wins a tie with its end (the key stays queued)
-            which, result = await first_of(self._key_pressed(), heard)
-        finally:
-            await rec.aclose()
+        try:
+            rec = await AsyncRecognizer.open(
+                speech.asr, list(grammar) if grammar else None, groups=groups, band=self.band
+            )
+            heard = listen_turn(
+                self._timed_frames(),
+                rec,
+                started_at=started,
+                config=config,
+                vad=self.vad,
+                in_speech_since=in_speech_since,
+            )
+            try:  # a key pressed ends the turn, and wins a tie with its end (the key stays queued)
+                which, result = await first_of(self._key_pressed(), heard)
+            finally:
+                await rec.aclose()
+        except AsrHostLost as exc:  # its decoder host died: the caller is asked again, on a new one
+            log.warning("listen: %s; the turn is a no-match", exc)
+            return Heard(kind="no_match")
         turn: Turn | None = None if which == 0 else result
         if turn is None:  # a key ended the turn
             return Heard(kind="dtmf", digits=await self._more_digits(max_digits, inter_digit_timeout))

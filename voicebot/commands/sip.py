@@ -16,14 +16,16 @@ For capacity, ``serve --workers N`` runs N worker processes behind a Kamailio di
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from voicebot.asr.engine import ENV_PROCESSES
 from voicebot.commands import _security_options
 from voicebot.commands._exits import DIAL_EXIT_CODES
-from voicebot.commands._security_options import count
+from voicebot.commands._security_options import count, whole_number
 from voicebot.errors import ConfigError, ProtocolError
 from voicebot.metrics.options import add_metrics_options
 from voicebot.privacy.options import CallRecording, add_recording_options
@@ -149,6 +151,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "stand-in); default $VOICEBOT_WEBHOOK_BASE")  # fmt: skip
     p.add_argument("--asr-engine", choices=("vosk", "pocketsphinx"), help="recogniser (default: by language)")
     p.add_argument("--asr-model", type=Path, metavar="DIR", help="Vosk model directory (another language)")
+    p.add_argument("--asr-processes", type=whole_number, metavar="N",
+                   help=f"decode pocketsphinx in N processes beside this one, outside its GIL (0: in this "
+                        f"one; default ${ENV_PROCESSES} or 0)")  # fmt: skip
     p.add_argument("--voice", help="espeak-ng voice (default: by the flow's language)")
     p.add_argument("--dtmf-only", action="store_true",
                    help="run the flow by keypad alone (automatic when its language has no recogniser)")  # fmt: skip
@@ -252,6 +257,8 @@ def check(args: argparse.Namespace) -> None:
         elif not str(value).strip():
             raise ConfigError("--say needs some text")
     args.recording = CallRecording.from_args(args)  # a missing key is a bad argument too
+    if args.asr_processes is not None:  # read where the engine is chosen, and by --workers' workers
+        os.environ[ENV_PROCESSES] = str(args.asr_processes)
 
 
 def check_wav(path: Path) -> None:
