@@ -43,12 +43,11 @@ from _procs import load_average  # noqa: E402
 from decoders import Ticker  # noqa: E402
 
 from voicebot.asr import get_engine  # noqa: E402
-from voicebot.asr.engine import AsrEngine, Band  # noqa: E402
+from voicebot.asr.engine import AsrEngine, Band, recognize_pcm  # noqa: E402
 from voicebot.asr.host import HostedEngine  # noqa: E402
 from voicebot.tts import EspeakEngine  # noqa: E402
 
 TURNS = 8
-FRAME = 320
 ENGLISH = ("en-us", ["yes", "no", "call me back later", "talk to an agent"], "call me back later")
 KOREAN = ("ko", ["네", "아니요", "나중에 다시 전화 주세요", "상담원 연결해 주세요"], "나중에 다시 전화 주세요")
 # case -> (its engine, made when the case runs; voice, grammar, what the caller says)
@@ -74,9 +73,7 @@ def decode(engine: AsrEngine, grammar: list[str], audio: np.ndarray, turns: int)
     for _ in range(turns):
         rec = engine.recognizer(grammar, band=Band.NARROW)
         try:
-            for i in range(0, len(audio), FRAME):
-                rec.accept(audio[i : i + FRAME])
-            rec.finish()
+            recognize_pcm(rec, audio)  # in 20 ms frames, as a call feeds them
         finally:
             rec.close()
 
@@ -85,9 +82,7 @@ def warm(engine: AsrEngine, grammar: list[str], audio: np.ndarray) -> None:
     """Models, lexicon and decoder pools loaded: two recognisers at once (one per host)."""
     recs = [engine.recognizer(grammar, band=Band.NARROW) for _ in range(2)]
     for rec in recs:
-        for i in range(0, len(audio), FRAME):
-            rec.accept(audio[i : i + FRAME])
-        rec.finish()
+        recognize_pcm(rec, audio)
     for rec in recs:
         rec.close()
 

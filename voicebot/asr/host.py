@@ -191,15 +191,18 @@ class DecoderHost:
     def facts(self) -> EngineFacts:
         """What the engine the host loaded is (waits for the host to be up)."""
         with self._lock:
-            if self._facts is None:
-                self._facts = self._reply()
-            return self._facts
+            return self._started()
+
+    def _started(self) -> EngineFacts:
+        """The host's first message, its engine's facts, read once (call under the lock)."""
+        if self._facts is None:
+            self._facts = self._reply()
+        return self._facts
 
     def call(self, op: str, *args: Any) -> Any:
         """Send request ``op`` and wait for its reply; an error the host raised is raised here."""
         with self._lock:
-            if self._facts is None:
-                self._facts = self._reply()
+            self._started()
             if self.lost is not None:
                 raise AsrHostLost(self.lost)
             try:

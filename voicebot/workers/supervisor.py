@@ -143,23 +143,19 @@ class Supervisor:
             raise RuntimeError(f"{spec.name} did not start")
 
     async def _spawn(self, spec: ProcessSpec) -> asyncio.subprocess.Process:
-        if spec.output is not None:
-            return await asyncio.create_subprocess_exec(
-                *spec.argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=spec.output,
-                stderr=asyncio.subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
-        return await asyncio.create_subprocess_exec(
-            *spec.argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            limit=LINE_LIMIT,
+        output: dict[str, Any] = (
+            {"stdout": spec.output, "stderr": asyncio.subprocess.STDOUT}
+            if spec.output is not None
             # a Python child writes each line as it prints it (a pipe would hold its human-
             # readable lines back in a buffer); the lines are joined again here
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            preexec_fn=_die_with_parent,
+            else {
+                "stdout": asyncio.subprocess.PIPE,
+                "limit": LINE_LIMIT,
+                "env": {**os.environ, "PYTHONUNBUFFERED": "1"},
+            }
+        )
+        return await asyncio.create_subprocess_exec(
+            *spec.argv, stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent, **output
         )
 
     async def _keep(self, spec: ProcessSpec) -> None:
