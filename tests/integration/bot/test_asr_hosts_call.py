@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.integration.bot.test_voicebot_call import caller_voice, speak
-from voicebot.agent import UserAgent
+from tests.integration.bot.loopback import bot_call, speak
 from voicebot.asr.host import HostedEngine
 from voicebot.call import Call
 from voicebot.tts import Synthesizer
@@ -19,8 +18,6 @@ GRAMMAR = ["yes", "no", "reschedule", "cancel"]
 async def two_turns(engine: HostedEngine) -> tuple[Heard, Heard]:
     """The bot listens; its one host is killed once it holds the turn's recogniser, before the
     caller speaks. The bot asks again and listens once more."""
-    speech = Speech(synthesizer=Synthesizer(voice="en-us"), asr=engine)
-    result: asyncio.Future[tuple[Heard, Heard]] = asyncio.get_running_loop().create_future()
     (host,) = engine.pool.hosts()
 
     async def kill_once_pinned() -> None:
@@ -29,37 +26,22 @@ async def two_turns(engine: HostedEngine) -> tuple[Heard, Heard]:
         host.process.kill()
         await asyncio.to_thread(host.process.wait)
 
-    async def answer(call: Call) -> None:
-        await call.answer()
-        try:
-            killer = asyncio.create_task(kill_once_pinned())
-            lost = await call.listen(GRAMMAR, timeout=8)
-            await killer
-            await call.say("Sorry, once more please.", barge_in=False)  # the caller's first try ends in it
-            heard = await call.listen(GRAMMAR, timeout=8)
-            result.set_result((lost, heard))
-        except BaseException as exc:
-            result.set_exception(exc)
-            raise
-        finally:
-            await call.hangup()
+    async def bot_side(call: Call) -> tuple[Heard, Heard]:
+        killer = asyncio.create_task(kill_once_pinned())
+        lost = await call.listen(GRAMMAR, timeout=8)
+        await killer
+        await call.say("Sorry, once more please.", barge_in=False)  # the caller's first try ends in it
+        return lost, await call.listen(GRAMMAR, timeout=8)
 
-    async with (
-        UserAgent("127.0.0.1:0", user="bot", speech=speech) as bot_ua,
-        UserAgent("127.0.0.1:0", user="caller") as caller_ua,
-    ):
-        bot_ua.on_call(answer)
-        where, port = bot_ua.local_address
-        call = await caller_ua.dial(f"sip:bot@{where}:{port}")
-        assert await call.answered
-        voice = caller_voice()
+    async def caller_side(call: Call, voice: Synthesizer) -> None:
         first, again = await voice.synthesize("reschedule"), await voice.synthesize("cancel")
         await asyncio.sleep(1.5)
         await speak(call, first)
         await asyncio.sleep(3.0)  # the bot's "Sorry, once more please." is over by then
         await speak(call, again)
-        value = await asyncio.wait_for(result, timeout=60)
-        await call.hangup()
+
+    speech = Speech(synthesizer=Synthesizer(voice="en-us"), asr=engine)
+    value: tuple[Heard, Heard] = await bot_call(bot_side, caller_side, speech=speech)
     return value
 
 

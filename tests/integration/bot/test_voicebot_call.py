@@ -8,74 +8,22 @@ pocketsphinx recognises the caller. Nothing is simulated. The bot side uses the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from voicebot.agent import UserAgent
-from voicebot.asr import get_engine
+from tests.integration.bot.loopback import bot_call, speak
 from voicebot.bot import VoiceBot
 from voicebot.call import Call
 from voicebot.flow import Flow, FlowResult
-from voicebot.tts import EspeakEngine, Synthesizer
-from voicebot.voice import Heard, Speech
+from voicebot.tts import Synthesizer
+from voicebot.voice import Heard
 
 LONG_PROMPT = (
     "Hello, this is the clinic calling about your appointment on Thursday. "
     "We wanted to remind you to bring your insurance card and to arrive ten minutes early. "
     "If you need to change anything, just tell me now."
 )
-
-
-async def bot_call(
-    bot_side: Callable[[Call], Awaitable[Any]],
-    caller_side: Callable[[Call, Synthesizer], Awaitable[None]],
-    codecs: Sequence[str] | None = None,
-) -> Any:
-    """One loopback call: ``bot_side(call)`` on the answering side, ``caller_side`` on the other
-    (``codecs``: what both offer, default the user agent's, Opus first)."""
-    speech = Speech(synthesizer=Synthesizer(voice="en-us"), asr=await asyncio.to_thread(get_engine, "pocketsphinx"))
-    result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    async def answer(call: Call) -> None:
-        await call.answer()
-        try:
-            result.set_result(await bot_side(call))
-        except BaseException as exc:
-            result.set_exception(exc)
-            raise
-        finally:
-            await call.hangup()
-
-    async with (
-        UserAgent("127.0.0.1:0", user="bot", speech=speech, codecs=codecs) as bot_ua,
-        UserAgent("127.0.0.1:0", user="caller", codecs=codecs) as caller_ua,
-    ):
-        bot_ua.on_call(answer)
-        host, port = bot_ua.local_address
-        call = await caller_ua.dial(f"sip:bot@{host}:{port}")
-        assert await call.answered
-        caller = asyncio.create_task(caller_side(call, caller_voice()))
-        value = await asyncio.wait_for(result, timeout=60)
-        caller.cancel()
-        await asyncio.gather(caller, return_exceptions=True)
-        await call.hangup()
-    return value
-
-
-def caller_voice() -> Synthesizer:
-    """The caller's voice: espeak-ng's command, a new process per phrase, so the same words are
-    the same samples whatever ran before. libespeak-ng loaded once per process (pyttsx3) carries
-    state from phrase to phrase: "talk to an agent" comes out a few samples longer or shorter and
-    differently shaped every time it is said again in a process (measured), and after the speech
-    tests one such rendition came back on a μ-law line as "talk to an"."""
-    return Synthesizer(EspeakEngine(backend="espeak-ng"), voice="en-us", rate=150)
-
-
-async def speak(call: Call, pcm: np.ndarray) -> None:
-    await call.play(np.concatenate([pcm, np.zeros(4800, np.int16)]))
 
 
 def test_caller_barges_in_and_the_interrupting_words_are_recognised() -> None:
