@@ -141,6 +141,9 @@ class AsrEngine(Protocol):
     # calls do): such recognisers share one worker thread, since more threads cannot decode in
     # parallel and only add a thread for the event loop to queue behind for the GIL
     holds_gil: bool
+    # how many decoder host processes its recognisers live in (``voicebot.asr.host``); 0 for
+    # an engine that decodes in this process. It sizes their worker threads (``asr_executor``)
+    hosts: int
     # the calibrated confidence at or above which an answer is taken without asking
     # (``voicebot/asr/calibration.json``); below it a flow reads the answer back
     accept_confidence: float
@@ -207,20 +210,21 @@ def host_processes() -> int:
     return count
 
 
-_EXECUTORS: dict[bool, concurrent.futures.ThreadPoolExecutor] = {}
+_EXECUTORS: dict[tuple[bool, int], concurrent.futures.ThreadPoolExecutor] = {}
 
 
-def asr_executor(holds_gil: bool = False) -> concurrent.futures.ThreadPoolExecutor:
-    """The process-wide worker threads for recognisers: one per core for decoders that release
-    the GIL, a single one for those that keep it (see ``AsrEngine.holds_gil``).
+def asr_executor(holds_gil: bool = False, hosts: int = 0) -> concurrent.futures.ThreadPoolExecutor:
+    """The process-wide worker threads for an engine's recognisers: one per core for decoders
+    that release the GIL, a single one for those that keep it (see ``AsrEngine.holds_gil``).
 
-    Recognisers in decoder host processes (``voicebot.asr.host``) wait on their host's pipe in
-    the first pool, one request per host at a time: one more thread per host, so that threads
-    waiting their turn at one host do not leave another host idle."""
-    pool = _EXECUTORS.get(holds_gil)
+    Recognisers in ``hosts`` decoder host processes (``AsrEngine.hosts``, ``voicebot.asr.host``)
+    wait on their host's pipe, one request per host at a time: their pool has one more thread
+    per host, so that threads waiting their turn at one host do not leave another host idle."""
+    key = (holds_gil, hosts)
+    pool = _EXECUTORS.get(key)
     if pool is None:
-        pool = _EXECUTORS[holds_gil] = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1 if holds_gil else max(2, os.cpu_count() or 2) + host_processes(),
+        pool = _EXECUTORS[key] = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1 if holds_gil else max(2, os.cpu_count() or 2) + hosts,
             thread_name_prefix="voicebot-asr",
             initializer=name_os_thread,
         )
@@ -263,7 +267,7 @@ class AsyncRecognizer:
         a few hundred ms to build, the first grammar one reads the model's word list). When
         the caller is cancelled meanwhile (the call ended), the recogniser is closed once
         built, so none outlives its call (in a decoder host, none stays held there)."""
-        pool = executor or asr_executor(engine.holds_gil)
+        pool = executor or asr_executor(engine.holds_gil, engine.hosts)
         loop = asyncio.get_running_loop()
         build = functools.partial(engine.recognizer, grammar, groups=groups, band=band)
         built = loop.run_in_executor(pool, build)

@@ -359,6 +359,7 @@ class HostedEngine:
 
     def __init__(self, name: str, model_dir: str | None, processes: int) -> None:
         self.pool = HostPool(name, model_dir, processes)
+        self.hosts = processes  # one worker thread more each (``asr_executor``)
         facts = self.pool.facts
         self.name = facts.name
         self.sample_rate = facts.sample_rate

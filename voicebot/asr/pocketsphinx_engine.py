@@ -143,6 +143,7 @@ class PocketsphinxEngine:
     name = "pocketsphinx"
     sample_rate = SAMPLE_RATE
     holds_gil = True  # its Cython bindings call the decoder without releasing the GIL
+    hosts = 0  # decodes in this process
 
     def __init__(
         self,

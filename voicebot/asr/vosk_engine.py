@@ -101,6 +101,7 @@ class VoskEngine:
     name = "vosk"
     sample_rate = SAMPLE_RATE
     holds_gil = False  # cffi releases the GIL around each call into libvosk
+    hosts = 0  # decodes in this process
 
     def __init__(
         self,
