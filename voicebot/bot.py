@@ -288,9 +288,11 @@ def flow_speech(
     asr_model: str | Path | None = None,
     voice: str | None = None,
     dtmf_only: bool = False,
+    asr_processes: int | None = None,
 ) -> Speech:
     """The engines ``flow`` needs: a voice for its language (``voice``, else the flow's own),
-    and a recogniser unless it runs by keypad alone (``dtmf_only``).
+    and a recogniser unless it runs by keypad alone (``dtmf_only``), in ``asr_processes``
+    decoder hosts where it keeps the GIL (:meth:`Speech.for_language`).
 
     With no recogniser for the language, and none asked for by name (``asr_engine`` /
     ``asr_model``), the flow runs by keypad: the engines returned have none (``asr`` None).
@@ -300,7 +302,9 @@ def flow_speech(
     if dtmf_only:
         return Speech.speaking(flow.language, voice=voice)
     try:
-        return Speech.for_language(flow.language, asr_engine=asr_engine, asr_model=asr_model, voice=voice)
+        return Speech.for_language(
+            flow.language, asr_engine=asr_engine, asr_model=asr_model, voice=voice, asr_processes=asr_processes
+        )
     except DependencyError as exc:
         if asr_engine is not None or asr_model is not None:
             raise

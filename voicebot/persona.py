@@ -146,16 +146,17 @@ class Persona:
         return list(dict.fromkeys(normalise(self.question.replace("{answer}", line)) for line in lines))
 
 
-def persona_speech(persona: Persona, voice: str | None = None) -> Speech:
+def persona_speech(persona: Persona, voice: str | None = None, *, asr_processes: int | None = None) -> Speech:
     """The persona's engines: its voice, and with ``confirm:`` a recogniser for its language
-    (to hear the bot read a line back); a language without one is refused with what to install."""
+    (to hear the bot read a line back; ``asr_processes`` as for :meth:`Speech.for_language`);
+    a language without one is refused with what to install."""
     from voicebot.voice import Speech
 
     chosen = voice or persona.voice
     if persona.confirm is None:
         return Speech.speaking(persona.language, voice=chosen, rate=persona.rate)
     try:
-        return Speech.for_language(persona.language, voice=chosen, rate=persona.rate)
+        return Speech.for_language(persona.language, voice=chosen, rate=persona.rate, asr_processes=asr_processes)
     except DependencyError as exc:
         raise DependencyError(f"persona {persona.name!r}: confirm: listens for read-backs: {exc}") from None
 

@@ -72,9 +72,12 @@ class Speech:
         asr_model: str | Path | None = None,
         voice: str | None = None,
         rate: int | None = None,
+        asr_processes: int | None = None,
     ) -> Speech:
-        """Engines for ``language`` (raises ``DependencyError`` naming what to install)."""
-        asr = engine_for_language(language, engine=asr_engine, model=asr_model)
+        """Engines for ``language`` (raises ``DependencyError`` naming what to install).
+        ``asr_processes``: decoder host processes for a recogniser that keeps the GIL (see
+        :func:`~voicebot.asr.engine_for_language`; None: ``$VOICEBOT_ASR_PROCESSES`` or none)."""
+        asr = engine_for_language(language, engine=asr_engine, model=asr_model, processes=asr_processes)
         return cls(synthesizer=cls.speaking(language, voice=voice, rate=rate).synthesizer, asr=asr)
 
     @classmethod

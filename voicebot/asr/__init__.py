@@ -63,7 +63,11 @@ def missing_recognizer(language: str) -> str:
 
 
 def engine_for_language(
-    language: str, *, engine: str | None = None, model: str | os.PathLike[str] | None = None
+    language: str,
+    *,
+    engine: str | None = None,
+    model: str | os.PathLike[str] | None = None,
+    processes: int | None = None,
 ) -> AsrEngine:
     """The process-wide recogniser for ``language``, or ``DependencyError`` saying what to install.
 
@@ -71,8 +75,8 @@ def engine_for_language(
     Korean model; any language -> Vosk with the model directory ``model`` or
     ``$VOICEBOT_VOSK_MODEL``. ``engine`` forces one engine ("vosk" or "pocketsphinx"; for
     pocketsphinx ``model`` is an acoustic model directory). An engine whose decoder keeps the
-    GIL (pocketsphinx) decodes in ``$VOICEBOT_ASR_PROCESSES`` host processes when that is set
-    above 0 (``voicebot.asr.host``).
+    GIL (pocketsphinx) decodes in ``processes`` host processes when that is above 0
+    (``voicebot.asr.host``; None: as many as ``$VOICEBOT_ASR_PROCESSES`` says, else none).
     """
     code = language_code(language)
     if engine is not None and engine not in ENGINES:
@@ -91,7 +95,7 @@ def engine_for_language(
         )
     if engine == "vosk" and model is None and not os.environ.get(ENV_MODEL) and code != "ko":
         raise DependencyError(missing_recognizer(code))
-    processes = host_processes()
+    processes = host_processes(processes)
     if processes and holds_gil(engine):  # decoded in host processes, outside our GIL
         return hosted_engine(engine, model, processes)
     return get_engine(engine, model)

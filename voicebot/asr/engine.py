@@ -198,8 +198,14 @@ def recognize_pcm(recognizer: Recognizer, pcm: Pcm, frame: int = 320) -> FinalRe
 ENV_PROCESSES = "VOICEBOT_ASR_PROCESSES"
 
 
-def host_processes() -> int:
-    """How many decoder hosts ``VOICEBOT_ASR_PROCESSES`` asks for (0 or unset: decode in process)."""
+def host_processes(asked: int | None = None) -> int:
+    """How many decoder hosts to decode in: ``asked`` (``--asr-processes``) when given, else
+    what ``VOICEBOT_ASR_PROCESSES`` says, else 0 (decode in this process). The one place the
+    variable is read: it is the default of every process, never a way to pass the option on."""
+    if asked is not None:
+        if asked < 0:
+            raise ConfigError(f"decoder host processes must be a whole number (0: none), not {asked}")
+        return asked
     text = os.environ.get(ENV_PROCESSES, "").strip()
     try:
         count = int(text or "0")

@@ -3,7 +3,8 @@
 pocketsphinx's bindings hold the GIL for the whole of every decode (``AsrEngine.holds_gil``),
 so in the serving process each 20 ms frame a listening call decodes is time the event loop,
 which runs every call's media clock, cannot run (``benchmarks/asr_threads.py``). With
-``VOICEBOT_ASR_PROCESSES=N`` (N > 0) such an engine is a :class:`HostedEngine`: N host
+``--asr-processes N`` or ``VOICEBOT_ASR_PROCESSES=N`` (N > 0; ``engine_for_language``'s
+``processes``) such an engine is a :class:`HostedEngine`: N host
 processes each load the engine (``get_engine(name, model_dir)``) and hold many recognisers;
 a call's recogniser is pinned to one host (the one holding the fewest) and the object the call
 holds is a :class:`HostedRecognizer`, a proxy with the ``Recognizer`` methods and the same

@@ -88,12 +88,13 @@ def prepare(args: argparse.Namespace) -> Setup:
         from voicebot.persona import Persona, persona_speech
 
         setup.persona = persona = Persona.load(args.persona)
-        setup.speech = persona_speech(persona, args.voice)
+        setup.speech = persona_speech(persona, args.voice, asr_processes=args.asr_processes)
     elif language is not None:
         from voicebot.bot import flow_speech
 
         setup.speech = flow_speech(setup.flow, asr_engine=args.asr_engine, asr_model=args.asr_model,
-                                   voice=args.voice, dtmf_only=setup.dtmf_only)  # fmt: skip
+                                   voice=args.voice, dtmf_only=setup.dtmf_only,
+                                   asr_processes=args.asr_processes)  # fmt: skip
         if setup.speech.asr is None and not setup.dtmf_only:
             setup.dtmf_only = True
             if not args.quiet:

@@ -16,7 +16,6 @@ For capacity, ``serve --workers N`` runs N worker processes behind a Kamailio di
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -257,8 +256,6 @@ def check(args: argparse.Namespace) -> None:
         elif not str(value).strip():
             raise ConfigError("--say needs some text")
     args.recording = CallRecording.from_args(args)  # a missing key is a bad argument too
-    if args.asr_processes is not None:  # read where the engine is chosen, and by --workers' workers
-        os.environ[ENV_PROCESSES] = str(args.asr_processes)
 
 
 def check_wav(path: Path) -> None:

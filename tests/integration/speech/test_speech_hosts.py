@@ -177,3 +177,17 @@ def test_the_env_variable_puts_pocketsphinx_in_hosts_and_closing_ends_them(monke
     monkeypatch.setenv(ENV_PROCESSES, "two")
     with pytest.raises(ConfigError, match=ENV_PROCESSES):
         engine_for_language("en")
+
+
+def test_the_processes_asked_for_choose_the_engine_whatever_the_env_variable_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--asr-processes`` reaches the engine choice as an argument: the variable is not read."""
+    monkeypatch.setenv(ENV_PROCESSES, "two")
+    assert not isinstance(engine_for_language("en", processes=0), HostedEngine)
+    engine = engine_for_language("en", processes=1)
+    try:
+        assert isinstance(engine, HostedEngine)
+        assert engine.hosts == len(engine.pool.hosts()) == 1
+    finally:
+        engine.close()

@@ -55,7 +55,7 @@ def test_worker_command_line_parses_back_to_the_same_settings() -> None:
         "--listen", "127.0.0.1:5060", "--echo", "--workers", "3", "--max-calls", "80", "--auth-user", "u",
         "--auth-password", "p", "--hangup-after", "30", "--record-wav", "/tmp/r.wav", "--stats", "/tmp/s.json",
         "--metrics-port", "9100", "--tls-ca", "/tmp/ca.pem", "--no-defence", "--say", "hello", "--play",
-        "/tmp/a.wav", "--say", "bye", "--codec", "pcma,pcmu", "-q",
+        "/tmp/a.wav", "--say", "bye", "--codec", "pcma,pcmu", "-q", "--asr-processes", "2",
     )  # fmt: skip
     argv = worker_command(args, 1, "127.0.0.1:5090")
     assert argv[argv.index("serve") + 1 :][:2] == ["--listen", "127.0.0.1:5090"]
@@ -67,6 +67,7 @@ def test_worker_command_line_parses_back_to_the_same_settings() -> None:
     assert [kind for kind, _ in again.script] == ["say", "play", "say"] and again.codec == ("pcma", "pcmu")
     assert again.workers is None and str(again.record_wav) == "/tmp/r-w2.wav" and str(again.stats) == "/tmp/s-w2.json"
     assert again.metrics_port == 9101  # worker 2
+    assert argv[argv.index("--asr-processes") + 1] == "2"  # in its arguments, not left to its environment
 
 
 def test_namespace_argv_spells_options_as_argparse_does() -> None:
