@@ -111,12 +111,17 @@ def load_average() -> list[float]:
 
 def ab_checkouts(variable: str) -> dict[str, dict[str, str]]:
     """Other checkouts to measure beside this one in the same run (A/B), named in the
-    environment variable ``variable`` as ``name=/path[,name=/path...]``: for each name, the
-    environment its server runs with (that checkout's ``voicebot`` and ``voicebot_codecs``
-    first on ``PYTHONPATH``, ahead of this checkout's editable install)."""
+    environment variable ``variable`` as ``name=/path[;VAR=value...][,name=/path...]``: for each
+    name, the environment its server runs with (that checkout's ``voicebot`` and
+    ``voicebot_codecs`` first on ``PYTHONPATH``, ahead of this checkout's editable install, and
+    the ``VAR=value`` pairs given, e.g. ``hosts=$PWD;VOICEBOT_ASR_PROCESSES=1`` for this very
+    code with a setting changed)."""
     out: dict[str, dict[str, str]] = {}
     for item in os.environ.get(variable, "").split(","):
         if "=" in item:
-            name, path = item.split("=", 1)
-            out[name] = {"PYTHONPATH": os.pathsep.join([path, str(Path(path) / "codecs")])}
+            name, rest = item.split("=", 1)
+            path, *settings = rest.split(";")
+            env = {"PYTHONPATH": os.pathsep.join([path, str(Path(path) / "codecs")])}
+            env.update(setting.split("=", 1) for setting in settings if "=" in setting)
+            out[name] = env
     return out

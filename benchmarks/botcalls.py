@@ -53,8 +53,9 @@ the rendered length of ``BOTCALLS_PROMPTS``, the bot's prompts before the answer
 (default ``en-us``) and ``BOTCALLS_CONTEXT`` the flow's context as ``key=value`` pairs split by
 ``;`` (each passed as ``--context``). Needs sipp, tcpdump and espeak-ng.
 
-A/B in the same run: ``BOTCALLS_AB=main=/path/to/checkout`` (several as ``a=path,b=path``) serves
-each N a second time with that checkout's code, right after this checkout's round, and
+A/B in the same run: ``BOTCALLS_AB=main=/path/to/checkout`` (several as ``a=path,b=path``; a
+setting for that server's environment after a ``;``, as in ``hosts=$PWD;VOICEBOT_ASR_PROCESSES=1``)
+serves each N a second time with that checkout's code, right after this checkout's round, and
 ``BOTCALLS_REPEAT=3`` runs the whole interleaved sequence three times, so the machine's load
 falls on each alike; every round is reported with its ``target`` ("this" or the name).
 """
