@@ -141,9 +141,14 @@ class AsrEngine(Protocol):
     # calls do): such recognisers share one worker thread, since more threads cannot decode in
     # parallel and only add a thread for the event loop to queue behind for the GIL
     holds_gil: bool
-    # how many decoder host processes its recognisers live in (``voicebot.asr.host``); 0 for
-    # an engine that decodes in this process. It sizes their worker threads (``asr_executor``)
-    hosts: int
+
+    @property
+    def hosts(self) -> int:
+        """How many decoder host processes its recognisers live in (``voicebot.asr.host``); 0
+        for an engine that decodes in this process. It sizes their worker threads
+        (``asr_executor``)."""
+        ...
+
     # the calibrated confidence at or above which an answer is taken without asking
     # (``voicebot/asr/calibration.json``); below it a flow reads the answer back
     accept_confidence: float

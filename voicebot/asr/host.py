@@ -360,12 +360,16 @@ class HostedEngine:
 
     def __init__(self, name: str, model_dir: str | None, processes: int) -> None:
         self.pool = HostPool(name, model_dir, processes)
-        self.hosts = processes  # one worker thread more each (``asr_executor``)
         facts = self.pool.facts
         self.name = facts.name
         self.sample_rate = facts.sample_rate
         self.accept_confidence = facts.accept[None]
         self._facts = facts
+
+    @property
+    def hosts(self) -> int:
+        """How many host processes decode for it (one worker thread more each, ``asr_executor``)."""
+        return self.pool.size
 
     def accept_on(self, band: Band | None) -> float:
         return self._facts.accept[band]
