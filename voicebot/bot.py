@@ -341,11 +341,18 @@ def _event_for(heard: Heard) -> Event:
 
 
 def intent_groups(flow: Flow | None, state_name: str) -> dict[str, str] | None:
-    """Phrase -> intent for a listening state, so endpointing knows which phrases mean the same."""
+    """Phrase -> intent for a listening state, so that endpointing knows which phrases mean
+    the same and the recogniser weighs an intent's phrases together. The flow's read-back
+    answers (yes, no) are in it too: a read-back's reply is heard with them beside the
+    state's phrases, and a state that has none of its own (where to leave a parcel) would
+    otherwise hear "네", "예" and "맞아요" as rival meanings. The state's own intent wins
+    for a phrase that is both."""
     state = flow.states.get(state_name) if flow is not None else None
-    if state is None or state.intents is None:
+    if flow is None or state is None or state.intents is None:
         return None
-    return {phrase: intent for intent, phrases in state.intents.phrases for phrase in phrases}
+    confirmation = flow.compiled.confirmation
+    answers = confirmation.answers.phrases if confirmation is not None else ()
+    return {phrase: intent for intent, phrases in (*answers, *state.intents.phrases) for phrase in phrases}
 
 
 def opening_prompts(flow: Flow, context: Mapping[str, Any] | None = None, *, dtmf_only: bool = False) -> list[str]:

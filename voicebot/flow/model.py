@@ -167,6 +167,11 @@ class Confirmation:
     grammar: tuple[str, ...]  # their phrases, for the recogniser
     keys: tuple[tuple[str, str], ...]  # key -> "yes" / "no"
 
+    def listening_grammar(self, state_grammar: tuple[str, ...] | None) -> tuple[str, ...]:
+        """What the reply to a read-back is heard with: yes and no, then the state's own
+        phrases (the caller may answer the question anew instead)."""
+        return (*self.grammar, *(state_grammar or ()))
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class State:

@@ -269,7 +269,7 @@ class Session:
         grammar = st.grammar
         if self._unsure is not None and self.flow.confirmation is not None:
             keys = {**keys, **dict(self.flow.confirmation.keys)}
-            grammar = (*self.flow.confirmation.grammar, *(grammar or ()))
+            grammar = self.flow.confirmation.listening_grammar(grammar)
         self.last_listen = listen = Listen(
             grammar=None if self.dtmf_only else grammar,
             timeout_s=st.timeout_s,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from voicebot.bot import intent_groups
 from voicebot.flow import Dtmf, Flow, Listen, Say, SilenceTimeout, Utterance
 
 FLOW = """
@@ -64,6 +65,20 @@ def test_an_unsure_intent_is_confirmed_before_the_flow_acts(flow: Flow) -> None:
     s.handle(Utterance(text="yes", confidence=0.9))
     assert s.outcome == "cancelled"
     assert ("ask", "unsure") in flow.table and flow.table[("ask", "unsure")][0].target == "ask"
+
+
+def test_a_read_backs_yes_phrases_are_one_meaning_to_the_recogniser(flow: Flow) -> None:
+    """The state has no yes or no of its own; its read-back listens for the confirmation's
+    phrases beside its own, and the recogniser is told they mean yes and no, not a dozen
+    rival answers (it weighs a meaning's phrases together)."""
+    s = flow.start()
+    s.begin()
+    listen = [a for a in s.handle(Utterance(text="cancel", confidence=0.5)) if isinstance(a, Listen)][-1]
+    groups = intent_groups(flow, listen.state)
+    assert listen.grammar is not None and groups is not None
+    yes_no = {groups[p] for p in ("yes", "yeah", "correct", "no", "nope") if p in listen.grammar}
+    assert yes_no == {"yes", "no"}
+    assert groups["cancel it"] == "cancel" and groups["keep"] == "keep"  # the state's own still its own
 
 
 def test_no_means_the_bot_misheard_and_reprompts(flow: Flow) -> None:
