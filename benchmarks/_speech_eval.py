@@ -32,12 +32,12 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from _speech_set import Condition, Turn, through
+from _speech_set import Condition, ReadBack, Turn, through
 
 from tests.sim.channel import frames_of
 from voicebot.asr.engine import Band
@@ -101,13 +101,15 @@ class RawSphinx:
             rec.close()
 
 
-def hear(engine: Any, grammar: dict[str, str], pcm: np.ndarray, band: Band | None) -> tuple[Evidence | None, float]:
+def hear(
+    engine: Any, phrases: Sequence[str], groups: Mapping[str, str], pcm: np.ndarray, band: Band | None
+) -> tuple[Evidence | None, float]:
     """One listening turn as a call has it (``voicebot.voice`` opens a recogniser per turn,
     told the line's band, and closes it after): open, every 20 ms frame, ``finish()``,
     close. What the recogniser chose from, and its CPU time (thread clock). A recogniser
     reused from turn to turn decoded each turn on what the turns before left in it
     (pocketsphinx's cepstral mean, the noise bed's position): not what a server's turn hears."""
-    rec = engine.recognizer(list(grammar), groups=grammar, band=band)
+    rec = engine.recognizer(list(phrases), groups=groups, band=band)
     try:
         t0 = time.thread_time()
         for frame in frames_of(pcm):
@@ -134,7 +136,8 @@ def decode(
     rows = []
     for turn in turns:
         pcm = through(condition, turn, talkers)
-        evidence, cpu = hear(engine, groups[turn.state], pcm, condition.band)
+        grammar = groups[turn.state]
+        evidence, cpu = hear(engine, list(grammar), grammar, pcm, condition.band)
         chosen = groups[turn.state][evidence.phrase] if evidence is not None and evidence.phrase else None
         raw_intent, raw_cpu = None, 0.0
         if raw is not None:
@@ -186,24 +189,25 @@ def rates(rows: Sequence[Row], decide: Callable[[Row], str | None]) -> dict[str,
     }
 
 
-def thresholds(rows: Sequence[Row], calibration: Calibration) -> tuple[float, dict[str, float]]:
+def thresholds(held: Sequence[Sequence[Row]], calibration: Calibration) -> tuple[float, dict[str, float]]:
     """The lowest confidence threshold keeping wrong and false accepts within ``TARGET`` on
-    ``rows`` (pooled), then the same per state (its own in-grammar turns, the pooled
-    out-of-grammar ones): the per-state thresholds a flow would set."""
+    *each* set of rows in ``held`` (the pool a policy is fitted on, and each line it will be
+    used on: a pool of easy lines would hide one that lets 3 % through), then the same per
+    state (in each set, the state's own in-grammar turns and all its out-of-grammar ones):
+    the per-state thresholds a flow would set."""
 
-    def lowest(subset: Sequence[Row]) -> float:
+    def lowest(subsets: Sequence[Sequence[Row]]) -> float:
         for t in GRID:
-            r = rates(subset, lambda row, t=t: accepted(row, calibration, t))
-            if r["wrong"] <= TARGET and r["false_accepts"] <= TARGET:
+            got = (rates(s, lambda row, t=t: accepted(row, calibration, t)) for s in subsets)
+            if all(r["wrong"] <= TARGET and r["false_accepts"] <= TARGET for r in got):
                 return t
         return GRID[-1]
 
-    pooled = lowest(rows)
-    outside = [r for r in rows if r.intent is None]
-    per_state = {}
-    for state in sorted({r.state for r in rows}):
-        per_state[state] = lowest([r for r in rows if r.state == state and r.intent is not None] + outside)
-    return pooled, per_state
+    states = sorted({r.state for rows in held for r in rows})
+    per_state = {
+        state: lowest([[r for r in rows if r.intent is None or r.state == state] for rows in held]) for state in states
+    }
+    return lowest(held), per_state
 
 
 def rtf(rows: Sequence[Row]) -> tuple[float, float]:
@@ -263,15 +267,16 @@ def confirm_replies(
     rows: Sequence[Row],
     turns: dict[str, Turn],
     condition: Condition,
-    yes_no: dict[str, str],
+    read_backs: Mapping[str, ReadBack],
     calibration: Calibration,
     threshold: float,
     spoken: Callable[[str, int], np.ndarray],
     talkers: list[np.ndarray],
 ) -> dict[str, Reply]:
     """The reply to every row in the confirm band (confidence in [FLOOR, threshold)): yes
-    when its candidate is the turn's meaning, else no, decoded with the yes/no grammar and
-    scored with ``calibration`` (what threshold the yes must clear is the policy's)."""
+    when its candidate is the turn's meaning, else no, heard as the state's read-back hears
+    it (``read_backs``) and scored with ``calibration`` (what threshold the yes must clear is
+    the policy's)."""
     out: dict[str, Reply] = {}
     for row in rows:
         if row.evidence is None or row.chosen is None:
@@ -282,10 +287,8 @@ def confirm_replies(
         turn = turns[row.key]
         said = "yes" if row.chosen == row.intent else "no"
         reply = replace(turn, pcm=spoken(said, turn.seed), kind="phrase")
-        ev, _ = hear(engine, yes_no, through(condition, reply, talkers), condition.band)
-        heard = yes_no.get(ev.phrase) if ev is not None and ev.phrase else None
-        yes = calibration.confidence(ev) if heard == "yes" and ev is not None else None
-        out[row.key] = Reply(said=said, yes_confidence=yes)
+        (ev,) = heard_as_yes(engine, [reply], condition, read_backs, talkers)
+        out[row.key] = Reply(said=said, yes_confidence=None if ev is None else calibration.confidence(ev))
     return out
 
 
@@ -293,38 +296,47 @@ def misheard_noes(
     engine: Any,
     turns: Sequence[Turn],
     condition: Condition,
-    yes_no: dict[str, str],
+    read_backs: Mapping[str, ReadBack],
     spoken: Callable[[str, int], np.ndarray],
     talkers: list[np.ndarray],
 ) -> list[Evidence]:
     """The caller's "no" after every one of ``turns`` (in that turn's voice, through the same
-    line), heard with the yes/no grammar: the evidence of each heard as the yes intent. A no
+    line), heard as the turn's state hears a read-back's reply: the evidence of each heard
+    as a yes. A no
     sounds the same whatever it answers, and a split's read-backs are few (English μ-law under
     babble: no read-back's "no" in the calibration split was heard as yes, where 18 of its 231
     turns' noes were, up to 0.73)."""
     noes = [replace(turn, pcm=spoken("no", turn.seed), kind="phrase") for turn in turns]
-    return [ev for ev in heard_as_yes(engine, noes, condition, yes_no, talkers) if ev is not None]
+    return [ev for ev in heard_as_yes(engine, noes, condition, read_backs, talkers) if ev is not None]
 
 
 def stray_yeses(
-    engine: Any, turns: Sequence[Turn], condition: Condition, yes_no: dict[str, str], talkers: list[np.ndarray]
+    engine: Any,
+    turns: Sequence[Turn],
+    condition: Condition,
+    read_backs: Mapping[str, ReadBack],
+    talkers: list[np.ndarray],
 ) -> list[Evidence | None]:
-    """Every out-of-grammar one of ``turns`` offered as the reply to a read-back, heard with
-    the yes/no grammar: a caller may cough, or say something else, where a yes or no was
-    asked for, and two short words are an easy grammar to fall into (Korean μ-law: 10 of 310
-    such turns came back as 네 at 0.5 or more, 2 at 0.9)."""
-    return heard_as_yes(engine, [t for t in turns if t.intent is None], condition, yes_no, talkers)
+    """Every out-of-grammar one of ``turns`` offered as the reply to a read-back: a caller
+    may cough, or say something else, where a yes or no was asked for (heard with the
+    yes/no phrases alone, 10 of 310 Korean μ-law ones came back as 네 at 0.5 or more)."""
+    return heard_as_yes(engine, [t for t in turns if t.intent is None], condition, read_backs, talkers)
 
 
 def heard_as_yes(
-    engine: Any, replies: Sequence[Turn], condition: Condition, yes_no: dict[str, str], talkers: list[np.ndarray]
+    engine: Any,
+    replies: Sequence[Turn],
+    condition: Condition,
+    read_backs: Mapping[str, ReadBack],
+    talkers: list[np.ndarray],
 ) -> list[Evidence | None]:
-    """Each of ``replies`` through the line, heard with the yes/no grammar: its evidence when
-    it came back as the yes intent, else None."""
+    """Each of ``replies`` through the line, heard as its state hears a read-back's reply:
+    its evidence when the phrase it came back as confirms, else None."""
     out: list[Evidence | None] = []
     for reply in replies:
-        ev, _ = hear(engine, yes_no, through(condition, reply, talkers), condition.band)
-        out.append(ev if ev is not None and ev.phrase and yes_no.get(ev.phrase) == "yes" else None)
+        back = read_backs[reply.state]
+        ev, _ = hear(engine, back.phrases, back.groups, through(condition, reply, talkers), condition.band)
+        out.append(ev if ev is not None and ev.phrase in back.yes else None)
     return out
 
 

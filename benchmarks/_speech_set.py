@@ -26,6 +26,7 @@ from _speech_oog import out_of_grammar
 from tests.sim.channel import add_noise, babble, telephone_channel, white_noise
 from voicebot import Flow
 from voicebot.asr.engine import Band
+from voicebot.bot import intent_groups
 from voicebot.tts import EspeakEngine
 from voicebot_codecs import get_codec
 
@@ -203,11 +204,34 @@ def groups_of(lang: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def yes_no_of(lang: str) -> dict[str, str]:
-    """The yes and no phrases of the language's first listening state: the grammar a
-    confirmation ("Did you say ...?") listens with."""
-    first = groups_of(lang)[LANGUAGES[lang].states[0]]
-    return {p: i for p, i in first.items() if i in ("yes", "no")}
+@dataclass(frozen=True)
+class ReadBack:
+    """How a listening state hears the reply to a read-back ("Did you say ...?"), as the
+    flow runtime listens for it: the confirmation's yes and no and the state's own phrases
+    (``Confirmation.listening_grammar``), grouped as the bot groups them (``intent_groups``),
+    and which of the phrases confirm (the runtime's ``confirmation.answers`` match)."""
+
+    phrases: tuple[str, ...]
+    groups: dict[str, str]
+    yes: frozenset[str]
+
+
+def read_backs(lang: str) -> dict[str, ReadBack]:
+    """Per listening state of the language's flow: what a read-back's reply is heard with."""
+    spec = LANGUAGES[lang]
+    flow = Flow.load(ROOT / spec.flow)
+    confirmation = flow.compiled.confirmation
+    assert confirmation is not None
+    out: dict[str, ReadBack] = {}
+    for name in spec.states:
+        phrases = tuple(dict.fromkeys(confirmation.listening_grammar(flow.states[name].grammar)))
+        said = {p: confirmation.answers.match(p) for p in phrases}
+        out[name] = ReadBack(
+            phrases=phrases,
+            groups=intent_groups(flow, name) or {},
+            yes=frozenset(p for p, m in said.items() if m is not None and m.intent == "yes"),
+        )
+    return out
 
 
 def reply_speaker(lang: str, tts: EspeakEngine) -> Any:
