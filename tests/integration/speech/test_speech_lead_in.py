@@ -6,11 +6,19 @@ before the words divided it by up to three (16 kHz "nine" against the digits: 0.
 0.25 s, 0.21 after 2 s). It is taken from the caller's first sound on now: on a 16 kHz line the
 same espeak-ng phrase after 0.25 s and after 2 s of quiet gets the same phrase, the same
 decision of the band's policy and nearly the same confidence. On a μ-law line the decoders'
-own output still moves with the quiet: the noise bed (``voicebot.asr.conditioning``) plays
-under it from the utterance's start, and after 2 s of it "five" scores further behind the
-phone loop, and the phone loop places the edges of "one" differently (0.38 / 0.54) -- strictly
-expected to fail below, so that a change that mends it says so. What keeps a call's turns
-alike is the gate in ``voicebot.asr.listen``: the recogniser hears 300 ms of the quiet
+own output still moves with the quiet -- strictly expected to fail below, so that a change
+that mends it says so. Not through the gap's whole-utterance path scores: the quiet under the
+noise bed (``voicebot.asr.conditioning``) costs both paths next to nothing per frame (the
+phone loop's silence scored alike over 31 and over 207 frames), and "one" moves (0.38 / 0.54)
+with no gap at all, through its unexplained share (0.25 / 0.16) and lattice mass. Path scores
+taken from the first sound on too (each decoder's segments) still moved "five"'s gap (0.44 /
+1.02, whole utterance 0.59 / 1.18), and refitted they cost the policy its accepts (16 kHz
+accepted right 31.8 -> 2.4 %, μ-law 14.1 -> 0 %). Most of what carries the quiet into the
+words is pocketsphinx's noise remover (on from the model's ``feat.params``), which tracks the
+line from the utterance's first frame: without it "one" holds (0.697 / 0.695), "three" still
+moves (0.53 / 0.60), and μ-law's first choice falls (52.9 -> 47.1 % right; with both changes
+refitted, accepted right 14.1 -> 0 %; the speech benchmark's quick set). What keeps a call's
+turns alike is the gate in ``voicebot.asr.listen``: the recogniser hears 300 ms of the quiet
 whenever the caller begins, as the speech benchmark's turns (which the policy is fitted on)
 give it 0.25 s."""
 
