@@ -83,3 +83,30 @@ def test_the_same_yes_taken_at_accept_was_a_reprompt(vosk_engine: VoskEngine, sp
 @pytest.mark.parametrize("band", [Band.NARROW, Band.WIDE, None])
 def test_the_engine_takes_a_read_backs_yes_at_no_more_than_accept(vosk_engine: VoskEngine, band: Band | None) -> None:
     assert vosk_engine.policies[band or Band.WIDE].floor <= vosk_engine.confirm_on(band) <= vosk_engine.accept_on(band)
+
+
+def test_a_read_back_where_the_state_has_no_yes_hears_the_flows_yes_as_one_meaning(
+    vosk_engine: VoskEngine, speak: Speak
+) -> None:
+    """Where to leave the parcel has no yes or no of its own: its read-back ("경비실, 맞습니까?")
+    listens for the flow's yes and no beside the state's places. The caller's "네" on μ-law must
+    not come back with "예" as its rival, as when the recogniser weighed each way of saying yes
+    as a meaning of its own (``intent_groups`` did not carry the flow's answers)."""
+    flow = Flow.load(FLOW)
+    session = flow.start({"delivery_date": "2026-12-01"}, accept_confidence=accept_confidence(vosk_engine, Band.NARROW))
+    session.begin()
+    session.handle(Utterance(text="아니요", confidence=0.99))
+    listen = listened(session.handle(Utterance(text="경비실", confidence=0.6)))
+    assert listen.state == "ask_where" and listen.grammar is not None and "네" in listen.grammar
+    groups = intent_groups(flow, listen.state)
+    yes = {p for p in listen.grammar if groups is not None and groups.get(p) == "yes"}
+    assert {"네", "예", "맞아요"} <= yes
+    rec = vosk_engine.recognizer(list(listen.grammar), groups=groups, band=Band.NARROW)
+    try:
+        match = recognize_pcm(rec, telephone_channel(speak("네", "ko"))[0]).match
+    finally:
+        rec.close()
+    assert match is not None and match.phrase == "네", match
+    assert match.runner_up not in yes, match
+    session.handle(Utterance(text=match.phrase, confidence=match.confidence))
+    assert any(t.text == "confirmed: 경비실" for t in session.history), [t.text for t in session.history]
