@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.likeness import aligned_correlation, read_channels, windowed_correlation
 from tests.sim.impair import Impairment
 from voicebot.sip.sdp import MediaParams
 
@@ -43,64 +43,6 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("speech") / "utterance.wav"
     subprocess.run([exe, "-w", str(path), UTTERANCE], check=True, timeout=60)
     return path
-
-
-def read_channels(path: Path) -> np.ndarray:
-    with wave.open(str(path), "rb") as w:
-        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-        return data.reshape(-1, w.getnchannels()).astype(np.float64)
-
-
-def best_lag(ref: np.ndarray, rec: np.ndarray) -> int:
-    """Lag (samples) of ``ref`` inside ``rec`` by FFT cross-correlation."""
-    n = len(ref) + len(rec)
-    size = 1 << (n - 1).bit_length()
-    xc = np.fft.irfft(np.fft.rfft(rec, size) * np.conj(np.fft.rfft(ref, size)), size)
-    return int(np.argmax(xc[: len(rec)]))
-
-
-def aligned_correlation(ref: np.ndarray, rec: np.ndarray) -> float:
-    """Pearson correlation after the best single delay alignment."""
-    ref = ref.astype(np.float64)
-    rec = rec.astype(np.float64)
-    lag = best_lag(ref, rec)
-    seg = rec[lag : lag + len(ref)]
-    r = ref[: len(seg)]
-    if len(seg) < len(ref) // 2 or np.std(seg) == 0:
-        return 0.0
-    return float(np.corrcoef(r, seg)[0, 1])
-
-
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation; 0 when either side is constant (digital silence)."""
-    if np.std(a) == 0 or np.std(b) == 0:
-        return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def windowed_correlation(ref: np.ndarray, rec: np.ndarray, rate: int = 16000, win_s: float = 0.25) -> float:
-    """Energy-weighted mean correlation of short windows, each re-aligned within +-100 ms of the
-    global lag: an adaptive jitter buffer inserts and removes frames, so one global lag does not
-    fit the whole call."""
-    ref = ref.astype(np.float64)
-    rec = rec.astype(np.float64)
-    lag = best_lag(ref, rec)
-    win = int(rate * win_s)
-    slack = int(rate * 0.1)
-    total = weight = 0.0
-    for start in range(0, len(ref) - win, win):
-        r = ref[start : start + win]
-        e = float(np.dot(r, r))
-        if e < 1e-6 * win * 32768**2:
-            continue  # silence carries no shape to compare
-        lo = max(0, lag + start - slack)
-        seg = rec[lo : lag + start + win + slack]
-        if len(seg) < win:
-            continue
-        best = max((_corr(r, seg[k : k + win]) for k in range(0, len(seg) - win + 1, 8)), default=0.0)
-        total += e * max(best, 0.0)
-        weight += e
-    return total / weight if weight else 0.0
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.integration.media.conftest import read_channels as read_channels
+from tests.likeness import aligned_correlation as aligned_correlation
+from tests.likeness import read_channels as read_channels
+from tests.likeness import windowed_correlation as windowed_correlation
 from tests.procs import free_port as free_udp_port
 from tests.procs import stop_process as stop_process
 
@@ -116,48 +117,3 @@ def pcap_rtp(path: Path) -> list[bytes]:
         ihl = (frame[14] & 0x0F) * 4
         out.append(frame[14 + ihl + 8 :])
     return out
-
-
-def aligned_correlation(ref: np.ndarray, rec: np.ndarray) -> float:
-    ref = np.asarray(ref, dtype=np.float64)
-    rec = np.asarray(rec, dtype=np.float64)
-    n = len(ref) + len(rec)
-    size = 1 << (n - 1).bit_length()
-    xc = np.fft.irfft(np.fft.rfft(rec, size) * np.conj(np.fft.rfft(ref, size)), size)
-    lag = int(np.argmax(xc[: len(rec)]))
-    seg = rec[lag : lag + len(ref)]
-    if len(seg) < len(ref) // 2 or np.std(seg) == 0:
-        return 0.0
-    return float(np.corrcoef(ref[: len(seg)], seg)[0, 1])
-
-
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    if np.std(a) == 0 or np.std(b) == 0:
-        return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def windowed_correlation(ref: np.ndarray, rec: np.ndarray, rate: int = 16000, win_s: float = 0.25) -> float:
-    """Energy-weighted mean correlation of 250 ms windows, each re-aligned within +-100 ms of
-    the global lag (an adaptive jitter buffer may insert or remove 20 ms frames mid-call)."""
-    ref = np.asarray(ref, dtype=np.float64)
-    rec = np.asarray(rec, dtype=np.float64)
-    n = len(ref) + len(rec)
-    size = 1 << (n - 1).bit_length()
-    xc = np.fft.irfft(np.fft.rfft(rec, size) * np.conj(np.fft.rfft(ref, size)), size)
-    lag = int(np.argmax(xc[: len(rec)]))
-    win, slack = int(rate * win_s), int(rate * 0.1)
-    total = weight = 0.0
-    for start in range(0, len(ref) - win, win):
-        r = ref[start : start + win]
-        e = float(np.dot(r, r))
-        if e < 1e-6 * win * 32768**2:
-            continue
-        lo = max(0, lag + start - slack)
-        seg = rec[lo : lag + start + win + slack]
-        if len(seg) < win:
-            continue
-        best = max((_corr(r, seg[k : k + win]) for k in range(0, len(seg) - win + 1, 8)), default=0.0)
-        total += e * max(best, 0.0)
-        weight += e
-    return total / weight if weight else 0.0

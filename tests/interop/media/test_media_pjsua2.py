@@ -55,7 +55,7 @@ def test_pjsua2_and_voicebot_hear_each_other(serve: Any, tmp_path: Path) -> None
     assert "call 1" in out, out
     recorded = read_channels(ours)
     # what voicebot heard from PJSIP (caller channel) and what PJSIP heard from voicebot, each
-    # aligned per 250 ms window: on a loaded machine either side's adaptive jitter buffer may
+    # aligned per 100 ms window: on a loaded machine either side's adaptive jitter buffer may
     # insert or remove a 20 ms frame, which shifts the rest of the recording
     assert windowed_correlation(narrowband(read_wav(caller_wav)), recorded[:, 0]) >= 0.9
     assert windowed_correlation(narrowband(read_wav(bot_wav)), read_wav(theirs)) >= 0.9
