@@ -138,13 +138,13 @@ def decode(
         pcm = through(condition, turn, talkers)
         grammar = groups[turn.state]
         evidence, cpu = hear(engine, list(grammar), grammar, pcm, condition.band)
-        chosen = groups[turn.state][evidence.phrase] if evidence is not None and evidence.phrase else None
+        chosen = grammar[evidence.phrase] if evidence is not None and evidence.phrase else None
         raw_intent, raw_cpu = None, 0.0
         if raw is not None:
             t0 = time.thread_time()
             phrase = exact[turn.state].get(normalize(raw.text(turn.state, pcm)))
             raw_cpu = time.thread_time() - t0
-            raw_intent = groups[turn.state][phrase] if phrase else None
+            raw_intent = grammar[phrase] if phrase else None
         rows.append(
             Row(
                 key=turn.key,
