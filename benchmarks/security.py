@@ -36,6 +36,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from _common import write_results
 from sip_load import SCENARIOS, free_port, server, sipp_client, stop
 
+from tests.likeness import best_lag
 from voicebot.media import read_wav
 from voicebot_codecs import resample
 
@@ -105,9 +106,7 @@ def _lagged(ref: np.ndarray, rec: np.ndarray, rate: int = 16000) -> tuple[float,
     """(correlation at the best lag, that lag in ms) of ``rec`` against ``ref``."""
     a = ref.astype(np.float64)
     b = rec.astype(np.float64)
-    n = 1 << int(np.ceil(np.log2(len(a) + len(b))))
-    xc = np.fft.irfft(np.fft.rfft(b, n) * np.conj(np.fft.rfft(a, n)), n)
-    lag = int(np.argmax(xc[: len(b)]))
+    lag = best_lag(a, b)
     seg = b[lag : lag + len(a)]
     m = min(len(seg), len(a))
     x, y = a[:m], seg[:m]
